@@ -1,0 +1,50 @@
+"""The one seam through which caravan learns the time.
+
+Domain code (agencies, the hub's tracking, signature checks) asks a `Clock`; it never reads the wall
+clock itself. Scenarios run on a `VirtualClock` that the runner moves step by step, so a run is
+reproducible and a three-day transit takes milliseconds. `SystemClock` is for long-running nodes
+outside scenarios and is the only place that reads real time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Protocol
+
+__all__ = ["Clock", "SystemClock", "VirtualClock", "utc"]
+
+
+def utc(moment: datetime) -> datetime:
+    """Return `moment` as an aware UTC datetime; naive values are taken to be UTC, as NCTS does."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    """Real time, for nodes that run outside a scenario."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+class VirtualClock:
+    """Scenario time: it stands still until the runner sets it, and never goes backwards."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = utc(start)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        moment = utc(moment)
+        if moment < self._now:
+            raise ValueError(f"virtual time cannot go back from {self._now.isoformat()} to {moment.isoformat()}")
+        self._now = moment

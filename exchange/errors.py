@@ -1,0 +1,152 @@
+"""Every domain error caravan raises, in one place.
+
+The hierarchy::
+
+    CaravanError
+    ├── DocumentError            a document could not be read at all (not XML, hostile, too large)
+    ├── ValidationFailed         schema or business-rule violations, each an `Issue`
+    ├── TrustError               signature, certificate chain or identity does not hold
+    ├── ProtocolError            a message the receiver's state machine cannot take
+    │   ├── UnknownMovement      NCTS functional error 90 (unknown MRN)
+    │   └── OutOfSequence        NCTS functional error 92 (message out of sequence)
+    ├── DuplicateMessage         NCTS functional error 26 (duplicate message identification)
+    ├── TransportError           the peer could not be reached or answered badly
+    └── ScenarioError            a scenario file that cannot be run
+
+Each error renders to a machine-readable dict (`as_dict`) so that HTTP answers, CLI output and the
+event log name the document, the place and the rule in the same words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = [
+    "CaravanError",
+    "DocumentError",
+    "DuplicateMessage",
+    "Issue",
+    "OutOfSequence",
+    "ProtocolError",
+    "ScenarioError",
+    "TransportError",
+    "TrustError",
+    "UnknownMovement",
+    "ValidationFailed",
+]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One finding about one document: where it is, which rule, how bad.
+
+    `area` follows the IPPC Hub's validation areas ("Schema", "MandatoryElements", "Mapping") and adds
+    "Rule" for business rules; `rule` is the identifier the standard uses (an NCTS rule such as R0003, an
+    XSD facet, an NCTS functional error code).
+    """
+
+    area: str
+    path: str
+    message: str
+    rule: str = ""
+    level: str = "SEVERE"
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        rule = f" [{self.rule}]" if self.rule else ""
+        return f"{self.level} {self.area}{rule} at {self.path}: {self.message}"
+
+
+class CaravanError(Exception):
+    """Base of every error that caravan raises on purpose."""
+
+    code = "caravan-error"
+
+    def __init__(self, message: str, *, document: str = "", path: str = "", rule: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.document = document
+        self.path = path
+        self.rule = rule
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        for key in ("document", "path", "rule"):
+            value = getattr(self, key)
+            if value:
+                body[key] = value
+        return body
+
+
+class DocumentError(CaravanError):
+    """The bytes are not a document caravan will read (malformed, DTD, too large, too deep)."""
+
+    code = "document-unreadable"
+
+
+class ValidationFailed(CaravanError):
+    """A document broke its schema or its business rules; `issues` lists every finding."""
+
+    code = "validation-failed"
+
+    def __init__(self, document: str, issues: list[Issue]) -> None:
+        first = issues[0] if issues else None
+        summary = str(first) if first else "invalid"
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(
+            f"{document}: {summary}{more}",
+            document=document,
+            path=first.path if first else "",
+            rule=first.rule if first else "",
+        )
+        self.issues = issues
+
+    def as_dict(self) -> dict[str, Any]:
+        body = super().as_dict()
+        body["issues"] = [issue.as_dict() for issue in self.issues]
+        return body
+
+
+class TrustError(CaravanError):
+    """A signature, certificate chain or sender identity that does not hold."""
+
+    code = "trust-failed"
+
+
+class ProtocolError(CaravanError):
+    """A message that the receiving party's state machine cannot accept."""
+
+    code = "protocol-error"
+
+
+class UnknownMovement(ProtocolError):
+    """NCTS functional error 90: the MRN is not known to the receiver."""
+
+    code = "unknown-mrn"
+
+
+class OutOfSequence(ProtocolError):
+    """NCTS functional error 92: the receiver's state does not allow this message."""
+
+    code = "out-of-sequence"
+
+
+class DuplicateMessage(CaravanError):
+    """NCTS functional error 26: a message identification seen before with other content."""
+
+    code = "duplicate-message"
+
+
+class TransportError(CaravanError):
+    """The peer could not be reached, or answered with something that is not a receipt."""
+
+    code = "transport-failed"
+
+
+class ScenarioError(CaravanError):
+    """A scenario file that cannot be loaded or run as written."""
+
+    code = "scenario-invalid"

@@ -1,0 +1,564 @@
+"""The CATS transit vocabulary as data: one frozen dataclass per message and per data group.
+
+Names follow the NCTS Phase 5 data groups (reference/transit.md §1.7) so that a reader of the DDNTA
+can find each field: `Declaration` is the TRANSIT OPERATION plus the groups of CC015C, `Header` is the
+MESSAGE group, and each message class carries the code it is sent as. The codec
+(`nodes.customs.codec`) turns these into XML that validates against `schemas/cats/` and back; the
+office agencies only ever see these classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+__all__ = [
+    "AAR",
+    "ATR",
+    "Address",
+    "ArrivalAdvice",
+    "ArrivalNotification",
+    "CatsMessage",
+    "Consignment",
+    "ConsignmentItem",
+    "ControlResults",
+    "Declaration",
+    "Discrepancies",
+    "FunctionalError",
+    "FunctionalNack",
+    "Guarantee",
+    "GuaranteeNotValid",
+    "GuaranteeReference",
+    "GuaranteeUse",
+    "GuaranteeUseCancellation",
+    "GuaranteeUseResult",
+    "GoodsRelease",
+    "Header",
+    "HouseConsignment",
+    "InvalidGuaranteeReason",
+    "InvalidationDecision",
+    "InvalidationRequest",
+    "MESSAGE_NAMES",
+    "MRNAllocated",
+    "NoRelease",
+    "NotificationCrossingFrontier",
+    "Packaging",
+    "PositiveAcknowledge",
+    "RejectionFromDeparture",
+    "ReleaseForTransit",
+    "Seal",
+    "SupportingDocument",
+    "Trader",
+    "TransitDeclaration",
+    "TransitOfficeDeclared",
+    "TransportEquipment",
+    "WriteOffNotification",
+]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data groups shared by several messages
+
+
+@dataclass(frozen=True)
+class Header:
+    """The NCTS MESSAGE group: who sends to whom, when, and which conversation it belongs to."""
+
+    sender: str  # messageSender, e.g. "NTA.UZ" or a trader's identificationNumber
+    recipient: str  # messageRecipient
+    prepared_at: datetime  # preparationDateAndTime, UTC, written without zone
+    message_id: str  # messageIdentification, an..35, unique per sender
+    correlation_id: str | None = None  # correlationIdentifier: the LRN or MRN the message answers
+
+
+@dataclass(frozen=True)
+class Address:
+    street_and_number: str
+    postcode: str
+    city: str
+    country: str  # ISO 3166-1 alpha-2
+
+
+@dataclass(frozen=True)
+class Trader:
+    """A holder of the transit procedure, consignor, consignee or trader at destination."""
+
+    identification_number: str  # an..17, EORI-like
+    name: str
+    address: Address
+
+
+@dataclass(frozen=True)
+class TransitOfficeDeclared:
+    sequence_number: int
+    reference_number: str  # office pattern [A-Z]{2}[A-Z0-9]{6}
+    arrival_estimated: datetime | None = None  # arrivalDateAndTimeEstimated
+
+
+@dataclass(frozen=True)
+class GuaranteeReference:
+    sequence_number: int
+    grn: str
+    access_code: str
+    amount_to_be_covered: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class Guarantee:
+    sequence_number: int
+    guarantee_type: str  # CL251: "1" comprehensive, "0" waiver, ...
+    references: tuple[GuaranteeReference, ...] = ()
+
+
+@dataclass(frozen=True)
+class Seal:
+    sequence_number: int
+    identifier: str
+
+
+@dataclass(frozen=True)
+class TransportEquipment:
+    sequence_number: int
+    container_identification_number: str | None
+    number_of_seals: int
+    seals: tuple[Seal, ...] = ()
+
+
+@dataclass(frozen=True)
+class Packaging:
+    sequence_number: int
+    type_of_packages: str  # UN/ECE Rec 21 code, CL017
+    number_of_packages: int
+    shipping_marks: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsignmentItem:
+    goods_item_number: int
+    declaration_goods_item_number: int
+    description_of_goods: str
+    harmonized_system_sub_heading_code: str  # six digits
+    gross_mass: Decimal
+    net_mass: Decimal | None
+    packaging: tuple[Packaging, ...]
+
+
+@dataclass(frozen=True)
+class HouseConsignment:
+    sequence_number: int
+    gross_mass: Decimal
+    items: tuple[ConsignmentItem, ...]
+
+
+@dataclass(frozen=True)
+class SupportingDocument:
+    """A document that travels with the goods, e.g. an ePhyto (N851) or a certificate of origin (N954)."""
+
+    sequence_number: int
+    type: str
+    reference_number: str
+
+
+@dataclass(frozen=True)
+class Consignment:
+    country_of_dispatch: str
+    country_of_destination: str
+    container_indicator: bool
+    inland_mode_of_transport: str  # CL218: "3" road, "2" rail, "1" sea
+    mode_of_transport_at_the_border: str
+    gross_mass: Decimal
+    consignor: Trader
+    consignee: Trader
+    transport_equipment: tuple[TransportEquipment, ...]
+    countries_of_routing: tuple[str, ...]  # COUNTRY OF ROUTING OF CONSIGNMENT, in order = the itinerary
+    house_consignments: tuple[HouseConsignment, ...]
+    supporting_documents: tuple[SupportingDocument, ...] = ()
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """The data of a transit declaration (CC015C) that also travels in CC029C, CD001C and CD050C."""
+
+    lrn: str
+    declaration_type: str  # CL231: T1, T2, T, TIR
+    additional_declaration_type: str  # CL042: A standard, D pre-lodged
+    security: int  # CL217: 0 none .. 3 ENS+EXS
+    office_of_departure: str
+    office_of_destination: str
+    offices_of_transit: tuple[TransitOfficeDeclared, ...]
+    holder: Trader
+    guarantees: tuple[Guarantee, ...]
+    consignment: Consignment
+
+
+@dataclass(frozen=True)
+class FunctionalError:
+    """One entry of the FunctionalError group of CC056C / CD906C."""
+
+    error_pointer: str  # XPath into the rejected message, e.g. /CC015C/Consignment/...
+    error_code: str  # 12 codelist, 13 condition missing, 14 rule, 15 not allowed, 26, 90, 92, 93
+    error_reason: str  # the rule or condition, e.g. R0003
+    original_attribute_value: str | None = None
+
+
+@dataclass(frozen=True)
+class InvalidGuaranteeReason:
+    grn: str
+    code: str  # G01 .. G10 (G09 reference amount insufficient)
+    text: str
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Messages. Every message has `header` first and a class-level `code`.
+
+
+@dataclass(frozen=True)
+class TransitDeclaration:
+    """CC015C E_DEC_DAT: holder → office of departure."""
+
+    header: Header
+    declaration: Declaration
+    code = "CC015C"
+
+
+@dataclass(frozen=True)
+class PositiveAcknowledge:
+    """CC928C E_POS_ACK: office of departure → holder, after a valid CC015C."""
+
+    header: Header
+    lrn: str
+    office_of_departure: str
+    holder: str
+    code = "CC928C"
+
+
+@dataclass(frozen=True)
+class MRNAllocated:
+    """CC028C E_MRN_ALL: office of departure → holder."""
+
+    header: Header
+    lrn: str
+    mrn: str
+    acceptance_date: date
+    office_of_departure: str
+    holder: str
+    code = "CC028C"
+
+
+@dataclass(frozen=True)
+class RejectionFromDeparture:
+    """CC056C E_DEP_REJ: office of departure → holder, with functional errors pointing into the message."""
+
+    header: Header
+    lrn: str | None
+    mrn: str | None
+    business_rejection_type: str  # the IE number of the rejected message: "015", "014", "013"
+    rejection_date: date
+    rejection_code: str  # CL226: 12 declaration rejected, 4 cancellation rejected, ...
+    rejection_reason: str | None
+    office_of_departure: str
+    holder: str
+    errors: tuple[FunctionalError, ...]
+    code = "CC056C"
+
+
+@dataclass(frozen=True)
+class ReleaseForTransit:
+    """CC029C E_REL_TRA: office of departure → holder; the movement may start."""
+
+    header: Header
+    mrn: str
+    release_date: date
+    declaration: Declaration
+    code = "CC029C"
+
+
+@dataclass(frozen=True)
+class NoRelease:
+    """CC051C E_REL_NOT: office of departure → holder; the movement ends without release."""
+
+    header: Header
+    mrn: str
+    decision_date: date
+    motivation_code: str
+    motivation_text: str | None
+    office_of_departure: str
+    holder: str
+    code = "CC051C"
+
+
+@dataclass(frozen=True)
+class GuaranteeNotValid:
+    """CC055C E_GUA_INV: office of departure → holder; a guarantee reference failed its check."""
+
+    header: Header
+    mrn: str
+    guarantee_not_valid_date: date
+    reasons: tuple[InvalidGuaranteeReason, ...]
+    office_of_departure: str
+    holder: str
+    code = "CC055C"
+
+
+@dataclass(frozen=True)
+class InvalidationRequest:
+    """CC014C E_DEC_INV: holder → office of departure; asks to cancel the declaration."""
+
+    header: Header
+    lrn: str | None
+    mrn: str | None
+    request_date: date
+    justification: str
+    office_of_departure: str
+    holder: str
+    code = "CC014C"
+
+
+@dataclass(frozen=True)
+class InvalidationDecision:
+    """CC009C E_INV_DEC: office of departure → holder; the declaration is (or is not) invalidated."""
+
+    header: Header
+    lrn: str | None
+    mrn: str | None
+    decision: bool
+    decision_date: date
+    initiated_by_customs: bool
+    justification: str | None
+    office_of_departure: str
+    holder: str
+    code = "CC009C"
+
+
+@dataclass(frozen=True)
+class ATR:
+    """CD050C ANTICIPATED TRANSIT RECORD: office of departure → one declared office of transit."""
+
+    header: Header
+    mrn: str
+    release_date: date
+    office_of_transit: str
+    declaration: Declaration
+    code = "CD050C"
+
+
+@dataclass(frozen=True)
+class AAR:
+    """CD001C ANTICIPATED ARRIVAL RECORD: office of departure → declared office of destination."""
+
+    header: Header
+    mrn: str
+    release_date: date
+    declaration: Declaration
+    code = "CD001C"
+
+
+@dataclass(frozen=True)
+class NotificationCrossingFrontier:
+    """CD118C NOTIFICATION CROSSING FRONTIER: office of transit → office of departure."""
+
+    header: Header
+    mrn: str
+    arrival_date_and_time: datetime  # when the goods were presented at the office of transit
+    office_of_transit_actual: str
+    office_of_departure: str
+    code = "CD118C"
+
+
+@dataclass(frozen=True)
+class ArrivalNotification:
+    """CC007C E_ARR_NOT: trader at destination → office of destination."""
+
+    header: Header
+    mrn: str
+    arrival_notification_date: datetime
+    office_of_destination_actual: str
+    trader_at_destination: str
+    location_of_goods: str  # UN/LOCODE of the place where the goods are presented
+    code = "CC007C"
+
+
+@dataclass(frozen=True)
+class ArrivalAdvice:
+    """CD006C ARRIVAL ADVICE: office of destination → office of departure."""
+
+    header: Header
+    mrn: str
+    arrival_date: date
+    office_of_destination_actual: str
+    office_of_departure: str
+    code = "CD006C"
+
+
+@dataclass(frozen=True)
+class GoodsRelease:
+    """CC025C E_GDS_REL: office of destination → trader at destination."""
+
+    header: Header
+    mrn: str
+    release_date: date
+    release_type: str  # "1" released, "2" released with discrepancies (seals)
+    office_of_destination_actual: str
+    trader_at_destination: str
+    code = "CC025C"
+
+
+@dataclass(frozen=True)
+class ControlResults:
+    """CD018C DESTINATION CONTROL RESULTS: office of destination → office of departure.
+
+    `control_result_code`: A1 satisfactory, B1 not satisfactory (discrepancies found).
+    `state_of_seals_ok`: False when the seals found differ from the seals declared.
+    """
+
+    header: Header
+    mrn: str
+    control_date: date
+    control_result_code: str
+    state_of_seals_ok: bool
+    discrepancies: str | None
+    office_of_destination_actual: str
+    office_of_departure: str
+    code = "CD018C"
+
+
+@dataclass(frozen=True)
+class Discrepancies:
+    """CC019C E_DIS_SND: office of departure → holder; major discrepancies found at destination."""
+
+    header: Header
+    mrn: str
+    discrepancies_notification_date: date
+    discrepancies: str
+    office_of_departure: str
+    holder: str
+    code = "CC019C"
+
+
+@dataclass(frozen=True)
+class WriteOffNotification:
+    """CC045C E_WRT_NOT: office of departure → holder; movement ended, guarantee freed."""
+
+    header: Header
+    mrn: str
+    write_off_date: date
+    office_of_departure: str
+    holder: str
+    released_grns: tuple[str, ...]
+    code = "CC045C"
+
+
+@dataclass(frozen=True)
+class GuaranteeUse:
+    """CD203C GUARANTEE USE: office of departure → office of guarantee; reserve an amount on a GRN."""
+
+    header: Header
+    mrn: str
+    grn: str
+    access_code: str
+    holder: str
+    amount: Decimal  # amount to be covered as declared
+    currency: str
+    office_of_departure: str
+    office_of_guarantee: str
+    code = "CD203C"
+
+
+@dataclass(frozen=True)
+class GuaranteeUseResult:
+    """CD205C GUARANTEE USE RESULT: office of guarantee → office of departure.
+
+    `accepted` with the amount actually reserved (after any risk-based reduction), or refused with an
+    invalid-guarantee reason code (G01 .. G10).
+    """
+
+    header: Header
+    mrn: str
+    grn: str
+    accepted: bool
+    reason_code: str | None
+    reason_text: str | None
+    amount_reserved: Decimal
+    balance_available: Decimal
+    currency: str
+    office_of_guarantee: str
+    office_of_departure: str
+    code = "CD205C"
+
+
+@dataclass(frozen=True)
+class GuaranteeUseCancellation:
+    """CD204C GUARANTEE USE CANCELLATION: office of departure → office of guarantee; free the reservation."""
+
+    header: Header
+    mrn: str
+    grn: str
+    office_of_departure: str
+    office_of_guarantee: str
+    code = "CD204C"
+
+
+@dataclass(frozen=True)
+class FunctionalNack:
+    """CD906C FUNCTIONAL NACK: answers a common-domain message the receiver cannot process."""
+
+    header: Header
+    mrn: str | None
+    original_message_id: str
+    original_message_type: str
+    errors: tuple[FunctionalError, ...]
+    code = "CD906C"
+
+
+CatsMessage = (
+    TransitDeclaration
+    | PositiveAcknowledge
+    | MRNAllocated
+    | RejectionFromDeparture
+    | ReleaseForTransit
+    | NoRelease
+    | GuaranteeNotValid
+    | InvalidationRequest
+    | InvalidationDecision
+    | ATR
+    | AAR
+    | NotificationCrossingFrontier
+    | ArrivalNotification
+    | ArrivalAdvice
+    | GoodsRelease
+    | ControlResults
+    | Discrepancies
+    | WriteOffNotification
+    | GuaranteeUse
+    | GuaranteeUseResult
+    | GuaranteeUseCancellation
+    | FunctionalNack
+)
+
+MESSAGE_NAMES: dict[str, str] = {
+    "CC015C": "Declaration data",
+    "CC928C": "Positive acknowledge",
+    "CC028C": "MRN allocated",
+    "CC056C": "Rejection from office of departure",
+    "CC029C": "Release for transit",
+    "CC051C": "No release for transit",
+    "CC055C": "Guarantee not valid",
+    "CC014C": "Declaration invalidation request",
+    "CC009C": "Invalidation decision",
+    "CD050C": "Anticipated transit record",
+    "CD001C": "Anticipated arrival record",
+    "CD118C": "Notification crossing frontier",
+    "CC007C": "Arrival notification",
+    "CD006C": "Arrival advice",
+    "CC025C": "Goods release notification",
+    "CD018C": "Destination control results",
+    "CC019C": "Discrepancies",
+    "CC045C": "Write-off notification",
+    "CD203C": "Guarantee use",
+    "CD205C": "Guarantee use result",
+    "CD204C": "Guarantee use cancellation",
+    "CD906C": "Functional NACK",
+}
+"""Message names as NCTS lists them (CL060 and the DDNTA XSD headers), for timelines and errors."""
