@@ -46,6 +46,7 @@ __all__ = [
     "Packaging",
     "PositiveAcknowledge",
     "RejectionFromDeparture",
+    "RejectionFromDestination",
     "ReleaseForTransit",
     "Seal",
     "SupportingDocument",
@@ -393,6 +394,22 @@ class ArrivalAdvice:
 
 
 @dataclass(frozen=True)
+class RejectionFromDestination:
+    """CC057C E_DES_REJ: office of destination → trader at destination; the arrival notification is refused."""
+
+    header: Header
+    mrn: str
+    business_rejection_type: str  # the IE number of the rejected message: "007"
+    rejection_date: date
+    rejection_code: str  # CL227
+    rejection_reason: str | None
+    office_of_destination: str
+    trader_at_destination: str
+    errors: tuple[FunctionalError, ...]
+    code = "CC057C"
+
+
+@dataclass(frozen=True)
 class GoodsRelease:
     """CC025C E_GDS_REL: office of destination → trader at destination."""
 
@@ -526,6 +543,7 @@ CatsMessage = (
     | AAR
     | NotificationCrossingFrontier
     | ArrivalNotification
+    | RejectionFromDestination
     | ArrivalAdvice
     | GoodsRelease
     | ControlResults
@@ -551,6 +569,7 @@ MESSAGE_NAMES: dict[str, str] = {
     "CD001C": "Anticipated arrival record",
     "CD118C": "Notification crossing frontier",
     "CC007C": "Arrival notification",
+    "CC057C": "Rejection from office of destination",
     "CD006C": "Arrival advice",
     "CC025C": "Goods release notification",
     "CD018C": "Destination control results",

@@ -1,0 +1,747 @@
+"""CATS messages as NCTS-shaped XML, and back.
+
+Every message is described once, as a table of (element path, dataclass field, value kind) entries,
+and one small engine walks that table in both directions. That keeps encode and decode from drifting
+apart, and makes the element order of the table the element order of `schemas/cats/` by construction.
+The groups several messages share (the MESSAGE header, the whole declaration, functional errors) are
+defined once and referenced from each message's table.
+
+XML conventions are NCTS's: the root is qualified (`ncts:CC015C`), its children are not; dates and
+times are UTC without a zone designator, to the second; flags are 0/1; optional data is left out
+rather than written empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from lxml import etree
+
+from exchange.clock import utc
+from exchange.errors import DocumentError
+from nodes.customs.model import (
+    AAR,
+    ATR,
+    Address,
+    ArrivalAdvice,
+    ArrivalNotification,
+    CatsMessage,
+    Consignment,
+    ConsignmentItem,
+    ControlResults,
+    Declaration,
+    Discrepancies,
+    FunctionalError,
+    FunctionalNack,
+    GoodsRelease,
+    Guarantee,
+    GuaranteeNotValid,
+    GuaranteeReference,
+    GuaranteeUse,
+    GuaranteeUseCancellation,
+    GuaranteeUseResult,
+    Header,
+    HouseConsignment,
+    InvalidationDecision,
+    InvalidationRequest,
+    InvalidGuaranteeReason,
+    MRNAllocated,
+    NoRelease,
+    NotificationCrossingFrontier,
+    Packaging,
+    PositiveAcknowledge,
+    RejectionFromDeparture,
+    RejectionFromDestination,
+    ReleaseForTransit,
+    Seal,
+    SupportingDocument,
+    Trader,
+    TransitDeclaration,
+    TransitOfficeDeclared,
+    TransportEquipment,
+    WriteOffNotification,
+)
+
+__all__ = ["NCTS_NS", "PHASE_ID", "correlation", "decode", "encode", "summary"]
+
+NCTS_NS = "http://ncts.dgtaxud.ec"
+PHASE_ID = "NCTS5.1"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Value kinds: how one Python value is written as element text and read back.
+
+
+@dataclass(frozen=True)
+class _Kind:
+    dump: Callable[[Any], str]
+    load: Callable[[str], Any]
+
+
+def _dump_datetime(moment: datetime) -> str:
+    return utc(moment).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _load_datetime(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+TEXT = _Kind(str, str)
+INT = _Kind(str, int)
+DECIMAL = _Kind(lambda value: format(value, "f"), Decimal)
+DATE = _Kind(date.isoformat, date.fromisoformat)
+DATETIME = _Kind(_dump_datetime, _load_datetime)
+FLAG = _Kind(lambda value: "1" if value else "0", lambda text: text == "1")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The mapping tables and the engine that walks them.
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A scalar field at `path` (relative to the current element); None means the element is left out."""
+
+    path: str
+    attr: str = ""
+    kind: _Kind = TEXT
+
+
+@dataclass(frozen=True)
+class Part:
+    """A nested dataclass whose fields live under `path`; an empty path keeps the current element."""
+
+    path: str
+    attr: str
+    struct: Struct
+
+
+@dataclass(frozen=True)
+class Each:
+    """A tuple field: one `path` element per item.
+
+    `numbered` items get a leading sequenceNumber that the dataclass does not hold (NCTS numbers every
+    repeated group); an item given as a `Leaf` is a plain value stored at that leaf's path.
+    """
+
+    path: str
+    attr: str
+    item: Struct | Leaf
+    numbered: bool = False
+
+
+@dataclass(frozen=True)
+class Struct:
+    """A dataclass and where each of its fields lives, in the element order the schema requires."""
+
+    cls: type
+    fields: tuple[Leaf | Part | Each, ...]
+
+
+def _child(parent: etree._Element, path: str) -> etree._Element:
+    """Find or create the element at `path`; reusing an existing one is what lets two tables share it."""
+    for step in filter(None, path.split("/")):
+        found = parent.find(step)
+        parent = etree.SubElement(parent, step) if found is None else found
+    return parent
+
+
+def _new_child(parent: etree._Element, path: str) -> etree._Element:
+    """Create the last step of `path` afresh (a repetition), finding or creating the steps above it."""
+    head, _, last = path.rpartition("/")
+    return etree.SubElement(_child(parent, head), last)
+
+
+def _write(element: etree._Element, obj: Any, struct: Struct) -> None:
+    for field in struct.fields:
+        value = getattr(obj, field.attr)
+        if value is None:
+            continue
+        if isinstance(field, Leaf):
+            _child(element, field.path).text = field.kind.dump(value)
+        elif isinstance(field, Part):
+            _write(_child(element, field.path), value, field.struct)
+        else:
+            for number, item in enumerate(value, 1):
+                target = _new_child(element, field.path)
+                if field.numbered:
+                    etree.SubElement(target, "sequenceNumber").text = str(number)
+                if isinstance(field.item, Leaf):
+                    _child(target, field.item.path).text = field.item.kind.dump(item)
+                else:
+                    _write(target, item, field.item)
+
+
+def _read_leaf(element: etree._Element, leaf: Leaf) -> Any:
+    found = element.find(leaf.path)
+    return None if found is None else leaf.kind.load(found.text or "")
+
+
+def _read(element: etree._Element, struct: Struct, **known: Any) -> Any:
+    values = dict(known)
+    for field in struct.fields:
+        if isinstance(field, Leaf):
+            values[field.attr] = _read_leaf(element, field)
+        elif isinstance(field, Part):
+            inner = element.find(field.path) if field.path else element
+            values[field.attr] = None if inner is None else _read(inner, field.struct)
+        else:
+            item = field.item
+            values[field.attr] = tuple(
+                _read_leaf(found, item) if isinstance(item, Leaf) else _read(found, item)
+                for found in element.findall(field.path)
+            )
+    return struct.cls(**values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Shared groups
+
+
+_HEADER = Struct(
+    Header,
+    (
+        Leaf("messageSender", "sender"),
+        Leaf("messageRecipient", "recipient"),
+        Leaf("preparationDateAndTime", "prepared_at", DATETIME),
+        Leaf("messageIdentification", "message_id"),
+        Leaf("correlationIdentifier", "correlation_id"),
+    ),
+)
+"""The MESSAGE group. messageType is the message's own code rather than a header field, so `encode`
+places it after messageIdentification, where the schema wants it, and `decode` reads it from the root."""
+
+_TRADER = Struct(
+    Trader,
+    (
+        Leaf("identificationNumber", "identification_number"),
+        Leaf("name", "name"),
+        Part(
+            "Address",
+            "address",
+            Struct(
+                Address,
+                (
+                    Leaf("streetAndNumber", "street_and_number"),
+                    Leaf("postcode", "postcode"),
+                    Leaf("city", "city"),
+                    Leaf("country", "country"),
+                ),
+            ),
+        ),
+    ),
+)
+
+_CONSIGNMENT_ITEM = Struct(
+    ConsignmentItem,
+    (
+        Leaf("goodsItemNumber", "goods_item_number", INT),
+        Leaf("declarationGoodsItemNumber", "declaration_goods_item_number", INT),
+        Leaf("Commodity/descriptionOfGoods", "description_of_goods"),
+        Leaf("Commodity/CommodityCode/harmonizedSystemSubHeadingCode", "harmonized_system_sub_heading_code"),
+        Leaf("Commodity/GoodsMeasure/grossMass", "gross_mass", DECIMAL),
+        Leaf("Commodity/GoodsMeasure/netMass", "net_mass", DECIMAL),
+        Each(
+            "Packaging",
+            "packaging",
+            Struct(
+                Packaging,
+                (
+                    Leaf("sequenceNumber", "sequence_number", INT),
+                    Leaf("typeOfPackages", "type_of_packages"),
+                    Leaf("numberOfPackages", "number_of_packages", INT),
+                    Leaf("shippingMarks", "shipping_marks"),
+                ),
+            ),
+        ),
+    ),
+)
+
+_CONSIGNMENT = Struct(
+    Consignment,
+    (
+        Leaf("countryOfDispatch", "country_of_dispatch"),
+        Leaf("countryOfDestination", "country_of_destination"),
+        Leaf("containerIndicator", "container_indicator", FLAG),
+        Leaf("inlandModeOfTransport", "inland_mode_of_transport"),
+        Leaf("modeOfTransportAtTheBorder", "mode_of_transport_at_the_border"),
+        Leaf("grossMass", "gross_mass", DECIMAL),
+        Part("Consignor", "consignor", _TRADER),
+        Part("Consignee", "consignee", _TRADER),
+        Each(
+            "TransportEquipment",
+            "transport_equipment",
+            Struct(
+                TransportEquipment,
+                (
+                    Leaf("sequenceNumber", "sequence_number", INT),
+                    Leaf("containerIdentificationNumber", "container_identification_number"),
+                    Leaf("numberOfSeals", "number_of_seals", INT),
+                    Each(
+                        "Seal",
+                        "seals",
+                        Struct(
+                            Seal,
+                            (Leaf("sequenceNumber", "sequence_number", INT), Leaf("identifier", "identifier")),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        Each("CountryOfRoutingOfConsignment", "countries_of_routing", Leaf("country"), numbered=True),
+        Each(
+            "SupportingDocument",
+            "supporting_documents",
+            Struct(
+                SupportingDocument,
+                (
+                    Leaf("sequenceNumber", "sequence_number", INT),
+                    Leaf("type", "type"),
+                    Leaf("referenceNumber", "reference_number"),
+                ),
+            ),
+        ),
+        Each(
+            "HouseConsignment",
+            "house_consignments",
+            Struct(
+                HouseConsignment,
+                (
+                    Leaf("sequenceNumber", "sequence_number", INT),
+                    Leaf("grossMass", "gross_mass", DECIMAL),
+                    Each("ConsignmentItem", "items", _CONSIGNMENT_ITEM),
+                ),
+            ),
+        ),
+    ),
+)
+
+_DECLARATION = Struct(
+    Declaration,
+    (
+        Leaf("TransitOperation/LRN", "lrn"),
+        Leaf("TransitOperation/declarationType", "declaration_type"),
+        Leaf("TransitOperation/additionalDeclarationType", "additional_declaration_type"),
+        Leaf("TransitOperation/security", "security", INT),
+        Leaf("CustomsOfficeOfDeparture/referenceNumber", "office_of_departure"),
+        Leaf("CustomsOfficeOfDestinationDeclared/referenceNumber", "office_of_destination"),
+        Each(
+            "CustomsOfficeOfTransitDeclared",
+            "offices_of_transit",
+            Struct(
+                TransitOfficeDeclared,
+                (
+                    Leaf("sequenceNumber", "sequence_number", INT),
+                    Leaf("referenceNumber", "reference_number"),
+                    Leaf("arrivalDateAndTimeEstimated", "arrival_estimated", DATETIME),
+                ),
+            ),
+        ),
+        Part("HolderOfTheTransitProcedure", "holder", _TRADER),
+        Each(
+            "Guarantee",
+            "guarantees",
+            Struct(
+                Guarantee,
+                (
+                    Leaf("sequenceNumber", "sequence_number", INT),
+                    Leaf("guaranteeType", "guarantee_type"),
+                    Each(
+                        "GuaranteeReference",
+                        "references",
+                        Struct(
+                            GuaranteeReference,
+                            (
+                                Leaf("sequenceNumber", "sequence_number", INT),
+                                Leaf("GRN", "grn"),
+                                Leaf("accessCode", "access_code"),
+                                Leaf("amountToBeCovered", "amount_to_be_covered", DECIMAL),
+                                Leaf("currency", "currency"),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        Part("Consignment", "consignment", _CONSIGNMENT),
+    ),
+)
+
+_FUNCTIONAL_ERRORS = Each(
+    "FunctionalError",
+    "errors",
+    Struct(
+        FunctionalError,
+        (
+            Leaf("errorPointer", "error_pointer"),
+            Leaf("errorCode", "error_code"),
+            Leaf("errorReason", "error_reason"),
+            Leaf("originalAttributeValue", "original_attribute_value"),
+        ),
+    ),
+)
+
+# Fields that many messages carry under the same names.
+_MRN = Leaf("TransitOperation/MRN", "mrn")
+_LRN = Leaf("TransitOperation/LRN", "lrn")
+_DEPARTURE = Leaf("CustomsOfficeOfDeparture/referenceNumber", "office_of_departure")
+_DESTINATION_ACTUAL = Leaf("CustomsOfficeOfDestinationActual/referenceNumber", "office_of_destination_actual")
+_GUARANTEE_OFFICE = Leaf("CustomsOfficeOfGuarantee/referenceNumber", "office_of_guarantee")
+_HOLDER_ID = Leaf("HolderOfTheTransitProcedure/identificationNumber", "holder")
+_TRADER_AT_DESTINATION = Leaf("TraderAtDestination/identificationNumber", "trader_at_destination")
+_RELEASED = (_MRN, Leaf("TransitOperation/releaseDate", "release_date", DATE))
+_REJECTION = (
+    Leaf("TransitOperation/businessRejectionType", "business_rejection_type"),
+    Leaf("TransitOperation/rejectionDate", "rejection_date", DATE),
+    Leaf("TransitOperation/rejectionCode", "rejection_code"),
+    Leaf("TransitOperation/rejectionReason", "rejection_reason"),
+)
+_WHOLE_DECLARATION = Part("", "declaration", _DECLARATION)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One table per message; the header is handled apart because messageType is not a dataclass field.
+
+_MESSAGES: dict[str, Struct] = {
+    struct.cls.code: struct  # type: ignore[attr-defined]
+    for struct in (
+        Struct(TransitDeclaration, (_WHOLE_DECLARATION,)),
+        Struct(PositiveAcknowledge, (_LRN, _DEPARTURE, _HOLDER_ID)),
+        Struct(
+            MRNAllocated,
+            (
+                _LRN,
+                _MRN,
+                Leaf("TransitOperation/declarationAcceptanceDate", "acceptance_date", DATE),
+                _DEPARTURE,
+                _HOLDER_ID,
+            ),
+        ),
+        Struct(
+            RejectionFromDeparture,
+            (_LRN, _MRN, *_REJECTION, _DEPARTURE, _HOLDER_ID, _FUNCTIONAL_ERRORS),
+        ),
+        Struct(
+            RejectionFromDestination,
+            (
+                _MRN,
+                *_REJECTION,
+                Leaf("CustomsOfficeOfDestinationActual/referenceNumber", "office_of_destination"),
+                _TRADER_AT_DESTINATION,
+                _FUNCTIONAL_ERRORS,
+            ),
+        ),
+        Struct(ReleaseForTransit, (*_RELEASED, _WHOLE_DECLARATION)),
+        Struct(
+            NoRelease,
+            (
+                _MRN,
+                Leaf("TransitOperation/decisionDate", "decision_date", DATE),
+                Leaf("TransitOperation/noReleaseMotivationCode", "motivation_code"),
+                Leaf("TransitOperation/noReleaseMotivationText", "motivation_text"),
+                _DEPARTURE,
+                _HOLDER_ID,
+            ),
+        ),
+        Struct(
+            GuaranteeNotValid,
+            (
+                _MRN,
+                Leaf("TransitOperation/guaranteeNotValidDate", "guarantee_not_valid_date", DATE),
+                _DEPARTURE,
+                _HOLDER_ID,
+                Each(
+                    "GuaranteeReference",
+                    "reasons",
+                    Struct(
+                        InvalidGuaranteeReason,
+                        (
+                            Leaf("GRN", "grn"),
+                            Leaf("InvalidGuaranteeReason/code", "code"),
+                            Leaf("InvalidGuaranteeReason/text", "text"),
+                        ),
+                    ),
+                    numbered=True,
+                ),
+            ),
+        ),
+        Struct(
+            InvalidationRequest,
+            (
+                _LRN,
+                _MRN,
+                Leaf("Invalidation/requestDate", "request_date", DATE),
+                Leaf("Invalidation/justification", "justification"),
+                _DEPARTURE,
+                _HOLDER_ID,
+            ),
+        ),
+        Struct(
+            InvalidationDecision,
+            (
+                _LRN,
+                _MRN,
+                Leaf("Invalidation/decisionDate", "decision_date", DATE),
+                Leaf("Invalidation/decision", "decision", FLAG),
+                Leaf("Invalidation/initiatedByCustoms", "initiated_by_customs", FLAG),
+                Leaf("Invalidation/justification", "justification"),
+                _DEPARTURE,
+                _HOLDER_ID,
+            ),
+        ),
+        Struct(
+            ATR,
+            (
+                *_RELEASED,
+                Leaf("CustomsOfficeOfTransitAddressed/referenceNumber", "office_of_transit"),
+                _WHOLE_DECLARATION,
+            ),
+        ),
+        Struct(AAR, (*_RELEASED, _WHOLE_DECLARATION)),
+        Struct(
+            NotificationCrossingFrontier,
+            (
+                _MRN,
+                Leaf("TransitOperation/arrivalDateAndTime", "arrival_date_and_time", DATETIME),
+                Leaf("CustomsOfficeOfTransitActual/referenceNumber", "office_of_transit_actual"),
+                _DEPARTURE,
+            ),
+        ),
+        Struct(
+            ArrivalNotification,
+            (
+                _MRN,
+                Leaf("TransitOperation/arrivalNotificationDateAndTime", "arrival_notification_date", DATETIME),
+                _DESTINATION_ACTUAL,
+                _TRADER_AT_DESTINATION,
+                Leaf("Consignment/LocationOfGoods/UNLocode", "location_of_goods"),
+            ),
+        ),
+        Struct(
+            ArrivalAdvice,
+            (_MRN, Leaf("TransitOperation/arrivalDate", "arrival_date", DATE), _DESTINATION_ACTUAL, _DEPARTURE),
+        ),
+        Struct(
+            GoodsRelease,
+            (
+                *_RELEASED,
+                Leaf("TransitOperation/releaseType", "release_type"),
+                _DESTINATION_ACTUAL,
+                _TRADER_AT_DESTINATION,
+            ),
+        ),
+        Struct(
+            ControlResults,
+            (
+                _MRN,
+                _DESTINATION_ACTUAL,
+                _DEPARTURE,
+                Leaf("ControlResult/code", "control_result_code"),
+                Leaf("ControlResult/date", "control_date", DATE),
+                Leaf("ControlResult/stateOfSeals", "state_of_seals_ok", FLAG),
+                Leaf("ControlResult/text", "discrepancies"),
+            ),
+        ),
+        Struct(
+            Discrepancies,
+            (
+                _MRN,
+                Leaf("TransitOperation/discrepanciesNotificationDate", "discrepancies_notification_date", DATE),
+                _DEPARTURE,
+                _HOLDER_ID,
+                Leaf("Discrepancies/text", "discrepancies"),
+            ),
+        ),
+        Struct(
+            WriteOffNotification,
+            (
+                _MRN,
+                Leaf("TransitOperation/writeOffDate", "write_off_date", DATE),
+                _DEPARTURE,
+                _HOLDER_ID,
+                Each("GuaranteeReference", "released_grns", Leaf("GRN"), numbered=True),
+            ),
+        ),
+        Struct(
+            GuaranteeUse,
+            (
+                _MRN,
+                _DEPARTURE,
+                _GUARANTEE_OFFICE,
+                _HOLDER_ID,
+                Leaf("GuaranteeReference/GRN", "grn"),
+                Leaf("GuaranteeReference/accessCode", "access_code"),
+                Leaf("GuaranteeReference/amountToBeCovered", "amount", DECIMAL),
+                Leaf("GuaranteeReference/currency", "currency"),
+            ),
+        ),
+        Struct(
+            GuaranteeUseResult,
+            (
+                _MRN,
+                _GUARANTEE_OFFICE,
+                _DEPARTURE,
+                Leaf("GuaranteeReference/GRN", "grn"),
+                Leaf("GuaranteeReference/accepted", "accepted", FLAG),
+                Leaf("GuaranteeReference/amountReserved", "amount_reserved", DECIMAL),
+                Leaf("GuaranteeReference/balanceAvailable", "balance_available", DECIMAL),
+                Leaf("GuaranteeReference/currency", "currency"),
+                Leaf("GuaranteeReference/InvalidGuaranteeReason/code", "reason_code"),
+                Leaf("GuaranteeReference/InvalidGuaranteeReason/text", "reason_text"),
+            ),
+        ),
+        Struct(
+            GuaranteeUseCancellation,
+            (_MRN, _DEPARTURE, _GUARANTEE_OFFICE, Leaf("GuaranteeReference/GRN", "grn")),
+        ),
+        Struct(
+            FunctionalNack,
+            (
+                _MRN,
+                Leaf("OriginalMessage/messageIdentification", "original_message_id"),
+                Leaf("OriginalMessage/messageType", "original_message_type"),
+                _FUNCTIONAL_ERRORS,
+            ),
+        ),
+    )
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Public API
+
+
+def encode(message: CatsMessage) -> etree._Element:
+    """Build the NCTS XML of `message`: a `ncts:<code>` root with PhaseID, header, then the message data."""
+    root = etree.Element(f"{{{NCTS_NS}}}{message.code}", nsmap={"ncts": NCTS_NS})
+    root.set("PhaseID", PHASE_ID)
+    _write(root, message.header, _HEADER)
+    message_type = etree.Element("messageType")
+    message_type.text = message.code
+    root.find("messageIdentification").addnext(message_type)
+    _write(root, message, _MESSAGES[message.code])
+    return root
+
+
+def decode(root: etree._Element) -> CatsMessage:
+    """Read a CATS message back into its dataclass; the caller validates first, this only maps."""
+    name = etree.QName(root)
+    struct = _MESSAGES.get(name.localname) if name.namespace == NCTS_NS else None
+    if struct is None:
+        raise DocumentError(f"not a CATS message: {name.text}", document=name.localname, rule="unknown-document-type")
+    return _read(root, struct, header=_read(root, _HEADER))
+
+
+def correlation(message: CatsMessage) -> str:
+    """The movement a message belongs to: its MRN once allocated, else its LRN."""
+    declaration = getattr(message, "declaration", None)
+    return (
+        getattr(message, "mrn", None)
+        or getattr(message, "lrn", None)
+        or (declaration.lrn if declaration is not None else None)
+        or message.header.correlation_id
+        or ""
+    )
+
+
+# --- summaries: one line of key data per message, for timelines and logs.
+
+_CONTROL_RESULTS = {"A1": "satisfactory", "A2": "considered satisfactory", "B1": "not satisfactory"}
+
+
+def _kg(mass: Decimal) -> str:
+    return f"{mass.normalize():,f} kg"
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{amount:,.2f} {currency}"
+
+
+def _declaration(declaration: Declaration) -> str:
+    consignment = declaration.consignment
+    transit = ",".join(office.reference_number for office in declaration.offices_of_transit)
+    items = sum(len(house.items) for house in consignment.house_consignments)
+    guarantees = " ".join(
+        f"GRN {reference.grn} {_money(reference.amount_to_be_covered, reference.currency)}"
+        for guarantee in declaration.guarantees
+        for reference in guarantee.references
+    )
+    parts = [
+        f"LRN {declaration.lrn} {declaration.declaration_type}",
+        f"{declaration.office_of_departure}→{declaration.office_of_destination}",
+        f"via {transit}" if transit else "",
+        f"{items} item{'s' if items != 1 else ''} {_kg(consignment.gross_mass)}",
+        guarantees,
+    ]
+    return " ".join(part for part in parts if part)
+
+
+def _errors(errors: tuple[FunctionalError, ...]) -> str:
+    if not errors:
+        return ""
+    first = errors[0]
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{first.error_reason} at {first.error_pointer}{more}"
+
+
+def _rejection(message: RejectionFromDeparture | RejectionFromDestination) -> str:
+    reason = _errors(message.errors) or f"code {message.rejection_code} {message.rejection_reason or ''}".rstrip()
+    return f"rejected: {reason}"
+
+
+def _control(message: ControlResults) -> str:
+    verdict = "seals broken" if not message.state_of_seals_ok else _CONTROL_RESULTS.get(message.control_result_code, "")
+    text = f": {message.discrepancies}" if message.discrepancies else ""
+    return f"MRN {message.mrn} {message.control_result_code} {verdict}{text}"
+
+
+def _use_result(message: GuaranteeUseResult) -> str:
+    if message.accepted:
+        return (
+            f"GRN {message.grn} reserved {_money(message.amount_reserved, message.currency)},"
+            f" balance {_money(message.balance_available, message.currency)}"
+        )
+    return f"GRN {message.grn} refused {message.reason_code} {message.reason_text or ''}".rstrip()
+
+
+def _invalidation(message: InvalidationDecision) -> str:
+    verdict = "invalidated" if message.decision else "invalidation refused"
+    by = " by customs" if message.initiated_by_customs else ""
+    return f"{correlation(message)} {verdict}{by}"
+
+
+_SUMMARIES: dict[str, Callable[[Any], str]] = {
+    "CC015C": lambda m: _declaration(m.declaration),
+    "CC928C": lambda m: f"LRN {m.lrn} acknowledged by {m.office_of_departure}",
+    "CC028C": lambda m: f"MRN {m.mrn} for LRN {m.lrn} accepted {m.acceptance_date}",
+    "CC056C": _rejection,
+    "CC057C": _rejection,
+    "CC029C": lambda m: f"MRN {m.mrn} released {m.release_date}: {_declaration(m.declaration)}",
+    "CC051C": lambda m: f"MRN {m.mrn} not released: {m.motivation_code} {m.motivation_text or ''}".rstrip(),
+    "CC055C": lambda m: "; ".join(f"GRN {r.grn} {r.code} {r.text}".rstrip() for r in m.reasons),
+    "CC014C": lambda m: f"{correlation(m)} invalidation requested: {m.justification}",
+    "CC009C": _invalidation,
+    "CD050C": lambda m: f"MRN {m.mrn} ATR to {m.office_of_transit}: {_declaration(m.declaration)}",
+    "CD001C": lambda m: f"MRN {m.mrn} AAR: {_declaration(m.declaration)}",
+    "CD118C": lambda m: f"MRN {m.mrn} crossed {m.office_of_transit_actual} at {DATETIME.dump(m.arrival_date_and_time)}",
+    "CC007C": lambda m: f"MRN {m.mrn} arrived at {m.office_of_destination_actual} ({m.location_of_goods})",
+    "CD006C": lambda m: f"MRN {m.mrn} arrived at {m.office_of_destination_actual} on {m.arrival_date}",
+    "CC025C": lambda m: f"MRN {m.mrn} goods released (type {m.release_type}) at {m.office_of_destination_actual}",
+    "CD018C": _control,
+    "CC019C": lambda m: f"MRN {m.mrn} discrepancies: {m.discrepancies}",
+    "CC045C": lambda m: f"MRN {m.mrn} written off {m.write_off_date}"
+    + (f", freed GRN {', '.join(m.released_grns)}" if m.released_grns else ""),
+    "CD203C": lambda m: f"GRN {m.grn} reserve {_money(m.amount, m.currency)} for MRN {m.mrn}",
+    "CD205C": _use_result,
+    "CD204C": lambda m: f"GRN {m.grn} release the reservation for MRN {m.mrn}",
+    "CD906C": lambda m: f"NACK of {m.original_message_type} {m.original_message_id}: {_errors(m.errors)}",
+}
+
+
+def summary(message: CatsMessage) -> str:
+    """One line of the key data of `message`, in the words a customs officer would scan a timeline for."""
+    return _SUMMARIES[message.code](message)
