@@ -1,0 +1,364 @@
+"""The exchange hub: the regional "information common exchange" between national nodes.
+
+For every envelope a node submits, the hub
+
+1. reads it with the hardened parser and checks the envelope schema,
+2. verifies the enveloped XMLDSig signature over the document against the scenario trust anchor,
+   and requires the signer to be the node named as sender,
+3. checks that the envelope agrees with the signed document (message type, message id),
+4. validates the signed content against its XML Schema,
+5. commits it to SQLite, and only then answers 202 with a receipt,
+6. pushes it to the recipient node's inbox, in order, retrying with backoff, and tracks the delivery
+   (pending → delivered | failed).
+
+A duplicate submission (same sender and message id, same bytes) is answered with the original receipt
+and is never delivered twice; the same id with other content is refused as NCTS error 26.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from lxml import etree
+
+from exchange.client import Answer, Forwarder, Outcome, QueueItem
+from exchange.clock import Clock, VirtualClock, utc
+from exchange.envelope import Envelope
+from exchange.errors import (
+    CaravanError,
+    DocumentError,
+    DuplicateMessage,
+    ProtocolError,
+    TrustError,
+    ValidationFailed,
+)
+from exchange.pki import TrustStore
+from exchange.signing import verify_document
+from exchange.store import Database
+from exchange.validation import validate
+from exchange.web import error_response, json_response, set_clock_handler
+
+__all__ = ["DELIVERY_TRANSITIONS", "DeliveryState", "Hub", "Receipt"]
+
+MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
+
+
+class DeliveryState(str, Enum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+DELIVERY_TRANSITIONS: dict[tuple[DeliveryState, Outcome], DeliveryState] = {
+    (DeliveryState.PENDING, Outcome.ACCEPTED): DeliveryState.DELIVERED,
+    (DeliveryState.PENDING, Outcome.REFUSED): DeliveryState.FAILED,
+    (DeliveryState.PENDING, Outcome.UNREACHABLE): DeliveryState.PENDING,
+}
+"""How a push attempt moves a delivery. An unreachable recipient keeps it pending until the attempts
+run out, and then it fails: that last step is the only transition not driven by an answer."""
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sender TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        message_type TEXT NOT NULL,
+        correlation_id TEXT,
+        digest TEXT NOT NULL,
+        envelope BLOB NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        accepted_at TEXT NOT NULL,
+        delivered_at TEXT,
+        last_error TEXT,
+        UNIQUE (sender, message_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (recipient, state, id)",
+)
+
+# Where each document family states its own message identification (a direct child of the root).
+_MESSAGE_ID_ELEMENTS = ("messageIdentification",)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the hub answers for an accepted envelope, and what tracking returns later."""
+
+    delivery_id: int
+    message_id: str
+    sender: str
+    recipient: str
+    message_type: str
+    correlation_id: str | None
+    state: str
+    attempts: int
+    accepted_at: str
+    delivered_at: str | None
+    last_error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Hub:
+    """Accepts, stores, routes and tracks envelopes between nodes."""
+
+    def __init__(
+        self,
+        database: Database,
+        trust: TrustStore,
+        directory: Mapping[str, str],
+        clock: Clock,
+        *,
+        max_attempts: int = 8,
+    ) -> None:
+        self._db = database
+        self._trust = trust
+        self._directory = dict(directory)
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._forwarders: dict[str, Forwarder] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    async def open(
+        cls, path: Path, trust: TrustStore, directory: Mapping[str, str], clock: Clock, *, max_attempts: int = 8
+    ) -> Hub:
+        return cls(await Database.open(path, _SCHEMA), trust, directory, clock, max_attempts=max_attempts)
+
+    # -- accepting ------------------------------------------------------------------------------------------
+
+    async def accept(self, body: bytes) -> Receipt:
+        """Check and store one submitted envelope; raise a `CaravanError` naming what is wrong."""
+        envelope = Envelope.from_xml(body)
+        if envelope.recipient not in self._directory:
+            raise ProtocolError(
+                f"recipient node {envelope.recipient!r} is not in the hub's directory",
+                document="Envelope",
+                path="/Envelope/Recipient",
+                rule="unknown-recipient",
+            )
+        verified = verify_document(envelope.document, self._trust, at=self._clock.now())
+        if verified.signer_id != envelope.sender:
+            raise TrustError(
+                f"envelope names sender {envelope.sender!r} but the document is signed by {verified.signer_id!r}",
+                document=envelope.message_type,
+                path="/Envelope/Sender",
+                rule="sender-mismatch",
+            )
+        _check_binding(envelope, verified.root)
+        issues = [issue for issue in validate(verified.root) if issue.area == "Schema"]
+        if issues:
+            raise ValidationFailed(envelope.message_type, issues)
+        return await self._store(envelope, body)
+
+    async def _store(self, envelope: Envelope, body: bytes) -> Receipt:
+        digest = hashlib.sha256(envelope.document).hexdigest()
+        async with self._db.transaction() as db:
+            async with db.execute(
+                "SELECT * FROM deliveries WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)
+            ) as cursor:
+                existing = await cursor.fetchone()
+            if existing is not None:
+                if existing["digest"] != digest:
+                    raise DuplicateMessage(
+                        f"message id {envelope.message_id!r} from {envelope.sender!r} was already used for "
+                        "another document (NCTS functional error 26)",
+                        document=envelope.message_type,
+                        path="/Envelope/MessageId",
+                        rule="26",
+                    )
+                return _receipt(existing)
+            await db.execute(
+                """INSERT INTO deliveries (sender, message_id, recipient, message_type, correlation_id, digest,
+                                           envelope, state, accepted_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    envelope.sender,
+                    envelope.message_id,
+                    envelope.recipient,
+                    envelope.message_type,
+                    envelope.correlation_id,
+                    digest,
+                    body,
+                    DeliveryState.PENDING.value,
+                    _stamp(self._clock.now()),
+                ),
+            )
+            async with db.execute(
+                "SELECT * FROM deliveries WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)
+            ) as cursor:
+                row = await cursor.fetchone()
+        assert row is not None
+        forwarder = self._forwarders.get(envelope.recipient)
+        if forwarder is not None:
+            forwarder.wake()
+        return _receipt(row)
+
+    # -- delivering -----------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start one ordered forwarder per recipient node; pending deliveries resume from the database."""
+        self._session = aiohttp.ClientSession()
+        for node in self._directory:
+            forwarder = Forwarder(
+                self._session,
+                lambda node=node: self._next_delivery(node),
+                self._settle,
+                max_attempts=self._max_attempts,
+            )
+            self._forwarders[node] = forwarder
+            self._tasks.append(asyncio.create_task(forwarder.run(), name=f"hub-forward-{node}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._session is not None:
+            await self._session.close()
+        await self._db.close()
+
+    async def _next_delivery(self, node: str) -> QueueItem | None:
+        row = await self._db.fetch_one(
+            "SELECT id, envelope, attempts FROM deliveries WHERE recipient = ? AND state = ? ORDER BY id LIMIT 1",
+            (node, DeliveryState.PENDING.value),
+        )
+        if row is None:
+            return None
+        return QueueItem(row["id"], self._directory[node].rstrip("/") + "/inbox", row["envelope"], row["attempts"])
+
+    async def _settle(self, item: QueueItem, answer: Answer) -> None:
+        state = DELIVERY_TRANSITIONS[(DeliveryState.PENDING, answer.outcome)]
+        attempts = item.attempts + 1
+        if state is DeliveryState.PENDING and attempts >= self._max_attempts:
+            state = DeliveryState.FAILED
+        error = None if answer.outcome is Outcome.ACCEPTED else _describe(answer)
+        delivered_at = _stamp(self._clock.now()) if state is DeliveryState.DELIVERED else None
+        async with self._db.transaction() as db:
+            await db.execute(
+                "UPDATE deliveries SET state = ?, attempts = ?, delivered_at = ?, last_error = ? WHERE id = ?",
+                (state.value, attempts, delivered_at, error, item.key),
+            )
+
+    # -- tracking -------------------------------------------------------------------------------------------
+
+    async def tracking(self, delivery_id: int) -> Receipt | None:
+        row = await self._db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))
+        return None if row is None else _receipt(row)
+
+    async def deliveries(self, after: int = 0, limit: int = 500) -> list[Receipt]:
+        rows = await self._db.fetch_all("SELECT * FROM deliveries WHERE id > ? ORDER BY id LIMIT ?", (after, limit))
+        return [_receipt(row) for row in rows]
+
+    async def envelope(self, delivery_id: int) -> bytes | None:
+        row = await self._db.fetch_one("SELECT envelope FROM deliveries WHERE id = ?", (delivery_id,))
+        return None if row is None else bytes(row["envelope"])
+
+    async def status(self) -> dict[str, int]:
+        rows = await self._db.fetch_all("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state")
+        counts = {state.value: 0 for state in DeliveryState}
+        counts.update({row["state"]: row["n"] for row in rows})
+        return counts
+
+    # -- HTTP -----------------------------------------------------------------------------------------------
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_ENVELOPE_BYTES)
+        app.router.add_post("/envelopes", self._handle_submit)
+        app.router.add_get("/deliveries", self._handle_list)
+        app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
+        app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
+        app.router.add_get("/status", self._handle_status)
+        if isinstance(self._clock, VirtualClock):
+            app.router.add_put("/control/clock", set_clock_handler(self._clock))
+        return app
+
+    async def _handle_submit(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            receipt = await self.accept(body)
+        except CaravanError as exc:
+            return error_response(exc)
+        return json_response(receipt.as_dict(), status=202)
+
+    async def _handle_list(self, request: web.Request) -> web.Response:
+        after = int(request.query.get("after", "0"))
+        return json_response({"deliveries": [receipt.as_dict() for receipt in await self.deliveries(after)]})
+
+    async def _handle_tracking(self, request: web.Request) -> web.Response:
+        receipt = await self.tracking(int(request.match_info["delivery_id"]))
+        if receipt is None:
+            return json_response({"error": "unknown-delivery", "message": "no such delivery"}, status=404)
+        return json_response(receipt.as_dict())
+
+    async def _handle_envelope(self, request: web.Request) -> web.Response:
+        envelope = await self.envelope(int(request.match_info["delivery_id"]))
+        if envelope is None:
+            return json_response({"error": "unknown-delivery", "message": "no such delivery"}, status=404)
+        return web.Response(body=envelope, content_type="application/xml")
+
+    async def _handle_status(self, request: web.Request) -> web.Response:
+        return json_response(await self.status())
+
+
+def _check_binding(envelope: Envelope, root: etree._Element) -> None:
+    """The envelope must say what the signed document says, or a relay could re-label a signed message."""
+    root_name = etree.QName(root).localname
+    if root_name != envelope.message_type:
+        raise ProtocolError(
+            f"envelope says {envelope.message_type} but the signed document is {root_name}",
+            document=root_name,
+            path="/Envelope/MessageType",
+            rule="type-mismatch",
+        )
+    for child in root:
+        if isinstance(child.tag, str) and etree.QName(child).localname in _MESSAGE_ID_ELEMENTS:
+            if (child.text or "") != envelope.message_id:
+                raise ProtocolError(
+                    f"envelope message id {envelope.message_id!r} differs from the signed "
+                    f"{etree.QName(child).localname} {child.text!r}",
+                    document=root_name,
+                    path="/Envelope/MessageId",
+                    rule="id-mismatch",
+                )
+            return
+    raise DocumentError(
+        f"{root_name} carries no message identification", document=root_name, path=f"/{root_name}", rule="id-missing"
+    )
+
+
+def _receipt(row: Any) -> Receipt:
+    return Receipt(
+        delivery_id=row["id"],
+        message_id=row["message_id"],
+        sender=row["sender"],
+        recipient=row["recipient"],
+        message_type=row["message_type"],
+        correlation_id=row["correlation_id"],
+        state=row["state"],
+        attempts=row["attempts"],
+        accepted_at=row["accepted_at"],
+        delivered_at=row["delivered_at"],
+        last_error=row["last_error"],
+    )
+
+
+def _describe(answer: Answer) -> str:
+    status = f"HTTP {answer.status}" if answer.status is not None else "no answer"
+    return f"{status}: {answer.body.get('message', answer.body.get('error', ''))}"[:500]
+
+
+def _stamp(moment: datetime) -> str:
+    return utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,180 @@
+"""The exchange hub over real HTTP: accept, refuse with a reason, deduplicate, push, track."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from exchange.clock import VirtualClock
+from exchange.envelope import Envelope
+from exchange.hub import Hub
+from exchange.pki import ScenarioPKI
+from exchange.signing import sign_document
+from nodes.customs.codec import encode
+from tests import cats_samples
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def pki() -> ScenarioPKI:
+    return ScenarioPKI.generate(["uz", "ge", "az"], valid_from=datetime(2026, 3, 1, tzinfo=timezone.utc))
+
+
+@dataclass
+class Recipient:
+    """A stand-in national node that records what the hub pushes and answers as told."""
+
+    status: int = 200
+    received: list[bytes] | None = None
+
+    def application(self) -> web.Application:
+        self.received = []
+
+        async def inbox(request: web.Request) -> web.Response:
+            assert self.received is not None
+            self.received.append(await request.read())
+            return web.json_response({"ok": True}, status=self.status)
+
+        app = web.Application()
+        app.router.add_post("/inbox", inbox)
+        return app
+
+
+@dataclass
+class Running:
+    hub: Hub
+    url: str
+    recipient: Recipient
+    session: aiohttp.ClientSession
+
+
+@pytest.fixture
+async def running(tmp_path: Path, pki: ScenarioPKI) -> AsyncIterator[Running]:
+    recipient = Recipient()
+    node_server = TestServer(recipient.application())
+    await node_server.start_server()
+    directory = {"ge": str(node_server.make_url("")), "uz": "http://127.0.0.1:9", "az": "http://127.0.0.1:9"}
+    hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), directory, VirtualClock(NOW), max_attempts=3)
+    await hub.start()
+    hub_server = TestServer(hub.application())
+    await hub_server.start_server()
+    async with aiohttp.ClientSession() as session:
+        yield Running(hub, str(hub_server.make_url("")).rstrip("/"), recipient, session)
+    await hub_server.close()
+    await hub.stop()
+    await node_server.close()
+
+
+def envelope(pki: ScenarioPKI, *, signer: str = "uz", sender: str = "uz", recipient: str = "ge",
+             message=None, message_type: str | None = None) -> Envelope:
+    message = message or cats_samples.aar()
+    document = sign_document(encode(message), pki.credentials(signer))
+    return Envelope(message.header.message_id, "26UZ000100000017J4", sender, recipient,
+                    message_type or message.code, NOW, document)
+
+
+async def submit(running: Running, body: bytes) -> tuple[int, dict]:
+    async with running.session.post(f"{running.url}/envelopes", data=body) as response:
+        return response.status, await response.json()
+
+
+async def wait_for_state(running: Running, delivery_id: int, state: str) -> dict:
+    for _ in range(200):
+        async with running.session.get(f"{running.url}/deliveries/{delivery_id}") as response:
+            tracking = await response.json()
+        if tracking["state"] == state:
+            return tracking
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"delivery {delivery_id} stayed {tracking['state']}")
+
+
+async def test_accepted_envelope_is_pushed_and_tracked_to_delivered(running: Running, pki: ScenarioPKI) -> None:
+    sent = envelope(pki)
+    status, receipt = await submit(running, sent.to_xml())
+    assert status == 202
+    assert receipt["state"] in ("pending", "delivered")
+    tracking = await wait_for_state(running, receipt["delivery_id"], "delivered")
+    assert tracking["delivered_at"] == "2026-03-02T09:00:00Z"
+    assert running.recipient.received == [sent.to_xml()]
+
+
+async def test_duplicate_is_answered_with_the_original_receipt_and_delivered_once(running: Running,
+                                                                                 pki: ScenarioPKI) -> None:
+    body = envelope(pki).to_xml()
+    _, first = await submit(running, body)
+    await wait_for_state(running, first["delivery_id"], "delivered")
+    status, second = await submit(running, body)
+    assert status == 202 and second["delivery_id"] == first["delivery_id"]
+    await asyncio.sleep(0.1)
+    assert running.recipient.received is not None and len(running.recipient.received) == 1
+
+
+async def test_same_message_id_with_other_content_is_error_26(running: Running, pki: ScenarioPKI) -> None:
+    await submit(running, envelope(pki).to_xml())
+    other = cats_samples.aar()
+    other = replace(other, release_date=other.release_date.replace(day=3))
+    status, body = await submit(running, envelope(pki, message=other).to_xml())
+    assert status == 409
+    assert body["error"] == "duplicate-message" and body["rule"] == "26"
+
+
+async def test_sender_must_be_the_signer(running: Running, pki: ScenarioPKI) -> None:
+    status, body = await submit(running, envelope(pki, signer="az", sender="uz").to_xml())
+    assert status == 403
+    assert body["rule"] == "sender-mismatch" and body["path"] == "/Envelope/Sender"
+
+
+async def test_tampered_document_is_refused(running: Running, pki: ScenarioPKI) -> None:
+    sent = envelope(pki)
+    tampered = replace(sent, document=sent.document.replace(b"GE000510", b"GE000511", 1))
+    status, body = await submit(running, tampered.to_xml())
+    assert status == 403
+    assert body["rule"] == "signature-digest"
+
+
+async def test_schema_invalid_document_is_refused_with_path(running: Running, pki: ScenarioPKI) -> None:
+    message = cats_samples.aar()
+    bad = replace(message, declaration=replace(message.declaration, office_of_destination="Poti"))
+    status, body = await submit(running, envelope(pki, message=bad).to_xml())
+    assert status == 422
+    assert body["document"] == "CD001C"
+    assert any(issue["path"].endswith("CustomsOfficeOfDestinationDeclared/referenceNumber")
+               for issue in body["issues"])
+
+
+async def test_envelope_type_must_match_the_signed_document(running: Running, pki: ScenarioPKI) -> None:
+    status, body = await submit(running, envelope(pki, message_type="CD050C").to_xml())
+    assert status == 422 and body["rule"] == "type-mismatch"
+
+
+async def test_unknown_recipient_and_broken_envelope_are_refused(running: Running, pki: ScenarioPKI) -> None:
+    status, body = await submit(running, envelope(pki, recipient="kz").to_xml())
+    assert status == 422 and body["rule"] == "unknown-recipient"
+    status, body = await submit(running, b"<not-an-envelope/>")
+    assert status == 422 and body["error"] == "validation-failed"
+    status, body = await submit(running, b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>")
+    assert status == 400 and body["rule"] == "xml-dtd"
+
+
+async def test_refusal_by_recipient_fails_the_delivery(running: Running, pki: ScenarioPKI) -> None:
+    running.recipient.status = 422
+    _, receipt = await submit(running, envelope(pki).to_xml())
+    tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
+    assert tracking["attempts"] == 1 and "HTTP 422" in tracking["last_error"]
+
+
+async def test_unreachable_recipient_is_retried_then_failed(running: Running, pki: ScenarioPKI) -> None:
+    _, receipt = await submit(running, envelope(pki, recipient="az").to_xml())
+    tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
+    assert tracking["attempts"] == 3
+    status = await running.hub.status()
+    assert status["failed"] == 1
