@@ -1,0 +1,342 @@
+"""Drive a scenario against a running hub and nodes, and report what crossed the wire.
+
+The driver talks to the components only over their HTTP APIs, so the same code drives a pilot started
+in one process on loopback ports and one spread over several processes or containers. For each step
+it moves every component's virtual clock (deadlines fire), asks the step's node to act, waits until no
+message is in flight anywhere, then reads from the hub every envelope that was accepted and writes the
+signed document, byte for byte, to `messages/`. At the end it checks the scenario's expectations
+against the nodes' state and the hub's tracking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import aiohttp
+from lxml import etree
+
+from exchange.envelope import Envelope
+from exchange.errors import ScenarioError, TransportError
+from exchange.scenario import NOTE, Scenario, Step
+
+__all__ = ["Check", "Deployment", "Description", "Driver", "RunReport"]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where the components of one scenario run."""
+
+    hub_url: str
+    node_urls: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Description:
+    """How a document reads in a timeline: its name and one line of key data."""
+
+    name: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation and whether it held."""
+
+    what: str
+    expected: str
+    actual: str
+    holds: bool
+
+
+@dataclass
+class RunReport:
+    messages: int = 0
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.holds for check in self.checks)
+
+
+@dataclass(frozen=True)
+class _Message:
+    seq: int
+    at: str
+    sender: str
+    recipient: str
+    code: str
+    correlation: str | None
+    state: str
+    document: bytes
+    file: str
+
+
+class Driver:
+    """Runs one scenario's steps against a deployment and checks its expectations."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        deployment: Deployment,
+        out: Path,
+        describe: Callable[[etree._Element], Description],
+        *,
+        speed: float | None = None,
+        printer: IO[str] | None = None,
+        settle_timeout: float = 60.0,
+    ) -> None:
+        self._scenario = scenario
+        self._deployment = deployment
+        self._out = out
+        self._describe = describe
+        self._speed = speed
+        self._printer = printer
+        self._settle_timeout = settle_timeout
+        self._messages: list[_Message] = []
+        self._event_marks: dict[str, int] = {node: 0 for node in deployment.node_urls}
+        self._session: aiohttp.ClientSession | None = None
+        self._log: IO[str] | None = None
+
+    async def run(self) -> RunReport:
+        (self._out / "messages").mkdir(parents=True, exist_ok=True)
+        report = RunReport()
+        async with aiohttp.ClientSession() as session:
+            self._session = session
+            with (self._out / "events.jsonl").open("w", encoding="utf-8") as log:
+                self._log = log
+                self._say(f"{self._scenario.title}  [{self._scenario.name}]")
+                self._say(f"virtual time starts {self._scenario.start:%Y-%m-%d %H:%M} UTC; nodes: "
+                          + ", ".join(f"{n} ({spec.country})" for n, spec in self._scenario.nodes.items()))
+                previous = self._scenario.start
+                await self._set_clocks(previous)
+                for step in self._scenario.steps:
+                    await self._pace(previous, step.at)
+                    previous = step.at
+                    await self._run_step(step)
+                report.messages = len(self._messages)
+                report.checks = await self._check_expectations()
+                for check in report.checks:
+                    self._record({"kind": "expectation", **asdict(check)})
+                self._print_summary(report)
+        return report
+
+    # -- steps ----------------------------------------------------------------------------------------------
+
+    async def _pace(self, previous: datetime, at: datetime) -> None:
+        if self._speed and at > previous:
+            await asyncio.sleep((at - previous).total_seconds() / self._speed)
+        if at > previous:
+            await self._set_clocks(at)
+            await self._settle(at)
+
+    async def _set_clocks(self, at: datetime) -> None:
+        body = {"now": at.isoformat()}
+        await self._call("PUT", f"{self._deployment.hub_url}/control/clock", body)
+        for url in self._deployment.node_urls.values():
+            await self._call("PUT", f"{url}/control/clock", body)
+
+    async def _run_step(self, step: Step) -> None:
+        self._record({"kind": "step", "index": step.index, "at": _iso(step.at), "do": step.action, "node": step.node,
+                      "arguments": dict(step.arguments), "note": step.note})
+        if step.action == NOTE:
+            self._say(f"{step.at:%Y-%m-%d %H:%M}  ·· {step.arguments.get('text', step.note)}")
+            return
+        label = " ".join(f"{key}={value}" for key, value in step.arguments.items())
+        note = f"  ({step.note})" if step.note else ""
+        self._say(f"{step.at:%Y-%m-%d %H:%M}  ▶ {step.node}: {step.action} {label}{note}")
+        body = {"family": step.arguments.get("family", "cats"), "do": step.action, "arguments": dict(step.arguments)}
+        answer = await self._call("POST", f"{self._deployment.node_urls[step.node]}/control/actions", body)
+        if "error" in answer:
+            raise ScenarioError(f"step {step.index} ({step.action}) refused by {step.node}: {answer.get('message')}",
+                                path=f"steps[{step.index}]")
+        await self._settle(step.at)
+
+    async def _settle(self, at: datetime) -> None:
+        """Wait until nothing is in flight, then log every message and event that the step caused."""
+        await self._wait_quiet()
+        await self._collect_messages()
+        await self._collect_events()
+
+    async def _wait_quiet(self) -> None:
+        """Two consecutive polls with nothing pending and no new hub traffic mean the step has settled."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settle_timeout
+        quiet_rounds, last_total = 0, -1
+        while quiet_rounds < 2:
+            if loop.time() > deadline:
+                raise TransportError(f"components did not settle within {self._settle_timeout:.0f} s")
+            hub = await self._call("GET", f"{self._deployment.hub_url}/status")
+            busy = hub.get("pending", 0)
+            for url in self._deployment.node_urls.values():
+                node = await self._call("GET", f"{url}/status")
+                busy += node["inbox_pending"] + node["outbox_pending"] + node["busy"]
+            total = sum(hub.values())
+            quiet_rounds = quiet_rounds + 1 if busy == 0 and total == last_total else 0
+            last_total = total
+            await asyncio.sleep(0.01)
+
+    async def _collect_messages(self) -> None:
+        after = self._messages[-1].seq if self._messages else 0
+        listing = await self._call("GET", f"{self._deployment.hub_url}/deliveries?after={after}")
+        for delivery in listing["deliveries"]:
+            envelope_bytes = await self._fetch(f"{self._deployment.hub_url}/deliveries/{delivery['delivery_id']}/envelope")
+            envelope = Envelope.from_xml(envelope_bytes)
+            seq = delivery["delivery_id"]
+            name = f"{seq:04d}-{envelope.message_type}-{envelope.sender}-to-{envelope.recipient}.xml"
+            (self._out / "messages" / name).write_bytes(envelope.document)
+            message = _Message(seq, delivery["accepted_at"], envelope.sender, envelope.recipient,
+                               envelope.message_type, envelope.correlation_id, delivery["state"],
+                               envelope.document, f"messages/{name}")
+            self._messages.append(message)
+            description = self._describe(etree.fromstring(envelope.document))
+            self._record({"kind": "message", "seq": seq, "at": message.at, "sender": message.sender,
+                          "recipient": message.recipient, "type": message.code, "name": description.name,
+                          "correlation": message.correlation, "summary": description.summary,
+                          "delivery": message.state, "file": message.file})
+            failed = "" if message.state == "delivered" else f"  [{message.state.upper()}]"
+            self._say(f"{message.at[:10]} {message.at[11:16]}  {message.sender.upper():>3} → "
+                      f"{message.recipient.upper():<3} {message.code} {description.name:<34} "
+                      f"{description.summary}{failed}")
+
+    async def _collect_events(self) -> None:
+        for node, url in self._deployment.node_urls.items():
+            listing = await self._call("GET", f"{url}/events?after={self._event_marks[node]}")
+            for event in listing["events"]:
+                self._event_marks[node] = event["id"]
+                self._record({**event, "kind": "node-event", "event": event["kind"]})
+                if event["kind"] in ("rejected", "guarantee", "refused-by-hub"):
+                    self._say(f"{'':17}   {node.upper():>3} · {event['agency']} {event['detail']}")
+
+    # -- expectations ---------------------------------------------------------------------------------------
+
+    async def _check_expectations(self) -> list[Check]:
+        expect = self._scenario.expectations
+        states = {node: await self._call("GET", f"{url}/state") for node, url in self._deployment.node_urls.items()}
+        movements = _merge_movements(states)
+        guarantees = _merge_guarantees(states)
+        checks: list[Check] = []
+        for key, roles in expect.movements.items():
+            actual = movements.get(key, {})
+            for role, expected in roles.items():
+                found = _role_state(actual, role)
+                checks.append(Check(f"movement {key} at {role}", str(expected), found, found == str(expected)))
+        for grn, fields in expect.guarantees.items():
+            actual_account = guarantees.get(grn, {})
+            for name, expected in fields.items():
+                found = str(actual_account.get(name, "absent"))
+                checks.append(Check(f"guarantee {grn} {name}", str(expected), found, found == str(expected)))
+        for key, codes in expect.messages.items():
+            sequence = [m.code for m in self._movement_messages(movements.get(key, {}))]
+            holds = _is_subsequence(list(codes), sequence)
+            checks.append(Check(f"messages of {key} (in order)", " ".join(codes), " ".join(sequence), holds))
+        for index, wanted in enumerate(expect.documents):
+            checks.append(self._check_document(index, wanted, movements))
+        if expect.deliveries:
+            status = await self._call("GET", f"{self._deployment.hub_url}/status")
+            for state, expected in expect.deliveries.items():
+                found = status.get(state, 0)
+                checks.append(Check(f"hub deliveries {state}", str(expected), str(found), found == int(expected)))
+        return checks
+
+    def _movement_messages(self, movement: Mapping[str, Any]) -> list[_Message]:
+        references = {value for value in (movement.get("lrn"), movement.get("mrn")) if value}
+        return [m for m in self._messages if m.correlation in references]
+
+    def _check_document(self, index: int, wanted: Mapping[str, Any], movements: Mapping[str, Any]) -> Check:
+        key, code = str(wanted.get("movement", "")), str(wanted.get("type", ""))
+        contains = {str(name): str(value) for name, value in (wanted.get("contains") or {}).items()}
+        what = f"document {code} of {key} contains " + ", ".join(f"{n}={v}" for n, v in contains.items())
+        candidates = [m for m in self._movement_messages(movements.get(key, {})) if m.code == code]
+        for message in candidates:
+            texts = _texts_by_name(message.document)
+            if all(value in texts.get(name, ()) for name, value in contains.items()):
+                return Check(what, "present", message.file, True)
+        found = ", ".join(m.file for m in candidates) or f"no {code} for {key}"
+        return Check(what, "present", found, False)
+
+    def _print_summary(self, report: RunReport) -> None:
+        held = sum(check.holds for check in report.checks)
+        self._say("")
+        self._say(f"{report.messages} messages exchanged, every one signed, verified and schema-valid at the hub.")
+        self._say(f"Expectations: {held}/{len(report.checks)} hold")
+        for check in report.checks:
+            mark = "✓" if check.holds else "✗"
+            detail = "" if check.holds else f"  expected {check.expected!r}, got {check.actual!r}"
+            self._say(f"  {mark} {check.what}{detail}")
+        self._say(f"Messages, events and credentials are in {self._out}/")
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+
+    async def _call(self, method: str, url: str, body: Any = None) -> dict[str, Any]:
+        assert self._session is not None
+        try:
+            async with self._session.request(method, url, json=body) as response:
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise TransportError(f"{method} {url} failed: {exc}") from exc
+
+    async def _fetch(self, url: str) -> bytes:
+        assert self._session is not None
+        async with self._session.get(url) as response:
+            return await response.read()
+
+    def _say(self, line: str) -> None:
+        if self._printer is not None:
+            print(line, file=self._printer, flush=True)
+
+    def _record(self, entry: Mapping[str, Any]) -> None:
+        assert self._log is not None
+        self._log.write(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
+
+
+def _merge_movements(states: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each node knows its own offices' view of a movement; a movement's full picture is their union."""
+    merged: dict[str, dict[str, Any]] = {}
+    for state in states.values():
+        for key, view in state.get("cats", {}).get("movements", {}).items():
+            target = merged.setdefault(key, {"transit": {}})
+            for name, value in view.items():
+                if name == "transit":
+                    target["transit"].update(value)
+                elif value is not None:
+                    target[name] = value
+    return merged
+
+
+def _merge_guarantees(states: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for state in states.values():
+        merged.update(state.get("cats", {}).get("guarantees", {}))
+    return merged
+
+
+def _role_state(movement: Mapping[str, Any], role: str) -> str:
+    """`transit` holds when every office of transit agrees; other roles are one value each."""
+    if role == "transit":
+        values = set(movement.get("transit", {}).values())
+        return values.pop() if len(values) == 1 else (", ".join(sorted(values)) or "absent")
+    return str(movement.get(role) or "absent")
+
+
+def _is_subsequence(wanted: list[str], sequence: list[str]) -> bool:
+    remaining = iter(sequence)
+    return all(code in remaining for code in wanted)
+
+
+def _texts_by_name(document: bytes) -> dict[str, set[str]]:
+    texts: dict[str, set[str]] = {}
+    for element in etree.fromstring(document).iter():
+        if isinstance(element.tag, str) and element.text and element.text.strip():
+            texts.setdefault(etree.QName(element).localname, set()).add(element.text.strip())
+    return texts
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+

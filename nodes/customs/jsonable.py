@@ -1,0 +1,73 @@
+"""Frozen dataclasses to JSON-compatible values and back, driven by their type hints.
+
+Agency state (movement records holding whole declarations, guarantee accounts) must survive a round
+trip through SQLite as JSON. Writing `to_dict`/`from_dict` by hand for every class would be a second
+copy of each class to keep in step; reading the annotations keeps one. Supported: dataclasses, Enum,
+Decimal (as a string, so no float rounding), datetime and date (ISO 8601), str/int/bool, `X | None`,
+`tuple[X, ...]` and `Mapping[str, X]` / `dict[str, X]`: what the agency states hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from functools import cache
+from typing import Any
+
+__all__ = ["from_jsonable", "to_jsonable"]
+
+
+def to_jsonable(value: Any) -> Any:
+    """`value` as nested dicts, lists, strings, numbers, booleans and None."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {item.name: to_jsonable(getattr(value, item.name)) for item in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [to_jsonable(item) for item in value]
+    return value
+
+
+@cache
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def from_jsonable(kind: Any, data: Any) -> Any:
+    """Rebuild a value of type `kind` from what `to_jsonable` produced."""
+    origin = typing.get_origin(kind)
+    arguments = typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = [option for option in arguments if option is not type(None)]
+        if len(options) != 1:
+            raise TypeError(f"only optional unions can be read back, not {kind}")
+        return None if data is None else from_jsonable(options[0], data)
+    if origin is tuple:
+        return tuple(from_jsonable(arguments[0], item) for item in data)
+    if origin in (dict, Mapping):
+        return {key: from_jsonable(arguments[1], item) for key, item in data.items()}
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        hints = _field_types(kind)
+        return kind(**{name: from_jsonable(hints[name], item) for name, item in data.items()})
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind(data)
+    if kind is Decimal:
+        return Decimal(data)
+    if kind is datetime:
+        return datetime.fromisoformat(data)
+    if kind is date:
+        return date.fromisoformat(data)
+    if kind in (str, int, bool):
+        return data
+    raise TypeError(f"cannot read a {kind} back from JSON")

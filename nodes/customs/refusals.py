@@ -1,0 +1,150 @@
+"""How an office says "not applied": CC056C to a holder, CC057C to a trader at destination, CD906C to an NTA.
+
+Which answer fits depends only on the refused message (NCTS has one rejection message per office
+for its traders and one functional NACK for the common domain), so the choice is a table by message
+code. Every refusal carries functional errors: a pointer into the refused message, the NCTS error code
+(12, 13, 14, 90, 92, 93 …) and an an..7 reason (a rule id, a role, or one of `ERROR_REASONS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from exchange.errors import ProtocolError
+from nodes.customs.model import (
+    ArrivalNotification,
+    FunctionalError,
+    FunctionalNack,
+    InvalidationRequest,
+    RejectionFromDeparture,
+    RejectionFromDestination,
+    TransitDeclaration,
+)
+from nodes.customs.step import Step
+
+__all__ = ["ERROR_REASONS", "REJECTION_CODES", "functional_error", "reference_of", "refuse"]
+
+REJECTION_CODES: Mapping[str, str] = {"015": "12", "014": "4", "007": "12"}
+"""Business rejection type (IE number refused) → rejection code: CL226 "12" a message with functional
+errors, "4" an invalidation (cancellation) refused; CL227 "12" for the arrival notification."""
+
+ERROR_REASONS: Mapping[str, str] = {"90": "UNK_MRN", "92": "OUT_SEQ", "93": "INV_MRN"}
+"""Error reasons for errors that no rule id names (errorReason is an..7)."""
+
+
+def functional_error(error: ProtocolError, original_value: str | None) -> FunctionalError:
+    """The FunctionalError group for a protocol error raised while applying a message."""
+    return FunctionalError(error.path, error.rule, ERROR_REASONS.get(error.rule, error.rule), original_value)
+
+
+def reference_of(message: Any) -> str:
+    """The MRN a message is about, else its LRN (a declaration, an invalidation asked by LRN)."""
+    if getattr(message, "mrn", None):
+        return str(message.mrn)
+    if isinstance(message, TransitDeclaration):
+        return message.declaration.lrn
+    return str(getattr(message, "lrn", "") or "")
+
+
+def refuse(step: Step, message: Any, office: str, errors: tuple[FunctionalError, ...], text: str) -> None:
+    """Answer `message` with the refusal its sender understands, and log it; nothing else changes."""
+    _REFUSERS.get(message.code, _nack)(step, message, errors, text)
+    listed = "; ".join(f"{error.error_code} {error.error_reason} at {error.error_pointer}" for error in errors)
+    step.note("rejected", office, reference_of(message), f"{message.code} not applied: {text} [{listed}]")
+
+
+def _departure_rejection(
+    step: Step,
+    rejected_type: str,
+    *,
+    lrn: str | None,
+    mrn: str | None,
+    office: str,
+    holder: str,
+    errors: tuple[FunctionalError, ...],
+    text: str,
+) -> None:
+    step.send(
+        RejectionFromDeparture,
+        to=holder,
+        about=mrn or lrn,
+        lrn=lrn,
+        mrn=mrn,
+        business_rejection_type=rejected_type,
+        rejection_date=step.now.date(),
+        rejection_code=REJECTION_CODES[rejected_type],
+        rejection_reason=text,
+        office_of_departure=office,
+        holder=holder,
+        errors=errors,
+    )
+
+
+def _reject_declaration(
+    step: Step, message: TransitDeclaration, errors: tuple[FunctionalError, ...], text: str
+) -> None:
+    declaration = message.declaration
+    _departure_rejection(
+        step,
+        "015",
+        lrn=declaration.lrn,
+        mrn=None,
+        office=declaration.office_of_departure,
+        holder=declaration.holder.identification_number,
+        errors=errors,
+        text=text,
+    )
+
+
+def _reject_invalidation(
+    step: Step, message: InvalidationRequest, errors: tuple[FunctionalError, ...], text: str
+) -> None:
+    _departure_rejection(
+        step,
+        "014",
+        lrn=message.lrn,
+        mrn=message.mrn,
+        office=message.office_of_departure,
+        holder=message.holder,
+        errors=errors,
+        text=text,
+    )
+
+
+def _reject_arrival(step: Step, message: ArrivalNotification, errors: tuple[FunctionalError, ...], text: str) -> None:
+    step.send(
+        RejectionFromDestination,
+        to=message.trader_at_destination,
+        about=message.mrn,
+        mrn=message.mrn,
+        business_rejection_type="007",
+        rejection_date=step.now.date(),
+        rejection_code=REJECTION_CODES["007"],
+        rejection_reason=text,
+        office_of_destination=message.office_of_destination_actual,
+        trader_at_destination=message.trader_at_destination,
+        errors=errors,
+    )
+
+
+def _nack(step: Step, message: Any, errors: tuple[FunctionalError, ...], text: str) -> None:
+    """CD906C back to the NTA that sent a common-domain message."""
+    mrn = getattr(message, "mrn", None)
+    step.send(
+        FunctionalNack,
+        to=message.header.sender,
+        about=mrn,
+        mrn=mrn,
+        original_message_id=message.header.message_id,
+        original_message_type=message.code,
+        errors=errors,
+    )
+
+
+_REFUSERS: Mapping[str, Callable[[Step, Any, tuple[FunctionalError, ...], str], None]] = {
+    "CC015C": _reject_declaration,
+    "CC014C": _reject_invalidation,
+    "CC007C": _reject_arrival,
+}
+"""Trader messages and their refusals; every other (common-domain) message is answered by CD906C."""

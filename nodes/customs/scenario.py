@@ -1,0 +1,250 @@
+"""Reading the CATS parts of a scenario: offices, traders, guarantees and movements.
+
+The scenario file speaks the language of people planning a pilot (`departure: UZ000100`,
+`items: [{hs: "520821", gross_kg: "9200"}]`); this module turns it into the NCTS data groups of
+`nodes.customs.model` and the administration set-up of `nodes.customs.config`. Every node reads the
+same file, so all of them agree on the reference list of offices and on who the traders are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from exchange.clock import utc
+from exchange.errors import ScenarioError
+from exchange.scenario import Scenario
+from nodes.customs.config import CustomsConfig, Office
+from nodes.customs.guarantee import GuaranteeAccount, RiskLevel
+from nodes.customs.model import (
+    Address,
+    Consignment,
+    ConsignmentItem,
+    Declaration,
+    Guarantee,
+    GuaranteeReference,
+    HouseConsignment,
+    Packaging,
+    Seal,
+    SupportingDocument,
+    Trader,
+    TransitOfficeDeclared,
+    TransportEquipment,
+)
+
+__all__ = ["CatsScenario"]
+
+
+@dataclass(frozen=True)
+class _TraderEntry:
+    trader: Trader
+    node: str
+    risk: RiskLevel
+
+
+class CatsScenario:
+    """The CATS view of one scenario, shared by every node's desk."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self._traders = self._read_traders()
+        self._offices = self._read_offices()
+
+    # -- directory ------------------------------------------------------------------------------------------
+
+    def trader(self, identification_number: str, where: str) -> Trader:
+        entry = self._traders.get(identification_number)
+        if entry is None:
+            raise ScenarioError(f"{where}: trader {identification_number!r} is not listed under any node", path=where)
+        return entry.trader
+
+    def node_of_trader(self, identification_number: str) -> str | None:
+        entry = self._traders.get(identification_number)
+        return None if entry is None else entry.node
+
+    def customs_config(self, node_id: str) -> CustomsConfig:
+        """The administration behind `node_id`; it knows every office of the scenario (the reference list)."""
+        spec = self.scenario.nodes[node_id]
+        guarantees = tuple(
+            GuaranteeAccount(
+                grn=str(entry["grn"]),
+                holder=str(entry["holder"]),
+                access_code=str(entry["access_code"]),
+                reference_amount=_amount(entry["reference_amount"], f"nodes.{node_id}.guarantees"),
+                currency=str(entry.get("currency", "USD")),
+            )
+            for entry in spec.data.get("guarantees") or ()
+        )
+        risk_levels = {key: entry.risk for key, entry in self._traders.items() if entry.node == node_id}
+        return CustomsConfig(country=spec.country, offices=self._offices, guarantees=guarantees, risk_levels=risk_levels)
+
+    def movement(self, key: str) -> Mapping[str, Any]:
+        movement = self.scenario.movements.get(key)
+        if movement is None:
+            raise ScenarioError(f"movement {key!r} is not defined under 'movements'", path=f"movements.{key}")
+        return movement
+
+    def key_of_lrn(self, lrn: str) -> str | None:
+        for key, movement in self.scenario.movements.items():
+            if str(movement.get("lrn")) == lrn:
+                return key
+        return None
+
+    # -- declarations ---------------------------------------------------------------------------------------
+
+    def declaration(self, key: str) -> Declaration:
+        """The CC015C data of movement `key`, exactly as the scenario states it (rule breaches included)."""
+        movement = self.movement(key)
+        where = f"movements.{key}"
+        holder = self.trader(str(_need(movement, "holder", where)), f"{where}.holder")
+        consignee = self.trader(str(_need(movement, "consignee", where)), f"{where}.consignee")
+        departure = str(_need(movement, "departure", where))
+        destination = str(_need(movement, "destination", where))
+        items = tuple(_item(number, item, f"{where}.items[{number - 1}]")
+                      for number, item in enumerate(_need(movement, "items", where), start=1))
+        gross = sum((item.gross_mass for item in items), Decimal("0"))
+        guarantee = _need(movement, "guarantee", where)
+        transport = movement.get("transport") or {}
+        equipment = tuple(
+            TransportEquipment(
+                sequence_number=index,
+                container_identification_number=entry.get("container"),
+                number_of_seals=len(entry.get("seals") or ()),
+                seals=tuple(Seal(n, str(seal)) for n, seal in enumerate(entry.get("seals") or (), start=1)),
+            )
+            for index, entry in enumerate(movement.get("equipment") or (), start=1)
+        )
+        return Declaration(
+            lrn=str(_need(movement, "lrn", where)),
+            declaration_type=str(movement.get("declaration_type", "T1")),
+            additional_declaration_type=str(movement.get("additional_declaration_type", "A")),
+            security=int(movement.get("security", 0)),
+            office_of_departure=departure,
+            office_of_destination=destination,
+            offices_of_transit=tuple(
+                TransitOfficeDeclared(index, str(entry["office"]), _moment(entry.get("eta")))
+                for index, entry in enumerate(movement.get("transit") or (), start=1)
+            ),
+            holder=holder,
+            guarantees=(
+                Guarantee(
+                    sequence_number=1,
+                    guarantee_type=str(guarantee.get("type", "1")),
+                    references=(
+                        GuaranteeReference(
+                            sequence_number=1,
+                            grn=str(guarantee["grn"]),
+                            access_code=str(guarantee["access_code"]),
+                            amount_to_be_covered=_amount(guarantee["amount"], f"{where}.guarantee.amount"),
+                            currency=str(guarantee.get("currency", "USD")),
+                        ),
+                    ),
+                ),
+            ),
+            consignment=Consignment(
+                country_of_dispatch=departure[:2],
+                country_of_destination=destination[:2],
+                container_indicator=any(entry.container_identification_number for entry in equipment),
+                inland_mode_of_transport=str(transport.get("inland", "3")),
+                mode_of_transport_at_the_border=str(transport.get("border", "3")),
+                gross_mass=gross,
+                consignor=holder,
+                consignee=consignee,
+                transport_equipment=equipment,
+                countries_of_routing=tuple(str(country) for country in movement.get("route") or ()),
+                house_consignments=(HouseConsignment(1, gross, items),),
+                supporting_documents=tuple(
+                    SupportingDocument(index, str(entry["type"]), str(entry["reference"]))
+                    for index, entry in enumerate(movement.get("documents") or (), start=1)
+                ),
+            ),
+        )
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def _read_traders(self) -> dict[str, _TraderEntry]:
+        traders: dict[str, _TraderEntry] = {}
+        for node_id, spec in self.scenario.nodes.items():
+            for index, entry in enumerate(spec.data.get("traders") or ()):
+                where = f"nodes.{node_id}.traders[{index}]"
+                identification = str(_need(entry, "id", where))
+                try:
+                    risk = RiskLevel(str(entry.get("risk", "standard")))
+                except ValueError as exc:
+                    levels = ", ".join(level.value for level in RiskLevel)
+                    raise ScenarioError(f"{where}.risk must be one of {levels}", path=f"{where}.risk") from exc
+                trader = Trader(
+                    identification_number=identification,
+                    name=str(_need(entry, "name", where)),
+                    address=Address(
+                        street_and_number=str(entry.get("street", "")),
+                        postcode=str(entry.get("postcode", "")),
+                        city=str(entry.get("city", "")),
+                        country=spec.country,
+                    ),
+                )
+                traders[identification] = _TraderEntry(trader, node_id, risk)
+        return traders
+
+    def _read_offices(self) -> tuple[Office, ...]:
+        offices = []
+        for node_id, spec in self.scenario.nodes.items():
+            for index, entry in enumerate(spec.data.get("offices") or ()):
+                where = f"nodes.{node_id}.offices[{index}]"
+                try:
+                    offices.append(
+                        Office(
+                            reference_number=str(_need(entry, "reference", where)),
+                            name=str(entry.get("name", "")),
+                            country=spec.country,
+                            roles=frozenset(str(role) for role in entry.get("roles") or ()),
+                        )
+                    )
+                except ValueError as exc:
+                    raise ScenarioError(f"{where}: {exc}", path=where) from exc
+        return tuple(offices)
+
+
+def _need(mapping: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in mapping or mapping[key] is None:
+        raise ScenarioError(f"{where}.{key} is missing", path=f"{where}.{key}")
+    return mapping[key]
+
+
+def _amount(value: Any, where: str) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ScenarioError(f"{where} is {value!r}, not an amount", path=where) from exc
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return utc(value)
+    return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+
+
+def _item(number: int, item: Mapping[str, Any], where: str) -> ConsignmentItem:
+    packages = item.get("packages") or {}
+    net = item.get("net_kg")
+    return ConsignmentItem(
+        goods_item_number=number,
+        declaration_goods_item_number=number,
+        description_of_goods=str(_need(item, "description", where)),
+        harmonized_system_sub_heading_code=str(_need(item, "hs", where)),
+        gross_mass=_amount(_need(item, "gross_kg", where), f"{where}.gross_kg"),
+        net_mass=None if net is None else _amount(net, f"{where}.net_kg"),
+        packaging=(
+            Packaging(
+                sequence_number=1,
+                type_of_packages=str(packages.get("type", "PK")),
+                number_of_packages=int(packages.get("count", 1)),
+                shipping_marks=packages.get("marks"),
+            ),
+        ),
+    )

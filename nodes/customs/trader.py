@@ -1,0 +1,200 @@
+"""The traders of one country: holders who declare and cancel, traders at destination who notify arrival.
+
+A trader's system knows little: the movements it declared (by LRN), the MRN customs gave each, and
+the latest thing customs said. The status labels are HMRC's (transit.md §1.6: the trader UI maps the
+latest message to a status). Movements are keyed by LRN, as trader systems do, so a holder who reuses
+an LRN gets the two movements conflated (transit.md §5): the reason customs refuses reused LRNs.
+Sans-IO like the offices: every call returns an `Outcome` with the new `TraderState`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+from exchange.errors import ProtocolError, UnknownMovement
+from nodes.customs.jsonable import from_jsonable, to_jsonable
+from nodes.customs.model import (
+    ArrivalNotification,
+    CatsMessage,
+    Declaration,
+    Header,
+    InvalidationRequest,
+    TransitDeclaration,
+)
+from nodes.customs.outcome import Event, Outcome
+
+__all__ = ["HOLDER", "TRADER_AT_DESTINATION", "TRADER_STATUS", "TraderDesk", "TraderMovement", "TraderState"]
+
+HOLDER = "holder"
+TRADER_AT_DESTINATION = "destination"
+
+TRADER_STATUS: Mapping[str, tuple[str, str]] = {
+    "CC928C": (HOLDER, "Declaration sent"),
+    "CC028C": (HOLDER, "MRN allocated"),
+    "CC056C": (HOLDER, "Rejected by office of departure"),
+    "CC055C": (HOLDER, "Guarantee rejected"),
+    "CC051C": (HOLDER, "Goods not released"),
+    "CC029C": (HOLDER, "Released for transit"),
+    "CC009C": (HOLDER, "Declaration cancelled"),
+    "CC019C": (HOLDER, "Goods not released - discrepancies"),
+    "CC045C": (HOLDER, "Movement ended"),
+    "CC057C": (TRADER_AT_DESTINATION, "Rejected by office of destination"),
+    "CC025C": (TRADER_AT_DESTINATION, "Goods released"),
+}
+"""Message from customs → (which side of the movement it is for, the status it shows)."""
+
+
+@dataclass(frozen=True)
+class TraderMovement:
+    """One movement as one trader sees it."""
+
+    side: str  # HOLDER or TRADER_AT_DESTINATION
+    office: str  # office of departure for the holder, of destination for the trader at destination
+    lrn: str | None
+    mrn: str | None
+    status: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TraderState:
+    """Per trader: movements by LRN (holder) or MRN (trader at destination), and a message counter."""
+
+    movements: Mapping[str, Mapping[str, TraderMovement]] = field(default_factory=dict)
+    message_serials: Mapping[str, int] = field(default_factory=dict)
+
+    def movement(self, trader: str, reference: str) -> TraderMovement | None:
+        """The movement `reference` (LRN or MRN) of `trader`."""
+        movements = self.movements.get(trader, {})
+        if reference in movements:
+            return movements[reference]
+        return next((movement for movement in movements.values() if movement.mrn == reference), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = to_jsonable(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TraderState:
+        state: TraderState = from_jsonable(cls, data)
+        return state
+
+
+M = TypeVar("M", bound=CatsMessage)
+
+
+def _send(
+    state: TraderState, trader: str, kind: Callable[..., M], to: str, about: str, now: datetime, **fields: Any
+) -> tuple[TraderState, M]:
+    """Build a message from `trader`; ids are the trader's own number plus its counter, so unique."""
+    serial = state.message_serials.get(trader, 0) + 1
+    header = Header(
+        sender=trader, recipient=to, prepared_at=now, message_id=f"{trader}-{serial:06d}", correlation_id=about
+    )
+    return replace(state, message_serials={**state.message_serials, trader: serial}), kind(header=header, **fields)
+
+
+def _file(state: TraderState, trader: str, key: str, movement: TraderMovement) -> TraderState:
+    return replace(state, movements={**state.movements, trader: {**state.movements.get(trader, {}), key: movement}})
+
+
+class TraderDesk:
+    """All holders and traders at destination of one country, behind one sans-IO interface."""
+
+    def initial_state(self) -> TraderState:
+        return TraderState()
+
+    def declare(
+        self, state: TraderState, declaration: Declaration, recipient_country: str, now: datetime
+    ) -> Outcome[TraderState]:
+        """CC015C to the NTA of `recipient_country` (normally the country of the office of departure)."""
+        holder = declaration.holder.identification_number
+        state, message = _send(
+            state, holder, TransitDeclaration, f"NTA.{recipient_country}", declaration.lrn, now, declaration=declaration
+        )
+        known = state.movements.get(holder, {}).get(declaration.lrn)
+        status = "Declaration sent"
+        movement = (
+            replace(known, status=status, updated_at=now)
+            if known
+            else TraderMovement(HOLDER, declaration.office_of_departure, declaration.lrn, None, status, now)
+        )
+        state = _file(state, holder, declaration.lrn, movement)
+        return Outcome(state, (message,), (Event("status", holder, declaration.lrn, status),))
+
+    def request_invalidation(
+        self, state: TraderState, holder: str, reference: str, justification: str, now: datetime
+    ) -> Outcome[TraderState]:
+        """CC014C for the holder's movement `reference` (LRN or MRN). Raises UnknownMovement if it has none."""
+        movement = state.movement(holder, reference)
+        if movement is None or movement.side != HOLDER:
+            raise UnknownMovement(f"{holder} declared no movement {reference}")
+        state, message = _send(
+            state,
+            holder,
+            InvalidationRequest,
+            f"NTA.{movement.office[:2]}",
+            movement.mrn or reference,
+            now,
+            lrn=movement.lrn,
+            mrn=movement.mrn,
+            request_date=now.date(),
+            justification=justification,
+            office_of_departure=movement.office,
+            holder=holder,
+        )
+        return Outcome(state, (message,))
+
+    def notify_arrival(
+        self, state: TraderState, mrn: str, office: str, trader: str, location: str, now: datetime
+    ) -> Outcome[TraderState]:
+        """CC007C from the trader at destination to the office where the goods are presented."""
+        state, message = _send(
+            state,
+            trader,
+            ArrivalNotification,
+            f"NTA.{office[:2]}",
+            mrn,
+            now,
+            mrn=mrn,
+            arrival_notification_date=now,
+            office_of_destination_actual=office,
+            trader_at_destination=trader,
+            location_of_goods=location,
+        )
+        status = "Arrival notification sent"
+        state = _file(state, trader, mrn, TraderMovement(TRADER_AT_DESTINATION, office, None, mrn, status, now))
+        return Outcome(state, (message,), (Event("status", trader, mrn, status),))
+
+    def receive(self, state: TraderState, message: CatsMessage, now: datetime) -> Outcome[TraderState]:
+        """Record what customs said: the status, and the MRN once CC028C gives it.
+
+        A message for a movement the trader does not know changes nothing and is logged as "unmatched".
+        Raises ProtocolError for messages customs never sends to traders (a routing bug).
+        """
+        if message.code not in TRADER_STATUS:
+            raise ProtocolError(f"traders do not receive {message.code}")
+        side, status = TRADER_STATUS[message.code]
+        trader = message.header.recipient
+        mrn = getattr(message, "mrn", None)
+        key = self._key(state, trader, side, getattr(message, "lrn", None), mrn)
+        if key is None:
+            detail = f"{message.code} for a movement {trader} does not know"
+            return Outcome(state, (), (Event("unmatched", trader, mrn or getattr(message, "lrn", "") or "", detail),))
+        known = state.movements[trader][key]
+        updated = replace(known, mrn=known.mrn or mrn, status=status, updated_at=now)
+        return Outcome(_file(state, trader, key, updated), (), (Event("status", trader, mrn or key, status),))
+
+    @staticmethod
+    def _key(state: TraderState, trader: str, side: str, lrn: str | None, mrn: str | None) -> str | None:
+        """The key of the movement on `side` that has the LRN or the MRN the message carries."""
+        movements = state.movements.get(trader, {})
+        for key, movement in movements.items():
+            if movement.side == side and (
+                (lrn is not None and movement.lrn == lrn) or (mrn is not None and movement.mrn == mrn)
+            ):
+                return key
+        return None

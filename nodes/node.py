@@ -1,0 +1,409 @@
+"""A national single-window node: inbox, outbox and the agencies behind them.
+
+Inbound, the hub pushes an envelope to `POST /inbox`. The node verifies the signature against the
+scenario trust anchor, requires the signer to be the envelope's sender, validates the signed content,
+and commits it to its inbox before answering 200; a duplicate gets the original receipt. A separate task
+takes committed inbox rows in order and hands each to its family's desk; the desk's new state, the
+documents it answers with (signed, in envelopes, queued in the outbox) and its events are committed in
+one transaction together with marking the inbox row processed. The outbox is relayed to the hub in
+order, with retries.
+
+Scenario drivers use the control API: `POST /control/actions` for a step, `PUT /control/clock` to move
+virtual time (deadlines fire), `GET /status` to see whether work is in flight, `GET /state` and
+`GET /events` to read what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from lxml import etree
+
+from exchange.client import Answer, Forwarder, Outcome, QueueItem
+from exchange.clock import Clock, VirtualClock, utc
+from exchange.envelope import Envelope
+from exchange.errors import CaravanError, ProtocolError, TrustError, ValidationFailed
+from exchange.pki import Credentials, TrustStore
+from exchange.signing import sign_document, verify_document
+from exchange.store import Database
+from exchange.validation import detect, validate
+from exchange.web import error_response, json_response, set_clock_handler
+from nodes.desk import Desk, DeskResult, NodeEvent
+
+__all__ = ["Node"]
+
+MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS inbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sender TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        message_type TEXT NOT NULL,
+        document BLOB NOT NULL,
+        state TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        UNIQUE (sender, message_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL UNIQUE,
+        recipient TEXT NOT NULL,
+        message_type TEXT NOT NULL,
+        envelope BLOB NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS desk_state (
+        family TEXT PRIMARY KEY,
+        state TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        agency TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        data TEXT NOT NULL
+    )""",
+)
+
+
+@dataclass(frozen=True)
+class _Received:
+    key: int
+    sender: str
+    message_type: str
+    document: bytes
+
+
+class Node:
+    """One country's single window: verifies, stores, dispatches to desks, relays answers."""
+
+    def __init__(
+        self,
+        node_id: str,
+        database: Database,
+        trust: TrustStore,
+        credentials: Credentials,
+        clock: Clock,
+        hub_url: str,
+        desks: Mapping[str, Desk],
+        *,
+        max_attempts: int = 1000,
+    ) -> None:
+        self.node_id = node_id
+        self._db = database
+        self._trust = trust
+        self._credentials = credentials
+        self._clock = clock
+        self._hub_url = hub_url.rstrip("/")
+        self._desks = dict(desks)
+        self._max_attempts = max_attempts
+        self._processing = asyncio.Event()
+        self._busy = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._forwarder: Forwarder | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        node_id: str,
+        path: Path,
+        trust: TrustStore,
+        credentials: Credentials,
+        clock: Clock,
+        hub_url: str,
+        desks: Mapping[str, Desk],
+    ) -> Node:
+        return cls(node_id, await Database.open(path, _SCHEMA), trust, credentials, clock, hub_url, desks)
+
+    async def start(self) -> None:
+        """Start the inbox processor and the outbox relay; both resume whatever the database holds."""
+        self._session = aiohttp.ClientSession()
+        self._forwarder = Forwarder(self._session, self._next_outgoing, self._settle, max_attempts=self._max_attempts)
+        self._tasks = [
+            asyncio.create_task(self._process_inbox(), name=f"{self.node_id}-inbox"),
+            asyncio.create_task(self._forwarder.run(), name=f"{self.node_id}-outbox"),
+        ]
+        self._processing.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._session is not None:
+            await self._session.close()
+        await self._db.close()
+
+    # -- inbound --------------------------------------------------------------------------------------------
+
+    async def receive(self, body: bytes) -> dict[str, Any]:
+        """Verify, validate and commit one pushed envelope; answer with the (original) receipt."""
+        envelope = Envelope.from_xml(body)
+        if envelope.recipient != self.node_id:
+            raise ProtocolError(
+                f"envelope for {envelope.recipient!r} pushed to node {self.node_id!r}",
+                document=envelope.message_type,
+                path="/Envelope/Recipient",
+                rule="wrong-recipient",
+            )
+        verified = verify_document(envelope.document, self._trust, at=self._clock.now())
+        if verified.signer_id != envelope.sender:
+            raise TrustError(
+                f"envelope names sender {envelope.sender!r} but the document is signed by {verified.signer_id!r}",
+                document=envelope.message_type,
+                path="/Envelope/Sender",
+                rule="sender-mismatch",
+            )
+        issues = [issue for issue in validate(verified.root) if issue.area == "Schema"]
+        if issues:
+            raise ValidationFailed(envelope.message_type, issues)
+        document = etree.tostring(verified.root, encoding="UTF-8")
+        async with self._db.transaction() as db:
+            await db.execute(
+                """INSERT OR IGNORE INTO inbox (sender, message_id, message_type, document, state, received_at)
+                   VALUES (?, ?, ?, ?, 'received', ?)""",
+                (envelope.sender, envelope.message_id, envelope.message_type, document, _stamp(self._clock.now())),
+            )
+            async with db.execute(
+                "SELECT id, state, received_at FROM inbox WHERE sender = ? AND message_id = ?",
+                (envelope.sender, envelope.message_id),
+            ) as cursor:
+                row = await cursor.fetchone()
+        self._processing.set()
+        return {
+            "node": self.node_id,
+            "inboxId": row["id"],
+            "messageId": envelope.message_id,
+            "sender": envelope.sender,
+            "receivedAt": row["received_at"],
+        }
+
+    async def _process_inbox(self) -> None:
+        while True:
+            self._processing.clear()
+            row = await self._db.fetch_one(
+                "SELECT id, sender, message_type, document FROM inbox WHERE state = 'received' ORDER BY id LIMIT 1"
+            )
+            if row is None:
+                await self._processing.wait()
+                continue
+            await self._process(_Received(row["id"], row["sender"], row["message_type"], bytes(row["document"])))
+
+    async def _process(self, received: _Received) -> None:
+        root = etree.fromstring(received.document)
+        family = detect(root).family
+        desk = self._desks.get(family)
+        now = self._clock.now()
+        if desk is None:
+            event = NodeEvent("rejected", self.node_id, received.message_type, f"no desk for family {family!r}")
+            await self._commit(None, None, DeskResult(None, (), (event,)), inbox=(received.key, "failed"))
+            return
+        state = await self._load_state(desk)
+        issues = [issue for issue in validate(root) if issue.area != "Schema"]
+        result = desk.receive(state, root, issues, now)
+        await self._commit(desk, state, result, inbox=(received.key, "processed"))
+
+    # -- actions and time -----------------------------------------------------------------------------------
+
+    async def act(self, family: str, action: str, arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Carry out one scenario step through the family's desk and commit what it decided."""
+        desk = self._desks.get(family)
+        if desk is None:
+            raise ProtocolError(f"node {self.node_id!r} has no {family!r} desk", rule="unknown-family")
+        self._busy += 1
+        try:
+            state = await self._load_state(desk)
+            result = desk.act(state, action, arguments, self._clock.now())
+            await self._commit(desk, state, result)
+        finally:
+            self._busy -= 1
+        return [_event_dict(event) for event in result.events]
+
+    async def tick(self) -> None:
+        """Let every desk's deadlines that have passed take effect."""
+        self._busy += 1
+        try:
+            for desk in self._desks.values():
+                state = await self._load_state(desk)
+                result = desk.tick(state, self._clock.now())
+                if result.outgoing or result.events:
+                    await self._commit(desk, state, result)
+        finally:
+            self._busy -= 1
+
+    # -- committing -----------------------------------------------------------------------------------------
+
+    async def _load_state(self, desk: Desk) -> Any:
+        row = await self._db.fetch_one("SELECT state FROM desk_state WHERE family = ?", (desk.family,))
+        return desk.initial_state() if row is None else desk.load(json.loads(row["state"]))
+
+    async def _commit(
+        self, desk: Desk | None, old_state: Any, result: DeskResult, *, inbox: tuple[int, str] | None = None
+    ) -> None:
+        """Persist a desk's decision atomically: state, signed answers in the outbox, events, inbox mark."""
+        now = self._clock.now()
+        envelopes = [
+            (
+                outgoing.message_id,
+                outgoing.recipient,
+                outgoing.message_type,
+                Envelope(
+                    message_id=outgoing.message_id,
+                    correlation_id=outgoing.correlation_id,
+                    sender=self.node_id,
+                    recipient=outgoing.recipient,
+                    message_type=outgoing.message_type,
+                    created=now,
+                    document=sign_document(outgoing.root, self._credentials),
+                ).to_xml(),
+            )
+            for outgoing in result.outgoing
+        ]
+        async with self._db.transaction() as db:
+            if desk is not None:
+                await db.execute(
+                    "INSERT INTO desk_state (family, state) VALUES (?, ?) "
+                    "ON CONFLICT (family) DO UPDATE SET state = excluded.state",
+                    (desk.family, json.dumps(desk.dump(result.state))),
+                )
+            await db.executemany(
+                "INSERT INTO outbox (message_id, recipient, message_type, envelope, state) VALUES (?, ?, ?, ?, 'pending')",
+                envelopes,
+            )
+            await db.executemany(
+                "INSERT INTO events (at, kind, agency, reference, detail, data) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (_stamp(now), e.kind, e.agency, e.reference, e.detail, json.dumps(dict(e.data), default=str))
+                    for e in result.events
+                ],
+            )
+            if inbox is not None:
+                await db.execute("UPDATE inbox SET state = ? WHERE id = ?", (inbox[1], inbox[0]))
+        if envelopes and self._forwarder is not None:
+            self._forwarder.wake()
+
+    # -- outbound -------------------------------------------------------------------------------------------
+
+    async def _next_outgoing(self) -> QueueItem | None:
+        row = await self._db.fetch_one(
+            "SELECT id, envelope, attempts FROM outbox WHERE state = 'pending' ORDER BY id LIMIT 1"
+        )
+        if row is None:
+            return None
+        return QueueItem(row["id"], f"{self._hub_url}/envelopes", bytes(row["envelope"]), row["attempts"])
+
+    async def _settle(self, item: QueueItem, answer: Answer) -> None:
+        attempts = item.attempts + 1
+        if answer.outcome is Outcome.ACCEPTED:
+            state, error = "sent", None
+        elif answer.outcome is Outcome.REFUSED or attempts >= self._max_attempts:
+            state, error = "failed", json.dumps(answer.body)[:2000]
+        else:
+            state, error = "pending", json.dumps(answer.body)[:2000]
+        async with self._db.transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE id = ?",
+                (state, attempts, error, item.key),
+            )
+            if state == "failed":
+                await db.execute(
+                    "INSERT INTO events (at, kind, agency, reference, detail, data) VALUES (?, ?, ?, ?, ?, ?)",
+                    (_stamp(self._clock.now()), "refused-by-hub", self.node_id, str(item.key), error or "", "{}"),
+                )
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    async def status(self) -> dict[str, int]:
+        inbox = await self._db.fetch_one("SELECT COUNT(*) AS n FROM inbox WHERE state = 'received'")
+        outbox = await self._db.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
+        failed = await self._db.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE state = 'failed'")
+        return {
+            "inbox_pending": inbox["n"] if inbox else 0,
+            "outbox_pending": outbox["n"] if outbox else 0,
+            "outbox_failed": failed["n"] if failed else 0,
+            "busy": self._busy,
+        }
+
+    async def state(self) -> dict[str, Any]:
+        return {family: desk.snapshot(await self._load_state(desk)) for family, desk in self._desks.items()}
+
+    async def events(self, after: int = 0) -> list[dict[str, Any]]:
+        rows = await self._db.fetch_all("SELECT * FROM events WHERE id > ? ORDER BY id", (after,))
+        return [
+            {
+                "id": row["id"],
+                "at": row["at"],
+                "node": self.node_id,
+                "kind": row["kind"],
+                "agency": row["agency"],
+                "reference": row["reference"],
+                "detail": row["detail"],
+                "data": json.loads(row["data"]),
+            }
+            for row in rows
+        ]
+
+    # -- HTTP -----------------------------------------------------------------------------------------------
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_ENVELOPE_BYTES)
+        app.router.add_post("/inbox", self._handle_inbox)
+        app.router.add_get("/status", self._handle_status)
+        app.router.add_get("/state", self._handle_state)
+        app.router.add_get("/events", self._handle_events)
+        app.router.add_post("/control/actions", self._handle_action)
+        if isinstance(self._clock, VirtualClock):
+            app.router.add_put("/control/clock", set_clock_handler(self._clock, after=self.tick))
+        return app
+
+    async def _handle_inbox(self, request: web.Request) -> web.Response:
+        try:
+            receipt = await self.receive(await request.read())
+        except CaravanError as exc:
+            return error_response(exc)
+        return json_response(receipt)
+
+    async def _handle_status(self, request: web.Request) -> web.Response:
+        return json_response(await self.status())
+
+    async def _handle_state(self, request: web.Request) -> web.Response:
+        return json_response(await self.state())
+
+    async def _handle_events(self, request: web.Request) -> web.Response:
+        return json_response({"events": await self.events(int(request.query.get("after", "0")))})
+
+    async def _handle_action(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            events = await self.act(str(body.get("family", "cats")), str(body["do"]), body.get("arguments", {}))
+        except CaravanError as exc:
+            return error_response(exc)
+        return json_response({"events": events})
+
+
+def _event_dict(event: NodeEvent) -> dict[str, Any]:
+    return {
+        "kind": event.kind,
+        "agency": event.agency,
+        "reference": event.reference,
+        "detail": event.detail,
+        "data": dict(event.data),
+    }
+
+
+def _stamp(moment: datetime) -> str:
+    return utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
