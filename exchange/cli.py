@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lxml import etree
-
 from exchange.clock import utc
 from exchange.errors import CaravanError
 from exchange.pki import TrustStore
@@ -85,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     from exchange.runner import Driver
-    from nodes.launch import attached_deployment, describe_document, local_deployment
+    from nodes.families import describe_document
+    from nodes.launch import attached_deployment, local_deployment
 
     scenario = load_scenario(args.scenario)
     out = args.out or Path(tempfile.mkdtemp(prefix=f"caravan-{scenario.name}-"))

@@ -18,8 +18,9 @@ from pathlib import Path
 from lxml import etree
 
 from exchange.clock import utc
-from exchange.errors import DocumentError, Issue, ValidationFailed
+from exchange.errors import DocumentError, Issue, ProtocolError, ValidationFailed
 from exchange.safexml import parse_document
+from exchange.validation import detect
 
 __all__ = ["ENVELOPE_NS", "Envelope"]
 
@@ -59,6 +60,32 @@ class Envelope:
             if values[name] is not None:
                 etree.SubElement(root, f"{{{ENVELOPE_NS}}}{name}").text = values[name]
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+    def check_binding(self, root: etree._Element) -> None:
+        """The envelope must say what the signed document says, or a relay could re-label a signed message."""
+        kind = detect(root)
+        if kind.code != self.message_type:
+            raise ProtocolError(
+                f"envelope says {self.message_type} but the signed document is {kind.code}",
+                document=kind.code,
+                path="/Envelope/MessageType",
+                rule="type-mismatch",
+            )
+        if kind.message_id_path is None:
+            return
+        stated = kind.message_id(root)
+        if stated is None:
+            raise DocumentError(
+                f"{kind.code} carries no message identification", document=kind.code, path=f"/{kind.code}",
+                rule="id-missing",
+            )
+        if stated != self.message_id:
+            raise ProtocolError(
+                f"envelope message id {self.message_id!r} differs from the id {stated!r} the signed {kind.code} states",
+                document=kind.code,
+                path="/Envelope/MessageId",
+                rule="id-mismatch",
+            )
 
     @classmethod
     def from_xml(cls, data: bytes) -> Envelope:

@@ -28,23 +28,14 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from lxml import etree
 
 from exchange.client import Answer, Forwarder, Outcome, QueueItem
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
-from exchange.errors import (
-    CaravanError,
-    DocumentError,
-    DuplicateMessage,
-    ProtocolError,
-    TrustError,
-    ValidationFailed,
-)
+from exchange.errors import CaravanError, DuplicateMessage, ProtocolError
+from exchange.intake import open_envelope
 from exchange.pki import TrustStore
-from exchange.signing import verify_document
 from exchange.store import Database
-from exchange.validation import validate
 from exchange.web import error_response, json_response, set_clock_handler
 
 __all__ = ["DELIVERY_TRANSITIONS", "DeliveryState", "Hub", "Receipt"]
@@ -85,10 +76,6 @@ _SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (recipient, state, id)",
 )
-
-# Where each document family states its own message identification (a direct child of the root).
-_MESSAGE_ID_ELEMENTS = ("messageIdentification",)
-
 
 @dataclass(frozen=True)
 class Receipt:
@@ -149,18 +136,7 @@ class Hub:
                 path="/Envelope/Recipient",
                 rule="unknown-recipient",
             )
-        verified = verify_document(envelope.document, self._trust, at=self._clock.now())
-        if verified.signer_id != envelope.sender:
-            raise TrustError(
-                f"envelope names sender {envelope.sender!r} but the document is signed by {verified.signer_id!r}",
-                document=envelope.message_type,
-                path="/Envelope/Sender",
-                rule="sender-mismatch",
-            )
-        _check_binding(envelope, verified.root)
-        issues = [issue for issue in validate(verified.root) if issue.area == "Schema"]
-        if issues:
-            raise ValidationFailed(envelope.message_type, issues)
+        open_envelope(body, self._trust, at=self._clock.now())
         return await self._store(envelope, body)
 
     async def _store(self, envelope: Envelope, body: bytes) -> Receipt:
@@ -311,32 +287,6 @@ class Hub:
 
     async def _handle_status(self, request: web.Request) -> web.Response:
         return json_response(await self.status())
-
-
-def _check_binding(envelope: Envelope, root: etree._Element) -> None:
-    """The envelope must say what the signed document says, or a relay could re-label a signed message."""
-    root_name = etree.QName(root).localname
-    if root_name != envelope.message_type:
-        raise ProtocolError(
-            f"envelope says {envelope.message_type} but the signed document is {root_name}",
-            document=root_name,
-            path="/Envelope/MessageType",
-            rule="type-mismatch",
-        )
-    for child in root:
-        if isinstance(child.tag, str) and etree.QName(child).localname in _MESSAGE_ID_ELEMENTS:
-            if (child.text or "") != envelope.message_id:
-                raise ProtocolError(
-                    f"envelope message id {envelope.message_id!r} differs from the signed "
-                    f"{etree.QName(child).localname} {child.text!r}",
-                    document=root_name,
-                    path="/Envelope/MessageId",
-                    rule="id-mismatch",
-                )
-            return
-    raise DocumentError(
-        f"{root_name} carries no message identification", document=root_name, path=f"/{root_name}", rule="id-missing"
-    )
 
 
 def _receipt(row: Any) -> Receipt:

@@ -150,7 +150,7 @@ class Driver:
         label = " ".join(f"{key}={value}" for key, value in step.arguments.items())
         note = f"  ({step.note})" if step.note else ""
         self._say(f"{step.at:%Y-%m-%d %H:%M}  ▶ {step.node}: {step.action} {label}{note}")
-        body = {"family": step.arguments.get("family", "cats"), "do": step.action, "arguments": dict(step.arguments)}
+        body = {"do": step.action, "arguments": dict(step.arguments)}
         answer = await self._call("POST", f"{self._deployment.node_urls[step.node]}/control/actions", body)
         if "error" in answer:
             raise ScenarioError(f"step {step.index} ({step.action}) refused by {step.node}: {answer.get('message')}",
@@ -185,7 +185,8 @@ class Driver:
         after = self._messages[-1].seq if self._messages else 0
         listing = await self._call("GET", f"{self._deployment.hub_url}/deliveries?after={after}")
         for delivery in listing["deliveries"]:
-            envelope_bytes = await self._fetch(f"{self._deployment.hub_url}/deliveries/{delivery['delivery_id']}/envelope")
+            url = f"{self._deployment.hub_url}/deliveries/{delivery['delivery_id']}/envelope"
+            envelope_bytes = await self._fetch(url)
             envelope = Envelope.from_xml(envelope_bytes)
             seq = delivery["delivery_id"]
             name = f"{seq:04d}-{envelope.message_type}-{envelope.sender}-to-{envelope.recipient}.xml"
@@ -237,12 +238,28 @@ class Driver:
             checks.append(Check(f"messages of {key} (in order)", " ".join(codes), " ".join(sequence), holds))
         for index, wanted in enumerate(expect.documents):
             checks.append(self._check_document(index, wanted, movements))
+        for wanted in expect.values:
+            checks.append(await self._check_value(wanted, states))
         if expect.deliveries:
             status = await self._call("GET", f"{self._deployment.hub_url}/status")
             for state, expected in expect.deliveries.items():
                 found = status.get(state, 0)
                 checks.append(Check(f"hub deliveries {state}", str(expected), str(found), found == int(expected)))
         return checks
+
+    async def _check_value(self, wanted: Mapping[str, Any], states: Mapping[str, Any]) -> Check:
+        """`{node: ge, path: ephyto/certificates/X/status, equals: Accepted}`; node `hub` reads the hub's status."""
+        node, expected = str(wanted.get("node", "")), wanted.get("equals")
+        path = wanted.get("path", "")
+        steps = [str(step) for step in path] if isinstance(path, list) else str(path).split("/")
+        if node == "hub":
+            value: Any = await self._call("GET", f"{self._deployment.hub_url}/status")
+        else:
+            value = states.get(node, {})
+        for step in steps:
+            value = value.get(step) if isinstance(value, Mapping) else None
+        what = f"{node}: {'/'.join(steps)}"
+        return Check(what, str(expected), str(value), str(value) == str(expected))
 
     def _movement_messages(self, movement: Mapping[str, Any]) -> list[_Message]:
         references = {value for value in (movement.get("lrn"), movement.get("mrn")) if value}

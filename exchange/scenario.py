@@ -59,6 +59,7 @@ class Expectations:
     messages: Mapping[str, list[str]] = field(default_factory=dict)
     documents: list[Mapping[str, Any]] = field(default_factory=list)
     deliveries: Mapping[str, int] = field(default_factory=dict)
+    values: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ class _Reader:
     def expectations(self, value: Any) -> Expectations:
         if not isinstance(value, dict):
             raise self.error("expect", "must be a mapping")
-        known = {"movements", "guarantees", "messages", "documents", "deliveries"}
+        known = {"movements", "guarantees", "messages", "documents", "deliveries", "values"}
         unknown = set(value) - known
         if unknown:
             raise self.error("expect", f"has unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -196,4 +197,5 @@ class _Reader:
             messages=value.get("messages") or {},
             documents=value.get("documents") or [],
             deliveries=value.get("deliveries") or {},
+            values=value.get("values") or [],
         )

@@ -2,7 +2,9 @@
 
 A family is a directory `schemas/<family>/`: each top-level `.xsd` in it that declares a global element
 makes that element a document type, and `schemas/<family>/rules/<xsd stem>.sch`, when present, holds
-its ISO Schematron rules. Adding a family is adding a directory; this module knows no family.
+its ISO Schematron rules. `schemas/<family>/family.yaml` says where the family's documents state their
+own message identification (`message_id: messageIdentification`), which the hub binds to the
+envelope. Adding a family is adding a directory; this module knows no family.
 
 Validation runs in layers, cheapest first, because almost every document is valid:
 
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import xmlschema
+import yaml
 from lxml import etree, isoschematron
 from xmlschema.validators import XsdFacet
 
@@ -47,20 +50,39 @@ class DocumentType:
     namespace: str
     xsd: Path
     rules: Path | None
+    message_id_path: str | None = None  # ElementPath from the root, e.g. "{*}messageIdentification"
+
+    def message_id(self, root: etree._Element) -> str | None:
+        """The identification the document gives itself, or None if its family states none."""
+        if self.message_id_path is None:
+            return None
+        element = root.find(self.message_id_path)
+        return None if element is None else (element.text or "").strip()
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Registry
 
 
+def _message_id_path(family: Path) -> str | None:
+    descriptor = family / "family.yaml"
+    if not descriptor.is_file():
+        return None
+    path = (yaml.safe_load(descriptor.read_text(encoding="utf-8")) or {}).get("message_id")
+    return None if not path else "/".join(f"{{*}}{step}" for step in str(path).split("/"))
+
+
 def _declared_roots(family: Path) -> Iterator[tuple[str, DocumentType]]:
+    message_id_path = _message_id_path(family)
     for xsd in sorted(family.glob("*.xsd")):
         schema = etree.parse(str(xsd)).getroot()
         namespace = schema.get("targetNamespace", "")
         rules = family / "rules" / f"{xsd.stem}.sch"
         for element in schema.iterfind(f"{_XSD}element"):
             code = element.get("name", "")
-            kind = DocumentType(code, family.name, namespace, xsd, rules if rules.is_file() else None)
+            kind = DocumentType(
+                code, family.name, namespace, xsd, rules if rules.is_file() else None, message_id_path
+            )
             yield etree.QName(namespace or None, code).text, kind
 
 

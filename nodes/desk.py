@@ -54,6 +54,7 @@ class Desk(Protocol):
     """The agencies of one document family inside one node."""
 
     family: str
+    actions: frozenset[str]  # the scenario step actions this desk carries out
 
     def initial_state(self) -> Any: ...
 

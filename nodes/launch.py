@@ -22,25 +22,20 @@ from typing import Any
 
 import yaml
 from aiohttp import web
-from lxml import etree
 
 from exchange.clock import Clock, SystemClock, VirtualClock
 from exchange.errors import ScenarioError
 from exchange.hub import Hub
 from exchange.pki import ScenarioPKI, TrustStore
-from exchange.runner import Deployment, Description
+from exchange.runner import Deployment
 from exchange.scenario import Scenario, load_scenario
-from exchange.validation import detect
-from nodes.customs.codec import decode, summary
-from nodes.customs.desk import CatsDesk
-from nodes.customs.model import MESSAGE_NAMES
+from nodes.families import build_desks
 from nodes.node import Node
 
 __all__ = [
     "HubConfig",
     "NodeConfig",
     "attached_deployment",
-    "describe_document",
     "local_deployment",
     "prepare",
     "serve_hub",
@@ -91,20 +86,6 @@ def generate_pki(scenario: Scenario) -> ScenarioPKI:
     return ScenarioPKI.generate(
         list(scenario.nodes), valid_from=scenario.start - timedelta(days=1), algorithm=scenario.algorithm
     )
-
-
-def build_desks(scenario: Scenario, node_id: str) -> dict[str, Any]:
-    """The agencies a node runs, by document family."""
-    return {"cats": CatsDesk(scenario, node_id)}
-
-
-def describe_document(root: etree._Element) -> Description:
-    """A document's name and key data for the timeline, in its family's own words."""
-    kind = detect(root)
-    if kind.family == "cats":
-        message = decode(root)
-        return Description(MESSAGE_NAMES[message.code], summary(message))
-    return Description(kind.code, "")
 
 
 async def open_hub(config: HubConfig) -> Hub:

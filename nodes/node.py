@@ -30,9 +30,10 @@ from lxml import etree
 from exchange.client import Answer, Forwarder, Outcome, QueueItem
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
-from exchange.errors import CaravanError, ProtocolError, TrustError, ValidationFailed
+from exchange.errors import CaravanError, ProtocolError, ScenarioError
+from exchange.intake import open_envelope
 from exchange.pki import Credentials, TrustStore
-from exchange.signing import sign_document, verify_document
+from exchange.signing import sign_document
 from exchange.store import Database
 from exchange.validation import detect, validate
 from exchange.web import error_response, json_response, set_clock_handler
@@ -152,7 +153,8 @@ class Node:
 
     async def receive(self, body: bytes) -> dict[str, Any]:
         """Verify, validate and commit one pushed envelope; answer with the (original) receipt."""
-        envelope = Envelope.from_xml(body)
+        opened = open_envelope(body, self._trust, at=self._clock.now())
+        envelope = opened.envelope
         if envelope.recipient != self.node_id:
             raise ProtocolError(
                 f"envelope for {envelope.recipient!r} pushed to node {self.node_id!r}",
@@ -160,18 +162,7 @@ class Node:
                 path="/Envelope/Recipient",
                 rule="wrong-recipient",
             )
-        verified = verify_document(envelope.document, self._trust, at=self._clock.now())
-        if verified.signer_id != envelope.sender:
-            raise TrustError(
-                f"envelope names sender {envelope.sender!r} but the document is signed by {verified.signer_id!r}",
-                document=envelope.message_type,
-                path="/Envelope/Sender",
-                rule="sender-mismatch",
-            )
-        issues = [issue for issue in validate(verified.root) if issue.area == "Schema"]
-        if issues:
-            raise ValidationFailed(envelope.message_type, issues)
-        document = etree.tostring(verified.root, encoding="UTF-8")
+        document = etree.tostring(opened.verified.root, encoding="UTF-8")
         async with self._db.transaction() as db:
             await db.execute(
                 """INSERT OR IGNORE INTO inbox (sender, message_id, message_type, document, state, received_at)
@@ -219,11 +210,14 @@ class Node:
 
     # -- actions and time -----------------------------------------------------------------------------------
 
-    async def act(self, family: str, action: str, arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Carry out one scenario step through the family's desk and commit what it decided."""
-        desk = self._desks.get(family)
+    async def act(self, action: str, arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Carry out one scenario step through the desk that knows the action, and commit what it decided."""
+        desk = next((desk for desk in self._desks.values() if action in desk.actions), None)
         if desk is None:
-            raise ProtocolError(f"node {self.node_id!r} has no {family!r} desk", rule="unknown-family")
+            known = sorted(name for desk in self._desks.values() for name in desk.actions)
+            raise ScenarioError(
+                f"node {self.node_id!r} knows no action {action!r}; known: {', '.join(known)}", rule="unknown-action"
+            )
         self._busy += 1
         try:
             state = await self._load_state(desk)
@@ -281,7 +275,8 @@ class Node:
                     (desk.family, json.dumps(desk.dump(result.state))),
                 )
             await db.executemany(
-                "INSERT INTO outbox (message_id, recipient, message_type, envelope, state) VALUES (?, ?, ?, ?, 'pending')",
+                "INSERT INTO outbox (message_id, recipient, message_type, envelope, state) "
+                "VALUES (?, ?, ?, ?, 'pending')",
                 envelopes,
             )
             await db.executemany(
@@ -389,7 +384,7 @@ class Node:
     async def _handle_action(self, request: web.Request) -> web.Response:
         body = await request.json()
         try:
-            events = await self.act(str(body.get("family", "cats")), str(body["do"]), body.get("arguments", {}))
+            events = await self.act(str(body["do"]), body.get("arguments", {}))
         except CaravanError as exc:
             return error_response(exc)
         return json_response({"events": events})

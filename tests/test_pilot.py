@@ -58,7 +58,9 @@ def test_outputs_written_as_promised(pilot_run: tuple[Path, int, str]) -> None:
     assert all(event["delivery"] == "delivered" for event in messages)
 
 
-def test_every_message_validates_and_verifies(pilot_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_message_validates_and_verifies(
+    pilot_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     out, _, _ = pilot_run
     files = sorted(str(path) for path in (out / "messages").iterdir())
     assert main(["validate", *files]) == 0

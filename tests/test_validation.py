@@ -152,7 +152,10 @@ SECOND_ITEM = "/CC015C/Consignment/HouseConsignment[1]/ConsignmentItem[2]"
     ("root", "rule", "path"),
     [
         pytest.param(
-            declaration_with(duplicate_transit_office), "R0003", "/CC015C/CustomsOfficeOfTransitDeclared[3]/referenceNumber", id="R0003"
+            declaration_with(duplicate_transit_office),
+            "R0003",
+            "/CC015C/CustomsOfficeOfTransitDeclared[3]/referenceNumber",
+            id="R0003",
         ),
         pytest.param(items_with(declaration_goods_item_number=3), "R0007", SECOND_ITEM, id="R0007"),
         pytest.param(

@@ -79,6 +79,7 @@ class CatsDesk:
             "record_control": self._officer(RecordControl),
             "resolve_discrepancies": self._officer(ResolveDiscrepancies),
         }
+        self.actions = frozenset(self._actions)
 
     # -- Desk interface -------------------------------------------------------------------------------------
 
@@ -182,7 +183,7 @@ class CatsDesk:
             key = str(arguments["movement"])
             movement = self._cats.movement(key)
             office = str(arguments.get("office") or self._default_office(kind, movement))
-            extra = {name: value for name, value in arguments.items() if name not in ("movement", "office", "family")}
+            extra = {name: value for name, value in arguments.items() if name not in ("movement", "office")}
             action = kind(mrn=self._mrn(state.customs, str(movement["lrn"]), key), office=office, **extra)
             outcome = self._customs.act(state.customs, action, now)
             return self._result(replace(state, customs=outcome.state), outcome)

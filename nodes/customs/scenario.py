@@ -79,7 +79,9 @@ class CatsScenario:
             for entry in spec.data.get("guarantees") or ()
         )
         risk_levels = {key: entry.risk for key, entry in self._traders.items() if entry.node == node_id}
-        return CustomsConfig(country=spec.country, offices=self._offices, guarantees=guarantees, risk_levels=risk_levels)
+        return CustomsConfig(
+            country=spec.country, offices=self._offices, guarantees=guarantees, risk_levels=risk_levels
+        )
 
     def movement(self, key: str) -> Mapping[str, Any]:
         movement = self.scenario.movements.get(key)

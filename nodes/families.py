@@ -1,0 +1,51 @@
+"""The document families a node serves, in one table.
+
+Adding a family (ePhyto, e-CO, ...) is one entry here plus its `schemas/<family>/` directory: the entry
+says how to build the family's desk for a node of a scenario and how its documents read in a timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from lxml import etree
+
+from exchange.runner import Description
+from exchange.scenario import Scenario
+from exchange.validation import detect
+from nodes.customs.codec import decode, summary
+from nodes.customs.desk import CatsDesk
+from nodes.customs.model import MESSAGE_NAMES
+from nodes.desk import Desk
+
+__all__ = ["FAMILIES", "Family", "build_desks", "describe_document"]
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    desk: Callable[[Scenario, str], Desk]
+    describe: Callable[[etree._Element], Description]
+
+
+def _describe_cats(root: etree._Element) -> Description:
+    message = decode(root)
+    return Description(MESSAGE_NAMES[message.code], summary(message))
+
+
+FAMILIES: Mapping[str, Family] = {
+    "cats": Family("cats", CatsDesk, _describe_cats),
+}
+
+
+def build_desks(scenario: Scenario, node_id: str) -> dict[str, Desk]:
+    """Every family's desk for `node_id`: a node answers whatever family reaches it."""
+    return {name: family.desk(scenario, node_id) for name, family in FAMILIES.items()}
+
+
+def describe_document(root: etree._Element) -> Description:
+    """A document's name and key data for the timeline, in its family's own words."""
+    kind = detect(root)
+    family = FAMILIES.get(kind.family)
+    return family.describe(root) if family is not None else Description(kind.code, "")
