@@ -11,7 +11,9 @@ Validation runs in layers, cheapest first, because almost every document is vali
 1. libxml2 (lxml `XMLSchema`) answers valid/invalid in microseconds;
 2. only when it says invalid, xmlschema re-validates to say *where* and *which constraint*, with clean
    XPaths such as `/CC015C/Consignment/HouseConsignment[1]/ConsignmentItem[2]/...`;
-3. only a schema-valid document meets the Schematron rules, whose assert ids become `Issue.rule`.
+3. only a schema-valid document meets the Schematron rules, whose assert ids become `Issue.rule`; an
+   assert's `role` names its area (default "Rule", e.g. "MandatoryElements", "Mapping") and its `flag`
+   its level (default SEVERE; WARNING and INFO do not make a document invalid).
 
 Paths carry an index on every element the schema lets repeat (so that a pointer means the same thing
 whether the document has one house consignment or five), local names only, and no enveloped signature.
@@ -248,7 +250,9 @@ def _rule_issues(root: etree._Element, kind: DocumentType, sch: Path) -> list[Is
         located = tree.xpath(assertion.get("location", "/*"))
         path = _path(located[0], schema) if located else assertion.get("location", "")
         text = " ".join((assertion.findtext("svrl:text", "", _SVRL)).split())
-        issues.append(Issue("Rule", path, text, assertion.get("id", "")))
+        area = assertion.get("role") or "Rule"
+        level = (assertion.get("flag") or "SEVERE").upper()
+        issues.append(Issue(area, path, text, assertion.get("id", ""), level))
     return issues
 
 
