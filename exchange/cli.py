@@ -1,9 +1,9 @@
 """The `caravan` command.
 
-    caravan run SCENARIO [--out DIR] [--speed N] [--attach DIR]
+    caravan run SCENARIO [--out DIR] [--speed N] [--attach DIR] [--plain-http]
     caravan validate FILE...
     caravan verify FILE --ca CA.pem [--at TIME]
-    caravan prepare SCENARIO --out DIR [--base-port PORT]
+    caravan prepare SCENARIO --out DIR [--base-port PORT] [--plain-http]
     caravan hub --config FILE
     caravan node --config FILE
 
@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, help="where messages/, pki/ and events.jsonl go")
     run.add_argument("--speed", type=float, default=None, help="N virtual seconds per real second (demos)")
     run.add_argument("--attach", type=Path, default=None, help="drive components started from `prepare` configs")
+    run.add_argument("--plain-http", action="store_true", help="no mutual TLS between components (demos only)")
     run.set_defaults(handler=_run)
 
     validate_cmd = commands.add_parser("validate", help="detect each document's type and validate it")
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     prepare.add_argument("scenario", type=Path)
     prepare.add_argument("--out", type=Path, required=True)
     prepare.add_argument("--base-port", type=int, default=8700)
+    prepare.add_argument("--plain-http", action="store_true", help="no mutual TLS between components (demos only)")
     prepare.set_defaults(handler=_prepare)
 
     hub = commands.add_parser("hub", help="start the exchange hub")
@@ -95,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
             driver = Driver(scenario, attached_deployment(args.attach), out, describe_document,
                             speed=args.speed, printer=sys.stdout)
             return (await driver.run()).ok
-        async with local_deployment(scenario, out) as deployment:
+        async with local_deployment(scenario, out, tls=not args.plain_http) as deployment:
             driver = Driver(scenario, deployment, out, describe_document, speed=args.speed, printer=sys.stdout)
             return (await driver.run()).ok
 
@@ -159,7 +161,7 @@ def _when(option: str | None, data: bytes) -> datetime:
 def _prepare(args: argparse.Namespace) -> int:
     from nodes.launch import prepare
 
-    for path in prepare(load_scenario(args.scenario), args.out, args.base_port):
+    for path in prepare(load_scenario(args.scenario), args.out, args.base_port, tls=not args.plain_http):
         print(path)
     return 0
 

@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,12 @@ from aiohttp import web
 from exchange.client import Answer, Forwarder, Outcome, QueueItem
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
-from exchange.errors import CaravanError, DuplicateMessage, ProtocolError
+from exchange.errors import CaravanError, DuplicateMessage, ProtocolError, TrustError
 from exchange.intake import open_envelope
 from exchange.pki import TrustStore
 from exchange.store import Database
-from exchange.web import error_response, json_response, set_clock_handler
+from exchange.tls import DRIVER, TlsIdentity
+from exchange.web import PEER, Access, error_response, json_response, party_guard, set_clock_handler
 
 __all__ = ["DELIVERY_TRANSITIONS", "DeliveryState", "Hub", "Receipt"]
 
@@ -75,7 +76,25 @@ _SCHEMA = (
         UNIQUE (sender, message_id)
     )""",
     "CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (recipient, state, id)",
+    """CREATE TABLE IF NOT EXISTS refusals (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        peer TEXT,
+        sender TEXT,
+        message_id TEXT,
+        message_type TEXT,
+        error TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        message TEXT NOT NULL
+    )""",
 )
+
+REFUSAL_LOG_ROWS = 10_000
+"""The refusal log keeps the newest rows only, so a stream of hostile requests cannot fill the disk."""
+
+TIME_WINDOW = timedelta(minutes=10)
+"""How far an envelope's Created may stand from the hub's clock. Senders stamp Created at each attempt
+(as a WS-Security timestamp is), so an envelope captured and replayed later falls outside it."""
 
 @dataclass(frozen=True)
 class Receipt:
@@ -108,8 +127,10 @@ class Hub:
         clock: Clock,
         *,
         max_attempts: int = 8,
+        tls: TlsIdentity | None = None,
     ) -> None:
         self._db = database
+        self._tls = tls
         self._trust = trust
         self._directory = dict(directory)
         self._clock = clock
@@ -120,15 +141,42 @@ class Hub:
 
     @classmethod
     async def open(
-        cls, path: Path, trust: TrustStore, directory: Mapping[str, str], clock: Clock, *, max_attempts: int = 8
+        cls,
+        path: Path,
+        trust: TrustStore,
+        directory: Mapping[str, str],
+        clock: Clock,
+        *,
+        max_attempts: int = 8,
+        tls: TlsIdentity | None = None,
     ) -> Hub:
-        return cls(await Database.open(path, _SCHEMA), trust, directory, clock, max_attempts=max_attempts)
+        database = await Database.open(path, _SCHEMA)
+        return cls(database, trust, directory, clock, max_attempts=max_attempts, tls=tls)
 
     # -- accepting ------------------------------------------------------------------------------------------
 
-    async def accept(self, body: bytes) -> Receipt:
-        """Check and store one submitted envelope; raise a `CaravanError` naming what is wrong."""
+    async def accept(self, body: bytes, peer: str | None = None) -> Receipt:
+        """Check and store one submitted envelope; raise a `CaravanError` naming what is wrong.
+
+        `peer` is the TLS identity of the connection (None on plain HTTP); it must be the sender.
+        """
         envelope = Envelope.from_xml(body)
+        if peer is not None and peer != envelope.sender:
+            raise TrustError(
+                f"connection authenticated as {peer!r} submits an envelope from {envelope.sender!r}",
+                document=envelope.message_type,
+                path="/Envelope/Sender",
+                rule="tls-identity",
+            )
+        skew = abs(self._clock.now() - envelope.created)
+        if skew > TIME_WINDOW:
+            raise ProtocolError(
+                f"envelope created {envelope.created.isoformat()} is {skew} away from the hub's time "
+                f"{self._clock.now().isoformat()}; the window is {TIME_WINDOW} (replayed or held back)",
+                document=envelope.message_type,
+                path="/Envelope/Created",
+                rule="envelope-time-window",
+            )
         if envelope.recipient not in self._directory:
             raise ProtocolError(
                 f"recipient node {envelope.recipient!r} is not in the hub's directory",
@@ -186,7 +234,8 @@ class Hub:
 
     async def start(self) -> None:
         """Start one ordered forwarder per recipient node; pending deliveries resume from the database."""
-        self._session = aiohttp.ClientSession()
+        connector = aiohttp.TCPConnector(ssl=self._tls.client_context()) if self._tls else None
+        self._session = aiohttp.ClientSession(connector=connector)
         for node in self._directory:
             forwarder = Forwarder(
                 self._session,
@@ -242,6 +291,35 @@ class Hub:
         row = await self._db.fetch_one("SELECT envelope FROM deliveries WHERE id = ?", (delivery_id,))
         return None if row is None else bytes(row["envelope"])
 
+    async def refusals(self, after: int = 0) -> list[dict[str, Any]]:
+        rows = await self._db.fetch_all("SELECT * FROM refusals WHERE id > ? ORDER BY id", (after,))
+        return [dict(row) for row in rows]
+
+    async def _log_refusal(self, peer: str | None, body: bytes, error: CaravanError) -> None:
+        """Keep an audit line for every refused submission (what a real hub's operators would look at)."""
+        try:
+            envelope: Envelope | None = Envelope.from_xml(body)
+        except CaravanError:
+            envelope = None
+        async with self._db.transaction() as db:
+            await db.execute(
+                """INSERT INTO refusals (at, peer, sender, message_id, message_type, error, rule, message)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    _stamp(self._clock.now()),
+                    peer,
+                    envelope.sender if envelope else None,
+                    envelope.message_id if envelope else None,
+                    envelope.message_type if envelope else None,
+                    error.code,
+                    error.rule,
+                    error.message[:1000],
+                ),
+            )
+            await db.execute(
+                "DELETE FROM refusals WHERE id <= (SELECT MAX(id) FROM refusals) - ?", (REFUSAL_LOG_ROWS,)
+            )
+
     async def status(self) -> dict[str, int]:
         rows = await self._db.fetch_all("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state")
         counts = {state.value: 0 for state in DeliveryState}
@@ -251,8 +329,13 @@ class Hub:
     # -- HTTP -----------------------------------------------------------------------------------------------
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_ENVELOPE_BYTES)
+        middlewares = []
+        if self._tls is not None:
+            rules = [Access("/control/", frozenset({DRIVER})), Access("/refusals", frozenset({DRIVER}))]
+            middlewares.append(party_guard(rules, self._tls.revocations(), self._clock))
+        app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_post("/envelopes", self._handle_submit)
+        app.router.add_get("/refusals", self._handle_refusals)
         app.router.add_get("/deliveries", self._handle_list)
         app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
         app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
@@ -263,11 +346,16 @@ class Hub:
 
     async def _handle_submit(self, request: web.Request) -> web.Response:
         body = await request.read()
+        peer = request.get(PEER)
         try:
-            receipt = await self.accept(body)
+            receipt = await self.accept(body, peer)
         except CaravanError as exc:
+            await self._log_refusal(peer, body, exc)
             return error_response(exc)
         return json_response(receipt.as_dict(), status=202)
+
+    async def _handle_refusals(self, request: web.Request) -> web.Response:
+        return json_response({"refusals": await self.refusals(int(request.query.get("after", "0")))})
 
     async def _handle_list(self, request: web.Request) -> web.Response:
         after = int(request.query.get("after", "0"))

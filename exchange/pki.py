@@ -33,6 +33,7 @@ from cryptography.x509.verification import (
 
 from exchange.clock import utc
 from exchange.errors import TrustError
+from exchange.revocation import CRL_FILE, RevocationList
 
 __all__ = [
     "CA_COMMON_NAME",
@@ -115,17 +116,60 @@ class ScenarioPKI:
         """
         not_before = utc(valid_from).replace(microsecond=0)
         not_after = not_before + timedelta(days=valid_days)
-        subjects = subjects or {}
         ca_key = _new_key(algorithm)
-        ca_certificate = _ca_certificate(ca_key, not_before, not_after)
-        nodes: dict[str, Credentials] = {}
+        pki = cls(_ca_certificate(ca_key, not_before, not_after), ca_key, {})
+        return pki.issue(node_ids, valid_from=not_before, valid_until=not_after, subjects=subjects)
+
+    def issue(
+        self,
+        node_ids: Iterable[str],
+        *,
+        valid_from: datetime,
+        valid_until: datetime | Mapping[str, datetime],
+        subjects: Mapping[str, NodeSubject] | None = None,
+    ) -> ScenarioPKI:
+        """This CA with new (or renewed) credentials for `node_ids`; other nodes keep theirs.
+
+        Used to set up a scenario, to give one node a certificate that expires during it
+        (`valid_until` per node), and to rotate a node's key mid-scenario. The key kind follows the CA's.
+        """
+        algorithm = "rsa" if isinstance(self.ca_key, rsa.RSAPrivateKey) else "ec"
+        not_before = utc(valid_from).replace(microsecond=0)
+        subjects = subjects or {}
+        nodes = dict(self.nodes)
         for node_id in node_ids:
             _check_node_id(node_id)
+            until = valid_until.get(node_id) if isinstance(valid_until, Mapping) else valid_until
+            not_after = utc(until or self.ca_certificate.not_valid_after_utc).replace(microsecond=0)
             key = _new_key(algorithm)
             subject = subjects.get(node_id, NodeSubject())
-            certificate = _node_certificate(node_id, subject, key, ca_certificate, ca_key, not_before, not_after)
-            nodes[node_id] = Credentials(node_id, key, certificate, (certificate, ca_certificate))
-        return cls(ca_certificate, ca_key, nodes)
+            certificate = _node_certificate(
+                node_id, subject, key, self.ca_certificate, self.ca_key, not_before, not_after
+            )
+            nodes[node_id] = Credentials(node_id, key, certificate, (certificate, self.ca_certificate))
+        return ScenarioPKI(self.ca_certificate, self.ca_key, nodes)
+
+    def revocation_list(self, revoked: Mapping[int, datetime], *, at: datetime) -> bytes:
+        """A CRL signed by this CA listing `revoked` (serial number → revocation time), as PEM.
+
+        `at` is the CRL's thisUpdate; nextUpdate is a week later. Verifiers reload the file when it
+        changes, so a revocation takes effect on the next receipt.
+        """
+        issued = utc(at).replace(microsecond=0)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.ca_certificate.subject)
+            .last_update(issued)
+            .next_update(issued + timedelta(days=7))
+        )
+        for serial, when in sorted(revoked.items()):
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(serial)
+                .revocation_date(utc(when).replace(microsecond=0))
+                .build()
+            )
+        return builder.sign(self.ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
     @classmethod
     def load(cls, directory: Path) -> ScenarioPKI:
@@ -144,11 +188,15 @@ class ScenarioPKI:
             nodes[node_id] = Credentials(node_id, key, certificate, (certificate, ca_certificate))
         return cls(ca_certificate, ca_key, nodes)
 
-    def write(self, directory: Path) -> None:
-        """Write `ca.pem`, `ca-key.pem`, `<node>.pem` and `<node>-key.pem` (PKCS#8, unencrypted, mode 0600)."""
+    def write(self, directory: Path, *, with_ca_key: bool = True) -> None:
+        """Write `ca.pem`, `ca-key.pem`, `<node>.pem` and `<node>-key.pem` (PKCS#8, unencrypted, mode 0600).
+
+        `with_ca_key=False` leaves the CA key out, for a second set of identities beside the first.
+        """
         directory.mkdir(parents=True, exist_ok=True)
         (directory / _CA_FILE).write_bytes(self.ca_certificate.public_bytes(serialization.Encoding.PEM))
-        _write_key(directory / _CA_KEY_FILE, _key_pem(self.ca_key))
+        if with_ca_key:
+            _write_key(directory / _CA_KEY_FILE, _key_pem(self.ca_key))
         for node_id, credentials in self.nodes.items():
             (directory / f"{node_id}.pem").write_bytes(credentials.certificate_pem)
             _write_key(directory / f"{node_id}{_KEY_SUFFIX}.pem", credentials.key_pem)
@@ -173,6 +221,7 @@ class TrustStore:
     """
 
     anchors: tuple[x509.Certificate, ...]
+    revocations: RevocationList | None = None
     _store: Store = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -186,7 +235,9 @@ class TrustStore:
 
     @classmethod
     def from_file(cls, path: Path) -> TrustStore:
-        return cls.from_pem(path.read_bytes())
+        """The anchors in `path`; a `ca.crl` beside it, when one is published, is checked on every use."""
+        anchors = tuple(x509.load_pem_x509_certificates(path.read_bytes()))
+        return cls(anchors, RevocationList(path.with_name(CRL_FILE), anchors))
 
     def validate_chain(self, leaf: x509.Certificate, intermediates: Sequence[x509.Certificate], at: datetime) -> None:
         """Raise TrustError unless `leaf` chains to an anchor and may sign documents at `at`.
@@ -209,6 +260,8 @@ class TrustStore:
             verifier.verify(leaf, list(intermediates))
         except VerificationError as error:
             raise _chain_error(leaf, error) from None
+        if self.revocations is not None:
+            self.revocations.check(leaf, at)
 
 
 def common_name(certificate: x509.Certificate) -> str:

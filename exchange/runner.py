@@ -24,16 +24,19 @@ from lxml import etree
 from exchange.envelope import Envelope
 from exchange.errors import ScenarioError, TransportError
 from exchange.scenario import NOTE, Scenario, Step
+from exchange.tls import TlsIdentity
 
 __all__ = ["Check", "Deployment", "Description", "Driver", "RunReport"]
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """Where the components of one scenario run."""
+    """Where the components of one scenario run, and how the driver authenticates to them."""
 
     hub_url: str
     node_urls: Mapping[str, str]
+    pki: Path | None = None  # the scenario PKI directory, for steps the scenario CA takes
+    driver_tls: TlsIdentity | None = None  # None: plain HTTP
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,9 @@ class Driver:
     async def run(self) -> RunReport:
         (self._out / "messages").mkdir(parents=True, exist_ok=True)
         report = RunReport()
-        async with aiohttp.ClientSession() as session:
+        tls = self._deployment.driver_tls
+        connector = aiohttp.TCPConnector(ssl=tls.client_context()) if tls else None
+        async with aiohttp.ClientSession(connector=connector) as session:
             self._session = session
             with (self._out / "events.jsonl").open("w", encoding="utf-8") as log:
                 self._log = log

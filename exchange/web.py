@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from exchange.clock import VirtualClock
+from exchange.clock import Clock, VirtualClock
 from exchange.errors import (
     CaravanError,
     DocumentError,
@@ -18,8 +19,13 @@ from exchange.errors import (
     TrustError,
     ValidationFailed,
 )
+from exchange.revocation import RevocationList
+from exchange.tls import peer_identity
 
-__all__ = ["error_response", "json_response", "set_clock_handler"]
+__all__ = ["PEER", "Access", "error_response", "json_response", "party_guard", "set_clock_handler"]
+
+PEER: web.RequestKey[str | None] = web.RequestKey("caravan.peer", str)
+"""Where `party_guard` leaves the TLS identity of a request (None on plain HTTP)."""
 
 _STATUS_BY_ERROR: tuple[tuple[type[CaravanError], int], ...] = (
     (DocumentError, 400),
@@ -59,3 +65,39 @@ def set_clock_handler(
         return json_response({"now": clock.now().isoformat()})
 
     return handler
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call the routes under `prefix`: a set of TLS identities, or None for any authenticated party."""
+
+    prefix: str
+    parties: frozenset[str] | None
+
+
+def party_guard(
+    rules: Sequence[Access], revocations: RevocationList | None, clock: Clock
+) -> Callable[[web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[web.StreamResponse]]:
+    """Middleware: identify the TLS peer (CRL-checked, in scenario time) and enforce the first matching rule.
+
+    On plain HTTP there is no peer and nothing is enforced: plain HTTP is only for demos that ask for it.
+    """
+
+    @web.middleware
+    async def guard(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        try:
+            identity = peer_identity(request, revocations, clock.now())
+        except TrustError as exc:
+            return error_response(exc)
+        rule = next((rule for rule in rules if request.path.startswith(rule.prefix)), None)
+        if identity is not None and rule is not None and rule.parties is not None and identity not in rule.parties:
+            allowed = ", ".join(sorted(rule.parties))
+            return error_response(
+                TrustError(f"{request.path} is for {allowed}; this connection is {identity!r}", rule="tls-identity")
+            )
+        request[PEER] = identity
+        return await handler(request)
+
+    return guard

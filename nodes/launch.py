@@ -7,6 +7,8 @@ Two ways to run a scenario share this module:
 * `caravan prepare` writes the PKI and one YAML config per component, which `caravan hub --config`
   and `caravan node --config` start as separate processes (or containers, see docker-compose.yml);
   `caravan run --attach DIR` then drives them.
+
+Every component talks mutual TLS by default (`exchange.tls`); plain HTTP only when asked for.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,10 @@ from aiohttp import web
 from exchange.clock import Clock, SystemClock, VirtualClock
 from exchange.errors import ScenarioError
 from exchange.hub import Hub
-from exchange.pki import ScenarioPKI, TrustStore
+from exchange.pki import Credentials, ScenarioPKI, TrustStore
 from exchange.runner import Deployment
 from exchange.scenario import Scenario, load_scenario
+from exchange.tls import DRIVER, HUB, TLS_DIR, TlsIdentity
 from nodes.families import build_desks
 from nodes.node import Node
 
@@ -55,10 +58,11 @@ class HubConfig:
     pki: Path
     nodes: Mapping[str, str]  # node id -> base URL
     clock_start: datetime | None  # None: the system clock
+    tls: bool = True
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return _url(self.tls, self.host, self.port)
 
 
 @dataclass(frozen=True)
@@ -71,49 +75,82 @@ class NodeConfig:
     database: Path
     pki: Path
     clock_start: datetime | None
+    tls: bool = True
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return _url(self.tls, self.host, self.port)
+
+
+def _url(tls: bool, host: str, port: int) -> str:
+    return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
 def _clock(start: datetime | None) -> Clock:
     return SystemClock() if start is None else VirtualClock(start)
 
 
-def generate_pki(scenario: Scenario) -> ScenarioPKI:
-    """Certificates valid from a day before the scenario starts, so every step falls inside their validity."""
-    return ScenarioPKI.generate(
-        list(scenario.nodes), valid_from=scenario.start - timedelta(days=1), algorithm=scenario.algorithm
+def write_pki(scenario: Scenario, directory: Path) -> None:
+    """The scenario CA, each node's signing certificate, and TLS identities for the hub, nodes and driver.
+
+    Signing certificates live in scenario time: valid from a day before the scenario starts, unless a
+    node's `certificate: {valid_until: …}` makes one expire during it. TLS identities are checked by the
+    TLS stack against the system clock, so they are valid from a day before the earlier of the scenario
+    start and today (the one place set-up reads the wall clock) for ten years.
+    """
+    valid_from = scenario.start - timedelta(days=1)
+    signing = ScenarioPKI.generate(list(scenario.nodes), valid_from=valid_from, algorithm=scenario.algorithm)
+    expiring = {
+        node: datetime.fromisoformat(str(spec.data["certificate"]["valid_until"]).replace("Z", "+00:00"))
+        for node, spec in scenario.nodes.items()
+        if (spec.data.get("certificate") or {}).get("valid_until")
+    }
+    if expiring:
+        signing = signing.issue(list(expiring), valid_from=valid_from, valid_until=expiring)
+    signing.write(directory)
+    tls_from = min(valid_from, datetime.now(timezone.utc) - timedelta(days=1))
+    parties = [HUB, DRIVER, *scenario.nodes]
+    tls = ScenarioPKI(signing.ca_certificate, signing.ca_key, {})
+    tls.issue(parties, valid_from=tls_from, valid_until=tls_from + timedelta(days=3650)).write(
+        directory / TLS_DIR, with_ca_key=False
     )
+
+
+def _tls(enabled: bool, pki: Path, party: str) -> TlsIdentity | None:
+    return TlsIdentity.in_pki(pki, party) if enabled else None
 
 
 async def open_hub(config: HubConfig) -> Hub:
     trust = TrustStore.from_file(config.pki / "ca.pem")
-    hub = await Hub.open(config.database, trust, config.nodes, _clock(config.clock_start))
+    tls = _tls(config.tls, config.pki, HUB)
+    hub = await Hub.open(config.database, trust, config.nodes, _clock(config.clock_start), tls=tls)
     await hub.start()
     return hub
 
 
 async def open_node(config: NodeConfig, scenario: Scenario) -> Node:
-    pki = ScenarioPKI.load(config.pki)
+    def credentials() -> Credentials:
+        return ScenarioPKI.load(config.pki).credentials(config.node)
+
     node = await Node.open(
         config.node,
         config.database,
-        pki.trust_store(),
-        pki.credentials(config.node),
+        TrustStore.from_file(config.pki / "ca.pem"),
+        credentials(),
         _clock(config.clock_start),
         config.hub,
         build_desks(scenario, config.node),
+        tls=_tls(config.tls, config.pki, config.node),
+        reload_credentials=credentials,
     )
     await node.start()
     return node
 
 
-async def _serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+async def _serve(app: web.Application, host: str, port: int, tls: TlsIdentity | None) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, host, port, ssl_context=tls.server_context() if tls else None).start()
     return runner
 
 
@@ -124,20 +161,21 @@ def _free_port() -> int:
 
 
 @asynccontextmanager
-async def local_deployment(scenario: Scenario, workdir: Path) -> AsyncIterator[Deployment]:
+async def local_deployment(scenario: Scenario, workdir: Path, *, tls: bool = True) -> AsyncIterator[Deployment]:
     """Start the hub and every node in this process on free loopback ports; stop them on exit."""
-    configs = _configs(scenario, workdir, {name: _free_port() for name in ["hub", *scenario.nodes]})
-    generate_pki(scenario).write(workdir / PKI_DIR)
-    hub_config, node_configs = configs
+    ports = {name: _free_port() for name in [HUB, *scenario.nodes]}
+    hub_config, node_configs = _configs(scenario, workdir, ports, tls=tls)
+    write_pki(scenario, workdir / PKI_DIR)
     hub = await open_hub(hub_config)
-    runners = [await _serve(hub.application(), hub_config.host, hub_config.port)]
+    runners = [await _serve(hub.application(), hub_config.host, hub_config.port, _tls(tls, hub_config.pki, HUB))]
     nodes = []
     try:
         for config in node_configs.values():
             node = await open_node(config, scenario)
             nodes.append(node)
-            runners.append(await _serve(node.application(), config.host, config.port))
-        yield Deployment(hub_config.url, {name: config.url for name, config in node_configs.items()})
+            identity = _tls(tls, config.pki, config.node)
+            runners.append(await _serve(node.application(), config.host, config.port, identity))
+        yield _deployment(hub_config)
     finally:
         for runner in runners:
             await runner.cleanup()
@@ -146,17 +184,21 @@ async def local_deployment(scenario: Scenario, workdir: Path) -> AsyncIterator[D
         await hub.stop()
 
 
+def _deployment(hub: HubConfig) -> Deployment:
+    return Deployment(hub.url, dict(hub.nodes), pki=hub.pki, driver_tls=_tls(hub.tls, hub.pki, DRIVER))
+
+
 def _configs(
-    scenario: Scenario, workdir: Path, ports: Mapping[str, int], host: str = HOST
+    scenario: Scenario, workdir: Path, ports: Mapping[str, int], *, tls: bool, host: str = HOST
 ) -> tuple[HubConfig, dict[str, NodeConfig]]:
-    hub_url = f"http://{host}:{ports['hub']}"
     hub = HubConfig(
         host=host,
-        port=ports["hub"],
+        port=ports[HUB],
         database=workdir / DB_DIR / "hub.sqlite",
         pki=workdir / PKI_DIR,
-        nodes={node: f"http://{host}:{ports[node]}" for node in scenario.nodes},
+        nodes={node: _url(tls, host, ports[node]) for node in scenario.nodes},
         clock_start=scenario.start,
+        tls=tls,
     )
     nodes = {
         node: NodeConfig(
@@ -164,10 +206,11 @@ def _configs(
             scenario=scenario.path,
             host=host,
             port=ports[node],
-            hub=hub_url,
+            hub=hub.url,
             database=workdir / DB_DIR / f"{node}.sqlite",
             pki=workdir / PKI_DIR,
             clock_start=scenario.start,
+            tls=tls,
         )
         for node in scenario.nodes
     }
@@ -177,11 +220,11 @@ def _configs(
 # -- separate processes -------------------------------------------------------------------------------------
 
 
-def prepare(scenario: Scenario, out: Path, base_port: int) -> list[Path]:
+def prepare(scenario: Scenario, out: Path, base_port: int, *, tls: bool = True) -> list[Path]:
     """Write the PKI and a config per component for running them as separate processes."""
-    ports = {name: base_port + index for index, name in enumerate(["hub", *scenario.nodes])}
-    hub, nodes = _configs(scenario, out, ports)
-    generate_pki(scenario).write(out / PKI_DIR)
+    ports = {name: base_port + index for index, name in enumerate([HUB, *scenario.nodes])}
+    hub, nodes = _configs(scenario, out, ports, tls=tls)
+    write_pki(scenario, out / PKI_DIR)
     written = [out / "hub.yaml"]
     _write_yaml(written[0], {
         "listen": {"host": hub.host, "port": hub.port},
@@ -189,6 +232,7 @@ def prepare(scenario: Scenario, out: Path, base_port: int) -> list[Path]:
         "pki": PKI_DIR,
         "nodes": dict(hub.nodes),
         "clock": {"start": scenario.start.isoformat()},
+        "tls": tls,
     })
     for name, config in nodes.items():
         path = out / f"{name}.yaml"
@@ -200,6 +244,7 @@ def prepare(scenario: Scenario, out: Path, base_port: int) -> list[Path]:
             "database": f"{DB_DIR}/{name}.sqlite",
             "pki": PKI_DIR,
             "clock": {"start": scenario.start.isoformat()},
+            "tls": tls,
         })
         written.append(path)
     return written
@@ -236,6 +281,7 @@ def load_hub_config(path: Path) -> HubConfig:
         pki=base / data["pki"],
         nodes={str(k): str(v) for k, v in data["nodes"].items()},
         clock_start=_start(data),
+        tls=bool(data.get("tls", True)),
     )
 
 
@@ -250,13 +296,14 @@ def load_node_config(path: Path) -> NodeConfig:
         database=base / data["database"],
         pki=base / data["pki"],
         clock_start=_start(data),
+        tls=bool(data.get("tls", True)),
     )
 
 
 async def serve_hub(config: HubConfig) -> None:
     """Run the hub until cancelled (the process is stopped)."""
     hub = await open_hub(config)
-    runner = await _serve(hub.application(), config.host, config.port)
+    runner = await _serve(hub.application(), config.host, config.port, _tls(config.tls, config.pki, HUB))
     try:
         await asyncio.Event().wait()
     finally:
@@ -267,7 +314,7 @@ async def serve_hub(config: HubConfig) -> None:
 async def serve_node(config: NodeConfig) -> None:
     """Run one node until cancelled."""
     node = await open_node(config, load_scenario(config.scenario))
-    runner = await _serve(node.application(), config.host, config.port)
+    runner = await _serve(node.application(), config.host, config.port, _tls(config.tls, config.pki, config.node))
     try:
         await asyncio.Event().wait()
     finally:
@@ -277,5 +324,4 @@ async def serve_node(config: NodeConfig) -> None:
 
 def attached_deployment(directory: Path) -> Deployment:
     """The deployment described by the configs `prepare` wrote into `directory`."""
-    hub = load_hub_config(directory / "hub.yaml")
-    return Deployment(hub.url, dict(hub.nodes))
+    return _deployment(load_hub_config(directory / "hub.yaml"))

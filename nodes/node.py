@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,8 @@ from exchange.pki import Credentials, TrustStore
 from exchange.signing import sign_document
 from exchange.store import Database
 from exchange.validation import detect, validate
-from exchange.web import error_response, json_response, set_clock_handler
+from exchange.tls import DRIVER, HUB, TlsIdentity
+from exchange.web import Access, error_response, json_response, party_guard, set_clock_handler
 from nodes.desk import Desk, DeskResult, NodeEvent
 
 __all__ = ["Node"]
@@ -102,8 +103,12 @@ class Node:
         desks: Mapping[str, Desk],
         *,
         max_attempts: int = 1000,
+        tls: TlsIdentity | None = None,
+        reload_credentials: Callable[[], Credentials] | None = None,
     ) -> None:
         self.node_id = node_id
+        self._tls = tls
+        self._reload_credentials = reload_credentials
         self._db = database
         self._trust = trust
         self._credentials = credentials
@@ -127,12 +132,20 @@ class Node:
         clock: Clock,
         hub_url: str,
         desks: Mapping[str, Desk],
+        *,
+        tls: TlsIdentity | None = None,
+        reload_credentials: Callable[[], Credentials] | None = None,
     ) -> Node:
-        return cls(node_id, await Database.open(path, _SCHEMA), trust, credentials, clock, hub_url, desks)
+        database = await Database.open(path, _SCHEMA)
+        return cls(
+            node_id, database, trust, credentials, clock, hub_url, desks,
+            tls=tls, reload_credentials=reload_credentials,
+        )
 
     async def start(self) -> None:
         """Start the inbox processor and the outbox relay; both resume whatever the database holds."""
-        self._session = aiohttp.ClientSession()
+        connector = aiohttp.TCPConnector(ssl=self._tls.client_context()) if self._tls else None
+        self._session = aiohttp.ClientSession(connector=connector)
         self._forwarder = Forwarder(self._session, self._next_outgoing, self._settle, max_attempts=self._max_attempts)
         self._tasks = [
             asyncio.create_task(self._process_inbox(), name=f"{self.node_id}-inbox"),
@@ -299,7 +312,12 @@ class Node:
         )
         if row is None:
             return None
-        return QueueItem(row["id"], f"{self._hub_url}/envelopes", bytes(row["envelope"]), row["attempts"])
+        return QueueItem(row["id"], f"{self._hub_url}/envelopes", self._restamp(bytes(row["envelope"])), row["attempts"])
+
+    def _restamp(self, stored: bytes) -> bytes:
+        """Stamp Created afresh for each attempt, as a WS-Security timestamp is: the hub refuses stale envelopes,
+        and a message that waited out an outage is not stale, only late. The signed document is untouched."""
+        return replace(Envelope.from_xml(stored), created=self._clock.now()).to_xml()
 
     async def _settle(self, item: QueueItem, answer: Answer) -> None:
         attempts = item.attempts + 1
@@ -355,8 +373,16 @@ class Node:
     # -- HTTP -----------------------------------------------------------------------------------------------
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_ENVELOPE_BYTES)
+        middlewares = []
+        if self._tls is not None:
+            driver = frozenset({DRIVER})
+            rules = [Access("/inbox", frozenset({HUB}))] + [
+                Access(prefix, driver) for prefix in ("/control/", "/state", "/events", "/status")
+            ]
+            middlewares.append(party_guard(rules, self._tls.revocations(), self._clock))
+        app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_post("/inbox", self._handle_inbox)
+        app.router.add_post("/control/credentials", self._handle_credentials)
         app.router.add_get("/status", self._handle_status)
         app.router.add_get("/state", self._handle_state)
         app.router.add_get("/events", self._handle_events)
@@ -371,6 +397,14 @@ class Node:
         except CaravanError as exc:
             return error_response(exc)
         return json_response(receipt)
+
+    async def _handle_credentials(self, request: web.Request) -> web.Response:
+        """A scenario step rotated this node's certificate: sign from now on with the new key."""
+        if self._reload_credentials is None:
+            return json_response({"error": "not-supported", "message": "this node cannot reload credentials"}, status=400)
+        self._credentials = self._reload_credentials()
+        serial = f"{self._credentials.certificate.serial_number:x}"
+        return json_response({"node": self.node_id, "serial": serial})
 
     async def _handle_status(self, request: web.Request) -> web.Response:
         return json_response(await self.status())

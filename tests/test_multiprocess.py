@@ -9,6 +9,7 @@ configs are the same in both settings.
 from __future__ import annotations
 
 import shlex
+import ssl
 import subprocess
 import sys
 import time
@@ -17,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+
+from exchange.tls import DRIVER, TlsIdentity
 
 ROOT = Path(__file__).resolve().parent.parent
 CARAVAN = Path(sys.executable).with_name("caravan")
@@ -28,13 +31,13 @@ def _command(service: dict[str, object], data: Path) -> list[str]:
     return [str(CARAVAN), *words[1:]]
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], context: ssl.SSLContext, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"{url}: process exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}/status", timeout=1):
+            with urllib.request.urlopen(f"{url}/status", timeout=1, context=context):
                 return
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
@@ -49,7 +52,9 @@ def test_pilot_runs_across_the_compose_services_as_processes(tmp_path: Path) -> 
     assert prepared.returncode == 0, prepared.stderr.decode()
 
     hub_config = yaml.safe_load((tmp_path / "pilot" / "hub.yaml").read_text())
-    urls = {"hub": f"http://{hub_config['listen']['host']}:{hub_config['listen']['port']}", **hub_config["nodes"]}
+    assert hub_config["tls"] is True
+    urls = {"hub": f"https://{hub_config['listen']['host']}:{hub_config['listen']['port']}", **hub_config["nodes"]}
+    driver = TlsIdentity.in_pki(tmp_path / "pilot" / "pki", DRIVER).client_context()
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name in ("hub", "uz", "az", "ge"):
@@ -58,7 +63,7 @@ def test_pilot_runs_across_the_compose_services_as_processes(tmp_path: Path) -> 
                     _command(services[name], tmp_path), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
                 )
         for name, process in processes.items():
-            _wait_until_up(urls[name], process)
+            _wait_until_up(urls[name], process, driver)
         pilot = subprocess.run(_command(services["pilot"], tmp_path), cwd=ROOT, capture_output=True, timeout=300)
         output = pilot.stdout.decode()
         assert pilot.returncode == 0, output + pilot.stderr.decode()

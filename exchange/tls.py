@@ -1,0 +1,88 @@
+"""Mutual TLS between the hub, the nodes and the scenario driver.
+
+Every party holds a TLS identity issued by the scenario CA, separate from its document-signing
+certificate: the TLS stack checks validity against the system clock, while signatures are checked in
+scenario (virtual) time, so a signing certificate that expires on day 2 of a pilot must not also cut the
+wire on day 1. The common name of both certificates is the party's node id, and the receiving side
+binds them: the TLS peer must be the envelope's sender, who must be the document's signer.
+
+Layout under a scenario's `pki/`: `tls/ca.pem` (the same root), `tls/<party>.pem`, `tls/<party>-key.pem`.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from aiohttp import web
+from cryptography import x509
+
+from exchange.pki import common_name
+from exchange.revocation import CRL_FILE, RevocationList
+
+__all__ = ["DRIVER", "HUB", "TLS_DIR", "TlsIdentity", "peer_certificate", "peer_identity"]
+
+TLS_DIR = "tls"
+HUB = "hub"
+DRIVER = "driver"
+"""The scenario driver's identity: the only party allowed on the control APIs."""
+
+
+@dataclass(frozen=True)
+class TlsIdentity:
+    """One party's TLS files, and the contexts built from them."""
+
+    party: str
+    certificate: Path
+    key: Path
+    ca: Path
+
+    @classmethod
+    def in_pki(cls, pki: Path, party: str) -> TlsIdentity:
+        directory = pki / TLS_DIR
+        return cls(party, directory / f"{party}.pem", directory / f"{party}-key.pem", directory / "ca.pem")
+
+    def server_context(self) -> ssl.SSLContext:
+        """Serve with this identity and require a client certificate from the scenario CA."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.ca))
+        context.load_cert_chain(str(self.certificate), str(self.key))
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        """Connect with this identity, trusting only the scenario CA."""
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.ca))
+        context.load_cert_chain(str(self.certificate), str(self.key))
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    def revocations(self) -> RevocationList:
+        """The scenario CRL (published beside the root in `pki/`), which lists revoked TLS identities too."""
+        anchors = x509.load_pem_x509_certificates(self.ca.read_bytes())
+        return RevocationList(self.ca.parent.parent / CRL_FILE, anchors)
+
+
+def peer_certificate(request: web.Request) -> x509.Certificate | None:
+    """The client certificate of a mutual-TLS request, or None on plain HTTP."""
+    transport = request.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    return None if der is None else x509.load_der_x509_certificate(der)
+
+
+def peer_identity(request: web.Request, revocations: RevocationList | None, at: datetime) -> str | None:
+    """Who is on the other end of this request: the CN of its TLS client certificate, checked against the CRL.
+
+    None means plain HTTP (only when a deployment asked for it); the caller decides what a party may do.
+    """
+    certificate = peer_certificate(request)
+    if certificate is None:
+        return None
+    if revocations is not None:
+        revocations.check(certificate, at)
+    return common_name(certificate)
