@@ -128,9 +128,11 @@ class Hub:
         *,
         max_attempts: int = 8,
         tls: TlsIdentity | None = None,
+        countries: Mapping[str, str] | None = None,
     ) -> None:
         self._db = database
         self._tls = tls
+        self._countries = dict(countries or {})
         self._trust = trust
         self._directory = dict(directory)
         self._clock = clock
@@ -149,9 +151,11 @@ class Hub:
         *,
         max_attempts: int = 8,
         tls: TlsIdentity | None = None,
+        countries: Mapping[str, str] | None = None,
     ) -> Hub:
+        """`countries` (node → the country it serves) turns on the check that a node speaks only for it."""
         database = await Database.open(path, _SCHEMA)
-        return cls(database, trust, directory, clock, max_attempts=max_attempts, tls=tls)
+        return cls(database, trust, directory, clock, max_attempts=max_attempts, tls=tls, countries=countries)
 
     # -- accepting ------------------------------------------------------------------------------------------
 
@@ -184,7 +188,7 @@ class Hub:
                 path="/Envelope/Recipient",
                 rule="unknown-recipient",
             )
-        open_envelope(body, self._trust, at=self._clock.now())
+        open_envelope(body, self._trust, at=self._clock.now(), sender_country=self._countries.get(envelope.sender))
         return await self._store(envelope, body)
 
     async def _store(self, envelope: Envelope, body: bytes) -> Receipt:

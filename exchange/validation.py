@@ -52,30 +52,63 @@ class DocumentType:
     namespace: str
     xsd: Path
     rules: Path | None
-    message_id_path: str | None = None  # ElementPath from the root, e.g. "{*}messageIdentification"
+    message_id_path: tuple[str, ...] | None = None  # ElementPaths from the root, e.g. ("{*}messageIdentification",)
+    sender_party_path: str | None = None  # the party the document says sent it (e.g. messageSender)
+    acting_office_path: str | None = None  # the office whose act this document is (e.g. the office of departure)
 
     def message_id(self, root: etree._Element) -> str | None:
-        """The identification the document gives itself, or None if its family states none."""
+        """The identification the document gives itself, or None if its family states none.
+
+        A document that states its identity in parts (an ePhyto: certificate number and status) has
+        several paths; their texts are joined by ':'. A missing part means no identification.
+        """
         if self.message_id_path is None:
             return None
-        element = root.find(self.message_id_path)
-        return None if element is None else (element.text or "").strip()
+        parts = [_text(root, path) for path in self.message_id_path]
+        return None if any(part is None for part in parts) else ":".join(str(part) for part in parts)
+
+    def sender_party(self, root: etree._Element) -> str | None:
+        return _text(root, self.sender_party_path)
+
+    def acting_office(self, root: etree._Element) -> str | None:
+        return _text(root, self.acting_office_path)
+
+
+def _text(root: etree._Element, path: str | None) -> str | None:
+    if path is None:
+        return None
+    element = root.find(path)
+    return None if element is None else (element.text or "").strip()
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Registry
 
 
-def _message_id_path(family: Path) -> str | None:
-    descriptor = family / "family.yaml"
-    if not descriptor.is_file():
-        return None
-    path = (yaml.safe_load(descriptor.read_text(encoding="utf-8")) or {}).get("message_id")
+def _descriptor(family: Path) -> dict[str, Any]:
+    """`family.yaml`: where a family's documents state their id, their sender and their acting office."""
+    path = family / "family.yaml"
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+
+
+def _element_path(path: Any) -> str | None:
     return None if not path else "/".join(f"{{*}}{step}" for step in str(path).split("/"))
 
 
+def _message_id_paths(declared: Any, code: str) -> tuple[str, ...] | None:
+    """`message_id`: one path, a list of paths (an id stated in parts), or a mapping from root code to either."""
+    if isinstance(declared, dict):
+        declared = declared.get(code)
+    if not declared:
+        return None
+    paths = [declared] if isinstance(declared, str) else list(declared)
+    return tuple(path for path in map(_element_path, paths) if path)
+
+
 def _declared_roots(family: Path) -> Iterator[tuple[str, DocumentType]]:
-    message_id_path = _message_id_path(family)
+    descriptor = _descriptor(family)
+    sender_party_path = _element_path(descriptor.get("sender_party"))
+    acting_offices = descriptor.get("acting_office") or {}
     for xsd in sorted(family.glob("*.xsd")):
         schema = etree.parse(str(xsd)).getroot()
         namespace = schema.get("targetNamespace", "")
@@ -83,7 +116,14 @@ def _declared_roots(family: Path) -> Iterator[tuple[str, DocumentType]]:
         for element in schema.iterfind(f"{_XSD}element"):
             code = element.get("name", "")
             kind = DocumentType(
-                code, family.name, namespace, xsd, rules if rules.is_file() else None, message_id_path
+                code,
+                family.name,
+                namespace,
+                xsd,
+                rules if rules.is_file() else None,
+                _message_id_paths(descriptor.get("message_id"), code),
+                sender_party_path,
+                _element_path(acting_offices.get(code)),
             )
             yield etree.QName(namespace or None, code).text, kind
 

@@ -59,6 +59,7 @@ class HubConfig:
     nodes: Mapping[str, str]  # node id -> base URL
     clock_start: datetime | None  # None: the system clock
     tls: bool = True
+    countries: Mapping[str, str] | None = None  # node id -> the country it serves
 
     @property
     def url(self) -> str:
@@ -123,7 +124,9 @@ def _tls(enabled: bool, pki: Path, party: str) -> TlsIdentity | None:
 async def open_hub(config: HubConfig) -> Hub:
     trust = TrustStore.from_file(config.pki / "ca.pem")
     tls = _tls(config.tls, config.pki, HUB)
-    hub = await Hub.open(config.database, trust, config.nodes, _clock(config.clock_start), tls=tls)
+    hub = await Hub.open(
+        config.database, trust, config.nodes, _clock(config.clock_start), tls=tls, countries=config.countries
+    )
     await hub.start()
     return hub
 
@@ -199,6 +202,7 @@ def _configs(
         nodes={node: _url(tls, host, ports[node]) for node in scenario.nodes},
         clock_start=scenario.start,
         tls=tls,
+        countries={node: spec.country for node, spec in scenario.nodes.items()},
     )
     nodes = {
         node: NodeConfig(
@@ -231,6 +235,7 @@ def prepare(scenario: Scenario, out: Path, base_port: int, *, tls: bool = True) 
         "database": f"{DB_DIR}/hub.sqlite",
         "pki": PKI_DIR,
         "nodes": dict(hub.nodes),
+        "countries": dict(hub.countries or {}),
         "clock": {"start": scenario.start.isoformat()},
         "tls": tls,
     })
@@ -282,6 +287,7 @@ def load_hub_config(path: Path) -> HubConfig:
         nodes={str(k): str(v) for k, v in data["nodes"].items()},
         clock_start=_start(data),
         tls=bool(data.get("tls", True)),
+        countries={str(k): str(v) for k, v in (data.get("countries") or {}).items()},
     )
 
 

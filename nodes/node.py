@@ -35,8 +35,8 @@ from exchange.intake import open_envelope
 from exchange.pki import Credentials, TrustStore
 from exchange.signing import sign_document
 from exchange.store import Database
-from exchange.validation import detect, validate
 from exchange.tls import DRIVER, HUB, TlsIdentity
+from exchange.validation import detect, validate
 from exchange.web import Access, error_response, json_response, party_guard, set_clock_handler
 from nodes.desk import Desk, DeskResult, NodeEvent
 
@@ -312,7 +312,8 @@ class Node:
         )
         if row is None:
             return None
-        return QueueItem(row["id"], f"{self._hub_url}/envelopes", self._restamp(bytes(row["envelope"])), row["attempts"])
+        envelope = self._restamp(bytes(row["envelope"]))
+        return QueueItem(row["id"], f"{self._hub_url}/envelopes", envelope, row["attempts"])
 
     def _restamp(self, stored: bytes) -> bytes:
         """Stamp Created afresh for each attempt, as a WS-Security timestamp is: the hub refuses stale envelopes,
@@ -401,7 +402,8 @@ class Node:
     async def _handle_credentials(self, request: web.Request) -> web.Response:
         """A scenario step rotated this node's certificate: sign from now on with the new key."""
         if self._reload_credentials is None:
-            return json_response({"error": "not-supported", "message": "this node cannot reload credentials"}, status=400)
+            body = {"error": "not-supported", "message": "this node cannot reload credentials"}
+            return json_response(body, status=400)
         self._credentials = self._reload_credentials()
         serial = f"{self._credentials.certificate.serial_number:x}"
         return json_response({"node": self.node_id, "serial": serial})
