@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
@@ -34,6 +34,8 @@ from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
 from exchange.errors import CaravanError, DuplicateMessage, ProtocolError, TrustError
 from exchange.intake import open_envelope
+from exchange.ippc.face import PREFIX as IPPC_PREFIX
+from exchange.ippc.face import IppcFace
 from exchange.pki import TrustStore
 from exchange.store import Database
 from exchange.tls import DRIVER, TlsIdentity
@@ -73,6 +75,7 @@ _SCHEMA = (
         accepted_at TEXT NOT NULL,
         delivered_at TEXT,
         last_error TEXT,
+        duplicates INTEGER NOT NULL DEFAULT 0,
         UNIQUE (sender, message_id)
     )""",
     "CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (recipient, state, id)",
@@ -111,6 +114,7 @@ class Receipt:
     accepted_at: str
     delivered_at: str | None
     last_error: str | None
+    duplicate: bool = False  # this answer is to a resubmission: nothing was stored or delivered again
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,8 +133,10 @@ class Hub:
         max_attempts: int = 8,
         tls: TlsIdentity | None = None,
         countries: Mapping[str, str] | None = None,
+        ippc: IppcFace | None = None,
     ) -> None:
         self._db = database
+        self._ippc = ippc  # the IPPC ePhyto Hub face (exchange/ippc), if this hub serves ePhytos
         self._tls = tls
         self._countries = dict(countries or {})
         self._trust = trust
@@ -152,10 +158,13 @@ class Hub:
         max_attempts: int = 8,
         tls: TlsIdentity | None = None,
         countries: Mapping[str, str] | None = None,
+        ippc: IppcFace | None = None,
     ) -> Hub:
         """`countries` (node → the country it serves) turns on the check that a node speaks only for it."""
         database = await Database.open(path, _SCHEMA)
-        return cls(database, trust, directory, clock, max_attempts=max_attempts, tls=tls, countries=countries)
+        return cls(
+            database, trust, directory, clock, max_attempts=max_attempts, tls=tls, countries=countries, ippc=ippc
+        )
 
     # -- accepting ------------------------------------------------------------------------------------------
 
@@ -207,7 +216,8 @@ class Hub:
                         path="/Envelope/MessageId",
                         rule="26",
                     )
-                return _receipt(existing)
+                await db.execute("UPDATE deliveries SET duplicates = duplicates + 1 WHERE id = ?", (existing["id"],))
+                return replace(_receipt(existing), duplicate=True)
             await db.execute(
                 """INSERT INTO deliveries (sender, message_id, recipient, message_type, correlation_id, digest,
                                            envelope, state, accepted_at)
@@ -224,6 +234,8 @@ class Hub:
                     _stamp(self._clock.now()),
                 ),
             )
+            if self._ippc is not None:
+                await self._ippc.accepted(db, envelope)
             async with db.execute(
                 "SELECT * FROM deliveries WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)
             ) as cursor:
@@ -240,6 +252,8 @@ class Hub:
         """Start one ordered forwarder per recipient node; pending deliveries resume from the database."""
         connector = aiohttp.TCPConnector(ssl=self._tls.client_context()) if self._tls else None
         self._session = aiohttp.ClientSession(connector=connector)
+        if self._ippc is not None:
+            await self._ippc.start(self._db, self._session)
         for node in self._directory:
             forwarder = Forwarder(
                 self._session,
@@ -251,6 +265,8 @@ class Hub:
             self._tasks.append(asyncio.create_task(forwarder.run(), name=f"hub-forward-{node}"))
 
     async def stop(self) -> None:
+        if self._ippc is not None:
+            await self._ippc.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -280,6 +296,8 @@ class Hub:
                 "UPDATE deliveries SET state = ?, attempts = ?, delivered_at = ?, last_error = ? WHERE id = ?",
                 (state.value, attempts, delivered_at, error, item.key),
             )
+            if self._ippc is not None:
+                await self._ippc.settled(db, item.key, state.value, answer)
 
     # -- tracking -------------------------------------------------------------------------------------------
 
@@ -328,6 +346,12 @@ class Hub:
         rows = await self._db.fetch_all("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state")
         counts = {state.value: 0 for state in DeliveryState}
         counts.update({row["state"]: row["n"] for row in rows})
+        absorbed = await self._db.fetch_one("SELECT COALESCE(SUM(duplicates), 0) AS n FROM deliveries")
+        refused = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM refusals")
+        counts["duplicates_absorbed"] = absorbed["n"] if absorbed else 0
+        counts["refused"] = refused["n"] if refused else 0
+        if self._ippc is not None:
+            counts.update(await self._ippc.counts())
         return counts
 
     # -- HTTP -----------------------------------------------------------------------------------------------
@@ -336,7 +360,7 @@ class Hub:
         middlewares = []
         if self._tls is not None:
             rules = [Access("/control/", frozenset({DRIVER})), Access("/refusals", frozenset({DRIVER}))]
-            middlewares.append(party_guard(rules, self._tls.revocations(), self._clock))
+            middlewares.append(party_guard(rules, self._tls.revocations(), self._clock, self._log_refusal))
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_post("/envelopes", self._handle_submit)
         app.router.add_get("/refusals", self._handle_refusals)
@@ -344,6 +368,8 @@ class Hub:
         app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
         app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
         app.router.add_get("/status", self._handle_status)
+        if self._ippc is not None:
+            app.add_subapp(IPPC_PREFIX, self._ippc.application())
         if isinstance(self._clock, VirtualClock):
             app.router.add_put("/control/clock", set_clock_handler(self._clock))
         return app
@@ -356,7 +382,7 @@ class Hub:
         except CaravanError as exc:
             await self._log_refusal(peer, body, exc)
             return error_response(exc)
-        return json_response(receipt.as_dict(), status=202)
+        return json_response(receipt.as_dict(), status=200 if receipt.duplicate else 202)
 
     async def _handle_refusals(self, request: web.Request) -> web.Response:
         return json_response({"refusals": await self.refusals(int(request.query.get("after", "0")))})

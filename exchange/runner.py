@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -21,9 +22,10 @@ from typing import IO, Any
 import aiohttp
 from lxml import etree
 
+from exchange.drills import Captured, attack, authority_action
 from exchange.envelope import Envelope
 from exchange.errors import ScenarioError, TransportError
-from exchange.scenario import NOTE, Scenario, Step
+from exchange.scenario import DRIVER_ACTIONS, NOTE, Scenario, Step
 from exchange.tls import TlsIdentity
 
 __all__ = ["Check", "Deployment", "Description", "Driver", "RunReport"]
@@ -104,10 +106,14 @@ class Driver:
         self._messages: list[_Message] = []
         self._event_marks: dict[str, int] = {node: 0 for node in deployment.node_urls}
         self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._captured: list[Captured] = []
+        self._refusals: list[dict[str, Any]] = []
         self._log: IO[str] | None = None
 
     async def run(self) -> RunReport:
-        (self._out / "messages").mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self._out / "messages", ignore_errors=True)  # only this run's messages, none left over
+        (self._out / "messages").mkdir(parents=True)
         report = RunReport()
         tls = self._deployment.driver_tls
         connector = aiohttp.TCPConnector(ssl=tls.client_context()) if tls else None
@@ -126,6 +132,8 @@ class Driver:
                     await self._run_step(step)
                 report.messages = len(self._messages)
                 report.checks = await self._check_expectations()
+                for extra in self._sessions.values():
+                    await extra.close()
                 for check in report.checks:
                     self._record({"kind": "expectation", **asdict(check)})
                 self._print_summary(report)
@@ -152,6 +160,9 @@ class Driver:
         if step.action == NOTE:
             self._say(f"{step.at:%Y-%m-%d %H:%M}  ·· {step.arguments.get('text', step.note)}")
             return
+        if step.action in DRIVER_ACTIONS:
+            await self._run_drill(step)
+            return
         label = " ".join(f"{key}={value}" for key, value in step.arguments.items())
         note = f"  ({step.note})" if step.note else ""
         self._say(f"{step.at:%Y-%m-%d %H:%M}  ▶ {step.node}: {step.action} {label}{note}")
@@ -162,11 +173,50 @@ class Driver:
                                 path=f"steps[{step.index}]")
         await self._settle(step.at)
 
+    async def _run_drill(self, step: Step) -> None:
+        """The scenario CA's actions and security drills: the driver takes them itself."""
+        if step.action == "attack":
+            result = await attack(step.arguments, self._captured, self._deployment.pki, self._deployment.hub_url,
+                                  step.at, self._session_for)
+            mark = "⚔"
+        else:
+            result = authority_action(step.action, self._deployment.pki, step.arguments, step.at)
+            mark = "🔑"
+            target = str(step.arguments.get("target", ""))
+            if step.action == "rotate_certificate" and target in self._deployment.node_urls:
+                await self._call("POST", f"{self._deployment.node_urls[target]}/control/credentials", {})
+        note = f"  ({step.note})" if step.note else ""
+        self._say(f"{step.at:%Y-%m-%d %H:%M}  {mark} {result.summary}{note}")
+        answer = result.answer
+        self._record({"kind": "drill", "index": step.index, "action": result.action, "summary": result.summary,
+                      "status": answer.status if answer else None, "body": answer.body if answer else None})
+        await self._settle(step.at)
+
+    async def _session_for(self, identity: TlsIdentity | None) -> aiohttp.ClientSession:
+        """A client session with `identity`'s TLS credentials (attacks speak as the party they abuse)."""
+        key = identity.party if identity else ""
+        if key not in self._sessions:
+            connector = aiohttp.TCPConnector(ssl=identity.client_context()) if identity else None
+            self._sessions[key] = aiohttp.ClientSession(connector=connector)
+        return self._sessions[key]
+
     async def _settle(self, at: datetime) -> None:
         """Wait until nothing is in flight, then log every message and event that the step caused."""
         await self._wait_quiet()
         await self._collect_messages()
         await self._collect_events()
+        await self._collect_refusals()
+
+    async def _collect_refusals(self) -> None:
+        after = self._refusals[-1]["id"] if self._refusals else 0
+        listing = await self._call("GET", f"{self._deployment.hub_url}/refusals?after={after}")
+        for refusal in listing.get("refusals", []):
+            self._refusals.append(refusal)
+            self._record({**refusal, "kind": "refusal"})
+            who = refusal.get("sender") or refusal.get("peer") or "?"
+            what = refusal.get("message_type") or "request"
+            self._say(f"{refusal['at'][:10]} {refusal['at'][11:16]}  ⛔ hub refused {what} from {who}: "
+                      f"[{refusal['rule']}] {refusal['message']}")
 
     async def _wait_quiet(self) -> None:
         """Two consecutive polls with nothing pending and no new hub traffic mean the step has settled."""
@@ -196,6 +246,7 @@ class Driver:
             seq = delivery["delivery_id"]
             name = f"{seq:04d}-{envelope.message_type}-{envelope.sender}-to-{envelope.recipient}.xml"
             (self._out / "messages" / name).write_bytes(envelope.document)
+            self._captured.append(Captured(seq, envelope))
             message = _Message(seq, delivery["accepted_at"], envelope.sender, envelope.recipient,
                                envelope.message_type, envelope.correlation_id, delivery["state"],
                                envelope.document, f"messages/{name}")
@@ -245,6 +296,8 @@ class Driver:
             checks.append(self._check_document(index, wanted, movements))
         for wanted in expect.values:
             checks.append(await self._check_value(wanted, states))
+        for wanted in expect.refusals:
+            checks.append(self._check_refusal(wanted))
         if expect.deliveries:
             status = await self._call("GET", f"{self._deployment.hub_url}/status")
             for state, expected in expect.deliveries.items():
@@ -265,6 +318,16 @@ class Driver:
             value = value.get(step) if isinstance(value, Mapping) else None
         what = f"{node}: {'/'.join(steps)}"
         return Check(what, str(expected), str(value), str(value) == str(expected))
+
+    def _check_refusal(self, wanted: Mapping[str, Any]) -> Check:
+        """`{rule: cert-revoked, sender: uz}`: some refusal in the hub's log has every field given."""
+        fields = {str(key): str(value) for key, value in wanted.items()}
+        what = "hub refused " + ", ".join(f"{key}={value}" for key, value in fields.items())
+        for refusal in self._refusals:
+            if all(str(refusal.get(key)) == value for key, value in fields.items()):
+                return Check(what, "refused", f"refusal #{refusal['id']}: {refusal['message']}", True)
+        seen = "; ".join(f"{r.get('rule')} ({r.get('sender') or r.get('peer')})" for r in self._refusals)
+        return Check(what, "refused", seen or "no refusals", False)
 
     def _movement_messages(self, movement: Mapping[str, Any]) -> list[_Message]:
         references = {value for value in (movement.get("lrn"), movement.get("mrn")) if value}

@@ -21,13 +21,15 @@ import yaml
 from exchange.clock import utc
 from exchange.errors import ScenarioError
 
-__all__ = ["NOTE", "Expectations", "NodeSpec", "Scenario", "Step", "load_scenario"]
+__all__ = ["DRIVER_ACTIONS", "NOTE", "Expectations", "NodeSpec", "Scenario", "Step", "load_scenario"]
 
 _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _NODE_ID = re.compile(r"^[a-z][a-z0-9\-]{0,31}$")
 NOTE = "note"
 """A step that only writes its `text` into the timeline, e.g. a leg outside the administrations."""
+DRIVER_ACTIONS = frozenset({NOTE, "attack", "revoke_certificate", "rotate_certificate"})
+"""Steps the scenario driver takes itself (timeline notes, the scenario CA, security drills): no `node`."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Expectations:
     documents: list[Mapping[str, Any]] = field(default_factory=list)
     deliveries: Mapping[str, int] = field(default_factory=dict)
     values: list[Mapping[str, Any]] = field(default_factory=list)
+    refusals: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -176,8 +179,10 @@ class _Reader:
             if at < previous:
                 raise self.error(f"{where}.at", f"goes back in time ({at.isoformat()} < {previous.isoformat()})")
             action = str(self.require(item, "do", f"{where}.do"))
-            node = "" if action == NOTE else str(self.require(item, "node", f"{where}.node"))
-            if action != NOTE and node not in nodes:
+            node = str(item.get("node", "")) if action in DRIVER_ACTIONS else str(
+                self.require(item, "node", f"{where}.node")
+            )
+            if action not in DRIVER_ACTIONS and node not in nodes:
                 raise self.error(f"{where}.node", f"is {node!r}, not one of {sorted(nodes)}")
             arguments = {key: val for key, val in item.items() if key not in ("at", "do", "node", "note")}
             steps.append(Step(index, at, action, node, arguments, str(item.get("note", ""))))
@@ -187,7 +192,7 @@ class _Reader:
     def expectations(self, value: Any) -> Expectations:
         if not isinstance(value, dict):
             raise self.error("expect", "must be a mapping")
-        known = {"movements", "guarantees", "messages", "documents", "deliveries", "values"}
+        known = {"movements", "guarantees", "messages", "documents", "deliveries", "values", "refusals"}
         unknown = set(value) - known
         if unknown:
             raise self.error("expect", f"has unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -198,4 +203,5 @@ class _Reader:
             documents=value.get("documents") or [],
             deliveries=value.get("deliveries") or {},
             values=value.get("values") or [],
+            refusals=value.get("refusals") or [],
         )

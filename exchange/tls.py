@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
 from cryptography import x509
 
-from exchange.pki import common_name
 from exchange.revocation import CRL_FILE, RevocationList
 
-__all__ = ["DRIVER", "HUB", "TLS_DIR", "TlsIdentity", "peer_certificate", "peer_identity"]
+__all__ = ["DRIVER", "HUB", "TLS_DIR", "TlsIdentity", "peer_certificate"]
 
 TLS_DIR = "tls"
 HUB = "hub"
@@ -73,16 +71,3 @@ def peer_certificate(request: web.Request) -> x509.Certificate | None:
         return None
     der = ssl_object.getpeercert(binary_form=True)
     return None if der is None else x509.load_der_x509_certificate(der)
-
-
-def peer_identity(request: web.Request, revocations: RevocationList | None, at: datetime) -> str | None:
-    """Who is on the other end of this request: the CN of its TLS client certificate, checked against the CRL.
-
-    None means plain HTTP (only when a deployment asked for it); the caller decides what a party may do.
-    """
-    certificate = peer_certificate(request)
-    if certificate is None:
-        return None
-    if revocations is not None:
-        revocations.check(certificate, at)
-    return common_name(certificate)

@@ -19,8 +19,9 @@ from exchange.errors import (
     TrustError,
     ValidationFailed,
 )
+from exchange.pki import common_name
 from exchange.revocation import RevocationList
-from exchange.tls import peer_identity
+from exchange.tls import peer_certificate
 
 __all__ = ["PEER", "Access", "error_response", "json_response", "party_guard", "set_clock_handler"]
 
@@ -76,27 +77,35 @@ class Access:
 
 
 def party_guard(
-    rules: Sequence[Access], revocations: RevocationList | None, clock: Clock
+    rules: Sequence[Access],
+    revocations: RevocationList | None,
+    clock: Clock,
+    on_refusal: Callable[[str | None, bytes, CaravanError], Awaitable[None]] | None = None,
 ) -> Callable[[web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[web.StreamResponse]]:
     """Middleware: identify the TLS peer (CRL-checked, in scenario time) and enforce the first matching rule.
 
     On plain HTTP there is no peer and nothing is enforced: plain HTTP is only for demos that ask for it.
+    `on_refusal(peer, body, error)` lets the hub keep refused connections in its audit log.
     """
 
     @web.middleware
     async def guard(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        try:
-            identity = peer_identity(request, revocations, clock.now())
-        except TrustError as exc:
-            return error_response(exc)
+        certificate = peer_certificate(request)
+        identity = None if certificate is None else common_name(certificate)
         rule = next((rule for rule in rules if request.path.startswith(rule.prefix)), None)
-        if identity is not None and rule is not None and rule.parties is not None and identity not in rule.parties:
-            allowed = ", ".join(sorted(rule.parties))
-            return error_response(
-                TrustError(f"{request.path} is for {allowed}; this connection is {identity!r}", rule="tls-identity")
-            )
+        try:
+            if certificate is not None and revocations is not None:
+                revocations.check(certificate, clock.now())
+            if identity is not None and rule is not None and rule.parties is not None and identity not in rule.parties:
+                allowed = ", ".join(sorted(rule.parties))
+                message = f"{request.path} is for {allowed}; this connection is {identity!r}"
+                raise TrustError(message, rule="tls-identity")
+        except TrustError as exc:
+            if on_refusal is not None:
+                await on_refusal(identity, await request.read(), exc)
+            return error_response(exc)
         request[PEER] = identity
         return await handler(request)
 

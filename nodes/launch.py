@@ -14,6 +14,7 @@ Every component talks mutual TLS by default (`exchange.tls`); plain HTTP only wh
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from exchange.clock import Clock, SystemClock, VirtualClock
 from exchange.errors import ScenarioError
 from exchange.hub import Hub
 from exchange.pki import Credentials, ScenarioPKI, TrustStore
+from exchange.revocation import CRL_FILE
 from exchange.runner import Deployment
 from exchange.scenario import Scenario, load_scenario
 from exchange.tls import DRIVER, HUB, TLS_DIR, TlsIdentity
@@ -109,6 +111,7 @@ def write_pki(scenario: Scenario, directory: Path) -> None:
     if expiring:
         signing = signing.issue(list(expiring), valid_from=valid_from, valid_until=expiring)
     signing.write(directory)
+    (directory / CRL_FILE).unlink(missing_ok=True)  # a new CA: a CRL left from an earlier run is not its own
     tls_from = min(valid_from, datetime.now(timezone.utc) - timedelta(days=1))
     parties = [HUB, DRIVER, *scenario.nodes]
     tls = ScenarioPKI(signing.ca_certificate, signing.ca_key, {})
@@ -168,6 +171,7 @@ async def local_deployment(scenario: Scenario, workdir: Path, *, tls: bool = Tru
     """Start the hub and every node in this process on free loopback ports; stop them on exit."""
     ports = {name: _free_port() for name in [HUB, *scenario.nodes]}
     hub_config, node_configs = _configs(scenario, workdir, ports, tls=tls)
+    shutil.rmtree(workdir / DB_DIR, ignore_errors=True)  # a run starts from empty stores, not an earlier run's
     write_pki(scenario, workdir / PKI_DIR)
     hub = await open_hub(hub_config)
     runners = [await _serve(hub.application(), hub_config.host, hub_config.port, _tls(tls, hub_config.pki, HUB))]

@@ -334,9 +334,14 @@ class Node:
                 (state, attempts, error, item.key),
             )
             if state == "failed":
+                envelope = Envelope.from_xml(item.envelope)
+                body = answer.body
+                detail = (f"hub refused {envelope.message_type} {envelope.message_id}: "
+                          f"[{body.get('rule', body.get('error', '?'))}] {body.get('message', '')}")
                 await db.execute(
                     "INSERT INTO events (at, kind, agency, reference, detail, data) VALUES (?, ?, ?, ?, ?, ?)",
-                    (_stamp(self._clock.now()), "refused-by-hub", self.node_id, str(item.key), error or "", "{}"),
+                    (_stamp(self._clock.now()), "refused-by-hub", self.node_id, envelope.message_id, detail,
+                     json.dumps(body)),
                 )
 
     # -- reading --------------------------------------------------------------------------------------------

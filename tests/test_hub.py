@@ -113,7 +113,8 @@ async def test_duplicate_is_answered_with_the_original_receipt_and_delivered_onc
     _, first = await submit(running, body)
     await wait_for_state(running, first["delivery_id"], "delivered")
     status, second = await submit(running, body)
-    assert status == 202 and second["delivery_id"] == first["delivery_id"]
+    assert status == 200 and second["delivery_id"] == first["delivery_id"] and second["duplicate"] is True
+    assert (await running.hub.status())["duplicates_absorbed"] == 1
     await asyncio.sleep(0.1)
     assert running.recipient.received is not None and len(running.recipient.received) == 1
 

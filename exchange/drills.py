@@ -1,0 +1,213 @@
+"""Scenario steps that no node takes: the scenario CA's actions and the attacks of security drills.
+
+The scenario CA revokes and rotates certificates (`revoke_certificate`, `rotate_certificate`) by
+writing to the scenario's PKI directory, which every verifier reads (the CRL is re-read when it changes).
+
+An attack re-uses a document that really crossed the wire and sends a hostile variant of it to the hub
+over mutual TLS, with the TLS identity of the party the drill names (`as`), exactly as a compromised or
+dishonest participant could. What the hub answers is the drill's result; the hub also keeps it in its
+refusal log, which expectations read.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from cryptography import x509
+from lxml import etree
+
+from exchange.client import Answer, post_envelope
+from exchange.envelope import Envelope
+from exchange.errors import ScenarioError
+from exchange.pki import ScenarioPKI
+from exchange.revocation import CRL_FILE
+from exchange.signing import sign_document
+from exchange.tls import TLS_DIR, TlsIdentity
+
+__all__ = ["ATTACKS", "AUTHORITY_ACTIONS", "Attempt", "Captured", "DrillResult", "attack", "authority_action"]
+
+_DSIG = "{http://www.w3.org/2000/09/xmldsig#}Signature"
+
+
+@dataclass(frozen=True)
+class Captured:
+    """A message that crossed the wire: its envelope as the hub stored it."""
+
+    seq: int
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What an attack works with: the captured message, the scenario PKI, who attacks, when, and options."""
+
+    target: Captured
+    pki: ScenarioPKI
+    party: str
+    at: datetime
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    action: str
+    summary: str
+    answer: Answer | None = None
+
+
+# -- the scenario CA ----------------------------------------------------------------------------------------
+
+
+def _revoke(pki_dir: Path, party: str, at: datetime) -> str:
+    """Put the party's signing and TLS certificates on the CRL, keeping what was revoked before."""
+    pki = ScenarioPKI.load(pki_dir)
+    revoked: dict[int, datetime] = {}
+    crl_path = pki_dir / CRL_FILE
+    if crl_path.is_file():
+        revoked.update({entry.serial_number: entry.revocation_date_utc
+                        for entry in x509.load_pem_x509_crl(crl_path.read_bytes())})
+    serials = [pki.credentials(party).certificate.serial_number]
+    tls_certificate = pki_dir / TLS_DIR / f"{party}.pem"
+    if tls_certificate.is_file():
+        serials.append(x509.load_pem_x509_certificate(tls_certificate.read_bytes()).serial_number)
+    revoked.update({serial: at for serial in serials})
+    crl_path.write_bytes(pki.revocation_list(revoked, at=at))
+    return f"CA revoked the certificates of {party} (serials {', '.join(f'{s:x}' for s in serials)}); CRL published"
+
+
+def _rotate(pki_dir: Path, party: str, at: datetime) -> str:
+    """Issue the party a new signing key and certificate; the node reloads them when told to."""
+    pki = ScenarioPKI.load(pki_dir)
+    old = pki.credentials(party).certificate
+    renewed = pki.issue([party], valid_from=at, valid_until=old.not_valid_after_utc)
+    renewed.write(pki_dir)
+    serial = renewed.credentials(party).certificate.serial_number
+    return f"CA issued {party} a new signing certificate (serial {serial:x}, replacing {old.serial_number:x})"
+
+
+AUTHORITY_ACTIONS: Mapping[str, Callable[[Path, str, datetime], str]] = {
+    "revoke_certificate": _revoke,
+    "rotate_certificate": _rotate,
+}
+
+
+def authority_action(action: str, pki_dir: Path | None, arguments: Mapping[str, Any], at: datetime) -> DrillResult:
+    if pki_dir is None:
+        raise ScenarioError(f"{action} needs the scenario PKI directory (run locally or --attach a prepared dir)")
+    party = str(arguments.get("target", ""))
+    return DrillResult(action, AUTHORITY_ACTIONS[action](pki_dir, party, at))
+
+
+# -- attacks ------------------------------------------------------------------------------------------------
+
+
+def _unsigned(document: bytes) -> etree._Element:
+    root = etree.fromstring(document)
+    for signature in root.findall(_DSIG):
+        root.remove(signature)
+    return root
+
+
+def _tamper(attempt: Attempt) -> Envelope:
+    """Change one character of one signed value, keep the signature: the digest must no longer match."""
+    root = etree.fromstring(attempt.target.envelope.document)
+    element = next(e for e in root.iter() if isinstance(e.tag, str) and e.text and e.text.strip() and len(e) == 0)
+    text = str(element.text)
+    element.text = text[:-1] + ("1" if text[-1] != "1" else "2")
+    return _resent(attempt, etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _forged_sender(attempt: Attempt) -> Envelope:
+    """Another party re-signs the document and submits it in the name of the original sender."""
+    document = sign_document(_unsigned(attempt.target.envelope.document), attempt.pki.credentials(attempt.party))
+    return _resent(attempt, document)
+
+
+def _impersonate(attempt: Attempt) -> Envelope:
+    """Another administration issues the act itself (e.g. releases someone else's movement), as itself.
+
+    `sender_party` (e.g. NTA.AZ) is written as the document's sender, so only the acting office betrays it.
+    """
+    root = _unsigned(attempt.target.envelope.document)
+    message_id = f"{attempt.party.upper()}-FORGED-{attempt.target.seq}"
+    claimed = attempt.options.get("sender_party")
+    for element in root:
+        if element.tag == "messageIdentification":
+            element.text = message_id
+        if element.tag == "messageSender" and claimed:
+            element.text = str(claimed)
+    document = sign_document(root, attempt.pki.credentials(attempt.party))
+    return replace(_resent(attempt, document), sender=attempt.party, message_id=message_id)
+
+
+def _wrapping(attempt: Attempt) -> Envelope:
+    """Signature wrapping: the genuinely signed document hidden under a forged root of the same type."""
+    signed = etree.fromstring(attempt.target.envelope.document)
+    forged = copy.deepcopy(signed)
+    for signature in forged.findall(_DSIG):
+        forged.remove(signature)
+    forged.append(signed)
+    return _resent(attempt, etree.tostring(forged, xml_declaration=True, encoding="UTF-8"))
+
+
+def _replay(attempt: Attempt) -> Envelope:
+    """The captured envelope, byte for byte, sent again later."""
+    return attempt.target.envelope
+
+
+def _resent(attempt: Attempt, document: bytes) -> Envelope:
+    """The captured envelope carrying `document`, stamped now so that only the document gives it away."""
+    return replace(attempt.target.envelope, document=document, created=attempt.at)
+
+
+ATTACKS: Mapping[str, Callable[[Attempt], Envelope]] = {
+    "tamper": _tamper,
+    "forged_sender": _forged_sender,
+    "impersonate": _impersonate,
+    "wrapping": _wrapping,
+    "replay": _replay,
+}
+
+
+def select(captured: Sequence[Captured], wanted: Mapping[str, Any]) -> Captured:
+    """The latest captured message matching `{type, sender, recipient}` (any omitted key matches)."""
+    for message in reversed(captured):
+        envelope = message.envelope
+        if all(str(wanted.get(key, value)) == value for key, value in (
+            ("type", envelope.message_type), ("sender", envelope.sender), ("recipient", envelope.recipient)
+        )):
+            return message
+    raise ScenarioError(f"no message crossed the wire yet that matches {dict(wanted)}")
+
+
+async def attack(
+    arguments: Mapping[str, Any],
+    captured: Sequence[Captured],
+    pki_dir: Path | None,
+    hub_url: str,
+    at: datetime,
+    session_for: Callable[[TlsIdentity | None], Awaitable[aiohttp.ClientSession]],
+) -> DrillResult:
+    """Build the named attack from a captured message and submit it to the hub as party `as`."""
+    kind = str(arguments.get("kind", ""))
+    if kind not in ATTACKS:
+        raise ScenarioError(f"unknown attack {kind!r}; known: {', '.join(sorted(ATTACKS))}")
+    if pki_dir is None:
+        raise ScenarioError("attacks need the scenario PKI directory")
+    target = select(captured, arguments.get("message") or {})
+    party = str(arguments.get("as", target.envelope.sender))
+    envelope = ATTACKS[kind](Attempt(target, ScenarioPKI.load(pki_dir), party, at, arguments))
+    tls_dir = pki_dir / TLS_DIR
+    identity = TlsIdentity.in_pki(pki_dir, party) if (tls_dir / f"{party}.pem").is_file() else None
+    session = await session_for(identity)
+    answer = await post_envelope(session, f"{hub_url}/envelopes", envelope.to_xml())
+    verdict = "ACCEPTED" if answer.status and answer.status < 300 else f"refused [{answer.body.get('rule', '?')}]"
+    summary = (f"attack {kind} as {party} on {target.envelope.message_type} #{target.seq}: HTTP {answer.status} "
+               f"{verdict} {answer.body.get('message', '')}")
+    return DrillResult("attack", summary, answer)
