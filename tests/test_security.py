@@ -1,0 +1,217 @@
+"""The trust layer through its public surfaces: mutual TLS, the CRL, identity binding, hostile input, drills."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import aiohttp
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exchange.cli import main
+from exchange.envelope import Envelope
+from exchange.pki import ScenarioPKI
+from exchange.revocation import CRL_FILE
+from exchange.runner import Deployment
+from exchange.scenario import load_scenario
+from exchange.signing import sign_document
+from exchange.tls import DRIVER, TlsIdentity
+from nodes.customs.codec import encode
+from nodes.launch import local_deployment
+from tests import cats_samples
+
+ROOT = Path(__file__).resolve().parent.parent
+PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
+DRILLS = ROOT / "scenarios" / "security-drills.yaml"
+START = datetime(2026, 3, 2, 6, 0, tzinfo=timezone.utc)
+
+
+@dataclass
+class Live:
+    deployment: Deployment
+    pki: Path
+
+    def session(self, party: str | None) -> aiohttp.ClientSession:
+        context = TlsIdentity.in_pki(self.pki, party).client_context() if party else ssl.create_default_context(
+            cafile=str(self.pki / "tls" / "ca.pem")
+        )
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context))
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Live]:
+    async with local_deployment(load_scenario(PILOT), tmp_path) as deployment:
+        yield Live(deployment, tmp_path / "pki")
+
+
+def signed_envelope(pki_dir: Path, *, sender: str = "uz", recipient: str = "ge", created: datetime = START,
+                    message_id: str | None = None) -> Envelope:
+    pki = ScenarioPKI.load(pki_dir)
+    message = cats_samples.aar()
+    if message_id is not None:
+        message = replace(message, header=replace(message.header, message_id=message_id))
+    document = sign_document(encode(message), pki.credentials(sender))
+    return Envelope(message.header.message_id, message.mrn, sender, recipient, message.code, created, document)
+
+
+async def post(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[int, dict]:
+    async with session.post(url, data=body) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def test_a_client_without_a_scenario_certificate_cannot_connect(live: Live) -> None:
+    async with live.session(None) as anonymous:
+        with pytest.raises(aiohttp.ClientError):
+            await post(anonymous, f"{live.deployment.hub_url}/envelopes", b"<x/>")
+
+
+async def test_a_certificate_from_another_ca_cannot_connect(live: Live, tmp_path: Path) -> None:
+    other = ScenarioPKI.generate(["uz"], valid_from=datetime.now(timezone.utc) - timedelta(days=1))
+    other.write(tmp_path / "other")
+    context = ssl.create_default_context(cafile=str(live.pki / "tls" / "ca.pem"))
+    context.load_cert_chain(str(tmp_path / "other" / "uz.pem"), str(tmp_path / "other" / "uz-key.pem"))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        with pytest.raises(aiohttp.ClientError):
+            await post(session, f"{live.deployment.hub_url}/envelopes", b"<x/>")
+
+
+async def test_control_api_is_for_the_driver_only(live: Live) -> None:
+    async with live.session("az") as node:
+        async with node.put(f"{live.deployment.hub_url}/control/clock", json={"now": "2026-03-03T00:00:00Z"}) as r:
+            assert r.status == 403 and (await r.json())["rule"] == "tls-identity"
+        async with node.post(f"{live.deployment.node_urls['uz']}/control/actions", json={"do": "declare"}) as r:
+            assert r.status == 403
+    async with live.session(DRIVER) as driver:
+        async with driver.get(f"{live.deployment.node_urls['uz']}/status") as r:
+            assert r.status == 200
+
+
+async def test_only_the_hub_may_push_to_a_node_inbox(live: Live) -> None:
+    async with live.session("az") as node:
+        status, body = await post(node, f"{live.deployment.node_urls['ge']}/inbox", b"<x/>")
+    assert status == 403 and body["rule"] == "tls-identity"
+
+
+async def test_the_connection_must_be_the_envelope_sender(live: Live) -> None:
+    envelope = signed_envelope(live.pki, sender="uz")
+    async with live.session("az") as az:
+        status, body = await post(az, f"{live.deployment.hub_url}/envelopes", envelope.to_xml())
+    assert status == 403 and body["rule"] == "tls-identity"
+
+
+async def test_a_stale_envelope_is_refused_and_a_fresh_one_accepted(live: Live) -> None:
+    async with live.session("uz") as uz:
+        stale = signed_envelope(live.pki, created=START - timedelta(hours=1), message_id="UZ-STALE-1")
+        status, body = await post(uz, f"{live.deployment.hub_url}/envelopes", stale.to_xml())
+        assert status == 422 and body["rule"] == "envelope-time-window"
+        fresh = signed_envelope(live.pki, message_id="UZ-FRESH-1")
+        status, body = await post(uz, f"{live.deployment.hub_url}/envelopes", fresh.to_xml())
+        assert status == 202 and body["state"] == "pending"
+
+
+async def test_revocation_takes_effect_on_the_next_request(live: Live) -> None:
+    pki = ScenarioPKI.load(live.pki)
+    tls_serial = TlsIdentity.in_pki(live.pki, "uz").certificate.read_bytes()
+    from cryptography import x509
+
+    serial = x509.load_pem_x509_certificate(tls_serial).serial_number
+    (live.pki / CRL_FILE).write_bytes(pki.revocation_list({serial: START}, at=START))
+    async with live.session("uz") as uz:
+        status, body = await post(uz, f"{live.deployment.hub_url}/envelopes", signed_envelope(live.pki).to_xml())
+    assert status == 403 and body["rule"] == "cert-revoked"
+    async with live.session(DRIVER) as driver:
+        async with driver.get(f"{live.deployment.hub_url}/refusals") as response:
+            refusals = (await response.json())["refusals"]
+    assert refusals[-1]["rule"] == "cert-revoked" and refusals[-1]["peer"] == "uz"
+
+
+async def test_a_crl_not_signed_by_the_scenario_ca_is_refused(live: Live) -> None:
+    impostor = ScenarioPKI.generate(["uz"], valid_from=START)
+    (live.pki / CRL_FILE).write_bytes(impostor.revocation_list({}, at=START))
+    async with live.session("uz") as uz:
+        status, body = await post(uz, f"{live.deployment.hub_url}/envelopes", signed_envelope(live.pki).to_xml())
+    assert status == 403 and body["rule"] == "crl-untrusted"
+
+
+HOSTILE = [
+    b"",
+    b"not xml at all",
+    b"<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'><!ENTITY lol2 '&lol;&lol;&lol;&lol;'>]><a>&lol2;</a>",
+    b"<?xml version='1.0'?><!DOCTYPE a [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><a>&x;</a>",
+    b"<a>" * 5000 + b"</a>" * 5000,
+    b"<env:Envelope xmlns:env='urn:caravan:exchange:envelope:1'><env:MessageId>x</env:MessageId></env:Envelope>",
+]
+
+
+async def test_hostile_bodies_are_refused_with_a_reason_and_valid_traffic_still_flows(live: Live) -> None:
+    """A stream of hostile requests interleaved with valid ones: every hostile one gets a 4xx JSON refusal,
+    every valid one is accepted and delivered, and nothing hostile becomes a delivery."""
+    hub = live.deployment.hub_url
+    valid = [signed_envelope(live.pki, message_id=f"UZ-STREAM-{n}") for n in range(10)]
+    async with live.session("uz") as uz:
+        async def send(body: bytes) -> tuple[int, dict]:
+            return await post(uz, f"{hub}/envelopes", body)
+
+        hostile = (HOSTILE * 2)[: len(valid)]
+        bodies = [body for pair in zip(hostile, (v.to_xml() for v in valid), strict=True) for body in pair]
+        answers = await asyncio.gather(*(send(body) for body in bodies))
+    hostile_answers = [answer for body, answer in zip(bodies, answers, strict=True) if body in HOSTILE]
+    valid_answers = [answer for body, answer in zip(bodies, answers, strict=True) if body not in HOSTILE]
+    assert all(400 <= status < 500 and body["error"] and body["message"] for status, body in hostile_answers)
+    assert all(status == 202 for status, _ in valid_answers)
+    async with live.session(DRIVER) as driver:
+        for _ in range(300):
+            async with driver.get(f"{hub}/status") as response:
+                status = await response.json()
+            if status["pending"] == 0 and status["delivered"] >= len(valid):
+                break
+            await asyncio.sleep(0.02)
+        async with driver.get(f"{hub}/deliveries") as response:
+            deliveries = (await response.json())["deliveries"]
+    assert status["failed"] == 0 and status["pending"] == 0
+    from_uz = sorted(d["message_id"] for d in deliveries if d["sender"] == "uz")
+    assert from_uz == sorted(v.message_id for v in valid)  # nothing hostile became a delivery
+
+
+async def test_oversized_body_is_refused_before_it_is_read(live: Live) -> None:
+    """Streamed without a length, 9 MiB: the hub stops reading at its limit and answers 413."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"<a>"
+        for _ in range(9 * 16):
+            yield b"x" * 65536
+        yield b"</a>"
+
+    async with live.session("uz") as uz:
+        async with uz.post(f"{live.deployment.hub_url}/envelopes", data=chunks()) as response:
+            assert response.status == 413
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_fuzzed_envelopes_never_break_the_hub(live: Live, data: st.DataObject) -> None:
+    """Random mutations of a valid envelope: the hub answers 2xx or a 4xx naming a rule, never 5xx."""
+    body = bytearray(signed_envelope(live.pki, message_id="UZ-FUZZ-0").to_xml())
+    for _ in range(data.draw(st.integers(1, 8))):
+        position = data.draw(st.integers(0, len(body) - 1))
+        body[position] = data.draw(st.integers(0, 255))
+    async with live.session("uz") as uz:
+        status, answer = await post(uz, f"{live.deployment.hub_url}/envelopes", bytes(body))
+    assert status < 500
+    if status >= 400:
+        assert answer["error"] and answer["message"]
+
+
+def test_security_drills_scenario_refuses_every_attack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(DRILLS), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for rule in ("signature-digest", "tls-identity", "role-not-allowed", "party-not-sender", "signature-location",
+                 "envelope-time-window", "cert-revoked", "cert-expired"):
+        assert f"[{rule}]" in out, rule
+    assert "ACCEPTED" not in out
