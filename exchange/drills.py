@@ -30,7 +30,16 @@ from exchange.revocation import CRL_FILE
 from exchange.signing import sign_document
 from exchange.tls import TLS_DIR, TlsIdentity
 
-__all__ = ["ATTACKS", "AUTHORITY_ACTIONS", "Attempt", "Captured", "DrillResult", "attack", "authority_action"]
+__all__ = [
+    "ATTACKS",
+    "AUTHORITY_ACTIONS",
+    "RELOADING_ACTIONS",
+    "Attempt",
+    "Captured",
+    "DrillResult",
+    "attack",
+    "authority_action",
+]
 
 _DSIG = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 
@@ -91,10 +100,21 @@ def _rotate(pki_dir: Path, party: str, at: datetime) -> str:
     return f"CA issued {party} a new signing certificate (serial {serial:x}, replacing {old.serial_number:x})"
 
 
+def _expire(pki_dir: Path, party: str, at: datetime) -> str:
+    """Cut the party's signing certificate short: re-issued with the same key kind, valid until `at`."""
+    pki = ScenarioPKI.load(pki_dir)
+    old = pki.credentials(party).certificate
+    pki.issue([party], valid_from=old.not_valid_before_utc, valid_until=at).write(pki_dir)
+    return f"CA let the signing certificate of {party} expire at {at:%Y-%m-%d %H:%M} UTC"
+
+
 AUTHORITY_ACTIONS: Mapping[str, Callable[[Path, str, datetime], str]] = {
     "revoke_certificate": _revoke,
     "rotate_certificate": _rotate,
+    "expire_certificate": _expire,
 }
+RELOADING_ACTIONS = frozenset({"rotate_certificate", "expire_certificate"})
+"""Authority actions after which the target node must load its new credentials."""
 
 
 def authority_action(action: str, pki_dir: Path | None, arguments: Mapping[str, Any], at: datetime) -> DrillResult:

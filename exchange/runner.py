@@ -22,7 +22,7 @@ from typing import IO, Any
 import aiohttp
 from lxml import etree
 
-from exchange.drills import Captured, attack, authority_action
+from exchange.drills import RELOADING_ACTIONS, Captured, attack, authority_action
 from exchange.envelope import Envelope
 from exchange.errors import ScenarioError, TransportError
 from exchange.scenario import DRIVER_ACTIONS, NOTE, Scenario, Step
@@ -183,7 +183,7 @@ class Driver:
             result = authority_action(step.action, self._deployment.pki, step.arguments, step.at)
             mark = "🔑"
             target = str(step.arguments.get("target", ""))
-            if step.action == "rotate_certificate" and target in self._deployment.node_urls:
+            if step.action in RELOADING_ACTIONS and target in self._deployment.node_urls:
                 await self._call("POST", f"{self._deployment.node_urls[target]}/control/credentials", {})
         note = f"  ({step.note})" if step.note else ""
         self._say(f"{step.at:%Y-%m-%d %H:%M}  {mark} {result.summary}{note}")
@@ -267,7 +267,7 @@ class Driver:
             for event in listing["events"]:
                 self._event_marks[node] = event["id"]
                 self._record({**event, "kind": "node-event", "event": event["kind"]})
-                if event["kind"] in ("rejected", "guarantee", "refused-by-hub"):
+                if event["kind"] in ("rejected", "guarantee", "refused-by-hub", "acknowledged"):
                     self._say(f"{'':17}   {node.upper():>3} · {event['agency']} {event['detail']}")
 
     # -- expectations ---------------------------------------------------------------------------------------

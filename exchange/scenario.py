@@ -28,7 +28,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _NODE_ID = re.compile(r"^[a-z][a-z0-9\-]{0,31}$")
 NOTE = "note"
 """A step that only writes its `text` into the timeline, e.g. a leg outside the administrations."""
-DRIVER_ACTIONS = frozenset({NOTE, "attack", "revoke_certificate", "rotate_certificate"})
+DRIVER_ACTIONS = frozenset({NOTE, "attack", "revoke_certificate", "rotate_certificate", "expire_certificate"})
 """Steps the scenario driver takes itself (timeline notes, the scenario CA, security drills): no `node`."""
 
 
