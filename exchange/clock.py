@@ -8,7 +8,9 @@ outside scenarios and is the only place that reads real time.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Protocol
 
 __all__ = ["Clock", "SystemClock", "VirtualClock", "utc"]
@@ -35,10 +37,17 @@ class SystemClock:
 
 
 class VirtualClock:
-    """Scenario time: it stands still until the runner sets it, and never goes backwards."""
+    """Scenario time: it stands still until the runner sets it, and never goes backwards.
 
-    def __init__(self, start: datetime) -> None:
+    With a `keep` file the time survives a restart: a hub or node killed mid-scenario comes back at the
+    scenario time it had reached, not at the start (which would make every fresh envelope look stale).
+    """
+
+    def __init__(self, start: datetime, keep: Path | None = None) -> None:
+        self._keep = keep
         self._now = utc(start)
+        if keep is not None and keep.is_file():
+            self._now = max(self._now, utc(datetime.fromisoformat(keep.read_text(encoding="utf-8").strip())))
 
     def now(self) -> datetime:
         return self._now
@@ -48,3 +57,7 @@ class VirtualClock:
         if moment < self._now:
             raise ValueError(f"virtual time cannot go back from {self._now.isoformat()} to {moment.isoformat()}")
         self._now = moment
+        if self._keep is not None:
+            staged = self._keep.with_suffix(".tmp")
+            staged.write_text(moment.isoformat(), encoding="utf-8")
+            os.replace(staged, self._keep)

@@ -18,6 +18,8 @@ from nodes.customs.codec import decode, summary
 from nodes.customs.desk import CatsDesk
 from nodes.customs.model import MESSAGE_NAMES
 from nodes.desk import Desk
+from nodes.ephyto.describe import describe as describe_ephyto
+from nodes.ephyto.desk import EphytoDesk
 
 __all__ = ["FAMILIES", "Family", "build_desks", "describe_document"]
 
@@ -36,6 +38,7 @@ def _describe_cats(root: etree._Element) -> Description:
 
 FAMILIES: Mapping[str, Family] = {
     "cats": Family("cats", CatsDesk, _describe_cats),
+    "ephyto": Family("ephyto", EphytoDesk, describe_ephyto),
 }
 
 

@@ -29,11 +29,14 @@ from aiohttp import web
 from exchange.clock import Clock, SystemClock, VirtualClock
 from exchange.errors import ScenarioError
 from exchange.hub import Hub
+from exchange.ippc.directory import Directory
+from exchange.ippc.face import IppcFace
 from exchange.pki import Credentials, ScenarioPKI, TrustStore
 from exchange.revocation import CRL_FILE
 from exchange.runner import Deployment
 from exchange.scenario import Scenario, load_scenario
 from exchange.tls import DRIVER, HUB, TLS_DIR, TlsIdentity
+from nodes.ephyto.validation import validate_phyto
 from nodes.families import build_desks
 from nodes.node import Node
 
@@ -89,8 +92,9 @@ def _url(tls: bool, host: str, port: int) -> str:
     return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
-def _clock(start: datetime | None) -> Clock:
-    return SystemClock() if start is None else VirtualClock(start)
+def _clock(start: datetime | None, database: Path) -> Clock:
+    """The system clock, or scenario time kept beside the database so that it survives a restart."""
+    return SystemClock() if start is None else VirtualClock(start, keep=database.with_suffix(".clock"))
 
 
 def write_pki(scenario: Scenario, directory: Path) -> None:
@@ -127,8 +131,10 @@ def _tls(enabled: bool, pki: Path, party: str) -> TlsIdentity | None:
 async def open_hub(config: HubConfig) -> Hub:
     trust = TrustStore.from_file(config.pki / "ca.pem")
     tls = _tls(config.tls, config.pki, HUB)
+    clock = _clock(config.clock_start, config.database)
+    ippc = IppcFace(Directory.from_pki(config.pki, config.nodes), config.nodes, clock, validator=validate_phyto)
     hub = await Hub.open(
-        config.database, trust, config.nodes, _clock(config.clock_start), tls=tls, countries=config.countries
+        config.database, trust, config.nodes, clock, tls=tls, countries=config.countries, ippc=ippc
     )
     await hub.start()
     return hub
@@ -143,7 +149,7 @@ async def open_node(config: NodeConfig, scenario: Scenario) -> Node:
         config.database,
         TrustStore.from_file(config.pki / "ca.pem"),
         credentials(),
-        _clock(config.clock_start),
+        _clock(config.clock_start, config.database),
         config.hub,
         build_desks(scenario, config.node),
         tls=_tls(config.tls, config.pki, config.node),

@@ -1,8 +1,9 @@
 """CATS messages as NCTS-shaped XML, and back.
 
 Every message is described once, as a table of (element path, dataclass field, value kind) entries,
-and one small engine walks that table in both directions. That keeps encode and decode from drifting
-apart, and makes the element order of the table the element order of `schemas/cats/` by construction.
+and the engine of `nodes.xmlmap` walks that table in both directions. That keeps encode and decode from
+drifting apart, and makes the element order of the table the element order of `schemas/cats/` by
+construction.
 The groups several messages share (the MESSAGE header, the whole declaration, functional errors) are
 defined once and referenced from each message's table.
 
@@ -14,8 +15,7 @@ rather than written empty.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -65,6 +65,7 @@ from nodes.customs.model import (
     TransportEquipment,
     WriteOffNotification,
 )
+from nodes.xmlmap import DATE, DECIMAL, INT, Each, Kind, Leaf, Part, Struct, read, write
 
 __all__ = ["NCTS_NS", "PHASE_ID", "correlation", "decode", "encode", "summary"]
 
@@ -73,13 +74,7 @@ PHASE_ID = "NCTS5.1"
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Value kinds: how one Python value is written as element text and read back.
-
-
-@dataclass(frozen=True)
-class _Kind:
-    dump: Callable[[Any], str]
-    load: Callable[[str], Any]
+# NCTS value kinds beyond the shared ones (nodes.xmlmap): times without a zone designator, flags as 0/1.
 
 
 def _dump_datetime(moment: datetime) -> str:
@@ -90,112 +85,8 @@ def _load_datetime(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-TEXT = _Kind(str, str)
-INT = _Kind(str, int)
-DECIMAL = _Kind(lambda value: format(value, "f"), Decimal)
-DATE = _Kind(date.isoformat, date.fromisoformat)
-DATETIME = _Kind(_dump_datetime, _load_datetime)
-FLAG = _Kind(lambda value: "1" if value else "0", lambda text: text == "1")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The mapping tables and the engine that walks them.
-
-
-@dataclass(frozen=True)
-class Leaf:
-    """A scalar field at `path` (relative to the current element); None means the element is left out."""
-
-    path: str
-    attr: str = ""
-    kind: _Kind = TEXT
-
-
-@dataclass(frozen=True)
-class Part:
-    """A nested dataclass whose fields live under `path`; an empty path keeps the current element."""
-
-    path: str
-    attr: str
-    struct: Struct
-
-
-@dataclass(frozen=True)
-class Each:
-    """A tuple field: one `path` element per item.
-
-    `numbered` items get a leading sequenceNumber that the dataclass does not hold (NCTS numbers every
-    repeated group); an item given as a `Leaf` is a plain value stored at that leaf's path.
-    """
-
-    path: str
-    attr: str
-    item: Struct | Leaf
-    numbered: bool = False
-
-
-@dataclass(frozen=True)
-class Struct:
-    """A dataclass and where each of its fields lives, in the element order the schema requires."""
-
-    cls: type
-    fields: tuple[Leaf | Part | Each, ...]
-
-
-def _child(parent: etree._Element, path: str) -> etree._Element:
-    """Find or create the element at `path`; reusing an existing one is what lets two tables share it."""
-    for step in filter(None, path.split("/")):
-        found = parent.find(step)
-        parent = etree.SubElement(parent, step) if found is None else found
-    return parent
-
-
-def _new_child(parent: etree._Element, path: str) -> etree._Element:
-    """Create the last step of `path` afresh (a repetition), finding or creating the steps above it."""
-    head, _, last = path.rpartition("/")
-    return etree.SubElement(_child(parent, head), last)
-
-
-def _write(element: etree._Element, obj: Any, struct: Struct) -> None:
-    for field in struct.fields:
-        value = getattr(obj, field.attr)
-        if value is None:
-            continue
-        if isinstance(field, Leaf):
-            _child(element, field.path).text = field.kind.dump(value)
-        elif isinstance(field, Part):
-            _write(_child(element, field.path), value, field.struct)
-        else:
-            for number, item in enumerate(value, 1):
-                target = _new_child(element, field.path)
-                if field.numbered:
-                    etree.SubElement(target, "sequenceNumber").text = str(number)
-                if isinstance(field.item, Leaf):
-                    _child(target, field.item.path).text = field.item.kind.dump(item)
-                else:
-                    _write(target, item, field.item)
-
-
-def _read_leaf(element: etree._Element, leaf: Leaf) -> Any:
-    found = element.find(leaf.path)
-    return None if found is None else leaf.kind.load(found.text or "")
-
-
-def _read(element: etree._Element, struct: Struct, **known: Any) -> Any:
-    values = dict(known)
-    for field in struct.fields:
-        if isinstance(field, Leaf):
-            values[field.attr] = _read_leaf(element, field)
-        elif isinstance(field, Part):
-            inner = element.find(field.path) if field.path else element
-            values[field.attr] = None if inner is None else _read(inner, field.struct)
-        else:
-            item = field.item
-            values[field.attr] = tuple(
-                _read_leaf(found, item) if isinstance(item, Leaf) else _read(found, item)
-                for found in element.findall(field.path)
-            )
-    return struct.cls(**values)
+DATETIME = Kind(_dump_datetime, _load_datetime)
+FLAG = Kind(lambda value: "1" if value else "0", lambda text: text == "1")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -619,11 +510,11 @@ def encode(message: CatsMessage) -> etree._Element:
     """Build the NCTS XML of `message`: a `ncts:<code>` root with PhaseID, header, then the message data."""
     root = etree.Element(f"{{{NCTS_NS}}}{message.code}", nsmap={"ncts": NCTS_NS})
     root.set("PhaseID", PHASE_ID)
-    _write(root, message.header, _HEADER)
+    write(root, message.header, _HEADER)
     message_type = etree.Element("messageType")
     message_type.text = message.code
     root.find("messageIdentification").addnext(message_type)
-    _write(root, message, _MESSAGES[message.code])
+    write(root, message, _MESSAGES[message.code])
     return root
 
 
@@ -633,7 +524,7 @@ def decode(root: etree._Element) -> CatsMessage:
     struct = _MESSAGES.get(name.localname) if name.namespace == NCTS_NS else None
     if struct is None:
         raise DocumentError(f"not a CATS message: {name.text}", document=name.localname, rule="unknown-document-type")
-    return _read(root, struct, header=_read(root, _HEADER))
+    return read(root, struct, header=read(root, _HEADER))
 
 
 def correlation(message: CatsMessage) -> str:

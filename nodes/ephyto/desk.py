@@ -1,0 +1,187 @@
+"""The ePhyto desk of a node: its NPPO behind the node's `Desk` interface.
+
+Scenario steps name certificates by their scenario key (PC1); the desk resolves keys to drafts and
+numbers, has the NPPO act, and addresses what the NPPO sends to the node serving the other country.
+The envelope's message id is what `schemas/ephyto/family.yaml` says the document states (certificate
+number and status, or certificate and decision), so the desk reads it from the document rather than
+inventing one.
+
+For the IPPC Hub face: `snapshot()["received"][key]["acknowledgement"]` is the importing NPPO's
+acknowledgement of each delivery (Delivered, DeliveredWithWarnings, DeliveredNotReadable), and each
+acknowledgement is also a node event of kind "acknowledged" whose data carries the same field.
+`receive_content` takes a delivery as raw bytes, for a pull client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+
+from exchange.errors import Issue, ScenarioError
+from exchange.scenario import Scenario
+from exchange.validation import detect
+from nodes.customs.jsonable import from_jsonable, to_jsonable
+from nodes.desk import DeskResult, OutgoingDocument
+from nodes.ephyto.codec import encode
+from nodes.ephyto.model import Acknowledgement
+from nodes.ephyto.nppo import IssuedRecord, Nppo, NppoState, Outcome, ReceivedRecord, Send
+from nodes.ephyto.scenario import EphytoScenario
+
+__all__ = ["EphytoDesk"]
+
+_Handler = Callable[[NppoState, Mapping[str, Any], datetime], Outcome]
+
+
+class EphytoDesk:
+    """One country's NPPO, for one scenario."""
+
+    family = "ephyto"
+
+    def __init__(self, scenario: Scenario, node_id: str) -> None:
+        self._ephyto = EphytoScenario(scenario)
+        self._scenario = scenario
+        self._country = scenario.nodes[node_id].country
+        self._nppo = Nppo(self._ephyto.nppo(node_id))
+        self._actions: Mapping[str, _Handler] = {
+            "issue_ephyto": self._issue,
+            "withdraw_ephyto": self._withdraw,
+            "replace_ephyto": self._replace,
+            "reexport_ephyto": self._reexport,
+            "decide_ephyto": self._decide,
+        }
+        self.actions = frozenset(self._actions)
+
+    # -- Desk interface -------------------------------------------------------------------------------------
+
+    def initial_state(self) -> NppoState:
+        return NppoState()
+
+    def dump(self, state: NppoState) -> dict[str, Any]:
+        return dict(to_jsonable(state))
+
+    def load(self, data: dict[str, Any]) -> NppoState:
+        return from_jsonable(NppoState, data)  # type: ignore[no-any-return]
+
+    def receive(self, state: NppoState, root: etree._Element, issues: list[Issue], now: datetime) -> DeskResult:
+        """The NPPO validates in all three areas itself: the node passes on only the non-Schema findings."""
+        return self._result(self._nppo.receive(state, root, now))
+
+    def receive_content(self, state: NppoState, data: bytes, now: datetime) -> DeskResult:
+        """A delivery as raw bytes (pulled from a hub); unreadable content is acknowledged as such."""
+        return self._result(self._nppo.receive_content(state, data, now))
+
+    def act(self, state: NppoState, action: str, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
+        handler = self._actions.get(action)
+        if handler is None:
+            raise ScenarioError(f"unknown ePhyto action {action!r}; known: {', '.join(sorted(self._actions))}",
+                                path="do")
+        return self._result(handler(state, arguments, now))
+
+    def tick(self, state: NppoState, now: datetime) -> DeskResult:
+        return DeskResult(state)
+
+    def snapshot(self, state: NppoState) -> dict[str, Any]:
+        """Certificates by scenario key: what this NPPO issued and what it received, with their states."""
+        return {
+            "issued": {self._ephyto.key_of(number): _issued_view(record) for number, record in state.issued.items()},
+            "received": {
+                self._ephyto.key_of(number): _received_view(record) for number, record in state.received.items()
+            },
+        }
+
+    # -- scenario actions -----------------------------------------------------------------------------------
+
+    def _issue(self, state: NppoState, arguments: Mapping[str, Any], now: datetime) -> Outcome:
+        return self._nppo.issue(state, self._draft(arguments, "certificate"), now)
+
+    def _withdraw(self, state: NppoState, arguments: Mapping[str, Any], now: datetime) -> Outcome:
+        reason = str(arguments.get("reason", "Certificate withdrawn by the issuing NPPO"))
+        return self._nppo.withdraw(state, self._number(arguments, "certificate"), reason, now)
+
+    def _replace(self, state: NppoState, arguments: Mapping[str, Any], now: datetime) -> Outcome:
+        reason = str(arguments.get("reason", "Certificate replaced"))
+        replacement = self._draft(arguments, "by")
+        return self._nppo.replace(state, self._number(arguments, "certificate"), replacement, reason, now)
+
+    def _reexport(self, state: NppoState, arguments: Mapping[str, Any], now: datetime) -> Outcome:
+        key = str(_argument(arguments, "certificate"))
+        spec = self._ephyto.spec(key)
+        original = self._ephyto.number(str(_argument(spec, "original")))
+        return self._nppo.reexport(
+            state, self._ephyto.certificate(key, self._country), original, now,
+            repacked=bool(spec.get("repacked", False)),
+            new_containers=bool(spec.get("new_containers", False)),
+            inspected=bool(spec.get("inspected_again", False)),
+        )
+
+    def _decide(self, state: NppoState, arguments: Mapping[str, Any], now: datetime) -> Outcome:
+        decision = str(arguments.get("decision", "accept"))
+        if decision not in ("accept", "reject"):
+            raise ScenarioError(f"decision is {decision!r}; use accept or reject", path="decision")
+        reason = str(arguments.get("reason", ""))
+        if decision == "reject" and not reason:
+            raise ScenarioError("a rejection needs a reason", path="reason")
+        return self._nppo.decide(state, self._number(arguments, "certificate"), decision == "accept", reason, now)
+
+    def _draft(self, arguments: Mapping[str, Any], name: str) -> Any:
+        return self._ephyto.certificate(str(_argument(arguments, name)), self._country)
+
+    def _number(self, arguments: Mapping[str, Any], name: str) -> str:
+        return self._ephyto.number(str(_argument(arguments, name)))
+
+    # -- results --------------------------------------------------------------------------------------------
+
+    def _result(self, outcome: Outcome) -> DeskResult:
+        return DeskResult(outcome.state, tuple(self._outgoing(send) for send in outcome.sends), outcome.events)
+
+    def _outgoing(self, send: Send) -> OutgoingDocument:
+        root = encode(send.document)
+        document = send.document
+        certificate = document.certificate if isinstance(document, Acknowledgement) else document.number
+        return OutgoingDocument(
+            root=root,
+            recipient=self._scenario.node_for_country(send.country),
+            message_id=str(detect(root).message_id(root)),
+            message_type=etree.QName(root).localname,
+            correlation_id=certificate,
+        )
+
+
+def _argument(arguments: Mapping[str, Any], name: str) -> Any:
+    if arguments.get(name) is None:
+        raise ScenarioError(f"the step needs {name!r}", path=name)
+    return arguments[name]
+
+
+def _issued_view(record: IssuedRecord) -> dict[str, Any]:
+    return {
+        "number": record.number,
+        "type": record.type_code,
+        "status": record.state.value,
+        "importer": record.importer,
+        "commodity": record.commodity,
+        "replaces": record.replaces,
+        "replaced_by": record.replaced_by,
+        "original": record.original,
+        "reason": record.decision_reason,
+    }
+
+
+def _received_view(record: ReceivedRecord) -> dict[str, Any]:
+    return {
+        "number": record.number,
+        "type": record.type_code,
+        "status": record.state.value,
+        "exporter": record.exporter,
+        "commodity": record.commodity,
+        "acknowledgement": record.acknowledgement.value,
+        "remarks": list(record.remarks),
+        "deliveries": record.deliveries,
+        "replaces": record.replaces,
+        "replaced_by": record.replaced_by,
+        "original": record.original,
+        "reason": record.decision_reason,
+    }

@@ -1,0 +1,148 @@
+"""Frozen dataclasses to XML and back, driven by one mapping table per class.
+
+A family's codec describes each message once, as a table of (element path, dataclass field, value kind)
+entries, and the engine here walks that table in both directions. Encode and decode cannot drift apart,
+and the element order of a table is the element order of the family's schema by construction.
+
+Element names in a table are local names; `namespace` qualifies every step when a family's schema uses
+`elementFormDefault="qualified"` (e-CO) and is left empty when only the root is qualified (CATS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from lxml import etree
+
+__all__ = ["DATE", "DECIMAL", "INT", "TEXT", "Each", "Kind", "Leaf", "Part", "Struct", "enum_kind", "read", "write"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one Python value is written as element text and read back."""
+
+    dump: Callable[[Any], str]
+    load: Callable[[str], Any]
+
+
+TEXT = Kind(str, str)
+INT = Kind(str, int)
+DECIMAL = Kind(lambda value: format(value, "f"), Decimal)
+DATE = Kind(date.isoformat, date.fromisoformat)
+
+
+def enum_kind(cls: type[Enum]) -> Kind:
+    """A code list held as an Enum: its value is the element text."""
+    return Kind(lambda member: str(member.value), cls)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A scalar field at `path` (relative to the current element); None means the element is left out."""
+
+    path: str
+    attr: str = ""
+    kind: Kind = TEXT
+
+
+@dataclass(frozen=True)
+class Part:
+    """A nested dataclass whose fields live under `path`; an empty path keeps the current element."""
+
+    path: str
+    attr: str
+    struct: Struct
+
+
+@dataclass(frozen=True)
+class Each:
+    """A tuple field: one `path` element per item.
+
+    `numbered` items get a leading sequenceNumber that the dataclass does not hold (NCTS numbers every
+    repeated group); an item given as a `Leaf` is a plain value stored at that leaf's path.
+    """
+
+    path: str
+    attr: str
+    item: Struct | Leaf
+    numbered: bool = False
+
+
+@dataclass(frozen=True)
+class Struct:
+    """A dataclass and where each of its fields lives, in the element order the schema requires."""
+
+    cls: type
+    fields: tuple[Leaf | Part | Each, ...]
+
+
+def _qualified(path: str, namespace: str) -> list[str]:
+    steps = [step for step in path.split("/") if step]
+    return [f"{{{namespace}}}{step}" for step in steps] if namespace else steps
+
+
+def _child(parent: etree._Element, path: str, namespace: str) -> etree._Element:
+    """Find or create the element at `path`; reusing an existing one is what lets two tables share it."""
+    for step in _qualified(path, namespace):
+        found = parent.find(step)
+        parent = etree.SubElement(parent, step) if found is None else found
+    return parent
+
+
+def _new_child(parent: etree._Element, path: str, namespace: str) -> etree._Element:
+    """Create the last step of `path` afresh (a repetition), finding or creating the steps above it."""
+    head, _, last = path.rpartition("/")
+    return etree.SubElement(_child(parent, head, namespace), _qualified(last, namespace)[0])
+
+
+def _find_path(path: str, namespace: str) -> str:
+    return "/".join(_qualified(path, namespace))
+
+
+def write(element: etree._Element, obj: Any, struct: Struct, namespace: str = "") -> None:
+    """Write the fields of `obj` under `element`, in table order."""
+    for field in struct.fields:
+        value = getattr(obj, field.attr)
+        if value is None:
+            continue
+        if isinstance(field, Leaf):
+            _child(element, field.path, namespace).text = field.kind.dump(value)
+        elif isinstance(field, Part):
+            write(_child(element, field.path, namespace), value, field.struct, namespace)
+        else:
+            for number, item in enumerate(value, 1):
+                target = _new_child(element, field.path, namespace)
+                if field.numbered:
+                    etree.SubElement(target, _qualified("sequenceNumber", namespace)[0]).text = str(number)
+                if isinstance(field.item, Leaf):
+                    _child(target, field.item.path, namespace).text = field.item.kind.dump(item)
+                else:
+                    write(target, item, field.item, namespace)
+
+
+def _read_leaf(element: etree._Element, leaf: Leaf, namespace: str) -> Any:
+    found = element.find(_find_path(leaf.path, namespace)) if leaf.path else element
+    return None if found is None else leaf.kind.load(found.text or "")
+
+
+def read(element: etree._Element, struct: Struct, namespace: str = "", **known: Any) -> Any:
+    """Build `struct.cls` from the elements under `element`; `known` supplies fields held elsewhere."""
+    values = dict(known)
+    for field in struct.fields:
+        if isinstance(field, Leaf):
+            values[field.attr] = _read_leaf(element, field, namespace)
+        elif isinstance(field, Part):
+            inner = element.find(_find_path(field.path, namespace)) if field.path else element
+            values[field.attr] = None if inner is None else read(inner, field.struct, namespace)
+        else:
+            item = field.item
+            values[field.attr] = tuple(
+                _read_leaf(found, item, namespace) if isinstance(item, Leaf) else read(found, item, namespace)
+                for found in element.findall(_find_path(field.path, namespace))
+            )
+    return struct.cls(**values)
