@@ -166,7 +166,7 @@ class Driver:
         label = " ".join(f"{key}={value}" for key, value in step.arguments.items())
         note = f"  ({step.note})" if step.note else ""
         self._say(f"{step.at:%Y-%m-%d %H:%M}  ▶ {step.node}: {step.action} {label}{note}")
-        body = {"do": step.action, "arguments": dict(step.arguments)}
+        body = {"do": step.action, "arguments": dict(step.arguments), "key": f"{self._scenario.name}#{step.index}"}
         answer = await self._call("POST", f"{self._deployment.node_urls[step.node]}/control/actions", body)
         if "error" in answer:
             raise ScenarioError(f"step {step.index} ({step.action}) refused by {step.node}: {answer.get('message')}",
@@ -359,12 +359,24 @@ class Driver:
     # -- plumbing -------------------------------------------------------------------------------------------
 
     async def _call(self, method: str, url: str, body: Any = None) -> dict[str, Any]:
+        """One control call; a component that is down (restarting) is waited for, up to the settle timeout.
+
+        Every call the driver makes may be repeated safely: reads, setting the clock to the same time, and
+        actions, which carry an idempotency key.
+        """
         assert self._session is not None
-        try:
-            async with self._session.request(method, url, json=body) as response:
-                return await response.json(content_type=None)
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise TransportError(f"{method} {url} failed: {exc}") from exc
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settle_timeout
+        while True:
+            try:
+                async with self._session.request(method, url, json=body) as response:
+                    return await response.json(content_type=None)
+            except aiohttp.ClientConnectionError as exc:
+                if loop.time() > deadline:
+                    raise TransportError(f"{method} {url} failed: {exc}") from exc
+                await asyncio.sleep(0.2)
+            except (aiohttp.ClientError, ValueError) as exc:
+                raise TransportError(f"{method} {url} failed: {exc}") from exc
 
     async def _fetch(self, url: str) -> bytes:
         assert self._session is not None

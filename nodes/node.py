@@ -69,6 +69,10 @@ _SCHEMA = (
         family TEXT PRIMARY KEY,
         state TEXT NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS actions (
+        key TEXT PRIMARY KEY,
+        events TEXT NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS events (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         at TEXT NOT NULL,
@@ -117,6 +121,7 @@ class Node:
         self._desks = dict(desks)
         self._max_attempts = max_attempts
         self._processing = asyncio.Event()
+        self._deciding = asyncio.Lock()  # one load → decide → commit at a time, or decisions overwrite each other
         self._busy = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
@@ -216,15 +221,20 @@ class Node:
             event = NodeEvent("rejected", self.node_id, received.message_type, f"no desk for family {family!r}")
             await self._commit(None, None, DeskResult(None, (), (event,)), inbox=(received.key, "failed"))
             return
-        state = await self._load_state(desk)
         issues = [issue for issue in validate(root) if issue.area != "Schema"]
-        result = desk.receive(state, root, issues, now)
-        await self._commit(desk, state, result, inbox=(received.key, "processed"))
+        async with self._deciding:
+            state = await self._load_state(desk)
+            result = desk.receive(state, root, issues, now)
+            await self._commit(desk, state, result, inbox=(received.key, "processed"))
 
     # -- actions and time -----------------------------------------------------------------------------------
 
-    async def act(self, action: str, arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Carry out one scenario step through the desk that knows the action, and commit what it decided."""
+    async def act(self, action: str, arguments: Mapping[str, Any], key: str | None = None) -> list[dict[str, Any]]:
+        """Carry out one scenario step through the desk that knows the action, and commit what it decided.
+
+        `key` makes the call idempotent: a driver that lost the answer (say, the node was killed after
+        committing) may send the same step again and gets the first answer, not a second declaration.
+        """
         desk = next((desk for desk in self._desks.values() if action in desk.actions), None)
         if desk is None:
             known = sorted(name for desk in self._desks.values() for name in desk.actions)
@@ -233,22 +243,29 @@ class Node:
             )
         self._busy += 1
         try:
-            state = await self._load_state(desk)
-            result = desk.act(state, action, arguments, self._clock.now())
-            await self._commit(desk, state, result)
+            async with self._deciding:
+                if key is not None:
+                    done = await self._db.fetch_one("SELECT events FROM actions WHERE key = ?", (key,))
+                    if done is not None:
+                        return list(json.loads(done["events"]))
+                state = await self._load_state(desk)
+                result = desk.act(state, action, arguments, self._clock.now())
+                events = [_event_dict(event) for event in result.events]
+                await self._commit(desk, state, result, action=None if key is None else (key, events))
         finally:
             self._busy -= 1
-        return [_event_dict(event) for event in result.events]
+        return events
 
     async def tick(self) -> None:
         """Let every desk's deadlines that have passed take effect."""
         self._busy += 1
         try:
             for desk in self._desks.values():
-                state = await self._load_state(desk)
-                result = desk.tick(state, self._clock.now())
-                if result.outgoing or result.events:
-                    await self._commit(desk, state, result)
+                async with self._deciding:
+                    state = await self._load_state(desk)
+                    result = desk.tick(state, self._clock.now())
+                    if result.outgoing or result.events:
+                        await self._commit(desk, state, result)
         finally:
             self._busy -= 1
 
@@ -259,7 +276,13 @@ class Node:
         return desk.initial_state() if row is None else desk.load(json.loads(row["state"]))
 
     async def _commit(
-        self, desk: Desk | None, old_state: Any, result: DeskResult, *, inbox: tuple[int, str] | None = None
+        self,
+        desk: Desk | None,
+        old_state: Any,
+        result: DeskResult,
+        *,
+        inbox: tuple[int, str] | None = None,
+        action: tuple[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         """Persist a desk's decision atomically: state, signed answers in the outbox, events, inbox mark."""
         now = self._clock.now()
@@ -301,6 +324,8 @@ class Node:
             )
             if inbox is not None:
                 await db.execute("UPDATE inbox SET state = ? WHERE id = ?", (inbox[1], inbox[0]))
+            if action is not None:
+                await db.execute("INSERT INTO actions (key, events) VALUES (?, ?)", (action[0], json.dumps(action[1])))
         if envelopes and self._forwarder is not None:
             self._forwarder.wake()
 
@@ -425,7 +450,7 @@ class Node:
     async def _handle_action(self, request: web.Request) -> web.Response:
         body = await request.json()
         try:
-            events = await self.act(str(body["do"]), body.get("arguments", {}))
+            events = await self.act(str(body["do"]), body.get("arguments", {}), body.get("key"))
         except CaravanError as exc:
             return error_response(exc)
         return json_response({"events": events})
