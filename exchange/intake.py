@@ -47,7 +47,7 @@ def open_envelope(body: bytes, trust: TrustStore, at: datetime, sender_country: 
     envelope.check_binding(verified.root)
     if sender_country is not None:
         _check_authority(detect(verified.root), verified.root, envelope.sender, sender_country)
-    issues = [issue for issue in validate(verified.root) if issue.area == "Schema"]
+    issues = [issue for issue in validate(verified.root) if issue.area == "Schema" and issue.level == "SEVERE"]
     if issues:
         raise ValidationFailed(envelope.message_type, issues)
     return Opened(envelope, verified)

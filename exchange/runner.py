@@ -267,7 +267,7 @@ class Driver:
             for event in listing["events"]:
                 self._event_marks[node] = event["id"]
                 self._record({**event, "kind": "node-event", "event": event["kind"]})
-                if event["kind"] in ("rejected", "guarantee", "refused-by-hub", "acknowledged"):
+                if event["kind"] in ("rejected", "guarantee", "refused-by-hub", "acknowledged", "pulled"):
                     self._say(f"{'':17}   {node.upper():>3} · {event['agency']} {event['detail']}")
 
     # -- expectations ---------------------------------------------------------------------------------------

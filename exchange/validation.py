@@ -35,7 +35,7 @@ from xmlschema.validators import XsdFacet
 
 from exchange.errors import DocumentError, Issue, ValidationFailed
 
-__all__ = ["SCHEMAS", "DocumentType", "check", "detect", "document_types", "validate"]
+__all__ = ["SCHEMAS", "DocumentType", "check", "detect", "document_types", "pointer", "validate"]
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -310,6 +310,15 @@ def validate(root: etree._Element) -> list[Issue]:
     if not fast.validate(root):
         return _schema_issues(root, kind, fast.error_log)
     return _rule_issues(root, kind, kind.rules) if kind.rules is not None else []
+
+
+def pointer(element: etree._Element) -> str:
+    """The clean path of `element` in its document, as validation reports places (`/CC015C/.../X[2]/y`).
+
+    For agencies that name a place in a document they compare or refuse, in the same words as the schema
+    and rule findings.
+    """
+    return _path(element, _precise_schema(detect(element.getroottree().getroot()).xsd))
 
 
 def check(root: etree._Element) -> None:

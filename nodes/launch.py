@@ -29,7 +29,10 @@ from aiohttp import web
 from exchange.clock import Clock, SystemClock, VirtualClock
 from exchange.errors import ScenarioError
 from exchange.hub import Hub
+from exchange.ippc.client import HubClient
 from exchange.ippc.directory import Directory
+from exchange.ippc.entities import Receive
+from exchange.ippc.face import PREFIX as IPPC_PREFIX
 from exchange.ippc.face import IppcFace
 from exchange.pki import Credentials, ScenarioPKI, TrustStore
 from exchange.revocation import CRL_FILE
@@ -38,6 +41,7 @@ from exchange.scenario import Scenario, load_scenario
 from exchange.tls import DRIVER, HUB, TLS_DIR, TlsIdentity
 from nodes.ephyto.validation import validate_phyto
 from nodes.families import build_desks
+from nodes.ippc_pull import pull_ephytos
 from nodes.node import Node
 
 __all__ = [
@@ -65,6 +69,7 @@ class HubConfig:
     clock_start: datetime | None  # None: the system clock
     tls: bool = True
     countries: Mapping[str, str] | None = None  # node id -> the country it serves
+    pulling: tuple[str, ...] = ()  # nodes that pull their ePhytos from the IPPC Hub face instead of push
 
     @property
     def url(self) -> str:
@@ -132,7 +137,9 @@ async def open_hub(config: HubConfig) -> Hub:
     trust = TrustStore.from_file(config.pki / "ca.pem")
     tls = _tls(config.tls, config.pki, HUB)
     clock = _clock(config.clock_start, config.database)
-    ippc = IppcFace(Directory.from_pki(config.pki, config.nodes), config.nodes, clock, validator=validate_phyto)
+    receive = {node: Receive.PULL for node in config.pulling}
+    directory = Directory.from_pki(config.pki, config.nodes, receive=receive)
+    ippc = IppcFace(directory, config.nodes, clock, validator=validate_phyto)
     hub = await Hub.open(
         config.database, trust, config.nodes, clock, tls=tls, countries=config.countries, ippc=ippc
     )
@@ -154,9 +161,17 @@ async def open_node(config: NodeConfig, scenario: Scenario) -> Node:
         build_desks(scenario, config.node),
         tls=_tls(config.tls, config.pki, config.node),
         reload_credentials=credentials,
+        services={"pull_ephytos": _pull_ephytos},
     )
     await node.start()
     return node
+
+
+async def _pull_ephytos(node: Node, arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Scenario step `pull_ephytos`: take what waits at the IPPC Hub face, through the node's own intake."""
+    client = HubClient(node.session, f"{node.hub_url}{IPPC_PREFIX.rstrip('/')}/DeliveryService")
+    pulled = await pull_ephytos(client, node.receive, node.clock.now)
+    return [item.as_event() for item in pulled]
 
 
 async def _serve(app: web.Application, host: str, port: int, tls: TlsIdentity | None) -> web.AppRunner:
@@ -213,6 +228,10 @@ def _configs(
         clock_start=scenario.start,
         tls=tls,
         countries={node: spec.country for node, spec in scenario.nodes.items()},
+        pulling=tuple(
+            node for node, spec in scenario.nodes.items()
+            if str((spec.data.get("ephyto") or {}).get("receive", "push")).lower() == "pull"
+        ),
     )
     nodes = {
         node: NodeConfig(
@@ -246,6 +265,7 @@ def prepare(scenario: Scenario, out: Path, base_port: int, *, tls: bool = True) 
         "pki": PKI_DIR,
         "nodes": dict(hub.nodes),
         "countries": dict(hub.countries or {}),
+        "pulling": list(hub.pulling),
         "clock": {"start": scenario.start.isoformat()},
         "tls": tls,
     })
@@ -298,6 +318,7 @@ def load_hub_config(path: Path) -> HubConfig:
         clock_start=_start(data),
         tls=bool(data.get("tls", True)),
         countries={str(k): str(v) for k, v in (data.get("countries") or {}).items()},
+        pulling=tuple(str(node) for node in data.get("pulling") or ()),
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +40,11 @@ from exchange.validation import detect, validate
 from exchange.web import Access, error_response, json_response, party_guard, set_clock_handler
 from nodes.desk import Desk, DeskResult, NodeEvent
 
-__all__ = ["Node"]
+__all__ = ["Node", "Service"]
+
+Service = Callable[["Node", Mapping[str, Any]], Awaitable[list[dict[str, Any]]]]
+"""A step a node carries out with I/O of its own rather than through a sans-IO desk, e.g. pulling its
+ePhytos from the IPPC Hub face; it answers with events in the control API's shape."""
 
 MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
 
@@ -109,8 +113,10 @@ class Node:
         max_attempts: int = 1000,
         tls: TlsIdentity | None = None,
         reload_credentials: Callable[[], Credentials] | None = None,
+        services: Mapping[str, Service] | None = None,
     ) -> None:
         self.node_id = node_id
+        self._services = dict(services or {})
         self._tls = tls
         self._reload_credentials = reload_credentials
         self._db = database
@@ -140,12 +146,27 @@ class Node:
         *,
         tls: TlsIdentity | None = None,
         reload_credentials: Callable[[], Credentials] | None = None,
+        services: Mapping[str, Service] | None = None,
     ) -> Node:
         database = await Database.open(path, _SCHEMA)
         return cls(
             node_id, database, trust, credentials, clock, hub_url, desks,
-            tls=tls, reload_credentials=reload_credentials,
+            tls=tls, reload_credentials=reload_credentials, services=services,
         )
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The node's client session (mutual TLS as the node), for services that talk to the hub."""
+        assert self._session is not None, "the node is not started"
+        return self._session
+
+    @property
+    def hub_url(self) -> str:
+        return self._hub_url
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
     async def start(self) -> None:
         """Start the inbox processor and the outbox relay; both resume whatever the database holds."""
@@ -235,6 +256,16 @@ class Node:
         `key` makes the call idempotent: a driver that lost the answer (say, the node was killed after
         committing) may send the same step again and gets the first answer, not a second declaration.
         """
+        service = self._services.get(action)
+        if service is not None:
+            events = await service(self, arguments)
+            async with self._db.transaction() as db:
+                await db.executemany(
+                    "INSERT INTO events (at, kind, agency, reference, detail, data) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(_stamp(self._clock.now()), e["kind"], e["agency"], e["reference"], e["detail"],
+                      json.dumps(e.get("data", {}))) for e in events],
+                )
+            return events
         desk = next((desk for desk in self._desks.values() if action in desk.actions), None)
         if desk is None:
             known = sorted(name for desk in self._desks.values() for name in desk.actions)

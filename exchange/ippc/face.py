@@ -49,7 +49,7 @@ class IppcFace:
         clock: Clock,
         *,
         validator: Validator = generic_validator,
-        max_attempts: int = 8,
+        max_attempts: int = 1000,  # as the caravan hub's pushes: an unreachable NPPO fails only after long retrying
     ) -> None:
         self._directory = directory
         self._nodes = dict(nodes)
