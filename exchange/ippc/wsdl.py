@@ -12,7 +12,7 @@ from functools import cache
 
 from lxml import etree
 
-from exchange.ippc.entities import SERVICE_NS
+from exchange.ippc.entities import ENTITIES_NS, SERVICE_NS
 from exchange.ippc.operations import OPERATIONS
 from exchange.validation import SCHEMAS
 
@@ -34,8 +34,10 @@ def _s(name: str) -> str:
 
 @cache
 def _definitions() -> bytes:
-    root = etree.Element(_w("definitions"), nsmap={"wsdl": _WSDL, "soap": _SOAP, "tns": SERVICE_NS},
-                         name="DeliveryService", targetNamespace=SERVICE_NS)
+    # `svc` is declared here too: the types use it inside attribute values (type="svc:…"), which lxml
+    # does not see when it merges the types' declarations into their ancestors' on append.
+    namespaces = {"wsdl": _WSDL, "soap": _SOAP, "tns": SERVICE_NS, "svc": SERVICE_NS, "ent": ENTITIES_NS}
+    root = etree.Element(_w("definitions"), nsmap=namespaces, name="DeliveryService", targetNamespace=SERVICE_NS)
     root.append(etree.parse(str(_TYPES), etree.XMLParser(remove_comments=True)).getroot())
     messages = [(name, f"{name}Response") for name in OPERATIONS]
     for request, response in messages:
