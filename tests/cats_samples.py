@@ -9,6 +9,7 @@ One factory per message class, so a test can take any of them and change one fie
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -35,6 +36,7 @@ from nodes.customs.model import (
     GuaranteeUseResult,
     Header,
     HouseConsignment,
+    InformationAboutNonArrivedMovement,
     InvalidationDecision,
     InvalidationRequest,
     InvalidGuaranteeReason,
@@ -43,9 +45,11 @@ from nodes.customs.model import (
     NotificationCrossingFrontier,
     Packaging,
     PositiveAcknowledge,
+    RecoveryNotification,
     RejectionFromDeparture,
     RejectionFromDestination,
     ReleaseForTransit,
+    RequestOnNonArrivedMovement,
     Seal,
     SupportingDocument,
     Trader,
@@ -145,6 +149,11 @@ def declaration() -> Declaration:
     )
 
 
+def released_declaration() -> Declaration:
+    """The declaration as the office of departure sends it on: with the time limit it set at release."""
+    return replace(declaration(), limit_date=date(2026, 3, 10))
+
+
 def transit_declaration() -> TransitDeclaration:
     return TransitDeclaration(header("SFE-MSG-0001", HOLDER_ID, "NTA.UZ", hour=8), declaration())
 
@@ -176,7 +185,9 @@ def rejection_from_departure() -> RejectionFromDeparture:
 
 
 def release_for_transit() -> ReleaseForTransit:
-    return ReleaseForTransit(header("UZ-DEP-000104", correlation_id=MRN), MRN, date(2026, 3, 2), declaration())
+    return ReleaseForTransit(
+        header("UZ-DEP-000104", correlation_id=MRN), MRN, date(2026, 3, 2), released_declaration()
+    )
 
 
 def no_release() -> NoRelease:
@@ -230,11 +241,13 @@ def invalidation_decision() -> InvalidationDecision:
 
 def atr() -> ATR:
     return ATR(header("UZ-DEP-000108", "NTA.UZ", "NTA.AZ", correlation_id=MRN), MRN, date(2026, 3, 2), ALAT_PORT,
-               declaration())
+               released_declaration())
 
 
 def aar() -> AAR:
-    return AAR(header("UZ-DEP-000109", "NTA.UZ", "NTA.GE", correlation_id=MRN), MRN, date(2026, 3, 2), declaration())
+    return AAR(
+        header("UZ-DEP-000109", "NTA.UZ", "NTA.GE", correlation_id=MRN), MRN, date(2026, 3, 2), released_declaration()
+    )
 
 
 def notification_crossing_frontier() -> NotificationCrossingFrontier:
@@ -323,6 +336,45 @@ def write_off_notification() -> WriteOffNotification:
     )
 
 
+def request_on_non_arrived_movement() -> RequestOnNonArrivedMovement:
+    return RequestOnNonArrivedMovement(
+        header("UZ-DEP-000114", day=11, correlation_id=MRN),
+        MRN,
+        date(2026, 3, 11),
+        date(2026, 4, 8),
+        TASHKENT,
+        TASHKENT,
+        HOLDER_ID,
+    )
+
+
+def information_about_non_arrived_movement() -> InformationAboutNonArrivedMovement:
+    return InformationAboutNonArrivedMovement(
+        header("SFE-MSG-0003", HOLDER_ID, "NTA.UZ", day=12, correlation_id=MRN),
+        MRN,
+        POTI,
+        TASHKENT,
+        HOLDER_ID,
+        date(2026, 3, 9),
+        "Delivered to Kolkheti Fresh Trade in Poti; receipt signed by the consignee",
+    )
+
+
+def recovery_notification() -> RecoveryNotification:
+    return RecoveryNotification(
+        header("UZ-DEP-000115", day=13, correlation_id=MRN),
+        MRN,
+        date(2026, 3, 2),
+        date(2026, 3, 13),
+        "Goods not presented at GE000510 by 2026-03-10; holder: not delivered: container lost at sea",
+        Decimal("40000.00"),
+        "USD",
+        TASHKENT,
+        TASHKENT,
+        HOLDER_ID,
+    )
+
+
 def guarantee_use() -> GuaranteeUse:
     return GuaranteeUse(
         header("UZ-DEP-000112", "NTA.UZ", "GMS.UZ", correlation_id=MRN),
@@ -389,6 +441,9 @@ FACTORIES: tuple[Callable[[], CatsMessage], ...] = (
     control_results,
     discrepancies,
     write_off_notification,
+    request_on_non_arrived_movement,
+    information_about_non_arrived_movement,
+    recovery_notification,
     guarantee_use,
     guarantee_use_result,
     guarantee_use_cancellation,

@@ -92,7 +92,7 @@ def test_optional_data_is_left_out_not_written_empty() -> None:
     assert decode(declaration).declaration.offices_of_transit[2].arrival_estimated is None
 
 
-def test_released_declaration_puts_mrn_first_in_transit_operation() -> None:
+def test_released_declaration_puts_mrn_first_and_the_time_limit_last_in_transit_operation() -> None:
     root = encode(cats_samples.release_for_transit())
     assert [child.tag for child in root.find("TransitOperation")] == [
         "MRN",
@@ -101,7 +101,10 @@ def test_released_declaration_puts_mrn_first_in_transit_operation() -> None:
         "declarationType",
         "additionalDeclarationType",
         "security",
+        "limitDate",
     ]
+    assert root.findtext("TransitOperation/limitDate") == "2026-03-10"
+    assert encode(cats_samples.transit_declaration()).find("TransitOperation/limitDate") is None
     atr = encode(cats_samples.atr())
     assert atr.find("TransitOperation").getnext().tag == "CustomsOfficeOfTransitAddressed"
 
@@ -159,6 +162,19 @@ def test_summary_of_declaration_names_route_goods_and_guarantee() -> None:
         ),
         (cats_samples.notification_crossing_frontier, "MRN 26UZ000100000017J4 crossed AZ000310 at 2026-03-06T08:40:00"),
         (cats_samples.guarantee_use_result, "GRN 26UZ0009000000017 reserved 20,000.00 USD, balance 180,000.00 USD"),
+        (
+            cats_samples.request_on_non_arrived_movement,
+            "MRN 26UZ000100000017J4 not arrived: enquiry 2026-03-11, answer by 2026-04-08",
+        ),
+        (
+            cats_samples.information_about_non_arrived_movement,
+            "MRN 26UZ000100000017J4 delivered 2026-03-09 at GE000510: Delivered to Kolkheti Fresh Trade in Poti;"
+            " receipt signed by the consignee",
+        ),
+        (
+            cats_samples.recovery_notification,
+            "MRN 26UZ000100000017J4 recovery notified 2026-03-13 claims 40,000.00 USD",
+        ),
     ],
 )
 def test_summary_lines(factory, expected: str) -> None:
@@ -179,6 +195,34 @@ def test_summary_of_refused_guarantee_use() -> None:
         reason_text="reference amount insufficient",
     )
     assert summary(refused) == "GRN 26UZ0009000000017 refused G09 reference amount insufficient"
+
+
+def test_released_declaration_summary_names_the_time_limit() -> None:
+    assert summary(cats_samples.release_for_transit()).endswith("GRN 26UZ0009000000017 40,000.00 USD limit 2026-03-10")
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({"delivery_date": None, "office_of_destination_actual": None, "text": None}, "not delivered"),
+        ({"delivery_date": None, "office_of_destination_actual": None, "text": "Lost"}, "not delivered: Lost"),
+        ({"text": None}, "delivered 2026-03-09 at GE000510"),
+    ],
+)
+def test_enquiry_answer_optional_data_is_left_out_and_read_back(answer: dict[str, object], expected: str) -> None:
+    message = replace(cats_samples.information_about_non_arrived_movement(), **answer)
+    root = encode(message)
+    assert decode(reparse(root)) == message
+    assert message.statement == expected
+    assert (root.find("Enquiry") is None) is (message.delivery_date is None and message.text is None)
+
+
+def test_recovery_without_a_claim_leaves_amount_and_currency_out() -> None:
+    message = replace(cats_samples.recovery_notification(), amount_claimed=None, currency=None, text=None)
+    root = encode(message)
+    assert [child.tag for child in root.find("RecoveryNotification")] == ["recoveryNotificationDate"]
+    assert decode(reparse(root)) == message
+    assert summary(message) == "MRN 26UZ000100000017J4 recovery notified 2026-03-13"
 
 
 def test_correlation_is_mrn_once_allocated_else_lrn() -> None:

@@ -147,6 +147,24 @@ def test_control_result_codes_are_the_subset_caravan_uses() -> None:
     assert errors(with_text(root, "ControlResult/code", "C1"))
 
 
+def test_limit_date_is_an_optional_date_at_the_end_of_transit_operation() -> None:
+    assert errors(encode(cats_samples.transit_declaration())) == []  # a declaration leaves it out
+    assert errors(with_text(encode(cats_samples.aar()), "TransitOperation/limitDate", "2026-03-10T00:00:00"))
+    root = encode(cats_samples.release_for_transit())
+    operation = root.find("TransitOperation")
+    operation.insert(0, operation.find("limitDate"))
+    assert errors(root)
+
+
+def test_enquiry_answer_needs_no_enquiry_data_but_the_enquiry_office() -> None:
+    root = encode(cats_samples.information_about_non_arrived_movement())
+    root.remove(root.find("Enquiry"))
+    root.remove(root.find("CustomsOfficeOfDestinationActual"))
+    assert errors(root) == []
+    root.remove(root.find("CustomsOfficeOfEnquiryAtDeparture"))
+    assert errors(root)
+
+
 def test_signature_may_follow_the_content_but_nothing_else() -> None:
     root = encode(cats_samples.arrival_advice())
     root.append(etree.Element("{http://www.w3.org/2000/09/xmldsig#}Signature"))

@@ -29,6 +29,7 @@ from nodes.customs.model import (
     GuaranteeReference,
     Header,
     HouseConsignment,
+    InformationAboutNonArrivedMovement,
     InvalidationRequest,
     NotificationCrossingFrontier,
     Packaging,
@@ -440,6 +441,19 @@ def invalidation(mrn: str | None, lrn: str | None = None, holder: str = AEO) -> 
     )
 
 
+def enquiry_answer(mrn: str, *, delivered: bool, holder: str = AEO) -> InformationAboutNonArrivedMovement:
+    """CC141C: delivered in Poti two days after release, or not delivered."""
+    return InformationAboutNonArrivedMovement(
+        header(holder, "NTA.UZ", mrn, f"{holder}-enq-{delivered:d}"),
+        mrn,
+        POTI if delivered else None,
+        TASHKENT,
+        holder,
+        (T0 + timedelta(days=2)).date() if delivered else None,
+        "Receipt signed in Poti" if delivered else "Truck seized on the way",
+    )
+
+
 def test_invalidation_before_release_cancels_and_gives_back_guarantees() -> None:
     net = Network()
     mrn = net.declare(declaration(), hold=("CD205C",))
@@ -782,6 +796,12 @@ def every_departure_flow() -> list[Event]:
     assert considered_satisfactory is not None
     net.deliver(arrival_advice(considered_satisfactory), control_results(considered_satisfactory, "A2"))
     assert net.departure(considered_satisfactory).state is DepartureState.WRITTEN_OFF
+    late, lost = net.declare(declaration("E1")), net.declare(declaration("E2"))  # both miss the time limit
+    assert late is not None and lost is not None
+    net.tick("UZ", T0 + timedelta(days=9))
+    net.deliver(crossing(late), arrival_advice(late))  # late crossing, then late arrival: the enquiry ends
+    net.deliver(enquiry_answer(lost, delivered=True), enquiry_answer(lost, delivered=False))
+    assert net.departure(lost).state is DepartureState.UNDER_RECOVERY
     return events + net.events
 
 

@@ -46,6 +46,7 @@ from nodes.customs.model import (
     GuaranteeUseResult,
     Header,
     HouseConsignment,
+    InformationAboutNonArrivedMovement,
     InvalidationDecision,
     InvalidationRequest,
     InvalidGuaranteeReason,
@@ -54,9 +55,11 @@ from nodes.customs.model import (
     NotificationCrossingFrontier,
     Packaging,
     PositiveAcknowledge,
+    RecoveryNotification,
     RejectionFromDeparture,
     RejectionFromDestination,
     ReleaseForTransit,
+    RequestOnNonArrivedMovement,
     Seal,
     SupportingDocument,
     Trader,
@@ -218,6 +221,7 @@ _DECLARATION = Struct(
         Leaf("TransitOperation/declarationType", "declaration_type"),
         Leaf("TransitOperation/additionalDeclarationType", "additional_declaration_type"),
         Leaf("TransitOperation/security", "security", INT),
+        Leaf("TransitOperation/limitDate", "limit_date", DATE),
         Leaf("CustomsOfficeOfDeparture/referenceNumber", "office_of_departure"),
         Leaf("CustomsOfficeOfDestinationDeclared/referenceNumber", "office_of_destination"),
         Each(
@@ -282,6 +286,7 @@ _LRN = Leaf("TransitOperation/LRN", "lrn")
 _DEPARTURE = Leaf("CustomsOfficeOfDeparture/referenceNumber", "office_of_departure")
 _DESTINATION_ACTUAL = Leaf("CustomsOfficeOfDestinationActual/referenceNumber", "office_of_destination_actual")
 _GUARANTEE_OFFICE = Leaf("CustomsOfficeOfGuarantee/referenceNumber", "office_of_guarantee")
+_ENQUIRY_OFFICE = Leaf("CustomsOfficeOfEnquiryAtDeparture/referenceNumber", "office_of_enquiry")
 _HOLDER_ID = Leaf("HolderOfTheTransitProcedure/identificationNumber", "holder")
 _TRADER_AT_DESTINATION = Leaf("TraderAtDestination/identificationNumber", "trader_at_destination")
 _RELEASED = (_MRN, Leaf("TransitOperation/releaseDate", "release_date", DATE))
@@ -458,6 +463,42 @@ _MESSAGES: dict[str, Struct] = {
             ),
         ),
         Struct(
+            RequestOnNonArrivedMovement,
+            (
+                _MRN,
+                Leaf("TransitOperation/requestOnNonArrivedMovementDate", "request_date", DATE),
+                Leaf("TransitOperation/limitForResponseDate", "limit_for_response_date", DATE),
+                _DEPARTURE,
+                _ENQUIRY_OFFICE,
+                _HOLDER_ID,
+            ),
+        ),
+        Struct(
+            InformationAboutNonArrivedMovement,
+            (
+                _MRN,
+                _DESTINATION_ACTUAL,
+                _ENQUIRY_OFFICE,
+                _HOLDER_ID,
+                Leaf("Enquiry/TC11DeliveryDate", "delivery_date", DATE),
+                Leaf("Enquiry/text", "text"),
+            ),
+        ),
+        Struct(
+            RecoveryNotification,
+            (
+                _MRN,
+                Leaf("TransitOperation/declarationAcceptanceDate", "acceptance_date", DATE),
+                Leaf("RecoveryNotification/recoveryNotificationDate", "notification_date", DATE),
+                Leaf("RecoveryNotification/recoveryNotificationText", "text"),
+                Leaf("RecoveryNotification/amountClaimed", "amount_claimed", DECIMAL),
+                Leaf("RecoveryNotification/currency", "currency"),
+                _DEPARTURE,
+                Leaf("CustomsOfficeOfRecoveryAtDeparture/referenceNumber", "office_of_recovery"),
+                _HOLDER_ID,
+            ),
+        ),
+        Struct(
             GuaranteeUse,
             (
                 _MRN,
@@ -567,6 +608,7 @@ def _declaration(declaration: Declaration) -> str:
         f"via {transit}" if transit else "",
         f"{items} item{'s' if items != 1 else ''} {_kg(consignment.gross_mass)}",
         guarantees,
+        f"limit {declaration.limit_date}" if declaration.limit_date else "",
     ]
     return " ".join(part for part in parts if part)
 
@@ -599,6 +641,15 @@ def _use_result(message: GuaranteeUseResult) -> str:
     return f"GRN {message.grn} refused {message.reason_code} {message.reason_text or ''}".rstrip()
 
 
+def _recovery(message: RecoveryNotification) -> str:
+    claim = (
+        f" claims {_money(message.amount_claimed, message.currency)}"
+        if message.amount_claimed is not None and message.currency
+        else ""
+    )
+    return f"MRN {message.mrn} recovery notified {message.notification_date}{claim}"
+
+
 def _invalidation(message: InvalidationDecision) -> str:
     verdict = "invalidated" if message.decision else "invalidation refused"
     by = " by customs" if message.initiated_by_customs else ""
@@ -626,6 +677,9 @@ _SUMMARIES: dict[str, Callable[[Any], str]] = {
     "CC019C": lambda m: f"MRN {m.mrn} discrepancies: {m.discrepancies}",
     "CC045C": lambda m: f"MRN {m.mrn} written off {m.write_off_date}"
     + (f", freed GRN {', '.join(m.released_grns)}" if m.released_grns else ""),
+    "CC140C": lambda m: f"MRN {m.mrn} not arrived: enquiry {m.request_date}, answer by {m.limit_for_response_date}",
+    "CC141C": lambda m: f"MRN {m.mrn} {m.statement}",
+    "CC035C": _recovery,
     "CD203C": lambda m: f"GRN {m.grn} reserve {_money(m.amount, m.currency)} for MRN {m.mrn}",
     "CD205C": _use_result,
     "CD204C": lambda m: f"GRN {m.grn} release the reservation for MRN {m.mrn}",

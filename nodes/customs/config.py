@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from nodes.customs.guarantee import GuaranteeAccount, RiskLevel
 
-__all__ = ["OFFICE_CODE_LISTS", "ROLES", "CustomsConfig", "Office"]
+__all__ = ["OFFICE_CODE_LISTS", "ROLES", "CustomsConfig", "Office", "TimeLimit"]
 
 ROLES = frozenset({"DEP", "DES", "TRA", "GUA"})
 """Office roles the simulator runs: departure, destination, transit, guarantee (CS/RD2 Role codes)."""
@@ -22,6 +22,10 @@ ROLES = frozenset({"DEP", "DES", "TRA", "GUA"})
 OFFICE_CODE_LISTS = {"DEP": "CL171", "DES": "CL172", "TRA": "CL173", "GUA": "GUA"}
 """The code list an office reference number must be in for each role, named as the errorReason of a
 functional error 12. No public number is known for the offices of guarantee, so the role stands in."""
+
+
+TimeLimit = date | timedelta
+"""A movement's time limit as a scenario gives it: a fixed date, or a period counted from release."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,10 @@ class CustomsConfig:
 
     Each country has at most one office of guarantee (role GUA): it manages every GRN issued in that
     country (GRN positions 3-4), so the office of departure knows where to send CD203C.
+
+    The office of departure gives each movement it releases a time limit (`transit_time_limit`, or the
+    one `time_limits` names for that holder and LRN, as a plan can): with no arrival advice by then the
+    movement goes to enquiry, and the holder has `enquiry_response_period` to answer.
     """
 
     country: str
@@ -51,12 +59,20 @@ class CustomsConfig:
     guarantees: tuple[GuaranteeAccount, ...] = ()
     risk_levels: Mapping[str, RiskLevel] = field(default_factory=dict)  # by trader identification number
     amendment_period: timedelta = timedelta(hours=24)  # to fix a guarantee after CC055C, else CC051C
+    transit_time_limit: timedelta = timedelta(days=8)  # from release to presentation at destination
+    time_limits: Mapping[tuple[str, str], TimeLimit] = field(default_factory=dict)  # by (holder, LRN)
+    enquiry_response_period: timedelta = timedelta(days=28)  # limitForResponseDate of CC140C
 
     def __post_init__(self) -> None:
         guarantee_countries = [office.country for office in self.offices if "GUA" in office.roles]
         doubles = sorted({country for country in guarantee_countries if guarantee_countries.count(country) > 1})
         if doubles:
             raise ValueError(f"more than one office of guarantee for {', '.join(doubles)}")
+
+    def limit_date(self, holder: str, lrn: str, released: datetime) -> date:
+        """The date by which the movement released at `released` must be presented at destination."""
+        limit = self.time_limits.get((holder, lrn), self.transit_time_limit)
+        return (released + limit).date() if isinstance(limit, timedelta) else limit
 
     def office(self, reference_number: str, role: str) -> Office | None:
         """The office with this reference number if it is known and has `role`."""

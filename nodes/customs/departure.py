@@ -4,12 +4,15 @@ The moves are `DEPARTURE_TRANSITIONS` (tables.py); this module says what each mo
 `EFFECTS` table: which messages go out, what the record remembers) and how a message becomes a
 trigger. Flow (transit.md §1.5): CC015C → CC928C + CC028C + CD203C per GRN → CD205C → CC029C + CD050C
 per office of transit + CD001C → CD118C … → CD006C → CD018C → CC045C + CD204C (or CC019C first).
+Release sets the time limit (limitDate); without CD006C by then, CC140C opens an enquiry (§1.6), which
+a late CD006C ends and a holder's "not delivered" (CC141C) turns into recovery (CC035C).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +32,7 @@ from nodes.customs.model import (
     GuaranteeUse,
     GuaranteeUseCancellation,
     GuaranteeUseResult,
+    InformationAboutNonArrivedMovement,
     InvalidationDecision,
     InvalidationRequest,
     InvalidGuaranteeReason,
@@ -36,7 +40,9 @@ from nodes.customs.model import (
     NoRelease,
     NotificationCrossingFrontier,
     PositiveAcknowledge,
+    RecoveryNotification,
     ReleaseForTransit,
+    RequestOnNonArrivedMovement,
     TransitDeclaration,
     WriteOffNotification,
 )
@@ -139,14 +145,19 @@ def _register_lrn(state: CustomsState, holder: str, lrn: str, mrn: str | None) -
     return replace(state, lrns={**state.lrns, holder: {**state.lrns.get(holder, {}), lrn: mrn}})
 
 
-def _invalidation_mrn(state: CustomsState, office: str, request: InvalidationRequest) -> str:
-    """The MRN a CC014C means (it may name only the LRN); only the holder may invalidate a movement."""
-    mrn = request.mrn or state.lrns.get(request.holder, {}).get(request.lrn or "")
+HolderMessage = InvalidationRequest | InformationAboutNonArrivedMovement
+"""What a holder sends about a movement it declared: only that holder may, so the MRN is checked against it."""
+
+
+def _holder_mrn(state: CustomsState, office: str, message: HolderMessage) -> str:
+    """The MRN a holder's message means (a CC014C may name only the LRN); only the holder may speak for it."""
+    lrn = getattr(message, "lrn", None)
+    mrn = message.mrn or state.lrns.get(message.holder, {}).get(lrn or "")
     record = lookup(state.departures, office, mrn) if mrn else None
-    if mrn is None or (record is not None and record.holder != request.holder):
-        pointer = mrn_pointer("CC014C") if request.mrn else "/CC014C/TransitOperation/LRN"
+    if mrn is None or (record is not None and record.holder != message.holder):
+        pointer = mrn_pointer(message.code) if message.mrn else f"/{message.code}/TransitOperation/LRN"
         raise UnknownMovement(
-            f"CC014C: no movement {request.mrn or request.lrn} of {request.holder}", path=pointer, rule="90"
+            f"{message.code}: no movement {message.mrn or lrn} of {message.holder}", path=pointer, rule="90"
         )
     return mrn
 
@@ -164,13 +175,14 @@ _TRIGGERS: Mapping[str, Callable[[DepartureRecord, Any], str]] = {
     "CD118C": lambda record, message: "CD118C",
     "CD006C": lambda record, message: "CD006C",
     "CD018C": lambda record, results: f"CD018C {results.control_result_code}",
+    "CC141C": lambda record, answer: "CC141C delivered" if answer.delivered else "CC141C not delivered",
 }
 """How each message the office of departure receives after CC015C becomes a trigger."""
 
 
 def receive(step: Step, state: CustomsState, office: str, message: Any) -> CustomsState:
     """Apply one message (other than CC015C) to the movement it names, or raise its functional error."""
-    mrn = _invalidation_mrn(state, office, message) if isinstance(message, InvalidationRequest) else message.mrn
+    mrn = _holder_mrn(state, office, message) if isinstance(message, HolderMessage) else message.mrn
     record = lookup(state.departures, office, mrn)
     trigger = message.code if record is None else _TRIGGERS[message.code](record, message)
     return advance(
@@ -209,6 +221,20 @@ def tick(step: Step, state: CustomsState) -> CustomsState:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Effects: (step, record, cause) → record. The state itself is set by `fire` from the table.
+
+
+def _tell_holder(step: Step, record: DepartureRecord, kind: Callable[..., Any], **fields: Any) -> None:
+    """Send `kind` to the holder about the movement: every such message names the MRN, the office of
+    departure and the holder the same way, so only what is particular to it is given here."""
+    step.send(
+        kind,
+        to=record.holder,
+        about=record.mrn,
+        mrn=record.mrn,
+        office_of_departure=record.office,
+        holder=record.holder,
+        **fields,
+    )
 
 
 def _accept(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
@@ -251,10 +277,21 @@ def _reserved(step: Step, record: DepartureRecord, result: GuaranteeUseResult) -
     )
 
 
+def _expiry(limit: date) -> datetime:
+    """When a time limit has passed: limitDate is a date, so goods presented on that day are in time."""
+    return datetime.combine(limit + timedelta(days=1), time(), tzinfo=timezone.utc)
+
+
 def _release(step: Step, record: DepartureRecord, result: GuaranteeUseResult | None) -> DepartureRecord:
-    """Every guarantee is in place (`result` is the last CD205C, None without GRNs): release for transit."""
+    """Every guarantee is in place (`result` is the last CD205C, None without GRNs): release for transit.
+
+    The time limit is set now and travels as limitDate in CC029C, CD050C and CD001C; its expiry is the
+    record's deadline, the timer of the Released state.
+    """
     record = record if result is None else _reserved(step, record, result)
-    declaration, mrn, today = record.declaration, record.mrn, step.now.date()
+    mrn, today = record.mrn, step.now.date()
+    limit = step.config.limit_date(record.holder, record.lrn, step.now)
+    declaration = replace(record.declaration, limit_date=limit)
     step.send(ReleaseForTransit, to=record.holder, about=mrn, mrn=mrn, release_date=today, declaration=declaration)
     for transit in declaration.offices_of_transit:
         step.send(
@@ -269,22 +306,13 @@ def _release(step: Step, record: DepartureRecord, result: GuaranteeUseResult | N
     step.send(
         AAR, to=nta(declaration.office_of_destination), about=mrn, mrn=mrn, release_date=today, declaration=declaration
     )
-    return replace(record, released_at=step.now)
+    return replace(record, declaration=declaration, released_at=step.now, deadline=_expiry(limit))
 
 
 def _guarantee_refused(step: Step, record: DepartureRecord, result: GuaranteeUseResult) -> DepartureRecord:
     """CC055C; the amendment period starts at the first refusal and is not extended by later ones."""
     reason = InvalidGuaranteeReason(result.grn, result.reason_code or "", result.reason_text or "")
-    step.send(
-        GuaranteeNotValid,
-        to=record.holder,
-        about=record.mrn,
-        mrn=record.mrn,
-        guarantee_not_valid_date=step.now.date(),
-        reasons=(reason,),
-        office_of_departure=record.office,
-        holder=record.holder,
-    )
+    _tell_holder(step, record, GuaranteeNotValid, guarantee_not_valid_date=step.now.date(), reasons=(reason,))
     return replace(
         record,
         awaiting_grns=tuple(grn for grn in record.awaiting_grns if grn != result.grn),
@@ -309,34 +337,28 @@ def _give_back_guarantees(step: Step, record: DepartureRecord) -> DepartureRecor
 
 
 def _cancel(step: Step, record: DepartureRecord, request: InvalidationRequest) -> DepartureRecord:
-    step.send(
+    _tell_holder(
+        step,
+        record,
         InvalidationDecision,
-        to=record.holder,
-        about=record.mrn,
         lrn=record.lrn,
-        mrn=record.mrn,
         decision=True,
         decision_date=step.now.date(),
         initiated_by_customs=False,
         justification=request.justification,
-        office_of_departure=record.office,
-        holder=record.holder,
     )
     return _give_back_guarantees(step, record)
 
 
 def _no_release(step: Step, record: DepartureRecord, _: None) -> DepartureRecord:
     refused = ", ".join(f"{reason.grn} {reason.code}" for reason in record.refusals)
-    step.send(
+    _tell_holder(
+        step,
+        record,
         NoRelease,
-        to=record.holder,
-        about=record.mrn,
-        mrn=record.mrn,
         decision_date=step.now.date(),
         motivation_code=NO_RELEASE_GUARANTEE,
         motivation_text=f"Guarantee not amended within {step.config.amendment_period} ({refused})",
-        office_of_departure=record.office,
-        holder=record.holder,
     )
     return _give_back_guarantees(step, record)
 
@@ -347,36 +369,70 @@ def _record_passage(step: Step, record: DepartureRecord, notification: Notificat
 
 
 def _record_arrival(step: Step, record: DepartureRecord, advice: ArrivalAdvice) -> DepartureRecord:
-    return replace(record, arrival_date=advice.arrival_date)
+    """The goods are at destination: the time limit no longer runs, and an enquiry, if any, is over."""
+    return replace(record, arrival_date=advice.arrival_date, deadline=None)
+
+
+def _start_enquiry(step: Step, record: DepartureRecord, _: None) -> DepartureRecord:
+    """CC140C: the time limit passed with no arrival advice; the holder is asked where the goods are."""
+    today = step.now.date()
+    _tell_holder(
+        step,
+        record,
+        RequestOnNonArrivedMovement,
+        request_date=today,
+        limit_for_response_date=today + step.config.enquiry_response_period,
+        office_of_enquiry=record.office,
+    )
+    return replace(record, deadline=None)
+
+
+def _record_answer(step: Step, record: DepartureRecord, answer: InformationAboutNonArrivedMovement) -> DepartureRecord:
+    return replace(record, enquiry_answer=answer.statement)
+
+
+def _claim(declaration: Declaration) -> tuple[Decimal | None, str | None]:
+    """What recovery claims: the amount the guarantee references cover, the simulator keeping no tariff.
+
+    Nothing when no reference states an amount (a waiver) or when they state it in several currencies.
+    """
+    uses = _uses(declaration).values()
+    currencies = {use.currency for use in uses}
+    if len(currencies) != 1:
+        return None, None
+    return sum((use.amount for use in uses), Decimal("0")), currencies.pop()
+
+
+def _recover(step: Step, record: DepartureRecord, answer: InformationAboutNonArrivedMovement) -> DepartureRecord:
+    """CC035C: the holder says the goods never arrived. The guarantee stays reserved for the debt (no CD204C)."""
+    declaration = record.declaration
+    amount, currency = _claim(declaration)
+    reason = f"Goods not presented at {declaration.office_of_destination} by {declaration.limit_date}"
+    _tell_holder(
+        step,
+        record,
+        RecoveryNotification,
+        acceptance_date=record.accepted_at.date(),
+        notification_date=step.now.date(),
+        text=f"{reason}; holder: {answer.statement}"[:512],
+        amount_claimed=amount,
+        currency=currency,
+        office_of_recovery=record.office,
+    )
+    return _record_answer(step, record, answer)
 
 
 def _write_off(step: Step, record: DepartureRecord, _: object) -> DepartureRecord:
     """CC045C naming the GRNs freed, then CD204C for each: after CD018C A1 or resolved discrepancies."""
-    step.send(
-        WriteOffNotification,
-        to=record.holder,
-        about=record.mrn,
-        mrn=record.mrn,
-        write_off_date=step.now.date(),
-        office_of_departure=record.office,
-        holder=record.holder,
-        released_grns=record.reserved_grns,
+    _tell_holder(
+        step, record, WriteOffNotification, write_off_date=step.now.date(), released_grns=record.reserved_grns
     )
     return _give_back_guarantees(step, record)
 
 
 def _notify_discrepancies(step: Step, record: DepartureRecord, results: ControlResults) -> DepartureRecord:
     text = results.discrepancies or "Control results not satisfactory"
-    step.send(
-        Discrepancies,
-        to=record.holder,
-        about=record.mrn,
-        mrn=record.mrn,
-        discrepancies_notification_date=step.now.date(),
-        discrepancies=text,
-        office_of_departure=record.office,
-        holder=record.holder,
-    )
+    _tell_holder(step, record, Discrepancies, discrepancies_notification_date=step.now.date(), discrepancies=text)
     return replace(record, discrepancies=text)
 
 
@@ -389,6 +445,9 @@ EFFECTS: Mapping[str, Effect] = {
     "amendment period expired": _no_release,
     "CD118C": _record_passage,
     "CD006C": _record_arrival,
+    "time limit expired": _start_enquiry,
+    "CC141C delivered": _record_answer,
+    "CC141C not delivered": _recover,
     "CD018C A1": _write_off,
     "CD018C A2": _write_off,
     "CD018C B1": _notify_discrepancies,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from lxml import etree
@@ -74,6 +74,7 @@ class CatsDesk:
         self._actions: Mapping[str, Callable[[CatsState, Mapping[str, Any], datetime], DeskResult]] = {
             "declare": self._declare,
             "invalidate": self._invalidate,
+            "answer_enquiry": self._answer_enquiry,
             "notify_arrival": self._notify_arrival,
             "present_at_transit": self._officer(PresentAtTransit),
             "record_control": self._officer(RecordControl),
@@ -163,6 +164,25 @@ class CatsDesk:
         justification = str(arguments.get("justification", "Declaration no longer needed"))
         outcome = self._traders.request_invalidation(
             state.traders, str(movement["holder"]), str(movement["lrn"]), justification, now
+        )
+        return self._result(replace(state, traders=outcome.state), outcome)
+
+    def _answer_enquiry(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
+        """The holder answers CC140C with CC141C: `delivered: true` (on `delivered_on`, by default the step's
+        day, at `office`, by default the declared destination) or `delivered: false`, and a `text`."""
+        movement = self._cats.movement(str(arguments["movement"]))
+        said = arguments.get("delivered", False)
+        if not isinstance(said, bool):
+            raise ScenarioError(f"answer_enquiry: delivered must be true or false, not {said!r}", path="delivered")
+        delivered = None
+        if said:
+            on = arguments.get("delivered_on")
+            office = str(arguments.get("office", movement["destination"]))
+            delivered = (date.fromisoformat(str(on)) if on else now.date(), office)
+        text = arguments.get("text")
+        holder, lrn = str(movement["holder"]), str(movement["lrn"])
+        outcome = self._traders.answer_enquiry(
+            state.traders, holder, lrn, delivered, None if text is None else str(text), now
         )
         return self._result(replace(state, traders=outcome.state), outcome)
 

@@ -38,6 +38,7 @@ class DepartureRecord:
     passed_offices: tuple[str, ...] = ()  # offices of transit that sent CD118C, in order
     arrival_date: date | None = None
     discrepancies: str | None = None
+    enquiry_answer: str | None = None  # what the holder said in CC141C
 
     @property
     def lrn(self) -> str:

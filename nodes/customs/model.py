@@ -36,6 +36,7 @@ __all__ = [
     "GoodsRelease",
     "Header",
     "HouseConsignment",
+    "InformationAboutNonArrivedMovement",
     "InvalidGuaranteeReason",
     "InvalidationDecision",
     "InvalidationRequest",
@@ -45,9 +46,11 @@ __all__ = [
     "NotificationCrossingFrontier",
     "Packaging",
     "PositiveAcknowledge",
+    "RecoveryNotification",
     "RejectionFromDeparture",
     "RejectionFromDestination",
     "ReleaseForTransit",
+    "RequestOnNonArrivedMovement",
     "Seal",
     "SupportingDocument",
     "Trader",
@@ -180,7 +183,13 @@ class Consignment:
 
 @dataclass(frozen=True)
 class Declaration:
-    """The data of a transit declaration (CC015C) that also travels in CC029C, CD001C and CD050C."""
+    """The data of a transit declaration (CC015C) that also travels in CC029C, CD001C and CD050C.
+
+    `limit_date` (TransitOperation/limitDate) is the date by which the goods must be presented at the
+    office of destination. The office of departure sets it at release, so it is None in a CC015C and
+    given in the CC029C, CD050C and CD001C that follow; a movement with no arrival advice by then goes
+    to enquiry (CC140C).
+    """
 
     lrn: str
     declaration_type: str  # CL231: T1, T2, T, TIR
@@ -192,6 +201,7 @@ class Declaration:
     holder: Trader
     guarantees: tuple[Guarantee, ...]
     consignment: Consignment
+    limit_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -468,6 +478,75 @@ class WriteOffNotification:
 
 
 @dataclass(frozen=True)
+class RequestOnNonArrivedMovement:
+    """CC140C: office of departure → holder; the time limit passed with no arrival advice, the enquiry starts.
+
+    The holder is asked to say, by `limit_for_response_date`, where the goods are (CC141C). The office
+    of departure is also the office of enquiry: the simulator runs no separate enquiry offices.
+    """
+
+    header: Header
+    mrn: str
+    request_date: date  # requestOnNonArrivedMovementDate
+    limit_for_response_date: date
+    office_of_departure: str
+    office_of_enquiry: str  # CustomsOfficeOfEnquiryAtDeparture
+    holder: str
+    code = "CC140C"
+
+
+@dataclass(frozen=True)
+class InformationAboutNonArrivedMovement:
+    """CC141C: holder → office of enquiry at departure; the answer to CC140C.
+
+    As in P5, the goods count as delivered when the holder gives the date on its proof of delivery
+    (Enquiry/TC11DeliveryDate) and the office where they were presented; without a date they were not.
+    """
+
+    header: Header
+    mrn: str
+    office_of_destination_actual: str | None
+    office_of_enquiry: str
+    holder: str
+    delivery_date: date | None  # TC11DeliveryDate
+    text: str | None
+    code = "CC141C"
+
+    @property
+    def delivered(self) -> bool:
+        return self.delivery_date is not None
+
+    @property
+    def statement(self) -> str:
+        """The answer in one line, as the office of departure records it and a timeline shows it."""
+        said = "not delivered"
+        if self.delivered:
+            said = f"delivered {self.delivery_date} at {self.office_of_destination_actual}"
+        return f"{said}: {self.text}" if self.text else said
+
+
+@dataclass(frozen=True)
+class RecoveryNotification:
+    """CC035C E_REC_NOT: office of departure → holder; the debt is recovered, the guarantee stays reserved.
+
+    `amount_claimed` is the amount the declaration's guarantee references cover, as the simulator keeps
+    no tariff to compute a debt from; None when no reference states one in a single currency (a waiver).
+    """
+
+    header: Header
+    mrn: str
+    acceptance_date: date  # declarationAcceptanceDate
+    notification_date: date
+    text: str | None
+    amount_claimed: Decimal | None
+    currency: str | None
+    office_of_departure: str
+    office_of_recovery: str  # CustomsOfficeOfRecoveryAtDeparture
+    holder: str
+    code = "CC035C"
+
+
+@dataclass(frozen=True)
 class GuaranteeUse:
     """CD203C GUARANTEE USE: office of departure → office of guarantee; reserve an amount on a GRN."""
 
@@ -549,6 +628,9 @@ CatsMessage = (
     | ControlResults
     | Discrepancies
     | WriteOffNotification
+    | RequestOnNonArrivedMovement
+    | InformationAboutNonArrivedMovement
+    | RecoveryNotification
     | GuaranteeUse
     | GuaranteeUseResult
     | GuaranteeUseCancellation
@@ -575,6 +657,9 @@ MESSAGE_NAMES: dict[str, str] = {
     "CD018C": "Destination control results",
     "CC019C": "Discrepancies",
     "CC045C": "Write-off notification",
+    "CC140C": "Request on non-arrived movement",
+    "CC141C": "Information about non-arrived movement",
+    "CC035C": "Recovery notification",
     "CD203C": "Guarantee use",
     "CD205C": "Guarantee use result",
     "CD204C": "Guarantee use cancellation",

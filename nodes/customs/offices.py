@@ -121,6 +121,7 @@ class CustomsAdministration:
         return step.outcome(handle(step, state, action))
 
     def tick(self, state: CustomsState, now: datetime) -> Outcome[CustomsState]:
-        """Let every deadline that has passed by `now` take effect (CC051C after the amendment period)."""
+        """Let every deadline that has passed by `now` take effect: CC051C after the amendment period,
+        CC140C (enquiry) after the time limit of a released movement that has not arrived."""
         step = Step(self.config, state.message_serial, now)
         return step.outcome(departure.tick(step, state))

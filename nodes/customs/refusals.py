@@ -9,6 +9,7 @@ code. Every refusal carries functional errors: a pointer into the refused messag
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from exchange.errors import ProtocolError
@@ -16,7 +17,6 @@ from nodes.customs.model import (
     ArrivalNotification,
     FunctionalError,
     FunctionalNack,
-    InvalidationRequest,
     RejectionFromDeparture,
     RejectionFromDestination,
     TransitDeclaration,
@@ -25,9 +25,12 @@ from nodes.customs.step import Step
 
 __all__ = ["ERROR_REASONS", "REJECTION_CODES", "functional_error", "reference_of", "refuse"]
 
-REJECTION_CODES: Mapping[str, str] = {"015": "12", "014": "4", "007": "12"}
+REJECTION_CODES: Mapping[str, str] = {"015": "12", "014": "4", "141": "12", "007": "12"}
 """Business rejection type (IE number refused) → rejection code: CL226 "12" a message with functional
 errors, "4" an invalidation (cancellation) refused; CL227 "12" for the arrival notification."""
+
+Refuser = Callable[[Step, Any, tuple[FunctionalError, ...], str], None]
+"""Answers a refused message: (step, message, functional errors, reason text)."""
 
 ERROR_REASONS: Mapping[str, str] = {"90": "UNK_MRN", "92": "OUT_SEQ", "93": "INV_MRN"}
 """Error reasons for errors that no rule id names (errorReason is an..7)."""
@@ -97,19 +100,22 @@ def _reject_declaration(
     )
 
 
-def _reject_invalidation(
-    step: Step, message: InvalidationRequest, errors: tuple[FunctionalError, ...], text: str
-) -> None:
-    _departure_rejection(
-        step,
-        "014",
-        lrn=message.lrn,
-        mrn=message.mrn,
-        office=message.office_of_departure,
-        holder=message.holder,
-        errors=errors,
-        text=text,
-    )
+def _reject_holder_message(rejected_type: str, office: Callable[[Any], str]) -> Refuser:
+    """CC056C for a holder's message about a declared movement (CC014C, CC141C); `office` finds who refuses."""
+
+    def reject(step: Step, message: Any, errors: tuple[FunctionalError, ...], text: str) -> None:
+        _departure_rejection(
+            step,
+            rejected_type,
+            lrn=getattr(message, "lrn", None),
+            mrn=message.mrn,
+            office=office(message),
+            holder=message.holder,
+            errors=errors,
+            text=text,
+        )
+
+    return reject
 
 
 def _reject_arrival(step: Step, message: ArrivalNotification, errors: tuple[FunctionalError, ...], text: str) -> None:
@@ -142,9 +148,10 @@ def _nack(step: Step, message: Any, errors: tuple[FunctionalError, ...], text: s
     )
 
 
-_REFUSERS: Mapping[str, Callable[[Step, Any, tuple[FunctionalError, ...], str], None]] = {
+_REFUSERS: Mapping[str, Refuser] = {
     "CC015C": _reject_declaration,
-    "CC014C": _reject_invalidation,
+    "CC014C": _reject_holder_message("014", attrgetter("office_of_departure")),
+    "CC141C": _reject_holder_message("141", attrgetter("office_of_enquiry")),
     "CC007C": _reject_arrival,
 }
 """Trader messages and their refusals; every other (common-domain) message is answered by CD906C."""

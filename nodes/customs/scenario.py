@@ -8,16 +8,17 @@ same file, so all of them agree on the reference list of offices and on who the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from exchange.clock import utc
 from exchange.errors import ScenarioError
 from exchange.scenario import Scenario
-from nodes.customs.config import CustomsConfig, Office
+from nodes.customs.config import CustomsConfig, Office, TimeLimit
 from nodes.customs.guarantee import GuaranteeAccount, RiskLevel
 from nodes.customs.model import (
     Address,
@@ -36,6 +37,8 @@ from nodes.customs.model import (
 )
 
 __all__ = ["CatsScenario"]
+
+_DAYS = re.compile(r"(\d+)d")
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,22 @@ class CatsScenario:
         )
         risk_levels = {key: entry.risk for key, entry in self._traders.items() if entry.node == node_id}
         return CustomsConfig(
-            country=spec.country, offices=self._offices, guarantees=guarantees, risk_levels=risk_levels
+            country=spec.country,
+            offices=self._offices,
+            guarantees=guarantees,
+            risk_levels=risk_levels,
+            time_limits=self._time_limits(),
         )
+
+    def _time_limits(self) -> dict[tuple[str, str], TimeLimit]:
+        """`time_limit` of each movement that sets one, by (holder, LRN): the plan the office of departure follows."""
+        return {
+            (str(movement.get("holder")), str(movement.get("lrn"))): _time_limit(
+                movement["time_limit"], f"movements.{key}.time_limit"
+            )
+            for key, movement in self.scenario.movements.items()
+            if movement.get("time_limit") is not None
+        }
 
     def movement(self, key: str) -> Mapping[str, Any]:
         movement = self.scenario.movements.get(key)
@@ -221,6 +238,22 @@ def _amount(value: Any, where: str) -> Decimal:
         return Decimal(str(value))
     except InvalidOperation as exc:
         raise ScenarioError(f"{where} is {value!r}, not an amount", path=where) from exc
+
+
+def _time_limit(value: Any, where: str) -> TimeLimit:
+    """`5d` (days from release) or an ISO date (`2026-03-05`, which YAML may already have read as a date)."""
+    if isinstance(value, datetime):
+        return utc(value).date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    days = _DAYS.fullmatch(text)
+    if days:
+        return timedelta(days=int(days.group(1)))
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ScenarioError(f"{where} is {value!r}: use days from release (5d) or an ISO date", path=where) from exc
 
 
 def _moment(value: Any) -> datetime | None:

@@ -48,6 +48,8 @@ class DepartureState(Enum):
     NOT_RELEASED = "NotReleased"  # CC051C sent; ends
     CANCELLED = "Cancelled"  # CC009C sent; ends
     ARRIVED = "Arrived"  # CD006C received
+    UNDER_ENQUIRY = "UnderEnquiry"  # time limit passed with no CD006C: CC140C sent, the holder is asked
+    UNDER_RECOVERY = "UnderRecovery"  # the holder says the goods were not delivered: CC035C, guarantee kept
     DISCREPANCIES_PENDING = "DiscrepanciesPending"  # CC019C sent, waiting for the discrepancies to be solved
     WRITTEN_OFF = "WrittenOff"  # CC045C sent, guarantee freed; ends
 
@@ -82,6 +84,12 @@ DEPARTURE_TRANSITIONS: Mapping[tuple[DepartureState | None, str], DepartureState
     (_D.GUARANTEE_UNDER_AMENDMENT, "amendment period expired"): _D.NOT_RELEASED,
     (_D.RELEASED, "CD118C"): _D.RELEASED,
     (_D.RELEASED, "CD006C"): _D.ARRIVED,
+    (_D.RELEASED, "time limit expired"): _D.UNDER_ENQUIRY,
+    # The enquiry ends when the goods turn up late; a crossing on the way is still recorded.
+    (_D.UNDER_ENQUIRY, "CD118C"): _D.UNDER_ENQUIRY,
+    (_D.UNDER_ENQUIRY, "CD006C"): _D.ARRIVED,
+    (_D.UNDER_ENQUIRY, "CC141C delivered"): _D.UNDER_ENQUIRY,  # recorded; only an arrival advice discharges
+    (_D.UNDER_ENQUIRY, "CC141C not delivered"): _D.UNDER_RECOVERY,
     # CD118C and CD006C come from different administrations and may overtake each other.
     (_D.ARRIVED, "CD118C"): _D.ARRIVED,
     (_D.ARRIVED, "CD018C A1"): _D.WRITTEN_OFF,  # satisfactory
@@ -90,10 +98,15 @@ DEPARTURE_TRANSITIONS: Mapping[tuple[DepartureState | None, str], DepartureState
     (_D.DISCREPANCIES_PENDING, "ResolveDiscrepancies"): _D.WRITTEN_OFF,
 }
 """Office of departure. Guarantee triggers come from CD205C: "guarantees complete" is the acceptance
-that leaves nothing pending and nothing refused, which releases the goods."""
+that leaves nothing pending and nothing refused, which releases the goods. "CC141C delivered" and "CC141C
+not delivered" are the holder's answer to the enquiry, with or without a date of delivery."""
 
-DEPARTURE_TIMERS: Mapping[DepartureState, str] = {_D.GUARANTEE_UNDER_AMENDMENT: "amendment period expired"}
-"""States whose record deadline, once passed, fires the trigger named here (see `tick`)."""
+DEPARTURE_TIMERS: Mapping[DepartureState, str] = {
+    _D.GUARANTEE_UNDER_AMENDMENT: "amendment period expired",
+    _D.RELEASED: "time limit expired",
+}
+"""States whose record deadline, once passed, fires the trigger named here (see `tick`). The effect of
+every timer clears the deadline, so each fires once however often the clock moves."""
 
 TRANSIT_TRANSITIONS: Mapping[tuple[TransitState | None, str], TransitState] = {
     (None, "CD050C"): TransitState.ATR_RECEIVED,
@@ -119,6 +132,7 @@ class Route:
 RECEIVE_ROUTES: Mapping[str, Route] = {
     "CC015C": Route("DEP", "declaration.office_of_departure", "CustomsOfficeOfDeparture"),
     "CC014C": Route("DEP", "office_of_departure", "CustomsOfficeOfDeparture"),
+    "CC141C": Route("DEP", "office_of_enquiry", "CustomsOfficeOfEnquiryAtDeparture"),
     "CD205C": Route("DEP", "office_of_departure", "CustomsOfficeOfDeparture"),
     "CD118C": Route("DEP", "office_of_departure", "CustomsOfficeOfDeparture"),
     "CD006C": Route("DEP", "office_of_departure", "CustomsOfficeOfDeparture"),

@@ -1,4 +1,5 @@
-"""The traders of one country: holders who declare and cancel, traders at destination who notify arrival.
+"""The traders of one country: holders who declare, cancel and answer enquiries; traders at destination who
+notify arrival.
 
 A trader's system knows little: the movements it declared (by LRN), the MRN customs gave each, and
 the latest thing customs said. The status labels are HMRC's (transit.md §1.6: the trader UI maps the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from exchange.errors import ProtocolError, UnknownMovement
@@ -21,6 +22,7 @@ from nodes.customs.model import (
     CatsMessage,
     Declaration,
     Header,
+    InformationAboutNonArrivedMovement,
     InvalidationRequest,
     TransitDeclaration,
 )
@@ -41,6 +43,8 @@ TRADER_STATUS: Mapping[str, tuple[str, str]] = {
     "CC009C": (HOLDER, "Declaration cancelled"),
     "CC019C": (HOLDER, "Goods not released - discrepancies"),
     "CC045C": (HOLDER, "Movement ended"),
+    "CC140C": (HOLDER, "Under enquiry"),
+    "CC035C": (HOLDER, "Goods being recovered"),
     "CC057C": (TRADER_AT_DESTINATION, "Rejected by office of destination"),
     "CC025C": (TRADER_AT_DESTINATION, "Goods released"),
 }
@@ -97,6 +101,14 @@ def _send(
     return replace(state, message_serials={**state.message_serials, trader: serial}), kind(header=header, **fields)
 
 
+def _declared(state: TraderState, holder: str, reference: str) -> TraderMovement:
+    """The movement `reference` (LRN or MRN) that `holder` declared, or UnknownMovement."""
+    movement = state.movement(holder, reference)
+    if movement is None or movement.side != HOLDER:
+        raise UnknownMovement(f"{holder} declared no movement {reference}")
+    return movement
+
+
 def _file(state: TraderState, trader: str, key: str, movement: TraderMovement) -> TraderState:
     return replace(state, movements={**state.movements, trader: {**state.movements.get(trader, {}), key: movement}})
 
@@ -129,9 +141,7 @@ class TraderDesk:
         self, state: TraderState, holder: str, reference: str, justification: str, now: datetime
     ) -> Outcome[TraderState]:
         """CC014C for the holder's movement `reference` (LRN or MRN). Raises UnknownMovement if it has none."""
-        movement = state.movement(holder, reference)
-        if movement is None or movement.side != HOLDER:
-            raise UnknownMovement(f"{holder} declared no movement {reference}")
+        movement = _declared(state, holder, reference)
         state, message = _send(
             state,
             holder,
@@ -145,6 +155,39 @@ class TraderDesk:
             justification=justification,
             office_of_departure=movement.office,
             holder=holder,
+        )
+        return Outcome(state, (message,))
+
+    def answer_enquiry(
+        self,
+        state: TraderState,
+        holder: str,
+        reference: str,
+        delivered: tuple[date, str] | None,
+        text: str | None,
+        now: datetime,
+    ) -> Outcome[TraderState]:
+        """CC141C answering CC140C: `delivered` is (delivery date, office of destination), None if not delivered.
+
+        Raises UnknownMovement when the holder has no such movement or customs never gave it an MRN.
+        """
+        movement = _declared(state, holder, reference)
+        if movement.mrn is None:
+            raise UnknownMovement(f"{holder} has no MRN for movement {reference} to answer an enquiry about")
+        delivery_date, office = delivered or (None, None)
+        state, message = _send(
+            state,
+            holder,
+            InformationAboutNonArrivedMovement,
+            f"NTA.{movement.office[:2]}",
+            movement.mrn,
+            now,
+            mrn=movement.mrn,
+            office_of_destination_actual=office,
+            office_of_enquiry=movement.office,
+            holder=holder,
+            delivery_date=delivery_date,
+            text=text,
         )
         return Outcome(state, (message,))
 
