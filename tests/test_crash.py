@@ -11,9 +11,11 @@ every movement ended as it would have without the crashes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 import ssl
 import subprocess
@@ -32,7 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CARAVAN = str(Path(sys.executable).with_name("caravan"))
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
 MOVEMENTS = 60
-BASE_PORT = 8760
 KILLS = (("hub", 150), ("uz", 400), ("ge", 650), ("hub", 850))  # (component, deliveries seen before the kill)
 
 
@@ -82,6 +83,20 @@ def _scenario(path: Path) -> None:
     path.write_text(yaml.safe_dump(scenario, sort_keys=False))
 
 
+def _free_base_port(count: int = 4) -> int:
+    """The first of `count` consecutive free loopback ports (prepare numbers the components from it)."""
+    for base in range(20000 + os.getpid() % 20000, 60000, count):
+        with contextlib.ExitStack() as probes:
+            try:
+                for port in range(base, base + count):
+                    probe = probes.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return base
+    raise AssertionError("no free ports")
+
+
 def _start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as stream:
         return subprocess.Popen(command, cwd=ROOT, stdout=stream, stderr=subprocess.STDOUT)
@@ -111,8 +126,8 @@ def test_killing_hub_and_nodes_mid_run_loses_nothing_and_applies_nothing_twice(t
     scenario = tmp_path / "crash.yaml"
     _scenario(scenario)
     work = tmp_path / "pilot"
-    prepared = subprocess.run([CARAVAN, "prepare", str(scenario), "--out", str(work), "--base-port", str(BASE_PORT)],
-                              cwd=ROOT, capture_output=True)
+    prepare = [CARAVAN, "prepare", str(scenario), "--out", str(work), "--base-port", str(_free_base_port())]
+    prepared = subprocess.run(prepare, cwd=ROOT, capture_output=True)
     assert prepared.returncode == 0, prepared.stderr.decode()
     commands = {
         "hub": [CARAVAN, "hub", "--config", str(work / "hub.yaml")],
