@@ -2,7 +2,7 @@
 
     caravan run SCENARIO [--out DIR] [--speed N] [--attach DIR] [--plain-http]
     caravan validate FILE...
-    caravan verify FILE --ca CA.pem [--at TIME]
+    caravan verify FILE --ca CA.pem [--at TIME] [--status-from DIR] [--trust-list FILE]
     caravan prepare SCENARIO --out DIR [--base-port PORT] [--plain-http]
     caravan hub --config FILE
     caravan node --config FILE
@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("file", type=Path)
     verify.add_argument("--ca", type=Path, required=True, help="trust anchor (the scenario's pki/ca.pem)")
     verify.add_argument("--at", default=None, help="check validity at this ISO time (default: when it was prepared)")
+    verify.add_argument("--status-from", type=Path, default=None,
+                        help="where the document's status is read (e-CO: a run's messages/ directory)")
+    verify.add_argument("--trust-list", type=Path, default=None,
+                        help="which issuers are trusted (e-CO: a scenario file, its nodes' eco sections)")
     verify.set_defaults(handler=_verify)
 
     prepare = commands.add_parser("prepare", help="write PKI and per-component configs for separate processes")
@@ -125,19 +129,29 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from nodes.families import verify_document_further
+    from nodes.verdict import VerifyRequest
+
     data = args.file.read_bytes()
     trust = TrustStore.from_file(args.ca)
     at = _when(args.at, data)
+    verified, failure, code = None, None, 0
     try:
         verified = verify_document(data, trust, at=at)
     except CaravanError as exc:
+        failure, code = exc, 2
         rule = f" [{exc.rule}]" if exc.rule else ""
         print(f"{args.file}: NOT VERIFIED{rule}: {exc.message}")
-        return 2
-    subject = verified.certificate.subject.rfc4514_string()
-    print(f"{args.file}: signature valid; signed by {verified.signer_id} ({subject}); "
-          f"chain to {args.ca} holds at {at:%Y-%m-%dT%H:%M:%SZ}")
-    return 0
+    if verified is not None:
+        subject = verified.certificate.subject.rfc4514_string()
+        print(f"{args.file}: signature valid; signed by {verified.signer_id} ({subject}); "
+              f"chain to {args.ca} holds at {at:%Y-%m-%dT%H:%M:%SZ}")
+    as_of = None if args.at is None else at
+    further = verify_document_further(VerifyRequest(parse_document(data), trust, at, verified, failure, as_of,
+                                                    args.status_from, args.trust_list))
+    for line in further.lines:
+        print(line)
+    return max(code, further.exit_code)
 
 
 def _when(option: str | None, data: bytes) -> datetime:
@@ -151,7 +165,7 @@ def _when(option: str | None, data: bytes) -> datetime:
     if option:
         return utc(datetime.fromisoformat(option.replace("Z", "+00:00")))
     root = parse_document(data)
-    for element in root.iter("preparationDateAndTime", "{*}preparationDateAndTime"):
+    for element in root.iter("preparationDateAndTime", "{*}preparationDateAndTime", "{*}SentDateTime"):
         if element.text:
             return utc(datetime.fromisoformat(element.text.strip().replace("Z", "+00:00")))
     print("note: the document states no preparation time; checking at the current time", file=sys.stderr)

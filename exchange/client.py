@@ -5,6 +5,11 @@ the oldest undelivered envelope, POST it, and decide from the answer whether it 
 for good (4xx: resending the same bytes cannot help), or worth retrying later (5xx, timeouts, refused
 connections). `Forwarder` keeps that loop and its backoff in one place; the queue itself stays in the
 caller's SQLite tables, so nothing is lost when a process dies between two attempts.
+
+One kind of 4xx is not final: a refusal on integrity (`INTEGRITY_RULES`: the digest does not match, the
+XML is not well-formed) says the bytes were damaged on the way, not that the message is wrong. The
+sender's stored copy is intact, so the forwarder sends it once more; a second integrity refusal of the
+same message is final, so a sender that really signs broken documents does not loop.
 """
 
 from __future__ import annotations
@@ -12,15 +17,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
 import aiohttp
 
-__all__ = ["Answer", "Forwarder", "Outcome", "QueueItem", "post_envelope"]
+__all__ = ["INTEGRITY_RULES", "Answer", "Forwarder", "Outcome", "QueueItem", "Route", "post_envelope"]
 
 ENVELOPE_CONTENT_TYPE = "application/xml"
+
+INTEGRITY_RULES = frozenset({"signature-digest", "xml-malformed"})
+"""Refusals that mean "damaged in transit": worth one more attempt from the sender's intact copy."""
 
 
 class Outcome(Enum):
@@ -65,6 +73,16 @@ def _json_or_text(text: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Route:
+    """Where an envelope goes, as the transport sees it (what fault scripting and transport logs name)."""
+
+    sender: str
+    recipient: str
+    message_type: str
+    message_id: str
+
+
+@dataclass(frozen=True)
 class QueueItem:
     """One envelope waiting in a durable queue."""
 
@@ -72,6 +90,11 @@ class QueueItem:
     url: str
     envelope: bytes
     attempts: int
+    route: Route | None = None
+
+
+Send = Callable[[QueueItem], Awaitable[Answer]]
+"""How a forwarder puts one item on the wire (a plain POST, or one that scripted faults may disturb)."""
 
 
 class Forwarder:
@@ -90,6 +113,7 @@ class Forwarder:
         max_attempts: int,
         base_delay: float = 0.05,
         max_delay: float = 2.0,
+        send: Send | None = None,
     ) -> None:
         self._session = session
         self._next_item = next_item
@@ -97,7 +121,9 @@ class Forwarder:
         self._max_attempts = max_attempts
         self._base_delay = base_delay
         self._max_delay = max_delay
+        self._send = send or self._post
         self._wake = asyncio.Event()
+        self._resent: set[int] = set()  # keys that had their one resend after an integrity refusal
 
     @property
     def max_attempts(self) -> int:
@@ -118,7 +144,24 @@ class Forwarder:
             if item is None:
                 await self._wake.wait()
                 continue
-            answer = await post_envelope(self._session, item.url, item.envelope)
+            answer = self._judge(item, await self._send(item))
             await self._settle(item, answer)
             if answer.outcome is Outcome.UNREACHABLE:
                 await asyncio.sleep(self.delay(item.attempts + 1))
+
+    async def _post(self, item: QueueItem) -> Answer:
+        return await post_envelope(self._session, item.url, item.envelope)
+
+    def _judge(self, item: QueueItem, answer: Answer) -> Answer:
+        """Turn the first integrity refusal of an item into "try again"; every other answer stands.
+
+        The resend is remembered in memory: a restarted process may grant one more, which is harmless
+        because every resend carries the sender's stored, intact copy.
+        """
+        damaged = answer.outcome is Outcome.REFUSED and answer.body.get("rule") in INTEGRITY_RULES
+        if damaged and item.key not in self._resent:
+            self._resent.add(item.key)
+            return replace(answer, outcome=Outcome.UNREACHABLE)
+        if answer.outcome is not Outcome.UNREACHABLE:
+            self._resent.discard(item.key)
+        return answer

@@ -11,6 +11,11 @@ For every envelope a node submits, the hub
 6. pushes it to the recipient node's inbox, in order, retrying with backoff, and tracks the delivery
    (pending → delivered | failed).
 
+Pushes go through a `Wire` (exchange/transport.py) that applies the scenario's scripted faults
+(exchange/faults.py): deliveries a fault holds (recipient offline, partition, latency, reorder) wait
+without counting attempts, while other senders' deliveries to the same recipient go on; within one
+link (sender → recipient) the order stays first-in first-out.
+
 A duplicate submission (same sender and message id, same bytes) is answered with the original receipt
 and is never delivered twice; the same id with other content is refused as NCTS error 26.
 """
@@ -29,16 +34,18 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from exchange.client import Answer, Forwarder, Outcome, QueueItem
+from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
 from exchange.errors import CaravanError, DuplicateMessage, ProtocolError, TrustError
+from exchange.faults import FaultSwitch, Hold, Leg
 from exchange.intake import open_envelope
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
 from exchange.ippc.face import IppcFace
 from exchange.pki import TrustStore
 from exchange.store import Database
 from exchange.tls import DRIVER, TlsIdentity
+from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_handler, transport_handler
 from exchange.web import PEER, Access, error_response, json_response, party_guard, set_clock_handler
 
 __all__ = ["DELIVERY_TRANSITIONS", "DeliveryState", "Hub", "Receipt"]
@@ -90,6 +97,7 @@ _SCHEMA = (
         rule TEXT NOT NULL,
         message TEXT NOT NULL
     )""",
+    TRANSPORT_SCHEMA,
 )
 
 REFUSAL_LOG_ROWS = 10_000
@@ -134,8 +142,12 @@ class Hub:
         tls: TlsIdentity | None = None,
         countries: Mapping[str, str] | None = None,
         ippc: IppcFace | None = None,
+        faults: FaultSwitch | None = None,
     ) -> None:
         self._db = database
+        self._faults = faults or FaultSwitch()  # scripted network faults (scenarios); empty: none
+        self._transport = TransportLog(database, clock)
+        self._wire: Wire | None = None
         self._ippc = ippc  # the IPPC ePhyto Hub face (exchange/ippc), if this hub serves ePhytos
         self._tls = tls
         self._countries = dict(countries or {})
@@ -163,7 +175,8 @@ class Hub:
         """`countries` (node → the country it serves) turns on the check that a node speaks only for it."""
         database = await Database.open(path, _SCHEMA)
         return cls(
-            database, trust, directory, clock, max_attempts=max_attempts, tls=tls, countries=countries, ippc=ippc
+            database, trust, directory, clock, max_attempts=max_attempts, tls=tls, countries=countries, ippc=ippc,
+            faults=FaultSwitch.beside(path),
         )
 
     # -- accepting ------------------------------------------------------------------------------------------
@@ -254,12 +267,14 @@ class Hub:
         self._session = aiohttp.ClientSession(connector=connector)
         if self._ippc is not None:
             await self._ippc.start(self._db, self._session)
+        self._wire = Wire(self._session, self._faults, self._clock, Leg.PUSH, self._transport)
         for node in self._directory:
             forwarder = Forwarder(
                 self._session,
                 lambda node=node: self._next_delivery(node),
                 self._settle,
                 max_attempts=self._max_attempts,
+                send=self._wire.send,
             )
             self._forwarders[node] = forwarder
             self._tasks.append(asyncio.create_task(forwarder.run(), name=f"hub-forward-{node}"))
@@ -276,13 +291,62 @@ class Hub:
         await self._db.close()
 
     async def _next_delivery(self, node: str) -> QueueItem | None:
-        row = await self._db.fetch_one(
-            "SELECT id, envelope, attempts FROM deliveries WHERE recipient = ? AND state = ? ORDER BY id LIMIT 1",
-            (node, DeliveryState.PENDING.value),
-        )
+        row, _ = await self._queue(node, capture=True)
         if row is None:
             return None
-        return QueueItem(row["id"], self._directory[node].rstrip("/") + "/inbox", row["envelope"], row["attempts"])
+        envelope = await self.envelope(row["id"])
+        assert envelope is not None
+        url = self._directory[node].rstrip("/") + "/inbox"
+        return QueueItem(row["id"], url, envelope, row["attempts"], _route(row))
+
+    async def _queue(self, node: str, *, capture: bool) -> tuple[Any, int]:
+        """The oldest pending delivery to `node` that no fault holds, and how many pending ones are held.
+
+        With `capture` (the forwarder asking), a reorder fault takes the envelopes it holds back and each
+        newly held envelope is logged; without it (status) nothing changes. Behind a held envelope, the
+        rest of its link waits too: first-in first-out per link.
+        """
+        now = self._clock.now()
+        columns = "id, sender, recipient, message_type, message_id, accepted_at, attempts"
+        query = f"SELECT {columns} FROM deliveries WHERE recipient = ? AND state = ? ORDER BY id"
+        if not self._faults.could_hold(node, now):  # the common case: just the oldest
+            return await self._db.fetch_one(query + " LIMIT 1", (node, DeliveryState.PENDING.value)), 0
+        first, held, blocked = None, 0, {}
+        for row in await self._db.fetch_all(query, (node, DeliveryState.PENDING.value)):
+            route = _route(row)
+            hold = blocked.get(route.sender) or await self._hold(row, route, now, capture=capture)
+            if hold is not None:
+                blocked[route.sender] = hold
+                held += 1
+                if capture and self._wire is not None:
+                    await self._wire.held(row["id"], route, hold)
+            elif first is None:
+                first = row
+                if capture:
+                    break
+        return first, held
+
+    async def _hold(self, row: Any, route: Route, now: datetime, *, capture: bool) -> Hold | None:
+        accepted_at = datetime.fromisoformat(row["accepted_at"])
+        hold = self._faults.hold(route, accepted_at, now)
+        if hold is not None:
+            return hold
+        reorder = self._faults.reordered(row["id"], route, now, capture=capture)
+        if reorder is None:
+            return None
+        overtaken = await self._db.fetch_one(
+            "SELECT 1 FROM deliveries WHERE recipient = ? AND sender != ? AND id > ? AND state = ? LIMIT 1",
+            (route.recipient, route.sender, row["id"], DeliveryState.DELIVERED.value),
+        )
+        return None if overtaken else Hold(reorder, f"held back until later traffic reaches {route.recipient}")
+
+    def _wake_forwarders(self) -> None:
+        """A new plan or a new time may release held envelopes: let every forwarder look again."""
+        for forwarder in self._forwarders.values():
+            forwarder.wake()
+
+    async def _clock_moved(self) -> None:
+        self._wake_forwarders()
 
     async def _settle(self, item: QueueItem, answer: Answer) -> None:
         state = DELIVERY_TRANSITIONS[(DeliveryState.PENDING, answer.outcome)]
@@ -350,6 +414,9 @@ class Hub:
         refused = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM refusals")
         counts["duplicates_absorbed"] = absorbed["n"] if absorbed else 0
         counts["refused"] = refused["n"] if refused else 0
+        now = self._clock.now()
+        held = [node for node in self._directory if self._faults.could_hold(node, now)]
+        counts["held"] = sum([(await self._queue(node, capture=False))[1] for node in held])
         if self._ippc is not None:
             counts.update(await self._ippc.counts())
         return counts
@@ -359,7 +426,7 @@ class Hub:
     def application(self) -> web.Application:
         middlewares = []
         if self._tls is not None:
-            rules = [Access("/control/", frozenset({DRIVER})), Access("/refusals", frozenset({DRIVER}))]
+            rules = [Access(prefix, frozenset({DRIVER})) for prefix in ("/control/", "/refusals", "/transport")]
             middlewares.append(party_guard(rules, self._tls.revocations(), self._clock, self._log_refusal))
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_post("/envelopes", self._handle_submit)
@@ -368,10 +435,12 @@ class Hub:
         app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
         app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
         app.router.add_get("/status", self._handle_status)
+        app.router.add_get("/transport", transport_handler(self._transport))
+        app.router.add_put("/control/faults", faults_handler(self._faults, self._wake_forwarders))
         if self._ippc is not None:
             app.add_subapp(IPPC_PREFIX, self._ippc.application())
         if isinstance(self._clock, VirtualClock):
-            app.router.add_put("/control/clock", set_clock_handler(self._clock))
+            app.router.add_put("/control/clock", set_clock_handler(self._clock, after=self._clock_moved))
         return app
 
     async def _handle_submit(self, request: web.Request) -> web.Response:
@@ -421,6 +490,10 @@ def _receipt(row: Any) -> Receipt:
         delivered_at=row["delivered_at"],
         last_error=row["last_error"],
     )
+
+
+def _route(row: Any) -> Route:
+    return Route(row["sender"], row["recipient"], row["message_type"], row["message_id"])
 
 
 def _describe(answer: Answer) -> str:

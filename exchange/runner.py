@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +25,8 @@ from lxml import etree
 from exchange.drills import RELOADING_ACTIONS, Captured, attack, authority_action
 from exchange.envelope import Envelope
 from exchange.errors import ScenarioError, TransportError
-from exchange.scenario import DRIVER_ACTIONS, NOTE, Scenario, Step
+from exchange.faults import FaultBook, fault_from_step, plan_to_json
+from exchange.scenario import DRIVER_ACTIONS, FAULT_ACTIONS, HUB_TARGET, NOTE, Scenario, Step
 from exchange.tls import TlsIdentity
 
 __all__ = ["Check", "Deployment", "Description", "Driver", "RunReport"]
@@ -39,6 +40,7 @@ class Deployment:
     node_urls: Mapping[str, str]
     pki: Path | None = None  # the scenario PKI directory, for steps the scenario CA takes
     driver_tls: TlsIdentity | None = None  # None: plain HTTP
+    restart: Callable[[str], Awaitable[None]] | None = None  # stop and start "hub" or a node (local runs only)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class Driver:
         self._captured: list[Captured] = []
         self._refusals: list[dict[str, Any]] = []
         self._log: IO[str] | None = None
+        self._faults = FaultBook()
+        self._transport_marks: dict[str, int] = {HUB_TARGET: 0, **{node: 0 for node in deployment.node_urls}}
 
     async def run(self) -> RunReport:
         shutil.rmtree(self._out / "messages", ignore_errors=True)  # only this run's messages, none left over
@@ -146,6 +150,8 @@ class Driver:
             await asyncio.sleep((at - previous).total_seconds() / self._speed)
         if at > previous:
             await self._set_clocks(at)
+            for fault in self._faults.ended(at):
+                self._say(f"{fault.until:%Y-%m-%d %H:%M}  ⚡ {fault.describe()}: over, the wire works again")
             await self._settle(at)
 
     async def _set_clocks(self, at: datetime) -> None:
@@ -159,6 +165,9 @@ class Driver:
                       "arguments": dict(step.arguments), "note": step.note})
         if step.action == NOTE:
             self._say(f"{step.at:%Y-%m-%d %H:%M}  ·· {step.arguments.get('text', step.note)}")
+            return
+        if step.action in FAULT_ACTIONS:
+            await self._run_fault(step)
             return
         if step.action in DRIVER_ACTIONS:
             await self._run_drill(step)
@@ -192,6 +201,44 @@ class Driver:
                       "status": answer.status if answer else None, "body": answer.body if answer else None})
         await self._settle(step.at)
 
+    async def _run_fault(self, step: Step) -> None:
+        """Install a fault on every component, heal faults, or restart a component, then let things settle."""
+        note = f"  ({step.note})" if step.note else ""
+        said = {**step.arguments, **({"node": step.node} if step.node else {})}
+        if step.action == "restart":
+            target = str(step.arguments.get("target", ""))
+            if self._deployment.restart is None:
+                raise ScenarioError(f"step {step.index}: restart needs components this run started itself "
+                                    "(caravan run without --attach)", path=f"steps[{step.index}]")
+            self._say(f"{step.at:%Y-%m-%d %H:%M}  ⟳ {target} stops and starts again (same store, same port){note}")
+            await self._deployment.restart(target)
+        elif step.action == "fault":
+            fault = fault_from_step(f"steps[{step.index}]", step.at, step.node, step.arguments, self._scenario.nodes)
+            self._faults.install(fault, said)
+            window = f" until {fault.until:%Y-%m-%d %H:%M}" if fault.until else ""
+            self._say(f"{step.at:%Y-%m-%d %H:%M}  ⚡ fault {fault.describe()}{window}{note}")
+        else:
+            healed = self._faults.heal(said)
+            what = ", ".join(fault.describe() for fault in healed) or "nothing to heal"
+            self._say(f"{step.at:%Y-%m-%d %H:%M}  ⚡ healed: {what}{note}")
+        self._record({"kind": "fault", "index": step.index, "action": step.action, "arguments": said,
+                      "plan": plan_to_json(self._faults.plan)["faults"]})
+        body = plan_to_json(self._faults.plan)
+        for url in [self._deployment.hub_url, *self._deployment.node_urls.values()]:
+            await self._call("PUT", f"{url}/control/faults", body)
+        await self._settle(step.at)
+
+    async def _collect_transport(self) -> None:
+        """Retries, held and released envelopes, drops, duplicates and corruptions, as each component logged them."""
+        urls = {HUB_TARGET: self._deployment.hub_url, **self._deployment.node_urls}
+        for component, url in urls.items():
+            listing = await self._call("GET", f"{url}/transport?after={self._transport_marks[component]}")
+            for event in listing.get("events", []):
+                self._transport_marks[component] = event["id"]
+                self._record({**event, "kind": "transport", "component": component})
+                mark = _TRANSPORT_MARKS.get(event["event"], "·")
+                self._say(f"{event['at'][:10]} {event['at'][11:16]}  {mark} {component}: {event['detail']}")
+
     async def _session_for(self, identity: TlsIdentity | None) -> aiohttp.ClientSession:
         """A client session with `identity`'s TLS credentials (attacks speak as the party they abuse)."""
         key = identity.party if identity else ""
@@ -206,6 +253,7 @@ class Driver:
         await self._collect_messages()
         await self._collect_events()
         await self._collect_refusals()
+        await self._collect_transport()
 
     async def _collect_refusals(self) -> None:
         after = self._refusals[-1]["id"] if self._refusals else 0
@@ -219,7 +267,11 @@ class Driver:
                       f"[{refusal['rule']}] {refusal['message']}")
 
     async def _wait_quiet(self) -> None:
-        """Two consecutive polls with nothing pending and no new hub traffic mean the step has settled."""
+        """Two consecutive polls with nothing pending and no new hub traffic mean the step has settled.
+
+        Envelopes a scripted fault holds (`held`, `outbox_held`) are not in flight: they wait for the
+        fault to end, which only a later step (moving the clock, healing) can bring about.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settle_timeout
         quiet_rounds, last_total = 0, -1
@@ -227,10 +279,10 @@ class Driver:
             if loop.time() > deadline:
                 raise TransportError(f"components did not settle within {self._settle_timeout:.0f} s")
             hub = await self._call("GET", f"{self._deployment.hub_url}/status")
-            busy = hub.get("pending", 0)
+            busy = hub.get("pending", 0) - hub.get("held", 0)
             for url in self._deployment.node_urls.values():
                 node = await self._call("GET", f"{url}/status")
-                busy += node["inbox_pending"] + node["outbox_pending"] + node["busy"]
+                busy += node["inbox_pending"] + node["outbox_pending"] - node.get("outbox_held", 0) + node["busy"]
             total = sum(hub.values())
             quiet_rounds = quiet_rounds + 1 if busy == 0 and total == last_total else 0
             last_total = total
@@ -267,7 +319,7 @@ class Driver:
             for event in listing["events"]:
                 self._event_marks[node] = event["id"]
                 self._record({**event, "kind": "node-event", "event": event["kind"]})
-                if event["kind"] in ("rejected", "guarantee", "refused-by-hub", "acknowledged", "pulled"):
+                if event["kind"] in ("rejected", "guarantee", "refused-by-hub", "acknowledged", "pulled", "overdue"):
                     self._say(f"{'':17}   {node.upper():>3} · {event['agency']} {event['detail']}")
 
     # -- expectations ---------------------------------------------------------------------------------------
@@ -292,6 +344,11 @@ class Driver:
             sequence = [m.code for m in self._movement_messages(movements.get(key, {}))]
             holds = _is_subsequence(list(codes), sequence)
             checks.append(Check(f"messages of {key} (in order)", " ".join(codes), " ".join(sequence), holds))
+        for key, counts in expect.message_counts.items():
+            found = self._movement_messages(movements.get(key, {}))
+            for code, expected in counts.items():
+                seen = sum(message.code == code for message in found)
+                checks.append(Check(f"{code} messages of {key}", str(expected), str(seen), seen == int(expected)))
         for index, wanted in enumerate(expect.documents):
             checks.append(self._check_document(index, wanted, movements))
         for wanted in expect.values:
@@ -390,6 +447,11 @@ class Driver:
     def _record(self, entry: Mapping[str, Any]) -> None:
         assert self._log is not None
         self._log.write(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
+
+
+_TRANSPORT_MARKS = {"retry": "↻", "held": "⏸", "released": "⏵", "dropped": "↯", "duplicated": "⧉",
+                    "corrupted": "≠"}
+"""How each transport event reads in the timeline."""
 
 
 def _merge_movements(states: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

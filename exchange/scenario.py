@@ -9,10 +9,11 @@ and are read by the family's own module (`nodes.customs.scenario`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +21,31 @@ import yaml
 
 from exchange.clock import utc
 from exchange.errors import ScenarioError
+from exchange.faults import FAULT_KINDS, duration, fault_from_step
 
-__all__ = ["DRIVER_ACTIONS", "NOTE", "Expectations", "NodeSpec", "Scenario", "Step", "load_scenario"]
+__all__ = [
+    "DRIVER_ACTIONS",
+    "FAULT_ACTIONS",
+    "HUB_TARGET",
+    "NOTE",
+    "Expectations",
+    "NodeSpec",
+    "Scenario",
+    "Step",
+    "load_scenario",
+]
 
-_RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _NODE_ID = re.compile(r"^[a-z][a-z0-9\-]{0,31}$")
 NOTE = "note"
 """A step that only writes its `text` into the timeline, e.g. a leg outside the administrations."""
-DRIVER_ACTIONS = frozenset({NOTE, "attack", "revoke_certificate", "rotate_certificate", "expire_certificate"})
-"""Steps the scenario driver takes itself (timeline notes, the scenario CA, security drills): no `node`."""
+FAULT_ACTIONS = frozenset({"fault", "heal", "restart"})
+"""Steps that script the wire and the components' lives: install a fault, heal faults, restart a component."""
+HUB_TARGET = "hub"
+"""What `restart` names besides node ids."""
+DRIVER_ACTIONS = frozenset(
+    {NOTE, "attack", "revoke_certificate", "rotate_certificate", "expire_certificate", *FAULT_ACTIONS}
+)
+"""Steps the scenario driver takes itself (timeline notes, the scenario CA, security drills, faults): no `node`."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,7 @@ class Expectations:
     deliveries: Mapping[str, int] = field(default_factory=dict)
     values: list[Mapping[str, Any]] = field(default_factory=list)
     refusals: list[Mapping[str, Any]] = field(default_factory=list)
+    message_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,15 +157,15 @@ class _Reader:
         if isinstance(value, datetime):
             return utc(value)
         text = str(value).strip()
-        match = _RELATIVE.match(text)
-        if match:
+        if text.startswith("+"):
             if previous is None:
                 raise self.error(where, "is relative but there is no earlier time to count from")
-            return previous + timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
-        try:
-            return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-        except ValueError as exc:
-            raise self.error(where, f"is {text!r}: use ISO-8601 (2026-03-02T08:00:00Z) or +2h") from exc
+            with contextlib.suppress(ScenarioError):
+                return previous + duration(text[1:])
+        else:
+            with contextlib.suppress(ValueError):
+                return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        raise self.error(where, f"is {text!r}: use ISO-8601 (2026-03-02T08:00:00Z) or +2h")
 
     def nodes(self, value: Any) -> dict[str, NodeSpec]:
         if not isinstance(value, dict) or not value:
@@ -185,14 +202,35 @@ class _Reader:
             if action not in DRIVER_ACTIONS and node not in nodes:
                 raise self.error(f"{where}.node", f"is {node!r}, not one of {sorted(nodes)}")
             arguments = {key: val for key, val in item.items() if key not in ("at", "do", "node", "note")}
+            if action in FAULT_ACTIONS:
+                self.fault_step(action, node, arguments, at, where, nodes)
             steps.append(Step(index, at, action, node, arguments, str(item.get("note", ""))))
             previous = at
         return tuple(steps)
 
+    def fault_step(
+        self, action: str, node: str, arguments: Mapping[str, Any], at: datetime, where: str,
+        nodes: Mapping[str, NodeSpec],
+    ) -> None:
+        """Check a fault, heal or restart step now, so that a typo does not surface half-way through a run."""
+        try:
+            if action == "fault":
+                fault_from_step(where, at, node, arguments, nodes)
+        except ScenarioError as exc:
+            raise self.error(where, exc.message) from exc
+        if action == "heal" and node and node not in nodes:
+            raise self.error(f"{where}.node", f"is {node!r}, not one of {sorted(nodes)}")
+        if action == "heal" and str(arguments.get("kind", "")) not in ("", *FAULT_KINDS):
+            raise self.error(f"{where}.kind", f"is {arguments['kind']!r}; known: {', '.join(FAULT_KINDS)}")
+        target = str(arguments.get("target", ""))
+        if action == "restart" and target != HUB_TARGET and target not in nodes:
+            raise self.error(f"{where}.target", f"is {target!r}: name {HUB_TARGET!r} or one of {sorted(nodes)}")
+
     def expectations(self, value: Any) -> Expectations:
         if not isinstance(value, dict):
             raise self.error("expect", "must be a mapping")
-        known = {"movements", "guarantees", "messages", "documents", "deliveries", "values", "refusals"}
+        known = {"movements", "guarantees", "messages", "documents", "deliveries", "values", "refusals",
+                 "message_counts"}
         unknown = set(value) - known
         if unknown:
             raise self.error("expect", f"has unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -204,4 +242,5 @@ class _Reader:
             deliveries=value.get("deliveries") or {},
             values=value.get("values") or [],
             refusals=value.get("refusals") or [],
+            message_counts=value.get("message_counts") or {},
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from exchange.errors import CaravanError
 from exchange.runner import Description
 from exchange.scenario import Scenario
 from exchange.validation import detect
@@ -20,8 +21,12 @@ from nodes.customs.model import MESSAGE_NAMES
 from nodes.desk import Desk
 from nodes.ephyto.describe import describe as describe_ephyto
 from nodes.ephyto.desk import EphytoDesk
+from nodes.origin.describe import describe as describe_eco
+from nodes.origin.desk import EcoDesk
+from nodes.origin.verdict import verify as verify_eco
+from nodes.verdict import VerifyReport, VerifyRequest
 
-__all__ = ["FAMILIES", "Family", "build_desks", "describe_document"]
+__all__ = ["FAMILIES", "Family", "build_desks", "describe_document", "verify_document_further"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class Family:
     name: str
     desk: Callable[[Scenario, str], Desk]
     describe: Callable[[etree._Element], Description]
+    verify: Callable[[VerifyRequest], VerifyReport] | None = None  # checks beyond the signature (`caravan verify`)
 
 
 def _describe_cats(root: etree._Element) -> Description:
@@ -39,6 +45,7 @@ def _describe_cats(root: etree._Element) -> Description:
 FAMILIES: Mapping[str, Family] = {
     "cats": Family("cats", CatsDesk, _describe_cats),
     "ephyto": Family("ephyto", EphytoDesk, describe_ephyto),
+    "eco": Family("eco", EcoDesk, describe_eco, verify_eco),
 }
 
 
@@ -52,3 +59,12 @@ def describe_document(root: etree._Element) -> Description:
     kind = detect(root)
     family = FAMILIES.get(kind.family)
     return family.describe(root) if family is not None else Description(kind.code, "")
+
+
+def verify_document_further(request: VerifyRequest) -> VerifyReport:
+    """The family's own checks of a document `caravan verify` has checked the signature of, if it has any."""
+    try:
+        family = FAMILIES.get(detect(request.root).family)
+    except CaravanError:
+        return VerifyReport()
+    return family.verify(request) if family is not None and family.verify is not None else VerifyReport()

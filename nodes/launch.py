@@ -18,7 +18,7 @@ import shutil
 import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -194,22 +194,61 @@ async def local_deployment(scenario: Scenario, workdir: Path, *, tls: bool = Tru
     hub_config, node_configs = _configs(scenario, workdir, ports, tls=tls)
     shutil.rmtree(workdir / DB_DIR, ignore_errors=True)  # a run starts from empty stores, not an earlier run's
     write_pki(scenario, workdir / PKI_DIR)
-    hub = await open_hub(hub_config)
-    runners = [await _serve(hub.application(), hub_config.host, hub_config.port, _tls(tls, hub_config.pki, HUB))]
-    nodes = []
+    local = _Local(scenario, hub_config, node_configs)
     try:
-        for config in node_configs.values():
-            node = await open_node(config, scenario)
-            nodes.append(node)
-            identity = _tls(tls, config.pki, config.node)
-            runners.append(await _serve(node.application(), config.host, config.port, identity))
-        yield _deployment(hub_config)
+        for name in [HUB, *node_configs]:
+            await local.start(name)
+        yield replace(_deployment(hub_config), restart=local.restart)
     finally:
-        for runner in runners:
+        await local.close()
+
+
+class _Local:
+    """The components of a one-process run, each behind its own server, so that one can be restarted.
+
+    A restart closes the component's server and its object (database, forwarders) and opens both again
+    on the same port and store, as a restarted process would: what was committed, the scenario time kept
+    beside the store and the fault plan kept beside it too are all it resumes from.
+    """
+
+    def __init__(self, scenario: Scenario, hub: HubConfig, nodes: Mapping[str, NodeConfig]) -> None:
+        self._scenario = scenario
+        self._hub = hub
+        self._nodes = dict(nodes)
+        self._running: dict[str, tuple[Hub | Node, web.AppRunner]] = {}
+
+    async def start(self, name: str) -> None:
+        component: Hub | Node
+        if name == HUB:
+            component, host, port = await open_hub(self._hub), self._hub.host, self._hub.port
+        elif name in self._nodes:
+            config = self._nodes[name]
+            component, host, port = await open_node(config, self._scenario), config.host, config.port
+        else:
+            raise ScenarioError(f"there is no component {name!r} to start; known: {HUB}, {', '.join(self._nodes)}")
+        identity = _tls(self._hub.tls, self._hub.pki, name)
+        try:
+            runner = await _serve(component.application(), host, port, identity)
+        except BaseException:
+            await component.stop()  # its store and tasks are open: close them, or the process cannot exit
+            raise
+        self._running[name] = (component, runner)
+
+    async def restart(self, name: str) -> None:
+        if name not in self._running:
+            raise ScenarioError(f"there is no running component {name!r} to restart; known: {', '.join(self._running)}")
+        component, runner = self._running.pop(name)
+        await runner.cleanup()
+        await component.stop()
+        await self.start(name)
+
+    async def close(self) -> None:
+        """Servers first (nothing new comes in), then the components, the hub last."""
+        running = [self._running.pop(name) for name in [*self._nodes, HUB] if name in self._running]
+        for _, runner in running:
             await runner.cleanup()
-        for node in nodes:
-            await node.stop()
-        await hub.stop()
+        for component, _ in running:
+            await component.stop()
 
 
 def _deployment(hub: HubConfig) -> Deployment:

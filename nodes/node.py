@@ -9,8 +9,10 @@ one transaction together with marking the inbox row processed. The outbox is rel
 order, with retries.
 
 Scenario drivers use the control API: `POST /control/actions` for a step, `PUT /control/clock` to move
-virtual time (deadlines fire), `GET /status` to see whether work is in flight, `GET /state` and
-`GET /events` to read what happened.
+virtual time (deadlines fire), `PUT /control/faults` to script network faults, `GET /status` to see
+whether work is in flight, `GET /state`, `GET /events` and `GET /transport` to read what happened.
+While a scripted `offline` fault cuts the node off, it keeps working locally: actions commit and the
+outbox waits until the link is back.
 """
 
 from __future__ import annotations
@@ -27,15 +29,17 @@ import aiohttp
 from aiohttp import web
 from lxml import etree
 
-from exchange.client import Answer, Forwarder, Outcome, QueueItem
+from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
 from exchange.errors import CaravanError, ProtocolError, ScenarioError
+from exchange.faults import FaultSwitch, Hold, Leg
 from exchange.intake import open_envelope
 from exchange.pki import Credentials, TrustStore
 from exchange.signing import sign_document
 from exchange.store import Database
 from exchange.tls import DRIVER, HUB, TlsIdentity
+from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_handler, transport_handler
 from exchange.validation import detect, validate
 from exchange.web import Access, error_response, json_response, party_guard, set_clock_handler
 from nodes.desk import Desk, DeskResult, NodeEvent
@@ -86,6 +90,7 @@ _SCHEMA = (
         detail TEXT NOT NULL,
         data TEXT NOT NULL
     )""",
+    TRANSPORT_SCHEMA,
 )
 
 
@@ -114,8 +119,12 @@ class Node:
         tls: TlsIdentity | None = None,
         reload_credentials: Callable[[], Credentials] | None = None,
         services: Mapping[str, Service] | None = None,
+        faults: FaultSwitch | None = None,
     ) -> None:
         self.node_id = node_id
+        self._faults = faults or FaultSwitch()  # scripted network faults (scenarios); empty: none
+        self._transport = TransportLog(database, clock)
+        self._wire: Wire | None = None
         self._services = dict(services or {})
         self._tls = tls
         self._reload_credentials = reload_credentials
@@ -151,7 +160,7 @@ class Node:
         database = await Database.open(path, _SCHEMA)
         return cls(
             node_id, database, trust, credentials, clock, hub_url, desks,
-            tls=tls, reload_credentials=reload_credentials, services=services,
+            tls=tls, reload_credentials=reload_credentials, services=services, faults=FaultSwitch.beside(path),
         )
 
     @property
@@ -172,7 +181,9 @@ class Node:
         """Start the inbox processor and the outbox relay; both resume whatever the database holds."""
         connector = aiohttp.TCPConnector(ssl=self._tls.client_context()) if self._tls else None
         self._session = aiohttp.ClientSession(connector=connector)
-        self._forwarder = Forwarder(self._session, self._next_outgoing, self._settle, max_attempts=self._max_attempts)
+        self._wire = Wire(self._session, self._faults, self._clock, Leg.SUBMIT, self._transport)
+        self._forwarder = Forwarder(self._session, self._next_outgoing, self._settle, max_attempts=self._max_attempts,
+                                    send=self._wire.send)
         self._tasks = [
             asyncio.create_task(self._process_inbox(), name=f"{self.node_id}-inbox"),
             asyncio.create_task(self._forwarder.run(), name=f"{self.node_id}-outbox"),
@@ -203,7 +214,7 @@ class Node:
             )
         document = etree.tostring(opened.verified.root, encoding="UTF-8")
         async with self._db.transaction() as db:
-            await db.execute(
+            inserted = await db.execute(
                 """INSERT OR IGNORE INTO inbox (sender, message_id, message_type, document, state, received_at)
                    VALUES (?, ?, ?, ?, 'received', ?)""",
                 (envelope.sender, envelope.message_id, envelope.message_type, document, _stamp(self._clock.now())),
@@ -220,6 +231,7 @@ class Node:
             "messageId": envelope.message_id,
             "sender": envelope.sender,
             "receivedAt": row["received_at"],
+            "duplicate": inserted.rowcount == 0,  # already in the inbox: absorbed, not processed again
         }
 
     async def _process_inbox(self) -> None:
@@ -363,13 +375,39 @@ class Node:
     # -- outbound -------------------------------------------------------------------------------------------
 
     async def _next_outgoing(self) -> QueueItem | None:
+        offline = self._faults.offline(self.node_id, self._clock.now())
+        if offline is not None:
+            await self._hold_outbox(offline)
+            return None
         row = await self._db.fetch_one(
-            "SELECT id, envelope, attempts FROM outbox WHERE state = 'pending' ORDER BY id LIMIT 1"
+            "SELECT id, envelope, attempts, recipient, message_type, message_id FROM outbox "
+            "WHERE state = 'pending' ORDER BY id LIMIT 1"
         )
         if row is None:
             return None
         envelope = self._restamp(bytes(row["envelope"]))
-        return QueueItem(row["id"], f"{self._hub_url}/envelopes", envelope, row["attempts"])
+        return QueueItem(row["id"], f"{self._hub_url}/envelopes", envelope, row["attempts"], self._route(row))
+
+    async def _hold_outbox(self, hold: Hold) -> None:
+        """Cut off from the exchange: everything queued waits (and the timeline says so, once per envelope)."""
+        assert self._wire is not None
+        rows = await self._db.fetch_all(
+            "SELECT id, recipient, message_type, message_id FROM outbox WHERE state = 'pending' ORDER BY id"
+        )
+        for row in rows:
+            await self._wire.held(row["id"], self._route(row), hold)
+
+    def _route(self, row: Any) -> Route:
+        return Route(self.node_id, row["recipient"], row["message_type"], row["message_id"])
+
+    async def _clock_moved(self) -> None:
+        """Deadlines that passed take effect, and an offline window that ended lets the outbox go."""
+        await self.tick()
+        self._wake_forwarder()
+
+    def _wake_forwarder(self) -> None:
+        if self._forwarder is not None:
+            self._forwarder.wake()
 
     def _restamp(self, stored: bytes) -> bytes:
         """Stamp Created afresh for each attempt, as a WS-Security timestamp is: the hub refuses stale envelopes,
@@ -406,9 +444,11 @@ class Node:
         inbox = await self._db.fetch_one("SELECT COUNT(*) AS n FROM inbox WHERE state = 'received'")
         outbox = await self._db.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
         failed = await self._db.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE state = 'failed'")
+        pending = outbox["n"] if outbox else 0
         return {
             "inbox_pending": inbox["n"] if inbox else 0,
-            "outbox_pending": outbox["n"] if outbox else 0,
+            "outbox_pending": pending,
+            "outbox_held": pending if self._faults.offline(self.node_id, self._clock.now()) else 0,
             "outbox_failed": failed["n"] if failed else 0,
             "busy": self._busy,
         }
@@ -439,7 +479,7 @@ class Node:
         if self._tls is not None:
             driver = frozenset({DRIVER})
             rules = [Access("/inbox", frozenset({HUB}))] + [
-                Access(prefix, driver) for prefix in ("/control/", "/state", "/events", "/status")
+                Access(prefix, driver) for prefix in ("/control/", "/state", "/events", "/status", "/transport")
             ]
             middlewares.append(party_guard(rules, self._tls.revocations(), self._clock))
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
@@ -449,8 +489,10 @@ class Node:
         app.router.add_get("/state", self._handle_state)
         app.router.add_get("/events", self._handle_events)
         app.router.add_post("/control/actions", self._handle_action)
+        app.router.add_get("/transport", transport_handler(self._transport))
+        app.router.add_put("/control/faults", faults_handler(self._faults, self._wake_forwarder))
         if isinstance(self._clock, VirtualClock):
-            app.router.add_put("/control/clock", set_clock_handler(self._clock, after=self.tick))
+            app.router.add_put("/control/clock", set_clock_handler(self._clock, after=self._clock_moved))
         return app
 
     async def _handle_inbox(self, request: web.Request) -> web.Response:

@@ -85,7 +85,8 @@ class Decision(Enum):
     PREFERENCE_DENIED = "PREFERENCE_DENIED"
     PREFERENCE_WITHDRAWN = "PREFERENCE_WITHDRAWN"
     USED = "USED"  # a non-preferential certificate accepted as proof of origin
-    NOT_ACCEPTED = "NOT_ACCEPTED"  # a non-preferential certificate refused, or its acceptance withdrawn
+    NOT_ACCEPTED = "NOT_ACCEPTED"  # a non-preferential certificate refused
+    USE_WITHDRAWN = "USE_WITHDRAWN"  # a non-preferential certificate's acceptance withdrawn after a verification
 
 
 class CheckName(Enum):

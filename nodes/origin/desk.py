@@ -1,0 +1,208 @@
+"""The e-CO desk of a node: its issuing authorities and its importing customs behind the node's `Desk`.
+
+The node hands over verified, schema-valid XML; the desk decodes it and routes it by the header's
+recipient party: the customs (`<country>CUSTOMS` unless the scenario names it) or one of the node's
+authorities. What they send is encoded back and addressed to the node serving the recipient's country.
+Scenario steps name certificates by their scenario key (C1) and declarations by their number.
+
+A refusal in the protocol (cancelling a used certificate, an answer to an unknown request) is a domain
+outcome, not a broken scenario: it becomes a "rejected" event naming the document, the place and the
+rule, and nothing changes. A step that cannot be read (an unknown certificate key) is a ScenarioError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from lxml import etree
+
+from exchange.errors import Issue, ProtocolError, ScenarioError
+from exchange.scenario import Scenario
+from nodes.customs.jsonable import from_jsonable, to_jsonable
+from nodes.desk import DeskResult, OutgoingDocument
+from nodes.origin import authority, customs
+from nodes.origin.codec import decode, encode
+from nodes.origin.customs import ImportDeclaration, VerificationDraft
+from nodes.origin.ledger import OriginState
+from nodes.origin.model import EcoMessage, VerificationReason, VerificationResult
+from nodes.origin.scenario import OriginScenario, as_date
+from nodes.origin.snapshot import snapshot
+from nodes.origin.step import Outcome, Step
+
+__all__ = ["EcoDesk"]
+
+_Handler = Callable[[Step, OriginState, Mapping[str, Any]], OriginState]
+_CUSTOMS_ACTIONS = frozenset({"import_declaration", "request_verification"})
+
+
+def _enum(kind: Any, value: Any, where: str) -> Any:
+    try:
+        return kind(str(value))
+    except ValueError as exc:
+        known = ", ".join(member.value for member in kind)
+        raise ScenarioError(f"{where} is {value!r}; one of {known}", path=where) from exc
+
+
+def _need(arguments: Mapping[str, Any], key: str) -> str:
+    if arguments.get(key) is None:
+        raise ScenarioError(f"the step needs '{key}'", path=key)
+    return str(arguments[key])
+
+
+class EcoDesk:
+    """One country's certificate-of-origin authorities and its customs, for one scenario."""
+
+    family = "eco"
+
+    def __init__(self, scenario: Scenario, node_id: str) -> None:
+        self._eco = OriginScenario(scenario)
+        self._scenario = scenario
+        self._node_id = node_id
+        self._authorities = self._eco.authority_config(node_id)
+        self._customs = self._eco.customs_config(node_id)
+        self._actions: Mapping[str, _Handler] = {
+            "issue_eco": self._issue,
+            "replace_eco": self._replace,
+            "cancel_eco": self._cancel,
+            "import_declaration": self._declare,
+            "request_verification": self._request,
+            "answer_verification": self._answer,
+        }
+        self.actions = frozenset(self._actions)
+
+    # -- Desk interface -------------------------------------------------------------------------------------
+
+    def initial_state(self) -> OriginState:
+        return OriginState()
+
+    def dump(self, state: OriginState) -> dict[str, Any]:
+        data: dict[str, Any] = to_jsonable(state)
+        return data
+
+    def load(self, data: dict[str, Any]) -> OriginState:
+        state: OriginState = from_jsonable(OriginState, data)
+        return state
+
+    def receive(self, state: OriginState, root: etree._Element, issues: list[Issue], now: datetime) -> DeskResult:
+        message = decode(root)
+        step = Step(state, now)
+        party = message.header.recipient.party
+        try:
+            if party == self._customs.party.party:
+                state = customs.receive(step, state, self._customs, message, root, issues)
+            elif party in self._authorities.authorities:
+                state = authority.receive(step, state, message)
+            else:
+                raise ProtocolError(f"{party} is no party of node {self._node_id}", document=message.code,
+                                    path=f"/{message.code}/Header/Recipient/PartyID", rule="ECO-WRONG-PARTY")
+        except ProtocolError as error:
+            _refuse(step, party, message.header.correlation_id or "", message.code, error)
+        return self._result(step.outcome(state))
+
+    def act(self, state: OriginState, action: str, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
+        handler = self._actions.get(action)
+        if handler is None:
+            raise ScenarioError(f"unknown e-CO action {action!r}; known: {', '.join(sorted(self._actions))}",
+                                path="do")
+        step = Step(state, now)
+        try:
+            state = handler(step, state, arguments)
+        except ProtocolError as error:
+            step = Step(state, now)  # nothing of a refused act goes out
+            reference = str(arguments.get("certificate") or arguments.get("declaration") or arguments.get("request"))
+            _refuse(step, self._agency(action), reference, error.document or _document_of(error.path, action), error)
+        return self._result(step.outcome(state))
+
+    def tick(self, state: OriginState, now: datetime) -> DeskResult:
+        step = Step(state, now)
+        return self._result(step.outcome(customs.tick(step, state, self._customs)))
+
+    def snapshot(self, state: OriginState) -> dict[str, Any]:
+        return snapshot(state, self._eco.key_of, self._customs.trust)
+
+    # -- scenario actions -----------------------------------------------------------------------------------
+
+    def _issue(self, step: Step, state: OriginState, arguments: Mapping[str, Any]) -> OriginState:
+        certificate = self._eco.certificate(_need(arguments, "certificate"), step.now)
+        return authority.issue(step, state, self._authorities, certificate)
+
+    def _replace(self, step: Step, state: OriginState, arguments: Mapping[str, Any]) -> OriginState:
+        changes = arguments.get("changes") or {}
+        if not isinstance(changes, Mapping):
+            raise ScenarioError("changes must map certificate fields to their new values", path="changes")
+        amended = self._eco.certificate(_need(arguments, "certificate"), step.now, changes)
+        reason = str(arguments.get("reason", "Amended"))
+        return authority.replace_certificate(step, state, self._authorities, amended, reason)
+
+    def _cancel(self, step: Step, state: OriginState, arguments: Mapping[str, Any]) -> OriginState:
+        number = self._eco.number(_need(arguments, "certificate"))
+        return authority.cancel(step, state, self._authorities, number, str(arguments.get("reason", "Cancelled")))
+
+    def _declare(self, step: Step, state: OriginState, arguments: Mapping[str, Any]) -> OriginState:
+        altered = arguments.get("altered") or {}
+        if not isinstance(altered, Mapping):
+            raise ScenarioError("altered must map element paths under Certificate to the text presented",
+                                path="altered")
+        declaration = ImportDeclaration(
+            number=_need(arguments, "declaration"),
+            certificate=self._eco.number(_need(arguments, "certificate")),
+            version=None if arguments.get("version") is None else int(arguments["version"]),
+            issue_date=None if arguments.get("issue_date") is None else as_date(arguments["issue_date"], "issue_date"),
+            preferential=bool(arguments.get("preferential", True)),
+            altered={str(path): str(text) for path, text in altered.items()},
+        )
+        return customs.declare(step, state, self._customs, declaration)
+
+    def _request(self, step: Step, state: OriginState, arguments: Mapping[str, Any]) -> OriginState:
+        due_days = int(arguments.get("due_days", 90))  # ASEAN-style OCPs commonly allow 90 days
+        due: date = step.now.date() + timedelta(days=due_days)
+        draft = VerificationDraft(
+            request_id=_need(arguments, "request"),
+            declaration=_need(arguments, "declaration"),
+            reason=_enum(VerificationReason, arguments.get("reason", "RANDOM"), "reason"),
+            due=due,
+            suspend=bool(arguments.get("suspend", False)),
+            detail=None if arguments.get("detail") is None else str(arguments["detail"]),
+            documents=tuple(str(document) for document in arguments.get("documents") or ()),
+        )
+        return customs.request_verification(step, state, self._customs, draft)
+
+    def _answer(self, step: Step, state: OriginState, arguments: Mapping[str, Any]) -> OriginState:
+        result = _enum(VerificationResult, _need(arguments, "result"), "result")
+        findings = None if arguments.get("findings") is None else str(arguments["findings"])
+        return authority.answer(step, state, _need(arguments, "request"), result, findings)
+
+    def _agency(self, action: str) -> str:
+        if action in _CUSTOMS_ACTIONS:
+            return self._customs.party.party
+        return "/".join(sorted(self._authorities.authorities)) or self._node_id
+
+    # -- results --------------------------------------------------------------------------------------------
+
+    def _result(self, outcome: Outcome) -> DeskResult:
+        return DeskResult(outcome.state, tuple(self._outgoing(message) for message in outcome.messages),
+                          outcome.events)
+
+    def _outgoing(self, message: EcoMessage) -> OutgoingDocument:
+        header = message.header
+        return OutgoingDocument(
+            root=encode(message),
+            recipient=self._scenario.node_for_country(header.recipient.country),
+            message_id=header.message_id,
+            message_type=message.code,
+            correlation_id=header.correlation_id,
+        )
+
+
+def _document_of(path: str, default: str) -> str:
+    """The document a refused act would have sent, from the place the refusal names (`/EcoStatusChange/...`)."""
+    return path.split("/")[1] if path.startswith("/") and len(path) > 1 else default
+
+
+def _refuse(step: Step, agency: str, reference: str, document: str, error: ProtocolError) -> None:
+    """A move the tables refuse: logged with the document, the place and the rule; nothing changes."""
+    step.note("rejected", agency, reference, f"{document} not applied: {error.message} [{error.rule} at {error.path}]",
+              document=document, path=error.path, rule=error.rule)
+

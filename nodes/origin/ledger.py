@@ -1,0 +1,125 @@
+"""What the e-CO agencies of one node remember, as frozen records that survive a JSON round trip.
+
+A node can be both an issuing country (its authorities' certificates, the verification requests they
+must answer) and an importing country (the certificates pushed to its customs, the declarations that
+cited them, the verification requests it sent), so one state holds both sides. Certificate versions are
+filed under `version_key(number, version)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from nodes.origin.model import (
+    Certificate,
+    CertificateRef,
+    Check,
+    Decision,
+    PartyRef,
+    VerificationRequest,
+    VerificationResult,
+)
+from nodes.origin.tables import IssuedState, PreferenceState, ReceivedState, VerificationState
+
+__all__ = [
+    "DeclarationRecord",
+    "IssuedRecord",
+    "OriginState",
+    "ReceivedRecord",
+    "StatusView",
+    "VerificationRecord",
+    "version_key",
+]
+
+
+def version_key(number: str, version: int) -> str:
+    return f"{number} v{version}"
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What a verifier knows about the status of one version: enough for the status check."""
+
+    number: str
+    version: int
+    state: ReceivedState
+    valid_until: date | None = None
+    used_by: str | None = None  # the import declaration it was used for
+    replaced_by: int | None = None
+
+
+@dataclass(frozen=True)
+class IssuedRecord:
+    """A version of a certificate at its issuing authority."""
+
+    certificate: Certificate
+    state: IssuedState
+    message_id: str  # of the EcoCertificate that pushed it, which acknowledgements name
+    used_by: str | None = None
+    replaced_by: int | None = None
+
+
+@dataclass(frozen=True)
+class ReceivedRecord:
+    """A version of a certificate at the importing customs, with the exact content its issuer signed.
+
+    `content` is the signed content as the node verified it at receipt (exclusive c14n, without the
+    signature); `digest` is its SHA-256, which is the digest the issuer's XMLDSig reference covers.
+    """
+
+    certificate: Certificate
+    state: ReceivedState
+    sender: PartyRef
+    content: str
+    digest: str
+    received_at: datetime
+    used_by: str | None = None
+    replaced_by: int | None = None
+
+    @property
+    def view(self) -> StatusView:
+        c = self.certificate
+        return StatusView(c.number, c.version, self.state, c.valid_until, self.used_by, self.replaced_by)
+
+
+@dataclass(frozen=True)
+class DeclarationRecord:
+    """An import declaration that cited a certificate, and what customs decided on it."""
+
+    number: str
+    certificate: CertificateRef
+    state: PreferenceState
+    preferential: bool
+    decision: Decision  # the last decision sent (or, without data to answer, taken)
+    checks: tuple[Check, ...]
+    decided_at: datetime
+    authority: PartyRef | None  # where decisions about it go; None when no data was received
+
+
+@dataclass(frozen=True)
+class VerificationRecord:
+    """A verification request, at the customs that sent it (`requests`) or the authority asked (`inquiries`)."""
+
+    request: VerificationRequest
+    state: VerificationState
+    result: VerificationResult | None = None
+    findings: str | None = None
+    answered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OriginState:
+    serial: int = 0  # numbers every message the node's e-CO agencies send
+    issued: Mapping[str, IssuedRecord] = field(default_factory=dict)
+    received: Mapping[str, ReceivedRecord] = field(default_factory=dict)
+    declarations: Mapping[str, DeclarationRecord] = field(default_factory=dict)
+    requests: Mapping[str, VerificationRecord] = field(default_factory=dict)  # sent by this node's customs
+    inquiries: Mapping[str, VerificationRecord] = field(default_factory=dict)  # to this node's authorities
+
+    def versions(self, book: Mapping[str, Any], number: str) -> list[Any]:
+        """The records of `number` in `book` (issued or received), oldest version first."""
+        found = [record for record in book.values() if record.certificate.number == number]
+        return sorted(found, key=lambda record: record.certificate.version)

@@ -1,0 +1,152 @@
+"""The e-CO scenario through the public surface: `caravan run`, `caravan validate`, `caravan verify`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from exchange.cli import main
+from exchange.envelope import Envelope
+from exchange.errors import TrustError
+from exchange.intake import open_envelope
+from exchange.pki import ScenarioPKI, TrustStore
+from exchange.signing import sign_document, verify_document
+
+ECO = Path(__file__).resolve().parent.parent / "scenarios" / "uzb-aze-eco.yaml"
+
+
+@pytest.fixture(scope="module")
+def eco_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
+    out = tmp_path_factory.mktemp("eco")
+    capture = out / "stdout.txt"
+    with capture.open("w") as stream, contextlib.redirect_stdout(stream):
+        code = main(["run", str(ECO), "--out", str(out)])
+    return out, code, capture.read_text()
+
+
+def _message(out: Path, seq: int) -> Path:
+    return next((out / "messages").glob(f"{seq:04d}-*.xml"))
+
+
+def _verify(out: Path, path: Path, capsys: pytest.CaptureFixture[str], *sources: str) -> tuple[int, str]:
+    options = {"status": ["--status-from", str(out / "messages")], "trust": ["--trust-list", str(ECO)]}
+    argv = ["verify", str(path), "--ca", str(out / "pki" / "ca.pem")]
+    for source in sources:
+        argv += options[source]
+    code = main(argv)
+    return code, capsys.readouterr().out
+
+
+def _line(output: str, check: str) -> list[str]:
+    """The status and code words of one check's line (`  status  INVALID  DOCUMENT_CANCELLED  ...`)."""
+    for line in output.splitlines():
+        if line.startswith(f"  {check} "):
+            return line[2 + len(check):].split()[:2]
+    raise AssertionError(f"no {check} line in {output!r}")
+
+
+def test_the_scenario_runs_green(eco_run: tuple[Path, int, str]) -> None:
+    out, code, stdout = eco_run
+    assert code == 0, stdout
+    held = next(line for line in stdout.splitlines() if line.startswith("Expectations:")).split()[1]
+    assert held.split("/")[0] == held.split("/")[1]
+    for shown in ("EcoCertificate Certificate of origin", "PREFERENCE_GRANTED", "USED (integrity VALID",
+                  "status INVALID DOCUMENT_CANCELLED", "integrity INVALID DOCUMENT_TAMPERED at "
+                  "/EcoCertificate/Certificate/GoodsItem[1]/PackageCount", "ECO-CANCEL-USED",
+                  "ORIGIN_NOT_CONFIRMED", "PREFERENCE_WITHDRAWN", "VR-UZ-0001 on GE26CCI0004512 v1 overdue"):
+        assert shown in stdout, shown
+    steps = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert len([s for s in steps if s["kind"] == "step"]) == len([line for line in stdout.splitlines() if "▶" in line
+                                                                  or "··" in line])
+
+
+def test_every_message_validates_and_verifies(eco_run: tuple[Path, int, str],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out, _, _ = eco_run
+    files = sorted(str(path) for path in (out / "messages").iterdir())
+    assert len(files) == 25
+    assert main(["validate", *files]) == 0
+    for path in files:
+        assert main(["verify", path, "--ca", str(out / "pki" / "ca.pem")]) == 0, path
+    captured = capsys.readouterr().out
+    assert captured.count("signature valid") == len(files)
+    assert captured.count("  integrity        VALID    DOCUMENT_INTACT") == 6  # one per certificate version
+
+
+def test_verify_reports_the_three_checks_separately(eco_run: tuple[Path, int, str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out, _, _ = eco_run
+    c1_v2 = _message(out, 3)
+    code, output = _verify(out, c1_v2, capsys)
+    assert code == 0
+    assert _line(output, "integrity") == ["VALID", "DOCUMENT_INTACT"]
+    assert _line(output, "status") == ["ERROR", "STATUS_SOURCE_MISSING"]
+    assert _line(output, "issuer identity") == ["ERROR", "TRUST_LIST_MISSING"]
+    code, output = _verify(out, c1_v2, capsys, "status", "trust")
+    assert code == 0
+    assert [_line(output, name)[0] for name in ("integrity", "status", "issuer identity")] == ["VALID"] * 3
+    assert "used for declaration AZ26IM0000101" in output
+
+
+@pytest.mark.parametrize(("seq", "code"), [(1, "DOCUMENT_REPLACED"), (7, "DOCUMENT_CANCELLED"),
+                                           (11, "DOCUMENT_INVALIDATED")])
+def test_verify_status_alone_fails(eco_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str],
+                                   seq: int, code: str) -> None:
+    out, _, _ = eco_run
+    exit_code, output = _verify(out, _message(out, seq), capsys, "status", "trust")
+    assert exit_code == 1
+    assert _line(output, "integrity")[0] == _line(output, "issuer identity")[0] == "VALID"
+    assert _line(output, "status") == ["INVALID", code]
+
+
+def test_verify_catches_a_copy_altered_after_signing(eco_run: tuple[Path, int, str], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out, _, _ = eco_run
+    original = _message(out, 9).read_bytes()  # C3
+    altered = tmp_path / "altered.xml"
+    altered.write_bytes(original.replace(b"<eco:PackageCount>300<", b"<eco:PackageCount>450<"))
+    assert altered.read_bytes() != original
+    code, output = _verify(out, altered, capsys, "status", "trust")
+    assert code == 2
+    assert "NOT VERIFIED [signature-digest]" in output
+    assert _line(output, "integrity") == ["INVALID", "DOCUMENT_TAMPERED"]
+    assert "/EcoCertificate/Certificate/GoodsItem[1]/PackageCount: signed '300', presented '450'" in output
+    assert _line(output, "status") == ["VALID", "ISSUED"]
+    assert _line(output, "issuer identity") == ["ERROR", "SIGNER_UNVERIFIED"]
+
+
+def test_verify_catches_a_certificate_signed_by_another_node(eco_run: tuple[Path, int, str], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out, _, _ = eco_run
+    pki = ScenarioPKI.load(out / "pki")
+    data = _message(out, 3).read_bytes()
+    content = verify_document(data, pki.trust_store(), at=datetime.fromisoformat("2026-04-01T08:00:00+00:00")).root
+    forged = tmp_path / "forged.xml"
+    forged.write_bytes(sign_document(content, pki.credentials("ge")))
+    code, output = _verify(out, forged, capsys, "trust")
+    assert code == 2
+    assert "signature valid; signed by ge" in output
+    assert _line(output, "integrity")[0] == "VALID"
+    assert _line(output, "issuer identity") == ["INVALID", "SIGNER_MISMATCH"]
+    # ... and the hub would not have let Georgia's node push it: a node speaks only for its own country
+    envelope = Envelope("UZCCI-000002", "UZ26CCI0000101", "ge", "az", "EcoCertificate",
+                        datetime.fromisoformat("2026-04-01T08:00:00+00:00"), forged.read_bytes())
+    with pytest.raises(TrustError) as refused:
+        open_envelope(envelope.to_xml(), TrustStore((pki.ca_certificate,)),
+                      at=datetime.fromisoformat("2026-04-01T08:00:00+00:00"), sender_country="GE")
+    assert refused.value.rule == "party-not-sender"
+
+
+def test_customs_keeps_exactly_the_digest_the_issuer_signed(eco_run: tuple[Path, int, str]) -> None:
+    out, _, _ = eco_run
+    with contextlib.closing(sqlite3.connect(out / "db" / "az.sqlite")) as db:
+        (state,) = db.execute("SELECT state FROM desk_state WHERE family = 'eco'").fetchone()
+    received = json.loads(state)["received"]
+    signed = _message(out, 9).read_text()
+    digest_value = signed.split("<ds:DigestValue>")[1].split("<")[0]
+    assert received["UZ26CCI0000103 v1"]["digest"] == digest_value
