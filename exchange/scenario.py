@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,21 @@ class _Reader:
             refusals=value.get("refusals") or [],
             message_counts=value.get("message_counts") or {},
         )
+
+
+def required(mapping: Mapping[str, Any], key: str, where: str) -> Any:
+    """`mapping[key]`, or a ScenarioError naming the key path (`movements.M1.lrn is missing`).
+
+    Shared by every family's scenario reader, so a missing field reads the same whatever the family.
+    """
+    if not isinstance(mapping, Mapping) or mapping.get(key) is None:
+        raise ScenarioError(f"{where}.{key} is missing", path=f"{where}.{key}")
+    return mapping[key]
+
+
+def decimal(value: Any, where: str) -> Decimal:
+    """An exact decimal (amounts, masses) from YAML text or number, or a ScenarioError naming the path."""
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ScenarioError(f"{where} is {value!r}, not a number", path=where) from exc

@@ -12,12 +12,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from exchange.clock import utc
 from exchange.errors import ScenarioError
-from exchange.scenario import Scenario
+from exchange.scenario import Scenario, decimal, required
 from nodes.customs.config import CustomsConfig, Office, TimeLimit
 from nodes.customs.guarantee import GuaranteeAccount, RiskLevel
 from nodes.customs.model import (
@@ -76,7 +76,7 @@ class CatsScenario:
                 grn=str(entry["grn"]),
                 holder=str(entry["holder"]),
                 access_code=str(entry["access_code"]),
-                reference_amount=_amount(entry["reference_amount"], f"nodes.{node_id}.guarantees"),
+                reference_amount=decimal(entry["reference_amount"], f"nodes.{node_id}.guarantees"),
                 currency=str(entry.get("currency", "USD")),
             )
             for entry in spec.data.get("guarantees") or ()
@@ -118,14 +118,14 @@ class CatsScenario:
         """The CC015C data of movement `key`, exactly as the scenario states it (rule breaches included)."""
         movement = self.movement(key)
         where = f"movements.{key}"
-        holder = self.trader(str(_need(movement, "holder", where)), f"{where}.holder")
-        consignee = self.trader(str(_need(movement, "consignee", where)), f"{where}.consignee")
-        departure = str(_need(movement, "departure", where))
-        destination = str(_need(movement, "destination", where))
+        holder = self.trader(str(required(movement, "holder", where)), f"{where}.holder")
+        consignee = self.trader(str(required(movement, "consignee", where)), f"{where}.consignee")
+        departure = str(required(movement, "departure", where))
+        destination = str(required(movement, "destination", where))
         items = tuple(_item(number, item, f"{where}.items[{number - 1}]")
-                      for number, item in enumerate(_need(movement, "items", where), start=1))
+                      for number, item in enumerate(required(movement, "items", where), start=1))
         gross = sum((item.gross_mass for item in items), Decimal("0"))
-        guarantee = _need(movement, "guarantee", where)
+        guarantee = required(movement, "guarantee", where)
         transport = movement.get("transport") or {}
         equipment = tuple(
             TransportEquipment(
@@ -137,7 +137,7 @@ class CatsScenario:
             for index, entry in enumerate(movement.get("equipment") or (), start=1)
         )
         return Declaration(
-            lrn=str(_need(movement, "lrn", where)),
+            lrn=str(required(movement, "lrn", where)),
             declaration_type=str(movement.get("declaration_type", "T1")),
             additional_declaration_type=str(movement.get("additional_declaration_type", "A")),
             security=int(movement.get("security", 0)),
@@ -157,7 +157,7 @@ class CatsScenario:
                             sequence_number=1,
                             grn=str(guarantee["grn"]),
                             access_code=str(guarantee["access_code"]),
-                            amount_to_be_covered=_amount(guarantee["amount"], f"{where}.guarantee.amount"),
+                            amount_to_be_covered=decimal(guarantee["amount"], f"{where}.guarantee.amount"),
                             currency=str(guarantee.get("currency", "USD")),
                         ),
                     ),
@@ -189,7 +189,7 @@ class CatsScenario:
         for node_id, spec in self.scenario.nodes.items():
             for index, entry in enumerate(spec.data.get("traders") or ()):
                 where = f"nodes.{node_id}.traders[{index}]"
-                identification = str(_need(entry, "id", where))
+                identification = str(required(entry, "id", where))
                 try:
                     risk = RiskLevel(str(entry.get("risk", "standard")))
                 except ValueError as exc:
@@ -197,7 +197,7 @@ class CatsScenario:
                     raise ScenarioError(f"{where}.risk must be one of {levels}", path=f"{where}.risk") from exc
                 trader = Trader(
                     identification_number=identification,
-                    name=str(_need(entry, "name", where)),
+                    name=str(required(entry, "name", where)),
                     address=Address(
                         street_and_number=str(entry.get("street", "")),
                         postcode=str(entry.get("postcode", "")),
@@ -216,7 +216,7 @@ class CatsScenario:
                 try:
                     offices.append(
                         Office(
-                            reference_number=str(_need(entry, "reference", where)),
+                            reference_number=str(required(entry, "reference", where)),
                             name=str(entry.get("name", "")),
                             country=spec.country,
                             roles=frozenset(str(role) for role in entry.get("roles") or ()),
@@ -225,19 +225,6 @@ class CatsScenario:
                 except ValueError as exc:
                     raise ScenarioError(f"{where}: {exc}", path=where) from exc
         return tuple(offices)
-
-
-def _need(mapping: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in mapping or mapping[key] is None:
-        raise ScenarioError(f"{where}.{key} is missing", path=f"{where}.{key}")
-    return mapping[key]
-
-
-def _amount(value: Any, where: str) -> Decimal:
-    try:
-        return Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ScenarioError(f"{where} is {value!r}, not an amount", path=where) from exc
 
 
 def _time_limit(value: Any, where: str) -> TimeLimit:
@@ -270,10 +257,10 @@ def _item(number: int, item: Mapping[str, Any], where: str) -> ConsignmentItem:
     return ConsignmentItem(
         goods_item_number=number,
         declaration_goods_item_number=number,
-        description_of_goods=str(_need(item, "description", where)),
-        harmonized_system_sub_heading_code=str(_need(item, "hs", where)),
-        gross_mass=_amount(_need(item, "gross_kg", where), f"{where}.gross_kg"),
-        net_mass=None if net is None else _amount(net, f"{where}.net_kg"),
+        description_of_goods=str(required(item, "description", where)),
+        harmonized_system_sub_heading_code=str(required(item, "hs", where)),
+        gross_mass=decimal(required(item, "gross_kg", where), f"{where}.gross_kg"),
+        net_mass=None if net is None else decimal(net, f"{where}.net_kg"),
         packaging=(
             Packaging(
                 sequence_number=1,

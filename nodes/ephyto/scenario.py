@@ -10,11 +10,11 @@ counts as level-1 packages. The NPPO adds its own part (issuer, status, dates, s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from exchange.errors import ScenarioError
-from exchange.scenario import Scenario
+from exchange.scenario import Scenario, decimal, required
 from nodes.ephyto.model import (
     PHYTOSANITARY,
     REEXPORT,
@@ -98,16 +98,16 @@ class EphytoScenario:
             raise ScenarioError(f"{where}.type is {kind!r}; use phytosanitary or re-export", path=f"{where}.type")
         treatments = spec.get("treatment")
         return Certificate(
-            number=str(_need(spec, "number", where)),
+            number=str(required(spec, "number", where)),
             type_code=_TYPES[kind],
             status_code=None,
             issued=None,
             issuer=None,
             signatory=Signatory(None, None, clauses=() if _TYPES[kind] == REEXPORT else CLAUSES),
-            consignor=_party(_need(spec, "consignor", where), f"{where}.consignor"),
-            consignee=_party(_need(spec, "consignee", where), f"{where}.consignee"),
+            consignor=_party(required(spec, "consignor", where), f"{where}.consignor"),
+            consignee=_party(required(spec, "consignee", where), f"{where}.consignee"),
             export_country=Country(exporter),
-            import_country=Country(str(_need(spec, "to", where))),
+            import_country=Country(str(required(spec, "to", where))),
             transit_countries=tuple(Country(str(country)) for country in spec.get("transit") or ()),
             point_of_entry=_location(spec.get("point_of_entry")),
             transports=tuple(
@@ -122,15 +122,9 @@ class EphytoScenario:
             + ((Note("ADDIEDL", (str(spec["inspected"]),)),) if spec.get("inspected") else ()),
             items=tuple(
                 _line(number, item, treatments, f"{where}.items[{number - 1}]")
-                for number, item in enumerate(_need(spec, "items", where), start=1)
+                for number, item in enumerate(required(spec, "items", where), start=1)
             ),
         )
-
-
-def _need(mapping: Mapping[str, Any], key: str, where: str) -> Any:
-    if not isinstance(mapping, Mapping) or mapping.get(key) is None:
-        raise ScenarioError(f"{where}.{key} is missing", path=f"{where}.{key}")
-    return mapping[key]
 
 
 def _listed(value: Any) -> list[Any]:
@@ -144,7 +138,7 @@ def _party(spec: Mapping[str, Any], where: str) -> Party:
     lines = spec.get("address") or []
     lines = [lines] if isinstance(lines, str) else lines
     return Party(
-        name=str(_need(spec, "name", where)),
+        name=str(required(spec, "name", where)),
         address=Address(tuple(str(line) for line in lines), country=spec.get("country")),
     )
 
@@ -157,16 +151,9 @@ def _location(spec: Any) -> Location | None:
     return Location(str(spec.get("name")), spec.get("locode"))
 
 
-def _amount(value: Any, where: str) -> Decimal:
-    try:
-        return Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ScenarioError(f"{where} is {value!r}, not a number", path=where) from exc
-
-
 def _kg(item: Mapping[str, Any], key: str, where: str) -> Measure | None:
     value = item.get(key)
-    return None if value is None else Measure(_amount(value, f"{where}.{key}"), "KGM")
+    return None if value is None else Measure(decimal(value, f"{where}.{key}"), "KGM")
 
 
 def _line(number: int, item: Mapping[str, Any], treatment: Any, where: str) -> TradeLine:
@@ -178,7 +165,7 @@ def _line(number: int, item: Mapping[str, Any], treatment: Any, where: str) -> T
     )
     return TradeLine(
         sequence=number,
-        descriptions=(str(_need(item, "description", where)),),
+        descriptions=(str(required(item, "description", where)),),
         common_names=tuple(str(name) for name in _listed(item.get("common_name"))),
         scientific_names=tuple(str(name) for name in _listed(item.get("scientific_name"))),
         intended_uses=tuple(str(use) for use in _listed(item.get("intended_use"))),
@@ -187,10 +174,10 @@ def _line(number: int, item: Mapping[str, Any], treatment: Any, where: str) -> T
         notes=(Note("DMTLIL", (str(item["marks"]),)),) if item.get("marks") else (),
         classifications=classifications,
         packages=(
-            (Package("1", str(packages.get("type", "PK")), _amount(packages.get("count", 1), f"{where}.packages")),)
+            (Package("1", str(packages.get("type", "PK")), decimal(packages.get("count", 1), f"{where}.packages")),)
             if packages else ()
         ),
-        origins=(Country(str(_need(item, "origin", where)), subdivision=item.get("region")),),
+        origins=(Country(str(required(item, "origin", where)), subdivision=item.get("region")),),
         treatments=tuple(_treatment(entry) for entry in _listed(treatment)),
     )
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from exchange.errors import ScenarioError
-from exchange.scenario import Scenario
+from exchange.scenario import Scenario, decimal, required
 from nodes.origin.authority import AuthorityConfig
 from nodes.origin.customs import CustomsConfig
 from nodes.origin.model import (
@@ -67,27 +66,14 @@ def as_date(value: Any, where: str) -> date:
         raise ScenarioError(f"{where} is {value!r}, not a date (YYYY-MM-DD)", path=where) from exc
 
 
-def _need(mapping: Mapping[str, Any], key: str, where: str) -> Any:
-    if not isinstance(mapping, Mapping) or mapping.get(key) is None:
-        raise ScenarioError(f"{where}.{key} is missing", path=f"{where}.{key}")
-    return mapping[key]
-
-
-def _decimal(value: Any, where: str) -> Decimal:
-    try:
-        return Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ScenarioError(f"{where} is {value!r}, not a number", path=where) from exc
-
-
 def _party(entry: Mapping[str, Any], country: str, where: str) -> Party:
     address = Address(
-        city=str(_need(entry, "city", where)),
+        city=str(required(entry, "city", where)),
         country=str(entry.get("country", country)),
         line=entry.get("street"),
         postcode=None if entry.get("postcode") is None else str(entry["postcode"]),
     )
-    return Party(str(_need(entry, "name", where)), address, None if entry.get("id") is None else str(entry["id"]))
+    return Party(str(required(entry, "name", where)), address, None if entry.get("id") is None else str(entry["id"]))
 
 
 def _add_months(day: date, months: int) -> date:
@@ -149,7 +135,7 @@ class OriginScenario:
     def number(self, key: str) -> str:
         """The number of certificate `key`, or `key` itself when it is already a number."""
         if key in self._certificates:
-            return str(_need(self.entry(key), "number", f"eco.certificates.{key}"))
+            return str(required(self.entry(key), "number", f"eco.certificates.{key}"))
         return key
 
     def key_of(self, number: str) -> str:
@@ -163,7 +149,7 @@ class OriginScenario:
         """Version 1 of certificate `key` as issued at `now`; `changes` override top-level fields (amendments)."""
         entry = {**self.entry(key), **(changes or {})}
         where = f"eco.certificates.{key}"
-        authority = self.authorities.get(str(_need(entry, "authority", where)))
+        authority = self.authorities.get(str(required(entry, "authority", where)))
         if authority is None:
             raise ScenarioError(f"{where}.authority {entry['authority']!r} is not listed under any node",
                                 path=f"{where}.authority")
@@ -174,37 +160,37 @@ class OriginScenario:
         issued = now.date()
         months = VALIDITY_MONTHS.get(form)
         valid_until = entry.get("valid_until")
-        declaration = _need(entry, "declaration", where)
-        certification = _need(entry, "certification", where)
+        declaration = required(entry, "declaration", where)
+        certification = required(entry, "certification", where)
         return Certificate(
-            number=str(_need(entry, "number", where)),
+            number=str(required(entry, "number", where)),
             version=1,
             kind=CertificateKind.ORIGINAL,
             preferential=preferential,
             form=form,
             issued_at=now,
             export_country=country,
-            import_country=str(_need(entry, "import_country", where)),
-            exporter=_party(_need(entry, "exporter", where), country, f"{where}.exporter"),
-            consignee=_party(_need(entry, "consignee", where), str(entry["import_country"]), f"{where}.consignee"),
+            import_country=str(required(entry, "import_country", where)),
+            exporter=_party(required(entry, "exporter", where), country, f"{where}.exporter"),
+            consignee=_party(required(entry, "consignee", where), str(entry["import_country"]), f"{where}.consignee"),
             authority=Party(authority.name, Address(authority.city or "-", country), authority.id),
             items=tuple(self._item(number, item, country, f"{where}.items[{number - 1}]")
-                        for number, item in enumerate(_need(entry, "items", where), start=1)),
-            invoices=tuple(Invoice(str(_need(invoice, "number", f"{where}.invoices[{index}]")),
-                                   as_date(_need(invoice, "date", f"{where}.invoices[{index}]"),
+                        for number, item in enumerate(required(entry, "items", where), start=1)),
+            invoices=tuple(Invoice(str(required(invoice, "number", f"{where}.invoices[{index}]")),
+                                   as_date(required(invoice, "date", f"{where}.invoices[{index}]"),
                                            f"{where}.invoices[{index}].date"))
-                           for index, invoice in enumerate(_need(entry, "invoices", where))),
+                           for index, invoice in enumerate(required(entry, "invoices", where))),
             declaration=ExporterDeclaration(
                 str(declaration.get("statement", DECLARATION.format(country=country))),
-                str(_need(declaration, "place", f"{where}.declaration")),
+                str(required(declaration, "place", f"{where}.declaration")),
                 issued,
-                str(_need(declaration, "signatory", f"{where}.declaration")),
+                str(required(declaration, "signatory", f"{where}.declaration")),
             ),
             certification=Certification(
                 str(certification.get("statement", CERTIFICATION)),
-                str(_need(certification, "place", f"{where}.certification")),
+                str(required(certification, "place", f"{where}.certification")),
                 issued,
-                str(_need(certification, "officer", f"{where}.certification")),
+                str(required(certification, "officer", f"{where}.certification")),
                 None if certification.get("stamp") is None else str(certification["stamp"]),
             ),
             agreement=agreement,
@@ -216,7 +202,7 @@ class OriginScenario:
         )
 
     def _agreement(self, entry: Mapping[str, Any], where: str) -> Agreement:
-        code = str(_need(entry, "agreement", where))
+        code = str(required(entry, "agreement", where))
         described = self._agreements.get(code)
         if not isinstance(described, Mapping) or not described.get("name"):
             raise ScenarioError(f"{where}.agreement {code!r} is not described under 'eco.agreements' (name)",
@@ -232,15 +218,15 @@ class OriginScenario:
             sequence_number=number,
             package_count=int(packages.get("count", 1)),
             package_type=str(packages.get("type", "PK")),
-            description=str(_need(item, "description", where)),
-            hs_code=str(_need(item, "hs", where)),
+            description=str(required(item, "description", where)),
+            hs_code=str(required(item, "hs", where)),
             origin_country=str(item.get("origin", country)),
-            criterion=str(_need(item, "criterion", where)),
-            gross_weight=_decimal(_need(item, "gross_kg", where), f"{where}.gross_kg"),
+            criterion=str(required(item, "criterion", where)),
+            gross_weight=decimal(required(item, "gross_kg", where), f"{where}.gross_kg"),
             criterion_detail=None if item.get("detail") is None else str(item["detail"]),
             marks=None if item.get("marks") is None else str(item["marks"]),
-            net_weight=None if net is None else _decimal(net, f"{where}.net_kg"),
-            fob=None if fob is None else Money(_decimal(_need(fob, "amount", f"{where}.fob"), f"{where}.fob.amount"),
+            net_weight=None if net is None else decimal(net, f"{where}.net_kg"),
+            fob=None if fob is None else Money(decimal(required(fob, "amount", f"{where}.fob"), f"{where}.fob.amount"),
                                                str(fob.get("currency", "USD"))),
             invoice_number=None if item.get("invoice") is None else str(item["invoice"]),
         )
