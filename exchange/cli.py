@@ -1,6 +1,7 @@
 """The `caravan` command.
 
     caravan run SCENARIO [--out DIR] [--speed N] [--attach DIR] [--plain-http]
+    caravan check SCENARIO...
     caravan validate FILE...
     caravan verify FILE --ca CA.pem [--at TIME] [--status-from DIR] [--trust-list FILE]
     caravan prepare SCENARIO --out DIR [--base-port PORT] [--plain-http]
@@ -25,9 +26,9 @@ from exchange.clock import utc
 from exchange.errors import CaravanError
 from exchange.pki import TrustStore
 from exchange.safexml import parse_document
-from exchange.scenario import load_scenario
 from exchange.signing import verify_document
 from exchange.validation import detect, validate
+from nodes.language import load_scenario
 
 __all__ = ["main"]
 
@@ -55,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--attach", type=Path, default=None, help="drive components started from `prepare` configs")
     run.add_argument("--plain-http", action="store_true", help="no mutual TLS between components (demos only)")
     run.set_defaults(handler=_run)
+
+    check = commands.add_parser("check", help="check scenarios against the scenario language; run nothing")
+    check.add_argument("scenarios", type=Path, nargs="+")
+    check.set_defaults(handler=_check)
 
     validate_cmd = commands.add_parser("validate", help="detect each document's type and validate it")
     validate_cmd.add_argument("files", type=Path, nargs="+")
@@ -106,6 +111,23 @@ def _run(args: argparse.Namespace) -> int:
             return (await driver.run()).ok
 
     return 0 if asyncio.run(drive()) else 1
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Every finding of every file, each as `file:line: field: what`; exit 2 when there is any."""
+    from nodes.language import check_scenario
+
+    failed = 0
+    for path in args.scenarios:
+        findings = check_scenario(path)
+        for finding in findings:
+            print(finding)
+        if findings:
+            failed += 1
+            print(f"{path}: {len(findings)} finding{'s' if len(findings) > 1 else ''}; nothing was run")
+        else:
+            print(f"{path}: valid")
+    return 2 if failed else 0
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -147,6 +147,17 @@ class TransportError(CaravanError):
 
 
 class ScenarioError(CaravanError):
-    """A scenario file that cannot be loaded or run as written."""
+    """A scenario file that cannot be loaded or run as written; `findings` holds each problem when it was checked."""
 
     code = "scenario-invalid"
+
+    def __init__(self, message: str, *, document: str = "", path: str = "", rule: str = "",
+                 findings: tuple[Any, ...] = ()) -> None:
+        super().__init__(message, document=document, path=path, rule=rule)
+        self.findings = findings
+
+    def as_dict(self) -> dict[str, Any]:
+        body = super().as_dict()
+        if self.findings:
+            body["findings"] = [finding.as_dict() for finding in self.findings]
+        return body

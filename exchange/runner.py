@@ -23,10 +23,11 @@ import aiohttp
 from lxml import etree
 
 from exchange.drills import RELOADING_ACTIONS, Captured, attack, authority_action
+from exchange.driver_actions import DRIVER_ACTIONS, FAULT_ACTIONS, HUB_TARGET, NOTE
 from exchange.envelope import Envelope
 from exchange.errors import ScenarioError, TransportError
 from exchange.faults import FaultBook, fault_from_step, plan_to_json
-from exchange.scenario import DRIVER_ACTIONS, FAULT_ACTIONS, HUB_TARGET, NOTE, Scenario, Step
+from exchange.scenario import Scenario, Step
 from exchange.tls import TlsIdentity
 
 __all__ = ["Check", "Deployment", "Description", "Driver", "RunReport"]

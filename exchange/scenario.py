@@ -1,52 +1,121 @@
 """Scenario files: who takes part, what they hold, what happens when, and what must be true at the end.
 
-A scenario is YAML (see README, "Scenario format"). This module reads the parts every document family
-shares (countries, nodes, the timeline of steps, expectations) into dataclasses and checks them, so
-that a typo is reported with the key path where it happened instead of failing half-way through a run.
-Family-specific parts (for CATS: offices, traders, guarantees, movements) stay as plain mappings here
-and are read by the family's own module (`nodes.customs.scenario`).
+A scenario is YAML (see README, "Scenario format", and docs/SCENARIOS.md for every key). Loading is
+checking: `load_scenario` reads the file with its line numbers, validates it against the scenario
+language (`exchange.language`: every section typed, unknown keys refused, every step's action and
+arguments from one registry, every reference resolved) and refuses with ALL findings before anything
+runs. This module holds the parts every family shares (the top level, nodes, steps, expectations) and
+the run-time view the driver uses (`Scenario`, `Step`, `Expectations`); each family's sections and
+actions live in its own package and are composed into one language by `nodes.language`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from exchange.clock import utc
 from exchange.errors import ScenarioError
-from exchange.faults import FAULT_KINDS, duration, fault_from_step
+from exchange.faults import duration
+from exchange.language import (
+    ActionRegistry,
+    Code,
+    DocumentCheck,
+    Moment,
+    NodeId,
+    Record,
+    ScenarioLanguage,
+    Text,
+    problems_from,
+    suggest,
+)
+from exchange.yamlmarks import KeyPath, read_marked_yaml
 
 __all__ = [
-    "DRIVER_ACTIONS",
-    "FAULT_ACTIONS",
-    "HUB_TARGET",
-    "NOTE",
+    "COMMON_CHECKS",
+    "DocumentBase",
     "Expectations",
+    "ExpectSection",
+    "NodeBase",
     "NodeSpec",
     "Scenario",
     "Step",
+    "StepEntry",
+    "decimal",
     "load_scenario",
+    "required",
+    "step_times",
+    "steps_check",
 ]
 
-_NODE_ID = re.compile(r"^[a-z][a-z0-9\-]{0,31}$")
-NOTE = "note"
-"""A step that only writes its `text` into the timeline, e.g. a leg outside the administrations."""
-FAULT_ACTIONS = frozenset({"fault", "heal", "restart"})
-"""Steps that script the wire and the components' lives: install a fault, heal faults, restart a component."""
-HUB_TARGET = "hub"
-"""What `restart` names besides node ids."""
-DRIVER_ACTIONS = frozenset(
-    {NOTE, "attack", "revoke_certificate", "rotate_certificate", "expire_certificate", *FAULT_ACTIONS}
-)
-"""Steps the scenario driver takes itself (timeline notes, the scenario CA, security drills, faults): no `node`."""
+
+# -- the document: the sections every family shares ---------------------------------------------------------
+
+
+class PkiSection(Record):
+    algorithm: Literal["ec", "rsa"] = Field("ec", description="ec: ECDSA P-256; rsa: RSA-2048")
+
+
+class NodeBase(Record):
+    """What every node states; each family adds its own keys (offices, nppo, eco, ...)."""
+
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code of the administration")
+    name: Text | None = Field(None, description="the single window's name, for people")
+
+
+class StepEntry(BaseModel):
+    """One step. Its other keys are the arguments of its action, checked by that action's own model."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    at: Moment = Field("+0m", description="ISO-8601 instant, or +30m / +2h / +1d after the previous step")
+    do: Code = Field(description="the step action")
+    node: NodeId | None = Field(None, description="the node whose agency acts")
+    note: Text | None = Field(None, description="a remark printed beside the step in the timeline")
+
+
+class ExpectValue(Record):
+    node: NodeId = Field(description="the node whose GET /state is read, or hub for the hub's GET /status")
+    path: str | list[str] = Field(description="the path in that state, e.g. ephyto/issued/PC1/status")
+    equals: str | int | bool = Field(description="the value expected there")
+
+
+class ExpectRefusal(Record):
+    rule: Code | None = Field(None, description="the refusal rule, e.g. cert-revoked")
+    error: Code | None = Field(None, description="the error code, e.g. trust-failed")
+    sender: NodeId | None = Field(None, description="the envelope's sender")
+    peer: NodeId | None = Field(None, description="the TLS peer that submitted it")
+    message_type: Code | None = Field(None, description="the refused message's type")
+
+
+DeliveryCounter = Literal["pending", "delivered", "failed", "duplicates_absorbed", "refused", "held"]
+
+
+class ExpectSection(Record):
+    """What must be true at the end; the family-specific parts are typed by the families' documents."""
+
+    deliveries: dict[DeliveryCounter, int] = Field(default_factory=dict,
+                                                   description="hub delivery counters at the end")
+    values: list[ExpectValue] = Field(default_factory=list, description="any value of a node's state")
+    refusals: list[ExpectRefusal] = Field(default_factory=list,
+                                          description="some refusal in the hub's log has every field given")
+
+
+class DocumentBase(Record):
+    scenario: Code = Field(description="the scenario's name (used in output paths and idempotency keys)")
+    title: Text | None = Field(None, description="one line for people")
+    start: Moment = Field(description="when virtual time starts (ISO-8601, UTC)")
+    pki: PkiSection = Field(default_factory=PkiSection, description="the scenario CA's key algorithm")
+    nodes: dict[NodeId, NodeBase] = Field(min_length=1, description="node id → the national single window")
+    steps: list[StepEntry] = Field(default_factory=list, description="the timeline")
+    expect: ExpectSection = Field(description="what must hold at the end; at least one expectation")
+
+
+# -- the run-time view --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -61,7 +130,7 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class Step:
-    """One thing that happens at one virtual time, carried out by one node (or a `note` for the timeline)."""
+    """One thing that happens at one virtual time, carried out by one node or by the driver."""
 
     index: int
     at: datetime
@@ -81,6 +150,12 @@ class Expectations:
     values: list[Mapping[str, Any]] = field(default_factory=list)
     refusals: list[Mapping[str, Any]] = field(default_factory=list)
     message_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        """How many things are expected: a run that checks nothing cannot pass."""
+        return sum(len(part) for part in (self.movements, self.guarantees, self.messages, self.documents,
+                                          self.deliveries, self.values, self.refusals, self.message_counts))
 
 
 @dataclass(frozen=True)
@@ -108,143 +183,128 @@ class Scenario:
         return {spec.country: spec.node_id for spec in self.nodes.values()}
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read and check a scenario file; errors name the key path (`steps[3].at`) and what is wrong."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(f"{path}: cannot read scenario: {exc}", document=str(path)) from exc
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{path}: a scenario is a mapping at the top level", document=str(path))
-    reader = _Reader(path)
-    start = reader.moment(reader.require(raw, "start", "start"), "start", None)
-    nodes = reader.nodes(reader.require(raw, "nodes", "nodes"))
-    movements = raw.get("movements") or {}
-    if not isinstance(movements, dict):
-        raise reader.error("movements", "must be a mapping of movement key to movement")
-    steps = reader.steps(raw.get("steps") or [], start, nodes)
-    expectations = reader.expectations(raw.get("expect") or {})
-    algorithm = str((raw.get("pki") or {}).get("algorithm", "ec"))
-    if algorithm not in ("ec", "rsa"):
-        raise reader.error("pki.algorithm", f"is {algorithm!r}; use 'ec' (ECDSA P-256) or 'rsa' (RSA-2048)")
+def load_scenario(path: Path, language: ScenarioLanguage) -> Scenario:
+    """Read and check a scenario; ScenarioError carries every finding (file:line: field: what) if any."""
+    marked = read_marked_yaml(path)
+    document, findings = language.check(marked)
+    if findings:
+        raise ScenarioError(
+            "\n".join(str(finding) for finding in findings), document=str(path), path=findings[0].field,
+            findings=tuple(findings),
+        )
+    raw = marked.value
+    times = dict(step_times(document))
     return Scenario(
-        name=str(raw.get("scenario") or path.stem),
-        title=str(raw.get("title") or path.stem),
+        name=document.scenario,
+        title=document.title or path.stem,
         path=path,
-        start=start,
-        algorithm=algorithm,
-        nodes=nodes,
-        movements=movements,
-        steps=steps,
-        expectations=expectations,
+        start=document.start,
+        algorithm=document.pki.algorithm,
+        nodes={node_id: NodeSpec(node_id, spec.country, spec.name or node_id, raw["nodes"][node_id])
+               for node_id, spec in document.nodes.items()},
+        movements=raw.get("movements") or {},
+        steps=tuple(
+            Step(index, times[index], entry.do, entry.node or "",
+                 {key: value for key, value in raw["steps"][index].items() if key not in ("at", "do", "node", "note")},
+                 entry.note or "")
+            for index, entry in enumerate(document.steps)
+        ),
+        expectations=_expectations(raw.get("expect") or {}),
         raw=raw,
     )
 
 
-class _Reader:
-    def __init__(self, path: Path) -> None:
-        self._path = path
+def _expectations(value: Mapping[str, Any]) -> Expectations:
+    return Expectations(
+        movements=value.get("movements") or {},
+        guarantees={str(key): val for key, val in (value.get("guarantees") or {}).items()},
+        messages=value.get("messages") or {},
+        documents=value.get("documents") or [],
+        deliveries=value.get("deliveries") or {},
+        values=value.get("values") or [],
+        refusals=value.get("refusals") or [],
+        message_counts=value.get("message_counts") or {},
+    )
 
-    def error(self, where: str, what: str) -> ScenarioError:
-        return ScenarioError(f"{self._path}: {where} {what}", document=str(self._path), path=where)
 
-    def require(self, mapping: Mapping[str, Any], key: str, where: str) -> Any:
-        if not isinstance(mapping, Mapping) or key not in mapping:
-            raise self.error(where, "is missing")
-        return mapping[key]
+# -- checks every scenario gets ------------------------------------------------------------------------------
 
-    def moment(self, value: Any, where: str, previous: datetime | None) -> datetime:
-        """Absolute ISO-8601 times, or `+90m` / `+2h` / `+1d` after the previous step."""
-        if isinstance(value, datetime):
-            return utc(value)
-        text = str(value).strip()
-        if text.startswith("+"):
-            if previous is None:
-                raise self.error(where, "is relative but there is no earlier time to count from")
-            with contextlib.suppress(ScenarioError):
-                return previous + duration(text[1:])
-        else:
-            with contextlib.suppress(ValueError):
-                return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-        raise self.error(where, f"is {text!r}: use ISO-8601 (2026-03-02T08:00:00Z) or +2h")
 
-    def nodes(self, value: Any) -> dict[str, NodeSpec]:
-        if not isinstance(value, dict) or not value:
-            raise self.error("nodes", "must map node ids to node descriptions")
-        nodes: dict[str, NodeSpec] = {}
-        for node_id, data in value.items():
-            where = f"nodes.{node_id}"
-            if not _NODE_ID.match(str(node_id)):
-                raise self.error(where, "is not a node id (lower-case letters, digits, '-'; e.g. 'uz')")
-            country = str(self.require(data, "country", f"{where}.country"))
-            if not re.fullmatch(r"[A-Z]{2}", country):
-                raise self.error(f"{where}.country", f"is {country!r}: use an ISO 3166-1 alpha-2 code")
-            nodes[node_id] = NodeSpec(node_id, country, str(data.get("name", node_id)), data)
-        if len({spec.country for spec in nodes.values()}) != len(nodes):
-            raise self.error("nodes", "name one node per country")
-        return nodes
+def step_times(document: Any) -> Iterator[tuple[int, datetime]]:
+    """Each step's absolute time: `+2h` counts from the step before (the first from `start`)."""
+    previous: datetime = document.start
+    for index, entry in enumerate(document.steps):
+        at = entry.at
+        moment = previous + duration(at[1:]) if isinstance(at, str) else at
+        yield index, moment
+        previous = max(previous, moment)
 
-    def steps(self, value: Any, start: datetime, nodes: Mapping[str, NodeSpec]) -> tuple[Step, ...]:
-        if not isinstance(value, list):
-            raise self.error("steps", "must be a list")
-        steps: list[Step] = []
-        previous = start
-        for index, item in enumerate(value):
-            where = f"steps[{index}]"
-            if not isinstance(item, dict):
-                raise self.error(where, "must be a mapping with 'at', 'do' and 'node'")
-            at = self.moment(item.get("at", "+0m"), f"{where}.at", previous)
-            if at < previous:
-                raise self.error(f"{where}.at", f"goes back in time ({at.isoformat()} < {previous.isoformat()})")
-            action = str(self.require(item, "do", f"{where}.do"))
-            node = str(item.get("node", "")) if action in DRIVER_ACTIONS else str(
-                self.require(item, "node", f"{where}.node")
-            )
-            if action not in DRIVER_ACTIONS and node not in nodes:
-                raise self.error(f"{where}.node", f"is {node!r}, not one of {sorted(nodes)}")
-            arguments = {key: val for key, val in item.items() if key not in ("at", "do", "node", "note")}
-            if action in FAULT_ACTIONS:
-                self.fault_step(action, node, arguments, at, where, nodes)
-            steps.append(Step(index, at, action, node, arguments, str(item.get("note", ""))))
-            previous = at
-        return tuple(steps)
 
-    def fault_step(
-        self, action: str, node: str, arguments: Mapping[str, Any], at: datetime, where: str,
-        nodes: Mapping[str, NodeSpec],
-    ) -> None:
-        """Check a fault, heal or restart step now, so that a typo does not surface half-way through a run."""
-        try:
-            if action == "fault":
-                fault_from_step(where, at, node, arguments, nodes)
-        except ScenarioError as exc:
-            raise self.error(where, exc.message) from exc
-        if action == "heal" and node and node not in nodes:
-            raise self.error(f"{where}.node", f"is {node!r}, not one of {sorted(nodes)}")
-        if action == "heal" and str(arguments.get("kind", "")) not in ("", *FAULT_KINDS):
-            raise self.error(f"{where}.kind", f"is {arguments['kind']!r}; known: {', '.join(FAULT_KINDS)}")
-        target = str(arguments.get("target", ""))
-        if action == "restart" and target != HUB_TARGET and target not in nodes:
-            raise self.error(f"{where}.target", f"is {target!r}: name {HUB_TARGET!r} or one of {sorted(nodes)}")
+def steps_check(registry: ActionRegistry) -> DocumentCheck:
+    """Every step: time never goes back, the action is known, the node is right for it, the arguments typed."""
 
-    def expectations(self, value: Any) -> Expectations:
-        if not isinstance(value, dict):
-            raise self.error("expect", "must be a mapping")
-        known = {"movements", "guarantees", "messages", "documents", "deliveries", "values", "refusals",
-                 "message_counts"}
-        unknown = set(value) - known
-        if unknown:
-            raise self.error("expect", f"has unknown keys {sorted(unknown)}; known: {sorted(known)}")
-        return Expectations(
-            movements=value.get("movements") or {},
-            guarantees={str(key): val for key, val in (value.get("guarantees") or {}).items()},
-            messages=value.get("messages") or {},
-            documents=value.get("documents") or [],
-            deliveries=value.get("deliveries") or {},
-            values=value.get("values") or [],
-            refusals=value.get("refusals") or [],
-            message_counts=value.get("message_counts") or {},
-        )
+    def check(document: Any) -> Iterator[tuple[KeyPath, str]]:
+        previous: datetime = document.start
+        for index, moment in step_times(document):
+            where: KeyPath = ("steps", index)
+            entry = document.steps[index]
+            if moment < previous:
+                yield (*where, "at"), f"goes back in time ({moment:%Y-%m-%dT%H:%M:%SZ} < {previous:%Y-%m-%dT%H:%M:%SZ})"
+            previous = max(previous, moment)
+            action = registry.get(entry.do)
+            if action is None:
+                known = registry.known()
+                hint = suggest(entry.do, known)
+                yield (*where, "do"), f"unknown action {entry.do!r}{hint}; known: {', '.join(known)}"
+                continue
+            if action.node == "required" and entry.node is None:
+                yield (*where, "node"), f"is missing: {entry.do} is carried out by a node's {action.performer} agencies"
+            elif action.node == "none" and entry.node is not None:
+                yield (*where, "node"), f"{entry.do} is the scenario driver's own step and takes no node"
+            elif entry.node is not None and entry.node not in document.nodes:
+                yield (*where, "node"), (f"is {entry.node!r}{suggest(entry.node, document.nodes)}, "
+                                         f"not one of {', '.join(document.nodes)}")
+                continue
+            arguments = dict(entry.model_extra or {})
+            try:
+                parsed = registry.parse_arguments(entry.do, arguments)
+            except ValidationError as exc:
+                yield from problems_from(exc, action.arguments, where, arguments, StepEntry.model_fields)
+                continue
+            if action.check is not None:
+                for relative, message in action.check(document, entry, parsed):
+                    yield (*where, *relative), message
+
+    return check
+
+
+def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
+    """A run that checks nothing proves nothing: at least one expectation, and `values` name real nodes."""
+    expect = document.expect
+    counted = sum(len(value) for value in expect.model_dump().values() if isinstance(value, (dict, list)))
+    if counted == 0:
+        yield ("expect",), "states no expectation: a run that checks nothing cannot pass"
+    for index, value in enumerate(expect.values):
+        if value.node != "hub" and value.node not in document.nodes:
+            yield ("expect", "values", index, "node"), (f"is {value.node!r}{suggest(value.node, document.nodes)}: "
+                                                        f"name a node ({', '.join(document.nodes)}) or hub")
+
+
+def countries_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
+    seen: dict[str, str] = {}
+    for node_id, spec in document.nodes.items():
+        if spec.country in seen:
+            yield ("nodes", node_id, "country"), (f"{spec.country} is already node {seen[spec.country]!r}: "
+                                                  "one node per country")
+        seen.setdefault(spec.country, node_id)
+    if isinstance(document.start, str):
+        yield ("start",), "must be an absolute time (2026-03-02T06:00:00Z), not relative"
+
+
+COMMON_CHECKS: tuple[DocumentCheck, ...] = (countries_check, expectations_check)
+
+
+# -- reading family sections at run time ---------------------------------------------------------------------
 
 
 def required(mapping: Mapping[str, Any], key: str, where: str) -> Any:
@@ -263,3 +323,4 @@ def decimal(value: Any, where: str) -> Decimal:
         return Decimal(str(value))
     except InvalidOperation as exc:
         raise ScenarioError(f"{where} is {value!r}, not a number", path=where) from exc
+

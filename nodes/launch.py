@@ -37,11 +37,12 @@ from exchange.ippc.face import IppcFace
 from exchange.pki import Credentials, ScenarioPKI, TrustStore
 from exchange.revocation import CRL_FILE
 from exchange.runner import Deployment
-from exchange.scenario import Scenario, load_scenario
+from exchange.scenario import Scenario
 from exchange.tls import DRIVER, HUB, TLS_DIR, TlsIdentity
 from nodes.ephyto.validation import validate_phyto
 from nodes.families import build_desks
 from nodes.ippc_pull import pull_ephytos
+from nodes.language import load_scenario
 from nodes.node import Node
 
 __all__ = [

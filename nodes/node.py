@@ -43,6 +43,7 @@ from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_hand
 from exchange.validation import detect, validate
 from exchange.web import Access, error_response, json_response, party_guard, set_clock_handler
 from nodes.desk import Desk, DeskResult, NodeEvent
+from nodes.language import check_arguments
 
 __all__ = ["Node", "Service"]
 
@@ -268,6 +269,7 @@ class Node:
         `key` makes the call idempotent: a driver that lost the answer (say, the node was killed after
         committing) may send the same step again and gets the first answer, not a second declaration.
         """
+        check_arguments(action, arguments)
         service = self._services.get(action)
         if service is not None:
             events = await service(self, arguments)

@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 from lxml import etree
 
-from exchange.scenario import Scenario, load_scenario
+from exchange.scenario import Scenario
 from exchange.validation import validate
 from nodes.desk import DeskResult, NodeEvent, OutgoingDocument
+from nodes.language import load_scenario
 from nodes.origin.desk import EcoDesk
 from nodes.origin.scenario import OriginScenario
 
@@ -33,7 +34,7 @@ def eco_scenario(tmp_path: Path, change: Callable[[dict[str, Any]], None] | None
     """The e-CO pilot scenario, changed by `change` (extra certificates, another trust list)."""
     raw = yaml.safe_load(SCENARIO.read_text(encoding="utf-8"))
     raw["steps"] = []
-    raw["expect"] = {}
+    raw["expect"] = {"deliveries": {"failed": 0}}  # never run: the tests drive the desks themselves
     if change is not None:
         change(raw)
     path = tmp_path / "eco.yaml"

@@ -37,7 +37,6 @@ from test_customs_offices import (
 
 from exchange.cli import main
 from exchange.errors import ScenarioError, UnknownMovement
-from exchange.scenario import load_scenario
 from nodes.customs.actions import PresentAtTransit, RecordControl
 from nodes.customs.desk import CatsDesk
 from nodes.customs.ledger import CustomsState
@@ -46,6 +45,7 @@ from nodes.customs.offices import CustomsAdministration
 from nodes.customs.scenario import CatsScenario
 from nodes.customs.tables import DEPARTURE_TIMERS, DEPARTURE_TRANSITIONS, DepartureState
 from nodes.customs.trader import TraderDesk
+from nodes.language import load_scenario
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "enquiry-no-arrival.yaml"
 EXPIRY = datetime(2026, 3, 11, tzinfo=timezone.utc)

@@ -46,10 +46,10 @@ from exchange.faults import (
 )
 from exchange.pki import ScenarioPKI
 from exchange.runner import Deployment, Driver
-from exchange.scenario import load_scenario
 from exchange.signing import sign_document, verify_document
 from nodes.customs.codec import encode
 from nodes.families import describe_document
+from nodes.language import load_scenario
 from nodes.launch import local_deployment
 from tests import cats_samples
 

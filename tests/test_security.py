@@ -19,10 +19,10 @@ from exchange.envelope import Envelope
 from exchange.pki import ScenarioPKI
 from exchange.revocation import CRL_FILE
 from exchange.runner import Deployment
-from exchange.scenario import load_scenario
 from exchange.signing import sign_document
 from exchange.tls import DRIVER, TlsIdentity
 from nodes.customs.codec import encode
+from nodes.language import load_scenario
 from nodes.launch import local_deployment
 from tests import cats_samples
 

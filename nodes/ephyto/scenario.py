@@ -96,7 +96,6 @@ class EphytoScenario:
         kind = str(spec.get("type", "phytosanitary"))
         if kind not in _TYPES:
             raise ScenarioError(f"{where}.type is {kind!r}; use phytosanitary or re-export", path=f"{where}.type")
-        treatments = spec.get("treatment")
         return Certificate(
             number=str(required(spec, "number", where)),
             type_code=_TYPES[kind],
@@ -121,7 +120,7 @@ class EphytoScenario:
             notes=tuple(Note("ADEDL", (str(text),)) for text in spec.get("declarations") or ())
             + ((Note("ADDIEDL", (str(spec["inspected"]),)),) if spec.get("inspected") else ()),
             items=tuple(
-                _line(number, item, treatments, f"{where}.items[{number - 1}]")
+                _line(number, item, f"{where}.items[{number - 1}]")
                 for number, item in enumerate(required(spec, "items", where), start=1)
             ),
         )
@@ -156,7 +155,8 @@ def _kg(item: Mapping[str, Any], key: str, where: str) -> Measure | None:
     return None if value is None else Measure(decimal(value, f"{where}.{key}"), "KGM")
 
 
-def _line(number: int, item: Mapping[str, Any], treatment: Any, where: str) -> TradeLine:
+def _line(number: int, item: Mapping[str, Any], where: str) -> TradeLine:
+    """One trade line; its treatments are its own (SPS: AppliedSPSTreatment sits in the trade line item)."""
     packages = item.get("packages") or {}
     classifications = (
         *((Classification("HS", str(item["hs"])),) if item.get("hs") else ()),
@@ -178,7 +178,7 @@ def _line(number: int, item: Mapping[str, Any], treatment: Any, where: str) -> T
             if packages else ()
         ),
         origins=(Country(str(required(item, "origin", where)), subdivision=item.get("region")),),
-        treatments=tuple(_treatment(entry) for entry in _listed(treatment)),
+        treatments=tuple(_treatment(entry) for entry in _listed(item.get("treatment"))),
     )
 
 

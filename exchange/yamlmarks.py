@@ -1,0 +1,105 @@
+"""YAML that remembers where each value was written, and refuses what plain YAML loading lets slip.
+
+Scenario authors need to hear "line 135" rather than "steps[12]": a finding is only useful if it points
+into the file they edit. PyYAML keeps a mark on every node it composes, so this module composes the
+document, constructs the usual Python values from it, and keeps a map from each value's key path
+(`("steps", 12, "note")`) to the line it stands on. It also refuses two things PyYAML accepts silently:
+a key written twice in one mapping (the second would win unseen), and a file that is not UTF-8 text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exchange.errors import ScenarioError
+
+__all__ = ["KeyPath", "MarkedYaml", "read_marked_yaml"]
+
+KeyPath = tuple[str | int, ...]
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+@dataclass(frozen=True)
+class MarkedYaml:
+    """A YAML document's value and the line (1-based) of every key path in it."""
+
+    path: Path
+    value: Any
+    lines: Mapping[KeyPath, int]
+    duplicates: tuple[tuple[KeyPath, int], ...]  # (key path, line of the second occurrence)
+
+    def line(self, where: KeyPath) -> int | None:
+        """The line of `where`, or of the nearest enclosing value that has one."""
+        for end in range(len(where), -1, -1):
+            found = self.lines.get(where[:end])
+            if found is not None:
+                return found
+        return None
+
+
+def read_marked_yaml(path: Path) -> MarkedYaml:
+    """Read one YAML document from `path`; ScenarioError (with the line where possible) if it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}", document=str(path)) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not a YAML scenario: not UTF-8 text (byte {exc.start})",
+                            document=str(path)) from exc
+    if "\x00" in text:
+        raise ScenarioError(f"{path}: not a YAML scenario: binary content", document=str(path))
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        value = None if node is None else loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ScenarioError(f"{where}: not valid YAML: {exc.problem or exc.context}", document=str(path)) from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}", document=str(path)) from exc
+    finally:
+        loader.dispose()
+    lines: dict[KeyPath, int] = {}
+    duplicates: list[tuple[KeyPath, int]] = []
+    if node is not None:
+        _index(node, (), lines, duplicates, depth=0)
+    return MarkedYaml(path, value, lines, tuple(duplicates))
+
+
+def _index(
+    node: yaml.Node, where: KeyPath, lines: dict[KeyPath, int], duplicates: list[tuple[KeyPath, int]], depth: int
+) -> None:
+    if depth > 64:  # aliases can make a value its own descendant; nothing a scenario needs is this deep
+        return
+    lines.setdefault(where, node.start_mark.line + 1)
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index(item, (*where, index), lines, duplicates, depth + 1)
+    elif isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        merged: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.append(value_node)
+                continue
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark)
+            if key in seen:
+                duplicates.append(((*where, key), key_node.start_mark.line + 1))
+            seen.add(key)
+            lines[(*where, key)] = key_node.start_mark.line + 1
+            _index(value_node, (*where, key), lines, duplicates, depth + 1)
+        for source in merged:  # `<<: *anchor`: keys written here win, the merged ones point at the anchor
+            for item in source.value if isinstance(source, yaml.SequenceNode) else [source]:
+                if isinstance(item, yaml.MappingNode):
+                    for key_node, value_node in item.value:
+                        key = (*where, key_node.value)
+                        if key not in lines:
+                            _index(value_node, key, lines, duplicates, depth + 1)

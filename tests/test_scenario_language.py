@@ -1,0 +1,134 @@
+"""The scenario language refuses what it does not know, with file, line and field, before any step runs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from exchange.cli import main
+from exchange.errors import ScenarioError
+from nodes.families import FAMILIES, build_desks
+from nodes.language import ACTIONS, check_arguments, load_scenario
+from nodes.reference import scenario_reference
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda path: path.stem)
+def test_every_shipped_scenario_passes_check(scenario: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(scenario)]) == 0
+    assert capsys.readouterr().out.strip().endswith("valid")
+
+
+def _replace_line(old: str, new: str) -> Callable[[str], str]:
+    def change(text: str) -> str:
+        assert old in text, f"mutation anchor {old!r} is gone from the pilot"
+        return text.replace(old, new, 1)
+
+    return change
+
+
+PILOT_LINES = PILOT.read_text(encoding="utf-8")
+_DECLARE_M1 = "{at: 2026-03-02T08:00:00Z, node: uz, do: declare, movement: M1}"
+_CONTROL_M1 = "{at: +1h, node: ge, do: record_control, movement: M1, seals_ok: true}"
+
+# (name, mutation of the pilot's text, the field named in the finding, words the finding must carry)
+MUTATIONS = [
+    ("expect renamed", _replace_line("\nexpect:", "\nexpects:"), "expects", "did you mean 'expect'"),
+    ("unknown step argument", _replace_line(_DECLARE_M1, _DECLARE_M1[:-1] + ", priority: high}"),
+     "steps[0].priority", "unknown key"),
+    ("boolean that is not one", _replace_line(_CONTROL_M1, _CONTROL_M1.replace("true", "maybe")),
+     ".seals_ok", "valid boolean"),
+    ("misspelt argument", _replace_line(_CONTROL_M1, _CONTROL_M1.replace("seals_ok", "seal_ok")),
+     ".seal_ok", "did you mean 'seals_ok'"),
+    ("unknown action", _replace_line(_DECLARE_M1, _DECLARE_M1.replace("declare", "declar")),
+     "steps[0].do", "did you mean 'declare'"),
+    ("unknown movement", _replace_line(_DECLARE_M1, _DECLARE_M1.replace("M1", "M11")),
+     "steps[0].movement", "no such movement"),
+    ("unknown node", _replace_line(_DECLARE_M1, _DECLARE_M1.replace("node: uz", "node: uzb")),
+     "steps[0].node", "did you mean 'uz'"),
+    ("unquoted comma in a flow mapping", _replace_line('note: "only 5,000 USD left on the guarantee"',
+                                                       "note: only 5,000 USD left on the guarantee"),
+     "000 USD left on the guarantee", "quote the value"),
+    ("driver step typo", _replace_line("do: note,", "do: note_,"), ".do", "known: answer_enquiry"),
+    ("time that is not one", _replace_line(_DECLARE_M1, _DECLARE_M1.replace("2026-03-02T08:00:00Z", "tomorrow")),
+     "steps[0].at", "not a time"),
+    ("time going back", _replace_line(_DECLARE_M1, _DECLARE_M1.replace("2026-03-02T08", "2026-03-01T08")),
+     "steps[0].at", "goes back in time"),
+    ("office of another node", _replace_line(_CONTROL_M1, _CONTROL_M1.replace("node: ge", "node: az")),
+     "steps[", "belongs to node 'ge'"),
+    ("state not in the table", _replace_line("departure: WrittenOff", "departure: WritenOff"),
+     ".departure", "WrittenOff"),
+    ("message code unknown", _replace_line("CC015C", "CC015X"), "expect.messages", "CC015C"),
+    ("amount as a float", _replace_line('reference_amount: "100000.00"', "reference_amount: 100000.5"),
+     "reference_amount", "quote decimal amounts"),
+    ("key written twice", _replace_line("scenario: aze-geo-uzb-transit", "scenario: a\nscenario: b"),
+     "scenario", "written twice"),
+    ("no expectations", lambda text: text[: text.index("\nexpect:")] + "\nexpect: {}\n", "expect",
+     "states no expectation"),
+]
+
+
+@pytest.mark.parametrize(("name", "mutate", "field", "words"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_a_mistake_is_refused_by_check_and_by_run_with_its_line_and_no_step_runs(
+    name: str, mutate: Callable[[str], str], field: str, words: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    scenario = tmp_path / "mutated.yaml"
+    scenario.write_text(mutate(PILOT_LINES), encoding="utf-8")
+    assert main(["check", str(scenario)]) == 2
+    checked = capsys.readouterr().out
+    finding = next((line for line in checked.splitlines() if field in line and words in line), None)
+    assert finding is not None, checked
+    assert re.match(rf"{re.escape(str(scenario))}:\d+: ", finding), finding
+
+    out = tmp_path / "run"
+    assert main(["run", str(scenario), "--out", str(out)]) == 2
+    refused = capsys.readouterr()
+    assert words in refused.err and "▶" not in refused.out and "Traceback" not in refused.err
+    assert not out.exists(), "nothing may be started or written for a scenario that does not check"
+
+
+def test_every_finding_is_reported_at_once(tmp_path: Path) -> None:
+    text = PILOT_LINES.replace(_CONTROL_M1, _CONTROL_M1.replace("seals_ok", "seal_ok"))
+    text = text.replace(_DECLARE_M1, _DECLARE_M1.replace("declare", "declar"))
+    scenario = tmp_path / "two.yaml"
+    scenario.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(scenario)
+    fields = [finding.field for finding in caught.value.findings]
+    assert "steps[0].do" in fields and any(field.endswith(".seal_ok") for field in fields)
+
+
+def test_a_node_refuses_bad_step_arguments_from_any_driver() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        check_arguments("record_control", {"movement": "M1", "seals_ok": "maybe"})
+    assert caught.value.rule == "step-arguments" and caught.value.path == "seals_ok"
+    with pytest.raises(ScenarioError, match="did you mean 'seals_ok'"):
+        check_arguments("record_control", {"movement": "M1", "seal_ok": True})
+    check_arguments("record_control", {"movement": "M1", "seals_ok": False})
+
+
+def test_the_registry_and_the_agencies_know_the_same_actions() -> None:
+    """One registry: every desk action is declared for its family, and every declared one is carried out."""
+    desks = build_desks(load_scenario(PILOT), "uz")
+    for family, desk in desks.items():
+        declared = {action.name for action in ACTIONS.by_performer(family)}
+        assert desk.actions <= declared, f"{family} desk actions missing from the registry"
+    carried = {name for desk in desks.values() for name in desk.actions} | {"pull_ephytos"}  # a node service
+    for family in FAMILIES:
+        declared = {action.name for action in ACTIONS.by_performer(family)}
+        assert declared <= carried, f"{family}: declared but nobody carries out {declared - carried}"
+
+
+def test_the_scenario_reference_is_generated_from_the_language() -> None:
+    committed = (ROOT / "docs" / "SCENARIOS.md").read_text(encoding="utf-8")
+    stale = "docs/SCENARIOS.md is stale: python -m nodes.reference > docs/SCENARIOS.md"
+    assert committed == scenario_reference(), stale
+    for word in ("seals_ok", "WrittenOff", "CL173", "G01", "record_control", "fault", "CC015C"):
+        assert word in committed
