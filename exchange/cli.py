@@ -1,15 +1,31 @@
 """The `caravan` command.
 
-    caravan run SCENARIO [--out DIR] [--speed N] [--attach DIR] [--plain-http]
-    caravan check SCENARIO...
-    caravan validate FILE...
-    caravan verify FILE --ca CA.pem [--at TIME] [--status-from DIR] [--trust-list FILE]
-    caravan prepare SCENARIO --out DIR [--base-port PORT] [--plain-http]
-    caravan hub --config FILE
-    caravan node --config FILE
+    caravan [--debug] run SCENARIO [--out DIR] [--speed N] [--plain-http]
+    caravan [--debug] run SCENARIO --attach DIR [--out DIR] [--wait SECONDS]
+    caravan [--debug] check SCENARIO...
+    caravan [--debug] validate FILE...
+    caravan [--debug] verify FILE --ca CA.pem [--at TIME] [--status-from DIR] [--trust-list FILE]
+    caravan [--debug] prepare SCENARIO --out DIR [--base-port PORT] [--plain-http]
+    caravan [--debug] hub --config FILE
+    caravan [--debug] node --config FILE
 
-Exit codes: 0 success; 1 a document is invalid or an expectation does not hold; 2 a signature or
-certificate does not hold, or the command could not run as asked.
+Exit codes (README, "Exit codes"):
+
+    0   everything asked for holds
+    1   the documents or expectations do not hold: an expectation fails, a document is invalid, a signature
+        or certificate does not verify, an e-CO check given its source is not VALID
+    2   bad input or usage: a missing, empty, binary or wrong-kind file, a bad option value, a config for
+        the other kind of component, a scenario that cannot be run
+    3   an environment problem: a port in use, a store another process holds, a component out of reach
+    70  a fault in caravan itself; `--debug` shows where
+
+One error path: every failure ends here as one line on stderr, `caravan: ...`, naming the file, the place
+and the rule where it has them (a message of several lines, such as a scenario's findings, is printed
+as it is). Which code a domain error gives is the `EXIT_CODES` table. No command prints a Python
+traceback unless `--debug` asks for it.
+
+Handlers import the hub, node and document code when they need it: `caravan hub` and `caravan node`
+bind their port before that import, so a port in use is reported at once.
 """
 
 from __future__ import annotations
@@ -18,99 +34,260 @@ import argparse
 import asyncio
 import sys
 import tempfile
-from collections.abc import Sequence
+import traceback
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from exchange.clock import utc
-from exchange.errors import CaravanError
-from exchange.pki import TrustStore
-from exchange.safexml import parse_document
-from exchange.signing import verify_document
-from exchange.validation import detect, validate
-from nodes.language import load_scenario
+from exchange.errors import (
+    CaravanError,
+    DocumentError,
+    DuplicateMessage,
+    InputError,
+    ProtocolError,
+    ResourceBusy,
+    ScenarioError,
+    TransportError,
+    TrustError,
+    ValidationFailed,
+)
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from lxml import etree
+
+__all__ = ["EXIT_CODES", "main"]
+
+OK, DOES_NOT_HOLD, BAD_INPUT, ENVIRONMENT, INTERNAL = 0, 1, 2, 3, 70
+INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
+
+EXIT_CODES: Mapping[type[CaravanError], int] = {
+    CaravanError: BAD_INPUT,
+    InputError: BAD_INPUT,
+    ScenarioError: BAD_INPUT,
+    DocumentError: BAD_INPUT,
+    ValidationFailed: DOES_NOT_HOLD,
+    TrustError: DOES_NOT_HOLD,
+    ProtocolError: DOES_NOT_HOLD,
+    DuplicateMessage: DOES_NOT_HOLD,
+    ResourceBusy: ENVIRONMENT,
+    TransportError: ENVIRONMENT,
+}
+"""The exit code of each domain error that reaches the top: the nearest class in its MRO decides."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help printed its text
+        return stop.code if isinstance(stop.code, int) else OK
+    except CaravanError as exc:  # a usage error, from _Parser.error
+        return _fail(exc, debug=False)
     try:
         return int(args.handler(args))
     except CaravanError as exc:
-        print(f"caravan: {exc.message}", file=sys.stderr)
-        return 2
+        return _fail(exc, debug=args.debug)
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
+    except OSError as exc:  # what inputs are checked for is InputError by now: this is the machine's
+        where = f"{exc.filename}: " if exc.filename else ""
+        _say([f"caravan: {where}{exc.strerror or exc}"], debug=args.debug)
+        return ENVIRONMENT
+    except Exception as exc:  # a bug: it still ends in one line, not a traceback
+        _say([f"caravan: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"],
+             debug=args.debug)
+        return INTERNAL
+
+
+def exit_code(error: CaravanError) -> int:
+    return next(EXIT_CODES[kind] for kind in type(error).__mro__ if kind in EXIT_CODES)
+
+
+def error_lines(error: CaravanError) -> list[str]:
+    """`caravan: ` and the message, with the file, place and rule it does not already name."""
+    lines = error.message.splitlines() or [error.code]
+    first = lines[0]
+    if error.document and error.document not in error.message:
+        first = f"{error.document}: {first}"
+    if error.path and error.path not in error.message:
+        first += f" (at {error.path})"
+    if error.rule and error.rule not in error.message:
+        first += f" [{error.rule}]"
+    return [f"caravan: {first}", *lines[1:]]
+
+
+def _fail(error: CaravanError, *, debug: bool) -> int:
+    _say(error_lines(error), debug=debug)
+    return exit_code(error)
+
+
+def _say(lines: list[str], *, debug: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    for line in lines:
+        print(line, file=sys.stderr)
+
+
+# -- the parser -----------------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors take the one error path: one line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message}; see `{self.prog} --help`")
+
+
+def _moment(text: str) -> datetime:
+    """`--at`: an ISO-8601 time (a zone-less one is UTC), or `now`."""
+    if text == "now":
+        return datetime.now(timezone.utc)
+    try:
+        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 time (2026-04-01T10:00:00Z) or 'now'") from None
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port number (1-65535)")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="caravan", description="Digital-trade document exchange simulator.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="caravan", description="Digital-trade document exchange simulator.")
+    parser.add_argument("--debug", action="store_true", help="print the Python traceback of an error")
+    # `--debug` after the command too; SUPPRESS keeps a subcommand from resetting what was given before it
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a scenario: hub and nodes on loopback, timeline, expectations")
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, parents=[common])
+
+    run = command("run", "run a scenario: hub and nodes on loopback, timeline, expectations")
     run.add_argument("scenario", type=Path)
     run.add_argument("--out", type=Path, default=None, help="where messages/, pki/ and events.jsonl go")
-    run.add_argument("--speed", type=float, default=None, help="N virtual seconds per real second (demos)")
+    run.add_argument("--speed", type=_positive, default=None, help="N virtual seconds per real second (demos)")
     run.add_argument("--attach", type=Path, default=None, help="drive components started from `prepare` configs")
+    run.add_argument("--wait", type=_positive, default=60.0, metavar="SECONDS",
+                     help="how long to wait for a component to answer or settle (default 60)")
     run.add_argument("--plain-http", action="store_true", help="no mutual TLS between components (demos only)")
     run.set_defaults(handler=_run)
 
-    check = commands.add_parser("check", help="check scenarios against the scenario language; run nothing")
+    check = command("check", "check scenarios against the scenario language; run nothing")
     check.add_argument("scenarios", type=Path, nargs="+")
     check.set_defaults(handler=_check)
 
-    validate_cmd = commands.add_parser("validate", help="detect each document's type and validate it")
+    validate_cmd = command("validate", "detect each document's type and validate it")
     validate_cmd.add_argument("files", type=Path, nargs="+")
     validate_cmd.set_defaults(handler=_validate)
 
-    verify = commands.add_parser("verify", help="check a document's signature and certificate chain")
+    verify = command("verify", "check a document's signature and certificate chain")
     verify.add_argument("file", type=Path)
     verify.add_argument("--ca", type=Path, required=True, help="trust anchor (the scenario's pki/ca.pem)")
-    verify.add_argument("--at", default=None, help="check validity at this ISO time (default: when it was prepared)")
+    verify.add_argument("--at", type=_moment, default=None,
+                        help="check validity at this ISO time, or 'now' (default: when it was prepared)")
     verify.add_argument("--status-from", type=Path, default=None,
                         help="where the document's status is read (e-CO: a run's messages/ directory)")
     verify.add_argument("--trust-list", type=Path, default=None,
                         help="which issuers are trusted (e-CO: a scenario file, its nodes' eco sections)")
     verify.set_defaults(handler=_verify)
 
-    prepare = commands.add_parser("prepare", help="write PKI and per-component configs for separate processes")
+    prepare = command("prepare", "write PKI and per-component configs for separate processes")
     prepare.add_argument("scenario", type=Path)
     prepare.add_argument("--out", type=Path, required=True)
-    prepare.add_argument("--base-port", type=int, default=8700)
+    prepare.add_argument("--base-port", type=_port, default=8700)
     prepare.add_argument("--plain-http", action="store_true", help="no mutual TLS between components (demos only)")
     prepare.set_defaults(handler=_prepare)
 
-    hub = commands.add_parser("hub", help="start the exchange hub")
+    hub = command("hub", "start the exchange hub")
     hub.add_argument("--config", type=Path, required=True)
     hub.set_defaults(handler=_hub)
 
-    node = commands.add_parser("node", help="start one country node")
+    node = command("node", "start one country node")
     node.add_argument("--config", type=Path, required=True)
     node.set_defaults(handler=_node)
     return parser
 
 
+# -- inputs ---------------------------------------------------------------------------------------------------
+
+
+def _output_directory(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"{path}: is a file, not a directory for the output", document=str(path)) from None
+    return path
+
+
+def _directory(path: Path | None, option: str) -> Path | None:
+    if path is not None and not path.is_dir():
+        problem = "is not a directory" if path.exists() else "does not exist"
+        raise InputError(f"{option} {path}: {problem}", document=str(path))
+    return path
+
+
+def _file(path: Path | None, option: str) -> Path | None:
+    if path is not None and not path.is_file():
+        problem = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise InputError(f"{option} {path}: {problem}", document=str(path))
+    return path
+
+
+def _read_document(path: Path) -> tuple[bytes, etree._Element]:
+    """A document file's bytes and parsed root; every failure names the file."""
+    from exchange.inputs import read_input
+    from exchange.safexml import parse_document
+
+    data = read_input(path, "signed XML document")
+    try:
+        return data, parse_document(data)
+    except DocumentError as exc:
+        raise _in_file(exc, path) from None
+
+
+def _in_file(error: DocumentError, path: Path) -> DocumentError:
+    """The same refusal, naming the file: parsing and detection know bytes and elements, not where they came from."""
+    return DocumentError(f"{path}: {error.message}", document=str(path), path=error.path, rule=error.rule)
+
+
+# -- commands -------------------------------------------------------------------------------------------------
+
+
 def _run(args: argparse.Namespace) -> int:
     from exchange.runner import Driver
     from nodes.families import describe_document
+    from nodes.language import load_scenario
     from nodes.launch import attached_deployment, local_deployment
 
     scenario = load_scenario(args.scenario)
-    out = args.out or Path(tempfile.mkdtemp(prefix=f"caravan-{scenario.name}-"))
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_directory(args.out or Path(tempfile.mkdtemp(prefix=f"caravan-{scenario.name}-")))
 
     async def drive() -> bool:
         if args.attach is not None:
             driver = Driver(scenario, attached_deployment(args.attach), out, describe_document,
-                            speed=args.speed, printer=sys.stdout)
+                            speed=args.speed, printer=sys.stdout, settle_timeout=args.wait)
             return (await driver.run()).ok
         async with local_deployment(scenario, out, tls=not args.plain_http) as deployment:
-            driver = Driver(scenario, deployment, out, describe_document, speed=args.speed, printer=sys.stdout)
+            driver = Driver(scenario, deployment, out, describe_document, speed=args.speed, printer=sys.stdout,
+                            settle_timeout=args.wait)
             return (await driver.run()).ok
 
-    return 0 if asyncio.run(drive()) else 1
+    return OK if asyncio.run(drive()) else DOES_NOT_HOLD
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -127,97 +304,118 @@ def _check(args: argparse.Namespace) -> int:
             print(f"{path}: {len(findings)} finding{'s' if len(findings) > 1 else ''}; nothing was run")
         else:
             print(f"{path}: valid")
-    return 2 if failed else 0
+    return BAD_INPUT if failed else OK
 
 
 def _validate(args: argparse.Namespace) -> int:
-    invalid = 0
+    """Every file is looked at; the exit code is the worst: 2 for a file that is no document, 1 for an invalid one."""
+    from exchange.validation import detect, validate
+
+    worst = OK
     for path in args.files:
         try:
-            root = parse_document(path.read_bytes())
-            kind = detect(root)
-            issues = validate(root)
-        except (CaravanError, OSError) as exc:
-            print(f"{path}: unreadable: {getattr(exc, 'message', exc)}")
-            invalid += 1
+            _, root = _read_document(path)
+            try:
+                kind = detect(root)
+            except DocumentError as exc:
+                raise _in_file(exc, path) from None
+        except CaravanError as exc:
+            _say(error_lines(exc), debug=args.debug)
+            worst = max(worst, exit_code(exc))
             continue
+        issues = validate(root)
         severe = [issue for issue in issues if issue.level == "SEVERE"]
-        verdict = "INVALID" if severe else "valid"
-        print(f"{path}: {verdict} ({kind.family} {kind.code})")
+        print(f"{path}: {'INVALID' if severe else 'valid'} ({kind.family} {kind.code})")
         for issue in issues:
             print(f"  {issue}")
-        invalid += bool(severe)
-    return 1 if invalid else 0
+        worst = max(worst, DOES_NOT_HOLD if severe else OK)
+    return worst
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from exchange.pki import TrustStore
+    from exchange.signing import verify_document
     from nodes.families import verify_document_further
     from nodes.verdict import VerifyRequest
 
-    data = args.file.read_bytes()
+    data, root = _read_document(args.file)
     trust = TrustStore.from_file(args.ca)
-    at = _when(args.at, data)
-    verified, failure, code = None, None, 0
+    status_from = _directory(args.status_from, "--status-from")
+    trust_list = _file(args.trust_list, "--trust-list")
+    at = args.at or _prepared_at(root, args.file)
+    verified, failure = None, None
     try:
         verified = verify_document(data, trust, at=at)
-    except CaravanError as exc:
-        failure, code = exc, 2
-        rule = f" [{exc.rule}]" if exc.rule else ""
-        print(f"{args.file}: NOT VERIFIED{rule}: {exc.message}")
+    except TrustError as exc:
+        failure = exc
+    # the family's checks read the other sources; one that is unusable stops us before anything is printed
+    further = verify_document_further(VerifyRequest(root, trust, at, verified, failure, args.at,
+                                                    status_from, trust_list))
+    if failure is not None:
+        rule = f" [{failure.rule}]" if failure.rule else ""
+        print(f"{args.file}: NOT VERIFIED{rule}: {failure.message}")
     if verified is not None:
         subject = verified.certificate.subject.rfc4514_string()
         print(f"{args.file}: signature valid; signed by {verified.signer_id} ({subject}); "
               f"chain to {args.ca} holds at {at:%Y-%m-%dT%H:%M:%SZ}")
-    as_of = None if args.at is None else at
-    further = verify_document_further(VerifyRequest(parse_document(data), trust, at, verified, failure, as_of,
-                                                    args.status_from, args.trust_list))
     for line in further.lines:
         print(line)
-    return max(code, further.exit_code)
+    return DOES_NOT_HOLD if failure is not None else further.exit_code
 
 
-def _when(option: str | None, data: bytes) -> datetime:
-    """Certificates are checked when the document says it was prepared, unless told otherwise.
+def _prepared_at(root: etree._Element, path: Path) -> datetime:
+    """Certificates are checked when the document says it was prepared, unless `--at` says otherwise.
 
     Scenario documents live in virtual time; checking them against today's date would fail a pilot
-    dated in the future and pass one whose certificates expired before it ran.
+    dated in the future and pass one whose certificates expired before it ran. A document that states
+    no readable time (an altered one, say) is checked now, and the note says so.
     """
-    if option == "now":
-        return datetime.now(timezone.utc)
-    if option:
-        return utc(datetime.fromisoformat(option.replace("Z", "+00:00")))
-    root = parse_document(data)
     for element in root.iter("preparationDateAndTime", "{*}preparationDateAndTime", "{*}SentDateTime"):
-        if element.text:
-            return utc(datetime.fromisoformat(element.text.strip().replace("Z", "+00:00")))
-    print("note: the document states no preparation time; checking at the current time", file=sys.stderr)
+        text = (element.text or "").strip()
+        try:
+            return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        except ValueError:
+            where = root.getroottree().getpath(element)
+            print(f"note: {path}: the preparation time {text!r} at {where} is not an ISO-8601 time; "
+                  "checking at the current time", file=sys.stderr)
+            return datetime.now(timezone.utc)
+    print(f"note: {path}: the document states no preparation time; checking at the current time", file=sys.stderr)
     return datetime.now(timezone.utc)
 
 
 def _prepare(args: argparse.Namespace) -> int:
+    from nodes.language import load_scenario
     from nodes.launch import prepare
 
-    for path in prepare(load_scenario(args.scenario), args.out, args.base_port, tls=not args.plain_http):
+    scenario = load_scenario(args.scenario)
+    for path in prepare(scenario, _output_directory(args.out), args.base_port, tls=not args.plain_http):
         print(path)
-    return 0
+    return OK
 
 
 def _hub(args: argparse.Namespace) -> int:
-    from nodes.launch import load_hub_config, serve_hub
+    from exchange.listener import bind_listener
+    from nodes.configs import load_hub_config
 
     config = load_hub_config(args.config)
-    print(f"caravan hub listening on {config.url}", flush=True)
-    asyncio.run(serve_hub(config))
-    return 0
+    listener = bind_listener(config.host, config.port)  # first: a port in use stops us before the store opens
+    from nodes.launch import serve_hub
+
+    asyncio.run(serve_hub(config, listener, partial(print, f"caravan hub listening on {config.url}", flush=True)))
+    return OK
 
 
 def _node(args: argparse.Namespace) -> int:
-    from nodes.launch import load_node_config, serve_node
+    from exchange.listener import bind_listener
+    from nodes.configs import load_node_config
 
     config = load_node_config(args.config)
-    print(f"caravan node {config.node} listening on {config.url}", flush=True)
-    asyncio.run(serve_node(config))
-    return 0
+    listener = bind_listener(config.host, config.port)  # first: a port in use stops us before the store opens
+    from nodes.launch import serve_node
+
+    announce = partial(print, f"caravan node {config.node} listening on {config.url}", flush=True)
+    asyncio.run(serve_node(config, listener, announce))
+    return OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,8 @@ The hierarchy::
     │   └── OutOfSequence        NCTS functional error 92 (message out of sequence)
     ├── DuplicateMessage         NCTS functional error 26 (duplicate message identification)
     ├── TransportError           the peer could not be reached or answered badly
+    ├── ResourceBusy             a port or a store that another process holds
+    ├── InputError               a file or option given to a command cannot be used
     └── ScenarioError            a scenario file that cannot be run
 
 Each error renders to a machine-readable dict (`as_dict`) so that HTTP answers, CLI output and the
@@ -26,9 +28,11 @@ __all__ = [
     "CaravanError",
     "DocumentError",
     "DuplicateMessage",
+    "InputError",
     "Issue",
     "OutOfSequence",
     "ProtocolError",
+    "ResourceBusy",
     "ScenarioError",
     "TransportError",
     "TrustError",
@@ -144,6 +148,26 @@ class TransportError(CaravanError):
     """The peer could not be reached, or answered with something that is not a receipt."""
 
     code = "transport-failed"
+
+
+class ResourceBusy(CaravanError):
+    """Something a component needs for itself is held by another process: its port, its store.
+
+    Raised before the component has touched anything, so that starting a second copy by mistake leaves
+    the first one and its data as they were.
+    """
+
+    code = "resource-busy"
+
+
+class InputError(CaravanError):
+    """A file or option given to a command cannot be used: missing, empty, not text, the wrong kind of file.
+
+    `document` names the file (or the option), so that the one line a command prints says which input
+    is wrong and why.
+    """
+
+    code = "input-invalid"
 
 
 class ScenarioError(CaravanError):

@@ -5,8 +5,13 @@ is issued directly by it and every node trusts exactly it. Certificates carry wh
 on (signxml 5 wants KeyUsage digitalSignature, cryptography's WebPKI CA policy wants a proper CA profile,
 mutual TLS wants serverAuth/clientAuth and SANs), so the same files work for XMLDSig and for TLS.
 
-Nothing here reads the wall clock: validity periods start at `valid_from` and chains are checked `at` a
-time the caller supplies, usually the scenario's virtual clock.
+Nothing here reads the wall clock: validity periods start at `valid_from`, a CA's creation instant is
+given by the caller, and chains are checked `at` a time the caller supplies, usually the scenario's
+virtual clock.
+
+Every scenario CA is named after its scenario and the instant it was created, so that the CA bundles,
+stores and documents of two scenarios (or two runs of one) can be told apart, and a document signed
+under another scenario's CA is refused as such (`ca-untrusted`), whatever its dates.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from cryptography.x509.verification import (
 )
 
 from exchange.clock import utc
-from exchange.errors import TrustError
+from exchange.errors import InputError, TrustError
+from exchange.inputs import read_input
 from exchange.revocation import CRL_FILE, RevocationList
 
 __all__ = [
@@ -42,6 +48,7 @@ __all__ = [
     "PrivateKey",
     "ScenarioPKI",
     "TrustStore",
+    "ca_name",
     "common_name",
 ]
 
@@ -108,16 +115,19 @@ class ScenarioPKI:
         valid_days: int = 3650,
         algorithm: str = "ec",
         subjects: Mapping[str, NodeSubject] | None = None,
+        ca_subject: x509.Name | None = None,
     ) -> ScenarioPKI:
         """Create a root CA and one certificate per node, all valid from `valid_from` for `valid_days`.
 
         `algorithm` is "ec" (ECDSA P-256, fast: the default) or "rsa" (RSA-2048, for partners that only
-        speak RSA); the CA and every node use the same kind of key.
+        speak RSA); the CA and every node use the same kind of key. `ca_subject` names the CA (see
+        `ca_name`); without one it is just `CA_COMMON_NAME`.
         """
         not_before = utc(valid_from).replace(microsecond=0)
         not_after = not_before + timedelta(days=valid_days)
         ca_key = _new_key(algorithm)
-        pki = cls(_ca_certificate(ca_key, not_before, not_after), ca_key, {})
+        name = ca_subject or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CA_COMMON_NAME)])
+        pki = cls(_ca_certificate(ca_key, name, not_before, not_after), ca_key, {})
         return pki.issue(node_ids, valid_from=not_before, valid_until=not_after, subjects=subjects)
 
     def issue(
@@ -173,17 +183,20 @@ class ScenarioPKI:
 
     @classmethod
     def load(cls, directory: Path) -> ScenarioPKI:
-        """Read back a directory written by `write`; node ids are taken from the certificate file names."""
-        ca_certificate = x509.load_pem_x509_certificate((directory / _CA_FILE).read_bytes())
-        ca_key = _load_key((directory / _CA_KEY_FILE).read_bytes(), _CA_KEY_FILE)
+        """Read back a directory written by `write`; node ids are taken from the certificate file names.
+
+        A missing or unreadable file is an InputError naming it: the directory came from a config or an
+        option, and the person who gave it is the one who can fix it.
+        """
+        ca_certificate = _load_certificate(directory / _CA_FILE)
+        ca_key = _load_key(directory / _CA_KEY_FILE)
         nodes: dict[str, Credentials] = {}
         for cert_path in sorted(directory.glob("*.pem")):
             node_id = cert_path.stem
             if cert_path.name == _CA_FILE or node_id.endswith(_KEY_SUFFIX):
                 continue
-            key_name = f"{node_id}{_KEY_SUFFIX}.pem"
-            key = _load_key((directory / key_name).read_bytes(), key_name)
-            certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            key = _load_key(directory / f"{node_id}{_KEY_SUFFIX}.pem")
+            certificate = _load_certificate(cert_path)
             _check_loaded(node_id, key, certificate)
             nodes[node_id] = Credentials(node_id, key, certificate, (certificate, ca_certificate))
         return cls(ca_certificate, ca_key, nodes)
@@ -235,8 +248,26 @@ class TrustStore:
 
     @classmethod
     def from_file(cls, path: Path) -> TrustStore:
-        """The anchors in `path`; a `ca.crl` beside it, when one is published, is checked on every use."""
-        anchors = tuple(x509.load_pem_x509_certificates(path.read_bytes()))
+        """The anchors in `path`; a `ca.crl` beside it, when one is published, is checked on every use.
+
+        InputError when `path` cannot be read, holds no PEM certificate, or holds one that is not a CA
+        (a node's certificate given where the scenario's `ca.pem` belongs).
+        """
+        data = read_input(path, "trust anchor")
+        try:
+            anchors = tuple(x509.load_pem_x509_certificates(data))
+        except ValueError:
+            raise InputError(
+                f"{path}: holds no PEM certificate; a trust anchor is a CA certificate such as a run's pki/ca.pem",
+                document=str(path),
+            ) from None
+        for anchor in anchors:
+            if not _is_ca(anchor):
+                raise InputError(
+                    f"{path}: {anchor.subject.rfc4514_string()!r} is not a CA certificate (BasicConstraints "
+                    "CA:FALSE); a trust anchor is a CA certificate such as a run's pki/ca.pem",
+                    document=str(path),
+                )
         return cls(anchors, RevocationList(path.with_name(CRL_FILE), anchors))
 
     def validate_chain(self, leaf: x509.Certificate, intermediates: Sequence[x509.Certificate], at: datetime) -> None:
@@ -245,9 +276,12 @@ class TrustStore:
         The end-entity policy mirrors signxml 5's: any extensions are allowed, but KeyUsage must be present
         and include digitalSignature. CAs get cryptography's WebPKI CA defaults. The client verifier is used
         because, unlike the server one, it matches no host name. The leaf's validity window is checked first
-        so that an expired certificate is reported as such rather than as one of cryptography's path errors.
+        so that an expired certificate is reported as such rather than as one of cryptography's path errors;
+        before that, a certificate issued under a CA that is none of the anchors is reported as
+        `ca-untrusted`, since the dates of a stranger's certificate say nothing.
         """
         at = utc(at)
+        self._check_issuer(leaf, intermediates)
         _check_validity(leaf, at)
         verifier = (
             PolicyBuilder()
@@ -262,6 +296,33 @@ class TrustStore:
             raise _chain_error(leaf, error) from None
         if self.revocations is not None:
             self.revocations.check(leaf, at)
+
+    def _check_issuer(self, leaf: x509.Certificate, intermediates: Sequence[x509.Certificate]) -> None:
+        """Raise `ca-untrusted` unless the chain, climbed through `intermediates`, reaches one of the anchors.
+
+        The climb matches issuer names and key identifiers only; it classifies the failure, and the
+        verifier that follows still checks every signature on the path.
+        """
+        top, remaining = leaf, [cert for cert in intermediates if cert != leaf]
+        while not any(_names_as_issuer(top, anchor) for anchor in self.anchors):
+            parent = next((cert for cert in remaining if _names_as_issuer(top, cert)), None)
+            if parent is None:
+                raise _untrusted_ca(leaf, top, self.anchors)
+            remaining.remove(parent)
+            top = parent
+
+
+def ca_name(scenario: str, created: datetime) -> x509.Name:
+    """The subject of a scenario's root CA: its scenario and the instant it was created.
+
+    `created` is given by whoever creates the PKI (set-up code, not domain code); with microseconds, two
+    PKIs of one scenario made in the same second still differ. X.520 caps each attribute at 64 characters.
+    """
+    return x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"caravan scenario {scenario}"[:64]),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"created {utc(created):%Y-%m-%dT%H:%M:%S.%fZ}"),
+        x509.NameAttribute(NameOID.COMMON_NAME, CA_COMMON_NAME),
+    ])
 
 
 def common_name(certificate: x509.Certificate) -> str:
@@ -306,6 +367,36 @@ def _check_validity(certificate: x509.Certificate, at: datetime) -> None:
         )
 
 
+def _key_identifier(certificate: x509.Certificate, kind: type[x509.ExtensionType]) -> bytes | None:
+    try:
+        value = certificate.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    if isinstance(value, x509.AuthorityKeyIdentifier):
+        return value.key_identifier
+    return value.digest if isinstance(value, x509.SubjectKeyIdentifier) else None
+
+
+def _names_as_issuer(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether `certificate` names `issuer` as its issuer: the name, and the key identifier when both carry one."""
+    if certificate.issuer != issuer.subject:
+        return False
+    claimed = _key_identifier(certificate, x509.AuthorityKeyIdentifier)
+    actual = _key_identifier(issuer, x509.SubjectKeyIdentifier)
+    return claimed is None or actual is None or claimed == actual
+
+
+def _untrusted_ca(leaf: x509.Certificate, top: x509.Certificate, anchors: Sequence[x509.Certificate]) -> TrustError:
+    issuer = top.issuer.rfc4514_string()
+    trusted = ", ".join(repr(anchor.subject.rfc4514_string()) for anchor in anchors)
+    alike = " (a CA of the same name, with another key)" if any(a.subject == top.issuer for a in anchors) else ""
+    return TrustError(
+        f"certificate {leaf.subject.rfc4514_string()!r} was issued under CA {issuer!r}{alike}, which is not "
+        f"trusted here; trusted: {trusted}",
+        rule="ca-untrusted",
+    )
+
+
 def _chain_error(leaf: x509.Certificate, error: VerificationError) -> TrustError:
     """Name the failed rule. cryptography reports every failure as one exception type, so the text decides."""
     subject = leaf.subject.rfc4514_string()
@@ -337,8 +428,7 @@ def _check_node_id(node_id: str) -> None:
         )
 
 
-def _ca_certificate(key: PrivateKey, not_before: datetime, not_after: datetime) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CA_COMMON_NAME)])
+def _ca_certificate(key: PrivateKey, name: x509.Name, not_before: datetime, not_after: datetime) -> x509.Certificate:
     public_key = key.public_key()
     return (
         x509.CertificateBuilder()
@@ -444,10 +534,27 @@ def _write_key(path: Path, pem: bytes) -> None:
     path.chmod(0o600)
 
 
-def _load_key(pem: bytes, name: str) -> PrivateKey:
-    key = serialization.load_pem_private_key(pem, password=None)
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _load_certificate(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(read_input(path, "certificate"))
+    except ValueError:
+        raise InputError(f"{path}: holds no PEM certificate", document=str(path)) from None
+
+
+def _load_key(path: Path) -> PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(read_input(path, "private key"), password=None)
+    except (ValueError, TypeError):
+        raise InputError(f"{path}: holds no unencrypted PEM private key", document=str(path)) from None
     if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
-        raise TrustError(f"{name} holds a {type(key).__name__}; caravan signs with EC or RSA keys", rule="key-type")
+        raise TrustError(f"{path} holds a {type(key).__name__}; caravan signs with EC or RSA keys", rule="key-type")
     return key
 
 

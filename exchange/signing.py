@@ -95,8 +95,9 @@ def verify_document(data: bytes, trust: TrustStore, at: datetime) -> VerifiedDoc
     Raises DocumentError for bytes that are not a readable document, and TrustError otherwise, with the
     rule broken: "signature-missing", "signature-location" (not directly under the root: wrapping),
     "signature-algorithm", "signature-reference", "cert-missing", "cert-malformed", "cert-ambiguous",
-    the `TrustStore` rules ("cert-untrusted", "cert-expired", ...), "signature-value" (not made with the
-    certificate's key), "signature-digest" (content changed after signing), "signature-malformed".
+    the `TrustStore` rules ("ca-untrusted", "cert-untrusted", "cert-expired", ...), "signature-value" (not
+    made with the certificate's key), "signature-digest" (content changed after signing),
+    "signature-malformed".
     """
     root = parse_document(data)
     signature = _enveloped_signature(root)

@@ -9,6 +9,10 @@ Two ways to run a scenario share this module:
   `caravan run --attach DIR` then drives them.
 
 Every component talks mutual TLS by default (`exchange.tls`); plain HTTP only when asked for.
+
+Start-up touches nothing until it can run: a component's port is bound first (`exchange.listener`),
+then its store is opened, then it serves and says so. A port in use stops it before its store (most
+likely a running copy's) is opened.
 """
 
 from __future__ import annotations
@@ -16,14 +20,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from exchange.clock import Clock, SystemClock, VirtualClock
@@ -34,11 +38,21 @@ from exchange.ippc.directory import Directory
 from exchange.ippc.entities import Receive
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
 from exchange.ippc.face import IppcFace
-from exchange.pki import Credentials, ScenarioPKI, TrustStore
+from exchange.listener import bind_listener, free_port
+from exchange.pki import Credentials, ScenarioPKI, TrustStore, ca_name
 from exchange.revocation import CRL_FILE
 from exchange.runner import Deployment
 from exchange.scenario import Scenario
+from exchange.store import ensure_unused
 from exchange.tls import DRIVER, HUB, TLS_DIR, TlsIdentity
+from nodes.configs import (
+    HubConfig,
+    NodeConfig,
+    component_url,
+    load_hub_config,
+    write_hub_config,
+    write_node_config,
+)
 from nodes.ephyto.validation import validate_phyto
 from nodes.families import build_desks
 from nodes.ippc_pull import pull_ephytos
@@ -46,8 +60,6 @@ from nodes.language import load_scenario
 from nodes.node import Node
 
 __all__ = [
-    "HubConfig",
-    "NodeConfig",
     "attached_deployment",
     "local_deployment",
     "prepare",
@@ -58,44 +70,6 @@ __all__ = [
 HOST = "127.0.0.1"
 PKI_DIR = "pki"
 DB_DIR = "db"
-
-
-@dataclass(frozen=True)
-class HubConfig:
-    host: str
-    port: int
-    database: Path
-    pki: Path
-    nodes: Mapping[str, str]  # node id -> base URL
-    clock_start: datetime | None  # None: the system clock
-    tls: bool = True
-    countries: Mapping[str, str] | None = None  # node id -> the country it serves
-    pulling: tuple[str, ...] = ()  # nodes that pull their ePhytos from the IPPC Hub face instead of push
-
-    @property
-    def url(self) -> str:
-        return _url(self.tls, self.host, self.port)
-
-
-@dataclass(frozen=True)
-class NodeConfig:
-    node: str
-    scenario: Path
-    host: str
-    port: int
-    hub: str
-    database: Path
-    pki: Path
-    clock_start: datetime | None
-    tls: bool = True
-
-    @property
-    def url(self) -> str:
-        return _url(self.tls, self.host, self.port)
-
-
-def _url(tls: bool, host: str, port: int) -> str:
-    return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
 def _clock(start: datetime | None, database: Path) -> Clock:
@@ -109,10 +83,17 @@ def write_pki(scenario: Scenario, directory: Path) -> None:
     Signing certificates live in scenario time: valid from a day before the scenario starts, unless a
     node's `certificate: {valid_until: …}` makes one expire during it. TLS identities are checked by the
     TLS stack against the system clock, so they are valid from a day before the earlier of the scenario
-    start and today (the one place set-up reads the wall clock) for ten years.
+    start and today for ten years.
+
+    Set-up is the one place that reads the wall clock, twice: for the TLS dates above, and for the
+    CA's creation instant in its subject (`exchange.pki.ca_name`). That instant is what tells apart the
+    CAs of two runs of one scenario, whose scenario times are the same; it is taken before scenario
+    time exists, and nothing in a scenario's course depends on it.
     """
+    now = datetime.now(timezone.utc)
     valid_from = scenario.start - timedelta(days=1)
-    signing = ScenarioPKI.generate(list(scenario.nodes), valid_from=valid_from, algorithm=scenario.algorithm)
+    signing = ScenarioPKI.generate(list(scenario.nodes), valid_from=valid_from, algorithm=scenario.algorithm,
+                                   ca_subject=ca_name(scenario.name, now))
     expiring = {
         node: datetime.fromisoformat(str(spec.data["certificate"]["valid_until"]).replace("Z", "+00:00"))
         for node, spec in scenario.nodes.items()
@@ -122,7 +103,7 @@ def write_pki(scenario: Scenario, directory: Path) -> None:
         signing = signing.issue(list(expiring), valid_from=valid_from, valid_until=expiring)
     signing.write(directory)
     (directory / CRL_FILE).unlink(missing_ok=True)  # a new CA: a CRL left from an earlier run is not its own
-    tls_from = min(valid_from, datetime.now(timezone.utc) - timedelta(days=1))
+    tls_from = min(valid_from, now - timedelta(days=1))
     parties = [HUB, DRIVER, *scenario.nodes]
     tls = ScenarioPKI(signing.ca_certificate, signing.ca_key, {})
     tls.issue(parties, valid_from=tls_from, valid_until=tls_from + timedelta(days=3650)).write(
@@ -175,24 +156,42 @@ async def _pull_ephytos(node: Node, arguments: Mapping[str, Any]) -> list[dict[s
     return [item.as_event() for item in pulled]
 
 
-async def _serve(app: web.Application, host: str, port: int, tls: TlsIdentity | None) -> web.AppRunner:
+async def _serve(app: web.Application, listener: socket.socket, tls: TlsIdentity | None) -> web.AppRunner:
+    """Serve `app` on an already bound socket; the server owns the socket from here and closes it."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port, ssl_context=tls.server_context() if tls else None).start()
+    try:
+        await web.SockSite(runner, listener, ssl_context=tls.server_context() if tls else None).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
     return runner
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
+async def _open_and_serve(
+    listener: socket.socket, open_component: Callable[[], Awaitable[Hub | Node]], tls: TlsIdentity | None
+) -> tuple[Hub | Node, web.AppRunner]:
+    """Open a component behind a bound `listener` and serve it; on failure close what was opened."""
+    try:
+        component: Hub | Node = await open_component()
+    except BaseException:
+        listener.close()
+        raise
+    try:
+        runner = await _serve(component.application(), listener, tls)
+    except BaseException:
+        listener.close()
+        await component.stop()  # its store and tasks are open: close them, or the process cannot exit
+        raise
+    return component, runner
 
 
 @asynccontextmanager
 async def local_deployment(scenario: Scenario, workdir: Path, *, tls: bool = True) -> AsyncIterator[Deployment]:
     """Start the hub and every node in this process on free loopback ports; stop them on exit."""
-    ports = {name: _free_port() for name in [HUB, *scenario.nodes]}
+    ports = {name: free_port(HOST) for name in [HUB, *scenario.nodes]}
     hub_config, node_configs = _configs(scenario, workdir, ports, tls=tls)
+    ensure_unused(workdir / DB_DIR)  # the stores of components still running there are not to be wiped
     shutil.rmtree(workdir / DB_DIR, ignore_errors=True)  # a run starts from empty stores, not an earlier run's
     write_pki(scenario, workdir / PKI_DIR)
     local = _Local(scenario, hub_config, node_configs)
@@ -219,21 +218,18 @@ class _Local:
         self._running: dict[str, tuple[Hub | Node, web.AppRunner]] = {}
 
     async def start(self, name: str) -> None:
-        component: Hub | Node
+        """Bind the component's port, then open it and serve, as `caravan hub`/`caravan node` do."""
+        opener: Callable[[], Awaitable[Hub | Node]]
         if name == HUB:
-            component, host, port = await open_hub(self._hub), self._hub.host, self._hub.port
+            host, port, opener = self._hub.host, self._hub.port, partial(open_hub, self._hub)
         elif name in self._nodes:
             config = self._nodes[name]
-            component, host, port = await open_node(config, self._scenario), config.host, config.port
+            host, port, opener = config.host, config.port, partial(open_node, config, self._scenario)
         else:
             raise ScenarioError(f"there is no component {name!r} to start; known: {HUB}, {', '.join(self._nodes)}")
-        identity = _tls(self._hub.tls, self._hub.pki, name)
-        try:
-            runner = await _serve(component.application(), host, port, identity)
-        except BaseException:
-            await component.stop()  # its store and tasks are open: close them, or the process cannot exit
-            raise
-        self._running[name] = (component, runner)
+        listener = bind_listener(host, port)
+        opened = await _open_and_serve(listener, opener, _tls(self._hub.tls, self._hub.pki, name))
+        self._running[name] = opened
 
     async def restart(self, name: str) -> None:
         if name not in self._running:
@@ -264,7 +260,7 @@ def _configs(
         port=ports[HUB],
         database=workdir / DB_DIR / "hub.sqlite",
         pki=workdir / PKI_DIR,
-        nodes={node: _url(tls, host, ports[node]) for node in scenario.nodes},
+        nodes={node: component_url(tls, host, ports[node]) for node in scenario.nodes},
         clock_start=scenario.start,
         tls=tls,
         countries={node: spec.country for node, spec in scenario.nodes.items()},
@@ -294,109 +290,44 @@ def _configs(
 
 
 def prepare(scenario: Scenario, out: Path, base_port: int, *, tls: bool = True) -> list[Path]:
-    """Write the PKI and a config per component for running them as separate processes."""
+    """Write the PKI and a config per component for running them as separate processes.
+
+    Every path in a config is written relative to the config file (`nodes.configs`), so the directory
+    works wherever it is started from.
+    """
     ports = {name: base_port + index for index, name in enumerate([HUB, *scenario.nodes])}
     hub, nodes = _configs(scenario, out, ports, tls=tls)
     write_pki(scenario, out / PKI_DIR)
     written = [out / "hub.yaml"]
-    _write_yaml(written[0], {
-        "listen": {"host": hub.host, "port": hub.port},
-        "database": f"{DB_DIR}/hub.sqlite",
-        "pki": PKI_DIR,
-        "nodes": dict(hub.nodes),
-        "countries": dict(hub.countries or {}),
-        "pulling": list(hub.pulling),
-        "clock": {"start": scenario.start.isoformat()},
-        "tls": tls,
-    })
+    write_hub_config(written[0], hub)
     for name, config in nodes.items():
-        path = out / f"{name}.yaml"
-        _write_yaml(path, {
-            "node": name,
-            "scenario": str(scenario.path),
-            "listen": {"host": config.host, "port": config.port},
-            "hub": config.hub,
-            "database": f"{DB_DIR}/{name}.sqlite",
-            "pki": PKI_DIR,
-            "clock": {"start": scenario.start.isoformat()},
-            "tls": tls,
-        })
-        written.append(path)
+        written.append(out / f"{name}.yaml")
+        write_node_config(written[-1], config)
     return written
 
 
-def _write_yaml(path: Path, data: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(dict(data), sort_keys=False), encoding="utf-8")
+async def serve_hub(config: HubConfig, listener: socket.socket, announce: Callable[[], None]) -> None:
+    """Run the hub behind `listener` (bound by the caller, first) until cancelled; `announce` once it serves."""
+    hub, runner = await _open_and_serve(listener, partial(open_hub, config), _tls(config.tls, config.pki, HUB))
+    await _serve_until_cancelled(hub, runner, announce)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+async def serve_node(config: NodeConfig, listener: socket.socket, announce: Callable[[], None]) -> None:
+    """Run one node behind `listener` until cancelled; `announce` once it serves."""
+    async def open_with_scenario() -> Node:
+        return await open_node(config, load_scenario(config.scenario))
+
+    node, runner = await _open_and_serve(listener, open_with_scenario, _tls(config.tls, config.pki, config.node))
+    await _serve_until_cancelled(node, runner, announce)
+
+
+async def _serve_until_cancelled(component: Hub | Node, runner: web.AppRunner, announce: Callable[[], None]) -> None:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(f"{path}: cannot read config: {exc}", document=str(path)) from exc
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: a config is a mapping", document=str(path))
-    return data
-
-
-def _start(data: Mapping[str, Any]) -> datetime | None:
-    clock = data.get("clock") or {}
-    if clock == "system" or not clock.get("start"):
-        return None
-    return datetime.fromisoformat(str(clock["start"]).replace("Z", "+00:00"))
-
-
-def load_hub_config(path: Path) -> HubConfig:
-    data, base = _read_yaml(path), path.parent
-    return HubConfig(
-        host=str(data["listen"]["host"]),
-        port=int(data["listen"]["port"]),
-        database=base / data["database"],
-        pki=base / data["pki"],
-        nodes={str(k): str(v) for k, v in data["nodes"].items()},
-        clock_start=_start(data),
-        tls=bool(data.get("tls", True)),
-        countries={str(k): str(v) for k, v in (data.get("countries") or {}).items()},
-        pulling=tuple(str(node) for node in data.get("pulling") or ()),
-    )
-
-
-def load_node_config(path: Path) -> NodeConfig:
-    data, base = _read_yaml(path), path.parent
-    return NodeConfig(
-        node=str(data["node"]),
-        scenario=Path(data["scenario"]),
-        host=str(data["listen"]["host"]),
-        port=int(data["listen"]["port"]),
-        hub=str(data["hub"]),
-        database=base / data["database"],
-        pki=base / data["pki"],
-        clock_start=_start(data),
-        tls=bool(data.get("tls", True)),
-    )
-
-
-async def serve_hub(config: HubConfig) -> None:
-    """Run the hub until cancelled (the process is stopped)."""
-    hub = await open_hub(config)
-    runner = await _serve(hub.application(), config.host, config.port, _tls(config.tls, config.pki, HUB))
-    try:
+        announce()
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
-        await hub.stop()
-
-
-async def serve_node(config: NodeConfig) -> None:
-    """Run one node until cancelled."""
-    node = await open_node(config, load_scenario(config.scenario))
-    runner = await _serve(node.application(), config.host, config.port, _tls(config.tls, config.pki, config.node))
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
-        await node.stop()
+        await component.stop()
 
 
 def attached_deployment(directory: Path) -> Deployment:

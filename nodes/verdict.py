@@ -3,7 +3,11 @@
 `caravan verify` checks every document's enveloped signature and certificate chain the same way. Some
 families have more to say about a signed document: an e-CO certificate is also checked for its status
 and its issuer's identity (the TradeTrust verifier model). Such a family gives `Family.verify`; the CLI
-hands it what it found and prints the lines it returns, and exits with the worse of the two codes.
+hands it what it found and prints the lines it returns, and exits 1 if either does not hold.
+
+A family's checks never raise for what is in the document: whatever cannot be decoded is a check that
+does not hold, on its line. Only an unusable source (`--trust-list` that is no trust list) is raised,
+as an InputError: that is the caller's mistake, not the document's.
 """
 
 from __future__ import annotations
@@ -38,4 +42,4 @@ class VerifyRequest:
 @dataclass(frozen=True)
 class VerifyReport:
     lines: tuple[str, ...] = ()
-    exit_code: int = 0  # 0 all given checks hold; 1 a document status does not; 2 trust does not hold
+    exit_code: int = 0  # 0 every check given its source holds; 1 one does not

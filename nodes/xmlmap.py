@@ -6,6 +6,10 @@ and the element order of a table is the element order of the family's schema by 
 
 Element names in a table are local names; `namespace` qualifies every step when a family's schema uses
 `elementFormDefault="qualified"` (e-CO) and is left empty when only the root is qualified (CATS).
+
+Reading never trusts the text it is given: a value its kind cannot load (`heavy` where a decimal
+belongs, an altered copy, a document that skipped validation) is a DocumentError naming the element's
+path, never a bare ValueError or decimal.InvalidOperation escaping from deep inside a decode.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from enum import Enum
 from typing import Any
 
 from lxml import etree
+
+from exchange.errors import DocumentError
+from exchange.validation import pointer
 
 __all__ = ["DATE", "DECIMAL", "INT", "TEXT", "Each", "Kind", "Leaf", "Part", "Struct", "enum_kind", "read", "write"]
 
@@ -127,7 +134,24 @@ def write(element: etree._Element, obj: Any, struct: Struct, namespace: str = ""
 
 def _read_leaf(element: etree._Element, leaf: Leaf, namespace: str) -> Any:
     found = element.find(_find_path(leaf.path, namespace)) if leaf.path else element
-    return None if found is None else leaf.kind.load(found.text or "")
+    if found is None:
+        return None
+    try:
+        return leaf.kind.load(found.text or "")
+    except (ValueError, ArithmeticError) as error:  # decimal.InvalidOperation is an ArithmeticError
+        place = _place(found)
+        reason = "not a number" if isinstance(error, ArithmeticError) else str(error)
+        raise DocumentError(
+            f"{place}: {found.text!r} cannot be read as {leaf.attr}: {reason}", path=place, rule="cvc-datatype-valid"
+        ) from None
+
+
+def _place(element: etree._Element) -> str:
+    """The element's path as validation names places, or lxml's own for a document no schema declares."""
+    try:
+        return pointer(element)
+    except DocumentError:
+        return element.getroottree().getpath(element)
 
 
 def read(element: etree._Element, struct: Struct, namespace: str = "", **known: Any) -> Any:

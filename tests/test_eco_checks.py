@@ -176,7 +176,8 @@ def test_integrity_of_a_copy_names_the_first_change_and_the_digest_rule() -> Non
 def test_integrity_of_a_signature_maps_the_signing_rules() -> None:
     assert integrity_of_signature("uz", None).code == "DOCUMENT_INTACT"
     cases = {"signature-digest": "DOCUMENT_TAMPERED", "signature-missing": "UNSIGNED",
-             "cert-untrusted": "SIGNATURE_INVALID", "cert-expired": "SIGNATURE_INVALID"}
+             "cert-untrusted": "SIGNATURE_INVALID", "cert-expired": "SIGNATURE_INVALID",
+             "ca-untrusted": "SIGNATURE_INVALID"}
     for rule, code in cases.items():
         check = integrity_of_signature(None, TrustError("no", rule=rule))
         assert (check.status, check.code) == (CheckStatus.INVALID, code), rule

@@ -77,11 +77,12 @@ def test_a_changed_byte_fails_verification(pilot_run: tuple[Path, int, str], tmp
     tampered = tmp_path / "tampered.xml"
     tampered.write_bytes(original.replace(b"<grossMass>", b"<grossMass>1", 1))
     assert tampered.read_bytes() != original
-    assert main(["verify", str(tampered), "--ca", str(out / "pki" / "ca.pem")]) == 2
+    assert main(["verify", str(tampered), "--ca", str(out / "pki" / "ca.pem")]) == 1
     assert "NOT VERIFIED" in capsys.readouterr().out
 
 
-def test_a_foreign_trust_anchor_fails_verification(pilot_run: tuple[Path, int, str], tmp_path: Path) -> None:
+def test_a_foreign_trust_anchor_fails_verification(pilot_run: tuple[Path, int, str], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     from datetime import datetime, timezone
 
     from exchange.pki import ScenarioPKI
@@ -90,4 +91,5 @@ def test_a_foreign_trust_anchor_fails_verification(pilot_run: tuple[Path, int, s
     other = ScenarioPKI.generate(["uz"], valid_from=datetime(2026, 1, 1, tzinfo=timezone.utc))
     other.write(tmp_path)
     message = next((out / "messages").glob("*-CD001C-*"))
-    assert main(["verify", str(message), "--ca", str(tmp_path / "ca.pem")]) == 2
+    assert main(["verify", str(message), "--ca", str(tmp_path / "ca.pem")]) == 1
+    assert "NOT VERIFIED [ca-untrusted]" in capsys.readouterr().out

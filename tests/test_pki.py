@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import DNSName, PolicyBuilder, Store
 
-from exchange.errors import TrustError
-from exchange.pki import CA_COMMON_NAME, NodeSubject, ScenarioPKI, TrustStore
+from exchange.errors import InputError, TrustError
+from exchange.pki import CA_COMMON_NAME, NodeSubject, ScenarioPKI, TrustStore, ca_name
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -128,7 +128,66 @@ def test_certificate_from_another_ca_is_untrusted(pki: ScenarioPKI) -> None:
     impostor = ScenarioPKI.generate(["AZE"], valid_from=T0)
     leaf = impostor.credentials("AZE").certificate
     assert leaf.issuer == pki.ca_certificate.subject
-    assert rejection(pki.trust_store(), leaf, T0 + DAY).rule == "cert-untrusted"
+    error = rejection(pki.trust_store(), leaf, T0 + DAY)
+    assert error.rule == "ca-untrusted" and "same name, with another key" in error.message
+
+
+def test_another_scenarios_ca_is_untrusted_whatever_its_dates(pki: ScenarioPKI) -> None:
+    """The other scenario's CA is out of its validity at the time checked, and still 'untrusted CA' is what is wrong."""
+    created = datetime(2026, 11, 30, 15, 30, 0, 143841, tzinfo=timezone.utc)
+    other = ScenarioPKI.generate(["AZE"], valid_from=T0 + 60 * DAY, ca_subject=ca_name("uzb-aze-eco", created))
+    leaf = other.credentials("AZE")
+    error = rejection(pki.trust_store(), leaf.certificate, T0 + 61 * DAY)
+    assert error.rule == "ca-untrusted"
+    assert "'CN=caravan scenario root CA,OU=created 2026-11-30T15:30:00.143841Z,O=caravan scenario uzb-aze-eco'" \
+        in error.message
+    with pytest.raises(TrustError) as carried:  # the document's own copy of its CA changes nothing
+        pki.trust_store().validate_chain(leaf.certificate, [other.ca_certificate], T0 + 61 * DAY)
+    assert carried.value.rule == "ca-untrusted"
+
+
+def test_a_leaf_claiming_our_ca_but_signed_by_another_key_fails_the_chain(pki: ScenarioPKI) -> None:
+    """Issuer name and key identifier only classify; the signature on the path is still checked."""
+    forger = ec.generate_private_key(ec.SECP256R1())
+    ca_ski = extension(pki.ca_certificate, x509.SubjectKeyIdentifier).value
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "AZE")]))
+        .issuer_name(pki.ca_certificate.subject)
+        .public_key(forger.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(T0)
+        .not_valid_after(T0 + DAY)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+        .sign(forger, hashes.SHA256())
+    )
+    assert rejection(pki.trust_store(), leaf, T0).rule == "cert-untrusted"
+
+
+def test_each_scenario_ca_has_its_own_subject() -> None:
+    first = ca_name("aze-geo-uzb-transit", datetime(2026, 11, 30, 15, 30, 0, 1, tzinfo=timezone.utc))
+    assert first != ca_name("aze-geo-uzb-transit", datetime(2026, 11, 30, 15, 30, 0, 2, tzinfo=timezone.utc))
+    assert first != ca_name("uzb-aze-eco", datetime(2026, 11, 30, 15, 30, 0, 1, tzinfo=timezone.utc))
+    ca = ScenarioPKI.generate(["AZE"], valid_from=T0, ca_subject=first).ca_certificate
+    assert ca.subject == ca.issuer == first
+    assert ca.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == CA_COMMON_NAME
+    long_name = ca_name("x" * 100, T0).get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    assert len(long_name) == 64  # X.520's upper bound, which a long scenario name must not break
+
+
+def test_a_trust_anchor_file_must_hold_a_ca_certificate(pki: ScenarioPKI, tmp_path: Path) -> None:
+    pki.write(tmp_path)
+    assert TrustStore.from_file(tmp_path / "ca.pem").anchors == (pki.ca_certificate,)
+    (tmp_path / "blank.pem").write_bytes(b"  \n")
+    (tmp_path / "binary.pem").write_bytes(bytes(range(256)))
+    cases = {"missing.pem": "No such file or directory", "blank.pem": "is empty",
+             "binary.pem": "holds no PEM certificate", "AZE-key.pem": "holds no PEM certificate",
+             "AZE.pem": "'C=AZ,O=State Customs Committee,CN=AZE' is not a CA certificate"}
+    for name, problem in cases.items():
+        with pytest.raises(InputError) as refused:
+            TrustStore.from_file(tmp_path / name)
+        assert str(tmp_path / name) in refused.value.message and problem in refused.value.message, name
 
 
 def test_expired_and_not_yet_valid(pki: ScenarioPKI) -> None:

@@ -163,7 +163,7 @@ def test_changed_signature_value_fails(signed: bytes, pki: ScenarioPKI) -> None:
 def test_certificate_from_another_ca_is_untrusted(pki: ScenarioPKI) -> None:
     impostor = ScenarioPKI.generate(["AZE"], valid_from=T0)
     data = sign_document(etree.fromstring(DOCUMENT), impostor.credentials("AZE"))
-    assert trust_failure(data, pki).rule == "cert-untrusted"
+    assert trust_failure(data, pki).rule == "ca-untrusted"
 
 
 def test_certificate_validity_is_checked_at_the_given_time(signed: bytes, pki: ScenarioPKI) -> None:

@@ -162,7 +162,7 @@ def integrity_of_signature(signer: str | None, failure: CaravanError | None) -> 
         return _integrity(INVALID, "DOCUMENT_TAMPERED", reason, failure.path or None)
     if failure.rule == "signature-missing":
         return _integrity(INVALID, "UNSIGNED", reason)
-    if failure.rule.startswith(("signature", "cert")):
+    if failure.rule.startswith(("signature", "cert", "ca-")):
         return _integrity(INVALID, "SIGNATURE_INVALID", reason, failure.path or None)
     return _integrity(ERROR, "UNREADABLE", reason)
 

@@ -13,7 +13,9 @@ Status and issuer identity need data the file lacks, so they read the sources th
   listed authority signs through.
 
 Without a source the check reports ERROR with a code saying which source is missing, and the exit code
-does not count it. Exit 1 when the status given is not VALID, 2 when the issuer identity is not.
+does not count it. Exit 1 when a check given its source is not VALID (INVALID, or ERROR such as data
+that cannot be read), as for any document that does not hold. A trust list that cannot be read is bad
+input (InputError); content this module cannot decode is reported on the check's line, never raised.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import Any
 import yaml
 from lxml import etree
 
-from exchange.errors import CaravanError
+from exchange.errors import CaravanError, InputError
+from exchange.inputs import read_text_input
 from exchange.pki import TrustStore
 from exchange.safexml import parse_document
 from exchange.signing import verify_document
@@ -123,12 +126,12 @@ def read_register(directory: Path, trust: TrustStore) -> Register:
                 continue
             sent = _sent_at(root)
             verified = verify_document(data, trust, at=sent)
+            message = decode(verified.root)
         except (CaravanError, OSError, ValueError):
             ignored += 1
             continue
         read += 1
         latest = sent if latest is None or sent > latest else latest
-        message = decode(verified.root)
         if isinstance(message, CertificateMessage):
             originals.setdefault(version_key(message.certificate.number, message.certificate.version), verified.root)
         _apply(views, signers, message, verified.signer_id)
@@ -137,13 +140,16 @@ def read_register(directory: Path, trust: TrustStore) -> Register:
 
 def read_trust_list_file(path: Path, country: str) -> TrustList | None:
     """The trust list of `country`'s customs in a scenario file (its `nodes` section), or None if it has none."""
+    text = read_text_input(path, "trust list")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise CaravanError(f"{path}: cannot read the trust list: {exc}", document=str(path)) from exc
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split())
+        raise InputError(f"{path}: is not a trust list: not YAML ({reason})", document=str(path)) from None
     nodes = raw.get("nodes") if isinstance(raw, Mapping) else None
     if not isinstance(nodes, Mapping):
-        raise CaravanError(f"{path}: a trust list file has a 'nodes' section, as a scenario does", document=str(path))
+        raise InputError(f"{path}: is not a trust list: it has no 'nodes' section, as a scenario has",
+                         document=str(path))
     node = next((node_id for node_id, spec in nodes.items() if isinstance(spec, Mapping)
                  and spec.get("country") == country), None)
     return None if node is None else read_trust_list(nodes, str(node))
@@ -211,9 +217,6 @@ def verify(request: VerifyRequest) -> VerifyReport:
             version_key(certificate.number, certificate.version))
         if integrity.code == "DOCUMENT_TAMPERED" and original is not None:
             integrity = locate_tampering(integrity, original, _unsigned(request.root))
-    code = 0
-    if request.status_from is not None and not status.valid:
-        code = 1 if status.status is CheckStatus.INVALID else 2
-    if request.trust_list is not None and not issuer.valid:
-        code = 2
+    given = (request.status_from is not None, status), (request.trust_list is not None, issuer)
+    code = 1 if any(source and not check.valid for source, check in given) else 0
     return VerifyReport(tuple(_line(check) for check in (integrity, status, issuer)), code)

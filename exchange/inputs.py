@@ -1,0 +1,39 @@
+"""Reading a file someone named (on the command line, in a config): every failure an InputError naming it.
+
+A missing file, a directory, an unreadable, empty or binary one are mistakes of whoever gave the path,
+so each is one sentence with the path and the kind of file that was expected, never an OSError or
+UnicodeDecodeError from deep inside a loader.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from exchange.errors import InputError
+
+__all__ = ["read_input", "read_text_input"]
+
+
+def read_input(path: Path, what: str) -> bytes:
+    """The bytes of `path`, which should be `what` ("trust anchor", "hub config"); empty counts as wrong."""
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a {what}", document=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what}: {exc.strerror or exc}", document=str(path)) from None
+    if not data.strip():
+        raise InputError(f"{path}: is empty; a {what} was expected", document=str(path))
+    return data
+
+
+def read_text_input(path: Path, what: str) -> str:
+    """`read_input` as UTF-8 text (YAML files); a binary file is named as such."""
+    data = read_input(path, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: is not a {what}: not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x}; a binary file?)",
+            document=str(path),
+        ) from None

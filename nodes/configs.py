@@ -1,0 +1,269 @@
+"""The YAML config of one separately started component: what `caravan prepare` writes and `caravan hub`
+and `caravan node` read.
+
+1. Every path in a config (database, pki, scenario) is relative to the config file itself, so a prepared
+   directory works from any working directory: a container's, a service manager's, another shell's.
+2. A config says which component it is for: the hub's has `nodes`, a node's has `node`. Starting one
+   with the other's config, or with a scenario file, is refused with the command that fits.
+3. Unknown keys are refused with the known ones; values are checked for their type, and the files a
+   config points to for being there, so a mistake is named with its key before anything starts.
+4. Reading a config imports nothing heavy: the CLI reads it and binds the port before it loads the hub
+   or node code, so that a port in use is reported at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exchange.errors import InputError
+from exchange.inputs import read_text_input
+
+__all__ = [
+    "HubConfig",
+    "NodeConfig",
+    "component_url",
+    "load_hub_config",
+    "load_node_config",
+    "write_hub_config",
+    "write_node_config",
+]
+
+_CA_FILE = "ca.pem"  # what a config's pki directory must hold (exchange.pki writes it)
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    host: str
+    port: int
+    database: Path
+    pki: Path
+    nodes: Mapping[str, str]  # node id -> base URL
+    clock_start: datetime | None  # None: the system clock
+    tls: bool = True
+    countries: Mapping[str, str] | None = None  # node id -> the country it serves
+    pulling: tuple[str, ...] = ()  # nodes that pull their ePhytos from the IPPC Hub face instead of push
+
+    @property
+    def url(self) -> str:
+        return component_url(self.tls, self.host, self.port)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    node: str
+    scenario: Path
+    host: str
+    port: int
+    hub: str
+    database: Path
+    pki: Path
+    clock_start: datetime | None
+    tls: bool = True
+
+    @property
+    def url(self) -> str:
+        return component_url(self.tls, self.host, self.port)
+
+
+def component_url(tls: bool, host: str, port: int) -> str:
+    return f"{'https' if tls else 'http'}://{host}:{port}"
+
+
+_HUB_KEYS = ("listen", "database", "pki", "nodes", "countries", "pulling", "clock", "tls")
+_NODE_KEYS = ("node", "scenario", "listen", "hub", "database", "pki", "clock", "tls")
+
+
+def load_hub_config(path: Path) -> HubConfig:
+    config = _Config.read(path, "hub")
+    return HubConfig(
+        host=config.host(),
+        port=config.port(),
+        database=config.path("database"),
+        pki=config.pki(),
+        nodes=config.mapping("nodes", required=True),
+        clock_start=config.clock_start(),
+        tls=config.flag("tls"),
+        countries=config.mapping("countries"),
+        pulling=config.names("pulling"),
+    )
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    config = _Config.read(path, "node")
+    return NodeConfig(
+        node=config.text("node"),
+        scenario=config.path("scenario", existing=True),
+        host=config.host(),
+        port=config.port(),
+        hub=config.text("hub"),
+        database=config.path("database"),
+        pki=config.pki(),
+        clock_start=config.clock_start(),
+        tls=config.flag("tls"),
+    )
+
+
+def write_hub_config(path: Path, config: HubConfig) -> None:
+    base = path.parent
+    _write(path, {
+        "listen": {"host": config.host, "port": config.port},
+        "database": _relative(config.database, base),
+        "pki": _relative(config.pki, base),
+        "nodes": dict(config.nodes),
+        "countries": dict(config.countries or {}),
+        "pulling": list(config.pulling),
+        "clock": _clock(config.clock_start),
+        "tls": config.tls,
+    })
+
+
+def write_node_config(path: Path, config: NodeConfig) -> None:
+    base = path.parent
+    _write(path, {
+        "node": config.node,
+        "scenario": _relative(config.scenario, base),
+        "listen": {"host": config.host, "port": config.port},
+        "hub": config.hub,
+        "database": _relative(config.database, base),
+        "pki": _relative(config.pki, base),
+        "clock": _clock(config.clock_start),
+        "tls": config.tls,
+    })
+
+
+def _relative(target: Path, base: Path) -> str:
+    """`target` as the config in `base` will resolve it: relative to the config file's directory."""
+    return os.path.relpath(target.absolute(), base.absolute())
+
+
+def _clock(start: datetime | None) -> Any:
+    return "system" if start is None else {"start": start.isoformat()}
+
+
+def _write(path: Path, data: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(dict(data), sort_keys=False), encoding="utf-8")
+
+
+class _Config:
+    """One config file's mapping, read key by key; every error names the file and the key."""
+
+    def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
+        self._path = path
+        self._data = data
+
+    @classmethod
+    def read(cls, path: Path, kind: str) -> _Config:
+        text = read_text_input(path, f"{kind} config")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            reason = " ".join(str(exc).split())
+            raise InputError(f"{path}: is not a {kind} config: not YAML ({reason})", document=str(path)) from None
+        if not isinstance(data, dict) or not data:
+            shown = "empty" if not data else f"a YAML {type(data).__name__}, not a mapping"
+            raise InputError(f"{path}: is not a {kind} config: {shown}; `caravan prepare` writes them",
+                             document=str(path))
+        config = cls(path, data)
+        config._check_kind(kind)
+        return config
+
+    def _check_kind(self, kind: str) -> None:
+        data, path = self._data, self._path
+        if "steps" in data or "start" in data:
+            raise self.error("", f"is a scenario, not a {kind} config; write the configs with "
+                                 "`caravan prepare SCENARIO --out DIR`")
+        if kind == "hub" and "node" in data and "nodes" not in data:
+            raise self.error("", f"is the config of node {data['node']!r}, not the hub's; start it with "
+                                 f"`caravan node --config {path}`")
+        if kind == "node" and "nodes" in data and "node" not in data:
+            raise self.error("", f"is the hub's config, not a node's; start it with `caravan hub --config {path}`")
+        known = _HUB_KEYS if kind == "hub" else _NODE_KEYS
+        for key in data:
+            if key not in known:
+                near = difflib.get_close_matches(str(key), known, n=1)
+                hint = f"did you mean {near[0]!r}? " if near else ""
+                raise self.error(str(key), f"is not a {kind} config key; {hint}known: {', '.join(known)}")
+
+    def error(self, key: str, what: str) -> InputError:
+        where = f" {key}" if key else ""
+        return InputError(f"{self._path}:{where} {what}", document=str(self._path), path=key)
+
+    def _value(self, key: str, required: bool = True) -> Any:
+        node: Any = self._data
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is None and required:
+            raise self.error(key, "is missing")
+        return node
+
+    def text(self, key: str) -> str:
+        value = self._value(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(key, f"is {value!r}; a non-empty text is wanted")
+        return value
+
+    def host(self) -> str:
+        return self.text("listen.host")
+
+    def port(self) -> int:
+        value = self._value("listen.port")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+            raise self.error("listen.port", f"is {value!r}; a TCP port number (1-65535) is wanted")
+        return value
+
+    def path(self, key: str, *, existing: bool = False) -> Path:
+        """A path relative to the config file; `existing`: the file must be there."""
+        resolved = self._path.parent / self.text(key)
+        if existing and not resolved.is_file():
+            raise self.error(key, f"points to {resolved}, which is not a file")
+        return resolved
+
+    def pki(self) -> Path:
+        directory = self.path("pki")
+        if not (directory / _CA_FILE).is_file():
+            raise self.error("pki", f"points to {directory}, which holds no {_CA_FILE}; `caravan prepare` writes it")
+        return directory
+
+    def mapping(self, key: str, *, required: bool = False) -> dict[str, str]:
+        value = self._value(key, required)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping) or (required and not value):
+            raise self.error(key, f"is {value!r}; a mapping of node id to text is wanted")
+        return {str(name): str(item) for name, item in value.items()}
+
+    def names(self, key: str) -> tuple[str, ...]:
+        value = self._value(key, required=False) or []
+        if not isinstance(value, list):
+            raise self.error(key, f"is {value!r}; a list of node ids is wanted")
+        return tuple(str(name) for name in value)
+
+    def flag(self, key: str) -> bool:
+        value = self._value(key, required=False)
+        if value is None:
+            return True
+        if not isinstance(value, bool):
+            raise self.error(key, f"is {value!r}; true or false is wanted")
+        return value
+
+    def clock_start(self) -> datetime | None:
+        """`clock: system`, or `clock: {start: ISO time}` for scenario time."""
+        clock = self._value("clock", required=False)
+        if clock is None or clock == "system":
+            return None
+        start = clock.get("start") if isinstance(clock, Mapping) else None
+        if isinstance(start, datetime):
+            return start
+        try:
+            return datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+        except ValueError:
+            raise self.error("clock", f"is {clock!r}; use `system` or `{{start: 2026-03-02T06:00:00Z}}`") from None
