@@ -253,7 +253,7 @@ def _read_document(path: Path) -> tuple[bytes, etree._Element]:
     from exchange.inputs import read_input
     from exchange.safexml import parse_document
 
-    data = read_input(path, "signed XML document")
+    data = read_input(path, "XML document")
     try:
         return data, parse_document(data)
     except DocumentError as exc:
@@ -363,6 +363,13 @@ def _verify(args: argparse.Namespace) -> int:
     return DOES_NOT_HOLD if failure is not None else further.exit_code
 
 
+_PREPARED = (
+    "{*}preparationDateAndTime",  # CATS
+    "{*}SentDateTime",  # e-CO header
+    "{*}SPSExchangedDocument/{*}IssueDateTime/{*}DateTimeString",  # ePhyto
+)
+
+
 def _prepared_at(root: etree._Element, path: Path) -> datetime:
     """Certificates are checked when the document says it was prepared, unless `--at` says otherwise.
 
@@ -370,7 +377,9 @@ def _prepared_at(root: etree._Element, path: Path) -> datetime:
     dated in the future and pass one whose certificates expired before it ran. A document that states
     no readable time (an altered one, say) is checked now, and the note says so.
     """
-    for element in root.iter("preparationDateAndTime", "{*}preparationDateAndTime", "{*}SentDateTime"):
+    for element in (root.find(f".//{where}") for where in _PREPARED):
+        if element is None:
+            continue
         text = (element.text or "").strip()
         try:
             return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))

@@ -8,10 +8,13 @@ UnicodeDecodeError from deep inside a loader.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from exchange.errors import InputError
 
-__all__ = ["read_input", "read_text_input"]
+__all__ = ["read_input", "read_text_input", "read_yaml_input"]
 
 
 def read_input(path: Path, what: str) -> bytes:
@@ -37,3 +40,15 @@ def read_text_input(path: Path, what: str) -> str:
             f"{path}: is not a {what}: not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x}; a binary file?)",
             document=str(path),
         ) from None
+
+
+def read_yaml_input(path: Path, what: str) -> Any:
+    """`read_text_input` parsed as YAML (safe loader); a syntax error is named with its line and column."""
+    text = read_text_input(path, what)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{path}: is not a {what}: not YAML ({problem}{where})", document=str(path)) from None

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from exchange.errors import InputError
-from exchange.inputs import read_text_input
+from exchange.inputs import read_yaml_input
 
 __all__ = [
     "HubConfig",
@@ -162,12 +162,7 @@ class _Config:
 
     @classmethod
     def read(cls, path: Path, kind: str) -> _Config:
-        text = read_text_input(path, f"{kind} config")
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            reason = " ".join(str(exc).split())
-            raise InputError(f"{path}: is not a {kind} config: not YAML ({reason})", document=str(path)) from None
+        data = read_yaml_input(path, f"{kind} config")
         if not isinstance(data, dict) or not data:
             shown = "empty" if not data else f"a YAML {type(data).__name__}, not a mapping"
             raise InputError(f"{path}: is not a {kind} config: {shown}; `caravan prepare` writes them",

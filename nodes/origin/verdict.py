@@ -26,11 +26,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from lxml import etree
 
 from exchange.errors import CaravanError, InputError
-from exchange.inputs import read_text_input
+from exchange.inputs import read_yaml_input
 from exchange.pki import TrustStore
 from exchange.safexml import parse_document
 from exchange.signing import verify_document
@@ -140,12 +139,7 @@ def read_register(directory: Path, trust: TrustStore) -> Register:
 
 def read_trust_list_file(path: Path, country: str) -> TrustList | None:
     """The trust list of `country`'s customs in a scenario file (its `nodes` section), or None if it has none."""
-    text = read_text_input(path, "trust list")
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        reason = " ".join(str(exc).split())
-        raise InputError(f"{path}: is not a trust list: not YAML ({reason})", document=str(path)) from None
+    raw = read_yaml_input(path, "trust list")
     nodes = raw.get("nodes") if isinstance(raw, Mapping) else None
     if not isinstance(nodes, Mapping):
         raise InputError(f"{path}: is not a trust list: it has no 'nodes' section, as a scenario has",

@@ -1,0 +1,255 @@
+"""Every command fed missing, empty, binary and wrong-kind inputs: one line naming the file and the problem, the
+documented exit code (README, "Exit codes"), and never a Python traceback unless `--debug` asks for one.
+
+Most cases go through `exchange.cli.main` (the same code as the console script, quicker); one case per command
+runs the installed `caravan` as a process, so that what a shell sees is proven too.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+import exchange.cli
+from exchange.cli import main
+from exchange.pki import ScenarioPKI
+from exchange.signing import sign_document
+from nodes.origin.codec import encode
+from nodes.origin.model import CertificateMessage
+from tests.eco_samples import certificate, header
+
+ROOT = Path(__file__).resolve().parent.parent
+ECO = ROOT / "scenarios" / "uzb-aze-eco.yaml"
+CARAVAN = Path(sys.executable).with_name("caravan")
+BINARY = bytes(range(256)) * 4  # every byte value: not UTF-8, not XML, not PEM
+
+
+def _free_ports(count: int) -> int:
+    """The first of `count` consecutive ports nothing listens on now."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + count < 65536 and all(_free(base + offset) for offset in range(count)):
+            return base
+    raise AssertionError("no free port range")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A prepared e-CO scenario (configs, PKI), a certificate signed under it, and bad files of every kind."""
+    here = tmp_path_factory.mktemp("inputs")
+    assert main(["prepare", str(ECO), "--out", str(here / "prep"), "--base-port", str(_free_ports(4))]) == 0
+    pki = ScenarioPKI.load(here / "prep" / "pki")
+    (here / "cert.xml").write_bytes(sign_document(encode(CertificateMessage(header(), certificate())),
+                                                  pki.credentials("uz")))
+    (here / "empty.xml").write_bytes(b"")
+    (here / "blank.pem").write_bytes(b"\n  \n")
+    (here / "binary.bin").write_bytes(BINARY)
+    (here / "unknown.xml").write_bytes(b"<?xml version='1.0'?><Invoice><Total>12</Total></Invoice>")
+    (here / "a-directory").mkdir()
+    (here / "list.yaml").write_text("- just\n- a list\n", encoding="utf-8")
+    typo = yaml.safe_load((here / "prep" / "hub.yaml").read_text())
+    typo["databse"] = typo.pop("database")
+    (here / "typo-hub.yaml").write_text(yaml.safe_dump(typo), encoding="utf-8")
+    no_pki = yaml.safe_load((here / "prep" / "uz.yaml").read_text())
+    no_pki["pki"] = "nowhere"
+    (here / "prep" / "no-pki.yaml").write_text(yaml.safe_dump(no_pki), encoding="utf-8")
+    lost = dict(no_pki, pki="pki", scenario="gone.yaml")
+    (here / "prep" / "lost-scenario.yaml").write_text(yaml.safe_dump(lost), encoding="utf-8")
+    return here
+
+
+@dataclass(frozen=True)
+class Case:
+    argv: str  # words; {d} is the fixture directory, {eco} the e-CO scenario
+    code: int
+    names: str  # the file (or option) the line must name
+    problem: str  # words of the problem the line must give
+    findings: bool = False  # a scenario's: its findings may follow the line, one per line, as the loader words them
+
+    def args(self, directory: Path) -> list[str]:
+        return [word.format(d=directory, eco=ECO) for word in self.argv.split()]
+
+
+VERIFY = "verify {d}/cert.xml --ca {d}/prep/pki/ca.pem"
+
+CASES = {
+    # the tracebacks of issue 12, each now one line
+    "verify-missing-file": Case("verify {d}/nosuch.xml --ca {d}/prep/pki/ca.pem", 2, "nosuch.xml",
+                                "No such file or directory"),
+    "verify-missing-ca": Case("verify {d}/cert.xml --ca {d}/nosuch.pem", 2, "nosuch.pem", "No such file or directory"),
+    "verify-binary-ca": Case("verify {d}/cert.xml --ca {d}/binary.bin", 2, "binary.bin", "holds no PEM certificate"),
+    "verify-at-yesterday": Case(VERIFY + " --at yesterday", 2, "--at", "'yesterday' is not an ISO-8601 time"),
+    "run-binary": Case("run {d}/binary.bin", 2, "binary.bin", "utf-8", findings=True),
+    "trust-list-binary": Case(VERIFY + " --trust-list {d}/binary.bin", 2, "binary.bin", "not UTF-8 text"),
+    "node-given-hub-config": Case("node --config {d}/prep/hub.yaml", 2, "hub.yaml",
+                                  "is the hub's config, not a node's; start it with `caravan hub --config"),
+    "hub-given-node-config": Case("hub --config {d}/prep/uz.yaml", 2, "uz.yaml",
+                                  "is the config of node 'uz', not the hub's; start it with `caravan node --config"),
+    # the other bad-input behaviour of issue 12
+    "status-from-nosuchdir": Case(VERIFY + " --status-from {d}/nosuchdir", 2, "nosuchdir", "does not exist"),
+    "status-from-a-file": Case(VERIFY + " --status-from {d}/cert.xml", 2, "cert.xml", "is not a directory"),
+    # verify: the document
+    "verify-empty-file": Case("verify {d}/empty.xml --ca {d}/prep/pki/ca.pem", 2, "empty.xml", "is empty"),
+    "verify-binary-file": Case("verify {d}/binary.bin --ca {d}/prep/pki/ca.pem", 2, "binary.bin",
+                               "not well-formed XML"),
+    "verify-a-pem-as-document": Case("verify {d}/prep/pki/ca.pem --ca {d}/prep/pki/ca.pem", 2, "ca.pem",
+                                     "not well-formed XML"),
+    "verify-a-directory": Case("verify {d}/a-directory --ca {d}/prep/pki/ca.pem", 2, "a-directory",
+                               "is a directory"),
+    # verify: the trust anchor
+    "verify-empty-ca": Case("verify {d}/cert.xml --ca {d}/blank.pem", 2, "blank.pem", "is empty"),
+    "verify-key-as-ca": Case("verify {d}/cert.xml --ca {d}/prep/pki/uz-key.pem", 2, "uz-key.pem",
+                             "holds no PEM certificate"),
+    "verify-node-certificate-as-ca": Case("verify {d}/cert.xml --ca {d}/prep/pki/uz.pem", 2, "uz.pem",
+                                          "'CN=uz' is not a CA certificate"),
+    "verify-document-as-ca": Case("verify {d}/cert.xml --ca {d}/cert.xml", 2, "cert.xml", "holds no PEM certificate"),
+    # verify: the trust list
+    "trust-list-missing": Case(VERIFY + " --trust-list {d}/nosuch.yaml", 2, "nosuch.yaml", "does not exist"),
+    "trust-list-empty": Case(VERIFY + " --trust-list {d}/empty.xml", 2, "empty.xml", "is empty"),
+    "trust-list-a-pem": Case(VERIFY + " --trust-list {d}/prep/pki/ca.pem", 2, "ca.pem", "has no 'nodes' section"),
+    "trust-list-a-list": Case(VERIFY + " --trust-list {d}/list.yaml", 2, "list.yaml", "has no 'nodes' section"),
+    # validate
+    "validate-missing": Case("validate {d}/nosuch.xml", 2, "nosuch.xml", "No such file or directory"),
+    "validate-empty": Case("validate {d}/empty.xml", 2, "empty.xml", "is empty"),
+    "validate-binary": Case("validate {d}/binary.bin", 2, "binary.bin", "not well-formed XML"),
+    "validate-unknown-document": Case("validate {d}/unknown.xml", 2, "unknown.xml",
+                                      "no schema declares the root element Invoice"),
+    "validate-a-config": Case("validate {d}/prep/hub.yaml", 2, "hub.yaml", "not well-formed XML"),
+    # run
+    "run-missing": Case("run {d}/nosuch.yaml", 2, "nosuch.yaml", "No such file or directory", findings=True),
+    "run-empty": Case("run {d}/empty.xml", 2, "empty.xml", "mapping", findings=True),
+    "run-a-document": Case("run {d}/cert.xml", 2, "cert.xml", "mapping", findings=True),
+    "run-a-directory": Case("run {d}/a-directory", 2, "a-directory", "directory", findings=True),
+    "run-out-is-a-file": Case("run {eco} --out {d}/cert.xml", 2, "cert.xml", "is a file, not a directory"),
+    "run-attach-nowhere": Case("run {eco} --attach {d}/nowhere --out {d}/attached", 2, "hub.yaml",
+                               "No such file or directory"),
+    "run-speed-not-a-number": Case("run {eco} --speed fast", 2, "--speed", "'fast' is not a positive number"),
+    # prepare
+    "prepare-missing": Case("prepare {d}/nosuch.yaml --out {d}/p", 2, "nosuch.yaml", "No such file or directory",
+                            findings=True),
+    "prepare-binary": Case("prepare {d}/binary.bin --out {d}/p", 2, "binary.bin", "utf-8", findings=True),
+    "prepare-a-config": Case("prepare {d}/prep/hub.yaml --out {d}/p", 2, "hub.yaml", "start", findings=True),
+    "prepare-out-is-a-file": Case("prepare {eco} --out {d}/cert.xml", 2, "cert.xml", "is a file, not a directory"),
+    "prepare-port-out-of-range": Case("prepare {eco} --out {d}/p --base-port 70000", 2, "--base-port",
+                                      "'70000' is not a TCP port number"),
+    # hub
+    "hub-missing": Case("hub --config {d}/nosuch.yaml", 2, "nosuch.yaml", "No such file or directory"),
+    "hub-empty": Case("hub --config {d}/empty.xml", 2, "empty.xml", "is empty"),
+    "hub-binary": Case("hub --config {d}/binary.bin", 2, "binary.bin", "not UTF-8 text"),
+    "hub-given-a-scenario": Case("hub --config {eco}", 2, "uzb-aze-eco.yaml", "is a scenario, not a hub config"),
+    "hub-given-a-document": Case("hub --config {d}/cert.xml", 2, "cert.xml",
+                                 "is not a hub config: not YAML (mapping values are not allowed here at line 2"),
+    "hub-given-a-list": Case("hub --config {d}/list.yaml", 2, "list.yaml", "not a mapping"),
+    "hub-config-typo": Case("hub --config {d}/typo-hub.yaml", 2, "typo-hub.yaml",
+                            "databse is not a hub config key; did you mean 'database'?"),
+    # node
+    "node-missing": Case("node --config {d}/nosuch.yaml", 2, "nosuch.yaml", "No such file or directory"),
+    "node-empty": Case("node --config {d}/empty.xml", 2, "empty.xml", "is empty"),
+    "node-binary": Case("node --config {d}/binary.bin", 2, "binary.bin", "not UTF-8 text"),
+    "node-without-pki": Case("node --config {d}/prep/no-pki.yaml", 2, "no-pki.yaml", "holds no ca.pem"),
+    "node-scenario-gone": Case("node --config {d}/prep/lost-scenario.yaml", 2, "lost-scenario.yaml",
+                               "scenario points to"),
+    # usage
+    "no-command": Case("", 2, "COMMAND", "required"),
+    "unknown-command": Case("verfiy x", 2, "verfiy", "invalid choice"),
+    "verify-without-ca": Case("verify {d}/cert.xml", 2, "--ca", "required"),
+}
+
+
+def _one_line(stderr: str, *, findings: bool = False) -> str:
+    """The one error line; with `findings`, lines that continue it (not errors of their own) may follow."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines and (len(lines) == 1 or findings), stderr
+    assert not any(line.startswith("caravan: ") for line in lines[1:]), stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_one_line_with_its_exit_code(name: str, files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = CASES[name]
+    code = main(case.args(files))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert code == case.code, err
+    line = _one_line(err, findings=case.findings)
+    assert line.startswith("caravan: "), line
+    assert case.names in line and case.problem in line, line
+
+
+def test_each_file_validate_cannot_read_gets_its_line_and_the_rest_are_still_validated(
+    files: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["validate", str(files / "nosuch.xml"), str(files / "binary.bin"), str(files / "cert.xml")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert [line.split(":")[1].strip().rsplit("/", 1)[-1] for line in err.splitlines()] == ["nosuch.xml", "binary.bin"]
+    assert f"{files / 'cert.xml'}: valid (eco EcoCertificate)" in out
+
+
+def test_an_invalid_document_is_exit_one_not_bad_input(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    invalid = files / "invalid.xml"
+    invalid.write_bytes((files / "cert.xml").read_bytes().replace(b"<eco:ImportCountry>AZ<",
+                                                                 b"<eco:ImportCountry>Azerbaijan<"))
+    assert main(["validate", str(invalid)]) == 1
+    assert "INVALID" in capsys.readouterr().out
+
+
+def test_a_component_out_of_reach_is_an_environment_problem(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing was started from the prepared configs: the driver waits `--wait` seconds, then exit 3."""
+    code = main(["run", str(ECO), "--attach", str(files / "prep"), "--out", str(files / "attached"), "--wait", "0.5"])
+    _, err = capsys.readouterr()
+    assert code == 3, err
+    line = _one_line(err)
+    assert line.startswith("caravan: ") and "failed" in line and "Cannot connect" in line
+
+
+def test_debug_adds_the_traceback_before_or_after_the_command(files: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    missing = str(files / "nosuch.xml")
+    for argv in (["--debug", "verify", missing, "--ca", "x"], ["verify", missing, "--ca", "x", "--debug"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in err and "exchange.errors.InputError" in err
+        assert err.splitlines()[-1].startswith(f"caravan: {missing}: cannot read")
+
+
+def test_a_fault_in_caravan_itself_is_one_line_and_exit_70(files: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(args: object) -> int:
+        raise KeyError("plan")
+
+    monkeypatch.setattr(exchange.cli, "_validate", broken)
+    assert main(["validate", str(files / "cert.xml")]) == 70
+    line = _one_line(capsys.readouterr().err)
+    assert line == "caravan: internal error: KeyError: 'plan' (run with --debug for the traceback)"
+
+
+PROCESS_CASES = ["run-binary", "verify-at-yesterday", "validate-binary", "prepare-missing", "hub-given-node-config",
+                 "node-given-hub-config"]
+
+
+@pytest.mark.parametrize("name", PROCESS_CASES)
+def test_the_installed_command_says_the_same_in_one_line(name: str, files: Path) -> None:
+    case = CASES[name]
+    done = subprocess.run([str(CARAVAN), *case.args(files)], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == case.code, done.stderr
+    line = _one_line(done.stderr, findings=case.findings)
+    assert line.startswith("caravan: ") and case.names in line and case.problem in line, line

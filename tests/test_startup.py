@@ -1,0 +1,153 @@
+"""Start-up that fails fast and touches nothing: `caravan hub` and `caravan node` as processes.
+
+A component binds its port before it opens its store or says "listening"; a port in use ends it with exit 3
+naming the port. A store is held by one process. Prepared configs resolve their paths relative to themselves,
+so components start from any working directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exchange.errors import ResourceBusy
+from exchange.store import Database, ensure_unused
+from tests.test_cli_bad_input import _free_ports
+
+ROOT = Path(__file__).resolve().parent.parent
+PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
+CARAVAN = Path(sys.executable).with_name("caravan")
+START = 120.0  # how long a component may take to come up on a loaded machine: a guard against hanging, not a goal
+
+
+def _caravan(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(CARAVAN), *argv], cwd=cwd, capture_output=True, text=True, timeout=START)
+
+
+def _prepare(directory: Path, base_port: int) -> Path:
+    """Prepare the pilot (plain HTTP, so that a test can ask /status without a client certificate)."""
+    done = _caravan("prepare", str(PILOT), "--out", str(directory), "--base-port", str(base_port), "--plain-http",
+                    cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return directory
+
+
+class Started:
+    """A component process that said it is listening; stopped, by its own pid, when the test ends."""
+
+    def __init__(self, argv: list[str], cwd: Path, log: Path) -> None:
+        self.log = log
+        with log.open("w") as stream:
+            self.process = subprocess.Popen([str(CARAVAN), *argv], cwd=cwd, stdout=stream, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START
+        while "listening on" not in log.read_text():
+            assert self.process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"not listening after {START} s: {log.read_text()}"
+            time.sleep(0.1)
+
+    def status(self, url: str) -> dict[str, object]:
+        with urllib.request.urlopen(f"{url}/status", timeout=10) as answer:
+            return dict(json.loads(answer.read()))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def started() -> Iterator[list[Started]]:
+    components: list[Started] = []
+    yield components
+    for component in components:
+        component.stop()
+
+
+@pytest.mark.parametrize("component", ["hub", "uz"])
+def test_a_port_in_use_stops_the_component_before_its_store_is_opened(component: str, tmp_path: Path) -> None:
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        prepared = _prepare(tmp_path / "prep", port if component == "hub" else port - 1)
+        kind = "hub" if component == "hub" else "node"
+        done = _caravan(kind, "--config", str(prepared / f"{component}.yaml"), cwd=tmp_path)
+    finally:
+        holder.close()
+    assert done.returncode == 3, done.stderr
+    assert "listening" not in done.stdout and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (f"caravan: port {port} on 127.0.0.1 is in use by another process (a copy of this "
+                                   "component already running?); stop it or choose another port (at listen.port)")
+    assert not (prepared / "db").exists()  # no store opened, not even created
+
+
+def test_a_second_copy_leaves_the_running_hub_and_its_store_alone(tmp_path: Path, started: list[Started]) -> None:
+    base = _free_ports(4)
+    prepared = _prepare(tmp_path / "prep", base)
+    hub = Started(["hub", "--config", str(prepared / "hub.yaml")], tmp_path, tmp_path / "hub.log")
+    started.append(hub)
+    url = f"http://127.0.0.1:{base}"
+    before = hub.status(url)
+
+    again = _caravan("hub", "--config", str(prepared / "hub.yaml"), cwd=tmp_path)
+    assert again.returncode == 3 and f"port {base} on 127.0.0.1 is in use" in again.stderr
+    assert "listening" not in again.stdout
+
+    elsewhere = yaml.safe_load((prepared / "hub.yaml").read_text())
+    elsewhere["listen"]["port"] = _free_ports(1)
+    (prepared / "hub-elsewhere.yaml").write_text(yaml.safe_dump(elsewhere))
+    shared = _caravan("hub", "--config", str(prepared / "hub-elsewhere.yaml"), cwd=tmp_path)
+    assert shared.returncode == 3, shared.stderr
+    assert shared.stderr.strip() == (f"caravan: store {prepared / 'db' / 'hub.sqlite'} is in use by another process "
+                                     f"(pid {hub.process.pid}); stop it, or give this one another store")
+    assert "listening" not in shared.stdout
+
+    assert hub.process.poll() is None and hub.status(url) == before
+
+
+def test_prepared_configs_work_from_any_working_directory(tmp_path: Path, started: list[Started]) -> None:
+    """Prepared in one directory with relative paths; started from another with relative config paths."""
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    shutil.copy(PILOT, here / "pilot.yaml")
+    base = _free_ports(4)
+    done = _caravan("prepare", "pilot.yaml", "--out", "out", "--base-port", str(base), "--plain-http", cwd=here)
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load((here / "out" / "uz.yaml").read_text())
+    assert (config["scenario"], config["database"], config["pki"]) == ("../pilot.yaml", "db/uz.sqlite", "pki")
+
+    hub = Started(["hub", "--config", "../here/out/hub.yaml"], elsewhere, elsewhere / "hub.log")
+    started.append(hub)
+    node = Started(["node", "--config", "../here/out/uz.yaml"], elsewhere, elsewhere / "uz.log")
+    started.append(node)
+    assert node.status(f"http://127.0.0.1:{base + 1}")
+    assert hub.status(f"http://127.0.0.1:{base}")
+    assert {path.name for path in (here / "out" / "db").glob("*.sqlite")} == {"hub.sqlite", "uz.sqlite"}
+    assert not (elsewhere / "db").exists() and not (elsewhere / "pki").exists()
+
+
+def test_a_store_is_held_by_one_opener_at_a_time(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = tmp_path / "db" / "hub.sqlite"
+        first = await Database.open(store, [])
+        with pytest.raises(ResourceBusy, match="in use by another process"):
+            await Database.open(store, [])
+        with pytest.raises(ResourceBusy):
+            ensure_unused(store.parent)
+        await first.close()
+        ensure_unused(store.parent)
+        await (await Database.open(store, [])).close()
+
+    asyncio.run(scenario())
