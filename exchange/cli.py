@@ -58,7 +58,7 @@ from exchange.errors import (
 if TYPE_CHECKING:
     from lxml import etree
 
-__all__ = ["EXIT_CODES", "main"]
+__all__ = ["EXIT_CODES", "error_lines", "exit_code", "main"]
 
 OK, DOES_NOT_HOLD, BAD_INPUT, ENVIRONMENT, INTERNAL = 0, 1, 2, 3, 70
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
