@@ -4,7 +4,8 @@ Scenario authors need to hear "line 135" rather than "steps[12]": a finding is o
 into the file they edit. PyYAML keeps a mark on every node it composes, so this module composes the
 document, constructs the usual Python values from it, and keeps a map from each value's key path
 (`("steps", 12, "note")`) to the line it stands on. It also refuses two things PyYAML accepts silently:
-a key written twice in one mapping (the second would win unseen), and a file that is not UTF-8 text.
+a key written twice in one mapping (the second would win unseen). Missing, empty and binary files are
+refused by `exchange.inputs` in the same words as every other file a user names.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from exchange.errors import ScenarioError
+from exchange.inputs import read_text_input
 
 __all__ = ["KeyPath", "MarkedYaml", "read_marked_yaml"]
 
@@ -43,18 +45,9 @@ class MarkedYaml:
 
 
 def read_marked_yaml(path: Path) -> MarkedYaml:
-    """Read one YAML document from `path`; ScenarioError (with the line where possible) if it cannot be read."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}", document=str(path)) from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: not a YAML scenario: not UTF-8 text (byte {exc.start})",
-                            document=str(path)) from exc
-    if "\x00" in text:
-        raise ScenarioError(f"{path}: not a YAML scenario: binary content", document=str(path))
+    """Read one YAML document from `path`: InputError if the file is unusable, ScenarioError (with its line)
+    if it is not YAML."""
+    text = read_text_input(path, "YAML scenario")
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

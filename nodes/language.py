@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from exchange.driver_actions import DRIVER_STEP_ACTIONS
-from exchange.errors import ScenarioError
+from exchange.errors import CaravanError, ScenarioError
 from exchange.language import ActionRegistry, Finding, NodeId, ScenarioLanguage, problems_from, render_path
 from exchange.scenario import COMMON_CHECKS, DocumentBase, Scenario, steps_check
 from exchange.scenario import load_scenario as _load
@@ -59,8 +59,8 @@ def check_scenario(path: Path) -> list[Finding]:
     """
     try:
         marked = read_marked_yaml(path)
-    except ScenarioError as exc:
-        return [Finding(str(path), None, "", exc.message.removeprefix(f"{path}: "))]
+    except CaravanError as exc:  # unusable or not YAML: the message already names the file (and line)
+        return [Finding("", None, "", exc.message)]
     return LANGUAGE.check(marked)[1]
 
 

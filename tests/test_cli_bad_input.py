@@ -134,7 +134,7 @@ CASES = {
     "validate-a-config": Case("validate {d}/prep/hub.yaml", 2, "hub.yaml", "not well-formed XML"),
     # run
     "run-missing": Case("run {d}/nosuch.yaml", 2, "nosuch.yaml", "No such file or directory", findings=True),
-    "run-empty": Case("run {d}/empty.xml", 2, "empty.xml", "mapping", findings=True),
+    "run-empty": Case("run {d}/empty.xml", 2, "empty.xml", "is empty", findings=True),
     "run-a-document": Case("run {d}/cert.xml", 2, "cert.xml", "mapping", findings=True),
     "run-a-directory": Case("run {d}/a-directory", 2, "a-directory", "directory", findings=True),
     "run-out-is-a-file": Case("run {eco} --out {d}/cert.xml", 2, "cert.xml", "is a file, not a directory"),

@@ -132,3 +132,24 @@ def test_the_scenario_reference_is_generated_from_the_language() -> None:
     assert committed == scenario_reference(), stale
     for word in ("seals_ok", "WrittenOff", "CL173", "G01", "record_control", "fault", "CC015C"):
         assert word in committed
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (None, "No such file or directory"),
+    (b"", "is empty"),
+    (bytes(range(256)), "not UTF-8 text"),
+    (b"<?xml version='1.0'?><CC015C/>", "a scenario is a YAML mapping"),
+    (b"scenario: [unclosed\n", "not valid YAML"),
+    (b"- a\n- list\n", "a scenario is a YAML mapping"),
+], ids=["missing", "empty", "binary", "a document", "broken YAML", "a list"])
+def test_check_refuses_files_that_are_no_scenario_in_one_line(
+    content: bytes | None, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "input.yaml"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["check", str(path)]) == 2
+    out, err = capsys.readouterr()
+    findings = [line for line in out.splitlines() if "nothing was run" not in line]
+    assert len(findings) == 1 and str(path) in findings[0] and problem in findings[0], out
+    assert "Traceback" not in out + err
