@@ -191,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("scenarios", type=Path, nargs="+")
     check.set_defaults(handler=_check)
 
-    validate_cmd = command("validate", "detect each document's type and validate it")
+    validate_cmd = command("validate", "detect each document's type and validate it; 1 only if a schema fails")
     validate_cmd.add_argument("files", type=Path, nargs="+")
     validate_cmd.set_defaults(handler=_validate)
 
@@ -308,7 +308,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    """Every file is looked at; the exit code is the worst: 2 for a file that is no document, 1 for an invalid one."""
+    """Every file is looked at; the exit code is the worst: 2 for a file that is no document, 1 for a schema-invalid
+    one. Business-rule findings are printed but do not fail: a national system's P5 message that its official
+    schema accepts is valid here even where caravan's rules would have more to say (issue 9 part 4)."""
     from exchange.validation import detect, validate
 
     worst = OK
@@ -324,11 +326,13 @@ def _validate(args: argparse.Namespace) -> int:
             worst = max(worst, exit_code(exc))
             continue
         issues = validate(root)
-        severe = [issue for issue in issues if issue.level == "SEVERE"]
-        print(f"{path}: {'INVALID' if severe else 'valid'} ({kind.family} {kind.code})")
+        schema = [issue for issue in issues if issue.area == "Schema"]
+        findings = sum(issue.level == "SEVERE" for issue in issues) - len(schema)
+        verdict = "INVALID" if schema else f"valid, {findings} business-rule finding(s)" if findings else "valid"
+        print(f"{path}: {verdict} ({kind.family} {kind.code})")
         for issue in issues:
             print(f"  {issue}")
-        worst = max(worst, DOES_NOT_HOLD if severe else OK)
+        worst = max(worst, DOES_NOT_HOLD if schema else OK)
     return worst
 
 

@@ -26,7 +26,21 @@ from lxml import etree
 from exchange.errors import DocumentError
 from exchange.validation import pointer
 
-__all__ = ["DATE", "DECIMAL", "INT", "TEXT", "Each", "Kind", "Leaf", "Part", "Struct", "enum_kind", "read", "write"]
+__all__ = [
+    "DATE",
+    "DECIMAL",
+    "INT",
+    "TEXT",
+    "Each",
+    "Fixed",
+    "Kind",
+    "Leaf",
+    "Part",
+    "Struct",
+    "enum_kind",
+    "read",
+    "write",
+]
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,15 @@ class Leaf:
 
 
 @dataclass(frozen=True)
+class Fixed:
+    """An element the schema requires whose value caravan always states the same way, e.g. a flag it never
+    sets. It is written with `text` and not read back: the dataclass holds no field for it."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Part:
     """A nested dataclass whose fields live under `path`; an empty path keeps the current element."""
 
@@ -85,7 +108,7 @@ class Struct:
     """A dataclass and where each of its fields lives, in the element order the schema requires."""
 
     cls: type
-    fields: tuple[Leaf | Part | Each, ...]
+    fields: tuple[Leaf | Fixed | Part | Each, ...]
 
 
 def _qualified(path: str, namespace: str) -> list[str]:
@@ -114,6 +137,9 @@ def _find_path(path: str, namespace: str) -> str:
 def write(element: etree._Element, obj: Any, struct: Struct, namespace: str = "") -> None:
     """Write the fields of `obj` under `element`, in table order."""
     for field in struct.fields:
+        if isinstance(field, Fixed):
+            _child(element, field.path, namespace).text = field.text
+            continue
         value = getattr(obj, field.attr)
         if value is None:
             continue
@@ -158,6 +184,8 @@ def read(element: etree._Element, struct: Struct, namespace: str = "", **known: 
     """Build `struct.cls` from the elements under `element`; `known` supplies fields held elsewhere."""
     values = dict(known)
     for field in struct.fields:
+        if isinstance(field, Fixed):
+            continue
         if isinstance(field, Leaf):
             values[field.attr] = _read_leaf(element, field, namespace)
         elif isinstance(field, Part):

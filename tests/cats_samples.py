@@ -172,7 +172,7 @@ def rejection_from_departure() -> RejectionFromDeparture:
         lrn=LRN,
         mrn=None,
         business_rejection_type="015",
-        rejection_date=date(2026, 3, 2),
+        rejection_date_and_time=datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc),
         rejection_code="12",
         rejection_reason=None,
         office_of_departure=TASHKENT,
@@ -186,7 +186,11 @@ def rejection_from_departure() -> RejectionFromDeparture:
 
 def release_for_transit() -> ReleaseForTransit:
     return ReleaseForTransit(
-        header("UZ-DEP-000104", correlation_id=MRN), MRN, date(2026, 3, 2), released_declaration()
+        header("UZ-DEP-000104", correlation_id=MRN),
+        MRN,
+        date(2026, 3, 2),
+        replace(released_declaration(), limit_date=None),  # CC029C carries no time limit
+        date(2026, 3, 2),
     )
 
 
@@ -194,11 +198,12 @@ def no_release() -> NoRelease:
     return NoRelease(
         header("UZ-DEP-000105", correlation_id=MRN),
         MRN,
-        date(2026, 3, 3),
-        "G09",
+        date(2026, 3, 2),  # P5 dates the decision by the message itself
+        "GU",
         "Guarantee not valid and not amended in time",
         TASHKENT,
         HOLDER_ID,
+        _at(2, 8),
     )
 
 
@@ -210,6 +215,7 @@ def guarantee_not_valid() -> GuaranteeNotValid:
         (InvalidGuaranteeReason(GRN, "G09", "reference amount insufficient"),),
         TASHKENT,
         HOLDER_ID,
+        date(2026, 3, 2),
     )
 
 
@@ -241,12 +247,16 @@ def invalidation_decision() -> InvalidationDecision:
 
 def atr() -> ATR:
     return ATR(header("UZ-DEP-000108", "NTA.UZ", "NTA.AZ", correlation_id=MRN), MRN, date(2026, 3, 2), ALAT_PORT,
-               released_declaration())
+               released_declaration(), date(2026, 3, 2))
 
 
 def aar() -> AAR:
     return AAR(
-        header("UZ-DEP-000109", "NTA.UZ", "NTA.GE", correlation_id=MRN), MRN, date(2026, 3, 2), released_declaration()
+        header("UZ-DEP-000109", "NTA.UZ", "NTA.GE", correlation_id=MRN),
+        MRN,
+        date(2026, 3, 2),
+        released_declaration(),
+        date(2026, 3, 2),
     )
 
 
@@ -286,12 +296,12 @@ def rejection_from_destination() -> RejectionFromDestination:
         header=header("GE-DES-000510", "NTA.GE", CONSIGNEE_ID, day=7, hour=11, correlation_id=MRN),
         mrn=MRN,
         business_rejection_type="007",
-        rejection_date=date(2026, 3, 7),
+        rejection_date_and_time=datetime(2026, 3, 7, 10, 0, tzinfo=timezone.utc),
         rejection_code="12",
         rejection_reason="Arrival notified at an office that holds no AAR for this MRN",
         office_of_destination=POTI,
         trader_at_destination=CONSIGNEE_ID,
-        errors=(FunctionalError("/CC007C/TransitOperation/MRN", "90", "unknown MRN", MRN),),
+        errors=(FunctionalError("/CC007C/TransitOperation/MRN", "90", "UNK_MRN", MRN),),
     )
 
 
@@ -332,7 +342,7 @@ def discrepancies() -> Discrepancies:
 
 def write_off_notification() -> WriteOffNotification:
     return WriteOffNotification(
-        header("UZ-DEP-000111", day=8, correlation_id=MRN), MRN, date(2026, 3, 8), TASHKENT, HOLDER_ID, (GRN,)
+        header("UZ-DEP-000111", day=8, correlation_id=MRN), MRN, date(2026, 3, 8), TASHKENT, HOLDER_ID, ()
     )
 
 
@@ -417,7 +427,7 @@ def functional_nack() -> FunctionalNack:
         None,
         "UZ-DEP-000108",
         "CD050C",
-        (FunctionalError("/CD050C/TransitOperation/MRN", "90", "unknown MRN", MRN),),
+        (FunctionalError("/CD050C/TransitOperation/MRN", "90", "UNK_MRN", MRN),),
     )
 
 

@@ -92,18 +92,15 @@ def test_optional_data_is_left_out_not_written_empty() -> None:
     assert decode(declaration).declaration.offices_of_transit[2].arrival_estimated is None
 
 
-def test_released_declaration_puts_mrn_first_and_the_time_limit_last_in_transit_operation() -> None:
+def test_released_declaration_interleaves_movement_and_declaration_items_in_p5_order() -> None:
+    released = ["LRN", "MRN", "declarationType", "additionalDeclarationType"]
+    released += ["declarationAcceptanceDate", "releaseDate"]
+    flags = ["security", "reducedDatasetIndicator", "bindingItinerary"]
     root = encode(cats_samples.release_for_transit())
-    assert [child.tag for child in root.find("TransitOperation")] == [
-        "MRN",
-        "releaseDate",
-        "LRN",
-        "declarationType",
-        "additionalDeclarationType",
-        "security",
-        "limitDate",
-    ]
-    assert root.findtext("TransitOperation/limitDate") == "2026-03-10"
+    assert [child.tag for child in root.find("TransitOperation")] == released + flags  # CC029C: no limitDate
+    aar = encode(cats_samples.aar())
+    assert [child.tag for child in aar.find("TransitOperation")] == [*released, *flags, "limitDate"]
+    assert aar.findtext("TransitOperation/limitDate") == "2026-03-10"
     assert encode(cats_samples.transit_declaration()).find("TransitOperation/limitDate") is None
     atr = encode(cats_samples.atr())
     assert atr.find("TransitOperation").getnext().tag == "CustomsOfficeOfTransitAddressed"
@@ -198,7 +195,7 @@ def test_summary_of_refused_guarantee_use() -> None:
 
 
 def test_released_declaration_summary_names_the_time_limit() -> None:
-    assert summary(cats_samples.release_for_transit()).endswith("GRN 26UZ0009000000017 40,000.00 USD limit 2026-03-10")
+    assert summary(cats_samples.aar()).endswith("GRN 26UZ0009000000017 40,000.00 USD limit 2026-03-10")
 
 
 @pytest.mark.parametrize(
@@ -217,10 +214,10 @@ def test_enquiry_answer_optional_data_is_left_out_and_read_back(answer: dict[str
     assert (root.find("Enquiry") is None) is (message.delivery_date is None and message.text is None)
 
 
-def test_recovery_without_a_claim_leaves_amount_and_currency_out() -> None:
+def test_recovery_without_a_claim_states_zero_in_no_currency() -> None:
     message = replace(cats_samples.recovery_notification(), amount_claimed=None, currency=None, text=None)
-    root = encode(message)
-    assert [child.tag for child in root.find("RecoveryNotification")] == ["recoveryNotificationDate"]
+    root = encode(message)  # P5 requires amountClaimed and currency: ISO 4217 XXX is "no currency involved"
+    assert [child.text for child in root.find("RecoveryNotification")] == ["2026-03-13", "0.00", "XXX"]
     assert decode(reparse(root)) == message
     assert summary(message) == "MRN 26UZ000100000017J4 recovery notified 2026-03-13"
 

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from exchange.cli import main
+from tests.test_p5_oracle import OFFICIAL, official_errors, without_signature
 
 PILOT = Path(__file__).resolve().parent.parent / "scenarios" / "aze-geo-uzb-transit.yaml"
 
@@ -93,3 +95,17 @@ def test_a_foreign_trust_anchor_fails_verification(pilot_run: tuple[Path, int, s
     message = next((out / "messages").glob("*-CD001C-*"))
     assert main(["verify", str(message), "--ca", str(tmp_path / "ca.pem")]) == 1
     assert "NOT VERIFIED [ca-untrusted]" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not OFFICIAL.is_dir(), reason=f"the official P5 schemas are not at {OFFICIAL}")
+def test_every_trader_message_of_the_pilot_is_valid_against_the_official_p5_schema(
+    pilot_run: tuple[Path, int, str],
+) -> None:
+    out, _, _ = pilot_run
+    checked = []
+    for path in sorted((out / "messages").glob("*-CC*.xml")):
+        root = etree.parse(str(path)).getroot()
+        if (OFFICIAL / f"{etree.QName(root).localname.lower()}.xsd").is_file():  # CC140C/CC141C: caravan's own
+            assert official_errors(without_signature(root)) == [], path.name
+            checked.append(path.name)
+    assert len(checked) >= 20

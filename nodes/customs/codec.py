@@ -10,12 +10,18 @@ defined once and referenced from each message's table.
 XML conventions are NCTS's: the root is qualified (`ncts:CC015C`), its children are not; dates and
 times are UTC without a zone designator, to the second; flags are 0/1; optional data is left out
 rather than written empty.
+
+The XML is NCTS P5 (51.8.6) as written: names, order and cardinalities of `schemas/cats/`, which follow
+the official schemas. Where P5 requires data the domain classes do not hold yet (a flag caravan never
+sets, the acceptance date of a release), `_COMPLETE` fills it in before writing and `_FROM_HEADER` gives
+back on reading what P5 does not carry; both say what they assume.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import datetime, time, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -68,7 +74,7 @@ from nodes.customs.model import (
     TransportEquipment,
     WriteOffNotification,
 )
-from nodes.xmlmap import DATE, DECIMAL, INT, Each, Kind, Leaf, Part, Struct, read, write
+from nodes.xmlmap import DATE, DECIMAL, INT, Each, Fixed, Kind, Leaf, Part, Struct, read, write
 
 __all__ = ["NCTS_NS", "PHASE_ID", "correlation", "decode", "encode", "summary"]
 
@@ -90,6 +96,10 @@ def _load_datetime(text: str) -> datetime:
 
 DATETIME = Kind(_dump_datetime, _load_datetime)
 FLAG = Kind(lambda value: "1" if value else "0", lambda text: text == "1")
+DAY = Kind(
+    lambda day: _dump_datetime(datetime.combine(day, time(), timezone.utc)), lambda text: _load_datetime(text).date()
+)
+"""A P5 date-and-time item held as a date by the domain class: written at 00:00:00 UTC."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -221,6 +231,8 @@ _DECLARATION = Struct(
         Leaf("TransitOperation/declarationType", "declaration_type"),
         Leaf("TransitOperation/additionalDeclarationType", "additional_declaration_type"),
         Leaf("TransitOperation/security", "security", INT),
+        Leaf("TransitOperation/reducedDatasetIndicator", "reduced_dataset_indicator", FLAG),
+        Leaf("TransitOperation/bindingItinerary", "binding_itinerary", FLAG),
         Leaf("TransitOperation/limitDate", "limit_date", DATE),
         Leaf("CustomsOfficeOfDeparture/referenceNumber", "office_of_departure"),
         Leaf("CustomsOfficeOfDestinationDeclared/referenceNumber", "office_of_destination"),
@@ -289,10 +301,14 @@ _GUARANTEE_OFFICE = Leaf("CustomsOfficeOfGuarantee/referenceNumber", "office_of_
 _ENQUIRY_OFFICE = Leaf("CustomsOfficeOfEnquiryAtDeparture/referenceNumber", "office_of_enquiry")
 _HOLDER_ID = Leaf("HolderOfTheTransitProcedure/identificationNumber", "holder")
 _TRADER_AT_DESTINATION = Leaf("TraderAtDestination/identificationNumber", "trader_at_destination")
-_RELEASED = (_MRN, Leaf("TransitOperation/releaseDate", "release_date", DATE))
+_RELEASED = (
+    _MRN,
+    Leaf("TransitOperation/declarationAcceptanceDate", "acceptance_date", DATE),
+    Leaf("TransitOperation/releaseDate", "release_date", DATE),
+)
 _REJECTION = (
     Leaf("TransitOperation/businessRejectionType", "business_rejection_type"),
-    Leaf("TransitOperation/rejectionDate", "rejection_date", DATE),
+    Leaf("TransitOperation/rejectionDateAndTime", "rejection_date_and_time", DATETIME),
     Leaf("TransitOperation/rejectionCode", "rejection_code"),
     Leaf("TransitOperation/rejectionReason", "rejection_reason"),
 )
@@ -336,7 +352,7 @@ _MESSAGES: dict[str, Struct] = {
             NoRelease,
             (
                 _MRN,
-                Leaf("TransitOperation/decisionDate", "decision_date", DATE),
+                Leaf("TransitOperation/declarationSubmissionDateAndTime", "declaration_submitted_at", DATETIME),
                 Leaf("TransitOperation/noReleaseMotivationCode", "motivation_code"),
                 Leaf("TransitOperation/noReleaseMotivationText", "motivation_text"),
                 _DEPARTURE,
@@ -347,7 +363,7 @@ _MESSAGES: dict[str, Struct] = {
             GuaranteeNotValid,
             (
                 _MRN,
-                Leaf("TransitOperation/guaranteeNotValidDate", "guarantee_not_valid_date", DATE),
+                Leaf("TransitOperation/declarationAcceptanceDate", "acceptance_date", DATE),
                 _DEPARTURE,
                 _HOLDER_ID,
                 Each(
@@ -357,6 +373,7 @@ _MESSAGES: dict[str, Struct] = {
                         InvalidGuaranteeReason,
                         (
                             Leaf("GRN", "grn"),
+                            Fixed("InvalidGuaranteeReason/sequenceNumber", "1"),
                             Leaf("InvalidGuaranteeReason/code", "code"),
                             Leaf("InvalidGuaranteeReason/text", "text"),
                         ),
@@ -370,7 +387,8 @@ _MESSAGES: dict[str, Struct] = {
             (
                 _LRN,
                 _MRN,
-                Leaf("Invalidation/requestDate", "request_date", DATE),
+                Leaf("Invalidation/requestDateAndTime", "request_date", DAY),
+                Fixed("Invalidation/initiatedByCustoms", "0"),
                 Leaf("Invalidation/justification", "justification"),
                 _DEPARTURE,
                 _HOLDER_ID,
@@ -381,7 +399,7 @@ _MESSAGES: dict[str, Struct] = {
             (
                 _LRN,
                 _MRN,
-                Leaf("Invalidation/decisionDate", "decision_date", DATE),
+                Leaf("Invalidation/decisionDateAndTime", "decision_date", DAY),
                 Leaf("Invalidation/decision", "decision", FLAG),
                 Leaf("Invalidation/initiatedByCustoms", "initiated_by_customs", FLAG),
                 Leaf("Invalidation/justification", "justification"),
@@ -412,8 +430,12 @@ _MESSAGES: dict[str, Struct] = {
             (
                 _MRN,
                 Leaf("TransitOperation/arrivalNotificationDateAndTime", "arrival_notification_date", DATETIME),
+                Leaf("TransitOperation/simplifiedProcedure", "simplified_procedure", FLAG),
+                Leaf("TransitOperation/incidentFlag", "incident_flag", FLAG),
                 _DESTINATION_ACTUAL,
                 _TRADER_AT_DESTINATION,
+                Leaf("Consignment/LocationOfGoods/typeOfLocation", "type_of_location"),
+                Leaf("Consignment/LocationOfGoods/qualifierOfIdentification", "qualifier_of_identification"),
                 Leaf("Consignment/LocationOfGoods/UNLocode", "location_of_goods"),
             ),
         ),
@@ -424,8 +446,9 @@ _MESSAGES: dict[str, Struct] = {
         Struct(
             GoodsRelease,
             (
-                *_RELEASED,
-                Leaf("TransitOperation/releaseType", "release_type"),
+                _MRN,
+                Leaf("TransitOperation/releaseDate", "release_date", DATE),
+                Leaf("TransitOperation/releaseIndicator", "release_type"),
                 _DESTINATION_ACTUAL,
                 _TRADER_AT_DESTINATION,
             ),
@@ -447,9 +470,9 @@ _MESSAGES: dict[str, Struct] = {
             (
                 _MRN,
                 Leaf("TransitOperation/discrepanciesNotificationDate", "discrepancies_notification_date", DATE),
+                Leaf("TransitOperation/discrepanciesNotificationText", "discrepancies"),
                 _DEPARTURE,
                 _HOLDER_ID,
-                Leaf("Discrepancies/text", "discrepancies"),
             ),
         ),
         Struct(
@@ -459,7 +482,6 @@ _MESSAGES: dict[str, Struct] = {
                 Leaf("TransitOperation/writeOffDate", "write_off_date", DATE),
                 _DEPARTURE,
                 _HOLDER_ID,
-                Each("GuaranteeReference", "released_grns", Leaf("GRN"), numbered=True),
             ),
         ),
         Struct(
@@ -544,6 +566,87 @@ _MESSAGES: dict[str, Struct] = {
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# What P5 requires that the domain classes do not (yet) hold, and what they hold that P5 does not carry.
+
+_NO_CURRENCY = "XXX"
+"""ISO 4217 "no currency involved": the CC035C amount of a movement whose guarantee states none."""
+
+
+def _released(message: Any) -> Any:
+    return replace(message, acceptance_date=message.acceptance_date or message.release_date)
+
+
+def _p5_reasons(errors: tuple[FunctionalError, ...]) -> tuple[FunctionalError, ...]:
+    """errorReason is an..7 in P5: a rule id (R0003, BR20006) fits; a longer schema constraint name is cut."""
+    return tuple(replace(error, error_reason=error.error_reason[:7]) for error in errors)
+
+
+_COMPLETE: dict[str, Callable[[Any], Any]] = {
+    # CC029C has no limitDate: the holder learns the time limit from the transit accompanying document.
+    "CC029C": lambda m: replace(_released(m), declaration=replace(m.declaration, limit_date=None)),
+    "CD001C": _released,
+    "CD050C": _released,
+    "CC051C": lambda m: replace(
+        m,
+        declaration_submitted_at=m.declaration_submitted_at or datetime.combine(m.decision_date, time(), timezone.utc),
+        motivation_text=m.motivation_text or m.motivation_code,
+    ),
+    "CC055C": lambda m: replace(m, acceptance_date=m.acceptance_date or m.guarantee_not_valid_date),
+    "CC035C": lambda m: (
+        m
+        if m.amount_claimed is not None and m.currency
+        else replace(m, amount_claimed=Decimal("0.00"), currency=_NO_CURRENCY)
+    ),
+    "CC056C": lambda m: replace(m, errors=_p5_reasons(m.errors)),
+    "CC057C": lambda m: replace(m, errors=_p5_reasons(m.errors)),
+    "CD906C": lambda m: replace(m, errors=_p5_reasons(m.errors)),
+}
+"""Before writing: data P5 requires, stated from what the message holds (each entry says its assumption)."""
+
+_FROM_HEADER: dict[str, Callable[[Header], dict[str, Any]]] = {
+    "CC051C": lambda header: {"decision_date": header.prepared_at.date()},
+    "CC055C": lambda header: {"guarantee_not_valid_date": header.prepared_at.date()},
+    "CC045C": lambda header: {"released_grns": ()},
+}
+"""On reading: domain fields P5 does not carry. A decision is dated by the message that states it."""
+
+_READ_BACK: dict[str, Callable[[Any], Any]] = {
+    "CC035C": lambda m: replace(m, amount_claimed=None, currency=None) if m.currency == _NO_CURRENCY else m,
+}
+
+_TRANSIT_OPERATION_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        (
+            "LRN",
+            "MRN",
+            "declarationType",
+            "additionalDeclarationType",
+            "TIRCarnetNumber",
+            "declarationAcceptanceDate",
+            "releaseDate",
+            "presentationOfTheGoodsDateAndTime",
+            "security",
+            "reducedDatasetIndicator",
+            "specificCircumstanceIndicator",
+            "communicationLanguageAtDeparture",
+            "bindingItinerary",
+            "limitDate",
+        )
+    )
+}
+"""P5's order of the TRANSIT OPERATION items of a declaration, before (CC015C) and after release (CC029C):
+the movement's own items (MRN, dates) and the declaration's interleave, so they are put in order after
+the tables have written them."""
+
+
+def _order_transit_operation(root: etree._Element) -> None:
+    operation = root.find("TransitOperation")
+    if operation is not None:
+        operation[:] = sorted(operation, key=lambda item: _TRANSIT_OPERATION_ORDER[item.tag])
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Public API
 
 
@@ -555,7 +658,10 @@ def encode(message: CatsMessage) -> etree._Element:
     message_type = etree.Element("messageType")
     message_type.text = message.code
     root.find("messageIdentification").addnext(message_type)
+    message = _COMPLETE.get(message.code, lambda same: same)(message)
     write(root, message, _MESSAGES[message.code])
+    if hasattr(message, "declaration"):
+        _order_transit_operation(root)
     return root
 
 
@@ -565,7 +671,10 @@ def decode(root: etree._Element) -> CatsMessage:
     struct = _MESSAGES.get(name.localname) if name.namespace == NCTS_NS else None
     if struct is None:
         raise DocumentError(f"not a CATS message: {name.text}", document=name.localname, rule="unknown-document-type")
-    return read(root, struct, header=read(root, _HEADER))
+    header = read(root, _HEADER)
+    known = _FROM_HEADER.get(name.localname, lambda _: {})(header)
+    message = read(root, struct, header=header, **known)
+    return _READ_BACK.get(name.localname, lambda same: same)(message)
 
 
 def correlation(message: CatsMessage) -> str:
@@ -675,8 +784,10 @@ _SUMMARIES: dict[str, Callable[[Any], str]] = {
     "CC025C": lambda m: f"MRN {m.mrn} goods released (type {m.release_type}) at {m.office_of_destination_actual}",
     "CD018C": _control,
     "CC019C": lambda m: f"MRN {m.mrn} discrepancies: {m.discrepancies}",
-    "CC045C": lambda m: f"MRN {m.mrn} written off {m.write_off_date}"
-    + (f", freed GRN {', '.join(m.released_grns)}" if m.released_grns else ""),
+    "CC045C": lambda m: (
+        f"MRN {m.mrn} written off {m.write_off_date}"
+        + (f", freed GRN {', '.join(m.released_grns)}" if m.released_grns else "")
+    ),
     "CC140C": lambda m: f"MRN {m.mrn} not arrived: enquiry {m.request_date}, answer by {m.limit_for_response_date}",
     "CC141C": lambda m: f"MRN {m.mrn} {m.statement}",
     "CC035C": _recovery,

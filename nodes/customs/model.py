@@ -52,6 +52,7 @@ __all__ = [
     "ReleaseForTransit",
     "RequestOnNonArrivedMovement",
     "Seal",
+    "SCHEMA_ONLY_NAMES",
     "SupportingDocument",
     "Trader",
     "TransitDeclaration",
@@ -79,18 +80,20 @@ class Header:
 @dataclass(frozen=True)
 class Address:
     street_and_number: str
-    postcode: str
+    postcode: str | None  # optional in P5
     city: str
     country: str  # ISO 3166-1 alpha-2
 
 
 @dataclass(frozen=True)
 class Trader:
-    """A holder of the transit procedure, consignor, consignee or trader at destination."""
+    """A holder of the transit procedure, consignor, consignee or trader at destination.
+
+    P5 lets an identification number (EORI) stand alone: name and address are then left out."""
 
     identification_number: str  # an..17, EORI-like
-    name: str
-    address: Address
+    name: str | None = None
+    address: Address | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,8 @@ class Declaration:
     guarantees: tuple[Guarantee, ...]
     consignment: Consignment
     limit_date: date | None = None
+    reduced_dataset_indicator: bool = False  # P5 reducedDatasetIndicator
+    binding_itinerary: bool = False  # P5 bindingItinerary: the countries of routing must be kept to
 
 
 @dataclass(frozen=True)
@@ -266,7 +271,7 @@ class RejectionFromDeparture:
     lrn: str | None
     mrn: str | None
     business_rejection_type: str  # the IE number of the rejected message: "015", "014", "013"
-    rejection_date: date
+    rejection_date_and_time: datetime
     rejection_code: str  # CL226: 12 declaration rejected, 4 cancellation rejected, ...
     rejection_reason: str | None
     office_of_departure: str
@@ -283,6 +288,7 @@ class ReleaseForTransit:
     mrn: str
     release_date: date
     declaration: Declaration
+    acceptance_date: date | None = None  # declarationAcceptanceDate; the release date when not given
     code = "CC029C"
 
 
@@ -297,6 +303,7 @@ class NoRelease:
     motivation_text: str | None
     office_of_departure: str
     holder: str
+    declaration_submitted_at: datetime | None = None  # declarationSubmissionDateAndTime
     code = "CC051C"
 
 
@@ -310,6 +317,7 @@ class GuaranteeNotValid:
     reasons: tuple[InvalidGuaranteeReason, ...]
     office_of_departure: str
     holder: str
+    acceptance_date: date | None = None  # declarationAcceptanceDate
     code = "CC055C"
 
 
@@ -352,6 +360,7 @@ class ATR:
     release_date: date
     office_of_transit: str
     declaration: Declaration
+    acceptance_date: date | None = None  # declarationAcceptanceDate; the release date when not given
     code = "CD050C"
 
 
@@ -363,6 +372,7 @@ class AAR:
     mrn: str
     release_date: date
     declaration: Declaration
+    acceptance_date: date | None = None  # declarationAcceptanceDate; the release date when not given
     code = "CD001C"
 
 
@@ -387,7 +397,11 @@ class ArrivalNotification:
     arrival_notification_date: datetime
     office_of_destination_actual: str
     trader_at_destination: str
-    location_of_goods: str  # UN/LOCODE of the place where the goods are presented
+    location_of_goods: str | None  # UN/LOCODE of the place where the goods are presented
+    simplified_procedure: bool = False  # TransitOperation/simplifiedProcedure (authorised consignee)
+    incident_flag: bool = False  # TransitOperation/incidentFlag
+    type_of_location: str = "A"  # LocationOfGoods/typeOfLocation, CL347: A designated location
+    qualifier_of_identification: str = "U"  # CL326: U the location is named by its UN/LOCODE
     code = "CC007C"
 
 
@@ -410,7 +424,7 @@ class RejectionFromDestination:
     header: Header
     mrn: str
     business_rejection_type: str  # the IE number of the rejected message: "007"
-    rejection_date: date
+    rejection_date_and_time: datetime
     rejection_code: str  # CL227
     rejection_reason: str | None
     office_of_destination: str
@@ -426,7 +440,7 @@ class GoodsRelease:
     header: Header
     mrn: str
     release_date: date
-    release_type: str  # "1" released, "2" released with discrepancies (seals)
+    release_type: str  # releaseIndicator: "1" released, "2" released with discrepancies (seals)
     office_of_destination_actual: str
     trader_at_destination: str
     code = "CC025C"
@@ -466,7 +480,10 @@ class Discrepancies:
 
 @dataclass(frozen=True)
 class WriteOffNotification:
-    """CC045C E_WRT_NOT: office of departure → holder; movement ended, guarantee freed."""
+    """CC045C E_WRT_NOT: office of departure → holder; movement ended, guarantee freed.
+
+    `released_grns` is what the office freed, for its own records: P5's CC045C has no place for it, so it
+    does not travel."""
 
     header: Header
     mrn: str
@@ -666,3 +683,15 @@ MESSAGE_NAMES: dict[str, str] = {
     "CD906C": "Functional NACK",
 }
 """Message names as NCTS lists them (CL060 and the DDNTA XSD headers), for timelines and errors."""
+
+SCHEMA_ONLY_NAMES: dict[str, str] = {
+    "CC004C": "Amendment acceptance",
+    "CC013C": "Declaration amendment",
+    "CC043C": "Unloading permission",
+    "CC044C": "Unloading remarks",
+    "CC060C": "Control decision notification",
+    "CC170C": "Presentation notification for the pre-lodged declaration",
+    "CC182C": "Forwarded incident notification to ED",
+}
+"""P5 trader messages caravan validates (schemas/cats/) but whose flows its offices do not run yet: no
+domain class, so a node refuses them cleanly as an unknown message after validation."""

@@ -1,0 +1,209 @@
+"""caravan's CATS schemas against the official NCTS P5 (51.8.6) schemas, used as an external oracle.
+
+The official schemas are reference material beside the project (`../shared/reference/ncts-p5-xsd/`), not
+part of it: these tests skip, saying so, where they are absent (a fresh clone). Where they are present they
+prove three things:
+
+1. structure: for every P5 trader message caravan has a schema of, the element paths, their order, min/max
+   occurrences and simple-type facets are the same in caravan's schema as in the official one;
+2. caravan's own CC messages, as its codec writes them, are valid against the official schema (the
+   temporary enveloped signature, issue 9 part 2, stripped);
+3. P5 messages in the style of HMRC's trader test pack (tests/data/p5/) are valid against both, and
+   `caravan validate` accepts them; a schema-invalid one is refused with its path.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+import xmlschema
+from lxml import etree
+
+from exchange.cli import main
+from nodes.customs.codec import encode
+from nodes.customs.model import SCHEMA_ONLY_NAMES
+from tests import cats_samples
+
+ROOT = Path(__file__).resolve().parent.parent
+OFFICIAL = ROOT.parent / "shared" / "reference" / "ncts-p5-xsd"
+CATS = ROOT / "schemas" / "cats"
+FIXTURES = Path(__file__).resolve().parent / "data" / "p5"
+XS = "{http://www.w3.org/2001/XMLSchema}"
+DSIG = "{http://www.w3.org/2000/09/xmldsig#}"
+
+pytestmark = pytest.mark.skipif(
+    not OFFICIAL.is_dir(), reason=f"the official P5 schemas are not at {OFFICIAL} (reference material, not shipped)"
+)
+
+P5_CODES = sorted(
+    path.stem.upper() for path in CATS.glob("cc*.xsd") if OFFICIAL.is_dir() and (OFFICIAL / path.name).is_file()
+)
+"""caravan's CC messages that P5 publishes a schema for (CC140C/CC141C are caravan's own, like the CD ones)."""
+
+
+@cache
+def official(code: str) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(OFFICIAL / f"{code.lower()}.xsd")))
+
+
+@cache
+def caravan(code: str) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(CATS / f"{code.lower()}.xsd")))
+
+
+def official_errors(root: etree._Element) -> list[str]:
+    checker = official(etree.QName(root).localname)
+    checker.validate(root)
+    return [f"{entry.path}: {entry.message}" for entry in checker.error_log]
+
+
+def without_signature(root: etree._Element) -> etree._Element:
+    copy = etree.fromstring(etree.tostring(root))
+    for signature in copy.findall(f"{DSIG}Signature"):
+        copy.remove(signature)
+    return copy
+
+
+# --- 1. structure
+
+
+def _facets(simple: xmlschema.validators.XsdSimpleType) -> tuple:
+    """A simple type as what it accepts: the built-in base, the facets and every pattern over its derivation."""
+    facets: dict[str, str] = {}
+    patterns: set[str] = set()
+    enumeration: tuple[str, ...] | None = None
+    step = simple
+    while step is not None and not (step.name or "").startswith(XS):
+        for name, facet in (getattr(step, "facets", None) or {}).items():
+            local = (name or "").split("}")[-1]
+            if local == "pattern":
+                patterns.update(facet.regexps)
+            elif local == "enumeration":
+                enumeration = enumeration or tuple(sorted(facet.enumeration))
+            elif local:
+                facets.setdefault(local, str(facet.value))
+        step = step.base_type
+    base = step.local_name if step is not None else None
+    return base, tuple(sorted(facets.items())), tuple(sorted(patterns)), enumeration
+
+
+def _paths(element: xmlschema.validators.XsdElement, path: str) -> list[tuple]:
+    kind = element.type
+    simple = kind if kind.is_simple() else kind.content if kind.has_simple_content() else None
+    rows = [(path, element.min_occurs, element.max_occurs, _facets(simple) if simple is not None else None)]
+    if simple is None:
+        for child in kind.content.iter_elements():
+            if child.name and child.name.startswith(DSIG):
+                continue
+            if isinstance(child, xmlschema.validators.XsdAnyElement):
+                continue
+            rows += _paths(child, f"{path}/{child.local_name}")
+    return rows
+
+
+@pytest.fixture(scope="module")
+def official_model(tmp_path_factory: pytest.TempPathFactory) -> xmlschema.XMLSchema11:
+    """All official message schemas in one XSD 1.1 model: they share ctypes.xsd, which loads once."""
+    wrapper = tmp_path_factory.mktemp("p5") / "all.xsd"
+    includes = "".join(f'<xs:include schemaLocation="{(OFFICIAL / f"{c.lower()}.xsd").as_uri()}"/>' for c in P5_CODES)
+    wrapper.write_text(
+        f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="http://ncts.dgtaxud.ec">'
+        f"{includes}</xs:schema>"
+    )
+    return xmlschema.XMLSchema11(str(wrapper))
+
+
+@pytest.fixture(scope="module")
+def caravan_model() -> xmlschema.XMLSchema10:
+    includes = "".join(f'<xs:include schemaLocation="{(CATS / f"{c.lower()}.xsd").as_uri()}"/>' for c in P5_CODES)
+    source = (
+        f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="http://ncts.dgtaxud.ec">'
+        f"{includes}</xs:schema>"
+    )
+    return xmlschema.XMLSchema10(source, base_url=str(CATS))
+
+
+def test_caravan_covers_every_trader_message_it_knows_plus_the_seven_new_ones() -> None:
+    assert set(SCHEMA_ONLY_NAMES) <= set(P5_CODES)
+    assert len(P5_CODES) == 22
+
+
+@pytest.mark.parametrize("code", P5_CODES)
+def test_structure_matches_the_official_schema(code: str, official_model, caravan_model) -> None:
+    theirs = _paths(official_model.elements[code], f"/{code}")
+    ours = _paths(caravan_model.elements[code], f"/{code}")
+    assert [row[0] for row in ours] == [row[0] for row in theirs]  # names and order
+    assert ours == theirs  # cardinalities and value spaces
+
+
+def test_cc015c_has_all_313_element_paths(official_model, caravan_model) -> None:
+    assert len(_paths(caravan_model.elements["CC015C"], "/CC015C")) == 313
+
+
+# --- 2. caravan's own messages
+
+
+CC_FACTORIES = [factory for factory in cats_samples.FACTORIES if factory().code in {code for code in P5_CODES}]
+
+
+@pytest.mark.parametrize("factory", CC_FACTORIES, ids=lambda factory: factory.__name__)
+def test_codec_writes_messages_the_official_schema_accepts(factory) -> None:
+    assert official_errors(without_signature(encode(factory()))) == []
+
+
+def test_a_signed_message_is_valid_once_its_temporary_signature_is_stripped() -> None:
+    root = encode(cats_samples.mrn_allocated())
+    root.append(etree.Element(f"{DSIG}Signature"))
+    assert official_errors(root)  # P5 knows no enveloped signature
+    assert caravan("CC028C").validate(root)
+    assert official_errors(without_signature(root)) == []
+
+
+# --- 3. national systems' messages
+
+
+FIXTURE_FILES = sorted(FIXTURES.glob("*.xml"))
+
+
+def test_fixtures_cover_every_trader_sent_p5_message() -> None:
+    sent = {etree.parse(str(path)).getroot().tag.split("}")[1] for path in FIXTURE_FILES}
+    assert sent == {"CC007C", "CC013C", "CC014C", "CC015C", "CC044C", "CC170C"}
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda path: path.stem)
+def test_hmrc_style_message_is_valid_against_both_schemas(path: Path) -> None:
+    root = etree.parse(str(path)).getroot()
+    assert official_errors(root) == []
+    checker = caravan(etree.QName(root).localname)
+    assert checker.validate(root), [entry.message for entry in checker.error_log]
+
+
+def test_caravan_validate_accepts_every_hmrc_style_message(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", *map(str, FIXTURE_FILES)]) == 0
+    assert "INVALID" not in capsys.readouterr().out
+
+
+def test_caravan_validate_refuses_a_schema_invalid_message_with_its_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = etree.parse(str(FIXTURES / "cc015c-hmrc-style.xml")).getroot()
+    operation = root.find("TransitOperation")
+    operation.remove(operation.find("reducedDatasetIndicator"))
+    broken = tmp_path / "cc015c-without-reduced-dataset-indicator.xml"
+    broken.write_bytes(etree.tostring(root))
+    assert official_errors(root)  # the oracle agrees it is invalid
+    assert main(["validate", str(broken)]) == 1
+    out = capsys.readouterr().out
+    assert "INVALID" in out and "/CC015C/TransitOperation" in out and "reducedDatasetIndicator" in out
+
+
+def test_business_rule_findings_warn_but_do_not_fail_validate(tmp_path: Path, capsys) -> None:
+    root = etree.parse(str(FIXTURES / "cc015c-hmrc-style.xml")).getroot()
+    root.find("TransitOperation/declarationType").text = "T9"  # schema-valid an..5, outside CL231
+    odd = tmp_path / "cc015c-unknown-declaration-type.xml"
+    odd.write_bytes(etree.tostring(root))
+    assert official_errors(root) == []
+    assert main(["validate", str(odd)]) == 0
+    assert "[CL231] at /CC015C/TransitOperation/declarationType" in capsys.readouterr().out
