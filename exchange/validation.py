@@ -166,9 +166,14 @@ def _precise_schema(xsd: Path) -> xmlschema.XMLSchema10:
 
 @cache
 def _rules(sch: Path) -> etree.XSLT:
-    """The Schematron compiled to its XSLT once; running it yields SVRL without keeping state."""
+    """The Schematron compiled to its XSLT once; running it yields SVRL without keeping state.
+
+    The compiled XSLT keeps the rules' own location as its base, so rules can read a family's code lists
+    beside them with `document('../codelists.xml')` instead of repeating the lists inside the rules.
+    """
     schematron = isoschematron.Schematron(etree.parse(str(sch)), store_xslt=True)
-    return etree.XSLT(schematron.validator_xslt)
+    compiled = etree.fromstring(etree.tostring(schematron.validator_xslt), base_url=sch.as_uri())
+    return etree.XSLT(compiled)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -56,7 +56,8 @@ APPLES = TradeLine(
         Treatment(
             duration=Measure(Decimal("240"), "HUR"),
             characteristics=(
-                Characteristic(("TTL1", "Cold treatment")),
+                Characteristic(("TTL1", "Physical")),
+                Characteristic(("TTL2", "Cold treatment")),
                 Characteristic(("TTTM",), Measure(Decimal("1"), "CEL")),
                 Characteristic(("TTFT", "Cold treatment at 1 °C for 10 days")),
             ),

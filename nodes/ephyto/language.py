@@ -65,7 +65,8 @@ class PhytoPackages(Record):
 
 
 class TreatmentEntry(Record):
-    type: Text = Field("Other", description="treatment type (TTL1), e.g. Cold treatment")
+    type: Text = Field("Other", description="treatment type as GetTreatmentTypes lists it, e.g. Cold treatment "
+                       "(TTL2, under its level-1 type Physical in TTL1)")
     temperature_c: Amount | None = Field(None, description="temperature in °C")
     duration_h: Amount | None = Field(None, description="duration in hours")
     text: Text | None = Field(None, description="the treatment in full (TTFT)")

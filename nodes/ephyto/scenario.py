@@ -3,7 +3,7 @@
 A scenario speaks of goods the way an inspector fills in a form (`net_kg: "18000"`, `packages: {type: CT,
 count: 1200}`, `class: Fruits`); this module turns that into `nodes.ephyto.model` data with the IPPC's
 conventions: HS in ClassCode, the commodity class under IPPCPCVP and the condition under IPPCPCC,
-additional declarations as ADEDL notes, treatments as ZZZ processes described by TTL1/TTFT, package
+additional declarations as ADEDL notes, treatments as ZZZ processes described by TTL1/TTL2/TTFT, package
 counts as level-1 packages. The NPPO adds its own part (issuer, status, dates, signatory) when it issues.
 """
 
@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.errors import ScenarioError
+from exchange.ippc.codelists import code_list
 from exchange.scenario import Scenario, decimal, required
 from nodes.ephyto.model import (
     PHYTOSANITARY,
@@ -37,17 +38,15 @@ from nodes.ephyto.model import (
 )
 from nodes.ephyto.nppo import NppoConfig
 
-__all__ = ["CLAUSES", "EphytoScenario"]
+__all__ = ["EphytoScenario", "certifying_statements"]
 
-CLAUSES = (
-    Clause("1", ("This is to certify that the plants, plant products or other regulated articles described "
-                 "herein have been inspected and/or tested according to appropriate official procedures and "
-                 "are considered to be free from the quarantine pests specified by the importing contracting "
-                 "party and to conform with the current phytosanitary requirements of the importing "
-                 "contracting party, including those for regulated non-quarantine pests.",)),
-    Clause("2", ("They are deemed to be practically free from other pests.",)),
-)
-"""The certifying statements of an 851 (ISPM 12 model certificate)."""
+def certifying_statements(type_code: str) -> tuple[Clause, ...]:
+    """The certifying statements of a certificate type, from the code lists (GetStatements serves the same):
+    for an 851 the two of the ISPM 12 model certificate."""
+    statements = code_list("statements").active_items()
+    return tuple(Clause(str(item.get("code")), (str(item.get("text")),)) for item in statements
+                 if item.get("docTypeOnly") in (type_code, "0"))
+
 
 _TYPES = {"phytosanitary": PHYTOSANITARY, "851": PHYTOSANITARY, "re-export": REEXPORT, "657": REEXPORT}
 
@@ -96,13 +95,14 @@ class EphytoScenario:
         kind = str(spec.get("type", "phytosanitary"))
         if kind not in _TYPES:
             raise ScenarioError(f"{where}.type is {kind!r}; use phytosanitary or re-export", path=f"{where}.type")
+        statements = certifying_statements(PHYTOSANITARY)
         return Certificate(
             number=str(required(spec, "number", where)),
             type_code=_TYPES[kind],
             status_code=None,
             issued=None,
             issuer=None,
-            signatory=Signatory(None, None, clauses=() if _TYPES[kind] == REEXPORT else CLAUSES),
+            signatory=Signatory(None, None, clauses=() if _TYPES[kind] == REEXPORT else statements),
             consignor=_party(required(spec, "consignor", where), f"{where}.consignor"),
             consignee=_party(required(spec, "consignee", where), f"{where}.consignee"),
             export_country=Country(exporter),
@@ -183,8 +183,17 @@ def _line(number: int, item: Mapping[str, Any], where: str) -> TradeLine:
 
 
 def _treatment(spec: Mapping[str, Any]) -> Treatment:
-    """TTL1 names the treatment type, TTFT says it in full (the IPPC recommends always sending TTFT)."""
-    characteristics = [Characteristic(("TTL1", str(spec.get("type", "Other"))))]
+    """The treatment type as the code lists rank it (a level-2 type goes in TTL2 under its level-1 parent in
+    TTL1), then TTFT in full (the IPPC recommends always sending it)."""
+    named = str(spec.get("type", "Other"))
+    types = code_list("treatment-types")
+    detail = types.find(named, level="2")
+    parent = None if detail is None else types.find(str(detail.get("parentCode")), level="1")
+    if detail is not None and parent is not None:
+        characteristics = [Characteristic(("TTL1", str(parent.get("description")))),
+                           Characteristic(("TTL2", str(detail.get("description"))))]
+    else:
+        characteristics = [Characteristic(("TTL1", named))]
     if spec.get("temperature_c") is not None:
         characteristics.append(Characteristic(("TTTM",), Measure(Decimal(str(spec["temperature_c"])), "CEL")))
     if spec.get("text"):
