@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiosqlite
 from aiohttp import web
 
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
@@ -231,33 +232,40 @@ class Hub:
                     )
                 await db.execute("UPDATE deliveries SET duplicates = duplicates + 1 WHERE id = ?", (existing["id"],))
                 return replace(_receipt(existing), duplicate=True)
-            await db.execute(
-                """INSERT INTO deliveries (sender, message_id, recipient, message_type, correlation_id, digest,
-                                           envelope, state, accepted_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    envelope.sender,
-                    envelope.message_id,
-                    envelope.recipient,
-                    envelope.message_type,
-                    envelope.correlation_id,
-                    digest,
-                    body,
-                    DeliveryState.PENDING.value,
-                    _stamp(self._clock.now()),
-                ),
-            )
+            key = await self._insert(db, envelope, envelope.message_id, body, DeliveryState.PENDING.value)
             if self._ippc is not None:
-                await self._ippc.accepted(db, envelope)
-            async with db.execute(
-                "SELECT * FROM deliveries WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)
-            ) as cursor:
+                await self._ippc.accepted(db, envelope, key)
+            async with db.execute("SELECT * FROM deliveries WHERE id = ?", (key,)) as cursor:
                 row = await cursor.fetchone()
         assert row is not None
         forwarder = self._forwarders.get(envelope.recipient)
         if forwarder is not None:
             forwarder.wake()
         return _receipt(row)
+
+    async def _insert(self, db: aiosqlite.Connection, envelope: Envelope, key: str, body: bytes, state: str) -> int:
+        """One delivery row; `key` is unique per sender: the envelope's message id, or a Hub delivery number."""
+        cursor = await db.execute(
+            """INSERT INTO deliveries (sender, message_id, recipient, message_type, correlation_id, digest,
+                                       envelope, state, accepted_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (envelope.sender, key, envelope.recipient, envelope.message_type, envelope.correlation_id,
+             hashlib.sha256(envelope.document).hexdigest(), body, state, _stamp(self._clock.now())),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    # -- the IPPC Hub face's relay (exchange.ippc.service.Relay) ---------------------------------------------
+
+    async def relay(self, db: aiosqlite.Connection, envelope: Envelope, key: str, *, held: bool) -> int:
+        """Queue what the IPPC Hub face accepted, in its transaction, keyed by its Hub delivery number: pushed
+        by the recipient's forwarder like any envelope, or `held` until the recipient pulls it."""
+        return await self._insert(db, envelope, key, envelope.to_xml(), "held" if held else DeliveryState.PENDING.value)
+
+    def wake(self, node_id: str) -> None:
+        forwarder = self._forwarders.get(node_id)
+        if forwarder is not None:
+            forwarder.wake()
 
     # -- delivering -----------------------------------------------------------------------------------------
 
@@ -266,7 +274,7 @@ class Hub:
         connector = aiohttp.TCPConnector(ssl=self._tls.client_context()) if self._tls else None
         self._session = aiohttp.ClientSession(connector=connector)
         if self._ippc is not None:
-            await self._ippc.start(self._db, self._session)
+            await self._ippc.start(self._db, self)
         self._wire = Wire(self._session, self._faults, self._clock, Leg.PUSH, self._transport)
         for node in self._directory:
             forwarder = Forwarder(
@@ -280,8 +288,6 @@ class Hub:
             self._tasks.append(asyncio.create_task(forwarder.run(), name=f"hub-forward-{node}"))
 
     async def stop(self) -> None:
-        if self._ippc is not None:
-            await self._ippc.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

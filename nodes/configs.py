@@ -49,7 +49,7 @@ class HubConfig:
     clock_start: datetime | None  # None: the system clock
     tls: bool = True
     countries: Mapping[str, str] | None = None  # node id -> the country it serves
-    pulling: tuple[str, ...] = ()  # nodes that pull their ePhytos from the IPPC Hub face instead of push
+    nppos: Mapping[str, Mapping[str, Any]] | None = None  # node id -> its NPPO's name and IPPC Hub settings
 
     @property
     def url(self) -> str:
@@ -77,7 +77,7 @@ def component_url(tls: bool, host: str, port: int) -> str:
     return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
-_HUB_KEYS = ("listen", "database", "pki", "nodes", "countries", "pulling", "clock", "tls")
+_HUB_KEYS = ("listen", "database", "pki", "nodes", "countries", "nppos", "clock", "tls")
 _NODE_KEYS = ("node", "scenario", "listen", "hub", "database", "pki", "clock", "tls")
 
 
@@ -92,7 +92,7 @@ def load_hub_config(path: Path) -> HubConfig:
         clock_start=config.clock_start(),
         tls=config.flag("tls"),
         countries=config.mapping("countries"),
-        pulling=config.names("pulling"),
+        nppos=config.settings("nppos"),
     )
 
 
@@ -119,7 +119,7 @@ def write_hub_config(path: Path, config: HubConfig) -> None:
         "pki": _relative(config.pki, base),
         "nodes": dict(config.nodes),
         "countries": dict(config.countries or {}),
-        "pulling": list(config.pulling),
+        "nppos": {node: dict(settings) for node, settings in (config.nppos or {}).items()},
         "clock": _clock(config.clock_start),
         "tls": config.tls,
     })
@@ -236,11 +236,12 @@ class _Config:
             raise self.error(key, f"is {value!r}; a mapping of node id to text is wanted")
         return {str(name): str(item) for name, item in value.items()}
 
-    def names(self, key: str) -> tuple[str, ...]:
-        value = self._value(key, required=False) or []
-        if not isinstance(value, list):
-            raise self.error(key, f"is {value!r}; a list of node ids is wanted")
-        return tuple(str(name) for name in value)
+    def settings(self, key: str) -> dict[str, dict[str, Any]]:
+        """A mapping of node id to that node's settings (a mapping each)."""
+        value = self._value(key, required=False) or {}
+        if not isinstance(value, Mapping) or not all(isinstance(item, Mapping) for item in value.values()):
+            raise self.error(key, f"is {value!r}; a mapping of node id to its settings is wanted")
+        return {str(name): dict(item) for name, item in value.items()}
 
     def flag(self, key: str) -> bool:
         value = self._value(key, required=False)

@@ -20,10 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from exchange.errors import CaravanError, Issue
-from exchange.ippc.bridge import caravan_envelope
+from exchange.ippc.bridge import caravan_envelope, content_bytes
 from exchange.ippc.client import HubClient
 from exchange.ippc.entities import TrackingInfo
-from exchange.ippc.service import content_bytes
 from nodes.ephyto.validation import validate_phyto
 
 __all__ = ["Pulled", "pull_ephytos"]
@@ -57,7 +56,7 @@ async def pull_ephytos(
         number = header.delivery_number or ""
         envelope = await client.pull(number)
         try:
-            await receive(caravan_envelope(envelope.header, envelope.content or "", now()))
+            await receive(caravan_envelope(envelope.header, envelope.content or "", now()).to_xml())
         except CaravanError as error:
             await client.acknowledge_failed(number, error.message[:1000])
             done.append(Pulled(number, header.certificate_number, TrackingInfo.DELIVERED_NOT_READABLE, error.message))

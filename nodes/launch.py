@@ -35,7 +35,7 @@ from exchange.errors import ScenarioError
 from exchange.hub import Hub
 from exchange.ippc.client import HubClient
 from exchange.ippc.directory import Directory
-from exchange.ippc.entities import Receive
+from exchange.ippc.entities import ChannelRule, Direction, Receive, RuleType
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
 from exchange.ippc.face import IppcFace
 from exchange.listener import bind_listener, free_port
@@ -119,14 +119,40 @@ async def open_hub(config: HubConfig) -> Hub:
     trust = TrustStore.from_file(config.pki / "ca.pem")
     tls = _tls(config.tls, config.pki, HUB)
     clock = _clock(config.clock_start, config.database)
-    receive = {node: Receive.PULL for node in config.pulling}
-    directory = Directory.from_pki(config.pki, config.nodes, receive=receive)
-    ippc = IppcFace(directory, config.nodes, clock, validator=validate_phyto)
+    directory = _directory(config, clock)
+    ippc = IppcFace(directory, clock, trust, validator=validate_phyto)
     hub = await Hub.open(
         config.database, trust, config.nodes, clock, tls=tls, countries=config.countries, ippc=ippc
     )
     await hub.start()
     return hub
+
+
+def _nppo_settings(node: Mapping[str, Any]) -> dict[str, Any]:
+    """What the IPPC Hub face needs to know of a node's NPPO: its name, how it receives, its channel rules."""
+    ephyto = node.get("ephyto") or {}
+    return {"name": str((node.get("nppo") or {}).get("name", "")), "receive": str(ephyto.get("receive", "push")),
+            "rules": [dict(rule) for rule in ephyto.get("rules") or ()]}
+
+
+def _directory(config: HubConfig, clock: Clock) -> Directory:
+    """The IPPC Hub face's directory: every node an NPPO, with the settings its scenario gives it."""
+    nppos = config.nppos or {}
+
+    def rules(settings: Mapping[str, Any]) -> tuple[ChannelRule, ...]:
+        return tuple(
+            ChannelRule(index, RuleType(str(rule["rule"]).upper()), Direction(str(rule["direction"]).upper()),
+                        int(rule.get("type", 851)), int(rule.get("status", 70)), str(rule["country"]).upper(),
+                        bool(rule.get("active", True)))
+            for index, rule in enumerate(settings.get("rules") or (), start=1)
+        )
+
+    return Directory.from_pki(
+        config.pki, config.nodes, clock,
+        receive={node: Receive(str(s.get("receive", "push")).upper()) for node, s in nppos.items()},
+        names={node: str(s.get("name") or "") for node, s in nppos.items()},
+        rules={node: rules(s) for node, s in nppos.items()},
+    )
 
 
 async def open_node(config: NodeConfig, scenario: Scenario) -> Node:
@@ -264,10 +290,7 @@ def _configs(
         clock_start=scenario.start,
         tls=tls,
         countries={node: spec.country for node, spec in scenario.nodes.items()},
-        pulling=tuple(
-            node for node, spec in scenario.nodes.items()
-            if str((spec.data.get("ephyto") or {}).get("receive", "push")).lower() == "pull"
-        ),
+        nppos={node: _nppo_settings(spec.data) for node, spec in scenario.nodes.items()},
     )
     nodes = {
         node: NodeConfig(

@@ -18,10 +18,10 @@ from exchange.clock import VirtualClock
 from exchange.hub import Hub
 from exchange.ippc.client import HubClient
 from exchange.ippc.directory import Directory
-from exchange.ippc.entities import EnvelopeHeader, HubEnvelope, Receive
+from exchange.ippc.entities import ChannelRule, EnvelopeHeader, HubEnvelope, Receive
 from exchange.ippc.face import IppcFace
 from exchange.ippc.service import Validator, generic_validator
-from exchange.pki import ScenarioPKI
+from exchange.pki import ScenarioPKI, TrustStore
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 NPPOS = ("uz", "ge", "az")
@@ -97,6 +97,7 @@ async def deployment(
     receive: Mapping[str, Receive] | None = None,
     validator: Validator = generic_validator,
     max_attempts: int = 3,
+    rules: Mapping[str, tuple[ChannelRule, ...]] | None = None,
 ) -> AsyncIterator[Deployment]:
     pki_dir = tmp_path / "pki"
     pki = make_pki(pki_dir)
@@ -106,8 +107,8 @@ async def deployment(
         await server.start_server()
     nodes = {node: str(server.make_url("")).rstrip("/") for node, server in zip(NPPOS, servers, strict=True)}
     clock = VirtualClock(NOW)
-    face = IppcFace(Directory.from_pki(pki_dir, NPPOS, receive=receive), nodes, clock, validator=validator,
-                    max_attempts=max_attempts)
+    directory = Directory.from_pki(pki_dir, NPPOS, clock, receive=receive, rules=rules)
+    face = IppcFace(directory, clock, TrustStore.from_file(pki_dir / "ca.pem"), validator=validator)
     hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), nodes, clock, max_attempts=max_attempts,
                          ippc=face)
     await hub.start()

@@ -64,7 +64,7 @@ class CodeList:
 @cache
 def _lists() -> Mapping[str, CodeList]:
     root = etree.parse(str(CODELISTS), etree.XMLParser(remove_comments=True, resolve_entities=False)).getroot()
-    defaults = {name: root.get(name) for name in _DEFAULTS if root.get(name) is not None}
+    defaults = {"active": "true", **{name: root.get(name) for name in _DEFAULTS if root.get(name) is not None}}
     lists = {}
     for element in root.iterfind(f"{{{NS}}}list"):
         items = tuple(CodeItem({**defaults, **dict(item.attrib)}) for item in element.iterfind(f"{{{NS}}}item"))

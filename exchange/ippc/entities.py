@@ -10,15 +10,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from exchange.ippc.codelists import code_list
+
 __all__ = [
     "ENTITIES_NS",
     "SERVICE_NS",
     "AllowedDocument",
+    "Channel",
+    "ChannelRule",
+    "Direction",
     "EnvelopeHeader",
+    "Forwarding",
     "HubEnvelope",
     "NppoView",
     "Receive",
+    "RuleType",
+    "Signature",
     "TrackingInfo",
+    "VALIDATION_AREAS",
     "ValidationResult",
 ]
 
@@ -44,11 +53,29 @@ class Receive(str, Enum):
     PULL = "PULL"
 
 
+class Signature(str, Enum):
+    """What the hub found about a certificate's own XMLDSig when it took the delivery. The Hub authenticates
+    the sending NPPO by its TLS client certificate either way; a signature that fails is refused outright."""
+
+    SIGNED = "signed"  # a ds:Signature under the root, verified: chain, revocation, signer = sending NPPO
+    UNSIGNED = "unsigned"  # none: accepted on the strength of the TLS identity, as most ePhytos travel
+    NOT_A_CERTIFICATE = "unread"  # content that is not an XML document: the importer acknowledges it as such
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """`EnvelopeForwarding`: a copy of a delivery for one more NPPO, and the copy's own delivery number."""
+
+    code: str
+    delivery_number: str | None = None
+
+
 @dataclass(frozen=True)
 class EnvelopeHeader:
     """`EnvelopeHeader`: routing and tracking data, never the certificate itself.
 
-    `sender`/`recipient` are the Hub's `From`/`To` country (connection) codes.
+    `sender`/`recipient` are the Hub's `From`/`To` country (connection) codes. `forwardings` asks for copies
+    (codes only) on delivery and lists them (with their numbers) in tracking.
     """
 
     sender: str
@@ -59,6 +86,7 @@ class EnvelopeHeader:
     delivery_number: str | None = None
     tracking: TrackingInfo | None = None
     error: str | None = None
+    forwardings: tuple[Forwarding, ...] = ()
 
     @classmethod
     def not_exists(cls, delivery_number: str) -> EnvelopeHeader:
@@ -91,11 +119,57 @@ class AllowedDocument:
         return CERTIFICATE_STATUSES.get(self.certificate_status, str(self.certificate_status))
 
 
-CERTIFICATE_TYPES = {851: "Phytosanitary Certificate", 657: "Phytosanitary Re-export Certificate"}
-"""UNCL 1001 names of the certificate types the Hub carries."""
+def _names(list_id: str) -> dict[int, str]:
+    return {int(str(item.get("code"))): str(item.get("name")) for item in code_list(list_id).active_items()}
 
-CERTIFICATE_STATUSES = {70: "Issued", 40: "Withdrawn"}
+
+CERTIFICATE_TYPES = _names("certificate-types")
+"""UNCL 1001 names of the certificate types the Hub carries (from the ePhyto code lists)."""
+
+CERTIFICATE_STATUSES = _names("certificate-statuses")
 """The IPPC-specific status codes caravan knows (others are allowed by configuration, shown by number)."""
+
+
+class RuleType(str, Enum):
+    """FORWARD: a copy goes to the rule's country as well. DELEGATE: the rule's country may act for the owner
+    in that direction (send in its name, or pull, acknowledge and track what is addressed to it)."""
+
+    FORWARD = "FORWARD"
+    DELEGATE = "DELEGATE"
+
+
+class Direction(str, Enum):
+    """Which of the owner's deliveries a rule applies to: those it sends (OUT) or those addressed to it (INC)."""
+
+    OUT = "OUT"
+    INC = "INC"
+
+
+@dataclass(frozen=True)
+class ChannelRule:
+    """`ChannelRule`: one of an NPPO's standing routing rules, for one (certificate type, status) pair."""
+
+    id: int
+    rule_type: RuleType
+    direction: Direction
+    certificate_type: int
+    certificate_status: int
+    country_code: str
+    active: bool = True
+
+    def applies(self, direction: Direction, certificate_type: int, certificate_status: int) -> bool:
+        return (self.active and self.direction is direction
+                and (self.certificate_type, self.certificate_status) == (certificate_type, certificate_status))
+
+
+@dataclass(frozen=True)
+class Channel:
+    """`Channel`: a participant the caller can exchange with through the hub, and in which directions."""
+
+    code: str
+    name: str
+    receive: bool
+    send: bool
 
 
 @dataclass(frozen=True)
@@ -109,6 +183,7 @@ class NppoView:
     allowed: tuple[AllowedDocument, ...]
     signing_dn: str
     signing_certificate: str  # base64 DER, as an X509Certificate text
+    rules: tuple[ChannelRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,3 +194,7 @@ class ValidationResult:
     field: str
     level: str  # SEVERE | WARNING | INFO
     message: str
+
+
+VALIDATION_AREAS = ("MandatoryElements", "Mapping", "Schema")
+"""The Hub's `validationArea` enumeration: a finding of any other area is reported as a Schema finding."""

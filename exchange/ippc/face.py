@@ -1,93 +1,81 @@
 """The IPPC ePhyto Hub face of caravan's hub: SOAP 1.1 endpoint, WSDL, and the hub's delivery hooks.
 
 Mounted by the caravan hub under `/hub/`, so the endpoint is `/hub/DeliveryService` and its contract
-`/hub/DeliveryService?wsdl`, as on the real Hub. The sender is the NPPO whose client certificate the
-TLS connection presented; a certificate the directory does not know gets the Hub's refusal as a
-HubWebException fault (a certificate from another CA never gets past the TLS handshake).
+`/hub/DeliveryService?wsdl`, as on the real Hub. Per request:
 
-Envelopes delivered through SOAP for an NPPO that receives by push are wrapped into caravan envelopes
-and pushed to the node's inbox by a forwarder of their own; those that arrive as caravan envelopes ride
-the caravan hub's forwarder, whose answers reach the tracking through `settled`.
+1. read the body up to `MAX_REQUEST_BYTES`; a larger request is answered with a HubWebException fault
+   without reading the rest (at any size: the limit is checked against Content-Length, then as it streams);
+2. find the operation by the body element;
+3. identify the calling NPPO by the TLS client certificate (a certificate the directory does not know,
+   or one the scenario CA revoked, gets the Hub's refusal as a HubWebException; a certificate from another
+   CA never gets past the TLS handshake);
+4. run the operation; a refusal becomes a SOAP 1.1 Fault (HTTP 500) whose detail is HubWebException.
+
+What the face delivers rides the caravan hub's own queue (`service.Relay`), so it is pushed, retried,
+tracked, held by scripted faults and listed like every other message.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
-
-import aiohttp
 import aiosqlite
 from aiohttp import web
 
-from exchange.client import Answer, Forwarder, Outcome, QueueItem
+from exchange.client import Answer
 from exchange.clock import Clock
 from exchange.envelope import Envelope
 from exchange.errors import CaravanError, DocumentError, ProtocolError
 from exchange.ippc import soap
-from exchange.ippc.bridge import caravan_envelope
 from exchange.ippc.directory import Directory
 from exchange.ippc.entities import Receive
 from exchange.ippc.operations import OPERATIONS
-from exchange.ippc.service import HubService, Validator, generic_validator
+from exchange.ippc.service import HubService, Relay, Validator, generic_validator
 from exchange.ippc.store import IppcStore
 from exchange.ippc.wsdl import wsdl
+from exchange.pki import TrustStore
 from exchange.store import Database
 from exchange.tls import peer_certificate
 from exchange.web import json_response
 
-__all__ = ["ENDPOINT", "PREFIX", "IppcFace"]
+__all__ = ["ENDPOINT", "MAX_REQUEST_BYTES", "PREFIX", "IppcFace"]
 
 PREFIX = "/hub/"
 ENDPOINT = "DeliveryService"
+
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
+"""A SOAP request's limit. A certificate goes on to its node base64-encoded inside a caravan envelope,
+whose limit is 8 MiB; 6 MiB of request keeps every deliverable certificate under it."""
 
 
 class IppcFace:
     def __init__(
         self,
         directory: Directory,
-        nodes: Mapping[str, str],
         clock: Clock,
+        trust: TrustStore,
         *,
         validator: Validator = generic_validator,
-        max_attempts: int = 1000,  # as the caravan hub's pushes: an unreachable NPPO fails only after long retrying
     ) -> None:
         self._directory = directory
-        self._nodes = dict(nodes)
         self._clock = clock
+        self._trust = trust
         self._validator = validator
-        self._max_attempts = max_attempts
         self._service: HubService | None = None
-        self._store: IppcStore | None = None
-        self._forwarders: dict[str, Forwarder] = {}
-        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def service(self) -> HubService:
         assert self._service is not None, "IppcFace.start() has not run"
         return self._service
 
-    async def start(self, database: Database, session: aiohttp.ClientSession) -> None:
-        """Share the hub's database and HTTP session; push what SOAP senders queued for push NPPOs."""
-        self._store = IppcStore(database)
-        self._service = HubService(self._store, self._directory, self._clock, validator=self._validator,
-                                   on_queued=self._wake)
+    async def start(self, database: Database, relay: Relay) -> None:
+        """Share the hub's database; deliver through the hub's queue."""
+        self._service = HubService(IppcStore(database), self._directory, self._clock, self._trust, relay,
+                                   validator=self._validator)
         await self._service.start()
-        for node in self._nodes:
-            forwarder = Forwarder(session, lambda node=node: self._next_push(node), self._settle_push,
-                                  max_attempts=self._max_attempts)
-            self._forwarders[node] = forwarder
-            self._tasks.append(asyncio.create_task(forwarder.run(), name=f"ippc-push-{node}"))
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
 
     # -- hooks for the caravan hub (inside its transactions) -------------------------------------------------
 
-    async def accepted(self, db: aiosqlite.Connection, envelope: Envelope) -> None:
-        await self.service.accepted(db, envelope)
+    async def accepted(self, db: aiosqlite.Connection, envelope: Envelope, caravan_delivery: int) -> None:
+        await self.service.accepted(db, envelope, caravan_delivery)
 
     async def settled(self, db: aiosqlite.Connection, caravan_delivery: int, state: str, answer: Answer) -> None:
         await self.service.settled(db, caravan_delivery, state, answer)
@@ -95,51 +83,19 @@ class IppcFace:
     async def counts(self) -> dict[str, int]:
         return await self.service.counts()
 
-    # -- pushing what came in through SOAP -------------------------------------------------------------------
-
-    def _wake(self, node_id: str) -> None:
-        forwarder = self._forwarders.get(node_id)
-        if forwarder is not None:
-            forwarder.wake()
-
-    async def _next_push(self, node_id: str) -> QueueItem | None:
-        store, profile = self._store, self.service.directory.by_node(node_id)
-        assert store is not None
-        while profile is not None and (delivery := await store.next_push(profile.country)) is not None:
-            try:
-                body = caravan_envelope(delivery.header, delivery.content or "", self._clock.now())
-            except CaravanError as error:
-                refused = Answer(Outcome.REFUSED, None, {"message": f"not deliverable to a caravan node: {error}"})
-                async with store.database.transaction() as db:
-                    await self.service.pushed(db, delivery, refused, gave_up=False)
-                continue
-            return QueueItem(delivery.key, self._nodes[node_id].rstrip("/") + "/inbox", body, delivery.attempts)
-        return None
-
-    async def _settle_push(self, item: QueueItem, answer: Answer) -> None:
-        store = self._store
-        assert store is not None
-        gave_up = item.attempts + 1 >= self._max_attempts
-        async with store.database.transaction() as db:
-            async with db.execute("SELECT number FROM ippc_deliveries WHERE id = ?", (item.key,)) as cursor:
-                row = await cursor.fetchone()
-            delivery = await store.locked(db, row["number"])
-            assert delivery is not None
-            await self.service.pushed(db, delivery, answer, gave_up=gave_up)
-
     # -- HTTP ------------------------------------------------------------------------------------------------
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app = web.Application()
         app.router.add_post(f"/{ENDPOINT}", self._handle_soap)
         app.router.add_get(f"/{ENDPOINT}", self._handle_wsdl)
         app.router.add_put("/profile", self._handle_profile)
         return app
 
     async def _handle_soap(self, request: web.Request) -> web.Response:
-        """One SOAP 1.1 call: identify the NPPO, find the operation by its body element, answer or fault."""
+        """One SOAP 1.1 call: read it within the limit, find the operation, identify the NPPO, answer or fault."""
         try:
-            operation_element = soap.body_element(await request.read())
+            operation_element = soap.body_element(await _read_limited(request, MAX_REQUEST_BYTES))
             name = operation_element.tag
             operation = OPERATIONS.get(name.removeprefix("{http://ephyto.ippc.int/}"))
             if operation is None or not name.startswith("{http://ephyto.ippc.int/}"):
@@ -176,6 +132,21 @@ class IppcFace:
             return json_response({"error": "bad-profile", "message": 'send {"receive": "PUSH" or "PULL"}'}, status=400)
         view = await self.service.configure(caller, receive)
         return json_response({"country": view.country, "receive": view.receive.value})
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    """The request body, or a DocumentError as soon as it is known to exceed `limit` (the rest is not read)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise DocumentError(f"the request is {declared} bytes; the hub takes SOAP requests up to {limit} bytes",
+                            document="Envelope", path="/Envelope", rule="request-too-large")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body.extend(chunk)
+        if len(body) > limit:
+            raise DocumentError(f"the request exceeds the {limit} bytes the hub takes for SOAP requests",
+                                document="Envelope", path="/Envelope", rule="request-too-large")
+    return bytes(body)
 
 
 def _soap_response(body: bytes, *, status: int = 200) -> web.Response:

@@ -1,8 +1,9 @@
 """The Hub's deliveries and NPPO profiles, in the hub's own SQLite database.
 
 One row per delivery: the Hub header, the content, how it reaches the importer (`route`: pushed or
-pulled, fixed when it is accepted), its tracking state, and, when it travelled as a caravan envelope,
-the id of the hub's own delivery row, so that one delivery is never tracked twice.
+pulled, fixed when it is accepted), its tracking state, what the hub found about the content's own
+signature, the delivery it is a forwarded copy of (if any), and the id of the caravan hub's delivery row
+that carries it to the importer's node, so that one delivery is never tracked twice.
 Writers take the aiosqlite connection of a transaction the caller holds, so a Hub state change commits
 together with whatever caused it.
 """
@@ -10,13 +11,13 @@ together with whatever caused it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import aiosqlite
 
 from exchange.clock import utc
-from exchange.ippc.entities import EnvelopeHeader, HubEnvelope, Receive, TrackingInfo
+from exchange.ippc.entities import EnvelopeHeader, Forwarding, HubEnvelope, Receive, Signature, TrackingInfo
 from exchange.store import Database
 
 __all__ = ["SCHEMA", "Delivery", "IppcStore", "stamp"]
@@ -35,11 +36,14 @@ SCHEMA = (
         state TEXT NOT NULL,
         error TEXT,
         caravan_delivery INTEGER UNIQUE,
+        signature TEXT NOT NULL,
+        forwarded_from INTEGER,
         attempts INTEGER NOT NULL DEFAULT 0,
         accepted_at TEXT NOT NULL,
         settled_at TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS ippc_queue ON ippc_deliveries (recipient, state, route, id)",
+    "CREATE INDEX IF NOT EXISTS ippc_copies ON ippc_deliveries (forwarded_from)",
     """CREATE TABLE IF NOT EXISTS ippc_profiles (
         node_id TEXT PRIMARY KEY,
         receive TEXT NOT NULL
@@ -53,11 +57,13 @@ NUMBER_PREFIX = "HUB"
 class Delivery:
     key: int
     number: str
-    header: EnvelopeHeader  # with number, tracking state and error
+    header: EnvelopeHeader  # with number, tracking state, error and the forwarded copies
     content: str | None
     route: Receive
     caravan_delivery: int | None
     attempts: int
+    signature: Signature
+    forwarded_from: int | None = None
 
     @property
     def envelope(self) -> HubEnvelope:
@@ -93,23 +99,30 @@ class IppcStore:
         route: Receive,
         state: TrackingInfo,
         at: datetime,
+        signature: Signature,
         error: str | None = None,
         caravan_delivery: int | None = None,
+        forwarded_from: int | None = None,
     ) -> Delivery:
         """Store a new delivery and give it its hub delivery number."""
         cursor = await db.execute(
             """INSERT INTO ippc_deliveries (sender, recipient, certificate_type, certificate_status,
-                   certificate_number, content, route, state, error, caravan_delivery, accepted_at, settled_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   certificate_number, content, route, state, error, caravan_delivery, signature, forwarded_from,
+                   accepted_at, settled_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (header.sender, header.recipient, header.certificate_type, header.certificate_status,
-             header.certificate_number, content, route.value, state.value, error, caravan_delivery, stamp(at),
-             None if state is TrackingInfo.PENDING_DELIVERY else stamp(at)),
+             header.certificate_number, content, route.value, state.value, error, caravan_delivery, signature.value,
+             forwarded_from, stamp(at), None if state is TrackingInfo.PENDING_DELIVERY else stamp(at)),
         )
         key = cursor.lastrowid
         assert key is not None
         number = f"{NUMBER_PREFIX}{key:012d}"
         await db.execute("UPDATE ippc_deliveries SET number = ? WHERE id = ?", (number, key))
         return _delivery(await _one(db, "SELECT * FROM ippc_deliveries WHERE id = ?", (key,)))
+
+    async def link(self, db: aiosqlite.Connection, key: int, caravan_delivery: int) -> None:
+        """Record the caravan delivery row that carries this delivery to its importer's node."""
+        await db.execute("UPDATE ippc_deliveries SET caravan_delivery = ? WHERE id = ?", (caravan_delivery, key))
 
     async def settle(
         self, db: aiosqlite.Connection, key: int, state: TrackingInfo, error: str | None, at: datetime,
@@ -134,30 +147,39 @@ class IppcStore:
 
     async def get(self, number: str) -> Delivery | None:
         row = await self._db.fetch_one("SELECT * FROM ippc_deliveries WHERE number = ?", (number.strip(),))
-        return None if row is None else _delivery(row)
+        return None if row is None else await self.with_forwardings(_delivery(row))
+
+    async def with_forwardings(self, delivery: Delivery, db: aiosqlite.Connection | None = None) -> Delivery:
+        """The delivery with its forwarded copies (code and delivery number) in its header's Forwardings."""
+        query = "SELECT recipient, number FROM ippc_deliveries WHERE forwarded_from = ? ORDER BY id"
+        if db is None:
+            rows = await self._db.fetch_all(query, (delivery.key,))
+        else:
+            async with db.execute(query, (delivery.key,)) as cursor:
+                rows = list(await cursor.fetchall())
+        if not rows:
+            return delivery
+        forwardings = tuple(Forwarding(row["recipient"], row["number"]) for row in rows)
+        return replace(delivery, header=replace(delivery.header, forwardings=forwardings))
 
     async def sent_pending(self, sender: str) -> list[Delivery]:
         return await self._many("sender = ? AND state = ?", (sender, TrackingInfo.PENDING_DELIVERY.value))
 
-    async def awaiting_pull(self, recipient: str, sender: str | None = None) -> list[Delivery]:
-        where = "recipient = ? AND route = ? AND state = ?"
-        parameters: tuple[str, ...] = (recipient, Receive.PULL.value, TrackingInfo.PENDING_DELIVERY.value)
+    async def awaiting_pull(self, recipients: Iterable[str], sender: str | None = None) -> list[Delivery]:
+        """Pending pulled deliveries to any of `recipients` (an NPPO and those it is delegated to act for)."""
+        codes = list(recipients)
+        where = f"recipient IN ({', '.join('?' for _ in codes)}) AND route = ? AND state = ?"
+        parameters: tuple[str, ...] = (*codes, Receive.PULL.value, TrackingInfo.PENDING_DELIVERY.value)
         if sender:
             where, parameters = where + " AND sender = ?", (*parameters, sender)
         return await self._many(where, parameters)
 
-    async def next_push(self, recipient: str) -> Delivery | None:
-        """The oldest delivery the hub itself must push to `recipient` (those not already caravan envelopes)."""
-        rows = await self._many(
-            "recipient = ? AND route = ? AND state = ? AND caravan_delivery IS NULL",
-            (recipient, Receive.PUSH.value, TrackingInfo.PENDING_DELIVERY.value),
-            limit=1,
-        )
-        return rows[0] if rows else None
-
     async def counts(self) -> dict[str, int]:
+        """Deliveries per tracking state, and per signature state."""
         rows = await self._db.fetch_all("SELECT state, COUNT(*) AS n FROM ippc_deliveries GROUP BY state")
-        return {row["state"]: row["n"] for row in rows}
+        signatures = await self._db.fetch_all(
+            "SELECT signature, COUNT(*) AS n FROM ippc_deliveries GROUP BY signature")
+        return {**{row["state"]: row["n"] for row in rows}, **{row["signature"]: row["n"] for row in signatures}}
 
     async def _many(self, where: str, parameters: Iterable[str], *, limit: int = 1000) -> list[Delivery]:
         rows = await self._db.fetch_all(
@@ -197,7 +219,7 @@ def _delivery(row: aiosqlite.Row) -> Delivery:
         error=row["error"],
     )
     return Delivery(row["id"], row["number"], header, row["content"], Receive(row["route"]),
-                    row["caravan_delivery"], row["attempts"])
+                    row["caravan_delivery"], row["attempts"], Signature(row["signature"]), row["forwarded_from"])
 
 
 def stamp(moment: datetime) -> str:

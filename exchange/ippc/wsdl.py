@@ -1,26 +1,30 @@
-"""The WSDL served at `?wsdl`: the types of `schemas/ippc/hub-types.xml`, and per operation of the table a
-message pair, a port-type operation and a document/literal SOAP 1.1 binding, all faulting HubWebException.
+"""The WSDL served at `?wsdl`: the contract's types (`schemas/ippc/hub-types.xml`) and, per operation of the
+table, a request and a response message, a port-type operation with its WS-Addressing actions (wsam and
+wsaw, as the Hub's WSDL states them), and a document/literal SOAP 1.1 binding, all faulting HubWebException.
 
-Names follow the Hub's contract (service `DeliveryService`, port type `IDeliveryService`, port
-`IDeliveryServiceImplPort`), so a client generated from the Hub's WSDL and one reading this one send
-the same bytes.
+Names follow the Hub's contract (service `DeliveryService`, port type `IDeliveryService`, binding
+`DeliveryServiceSoapBinding`, port `IDeliveryServiceImplPort`), so a client generated from the Hub's WSDL
+and one generated from this one are the same code and send the same bytes.
 """
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 
 from lxml import etree
 
-from exchange.ippc.entities import ENTITIES_NS, SERVICE_NS
+from exchange.ippc.contract import types_element
+from exchange.ippc.entities import SERVICE_NS
 from exchange.ippc.operations import OPERATIONS
-from exchange.validation import SCHEMAS
 
 __all__ = ["wsdl"]
 
 _WSDL = "http://schemas.xmlsoap.org/wsdl/"
 _SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
-_TYPES = SCHEMAS / "ippc" / "hub-types.xml"
+_WSAM = "http://www.w3.org/2007/05/addressing/metadata"
+_WSAW = "http://www.w3.org/2006/05/addressing/wsdl"
+_HTTP = "http://schemas.xmlsoap.org/soap/http"
 _FAULT = "HubWebException"
 
 
@@ -32,33 +36,41 @@ def _s(name: str) -> str:
     return f"{{{_SOAP}}}{name}"
 
 
+def _actions(element: etree._Element, action: str, *, wsaw: bool = True) -> None:
+    element.set(f"{{{_WSAM}}}Action", action)
+    if wsaw:
+        element.set(f"{{{_WSAW}}}Action", action)
+
+
 @cache
 def _definitions() -> bytes:
-    # `svc` is declared here too: the types use it inside attribute values (type="svc:…"), which lxml
-    # does not see when it merges the types' declarations into their ancestors' on append.
-    namespaces = {"wsdl": _WSDL, "soap": _SOAP, "tns": SERVICE_NS, "svc": SERVICE_NS, "ent": ENTITIES_NS}
+    # The types' own prefixes are declared here as well: their attribute values (type="eph:...") use them,
+    # and lxml drops a declaration it finds redundant with an ancestor's when an element is appended.
+    types = types_element()
+    namespaces = {**types.nsmap, "wsdl": _WSDL, "soap": _SOAP, "wsam": _WSAM, "wsaw": _WSAW, "tns": SERVICE_NS}
     root = etree.Element(_w("definitions"), nsmap=namespaces, name="DeliveryService", targetNamespace=SERVICE_NS)
-    root.append(etree.parse(str(_TYPES), etree.XMLParser(remove_comments=True)).getroot())
-    messages = [(name, f"{name}Response") for name in OPERATIONS]
-    for request, response in messages:
-        for message in (request, response):
+    root.append(copy.deepcopy(types))
+    for name in OPERATIONS:
+        for message in (name, f"{name}Response"):
             etree.SubElement(etree.SubElement(root, _w("message"), name=message), _w("part"),
                              name="parameters", element=f"tns:{message}")
     etree.SubElement(etree.SubElement(root, _w("message"), name=_FAULT), _w("part"),
                      name=_FAULT, element=f"tns:{_FAULT}")
     port_type = etree.SubElement(root, _w("portType"), name="IDeliveryService")
     binding = etree.SubElement(root, _w("binding"), name="DeliveryServiceSoapBinding", type="tns:IDeliveryService")
-    etree.SubElement(binding, _s("binding"), style="document", transport="http://schemas.xmlsoap.org/soap/http")
+    etree.SubElement(binding, _s("binding"), style="document", transport=_HTTP)
     for operation in OPERATIONS.values():
-        abstract = etree.SubElement(port_type, _w("operation"), name=operation.name)
-        etree.SubElement(abstract, _w("input"), name=operation.name, message=f"tns:{operation.name}")
-        etree.SubElement(abstract, _w("output"), name=f"{operation.name}Response",
-                         message=f"tns:{operation.name}Response")
-        etree.SubElement(abstract, _w("fault"), name=_FAULT, message=f"tns:{_FAULT}")
-        bound = etree.SubElement(binding, _w("operation"), name=operation.name)
+        name = operation.name
+        abstract = etree.SubElement(port_type, _w("operation"), name=name)
+        _actions(etree.SubElement(abstract, _w("input"), name=name, message=f"tns:{name}"), operation.input_action)
+        _actions(etree.SubElement(abstract, _w("output"), name=f"{name}Response", message=f"tns:{name}Response"),
+                 operation.output_action)
+        _actions(etree.SubElement(abstract, _w("fault"), name=_FAULT, message=f"tns:{_FAULT}"),
+                 operation.fault_action, wsaw=False)
+        bound = etree.SubElement(binding, _w("operation"), name=name)
         etree.SubElement(bound, _s("operation"), soapAction=operation.soap_action, style="document")
-        for kind, name in (("input", operation.name), ("output", f"{operation.name}Response")):
-            etree.SubElement(etree.SubElement(bound, _w(kind), name=name), _s("body"), use="literal")
+        for kind, message in (("input", name), ("output", f"{name}Response")):
+            etree.SubElement(etree.SubElement(bound, _w(kind), name=message), _s("body"), use="literal")
         etree.SubElement(etree.SubElement(bound, _w("fault"), name=_FAULT), _s("fault"), name=_FAULT, use="literal")
     service = etree.SubElement(root, _w("service"), name="DeliveryService")
     port = etree.SubElement(service, _w("port"), name="IDeliveryServiceImplPort",

@@ -27,9 +27,27 @@ class NppoEntry(Record):
     officer: Text | None = Field(None, description="the authorised officer who signs")
 
 
+class ChannelRuleEntry(Record):
+    """One of the NPPO's standing routing rules on the IPPC Hub face (published in its `ChannelRules`)."""
+
+    rule: Literal["forward", "delegate"] = Field(description="forward: a copy goes to `country` as well; "
+                                                 "delegate: `country` may act for this NPPO in that direction")
+    direction: Literal["out", "inc"] = Field(description="out: certificates this NPPO sends; inc: those "
+                                             "addressed to it")
+    type: Literal["851", "657"] = Field("851", description="certificate type (851 phytosanitary, 657 re-export)")
+    status: Literal["70", "40"] = Field("70", description="certificate status (70 issued, 40 withdrawn)")
+    country: Country = Field(description="the other NPPO's country code")
+    active: bool = Field(True, description="whether the rule applies")
+
+
 class EphytoSettings(Record):
     receive: Literal["push", "pull"] = Field("push", description="how the NPPO takes deliveries from the IPPC Hub "
                                              "face: push (the hub delivers) or pull (GetImportEnvelopeHeaders, ...)")
+    unsigned: Literal["accept", "warn", "refuse"] = Field(
+        "accept", description="what the importing NPPO does with a certificate that carries no XMLDSig (the Hub "
+        "authenticated its sender by TLS): accept it (Delivered), warn (DeliveredWithWarnings) or refuse it")
+    rules: list[ChannelRuleEntry] = Field(default_factory=list, description="standing routing rules on the "
+                                          "IPPC Hub face (ChannelRules): copies and delegations")
 
 
 class EphytoNode(NodeBase):
@@ -213,4 +231,17 @@ EPHYTO_ACTIONS: tuple[StepAction, ...] = (
                "and acknowledges each"),
 )
 
-EPHYTO_CHECKS = (_check_certificates,)
+def _check_rules(document: Any) -> Iterator[tuple[KeyPath, str]]:
+    """A rule names another NPPO of the scenario."""
+    countries = {node.country: name for name, node in document.nodes.items()}
+    for name, node in document.nodes.items():
+        settings = getattr(node, "ephyto", None)
+        for index, rule in enumerate(settings.rules if settings is not None else ()):
+            where = ("nodes", name, "ephyto", "rules", index, "country")
+            if rule.country not in countries:
+                yield where, f"is {rule.country!r}{suggest(rule.country, countries)}: no node of the scenario serves it"
+            elif rule.country == node.country:
+                yield where, f"is {rule.country!r}, this NPPO's own country: a rule names another NPPO"
+
+
+EPHYTO_CHECKS = (_check_certificates, _check_rules)
