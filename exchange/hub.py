@@ -18,6 +18,10 @@ link (sender → recipient) the order stays first-in first-out.
 
 A duplicate submission (same sender and message id, same bytes) is answered with the original receipt
 and is never delivered twice; the same id with other content is refused as NCTS error 26.
+
+The IPPC Hub face (exchange/ippc), when mounted, sees every accepted ePhyto (`accepted`) and every settled
+push (`settled`) inside the hub's transactions, and queues what it accepts over SOAP through `relay`: one
+delivery table, one forwarder per recipient, one timeline for both faces.
 """
 
 from __future__ import annotations

@@ -406,7 +406,12 @@ class Driver:
     def _print_summary(self, report: RunReport) -> None:
         held = sum(check.holds for check in report.checks)
         self._say("")
-        self._say(f"{report.messages} messages exchanged, every one signed, verified and schema-valid at the hub.")
+        unsigned = sum(1 for message in self._messages if etree.fromstring(message.document).find(_DSIG) is None)
+        if unsigned:
+            self._say(f"{report.messages} messages exchanged: {report.messages - unsigned} signed and verified at the "
+                      f"hub, {unsigned} unsigned (ePhytos whose sender the IPPC Hub face authenticated by TLS).")
+        else:
+            self._say(f"{report.messages} messages exchanged, every one signed, verified and schema-valid at the hub.")
         self._say(f"Expectations: {held}/{len(report.checks)} hold")
         for check in report.checks:
             mark = "✓" if check.holds else "✗"
@@ -449,6 +454,8 @@ class Driver:
         assert self._log is not None
         self._log.write(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
 
+
+_DSIG = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 
 _TRANSPORT_MARKS = {"retry": "↻", "held": "⏸", "released": "⏵", "dropped": "↯", "duplicated": "⧉",
                     "corrupted": "≠"}

@@ -33,6 +33,7 @@ from aiohttp import web
 from exchange.clock import Clock, SystemClock, VirtualClock
 from exchange.errors import ScenarioError
 from exchange.hub import Hub
+from exchange.intake import UnsignedPolicy
 from exchange.ippc.client import HubClient
 from exchange.ippc.directory import Directory
 from exchange.ippc.entities import ChannelRule, Direction, Receive, RuleType
@@ -55,13 +56,15 @@ from nodes.configs import (
 )
 from nodes.ephyto.validation import validate_phyto
 from nodes.families import build_desks
+from nodes.ippc_deliver import deliver_file
 from nodes.ippc_pull import pull_ephytos
 from nodes.language import load_scenario
-from nodes.node import Node
+from nodes.node import Node, Service
 
 __all__ = [
     "attached_deployment",
     "local_deployment",
+    "node_services",
     "prepare",
     "serve_hub",
     "serve_node",
@@ -135,6 +138,11 @@ def _nppo_settings(node: Mapping[str, Any]) -> dict[str, Any]:
             "rules": [dict(rule) for rule in ephyto.get("rules") or ()]}
 
 
+def _unsigned_policy(node: Mapping[str, Any]) -> UnsignedPolicy:
+    """The importing NPPO's policy for ePhytos without XMLDSig (scenario `ephyto: {unsigned: ...}`)."""
+    return UnsignedPolicy(str((node.get("ephyto") or {}).get("unsigned", UnsignedPolicy.ACCEPT.value)))
+
+
 def _directory(config: HubConfig, clock: Clock) -> Directory:
     """The IPPC Hub face's directory: every node an NPPO, with the settings its scenario gives it."""
     nppos = config.nppos or {}
@@ -169,17 +177,40 @@ async def open_node(config: NodeConfig, scenario: Scenario) -> Node:
         build_desks(scenario, config.node),
         tls=_tls(config.tls, config.pki, config.node),
         reload_credentials=credentials,
-        services={"pull_ephytos": _pull_ephytos},
+        services=node_services(config.scenario.parent, scenario.nodes[config.node].country),
+        unsigned={"ephyto": _unsigned_policy(scenario.nodes[config.node].data)},
     )
     await node.start()
     return node
 
 
+def node_services(base: Path, country: str) -> dict[str, Service]:
+    """The steps a node carries out with I/O of its own (the IPPC Hub face's client side); `base` is the
+    scenario's directory (files named by steps are relative to it), `country` the node's."""
+    return {"pull_ephytos": _pull_ephytos, "deliver_to_hub": partial(_deliver_to_hub, base, country)}
+
+
 async def _pull_ephytos(node: Node, arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Scenario step `pull_ephytos`: take what waits at the IPPC Hub face, through the node's own intake."""
-    client = HubClient(node.session, f"{node.hub_url}{IPPC_PREFIX.rstrip('/')}/DeliveryService")
-    pulled = await pull_ephytos(client, node.receive, node.clock.now)
+    pulled = await pull_ephytos(_hub_client(node), node.receive, node.clock.now)
     return [item.as_event() for item in pulled]
+
+
+async def _deliver_to_hub(
+    base: Path, country: str, node: Node, arguments: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Scenario step `deliver_to_hub`: the node's national system sends a certificate file over SOAP."""
+    delivered = await deliver_file(
+        _hub_client(node), base / str(arguments["file"]), country, str(arguments["to"]),
+        validate=arguments.get("operation") == "ValidateAndDeliverEnvelope",
+        forward=tuple(str(code) for code in arguments.get("forward") or ()),
+    )
+    return [delivered.as_event()]
+
+
+def _hub_client(node: Node) -> HubClient:
+    """A client of the IPPC Hub face with the node's own TLS identity."""
+    return HubClient(node.session, f"{node.hub_url}{IPPC_PREFIX.rstrip('/')}/DeliveryService")
 
 
 async def _serve(app: web.Application, listener: socket.socket, tls: TlsIdentity | None) -> web.AppRunner:

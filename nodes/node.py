@@ -32,9 +32,9 @@ from lxml import etree
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
-from exchange.errors import CaravanError, ProtocolError, ScenarioError
+from exchange.errors import CaravanError, Issue, ProtocolError, ScenarioError
 from exchange.faults import FaultSwitch, Hold, Leg
-from exchange.intake import open_envelope
+from exchange.intake import UnsignedPolicy, open_envelope, unsigned_finding
 from exchange.pki import Credentials, TrustStore
 from exchange.signing import sign_document
 from exchange.store import Database
@@ -62,6 +62,7 @@ _SCHEMA = (
         document BLOB NOT NULL,
         state TEXT NOT NULL,
         received_at TEXT NOT NULL,
+        signature TEXT NOT NULL DEFAULT 'signed',
         UNIQUE (sender, message_id)
     )""",
     """CREATE TABLE IF NOT EXISTS outbox (
@@ -101,6 +102,7 @@ class _Received:
     sender: str
     message_type: str
     document: bytes
+    signature: str  # "signed", or "unsigned" where the node's policy for the family took it so
 
 
 class Node:
@@ -121,8 +123,10 @@ class Node:
         reload_credentials: Callable[[], Credentials] | None = None,
         services: Mapping[str, Service] | None = None,
         faults: FaultSwitch | None = None,
+        unsigned: Mapping[str, UnsignedPolicy] | None = None,
     ) -> None:
         self.node_id = node_id
+        self._unsigned = dict(unsigned or {})  # family -> what to do with its documents that carry no signature
         self._faults = faults or FaultSwitch()  # scripted network faults (scenarios); empty: none
         self._transport = TransportLog(database, clock)
         self._wire: Wire | None = None
@@ -157,11 +161,13 @@ class Node:
         tls: TlsIdentity | None = None,
         reload_credentials: Callable[[], Credentials] | None = None,
         services: Mapping[str, Service] | None = None,
+        unsigned: Mapping[str, UnsignedPolicy] | None = None,
     ) -> Node:
         database = await Database.open(path, _SCHEMA)
         return cls(
             node_id, database, trust, credentials, clock, hub_url, desks,
             tls=tls, reload_credentials=reload_credentials, services=services, faults=FaultSwitch.beside(path),
+            unsigned=unsigned,
         )
 
     @property
@@ -204,7 +210,7 @@ class Node:
 
     async def receive(self, body: bytes) -> dict[str, Any]:
         """Verify, validate and commit one pushed envelope; answer with the (original) receipt."""
-        opened = open_envelope(body, self._trust, at=self._clock.now())
+        opened = open_envelope(body, self._trust, at=self._clock.now(), unsigned=self._unsigned)
         envelope = opened.envelope
         if envelope.recipient != self.node_id:
             raise ProtocolError(
@@ -213,12 +219,14 @@ class Node:
                 path="/Envelope/Recipient",
                 rule="wrong-recipient",
             )
-        document = etree.tostring(opened.verified.root, encoding="UTF-8")
+        document = etree.tostring(opened.root, encoding="UTF-8")
         async with self._db.transaction() as db:
             inserted = await db.execute(
-                """INSERT OR IGNORE INTO inbox (sender, message_id, message_type, document, state, received_at)
-                   VALUES (?, ?, ?, ?, 'received', ?)""",
-                (envelope.sender, envelope.message_id, envelope.message_type, document, _stamp(self._clock.now())),
+                """INSERT OR IGNORE INTO inbox (sender, message_id, message_type, document, state, received_at,
+                                                signature)
+                   VALUES (?, ?, ?, ?, 'received', ?, ?)""",
+                (envelope.sender, envelope.message_id, envelope.message_type, document, _stamp(self._clock.now()),
+                 opened.signature),
             )
             async with db.execute(
                 "SELECT id, state, received_at FROM inbox WHERE sender = ? AND message_id = ?",
@@ -233,18 +241,22 @@ class Node:
             "sender": envelope.sender,
             "receivedAt": row["received_at"],
             "duplicate": inserted.rowcount == 0,  # already in the inbox: absorbed, not processed again
+            "signature": opened.signature,
+            **_unsigned_answer(opened.finding()),
         }
 
     async def _process_inbox(self) -> None:
         while True:
             self._processing.clear()
             row = await self._db.fetch_one(
-                "SELECT id, sender, message_type, document FROM inbox WHERE state = 'received' ORDER BY id LIMIT 1"
+                "SELECT id, sender, message_type, document, signature FROM inbox WHERE state = 'received' "
+                "ORDER BY id LIMIT 1"
             )
             if row is None:
                 await self._processing.wait()
                 continue
-            await self._process(_Received(row["id"], row["sender"], row["message_type"], bytes(row["document"])))
+            await self._process(_Received(row["id"], row["sender"], row["message_type"], bytes(row["document"]),
+                                          row["signature"]))
 
     async def _process(self, received: _Received) -> None:
         root = etree.fromstring(received.document)
@@ -256,6 +268,9 @@ class Node:
             await self._commit(None, None, DeskResult(None, (), (event,)), inbox=(received.key, "failed"))
             return
         issues = [issue for issue in validate(root) if issue.area != "Schema"]
+        policy = self._unsigned.get(family)
+        if received.signature == "unsigned" and policy is not None:
+            issues.insert(0, unsigned_finding(received.message_type, policy))
         async with self._deciding:
             state = await self._load_state(desk)
             result = desk.receive(state, root, issues, now)
@@ -529,6 +544,13 @@ class Node:
         except CaravanError as exc:
             return error_response(exc)
         return json_response({"events": events})
+
+
+def _unsigned_answer(finding: Issue | None) -> dict[str, str]:
+    """A push answer's word on an unsigned document the node's policy warns about, in the Hub's terms."""
+    if finding is None or finding.level != "WARNING":
+        return {}
+    return {"HUBTrackingInfo": "DeliveredWithWarnings", "hubDeliveryErrorMessage": finding.message}
 
 
 def _event_dict(event: NodeEvent) -> dict[str, Any]:

@@ -43,18 +43,41 @@ def test_timeline_shows_every_lifecycle_step(ephyto_run: tuple[Path, int, str]) 
 
 def test_every_ephyto_written_validates_in_all_three_areas(ephyto_run: tuple[Path, int, str],
                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """caravan's own certificates without a remark; the public-sample one (sent by the national system, and its
+    forwarded copy) with the Schema warnings its shape earns and nothing worse."""
     out, _, _ = ephyto_run
     files = sorted((out / "messages").glob("*-SPS*.xml"))
-    assert len(files) == 11
+    assert len(files) == 14  # 11 of the lifecycle, the re-export's copy for UZ, the SOAP-sent one and its copy
+    sample = (SCENARIO.parent / "samples" / "UZ-PC-2026-000106.xml").read_bytes()
     for path in (path for path in files if "-SPSCertificate-" in path.name):
-        assert validate_phyto(path.read_bytes()) == [], path
+        issues = validate_phyto(path.read_bytes())
+        if path.read_bytes() == sample:
+            assert {(issue.area, issue.level) for issue in issues} == {("Schema", "WARNING")}, path
+        else:
+            assert issues == [], path
+    assert sum(path.read_bytes() == sample for path in files) == 2  # byte for byte, to GE and to AZ
     assert main(["validate", *map(str, files)]) == 0
     assert capsys.readouterr().out.count(": valid (ephyto ") == len(files)
+
+
+def test_soap_deliveries_and_signature_states_are_in_the_timeline(ephyto_run: tuple[Path, int, str]) -> None:
+    out, _, stdout = ephyto_run
+    line = "UZ → GE  SPSCertificate ePhyto phytosanitary certificate   UZ-PC-2026-000106 851/70 issued: Dried apricots"
+    assert line in stdout and "UZ → GE; unsigned" in stdout
+    assert "UZ-PC-2026-000101 851/70 issued: Fresh apples (Malus domestica), UZ → GE; signed" in stdout
+    assert "UZ-PC-2026-000106 acknowledged DeliveredWithWarnings (unsigned): WARNING Signature" in stdout
+    assert "2 unsigned (ePhytos whose sender the IPPC Hub face authenticated by TLS)" in stdout
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    soap = [e for e in events if e["kind"] == "message" and e["correlation"] == "UZ-PC-2026-000106"]
+    assert {(e["recipient"], e["delivery"]) for e in soap} == {("ge", "held"), ("az", "delivered")}
+    sent = next(e for e in events if e.get("event") == "delivered-to-hub")
+    assert sent["data"]["hubDeliveryErrorMessage"].startswith("XMLDSig: unsigned")
 
 
 def test_acknowledgements_are_recorded_for_the_hub(ephyto_run: tuple[Path, int, str]) -> None:
     out, _, _ = ephyto_run
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     acknowledged = [event for event in events if event.get("event") == "acknowledged"]
-    assert {event["data"]["acknowledgement"] for event in acknowledged} == {"Delivered"}
+    assert {event["data"]["acknowledgement"] for event in acknowledged
+            if event["data"]["certificate"] != "UZ-PC-2026-000106"} == {"Delivered"}
     assert {event["data"]["certificate"] for event in acknowledged} >= {"UZ-PC-2026-000101", "GE-RX-2026-000031"}

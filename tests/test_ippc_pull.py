@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from exchange.errors import Issue
-from exchange.intake import open_envelope
+from exchange.intake import UnsignedPolicy, open_envelope
 from exchange.ippc.entities import Receive, TrackingInfo
 from exchange.signing import sign_document
 from nodes.ephyto.codec import encode
@@ -25,9 +25,10 @@ async def test_pull_cycle_acknowledges_by_what_the_intake_and_the_validation_say
         ]
         taken: list[bytes] = []
 
-        async def intake(body: bytes) -> None:  # what Node.receive checks, without a node around it
-            open_envelope(body, hub.pki.trust_store(), at=NOW)
+        async def intake(body: bytes) -> dict[str, str]:  # what Node.receive checks, without a node around it
+            opened = open_envelope(body, hub.pki.trust_store(), at=NOW, unsigned={"ephyto": UnsignedPolicy.REFUSE})
             taken.append(body)
+            return {"signature": opened.signature}
 
         pulled = await pull_ephytos(ge, intake, lambda: NOW, validator=lambda data: [])
         assert [(p.number, p.outcome) for p in pulled] == [
@@ -35,7 +36,7 @@ async def test_pull_cycle_acknowledges_by_what_the_intake_and_the_validation_say
             (numbers[1], TrackingInfo.DELIVERED_NOT_READABLE),
             (numbers[2], TrackingInfo.DELIVERED_NOT_READABLE),  # unsigned: the intake refuses it
         ]
-        assert "signed" in pulled[2].detail or "signature" in pulled[2].detail
+        assert "not signed" in pulled[2].detail and pulled[0].signature == "signed"
         assert len(taken) == 1
         assert [(await uz.tracking_info(n or "")).tracking for n in numbers] == [p.outcome for p in pulled]
         assert await pull_ephytos(ge, intake, lambda: NOW) == []  # nothing left waiting
@@ -47,8 +48,8 @@ async def test_findings_make_an_advanced_acknowledgement(tmp_path: Path) -> None
         signed = sign_document(encode(ephyto_samples.issued()), hub.pki.credentials("uz")).decode("utf-8")
         number = (await uz.deliver(envelope(content=signed))).delivery_number or ""
 
-        async def intake(body: bytes) -> None:
-            open_envelope(body, hub.pki.trust_store(), at=NOW)
+        async def intake(body: bytes) -> dict[str, str]:
+            return {"signature": open_envelope(body, hub.pki.trust_store(), at=NOW).signature}
 
         def validator(data: bytes) -> list[Issue]:
             return [Issue("Mapping", "/SPSCertificate/SPSConsignment/ImportSPSCountry/ID", "not ISO 3166", "M7",

@@ -24,8 +24,12 @@ _TOKEN = re.compile(r"[A-Za-z0-9.:_\-]{1,70}")
 
 
 def content_bytes(content: str) -> bytes:
-    """A certificate as sent in `Content`: XML text, or (as some clients send it) base64 of XML."""
-    text = content.strip()
+    """A certificate as sent in `Content`: XML text, or (as some clients send it) base64 of XML.
+
+    Whitespace before the document is dropped (an XML declaration must come first); the rest is kept as
+    sent, so a file delivered through the Hub arrives as it was written.
+    """
+    text = content.lstrip()
     if not text.startswith("<"):
         try:
             decoded = base64.b64decode(text, validate=True)

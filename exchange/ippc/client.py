@@ -21,13 +21,14 @@ from exchange.ippc.codec import (
     elements,
     envelope_element,
     header_element,
+    read_channel,
     read_envelope,
     read_header,
     read_nppo,
     read_validation_result,
     svc,
 )
-from exchange.ippc.entities import EnvelopeHeader, HubEnvelope, NppoView, Receive, ValidationResult
+from exchange.ippc.entities import Channel, EnvelopeHeader, HubEnvelope, NppoView, Receive, ValidationResult
 from exchange.ippc.operations import OPERATIONS
 
 __all__ = ["HubClient"]
@@ -61,6 +62,10 @@ class HubClient:
     async def under_delivery(self) -> list[EnvelopeHeader]:
         response = await self.call("GetUnderDeliveryEnvelope")
         return [_header(e) for e in elements(_result(response, "GetUnderDeliveryEnvelopeResult"), "EnvelopeHeader")]
+
+    async def update_tracking(self, header: EnvelopeHeader) -> None:
+        """SetTrackingInfoUpdate: report how this (importing) NPPO took the delivery `header` names."""
+        await self.call("SetTrackingInfoUpdate", header_element(svc("header"), header))
 
     # -- receiving -------------------------------------------------------------------------------------------
 
@@ -96,6 +101,10 @@ class HubClient:
     async def active_nppos(self) -> list[NppoView]:
         response = await self.call("GetActiveNppos")
         return [read_nppo(e) for e in elements(_result(response, "GetActiveNpposResult"), "Nppo")]
+
+    async def available_channels(self) -> list[Channel]:
+        response = await self.call("GetAvailableChannels")
+        return [read_channel(e) for e in elements(_result(response, "GetAvailableChannelsResult"), "Channel")]
 
     async def set_receive(self, receive: Receive) -> None:
         """Choose push or pull for this NPPO's imports (`PUT /hub/profile`, beside the endpoint)."""

@@ -66,8 +66,10 @@ class EphytoDesk:
         return from_jsonable(NppoState, data)  # type: ignore[no-any-return]
 
     def receive(self, state: NppoState, root: etree._Element, issues: list[Issue], now: datetime) -> DeskResult:
-        """The NPPO validates in all three areas itself: the node passes on only the non-Schema findings."""
-        return self._result(self._nppo.receive(state, root, now))
+        """The NPPO validates in all three areas itself; of the node's findings it takes the Signature ones
+        (an unsigned certificate the node's policy let in)."""
+        findings = tuple(issue for issue in issues if issue.area == "Signature")
+        return self._result(self._nppo.receive(state, root, now, findings=findings))
 
     def receive_content(self, state: NppoState, data: bytes, now: datetime) -> DeskResult:
         """A delivery as raw bytes (pulled from a hub); unreadable content is acknowledged as such."""
@@ -178,6 +180,7 @@ def _received_view(record: ReceivedRecord) -> dict[str, Any]:
         "exporter": record.exporter,
         "commodity": record.commodity,
         "acknowledgement": record.acknowledgement.value,
+        "signature": record.signature,
         "remarks": list(record.remarks),
         "deliveries": record.deliveries,
         "replaces": record.replaces,

@@ -161,6 +161,15 @@ class NoArguments(Record):
     """A step that takes nothing but its node."""
 
 
+class DeliverToHubArguments(Record):
+    file: Text = Field(description="the certificate file, relative to the scenario (sent as it is: unsigned, "
+                       "in whatever shape the national system writes)")
+    to: Country = Field(description="the importing NPPO's country code")
+    operation: Literal["DeliverEnvelope", "ValidateAndDeliverEnvelope"] = Field(
+        "DeliverEnvelope", description="the Hub operation the national system calls")
+    forward: list[Country] = Field(default_factory=list, description="countries that get a copy (Forwardings)")
+
+
 def _certificate(document: Any, key: str, where: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     if key not in document.certificates:
         yield where, f"is {key!r}{suggest(key, document.certificates)}: no such certificate under 'certificates'"
@@ -202,6 +211,15 @@ def _check_decide(document: Any, step: Any, arguments: DecideArguments) -> Itera
         yield ("reason",), "is missing: a rejection states its reason"
 
 
+def _check_deliver(document: Any, step: Any, arguments: DeliverToHubArguments) -> Iterator[tuple[KeyPath, str]]:
+    countries = {node.country for node in document.nodes.values()}
+    for where, code in [(("to",), arguments.to), *((("forward", i), c) for i, c in enumerate(arguments.forward))]:
+        if code not in countries:
+            yield where, f"is {code!r}{suggest(code, countries)}: no node of the scenario serves it"
+    if arguments.to == document.nodes[step.node].country:
+        yield ("to",), f"is {arguments.to!r}, the sending node's own country"
+
+
 def _check_certificates(document: Any) -> Iterator[tuple[KeyPath, str]]:
     numbers: dict[str, str] = {}
     for key, certificate in document.certificates.items():
@@ -229,6 +247,8 @@ EPHYTO_ACTIONS: tuple[StepAction, ...] = (
                check=_check_decide),
     StepAction("pull_ephytos", "ephyto", NoArguments, "the NPPO pulls what waits for it at the IPPC Hub face "
                "and acknowledges each"),
+    StepAction("deliver_to_hub", "ephyto", DeliverToHubArguments, "the NPPO's national system delivers a "
+               "certificate file to the IPPC Hub face over SOAP, as any Hub client does", check=_check_deliver),
 )
 
 def _check_rules(document: Any) -> Iterator[tuple[KeyPath, str]]:

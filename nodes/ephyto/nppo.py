@@ -22,7 +22,7 @@ from datetime import datetime
 from lxml import etree
 
 from exchange.clock import utc
-from exchange.errors import DocumentError, ProtocolError
+from exchange.errors import DocumentError, Issue, ProtocolError
 from exchange.safexml import parse_document
 from exchange.validation import validate
 from nodes.desk import NodeEvent
@@ -82,6 +82,7 @@ class ReceivedRecord:
     xml: str
     remarks: tuple[str, ...] = ()  # what the acknowledgement with warnings said
     deliveries: int = 1  # more than one: duplicates of the same certificate number
+    signature: str = "signed"  # the latest delivery's XMLDSig: "signed" (verified) or "unsigned"
     replaces: str | None = None
     replaced_by: str | None = None
     original: str | None = None
@@ -233,9 +234,16 @@ class Nppo:
             return self._not_readable(state, f"not readable: {error.message}")
         return self.receive(state, root, now)
 
-    def receive(self, state: NppoState, root: etree._Element, now: datetime) -> Outcome:
-        """Take one delivered certificate or import decision; validation findings shape the acknowledgement."""
-        issues = validate(root)
+    def receive(self, state: NppoState, root: etree._Element, now: datetime, *,
+                findings: tuple[Issue, ...] = ()) -> Outcome:
+        """Take one delivered certificate or import decision; validation findings shape the acknowledgement.
+
+        `findings` are the node's own about the delivery, such as an unsigned certificate (area Signature:
+        INFO where this NPPO accepts unsigned ones, WARNING where its policy warns). INFO findings are
+        recorded, not remarked on.
+        """
+        issues = [*findings, *validate(root)]
+        signature = "unsigned" if any(issue.area == "Signature" for issue in findings) else "signed"
         try:
             document = decode(root)
         except DocumentError as error:
@@ -244,11 +252,12 @@ class Nppo:
             return self._decision_received(state, document)
         if document.number is None:
             return self._not_readable(state, "no certificate number (SPSExchangedDocument/ID)")
-        remarks = tuple(f"{issue.level} {issue.area} {issue.path}: {issue.message}" for issue in issues)
+        remarks = tuple(f"{issue.level} {issue.area} {issue.path}: {issue.message}" for issue in issues
+                        if issue.level != "INFO")
         xml = etree.tostring(root, encoding="unicode")
         if document.status_code == WITHDRAWN:
-            return self._withdrawal_received(state, document, xml, remarks)
-        return self._certificate_received(state, document, xml, remarks)
+            return self._withdrawal_received(state, document, xml, remarks, signature)
+        return self._certificate_received(state, document, xml, remarks, signature)
 
     def decide(self, state: NppoState, number: str, accept: bool, reason: str, now: datetime) -> Outcome:
         """The import decision on certificate `number`, sent to the exporting NPPO as an SPSAcknowledgement."""
@@ -275,20 +284,20 @@ class Nppo:
     # -- importing, by kind of delivery ---------------------------------------------------------------------
 
     def _certificate_received(self, state: NppoState, certificate: Certificate, xml: str,
-                              remarks: tuple[str, ...]) -> Outcome:
+                              remarks: tuple[str, ...], signature: str) -> Outcome:
         number = str(certificate.number)
         known = state.received.get(number)
         if known is not None:
             deliveries = known.deliveries + 1
             remark = f"duplicate: certificate {number} was already received (delivery {deliveries})"
             record = replace(known, deliveries=deliveries, acknowledgement=Receipt.DELIVERED_WITH_WARNINGS,
-                             remarks=(*known.remarks, remark))
+                             remarks=(*known.remarks, remark), signature=signature)
             return self._acknowledged(state, {number: record}, record, remark)
         exporter = (certificate.export_country.id if certificate.export_country else None) or ""
         receipt = Receipt.DELIVERED_WITH_WARNINGS if remarks else Receipt.DELIVERED
         record = ReceivedRecord(number, str(certificate.type_code), exporter, commodity(certificate),
                                 CertificateState.RECEIVED, receipt, xml, remarks,
-                                replaces=certificate.replaces, original=certificate.original)
+                                replaces=certificate.replaces, original=certificate.original, signature=signature)
         changes = {number: record}
         old = state.received.get(certificate.replaces or "")
         if old is not None:
@@ -297,7 +306,7 @@ class Nppo:
         return self._acknowledged(state, changes, record, "; ".join(remarks))
 
     def _withdrawal_received(self, state: NppoState, certificate: Certificate, xml: str,
-                             remarks: tuple[str, ...]) -> Outcome:
+                             remarks: tuple[str, ...], signature: str) -> Outcome:
         number = str(certificate.number)
         known = state.received.get(number)
         if known is None:
@@ -305,11 +314,11 @@ class Nppo:
             exporter = (certificate.export_country.id if certificate.export_country else None) or ""
             record = ReceivedRecord(number, str(certificate.type_code), exporter, commodity(certificate),
                                     CertificateState.WITHDRAWN, Receipt.DELIVERED_WITH_WARNINGS, xml,
-                                    (*remarks, remark))
+                                    (*remarks, remark), signature=signature)
         else:
             after = advance(known.state, Transition.WITHDRAW, number)
             receipt = Receipt.DELIVERED_WITH_WARNINGS if remarks else Receipt.DELIVERED
-            record = replace(known, state=after, acknowledgement=receipt, remarks=remarks)
+            record = replace(known, state=after, acknowledgement=receipt, remarks=remarks, signature=signature)
         return self._acknowledged(state, {number: record}, record, "; ".join(record.remarks))
 
     def _decision_received(self, state: NppoState, answer: Acknowledgement) -> Outcome:
@@ -337,10 +346,11 @@ class Nppo:
                       remark: str, *, key: str | None = None) -> Outcome:
         """Record the delivery and say how it was acknowledged: the IPPC side reads `acknowledgement`."""
         reference = key or record.number
-        detail = f"{reference} acknowledged {record.acknowledgement.value}" + (f": {remark}" if remark else "")
+        signed = f" ({record.signature})" if record.number else ""
+        detail = f"{reference} acknowledged {record.acknowledgement.value}{signed}" + (f": {remark}" if remark else "")
         event = self._event("acknowledged", reference, detail, certificate=record.number,
                             type=record.type_code, acknowledgement=record.acknowledgement.value,
-                            remarks=list(record.remarks))
+                            remarks=list(record.remarks), signature=record.signature)
         return Outcome(replace(state, received={**state.received, **changes}), (), (event,))
 
     # -- helpers --------------------------------------------------------------------------------------------
