@@ -20,7 +20,8 @@ from exchange.ippc.client import HubClient
 from exchange.ippc.directory import Directory
 from exchange.ippc.entities import ChannelRule, EnvelopeHeader, HubEnvelope, Receive
 from exchange.ippc.face import IppcFace
-from exchange.ippc.service import Validator, generic_validator
+from exchange.ippc.sending import Validator
+from exchange.ippc.service import generic_validator
 from exchange.pki import ScenarioPKI, TrustStore
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

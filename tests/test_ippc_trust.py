@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import aiohttp
 import pytest
 from lxml import etree
 
-from exchange.errors import ProtocolError
+from exchange.envelope import Envelope
+from exchange.errors import ProtocolError, TrustError
+from exchange.intake import Opened, UnsignedPolicy, open_envelope
 from exchange.ippc.client import HubClient
 from exchange.ippc.entities import EnvelopeHeader, HubEnvelope, TrackingInfo
 from exchange.pki import ScenarioPKI
@@ -146,3 +149,32 @@ async def test_signed_certificates_are_verified_and_a_failing_signature_is_refus
         await world.control("POST", "ge", "/control/actions", {"do": "pull_ephytos", "arguments": {}})
         state = await world.control("GET", "ge", "/state")
         assert state["ephyto"]["received"]["UZ-PC-2026-000401"]["signature"] == "signed"
+
+
+def test_a_signature_that_fails_or_moved_is_never_taken_for_unsigned() -> None:
+    """Whatever the policy, a document that carries a signature is verified: tampering or a wrapped signature
+    cannot pass as "unsigned", and a refusing policy names the unsigned document."""
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    pki = ScenarioPKI.generate(["uz"], valid_from=at - timedelta(days=1))
+    signed = sign_document(encode(issued()), pki.credentials("uz"))
+
+    def opened(document: bytes, policy: UnsignedPolicy = UnsignedPolicy.ACCEPT) -> Opened:
+        envelope = Envelope("UZ-PC-2026-000101:70", "UZ-PC-2026-000101", "uz", "ge", "SPSCertificate", at, document)
+        return open_envelope(envelope.to_xml(), pki.trust_store(), at, unsigned={"ephyto": policy})
+
+    assert opened(signed).signature == "signed"
+    with pytest.raises(TrustError) as tampered:
+        opened(signed.replace(b"Fresh apples", b"Fresh pears"))
+    assert tampered.value.rule == "signature-digest"
+    wrapped = etree.fromstring(signed)
+    signature = wrapped.find("{http://www.w3.org/2000/09/xmldsig#}Signature")
+    assert signature is not None
+    wrapped[0].append(signature)  # moved under SPSExchangedDocument: it signs nothing here
+    with pytest.raises(TrustError) as moved:
+        opened(etree.tostring(wrapped))
+    assert moved.value.rule == "signature-location"
+    unsigned = etree.tostring(encode(issued()))
+    assert (opened(unsigned).signature, opened(unsigned).finding().level) == ("unsigned", "INFO")
+    assert opened(unsigned, UnsignedPolicy.WARN).finding().level == "WARNING"
+    with pytest.raises(TrustError, match="is not signed, and this receiver refuses unsigned documents"):
+        opened(unsigned, UnsignedPolicy.REFUSE)

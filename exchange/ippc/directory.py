@@ -24,7 +24,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from exchange.clock import Clock
 from exchange.errors import TrustError
-from exchange.ippc.entities import AllowedDocument, Channel, ChannelRule, Direction, NppoView, Receive, RuleType
+from exchange.ippc.entities import (
+    AllowedDocument,
+    Channel,
+    ChannelRule,
+    Direction,
+    EnvelopeHeader,
+    NppoView,
+    Receive,
+    RuleType,
+)
 from exchange.revocation import CRL_FILE, RevocationList
 
 __all__ = ["DEFAULT_ALLOWED", "CertificateFile", "Directory", "NppoProfile", "fingerprint"]
@@ -193,6 +202,18 @@ class Directory:
                 return profile
         subject = certificate.subject.rfc4514_string()
         raise TrustError(f"{NOT_FOUND}: {subject}", rule="nppo-unknown")
+
+    def acts_for(self, caller: NppoProfile, country: str, direction: Direction, header: EnvelopeHeader) -> bool:
+        """Whether `caller` is the NPPO of `country`, or one it delegates `direction` to for such a delivery."""
+        owner = self.by_country(country)
+        return country.strip().upper() == caller.country or (owner is not None and owner.delegates(
+            direction, caller.country, header.certificate_type, header.certificate_status))
+
+    def principals(self, caller: NppoProfile) -> list[str]:
+        """The caller and every NPPO whose DELEGATE INC rule names it: whose imports the caller may take."""
+        return [caller.country, *(profile.country for profile in self.profiles()
+                                  if any(rule.rule_type is RuleType.DELEGATE and rule.direction is Direction.INC
+                                         and rule.country_code == caller.country for rule in profile.rules))]
 
     def with_receive(self, node_id: str, receive: Receive) -> Directory:
         profile = self._profiles[node_id]

@@ -28,7 +28,8 @@ from exchange.ippc import soap
 from exchange.ippc.directory import Directory
 from exchange.ippc.entities import Receive
 from exchange.ippc.operations import OPERATIONS
-from exchange.ippc.service import HubService, Relay, Validator, generic_validator
+from exchange.ippc.sending import Relay, Validator
+from exchange.ippc.service import HubService, generic_validator
 from exchange.ippc.store import IppcStore
 from exchange.ippc.wsdl import wsdl
 from exchange.pki import TrustStore
