@@ -370,6 +370,7 @@ class ScenarioLanguage:
             return None, findings
         try:
             document = self.document.model_validate(marked.value)
+            document._directory = marked.path.parent  # checks resolve the files a scenario names from here
         except ValidationError as exc:
             return None, findings + [self._finding(marked, where, message)
                                      for where, message in problems_from(exc, self.document, (), marked.value)]

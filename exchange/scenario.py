@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from exchange.errors import ScenarioError
 from exchange.faults import duration
@@ -113,6 +113,12 @@ class DocumentBase(Record):
     nodes: dict[NodeId, NodeBase] = Field(min_length=1, description="node id → the national single window")
     steps: list[StepEntry] = Field(default_factory=list, description="the timeline")
     expect: ExpectSection = Field(description="what must hold at the end; at least one expectation")
+    _directory: Path = PrivateAttr(default=Path("."))
+
+    @property
+    def directory(self) -> Path:
+        """Where the scenario file is: the paths a scenario names (sample files) are relative to it."""
+        return self._directory
 
 
 # -- the run-time view --------------------------------------------------------------------------------------

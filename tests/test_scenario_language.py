@@ -155,3 +155,13 @@ def test_check_refuses_files_that_are_no_scenario_in_one_line(
     findings = [line for line in out.splitlines() if "nothing was run" not in line]
     assert len(findings) == 1 and str(path) in findings[0] and problem in findings[0], out
     assert "Traceback" not in out + err
+
+
+def test_a_file_a_step_names_must_stand_beside_the_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ephyto = ROOT / "scenarios" / "uzb-geo-ephyto-transit.yaml"
+    text = ephyto.read_text(encoding="utf-8")
+    assert "file: samples/UZ-PC-2026-000106.xml" in text
+    moved = tmp_path / "ephyto.yaml"  # the same scenario elsewhere: its sample file is not beside it
+    moved.write_text(text, encoding="utf-8")
+    assert main(["check", str(moved)]) == 2
+    assert "steps[5].file: samples/UZ-PC-2026-000106.xml is no file beside the scenario" in capsys.readouterr().out

@@ -218,6 +218,8 @@ def _check_deliver(document: Any, step: Any, arguments: DeliverToHubArguments) -
             yield where, f"is {code!r}{suggest(code, countries)}: no node of the scenario serves it"
     if arguments.to == document.nodes[step.node].country:
         yield ("to",), f"is {arguments.to!r}, the sending node's own country"
+    if not (document.directory / arguments.file).is_file():
+        yield ("file",), f"{arguments.file} is no file beside the scenario ({document.directory})"
 
 
 def _check_certificates(document: Any) -> Iterator[tuple[KeyPath, str]]:
