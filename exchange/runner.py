@@ -66,6 +66,7 @@ class Check:
 class RunReport:
     messages: int = 0
     checks: list[Check] = field(default_factory=list)
+    requests: int = 0  # HTTP requests the driver made, counted by its client sessions (bench and tests read it)
 
     @property
     def ok(self) -> bool:
@@ -115,6 +116,7 @@ class Driver:
         self._log: IO[str] | None = None
         self._faults = FaultBook()
         self._transport_marks: dict[str, int] = {HUB_TARGET: 0, **{node: 0 for node in deployment.node_urls}}
+        self._requests = 0
 
     async def run(self) -> RunReport:
         shutil.rmtree(self._out / "messages", ignore_errors=True)  # only this run's messages, none left over
@@ -122,7 +124,7 @@ class Driver:
         report = RunReport()
         tls = self._deployment.driver_tls
         connector = aiohttp.TCPConnector(ssl=tls.client_context()) if tls else None
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with aiohttp.ClientSession(connector=connector, trace_configs=[self._request_counter()]) as session:
             self._session = session
             with (self._out / "events.jsonl").open("w", encoding="utf-8") as log:
                 self._log = log
@@ -139,8 +141,11 @@ class Driver:
                 report.checks = await self._check_expectations()
                 for extra in self._sessions.values():
                     await extra.close()
+                report.requests = self._requests
                 for check in report.checks:
                     self._record({"kind": "expectation", **asdict(check)})
+                self._record({"kind": "driver", "requests": report.requests, "steps": len(self._scenario.steps),
+                              "messages": report.messages})
                 self._print_summary(report)
         return report
 
@@ -245,8 +250,18 @@ class Driver:
         key = identity.party if identity else ""
         if key not in self._sessions:
             connector = aiohttp.TCPConnector(ssl=identity.client_context()) if identity else None
-            self._sessions[key] = aiohttp.ClientSession(connector=connector)
+            self._sessions[key] = aiohttp.ClientSession(connector=connector, trace_configs=[self._request_counter()])
         return self._sessions[key]
+
+    def _request_counter(self) -> aiohttp.TraceConfig:
+        """Count every request the client library starts (retries included), not the calls the driver meant."""
+
+        async def count(session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestStartParams) -> None:
+            self._requests += 1
+
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(count)
+        return trace
 
     async def _settle(self, at: datetime) -> None:
         """Wait until nothing is in flight, then log every message and event that the step caused."""
@@ -413,6 +428,7 @@ class Driver:
         else:
             self._say(f"{report.messages} messages exchanged, every one signed, verified and schema-valid at the hub.")
         self._say(f"Expectations: {held}/{len(report.checks)} hold")
+        self._say(f"The driver made {report.requests} HTTP requests for {len(self._scenario.steps)} steps.")
         for check in report.checks:
             mark = "✓" if check.holds else "✗"
             detail = "" if check.holds else f"  expected {check.expected!r}, got {check.actual!r}"
