@@ -22,6 +22,8 @@ and is never delivered twice; the same id with other content is refused as NCTS 
 The IPPC Hub face (exchange/ippc), when mounted, sees every accepted ePhyto (`accepted`) and every settled
 push (`settled`) inside the hub's transactions, and queues what it accepts over SOAP through `relay`: one
 delivery table, one forwarder per recipient, one timeline for both faces.
+
+`GET /status?wait=S` answers once the hub has no delivery left to push (exchange/activity.py).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import aiohttp
 import aiosqlite
 from aiohttp import web
 
+from exchange.activity import Activity, add_status_route
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
@@ -91,6 +94,7 @@ _SCHEMA = (
         UNIQUE (sender, message_id)
     )""",
     "CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (recipient, state, id)",
+    "CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (id) WHERE state = 'pending'",
     """CREATE TABLE IF NOT EXISTS refusals (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         at TEXT NOT NULL,
@@ -150,6 +154,8 @@ class Hub:
         faults: FaultSwitch | None = None,
     ) -> None:
         self._db = database
+        self._activity = Activity()
+        database.on_commit(self._activity.touch)
         self._faults = faults or FaultSwitch()  # scripted network faults (scenarios); empty: none
         self._transport = TransportLog(database, clock)
         self._wire: Wire | None = None
@@ -292,6 +298,7 @@ class Hub:
             self._tasks.append(asyncio.create_task(forwarder.run(), name=f"hub-forward-{node}"))
 
     async def stop(self) -> None:
+        self._activity.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -352,6 +359,7 @@ class Hub:
 
     def _wake_forwarders(self) -> None:
         """A new plan or a new time may release held envelopes: let every forwarder look again."""
+        self._activity.touch()
         for forwarder in self._forwarders.values():
             forwarder.wake()
 
@@ -422,14 +430,25 @@ class Hub:
         counts.update({row["state"]: row["n"] for row in rows})
         absorbed = await self._db.fetch_one("SELECT COALESCE(SUM(duplicates), 0) AS n FROM deliveries")
         refused = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM refusals")
+        newest = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM deliveries")
         counts["duplicates_absorbed"] = absorbed["n"] if absorbed else 0
-        counts["refused"] = refused["n"] if refused else 0
-        now = self._clock.now()
-        held = [node for node in self._directory if self._faults.could_hold(node, now)]
-        counts["held"] = sum([(await self._queue(node, capture=False))[1] for node in held])
+        counts["refused"] = refused["n"] if refused else 0  # the newest refusal's id
+        counts["last_delivery"] = newest["n"] if newest else 0
+        counts["last_transport"] = await self._transport.last_id()
+        counts["held"] = await self._held()
         if self._ippc is not None:
             counts.update(await self._ippc.counts())
         return counts
+
+    async def in_flight(self) -> int:
+        """Deliveries the hub still has to push, SOAP ones included (one table): the pending ones no fault holds."""
+        pending = await self._db.fetch_one("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'")
+        return (pending["n"] if pending else 0) - await self._held()
+
+    async def _held(self) -> int:
+        now = self._clock.now()
+        holding = [node for node in self._directory if self._faults.could_hold(node, now)]
+        return sum([(await self._queue(node, capture=False))[1] for node in holding])
 
     # -- HTTP -----------------------------------------------------------------------------------------------
 
@@ -444,13 +463,14 @@ class Hub:
         app.router.add_get("/deliveries", self._handle_list)
         app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
         app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
-        app.router.add_get("/status", self._handle_status)
+        add_status_route(app, self._activity, self.in_flight, self.status)
         app.router.add_get("/transport", transport_handler(self._transport))
         app.router.add_put("/control/faults", faults_handler(self._faults, self._wake_forwarders))
         if self._ippc is not None:
             app.add_subapp(IPPC_PREFIX, self._ippc.application())
         if isinstance(self._clock, VirtualClock):
-            app.router.add_put("/control/clock", set_clock_handler(self._clock, after=self._clock_moved))
+            app.router.add_put("/control/clock", set_clock_handler(
+                self._clock, after=self._clock_moved, report=self._activity.reporter(self.in_flight)))
         return app
 
     async def _handle_submit(self, request: web.Request) -> web.Response:
@@ -481,9 +501,6 @@ class Hub:
         if envelope is None:
             return json_response({"error": "unknown-delivery", "message": "no such delivery"}, status=404)
         return web.Response(body=envelope, content_type="application/xml")
-
-    async def _handle_status(self, request: web.Request) -> web.Response:
-        return json_response(await self.status())
 
 
 def _receipt(row: Any) -> Receipt:

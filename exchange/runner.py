@@ -28,6 +28,7 @@ from exchange.envelope import Envelope
 from exchange.errors import ScenarioError, TransportError
 from exchange.faults import FaultBook, fault_from_step, plan_to_json
 from exchange.scenario import Scenario, Step
+from exchange.settle import wait_until_settled
 from exchange.tls import TlsIdentity
 
 __all__ = ["Check", "Deployment", "Description", "Driver", "RunReport"]
@@ -155,16 +156,20 @@ class Driver:
         if self._speed and at > previous:
             await asyncio.sleep((at - previous).total_seconds() / self._speed)
         if at > previous:
-            await self._set_clocks(at)
+            moved = await self._set_clocks(at)
             for fault in self._faults.ended(at):
                 self._say(f"{fault.until:%Y-%m-%d %H:%M}  ⚡ {fault.describe()}: over, the wire works again")
-            await self._settle(at)
+            await self._settle(at, moved)
 
-    async def _set_clocks(self, at: datetime) -> None:
+    async def _set_clocks(self, at: datetime) -> dict[str, dict[str, Any]]:
+        """The hub first (it must not find the nodes' new envelopes in its future), then every node.
+
+        Each answer carries the component's activity reading, taken after its deadlines fired: together
+        they are the first round of waiting for quiet.
+        """
         body = {"now": at.isoformat()}
-        await self._call("PUT", f"{self._deployment.hub_url}/control/clock", body)
-        for url in self._deployment.node_urls.values():
-            await self._call("PUT", f"{url}/control/clock", body)
+        urls = {HUB_TARGET: self._deployment.hub_url, **self._deployment.node_urls}
+        return {component: await self._call("PUT", f"{url}/control/clock", body) for component, url in urls.items()}
 
     async def _run_step(self, step: Step) -> None:
         self._record({"kind": "step", "index": step.index, "at": _iso(step.at), "do": step.action, "node": step.node,
@@ -234,10 +239,12 @@ class Driver:
             await self._call("PUT", f"{url}/control/faults", body)
         await self._settle(step.at)
 
-    async def _collect_transport(self) -> None:
+    async def _collect_transport(self, settled: Mapping[str, Mapping[str, Any]]) -> None:
         """Retries, held and released envelopes, drops, duplicates and corruptions, as each component logged them."""
         urls = {HUB_TARGET: self._deployment.hub_url, **self._deployment.node_urls}
         for component, url in urls.items():
+            if settled[component]["last_transport"] <= self._transport_marks[component]:
+                continue
             listing = await self._call("GET", f"{url}/transport?after={self._transport_marks[component]}")
             for event in listing.get("events", []):
                 self._transport_marks[component] = event["id"]
@@ -263,16 +270,23 @@ class Driver:
         trace.on_request_start.append(count)
         return trace
 
-    async def _settle(self, at: datetime) -> None:
-        """Wait until nothing is in flight, then log every message and event that the step caused."""
-        await self._wait_quiet()
-        await self._collect_messages()
-        await self._collect_events()
-        await self._collect_refusals()
-        await self._collect_transport()
+    async def _settle(self, at: datetime, first: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """Wait until nothing is in flight, then log every message and event that the step caused.
 
-    async def _collect_refusals(self) -> None:
+        `first` is a round of readings already in hand (the clock answers). The settled statuses say what
+        is new (the newest delivery, event, refusal and transport line of each component), so a list is
+        fetched only when it has something to add.
+        """
+        settled = await self._wait_quiet(first)
+        await self._collect_messages(settled[HUB_TARGET]["last_delivery"])
+        await self._collect_events(settled)
+        await self._collect_refusals(settled[HUB_TARGET]["refused"])
+        await self._collect_transport(settled)
+
+    async def _collect_refusals(self, newest: int) -> None:
         after = self._refusals[-1]["id"] if self._refusals else 0
+        if newest <= after:
+            return
         listing = await self._call("GET", f"{self._deployment.hub_url}/refusals?after={after}")
         for refusal in listing.get("refusals", []):
             self._refusals.append(refusal)
@@ -282,55 +296,54 @@ class Driver:
             self._say(f"{refusal['at'][:10]} {refusal['at'][11:16]}  ⛔ hub refused {what} from {who}: "
                       f"[{refusal['rule']}] {refusal['message']}")
 
-    async def _wait_quiet(self) -> None:
-        """Two consecutive polls with nothing pending and no new hub traffic mean the step has settled.
+    async def _wait_quiet(self, first: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Mapping[str, Any]]:
+        """Until nothing is in flight anywhere: a double collect over the components' long polls.
 
-        Envelopes a scripted fault holds (`held`, `outbox_held`) are not in flight: they wait for the
-        fault to end, which only a later step (moving the clock, healing) can bring about.
+        Envelopes a scripted fault holds are not in flight: they wait for the fault to end, which only a
+        later step (moving the clock, healing) can bring about.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settle_timeout
-        quiet_rounds, last_total = 0, -1
-        while quiet_rounds < 2:
-            if loop.time() > deadline:
-                raise TransportError(f"components did not settle within {self._settle_timeout:.0f} s")
-            hub = await self._call("GET", f"{self._deployment.hub_url}/status")
-            busy = hub.get("pending", 0) - hub.get("held", 0)
-            for url in self._deployment.node_urls.values():
-                node = await self._call("GET", f"{url}/status")
-                busy += node["inbox_pending"] + node["outbox_pending"] - node.get("outbox_held", 0) + node["busy"]
-            total = sum(hub.values())
-            quiet_rounds = quiet_rounds + 1 if busy == 0 and total == last_total else 0
-            last_total = total
-            await asyncio.sleep(0.01)
+        urls = {HUB_TARGET: self._deployment.hub_url, **self._deployment.node_urls}
 
-    async def _collect_messages(self) -> None:
-        after = self._messages[-1].seq if self._messages else 0
-        listing = await self._call("GET", f"{self._deployment.hub_url}/deliveries?after={after}")
-        for delivery in listing["deliveries"]:
-            url = f"{self._deployment.hub_url}/deliveries/{delivery['delivery_id']}/envelope"
-            envelope_bytes = await self._fetch(url)
-            envelope = Envelope.from_xml(envelope_bytes)
-            seq = delivery["delivery_id"]
-            name = f"{seq:04d}-{envelope.message_type}-{envelope.sender}-to-{envelope.recipient}.xml"
-            (self._out / "messages" / name).write_bytes(envelope.document)
-            self._captured.append(Captured(seq, envelope))
-            message = _Message(seq, delivery["accepted_at"], envelope.sender, envelope.recipient,
-                               envelope.message_type, envelope.correlation_id, delivery["state"],
-                               envelope.document, f"messages/{name}")
-            self._messages.append(message)
-            description = self._describe(etree.fromstring(envelope.document))
-            self._record({"kind": "message", "seq": seq, "at": message.at, "sender": message.sender,
-                          "recipient": message.recipient, "type": message.code, "name": description.name,
-                          "correlation": message.correlation, "summary": description.summary,
-                          "delivery": message.state, "file": message.file})
-            failed = "" if message.state == "delivered" else f"  [{message.state.upper()}]"
-            self._say(f"{message.at[:10]} {message.at[11:16]}  {message.sender.upper():>3} → "
-                      f"{message.recipient.upper():<3} {message.code} {description.name:<34} "
-                      f"{description.summary}{failed}")
+        async def read(component: str, wait: float) -> dict[str, Any]:
+            return await self._call("GET", f"{urls[component]}/status?wait={wait:.3f}")
 
-    async def _collect_events(self) -> None:
+        return await wait_until_settled(read, list(urls), self._settle_timeout, first)
+
+    async def _collect_messages(self, newest: int) -> None:
+        """Every delivery up to `newest`, the hub's newest id (a listing comes in pages)."""
+        while (after := self._messages[-1].seq if self._messages else 0) < newest:
+            listing = await self._call("GET", f"{self._deployment.hub_url}/deliveries?after={after}")
+            if not listing["deliveries"]:
+                return
+            for delivery in listing["deliveries"]:
+                await self._collect_message(delivery)
+
+    async def _collect_message(self, delivery: Mapping[str, Any]) -> None:
+        url = f"{self._deployment.hub_url}/deliveries/{delivery['delivery_id']}/envelope"
+        envelope_bytes = await self._fetch(url)
+        envelope = Envelope.from_xml(envelope_bytes)
+        seq = delivery["delivery_id"]
+        name = f"{seq:04d}-{envelope.message_type}-{envelope.sender}-to-{envelope.recipient}.xml"
+        (self._out / "messages" / name).write_bytes(envelope.document)
+        self._captured.append(Captured(seq, envelope))
+        message = _Message(seq, delivery["accepted_at"], envelope.sender, envelope.recipient,
+                           envelope.message_type, envelope.correlation_id, delivery["state"],
+                           envelope.document, f"messages/{name}")
+        self._messages.append(message)
+        description = self._describe(etree.fromstring(envelope.document))
+        self._record({"kind": "message", "seq": seq, "at": message.at, "sender": message.sender,
+                      "recipient": message.recipient, "type": message.code, "name": description.name,
+                      "correlation": message.correlation, "summary": description.summary,
+                      "delivery": message.state, "file": message.file})
+        failed = "" if message.state == "delivered" else f"  [{message.state.upper()}]"
+        self._say(f"{message.at[:10]} {message.at[11:16]}  {message.sender.upper():>3} → "
+                  f"{message.recipient.upper():<3} {message.code} {description.name:<34} "
+                  f"{description.summary}{failed}")
+
+    async def _collect_events(self, settled: Mapping[str, Mapping[str, Any]]) -> None:
         for node, url in self._deployment.node_urls.items():
+            if settled[node]["last_event"] <= self._event_marks[node]:
+                continue
             listing = await self._call("GET", f"{url}/events?after={self._event_marks[node]}")
             for event in listing["events"]:
                 self._event_marks[node] = event["id"]

@@ -4,7 +4,8 @@ The hub and every node keep their outbox, inbox, tracking and agency state in on
 in WAL mode with `synchronous=FULL`: a message is acknowledged only after its row is committed, and a
 commit survives a killed process. aiosqlite gives each database one connection on its own thread;
 caravan adds a lock so that one logical transaction (for example "mark inbox row processed, save the
-new movement state, queue the answers") is never interleaved with another.
+new movement state, queue the answers") is never interleaved with another. Commit listeners run
+before that lock is released, so whoever reads after a commit has seen it (exchange/activity.py relies on this).
 
 One store, one process: opening a store takes an exclusive advisory lock on a `.lock` file beside it,
 which the operating system drops when the process ends, however it ends. A second hub or node given
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ class Database:
         self._connection = connection
         self._owner = owner  # the descriptor holding the store's lock
         self._lock = asyncio.Lock()
+        self._listeners: list[Callable[[], None]] = []
 
     @classmethod
     async def open(cls, path: Path, schema: Iterable[str]) -> Database:
@@ -66,6 +68,10 @@ class Database:
         finally:
             os.close(self._owner)  # drops the lock
 
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every committed transaction, before any other read or write can start."""
+        self._listeners.append(listener)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """Run the block as one `BEGIN IMMEDIATE … COMMIT`; any exception rolls everything back."""
@@ -77,6 +83,8 @@ class Database:
                 await self._connection.execute("ROLLBACK")
                 raise
             await self._connection.execute("COMMIT")
+            for listener in self._listeners:
+                listener()
 
     async def fetch_all(self, sql: str, parameters: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         async with self._lock:

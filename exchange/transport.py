@@ -81,6 +81,11 @@ class TransportLog:
                 "DELETE FROM transport WHERE id <= (SELECT MAX(id) FROM transport) - ?", (TRANSPORT_LOG_ROWS,)
             )
 
+    async def last_id(self) -> int:
+        """The id of the newest event (0: none yet); a reader that has seen it has nothing new to fetch."""
+        row = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM transport")
+        return row["n"] if row else 0
+
     async def after(self, after: int = 0) -> list[dict[str, Any]]:
         rows = await self._db.fetch_all("SELECT * FROM transport WHERE id > ? ORDER BY id", (after,))
         return [dict(row) for row in rows]

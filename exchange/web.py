@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,11 +48,15 @@ def error_response(error: CaravanError) -> web.Response:
 
 
 def set_clock_handler(
-    clock: VirtualClock, after: Callable[[], Awaitable[None]] | None = None
+    clock: VirtualClock,
+    after: Callable[[], Awaitable[None]] | None = None,
+    report: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """`PUT /control/clock {"now": ISO-8601}`: the scenario driver moves a component's virtual time.
 
-    `after` runs once the clock has moved, so a node can let deadlines fire before it answers.
+    `after` runs once the clock has moved, so a node can let deadlines fire before it answers; what
+    `report` returns joins the answer (the component's activity reading: the driver's first round of
+    waiting for quiet comes with the clock move).
     """
 
     async def handler(request: web.Request) -> web.Response:
@@ -63,7 +67,7 @@ def set_clock_handler(
             return json_response({"error": "bad-clock", "message": str(exc)}, status=400)
         if after is not None:
             await after()
-        return json_response({"now": clock.now().isoformat()})
+        return json_response({"now": clock.now().isoformat(), **(await report() if report else {})})
 
     return handler
 

@@ -9,8 +9,9 @@ one transaction together with marking the inbox row processed. The outbox is rel
 order, with retries.
 
 Scenario drivers use the control API: `POST /control/actions` for a step, `PUT /control/clock` to move
-virtual time (deadlines fire), `PUT /control/faults` to script network faults, `GET /status` to see
-whether work is in flight, `GET /state`, `GET /events` and `GET /transport` to read what happened.
+virtual time (deadlines fire), `PUT /control/faults` to script network faults, `GET /status?wait=S` to
+wait until no work is in flight (exchange/activity.py), `GET /state`, `GET /events` and `GET /transport`
+to read what happened.
 While a scripted `offline` fault cuts the node off, it keeps working locally: actions commit and the
 outbox waits until the link is back.
 """
@@ -29,6 +30,7 @@ import aiohttp
 from aiohttp import web
 from lxml import etree
 
+from exchange.activity import Activity, add_status_route
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
@@ -92,6 +94,8 @@ _SCHEMA = (
         detail TEXT NOT NULL,
         data TEXT NOT NULL
     )""",
+    "CREATE INDEX IF NOT EXISTS inbox_waiting ON inbox (id) WHERE state = 'received'",
+    "CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox (id) WHERE state = 'pending'",
     TRANSPORT_SCHEMA,
 )
 
@@ -142,7 +146,8 @@ class Node:
         self._max_attempts = max_attempts
         self._processing = asyncio.Event()
         self._deciding = asyncio.Lock()  # one load → decide → commit at a time, or decisions overwrite each other
-        self._busy = 0
+        self._activity = Activity()
+        database.on_commit(self._activity.touch)
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._forwarder: Forwarder | None = None
@@ -198,6 +203,7 @@ class Node:
         self._processing.set()
 
     async def stop(self) -> None:
+        self._activity.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -301,7 +307,7 @@ class Node:
             raise ScenarioError(
                 f"node {self.node_id!r} knows no action {action!r}; known: {', '.join(known)}", rule="unknown-action"
             )
-        self._busy += 1
+        self._activity.enter()
         try:
             async with self._deciding:
                 if key is not None:
@@ -313,12 +319,12 @@ class Node:
                 events = [_event_dict(event) for event in result.events]
                 await self._commit(desk, state, result, action=None if key is None else (key, events))
         finally:
-            self._busy -= 1
+            self._activity.leave()
         return events
 
     async def tick(self) -> None:
         """Let every desk's deadlines that have passed take effect."""
-        self._busy += 1
+        self._activity.enter()
         try:
             for desk in self._desks.values():
                 async with self._deciding:
@@ -327,7 +333,7 @@ class Node:
                     if result.outgoing or result.events:
                         await self._commit(desk, state, result)
         finally:
-            self._busy -= 1
+            self._activity.leave()
 
     # -- committing -----------------------------------------------------------------------------------------
 
@@ -419,10 +425,12 @@ class Node:
 
     async def _clock_moved(self) -> None:
         """Deadlines that passed take effect, and an offline window that ended lets the outbox go."""
+        self._activity.touch()
         await self.tick()
         self._wake_forwarder()
 
     def _wake_forwarder(self) -> None:
+        self._activity.touch()  # a new plan or a new time may release or hold the outbox
         if self._forwarder is not None:
             self._forwarder.wake()
 
@@ -461,14 +469,24 @@ class Node:
         inbox = await self._db.fetch_one("SELECT COUNT(*) AS n FROM inbox WHERE state = 'received'")
         outbox = await self._db.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
         failed = await self._db.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE state = 'failed'")
+        newest = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM events")
         pending = outbox["n"] if outbox else 0
         return {
             "inbox_pending": inbox["n"] if inbox else 0,
             "outbox_pending": pending,
             "outbox_held": pending if self._faults.offline(self.node_id, self._clock.now()) else 0,
             "outbox_failed": failed["n"] if failed else 0,
-            "busy": self._busy,
+            "busy": self._activity.busy,
+            "last_event": newest["n"] if newest else 0,
+            "last_transport": await self._transport.last_id(),
         }
+
+    async def in_flight(self) -> int:
+        """Work the node still has to do by itself: inbox rows to process, outbox rows it may send, actions."""
+        inbox = await self._db.fetch_one("SELECT COUNT(*) AS n FROM inbox WHERE state = 'received'")
+        outbox = await self._db.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
+        sendable = 0 if self._faults.offline(self.node_id, self._clock.now()) else (outbox["n"] if outbox else 0)
+        return (inbox["n"] if inbox else 0) + sendable + self._activity.busy
 
     async def state(self) -> dict[str, Any]:
         return {family: desk.snapshot(await self._load_state(desk)) for family, desk in self._desks.items()}
@@ -502,14 +520,15 @@ class Node:
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_post("/inbox", self._handle_inbox)
         app.router.add_post("/control/credentials", self._handle_credentials)
-        app.router.add_get("/status", self._handle_status)
+        add_status_route(app, self._activity, self.in_flight, self.status)
         app.router.add_get("/state", self._handle_state)
         app.router.add_get("/events", self._handle_events)
         app.router.add_post("/control/actions", self._handle_action)
         app.router.add_get("/transport", transport_handler(self._transport))
         app.router.add_put("/control/faults", faults_handler(self._faults, self._wake_forwarder))
         if isinstance(self._clock, VirtualClock):
-            app.router.add_put("/control/clock", set_clock_handler(self._clock, after=self._clock_moved))
+            app.router.add_put("/control/clock", set_clock_handler(
+                self._clock, after=self._clock_moved, report=self._activity.reporter(self.in_flight)))
         return app
 
     async def _handle_inbox(self, request: web.Request) -> web.Response:
@@ -527,9 +546,6 @@ class Node:
         self._credentials = self._reload_credentials()
         serial = f"{self._credentials.certificate.serial_number:x}"
         return json_response({"node": self.node_id, "serial": serial})
-
-    async def _handle_status(self, request: web.Request) -> web.Response:
-        return json_response(await self.status())
 
     async def _handle_state(self, request: web.Request) -> web.Response:
         return json_response(await self.state())

@@ -46,6 +46,7 @@ from exchange.faults import (
 )
 from exchange.pki import ScenarioPKI
 from exchange.runner import Deployment, Driver
+from exchange.settle import wait_until_settled
 from exchange.signing import sign_document, verify_document
 from nodes.customs.codec import encode
 from nodes.families import describe_document
@@ -284,22 +285,12 @@ class Lab:
         await self.quiet()
 
     async def quiet(self) -> None:
-        """Until nothing is in flight (held envelopes are not) and the hub took nothing new, three polls running.
+        """Until nothing is in flight (held envelopes are not), waited for as the scenario driver waits."""
 
-        The components are read one after another, so one poll can miss an envelope on its way between
-        them; the hub's growing totals give that away, as in the scenario driver.
-        """
-        calm, last = 0, None
-        while calm < 3:
-            hub = await self.call("GET", "hub", "/status")
-            busy = hub["pending"] - hub["held"]
-            for node in NODES:
-                status = await self.call("GET", node, "/status")
-                busy += status["inbox_pending"] + status["outbox_pending"] - status["outbox_held"] + status["busy"]
-            totals = (hub["pending"], hub["delivered"], hub["failed"], hub["duplicates_absorbed"], hub["refused"])
-            calm = calm + 1 if busy == 0 and totals == last else 0
-            last = totals
-            await asyncio.sleep(0.01)
+        async def read(component: str, wait: float) -> Any:
+            return await self.call("GET", component, f"/status?wait={wait}")
+
+        await wait_until_settled(read, list(self.urls), timeout=60)
 
     async def deliveries(self, message_type: str, recipient: str) -> list[dict[str, Any]]:
         listing = await self.call("GET", "hub", "/deliveries")

@@ -10,6 +10,7 @@ from lxml import etree
 
 from exchange.cli import main
 from tests.test_p5_oracle import OFFICIAL, official_errors, without_signature
+from tests.test_settle import request_bound
 
 PILOT = Path(__file__).resolve().parent.parent / "scenarios" / "aze-geo-uzb-transit.yaml"
 
@@ -109,3 +110,14 @@ def test_every_trader_message_of_the_pilot_is_valid_against_the_official_p5_sche
             assert official_errors(without_signature(root)) == [], path.name
             checked.append(path.name)
     assert len(checked) >= 20
+
+
+def test_the_driver_waits_on_the_components_not_on_a_timer(pilot_run: tuple[Path, int, str]) -> None:
+    """Its HTTP requests, as its client counted them, stay within 2.5 per component for each step and message."""
+    out, _, stdout = pilot_run
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    [driver] = [event for event in events if event["kind"] == "driver"]
+    components = 4  # the hub and three nodes
+    assert driver["steps"] == 23 and driver["messages"] == sum(event["kind"] == "message" for event in events)
+    assert 0 < driver["requests"] <= request_bound(components, driver["steps"], driver["messages"])
+    assert f"The driver made {driver['requests']} HTTP requests for 23 steps." in stdout

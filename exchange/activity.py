@@ -1,0 +1,140 @@
+"""How a component lets a scenario driver wait until it has gone quiet, instead of being polled.
+
+Every hub and node keeps an `Activity`:
+
+1. a change counter, moved by every committed transaction of the component's store (`Database.on_commit`)
+   and by every change of the in-memory state that decides what it may still send (the virtual clock, the
+   fault plan, an action or a tick under way);
+2. an `instance` token drawn when the component object is made, so that a restarted component, whose
+   counter starts again from zero, never looks unchanged;
+3. a long poll on the status endpoint, `GET /status?wait=S`: it answers as soon as the component has
+   nothing in flight of its own, or after S seconds, whichever comes first. Without `wait` it answers at
+   once.
+
+"In flight" is what the component itself still has to move: an inbox row not processed, an outbox row or
+a hub delivery not yet acknowledged by its receiver, an action under way. Envelopes a scripted fault holds
+are not in flight: only a later step (the clock, a healed fault) can release them.
+
+The answer's `version` ([instance, changes]) and `in_flight` are one consistent reading: the counter is
+read before and after the count, and the count is taken again if it moved in between. Because listeners
+run before the store's lock is released, a count that saw a commit also sees its change of the counter.
+So two answers with the same version mean that nothing changed in the component between them, which is
+what the driver's double collect (exchange/settle.py) needs. The other counts in the answer are read
+just after, for people and tests to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from exchange.web import json_response
+
+__all__ = ["MAX_WAIT", "Activity", "Reading", "add_status_route"]
+
+MAX_WAIT = 60.0
+"""The longest a status request may be held, in seconds."""
+
+InFlight = Callable[[], Awaitable[int]]
+"""Counts what the component still has to move by itself (see the module docstring)."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The component's version and its in-flight count, read together."""
+
+    instance: str
+    changes: int
+    in_flight: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": [self.instance, self.changes], "in_flight": self.in_flight, "quiet": self.in_flight == 0}
+
+
+class Activity:
+    """A component's change counter and the long polls waiting on it."""
+
+    def __init__(self) -> None:
+        self.instance = secrets.token_hex(8)
+        self.busy = 0  # actions and ticks under way: in flight until they have committed what they decided
+        self._changes = 0
+        self._changed = asyncio.Event()
+        self._closed = False
+
+    def touch(self) -> None:
+        """Something that may matter to a waiter changed: count it and wake every waiter to look again."""
+        self._changes += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def enter(self) -> None:
+        """An action or a tick starts: the component is busy until `leave`."""
+        self.busy += 1
+        self.touch()
+
+    def leave(self) -> None:
+        self.busy -= 1
+        self.touch()
+
+    def close(self) -> None:
+        """The server is stopping: answer every waiting request now rather than hold up the shutdown."""
+        self._closed = True
+        self.touch()
+
+    async def read(self, in_flight: InFlight) -> Reading:
+        """One consistent reading: no change was counted while `in_flight` ran."""
+        while True:
+            before = self._changes
+            count = await in_flight()
+            if self._changes == before:
+                return Reading(self.instance, before, count)
+
+    def reporter(self, in_flight: InFlight) -> Callable[[], Awaitable[dict[str, Any]]]:
+        """A reading as JSON, for answers that double as a status reading (`PUT /control/clock`)."""
+
+        async def report() -> dict[str, Any]:
+            return (await self.read(in_flight)).as_dict()
+
+        return report
+
+    async def when_quiet(self, in_flight: InFlight, wait: float) -> Reading:
+        """The first reading with nothing in flight, or the last one taken before `wait` seconds ran out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            changed = self._changed  # taken before reading: a change during the reading is not missed
+            reading = await self.read(in_flight)
+            remaining = deadline - loop.time()
+            if reading.in_flight == 0 or remaining <= 0 or self._closed:
+                return reading
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+
+
+def add_status_route(
+    app: web.Application, activity: Activity, in_flight: InFlight, status: Callable[[], Awaitable[dict[str, Any]]]
+) -> None:
+    """`GET /status[?wait=S]` on `app`, and a shutdown hook that answers the requests still waiting."""
+
+    async def handler(request: web.Request) -> web.Response:
+        try:
+            wait = float(request.query.get("wait", "0"))
+        except ValueError:
+            wait = -1.0
+        if not 0 <= wait <= MAX_WAIT:
+            message = f"query parameter wait={request.query['wait']!r}: give seconds from 0 to {MAX_WAIT:.0f}"
+            return json_response({"error": "bad-wait", "message": message, "path": "wait"}, status=400)
+        reading = await activity.when_quiet(in_flight, wait)
+        return json_response({**await status(), **reading.as_dict()})
+
+    async def release(app: web.Application) -> None:
+        activity.close()
+
+    app.router.add_get("/status", handler)
+    app.on_shutdown.append(release)

@@ -1,0 +1,204 @@
+"""Event-driven settling: components answer a long poll when they go quiet, and the driver's double collect.
+
+The unit tests drive `Activity` with a stand-in for a component's in-flight count; the HTTP tests run the
+pilot's hub and nodes in this process. No test waits for a length of time: each waits for an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from exchange.activity import Activity
+from exchange.runner import Deployment, Driver, RunReport
+from exchange.scenario import Expectations, load_scenario
+from exchange.settle import wait_until_settled
+from exchange.store import Database
+from nodes.families import describe_document
+from nodes.launch import local_deployment
+from nodes.node import Node
+
+ROOT = Path(__file__).resolve().parent.parent
+PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
+
+
+class Work:
+    """A stand-in for a component's in-flight count, changed the way a commit changes it."""
+
+    def __init__(self, activity: Activity, count: int) -> None:
+        self.activity = activity
+        self.count = count
+        self.reads = 0
+
+    async def in_flight(self) -> int:
+        self.reads += 1
+        return self.count
+
+    def finish(self, left: int = 0) -> None:
+        self.count = left
+        self.activity.touch()
+
+
+async def _yield_to_others() -> None:
+    """Let every ready task run until it waits (scheduling only: no time passes for the test)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_waiting_status_is_answered_once_the_last_work_is_done() -> None:
+    activity = Activity()
+    work = Work(activity, 2)
+    waiting = asyncio.create_task(activity.when_quiet(work.in_flight, wait=60))
+    await _yield_to_others()
+    assert not waiting.done()
+    work.finish(left=1)  # a change that leaves work in flight is looked at, not answered
+    await _yield_to_others()
+    assert not waiting.done() and work.reads == 2
+    work.finish()
+    reading = await waiting
+    assert (reading.in_flight, reading.changes, reading.instance) == (0, 2, activity.instance)
+    assert reading.as_dict() == {"version": [activity.instance, 2], "in_flight": 0, "quiet": True}
+
+
+async def test_a_reading_during_which_something_changed_is_taken_again() -> None:
+    activity = Activity()
+    counts = iter([1, 0])
+
+    async def in_flight() -> int:
+        count = next(counts)
+        if count == 1:
+            activity.touch()  # a commit lands while the count is being taken
+        return count
+
+    reading = await activity.read(in_flight)
+    assert (reading.changes, reading.in_flight) == (1, 0)
+
+
+async def test_a_stopping_component_answers_its_waiting_readers_at_once() -> None:
+    activity = Activity()
+    work = Work(activity, 1)
+    waiting = asyncio.create_task(activity.when_quiet(work.in_flight, wait=60))
+    await _yield_to_others()
+    activity.close()
+    assert (await waiting).in_flight == 1
+
+
+async def test_every_commit_moves_the_counter_and_a_rollback_does_not(tmp_path: Path) -> None:
+    database = await Database.open(tmp_path / "store.sqlite", ["CREATE TABLE t (x INTEGER)"])
+    activity = Activity()
+    database.on_commit(activity.touch)
+    try:
+        async with database.transaction() as db:
+            await db.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(RuntimeError):
+            async with database.transaction() as db:
+                await db.execute("INSERT INTO t VALUES (2)")
+                raise RuntimeError("abandoned")
+        await database.fetch_all("SELECT * FROM t")
+        assert (await activity.read(lambda: asyncio.sleep(0, result=0))).changes == 1
+    finally:
+        await database.close()
+
+
+# -- over HTTP ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def pilot(tmp_path: Path) -> AsyncIterator[tuple[Deployment, aiohttp.ClientSession]]:
+    async with local_deployment(load_scenario(PILOT), tmp_path, tls=False) as deployment:
+        async with aiohttp.ClientSession() as session:
+            yield deployment, session
+
+
+async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, Any]]:
+    async with session.get(url) as response:
+        return response.status, await response.json()
+
+
+async def test_status_answers_with_a_version_and_refuses_a_bad_wait(
+    pilot: tuple[Deployment, aiohttp.ClientSession],
+) -> None:
+    deployment, session = pilot
+    status, quiet = await _get(session, f"{deployment.node_urls['ge']}/status?wait=30")
+    assert status == 200 and quiet["quiet"] is True and quiet["in_flight"] == 0
+    instance, changes = quiet["version"]
+    for wait in ("soon", "61", "-1", "nan"):
+        status, refused = await _get(session, f"{deployment.node_urls['ge']}/status?wait={wait}")
+        assert status == 400 and refused["error"] == "bad-wait" and refused["path"] == "wait", wait
+    async with session.put(f"{deployment.node_urls['ge']}/control/clock", json={"now": "2026-03-02T09:00:00Z"}) as r:
+        moved = await r.json()
+    assert moved["quiet"] is True and moved["version"][0] == instance and moved["version"][1] > changes
+    assert deployment.restart is not None
+    await deployment.restart("ge")
+    _, restarted = await _get(session, f"{deployment.node_urls['ge']}/status")
+    assert restarted["version"][0] != instance, "a restarted component never looks unchanged"
+
+
+async def test_after_settling_nothing_is_pending_anywhere(pilot: tuple[Deployment, aiohttp.ClientSession]) -> None:
+    """A declaration fans out to three nodes and their answers come back; settling waits for all of it."""
+    deployment, session = pilot
+    urls = {"hub": deployment.hub_url, **deployment.node_urls}
+    asked: list[str] = []
+
+    async def read(component: str, wait: float) -> Any:
+        asked.append(component)
+        return (await _get(session, f"{urls[component]}/status?wait={wait}"))[1]
+
+    body = {"do": "declare", "arguments": {"movement": "M1"}}
+    async with session.put(f"{deployment.hub_url}/control/clock", json={"now": "2026-03-02T08:00:00Z"}):
+        pass
+    for node in deployment.node_urls.values():
+        async with session.put(f"{node}/control/clock", json={"now": "2026-03-02T08:00:00Z"}):
+            pass
+    async with session.post(f"{deployment.node_urls['uz']}/control/actions", json=body) as response:
+        assert response.status == 200
+    settled = await wait_until_settled(read, list(urls), timeout=60)
+    hub = settled["hub"]
+    assert hub["pending"] == 0 and hub["delivered"] == hub["last_delivery"] >= 5
+    for node in deployment.node_urls:
+        assert (settled[node]["inbox_pending"], settled[node]["outbox_pending"]) == (0, 0), node
+    _, deliveries = await _get(session, f"{deployment.hub_url}/deliveries")
+    assert {d["state"] for d in deliveries["deliveries"]} == {"delivered"}
+    assert len(asked) % len(urls) == 0 and len(asked) <= len(urls) * (2 + 2 * hub["last_delivery"])
+
+
+# -- the driver ---------------------------------------------------------------------------------------------
+
+
+def request_bound(components: int, steps: int, messages: int) -> float:
+    """What the driver may spend: two and a half requests per component for each step and each message."""
+    return 2.5 * components * (steps + messages)
+
+
+async def _drive(scenario_steps: int, out: Path) -> tuple[RunReport, int]:
+    pilot = load_scenario(PILOT)
+    scenario = replace(pilot, steps=pilot.steps[:scenario_steps], expectations=Expectations())
+    async with local_deployment(scenario, out, tls=False) as deployment:
+        report = await Driver(scenario, deployment, out, describe_document).run()
+    return report, len(scenario.steps)
+
+
+async def test_the_driver_asks_no_more_when_the_work_takes_longer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A driver polling on a timer asks more the longer a step takes; one waiting on events does not."""
+    quick, steps = await _drive(4, tmp_path / "quick")
+    process = Node._process
+
+    async def slowly(node: Node, received: Any) -> None:
+        await asyncio.sleep(0.2)  # a slow desk: each inbound message takes a fifth of a second longer
+        await process(node, received)
+
+    monkeypatch.setattr(Node, "_process", slowly)
+    slow, _ = await _drive(4, tmp_path / "slow")
+    assert slow.messages == quick.messages >= 10
+    components = 4
+    assert quick.requests <= request_bound(components, steps, quick.messages)
+    assert slow.requests <= request_bound(components, steps, slow.messages)
+    assert slow.requests <= quick.requests + 2 * components * steps, (quick.requests, slow.requests)
