@@ -8,8 +8,10 @@ Every hub and node keeps an `Activity`:
 2. an `instance` token drawn when the component object is made, so that a restarted component, whose
    counter starts again from zero, never looks unchanged;
 3. a long poll on the status endpoint, `GET /status?wait=S`: it answers as soon as the component has
-   nothing in flight of its own, or after S seconds, whichever comes first. Without `wait` it answers at
-   once.
+   nothing in flight of its own, or after S seconds, whichever comes first, with what a waiter needs:
+   the reading below and the component's marks (the ids of its newest delivery, event, refusal or
+   transport line, so the driver fetches a list only when it has something new). Without `wait` it
+   answers at once, and with every count of the component's status besides.
 
 "In flight" is what the component itself still has to move: an inbox row not processed, an outbox row or
 a hub delivery not yet acknowledged by its receiver, an action under way. Envelopes a scripted fault holds
@@ -19,8 +21,8 @@ The answer's `version` ([instance, changes]) and `in_flight` are one consistent 
 read before and after the count, and the count is taken again if it moved in between. Because listeners
 run before the store's lock is released, a count that saw a commit also sees its change of the counter.
 So two answers with the same version mean that nothing changed in the component between them, which is
-what the driver's double collect (exchange/settle.py) needs. The other counts in the answer are read
-just after, for people and tests to look at.
+what the driver's double collect (exchange/settle.py) needs. The marks and counts in the answer are
+read just after; once the deployment has settled, nothing moves them.
 """
 
 from __future__ import annotations
@@ -117,9 +119,11 @@ class Activity:
                 await asyncio.wait_for(changed.wait(), remaining)
 
 
-def add_status_route(
-    app: web.Application, activity: Activity, in_flight: InFlight, status: Callable[[], Awaitable[dict[str, Any]]]
-) -> None:
+Report = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def add_status_route(app: web.Application, activity: Activity, in_flight: InFlight, marks: Report,
+                     status: Report) -> None:
     """`GET /status[?wait=S]` on `app`, and a shutdown hook that answers the requests still waiting."""
 
     async def handler(request: web.Request) -> web.Response:
@@ -131,7 +135,8 @@ def add_status_route(
             message = f"query parameter wait={request.query['wait']!r}: give seconds from 0 to {MAX_WAIT:.0f}"
             return json_response({"error": "bad-wait", "message": message, "path": "wait"}, status=400)
         reading = await activity.when_quiet(in_flight, wait)
-        return json_response({**await status(), **reading.as_dict()})
+        counts = {} if "wait" in request.query else await status()
+        return json_response({**counts, **await marks(), **reading.as_dict()})
 
     async def release(app: web.Application) -> None:
         activity.close()

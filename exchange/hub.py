@@ -430,15 +430,22 @@ class Hub:
         counts.update({row["state"]: row["n"] for row in rows})
         absorbed = await self._db.fetch_one("SELECT COALESCE(SUM(duplicates), 0) AS n FROM deliveries")
         refused = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM refusals")
-        newest = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM deliveries")
         counts["duplicates_absorbed"] = absorbed["n"] if absorbed else 0
-        counts["refused"] = refused["n"] if refused else 0  # the newest refusal's id
-        counts["last_delivery"] = newest["n"] if newest else 0
-        counts["last_transport"] = await self._transport.last_id()
+        counts["refused"] = refused["n"] if refused else 0
         counts["held"] = await self._held()
         if self._ippc is not None:
             counts.update(await self._ippc.counts())
         return counts
+
+    async def marks(self) -> dict[str, int]:
+        """The newest delivery, refusal and transport line: a reader that has seen them has nothing to fetch."""
+        newest = await self._db.fetch_one(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM deliveries) AS delivery, "
+            "(SELECT COALESCE(MAX(id), 0) FROM refusals) AS refusal"
+        )
+        assert newest is not None
+        return {"last_delivery": newest["delivery"], "last_refusal": newest["refusal"],
+                "last_transport": await self._transport.last_id()}
 
     async def in_flight(self) -> int:
         """Deliveries the hub still has to push, SOAP ones included (one table): the pending ones no fault holds."""
@@ -463,7 +470,7 @@ class Hub:
         app.router.add_get("/deliveries", self._handle_list)
         app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
         app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
-        add_status_route(app, self._activity, self.in_flight, self.status)
+        add_status_route(app, self._activity, self.in_flight, self.marks, self.status)
         app.router.add_get("/transport", transport_handler(self._transport))
         app.router.add_put("/control/faults", faults_handler(self._faults, self._wake_forwarders))
         if self._ippc is not None:

@@ -280,7 +280,7 @@ class Driver:
         settled = await self._wait_quiet(first)
         await self._collect_messages(settled[HUB_TARGET]["last_delivery"])
         await self._collect_events(settled)
-        await self._collect_refusals(settled[HUB_TARGET]["refused"])
+        await self._collect_refusals(settled[HUB_TARGET]["last_refusal"])
         await self._collect_transport(settled)
 
     async def _collect_refusals(self, newest: int) -> None:

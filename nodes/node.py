@@ -469,7 +469,6 @@ class Node:
         inbox = await self._db.fetch_one("SELECT COUNT(*) AS n FROM inbox WHERE state = 'received'")
         outbox = await self._db.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
         failed = await self._db.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE state = 'failed'")
-        newest = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM events")
         pending = outbox["n"] if outbox else 0
         return {
             "inbox_pending": inbox["n"] if inbox else 0,
@@ -477,9 +476,12 @@ class Node:
             "outbox_held": pending if self._faults.offline(self.node_id, self._clock.now()) else 0,
             "outbox_failed": failed["n"] if failed else 0,
             "busy": self._activity.busy,
-            "last_event": newest["n"] if newest else 0,
-            "last_transport": await self._transport.last_id(),
         }
+
+    async def marks(self) -> dict[str, int]:
+        """The newest event and transport line: a reader that has seen them has nothing to fetch."""
+        newest = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM events")
+        return {"last_event": newest["n"] if newest else 0, "last_transport": await self._transport.last_id()}
 
     async def in_flight(self) -> int:
         """Work the node still has to do by itself: inbox rows to process, outbox rows it may send, actions."""
@@ -520,7 +522,7 @@ class Node:
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_post("/inbox", self._handle_inbox)
         app.router.add_post("/control/credentials", self._handle_credentials)
-        add_status_route(app, self._activity, self.in_flight, self.status)
+        add_status_route(app, self._activity, self.in_flight, self.marks, self.status)
         app.router.add_get("/state", self._handle_state)
         app.router.add_get("/events", self._handle_events)
         app.router.add_post("/control/actions", self._handle_action)

@@ -159,10 +159,13 @@ async def test_after_settling_nothing_is_pending_anywhere(pilot: tuple[Deploymen
     async with session.post(f"{deployment.node_urls['uz']}/control/actions", json=body) as response:
         assert response.status == 200
     settled = await wait_until_settled(read, list(urls), timeout=60)
-    hub = settled["hub"]
-    assert hub["pending"] == 0 and hub["delivered"] == hub["last_delivery"] >= 5
+    assert set(settled["hub"]) == {"last_delivery", "last_refusal", "last_transport", "version", "in_flight", "quiet"}
+    statuses = {component: (await _get(session, f"{url}/status"))[1] for component, url in urls.items()}
+    hub = statuses["hub"]
+    assert hub["pending"] == 0 and hub["delivered"] == hub["last_delivery"] == settled["hub"]["last_delivery"] >= 5
     for node in deployment.node_urls:
-        assert (settled[node]["inbox_pending"], settled[node]["outbox_pending"]) == (0, 0), node
+        assert (statuses[node]["inbox_pending"], statuses[node]["outbox_pending"]) == (0, 0), node
+        assert statuses[node]["version"] == settled[node]["version"], "settled means nothing moves any more"
     _, deliveries = await _get(session, f"{deployment.hub_url}/deliveries")
     assert {d["state"] for d in deliveries["deliveries"]} == {"delivered"}
     assert len(asked) % len(urls) == 0 and len(asked) <= len(urls) * (2 + 2 * hub["last_delivery"])
