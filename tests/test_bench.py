@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.movements import STEPS_PER_MOVEMENT, write_movements_scenario
 from exchange.cli import main
-from exchange.scenario import load_scenario
+from nodes.language import load_scenario
 
 
 def test_a_scenario_of_n_movements_has_n_distinct_movements_and_six_steps_each(tmp_path: Path) -> None:

@@ -17,10 +17,11 @@ import pytest
 
 from exchange.activity import Activity
 from exchange.runner import Deployment, Driver, RunReport
-from exchange.scenario import Expectations, load_scenario
+from exchange.scenario import Expectations
 from exchange.settle import wait_until_settled
 from exchange.store import Database
 from nodes.families import describe_document
+from nodes.language import load_scenario
 from nodes.launch import local_deployment
 from nodes.node import Node
 
