@@ -54,7 +54,15 @@ from exchange.pki import TrustStore
 from exchange.store import Database
 from exchange.tls import DRIVER, TlsIdentity
 from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_handler, transport_handler
-from exchange.web import PEER, Access, error_response, json_response, party_guard, set_clock_handler
+from exchange.web import (
+    PEER,
+    Access,
+    clock_handler,
+    error_response,
+    json_response,
+    party_guard,
+    set_clock_handler,
+)
 
 __all__ = ["DELIVERY_TRANSITIONS", "DeliveryState", "Hub", "Receipt"]
 
@@ -471,6 +479,7 @@ class Hub:
         app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
         app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
         add_status_route(app, self._activity, self.in_flight, self.marks, self.status)
+        app.router.add_get("/clock", clock_handler(self._clock, TIME_WINDOW))
         app.router.add_get("/transport", transport_handler(self._transport))
         app.router.add_put("/control/faults", faults_handler(self._faults, self._wake_forwarders))
         if self._ippc is not None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from exchange.clock import Clock, VirtualClock
+from exchange.clock import Clock, VirtualClock, utc
 from exchange.errors import (
     CaravanError,
     DocumentError,
@@ -23,7 +23,7 @@ from exchange.pki import common_name
 from exchange.revocation import RevocationList
 from exchange.tls import peer_certificate
 
-__all__ = ["PEER", "Access", "error_response", "json_response", "party_guard", "set_clock_handler"]
+__all__ = ["PEER", "Access", "clock_handler", "error_response", "json_response", "party_guard", "set_clock_handler"]
 
 PEER: web.RequestKey[str | None] = web.RequestKey("caravan.peer", str)
 """Where `party_guard` leaves the TLS identity of a request (None on plain HTTP)."""
@@ -68,6 +68,23 @@ def set_clock_handler(
         if after is not None:
             await after()
         return json_response({"now": clock.now().isoformat(), **(await report() if report else {})})
+
+    return handler
+
+
+def clock_handler(clock: Clock, window: timedelta) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """`GET /clock`: the time an envelope's Created is checked against, and the window around it.
+
+    A scenario hub runs on virtual time, which no wall clock shows; an outside system reads it here
+    before it stamps an envelope, instead of learning it from a refusal.
+    """
+
+    async def handler(request: web.Request) -> web.Response:
+        return json_response({
+            "now": utc(clock.now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "virtual": isinstance(clock, VirtualClock),
+            "window_seconds": int(window.total_seconds()),
+        })
 
     return handler
 
