@@ -1,10 +1,25 @@
 # One image for every caravan component; docker-compose.yml picks the command.
-FROM python:3.11-slim
+#
+# BASE_IMAGE is any Debian-like image with python3 (3.11 or newer) and its venv module: python:3.11-slim-bookworm
+# where a registry is reachable, or the local caravan-base:bookworm that scripts/compose-setup.sh builds with
+# debootstrap where none is. Dependencies come from constraints.txt, the same pins `make install` uses.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+RUN test -x /opt/venv/bin/python || python3 -m venv /opt/venv
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY exchange exchange
-COPY nodes nodes
-COPY schemas schemas
-COPY scenarios scenarios
-RUN pip install --no-cache-dir -e .
+# dependencies first, in their own layer: a change to caravan's code does not reinstall them
+COPY pyproject.toml constraints.txt ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install --quiet -c constraints.txt -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+# the package, its schemas and scenarios: .dockerignore lets nothing else in
+COPY . .
+RUN pip install --quiet --no-deps -c constraints.txt -e . && caravan --help >/dev/null
 ENTRYPOINT []
+CMD ["caravan", "--help"]

@@ -1,5 +1,6 @@
 # Two commands on a fresh machine with Python 3.11 and make: `make run` and `make test`.
 # `make bench` measures (bench/README.md); it is not part of `make test`.
+# `make compose-test` runs the docker-compose topology end to end (a Docker engine, or root to install one).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed
 OUT ?= out/pilot
 BENCH_MOVEMENTS ?= 10 40 100
 
-.PHONY: run test bench install clean
+.PHONY: run test bench install clean compose-test constraints
 
 run: $(STAMP)
 	$(BIN)/caravan run scenarios/aze-geo-uzb-transit.yaml --out $(OUT)
@@ -23,10 +24,24 @@ install: $(STAMP)
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 
-$(STAMP): $(VENV)/bin/python pyproject.toml
+# constraints.txt pins every package at the version the image installs too (Dockerfile)
+$(STAMP): $(VENV)/bin/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
+
+compose-test:
+	scripts/compose-test.sh
+
+# After a dependency change in pyproject.toml: resolve afresh in a throwaway venv and pin what it installed.
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints || python3 -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --quiet '.[test]'
+	{ grep '^#' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable | grep -iv '^caravan'; } \
+		> constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-constraints
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -220,7 +220,8 @@ class Driver:
             target = str(step.arguments.get("target", ""))
             if self._deployment.restart is None:
                 raise ScenarioError(f"step {step.index}: restart needs components this run started itself "
-                                    "(caravan run without --attach)", path=f"steps[{step.index}]")
+                                    "(caravan run without --attach), or --external-restarts",
+                                    path=f"steps[{step.index}]")
             self._say(f"{step.at:%Y-%m-%d %H:%M}  ⟳ {target} stops and starts again (same store, same port){note}")
             await self._deployment.restart(target)
         elif step.action == "fault":

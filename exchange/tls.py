@@ -14,11 +14,14 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from cryptography import x509
 
 from exchange.revocation import CRL_FILE, RevocationList
+
+if TYPE_CHECKING:  # a health check builds a client context without loading the HTTP server stack
+    from aiohttp import web
 
 __all__ = ["DRIVER", "HUB", "TLS_DIR", "TlsIdentity", "peer_certificate"]
 

@@ -9,6 +9,9 @@ and `caravan node` read.
    config points to for being there, so a mistake is named with its key before anything starts.
 4. Reading a config imports nothing heavy: the CLI reads it and binds the port before it loads the hub
    or node code, so that a port in use is reported at once.
+5. Where a component listens (`listen.host`) and the name the others reach it by (`address`) differ in a
+   container: it listens on every interface (0.0.0.0) and is reached by its service name, which its TLS
+   certificate carries. Without `address`, the listening host is the name.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "HubConfig",
     "NodeConfig",
     "component_url",
+    "load_component_config",
     "load_hub_config",
     "load_node_config",
     "write_hub_config",
@@ -50,10 +54,11 @@ class HubConfig:
     tls: bool = True
     countries: Mapping[str, str] | None = None  # node id -> the country it serves
     nppos: Mapping[str, Mapping[str, Any]] | None = None  # node id -> its NPPO's name and IPPC Hub settings
+    address: str | None = None  # the name the others reach it by; None: `host`
 
     @property
     def url(self) -> str:
-        return component_url(self.tls, self.host, self.port)
+        return component_url(self.tls, self.address or self.host, self.port)
 
 
 @dataclass(frozen=True)
@@ -67,18 +72,19 @@ class NodeConfig:
     pki: Path
     clock_start: datetime | None
     tls: bool = True
+    address: str | None = None  # the name the others reach it by; None: `host`
 
     @property
     def url(self) -> str:
-        return component_url(self.tls, self.host, self.port)
+        return component_url(self.tls, self.address or self.host, self.port)
 
 
 def component_url(tls: bool, host: str, port: int) -> str:
     return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
-_HUB_KEYS = ("listen", "database", "pki", "nodes", "countries", "nppos", "clock", "tls")
-_NODE_KEYS = ("node", "scenario", "listen", "hub", "database", "pki", "clock", "tls")
+_HUB_KEYS = ("listen", "address", "database", "pki", "nodes", "countries", "nppos", "clock", "tls")
+_NODE_KEYS = ("node", "scenario", "listen", "address", "hub", "database", "pki", "clock", "tls")
 
 
 def load_hub_config(path: Path) -> HubConfig:
@@ -93,6 +99,7 @@ def load_hub_config(path: Path) -> HubConfig:
         tls=config.flag("tls"),
         countries=config.mapping("countries"),
         nppos=config.settings("nppos"),
+        address=config.optional_text("address"),
     )
 
 
@@ -108,13 +115,22 @@ def load_node_config(path: Path) -> NodeConfig:
         pki=config.pki(),
         clock_start=config.clock_start(),
         tls=config.flag("tls"),
+        address=config.optional_text("address"),
     )
+
+
+def load_component_config(path: Path) -> HubConfig | NodeConfig:
+    """The hub's config or a node's, whichever `path` holds: for commands that serve both (`caravan health`)."""
+    data = read_yaml_input(path, "component config")
+    is_hub = isinstance(data, Mapping) and "nodes" in data and "node" not in data
+    return load_hub_config(path) if is_hub else load_node_config(path)
 
 
 def write_hub_config(path: Path, config: HubConfig) -> None:
     base = path.parent
     _write(path, {
         "listen": {"host": config.host, "port": config.port},
+        **_address(config.address),
         "database": _relative(config.database, base),
         "pki": _relative(config.pki, base),
         "nodes": dict(config.nodes),
@@ -131,6 +147,7 @@ def write_node_config(path: Path, config: NodeConfig) -> None:
         "node": config.node,
         "scenario": _relative(config.scenario, base),
         "listen": {"host": config.host, "port": config.port},
+        **_address(config.address),
         "hub": config.hub,
         "database": _relative(config.database, base),
         "pki": _relative(config.pki, base),
@@ -142,6 +159,10 @@ def write_node_config(path: Path, config: NodeConfig) -> None:
 def _relative(target: Path, base: Path) -> str:
     """`target` as the config in `base` will resolve it: relative to the config file's directory."""
     return os.path.relpath(target.absolute(), base.absolute())
+
+
+def _address(address: str | None) -> dict[str, str]:
+    return {} if address is None else {"address": address}
 
 
 def _clock(start: datetime | None) -> Any:
@@ -205,6 +226,9 @@ class _Config:
         if not isinstance(value, str) or not value.strip():
             raise self.error(key, f"is {value!r}; a non-empty text is wanted")
         return value
+
+    def optional_text(self, key: str) -> str | None:
+        return None if self._value(key, required=False) is None else self.text(key)
 
     def host(self) -> str:
         return self.text("listen.host")

@@ -12,17 +12,22 @@ Every component talks mutual TLS by default (`exchange.tls`); plain HTTP only wh
 
 Start-up touches nothing until it can run: a component's port is bound first (`exchange.listener`),
 then its store is opened, then it serves and says so. A port in use stops it before its store (most
-likely a running copy's) is opened.
+likely a running copy's) is opened. Once it serves, `GET /health` answers (`exchange.health`).
+
+A separately started component stops on SIGTERM as on Ctrl-C: its server stops taking requests, what is
+in flight gets a moment to finish, its store is closed, and the process exits 0. A container engine's
+`stop` therefore ends it in well under a second instead of killing it after its grace period.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
@@ -31,7 +36,8 @@ from typing import Any
 from aiohttp import web
 
 from exchange.clock import Clock, SystemClock, VirtualClock
-from exchange.errors import ScenarioError
+from exchange.errors import ResourceBusy, ScenarioError, TransportError
+from exchange.health import add_health_route, check_health
 from exchange.hub import Hub
 from exchange.intake import UnsignedPolicy
 from exchange.ippc.client import HubClient
@@ -62,6 +68,11 @@ from nodes.language import load_scenario
 from nodes.node import Node, Service
 
 __all__ = [
+    "COMPOSE",
+    "LOOPBACK",
+    "PLACEMENTS",
+    "OutsideRestarts",
+    "Placement",
     "attached_deployment",
     "local_deployment",
     "node_services",
@@ -73,6 +84,29 @@ __all__ = [
 HOST = "127.0.0.1"
 PKI_DIR = "pki"
 DB_DIR = "db"
+SHUTDOWN_GRACE = 0.5
+"""Seconds a stopping server gives requests in flight (a long poll, say) before it closes their connections."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where every component listens, and by which name the others reach each one.
+
+    `by_name`: each component is reached by its own name (`hub`, `uz`, …), as on a docker-compose network
+    whose services are named after them. Every TLS certificate carries its party's name (`exchange.pki`),
+    so host name verification holds under either placement.
+    """
+
+    listen: str
+    by_name: bool
+
+    def address(self, party: str) -> str | None:
+        return party if self.by_name else None
+
+
+LOOPBACK = Placement(HOST, by_name=False)
+COMPOSE = Placement("0.0.0.0", by_name=True)
+PLACEMENTS: Mapping[str, Placement] = {"loopback": LOOPBACK, "compose": COMPOSE}
 
 
 def _clock(start: datetime | None, database: Path) -> Clock:
@@ -213,9 +247,10 @@ def _hub_client(node: Node) -> HubClient:
     return HubClient(node.session, f"{node.hub_url}{IPPC_PREFIX.rstrip('/')}/DeliveryService")
 
 
-async def _serve(app: web.Application, listener: socket.socket, tls: TlsIdentity | None) -> web.AppRunner:
-    """Serve `app` on an already bound socket; the server owns the socket from here and closes it."""
-    runner = web.AppRunner(app, access_log=None)
+async def _serve(app: web.Application, listener: socket.socket, tls: TlsIdentity | None, name: str) -> web.AppRunner:
+    """Serve `app`, and its `/health`, on an already bound socket; the server owns the socket from here."""
+    add_health_route(app, name)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     try:
         await web.SockSite(runner, listener, ssl_context=tls.server_context() if tls else None).start()
@@ -226,7 +261,7 @@ async def _serve(app: web.Application, listener: socket.socket, tls: TlsIdentity
 
 
 async def _open_and_serve(
-    listener: socket.socket, open_component: Callable[[], Awaitable[Hub | Node]], tls: TlsIdentity | None
+    listener: socket.socket, open_component: Callable[[], Awaitable[Hub | Node]], tls: TlsIdentity | None, name: str
 ) -> tuple[Hub | Node, web.AppRunner]:
     """Open a component behind a bound `listener` and serve it; on failure close what was opened."""
     try:
@@ -235,7 +270,7 @@ async def _open_and_serve(
         listener.close()
         raise
     try:
-        runner = await _serve(component.application(), listener, tls)
+        runner = await _serve(component.application(), listener, tls, name)
     except BaseException:
         listener.close()
         await component.stop()  # its store and tasks are open: close them, or the process cannot exit
@@ -248,8 +283,7 @@ async def local_deployment(scenario: Scenario, workdir: Path, *, tls: bool = Tru
     """Start the hub and every node in this process on free loopback ports; stop them on exit."""
     ports = {name: free_port(HOST) for name in [HUB, *scenario.nodes]}
     hub_config, node_configs = _configs(scenario, workdir, ports, tls=tls)
-    ensure_unused(workdir / DB_DIR)  # the stores of components still running there are not to be wiped
-    shutil.rmtree(workdir / DB_DIR, ignore_errors=True)  # a run starts from empty stores, not an earlier run's
+    _empty_stores(workdir / DB_DIR)
     write_pki(scenario, workdir / PKI_DIR)
     local = _Local(scenario, hub_config, node_configs)
     try:
@@ -285,7 +319,7 @@ class _Local:
         else:
             raise ScenarioError(f"there is no component {name!r} to start; known: {HUB}, {', '.join(self._nodes)}")
         listener = bind_listener(host, port)
-        opened = await _open_and_serve(listener, opener, _tls(self._hub.tls, self._hub.pki, name))
+        opened = await _open_and_serve(listener, opener, _tls(self._hub.tls, self._hub.pki, name), name)
         self._running[name] = opened
 
     async def restart(self, name: str) -> None:
@@ -309,15 +343,34 @@ def _deployment(hub: HubConfig) -> Deployment:
     return Deployment(hub.url, dict(hub.nodes), pki=hub.pki, driver_tls=_tls(hub.tls, hub.pki, DRIVER))
 
 
+def _empty_stores(directory: Path) -> None:
+    """Start from empty stores, not an earlier run's: wipe `directory`, unless a running component holds a store there.
+
+    Wiping the stores of components still running would leave them writing into deleted files and the next
+    run reading nothing they wrote; so a held store stops everything (ResourceBusy) with the directory untouched.
+    """
+    try:
+        ensure_unused(directory)
+    except ResourceBusy as exc:
+        raise ResourceBusy(f"{directory.parent} holds the store {exc.document} of a component still running; stop "
+                           "its components before the directory is prepared afresh (with docker-compose: "
+                           "docker-compose down)", document=exc.document) from None
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def _configs(
-    scenario: Scenario, workdir: Path, ports: Mapping[str, int], *, tls: bool, host: str = HOST
+    scenario: Scenario, workdir: Path, ports: Mapping[str, int], *, tls: bool, placement: Placement = LOOPBACK
 ) -> tuple[HubConfig, dict[str, NodeConfig]]:
+    def url(party: str) -> str:
+        return component_url(tls, placement.address(party) or placement.listen, ports[party])
+
     hub = HubConfig(
-        host=host,
+        host=placement.listen,
+        address=placement.address(HUB),
         port=ports[HUB],
         database=workdir / DB_DIR / "hub.sqlite",
         pki=workdir / PKI_DIR,
-        nodes={node: component_url(tls, host, ports[node]) for node in scenario.nodes},
+        nodes={node: url(node) for node in scenario.nodes},
         clock_start=scenario.start,
         tls=tls,
         countries={node: spec.country for node, spec in scenario.nodes.items()},
@@ -327,7 +380,8 @@ def _configs(
         node: NodeConfig(
             node=node,
             scenario=scenario.path,
-            host=host,
+            host=placement.listen,
+            address=placement.address(node),
             port=ports[node],
             hub=hub.url,
             database=workdir / DB_DIR / f"{node}.sqlite",
@@ -343,14 +397,22 @@ def _configs(
 # -- separate processes -------------------------------------------------------------------------------------
 
 
-def prepare(scenario: Scenario, out: Path, base_port: int, *, tls: bool = True) -> list[Path]:
+def prepare(
+    scenario: Scenario, out: Path, base_port: int, *, tls: bool = True, placement: Placement = LOOPBACK
+) -> list[Path]:
     """Write the PKI and a config per component for running them as separate processes.
 
     Every path in a config is written relative to the config file (`nodes.configs`), so the directory
     works wherever it is started from.
+
+    A directory prepared before is prepared afresh: its stores are emptied and a new PKI is written. A
+    run on it then starts from nothing, never replaying an earlier run's results, and no store written
+    under an old CA stays beside the new one. While a component still holds one of its stores, nothing
+    is touched and ResourceBusy says which store (`_empty_stores`).
     """
     ports = {name: base_port + index for index, name in enumerate([HUB, *scenario.nodes])}
-    hub, nodes = _configs(scenario, out, ports, tls=tls)
+    hub, nodes = _configs(scenario, out, ports, tls=tls, placement=placement)
+    _empty_stores(out / DB_DIR)
     write_pki(scenario, out / PKI_DIR)
     written = [out / "hub.yaml"]
     write_hub_config(written[0], hub)
@@ -362,8 +424,8 @@ def prepare(scenario: Scenario, out: Path, base_port: int, *, tls: bool = True) 
 
 async def serve_hub(config: HubConfig, listener: socket.socket, announce: Callable[[], None]) -> None:
     """Run the hub behind `listener` (bound by the caller, first) until cancelled; `announce` once it serves."""
-    hub, runner = await _open_and_serve(listener, partial(open_hub, config), _tls(config.tls, config.pki, HUB))
-    await _serve_until_cancelled(hub, runner, announce)
+    hub, runner = await _open_and_serve(listener, partial(open_hub, config), _tls(config.tls, config.pki, HUB), HUB)
+    await _serve_until_stopped(hub, runner, announce)
 
 
 async def serve_node(config: NodeConfig, listener: socket.socket, announce: Callable[[], None]) -> None:
@@ -371,19 +433,73 @@ async def serve_node(config: NodeConfig, listener: socket.socket, announce: Call
     async def open_with_scenario() -> Node:
         return await open_node(config, load_scenario(config.scenario))
 
-    node, runner = await _open_and_serve(listener, open_with_scenario, _tls(config.tls, config.pki, config.node))
-    await _serve_until_cancelled(node, runner, announce)
+    tls = _tls(config.tls, config.pki, config.node)
+    node, runner = await _open_and_serve(listener, open_with_scenario, tls, config.node)
+    await _serve_until_stopped(node, runner, announce)
 
 
-async def _serve_until_cancelled(component: Hub | Node, runner: web.AppRunner, announce: Callable[[], None]) -> None:
+async def _serve_until_stopped(component: Hub | Node, runner: web.AppRunner, announce: Callable[[], None]) -> None:
+    """Serve until SIGTERM (a clean stop: return) or cancellation (Ctrl-C); either way close server and store."""
+    loop = asyncio.get_running_loop()
+    terminated = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, terminated.set)
     try:
         announce()
-        await asyncio.Event().wait()
+        await terminated.wait()
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
         await runner.cleanup()
         await component.stop()
 
 
-def attached_deployment(directory: Path) -> Deployment:
-    """The deployment described by the configs `prepare` wrote into `directory`."""
-    return _deployment(load_hub_config(directory / "hub.yaml"))
+def attached_deployment(directory: Path, restarts: OutsideRestarts | None = None) -> Deployment:
+    """The deployment described by the configs `prepare` wrote into `directory`.
+
+    With `restarts`, a scenario's restart step waits for the component to be restarted from outside.
+    """
+    hub = load_hub_config(directory / "hub.yaml")
+    deployment = _deployment(hub)
+    if restarts is None:
+        return deployment
+    urls = {HUB: hub.url, **hub.nodes}
+    return replace(deployment, restart=partial(restarts.wait_for, urls=urls, tls=deployment.driver_tls))
+
+
+@dataclass(frozen=True)
+class OutsideRestarts:
+    """How a driver of components it did not start lives through a scenario's `restart` step.
+
+    It cannot restart them itself: whoever started them does (`docker-compose restart hub`). So the step
+    says what it waits for, and waits until the component answers `/health` as a new instance, up to
+    `timeout` seconds. The instance before is read first, and only then is the wait announced, so that a
+    restart made on seeing the announcement is never taken for the old instance.
+    """
+
+    timeout: float
+    announce: Callable[[str], None]
+
+    async def wait_for(self, target: str, *, urls: Mapping[str, str], tls: TlsIdentity | None) -> None:
+        if target not in urls:
+            raise ScenarioError(f"there is no component {target!r} to restart; known: {', '.join(urls)}")
+        context = tls.client_context() if tls else None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        before = await asyncio.to_thread(check_health, urls[target], context, timeout=self.timeout)
+        self.announce(f"{_UNDER_THE_TIME}waiting for {target} to be restarted from outside (for example: "
+                      f"docker-compose restart {target}), up to {self.timeout:.0f} s; instance now {before.instance}")
+        while loop.time() < deadline:
+            try:
+                now = await asyncio.to_thread(check_health, urls[target], context, timeout=1.0)
+            except TransportError:  # down between the two instances
+                now = before
+            if now.instance != before.instance:
+                self.announce(f"{_UNDER_THE_TIME}{target} was restarted: instance {before.instance} is now "
+                              f"{now.instance}")
+                return
+            await asyncio.sleep(0.2)
+        raise TransportError(f"{target} was not restarted within {self.timeout:.0f} s (it still answers as "
+                             f"instance {before.instance}); restart it from outside, or run the scenario without "
+                             "--attach")
+
+
+_UNDER_THE_TIME = " " * len("2026-03-04 23:00  ")  # a line of the timeline that has no time of its own

@@ -141,6 +141,8 @@ CASES = {
     "run-attach-nowhere": Case("run {eco} --attach {d}/nowhere --out {d}/attached", 2, "hub.yaml",
                                "No such file or directory"),
     "run-speed-not-a-number": Case("run {eco} --speed fast", 2, "--speed", "'fast' is not a positive number"),
+    "run-external-restarts-unattached": Case("run {eco} --external-restarts", 2, "--external-restarts",
+                                             "give --attach DIR too"),
     # prepare
     "prepare-missing": Case("prepare {d}/nosuch.yaml --out {d}/p", 2, "nosuch.yaml", "No such file or directory",
                             findings=True),
@@ -149,6 +151,12 @@ CASES = {
     "prepare-out-is-a-file": Case("prepare {eco} --out {d}/cert.xml", 2, "cert.xml", "is a file, not a directory"),
     "prepare-port-out-of-range": Case("prepare {eco} --out {d}/p --base-port 70000", 2, "--base-port",
                                       "'70000' is not a TCP port number"),
+    "prepare-unknown-hosts": Case("prepare {eco} --out {d}/p --hosts everywhere", 2, "--hosts",
+                                  "invalid choice: 'everywhere'"),
+    # health
+    "health-missing": Case("health --config {d}/nosuch.yaml", 2, "nosuch.yaml", "No such file or directory"),
+    "health-given-a-scenario": Case("health --config {eco}", 2, "uzb-aze-eco.yaml", "is a scenario, not a hub config"),
+    "health-nothing-started": Case("health --config {d}/prep/hub.yaml --timeout 2", 3, "hub.yaml", "does not answer"),
     # hub
     "hub-missing": Case("hub --config {d}/nosuch.yaml", 2, "nosuch.yaml", "No such file or directory"),
     "hub-empty": Case("hub --config {d}/empty.xml", 2, "empty.xml", "is empty"),

@@ -1,45 +1,55 @@
 """The pilot across separate processes, started with exactly the commands of docker-compose.yml.
 
-There is no container engine here, so each compose service's command runs as a local process. The
-named volume `caravan-data` is mounted at /data in every container; a temporary directory plays that
-part. All services share the hub's network namespace in compose, so the loopback addresses in the
-configs are the same in both settings.
+Each compose service's command runs here as a local process, with the defaults of `.env` filled in. The
+bind mount `./out/compose` is mounted at /data in every container; a temporary directory plays that part.
+In compose each party is its own container, reached by its own name (`prepare --hosts compose`); those
+names resolve only on the compose network, so here the components stay on loopback and that one option is
+left out. `make compose-test` runs the same file in containers (scripts/compose-test.sh).
 """
 
 from __future__ import annotations
 
 import shlex
-import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+from string import Template
 
 import yaml
 
+from exchange.errors import TransportError
+from exchange.health import check_health
 from exchange.tls import DRIVER, TlsIdentity
 
 ROOT = Path(__file__).resolve().parent.parent
 CARAVAN = Path(sys.executable).with_name("caravan")
+IN_COMPOSE_ONLY = " --hosts compose"
+
+
+def _defaults() -> dict[str, str]:
+    """The variables of `.env`, as docker-compose reads them when the shell sets none."""
+    lines = (ROOT / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
 def _command(service: dict[str, object], data: Path) -> list[str]:
-    words = shlex.split(str(service["command"]).replace("/data", str(data)))
+    text = Template(str(service["command"])).substitute(_defaults())
+    assert IN_COMPOSE_ONLY in text or "prepare" not in text
+    words = shlex.split(text.replace(IN_COMPOSE_ONLY, "").replace("/data", str(data)))
     assert words[0] == "caravan"
     return [str(CARAVAN), *words[1:]]
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], context: ssl.SSLContext, timeout: float = 30.0) -> None:
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], driver: TlsIdentity, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"{url}: process exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}/status", timeout=1, context=context):
-                return
-        except (urllib.error.URLError, ConnectionError):
+            check_health(url, driver.client_context(), timeout=1)
+            return
+        except TransportError:
             time.sleep(0.1)
     raise AssertionError(f"{url} did not come up")
 
@@ -48,13 +58,14 @@ def test_pilot_runs_across_the_compose_services_as_processes(tmp_path: Path) -> 
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     assert {"prepare", "hub", "uz", "az", "ge", "pilot"} <= set(services)
 
-    prepared = subprocess.run(_command(services["prepare"], tmp_path), cwd=ROOT, capture_output=True, timeout=120)
-    assert prepared.returncode == 0, prepared.stderr.decode()
+    done = subprocess.run(_command(services["prepare"], tmp_path), cwd=ROOT, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
 
-    hub_config = yaml.safe_load((tmp_path / "pilot" / "hub.yaml").read_text())
+    prepared = tmp_path / _defaults()["CARAVAN_SCENARIO"]
+    hub_config = yaml.safe_load((prepared / "hub.yaml").read_text())
     assert hub_config["tls"] is True
     urls = {"hub": f"https://{hub_config['listen']['host']}:{hub_config['listen']['port']}", **hub_config["nodes"]}
-    driver = TlsIdentity.in_pki(tmp_path / "pilot" / "pki", DRIVER).client_context()
+    driver = TlsIdentity.in_pki(prepared / "pki", DRIVER)
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name in ("hub", "uz", "az", "ge"):
@@ -73,10 +84,10 @@ def test_pilot_runs_across_the_compose_services_as_processes(tmp_path: Path) -> 
     finally:
         for process in processes.values():
             process.terminate()
-        for process in processes.values():
-            process.wait(timeout=10)
+        stopped = {name: process.wait(timeout=10) for name, process in processes.items()}
+    assert stopped == {name: 0 for name in processes}  # SIGTERM is a clean stop
 
-    messages = sorted((tmp_path / "pilot" / "run" / "messages").iterdir())
+    messages = sorted((prepared / "run" / "messages").iterdir())
     assert len(messages) > 40
-    databases = {path.name for path in (tmp_path / "pilot" / "db").iterdir()}
+    databases = {path.name for path in (prepared / "db").iterdir()}
     assert {"hub.sqlite", "uz.sqlite", "az.sqlite", "ge.sqlite"} <= databases

@@ -1,0 +1,87 @@
+"""How long a hub and a node take to stop on SIGTERM: the goal is under one second (issue 14).
+
+    .venv/bin/python bench/shutdown.py [--rounds N]
+
+Each round prepares the pilot, starts `caravan hub` or `caravan node` as a process, waits until `/health`
+answers, sends SIGTERM and times the exit. It prints every measurement, the median and the worst, and
+exits 1 when the worst misses the goal. The timed tests (tests/test_topology.py) assert only a generous
+bound, as timing on a shared machine must; this is where the goal itself is measured.
+
+The measurement is the process's own stop: the server stops taking requests, in-flight requests get
+`nodes.launch.SHUTDOWN_GRACE`, the store closes. A container engine adds its own signalling and bookkeeping
+on top (scripts/compose-test.sh prints `docker stop` round trips).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from exchange.errors import TransportError
+from exchange.health import check_health
+from exchange.tls import DRIVER, TlsIdentity
+
+ROOT = Path(__file__).resolve().parent.parent
+PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
+CARAVAN = Path(sys.executable).with_name("caravan")
+GOAL = 1.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stop_time(component: str, directory: Path) -> float:
+    """Seconds from SIGTERM to the exit of one freshly started `component` ("hub" or a node id)."""
+    base = _free_port()
+    subprocess.run([str(CARAVAN), "prepare", str(PILOT), "--out", str(directory), "--base-port", str(base)],
+                   check=True, capture_output=True, timeout=120)
+    kind = "hub" if component == "hub" else "node"
+    process = subprocess.Popen([str(CARAVAN), kind, "--config", str(directory / f"{component}.yaml")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = base if component == "hub" else base + 1 + ["uz", "az", "ge"].index(component)
+    context = TlsIdentity.in_pki(directory / "pki", DRIVER).client_context()
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            check_health(f"https://127.0.0.1:{port}", context, timeout=1)
+            break
+        except TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{component} did not come up") from None
+            time.sleep(0.05)
+    began = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=60)
+    took = time.monotonic() - began
+    if code != 0:
+        raise SystemExit(f"{component} exited {code} on SIGTERM")
+    return took
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    worst = 0.0
+    with tempfile.TemporaryDirectory(prefix="caravan-bench-") as scratch:
+        for component in ("hub", "uz"):
+            times = [_stop_time(component, Path(scratch) / f"{component}-{index}") for index in range(args.rounds)]
+            worst = max(worst, *times)
+            shown = ", ".join(f"{took:.3f}" for took in times)
+            print(f"{component}: SIGTERM to exit {shown} s; median {statistics.median(times):.3f} s, "
+                  f"worst {max(times):.3f} s (goal < {GOAL:.1f} s)")
+    return 0 if worst < GOAL else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""What the docker-compose topology asks of caravan itself, proven with real processes and no container engine.
+
+`make compose-test` runs the same things in containers (scripts/compose-test.sh); these tests keep them true
+on every `make test`:
+
+* `caravan prepare --hosts compose` names each party by its own name and binds every interface, and every
+  TLS certificate carries that name;
+* a prepared directory is prepared afresh: its stores emptied, a new PKI; refused, untouched, while a
+  component still holds a store there;
+* `GET /health` and `caravan health` tell whether a component serves, and which start of it answers;
+* SIGTERM stops a hub or node cleanly: exit 0, store released, well within the bound a container engine
+  gives before it kills (the one-second goal is measured in bench/shutdown.py, not here);
+* a driver attached to components it did not start waits for a restart made from outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+
+from exchange.errors import TransportError
+from exchange.health import check_health
+from exchange.store import ensure_unused
+from exchange.tls import DRIVER, TLS_DIR, TlsIdentity
+from nodes.launch import OutsideRestarts
+from tests.test_cli_bad_input import _free_ports
+from tests.test_startup import Started
+
+ROOT = Path(__file__).resolve().parent.parent
+PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
+CARAVAN = Path(sys.executable).with_name("caravan")
+STOP_BOUND = 5.0  # seconds: far under a container engine's 10 s grace, far over the 1 s goal (bench/shutdown.py)
+
+
+def _caravan(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(CARAVAN), *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def _prepare(out: Path, base_port: int, *extra: str) -> subprocess.CompletedProcess[str]:
+    return _caravan("prepare", str(PILOT), "--out", str(out), "--base-port", str(base_port), *extra)
+
+
+def _driver(out: Path) -> TlsIdentity:
+    return TlsIdentity.in_pki(out / "pki", DRIVER)
+
+
+def test_prepare_for_compose_names_each_party_and_listens_on_every_interface(tmp_path: Path) -> None:
+    done = _prepare(tmp_path, 8700, "--hosts", "compose")
+    assert done.returncode == 0, done.stderr
+
+    hub = yaml.safe_load((tmp_path / "hub.yaml").read_text())
+    assert hub["listen"] == {"host": "0.0.0.0", "port": 8700} and hub["address"] == "hub"
+    assert hub["nodes"] == {"uz": "https://uz:8701", "az": "https://az:8702", "ge": "https://ge:8703"}
+    for index, node in enumerate(("uz", "az", "ge"), start=1):
+        config = yaml.safe_load((tmp_path / f"{node}.yaml").read_text())
+        assert config["listen"] == {"host": "0.0.0.0", "port": 8700 + index}
+        assert (config["address"], config["hub"]) == (node, "https://hub:8700")
+    for party in ("hub", "uz", "az", "ge"):
+        certificate = x509.load_pem_x509_certificate((tmp_path / "pki" / TLS_DIR / f"{party}.pem").read_bytes())
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert party in names.get_values_for_type(x509.DNSName), party
+
+
+def test_prepare_on_loopback_writes_no_address(tmp_path: Path) -> None:
+    assert _prepare(tmp_path, 8700).returncode == 0
+    hub = yaml.safe_load((tmp_path / "hub.yaml").read_text())
+    assert hub["listen"]["host"] == "127.0.0.1" and "address" not in hub
+    assert hub["nodes"]["uz"] == "https://127.0.0.1:8701"
+
+
+def test_preparing_again_starts_afresh_with_a_new_pki_and_empty_stores(tmp_path: Path) -> None:
+    base = _free_ports(4)
+    out = tmp_path / "prep"
+    assert _prepare(out, base).returncode == 0
+    first_ca = (out / "pki" / "ca.pem").read_bytes()
+    hub = Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub.log")
+    hub.stop()
+    assert (out / "db" / "hub.sqlite").is_file()  # the store of a run under the first CA
+
+    again = _prepare(out, base)
+    assert again.returncode == 0, again.stderr
+    assert (out / "pki" / "ca.pem").read_bytes() != first_ca
+    assert not (out / "db").exists()  # no store of the old PKI is left beside the new one
+
+
+def test_preparing_again_is_refused_while_a_component_holds_a_store(tmp_path: Path) -> None:
+    base = _free_ports(4)
+    out = tmp_path / "prep"
+    assert _prepare(out, base).returncode == 0
+    ca = (out / "pki" / "ca.pem").read_bytes()
+    hub = Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub.log")
+    try:
+        before = check_health(f"https://127.0.0.1:{base}", _driver(out).client_context(), timeout=10)
+        again = _prepare(out, base)
+        assert again.returncode == 3, again.stderr
+        assert again.stderr.strip() == (
+            f"caravan: {out} holds the store {out / 'db' / 'hub.sqlite'} of a component still running; stop its "
+            "components before the directory is prepared afresh (with docker-compose: docker-compose down)")
+        assert (out / "pki" / "ca.pem").read_bytes() == ca
+        after = check_health(f"https://127.0.0.1:{base}", _driver(out).client_context(), timeout=10)
+        assert after == before and hub.process.poll() is None
+    finally:
+        hub.stop()
+
+
+def test_caravan_health_says_which_component_serves(tmp_path: Path) -> None:
+    base = _free_ports(4)
+    out = tmp_path / "prep"
+    assert _prepare(out, base).returncode == 0
+    hub = Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub.log")
+    node = Started(["node", "--config", str(out / "uz.yaml")], tmp_path, tmp_path / "uz.log")
+    try:
+        checked = _caravan("health", "--config", str(out / "hub.yaml"))
+        assert checked.returncode == 0, checked.stderr
+        instance = check_health(f"https://127.0.0.1:{base}", _driver(out).client_context(), timeout=10).instance
+        assert checked.stdout.strip() == f"hub at https://127.0.0.1:{base}: serving (instance {instance})"
+        checked = _caravan("health", "--config", str(out / "uz.yaml"))  # a node checks itself with its own identity
+        assert checked.returncode == 0 and checked.stdout.startswith(f"uz at https://127.0.0.1:{base + 1}: serving")
+    finally:
+        node.stop()
+        hub.stop()
+    gone = _caravan("health", "--config", str(out / "hub.yaml"), "--timeout", "2")
+    assert gone.returncode == 3 and "Traceback" not in gone.stderr
+    assert gone.stderr.startswith(f"caravan: {out / 'hub.yaml'}: https://127.0.0.1:{base} does not answer")
+
+
+@pytest.mark.parametrize("component", ["hub", "uz"])
+def test_sigterm_stops_a_component_cleanly(component: str, tmp_path: Path) -> None:
+    base = _free_ports(4)
+    out = tmp_path / "prep"
+    assert _prepare(out, base).returncode == 0
+    kind = "hub" if component == "hub" else "node"
+    started = Started([kind, "--config", str(out / f"{component}.yaml")], tmp_path, tmp_path / "component.log")
+    port = base if component == "hub" else base + 1
+    check_health(f"https://127.0.0.1:{port}", _driver(out).client_context(), timeout=10)
+
+    began = time.monotonic()
+    started.process.send_signal(signal.SIGTERM)
+    code = started.process.wait(timeout=60)
+    took = time.monotonic() - began
+    assert code == 0, started.log.read_text()
+    assert took < STOP_BOUND, f"{component} took {took:.2f} s to stop"
+    assert "Traceback" not in started.log.read_text()
+    ensure_unused(out / "db")  # the store's lock is released: nothing holds it any more
+
+
+def test_an_attached_driver_waits_for_a_restart_made_from_outside(tmp_path: Path) -> None:
+    base = _free_ports(4)
+    out = tmp_path / "prep"
+    assert _prepare(out, base).returncode == 0
+    url = f"https://127.0.0.1:{base}"
+    hubs = [Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub.log")]
+    said: list[str] = []
+    waiting = threading.Event()
+
+    def announce(line: str) -> None:
+        said.append(line)
+        waiting.set()
+
+    def restart_from_outside() -> None:  # what `docker-compose restart hub` does, once the driver says it waits
+        if waiting.wait(timeout=60):
+            hubs[0].stop()
+            hubs.append(Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub-again.log"))
+
+    outside = threading.Thread(target=restart_from_outside)
+    outside.start()
+    try:
+        restarts = OutsideRestarts(60.0, announce)
+        asyncio.run(restarts.wait_for("hub", urls={"hub": url}, tls=_driver(out)))
+    finally:
+        outside.join(timeout=120)
+        hubs[-1].stop()
+    assert len(hubs) == 2
+    assert said[0].lstrip().startswith("waiting for hub to be restarted from outside (for example: "
+                                       "docker-compose restart hub)")
+    assert said[1].lstrip().startswith("hub was restarted: instance ")
+
+
+def test_an_attached_driver_says_when_no_restart_came(tmp_path: Path) -> None:
+    base = _free_ports(4)
+    out = tmp_path / "prep"
+    assert _prepare(out, base).returncode == 0
+    hub = Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub.log")
+    try:
+        restarts = OutsideRestarts(1.5, lambda line: None)
+        with pytest.raises(TransportError, match="hub was not restarted within 2 s"):
+            asyncio.run(restarts.wait_for("hub", urls={"hub": f"https://127.0.0.1:{base}"}, tls=_driver(out)))
+        assert hub.process.poll() is None
+    finally:
+        hub.stop()
+
+
+def test_the_compose_file_gives_every_party_readiness_restarts_and_a_clean_stop() -> None:
+    """The shape `make compose-test` relies on, checked where no engine runs: one build, health, init, restart."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    parties = {"hub", "uz", "az", "ge"}
+    assert [name for name, service in services.items() if "build" in service] == ["prepare"]
+    assert {service["image"] for service in services.values()} == {"caravan:latest"}
+    assert all(service["init"] is True for service in services.values())
+    for name in parties:
+        service = services[name]
+        assert service["restart"] == "on-failure" and "network_mode" not in service
+        assert service["healthcheck"]["test"][:4] == ["CMD", "caravan", "health", "--config"]
+        assert service["depends_on"] == {"prepare": {"condition": "service_completed_successfully"}}
+    assert services["pilot"]["depends_on"] == {name: {"condition": "service_healthy"} for name in parties}
+    assert services["hub"]["ports"] == ["127.0.0.1:${CARAVAN_HUB_PORT}:8700"]
+    assert "--hosts compose" in services["prepare"]["command"]
+    assert services["prepare"]["build"]["args"] == {"BASE_IMAGE": "${CARAVAN_BASE_IMAGE}"}
+    assert any(volume.startswith("./out/compose:") for volume in services["hub"]["volumes"])
+
+
+def test_every_dependency_is_pinned_for_the_image_and_make_alike() -> None:
+    """A dependency added to pyproject.toml without `make constraints` would install unpinned: caught here."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    pins = dict(line.split("==", 1) for line in lines if line and not line.startswith("#"))
+    pinned = {_normalised(name) for name in pins}
+    for requirement in wanted:
+        name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+        assert _normalised(name) in pinned, f"{name} is not pinned in constraints.txt; run `make constraints`"
+    assert "-c constraints.txt" in (ROOT / "Dockerfile").read_text()
+    assert "-c constraints.txt" in (ROOT / "Makefile").read_text()
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
