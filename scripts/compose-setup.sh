@@ -62,7 +62,6 @@ build_local_base() {
     fi
     local root
     root=$(mktemp -d /tmp/caravan-base.XXXXXX)
-    trap 'rm -rf "$root"' RETURN
     say "building $LOCAL_BASE with debootstrap from $MIRROR (a few minutes)"
     debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$root" "$MIRROR" \
         >"$root.log" 2>&1 || { tail -n 20 "$root.log" >&2; die "debootstrap failed (log: $root.log)"; }
@@ -74,7 +73,7 @@ build_local_base() {
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
     tar -C "$root" -c . | docker import -c 'ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         - "$LOCAL_BASE" >/dev/null
-    rm -f "$root.log"
+    rm -rf "$root" "$root.log"
     say "base image $LOCAL_BASE built"
 }
 

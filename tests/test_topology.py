@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ import yaml
 from cryptography import x509
 
 from exchange.errors import TransportError
-from exchange.health import check_health
+from exchange.health import Health, check_health
 from exchange.store import ensure_unused
 from exchange.tls import DRIVER, TLS_DIR, TlsIdentity
 from nodes.launch import OutsideRestarts
@@ -51,8 +52,37 @@ def _prepare(out: Path, base_port: int, *extra: str) -> subprocess.CompletedProc
     return _caravan("prepare", str(PILOT), "--out", str(out), "--base-port", str(base_port), *extra)
 
 
-def _driver(out: Path) -> TlsIdentity:
-    return TlsIdentity.in_pki(out / "pki", DRIVER)
+@dataclass(frozen=True)
+class _Pilot:
+    """The pilot prepared in `out` (mutual TLS) on free loopback ports from `base`: hub, uz, az, ge."""
+
+    out: Path
+    base: int
+    logs: Path
+
+    @classmethod
+    def prepare(cls, tmp_path: Path) -> _Pilot:
+        pilot = cls(tmp_path / "prep", _free_ports(4), tmp_path)
+        done = _prepare(pilot.out, pilot.base)
+        assert done.returncode == 0, done.stderr
+        return pilot
+
+    def url(self, component: str) -> str:
+        return f"https://127.0.0.1:{self.base + ['hub', 'uz', 'az', 'ge'].index(component)}"
+
+    def start(self, component: str) -> Started:
+        kind = "hub" if component == "hub" else "node"
+        log = self.logs / f"{component}-{len(list(self.logs.glob(f'{component}-*.log')))}.log"
+        return Started([kind, "--config", str(self.out / f"{component}.yaml")], self.logs, log)
+
+    def driver(self) -> TlsIdentity:
+        return TlsIdentity.in_pki(self.out / "pki", DRIVER)
+
+    def health(self, component: str) -> Health:
+        return check_health(self.url(component), self.driver().client_context(), timeout=10)
+
+    def ca(self) -> bytes:
+        return (self.out / "pki" / "ca.pem").read_bytes()
 
 
 def test_prepare_for_compose_names_each_party_and_listens_on_every_interface(tmp_path: Path) -> None:
@@ -80,70 +110,57 @@ def test_prepare_on_loopback_writes_no_address(tmp_path: Path) -> None:
 
 
 def test_preparing_again_starts_afresh_with_a_new_pki_and_empty_stores(tmp_path: Path) -> None:
-    base = _free_ports(4)
-    out = tmp_path / "prep"
-    assert _prepare(out, base).returncode == 0
-    first_ca = (out / "pki" / "ca.pem").read_bytes()
-    hub = Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub.log")
-    hub.stop()
-    assert (out / "db" / "hub.sqlite").is_file()  # the store of a run under the first CA
+    pilot = _Pilot.prepare(tmp_path)
+    first_ca = pilot.ca()
+    pilot.start("hub").stop()
+    assert (pilot.out / "db" / "hub.sqlite").is_file()  # the store of a run under the first CA
 
-    again = _prepare(out, base)
+    again = _prepare(pilot.out, pilot.base)
     assert again.returncode == 0, again.stderr
-    assert (out / "pki" / "ca.pem").read_bytes() != first_ca
-    assert not (out / "db").exists()  # no store of the old PKI is left beside the new one
+    assert pilot.ca() != first_ca
+    assert not (pilot.out / "db").exists()  # no store of the old PKI is left beside the new one
 
 
 def test_preparing_again_is_refused_while_a_component_holds_a_store(tmp_path: Path) -> None:
-    base = _free_ports(4)
-    out = tmp_path / "prep"
-    assert _prepare(out, base).returncode == 0
-    ca = (out / "pki" / "ca.pem").read_bytes()
-    hub = Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub.log")
+    pilot = _Pilot.prepare(tmp_path)
+    ca, out = pilot.ca(), pilot.out
+    hub = pilot.start("hub")
     try:
-        before = check_health(f"https://127.0.0.1:{base}", _driver(out).client_context(), timeout=10)
-        again = _prepare(out, base)
+        before = pilot.health("hub")
+        again = _prepare(out, pilot.base)
         assert again.returncode == 3, again.stderr
         assert again.stderr.strip() == (
             f"caravan: {out} holds the store {out / 'db' / 'hub.sqlite'} of a component still running; stop its "
             "components before the directory is prepared afresh (with docker-compose: docker-compose down)")
-        assert (out / "pki" / "ca.pem").read_bytes() == ca
-        after = check_health(f"https://127.0.0.1:{base}", _driver(out).client_context(), timeout=10)
-        assert after == before and hub.process.poll() is None
+        assert pilot.ca() == ca
+        assert pilot.health("hub") == before and hub.process.poll() is None
     finally:
         hub.stop()
 
 
 def test_caravan_health_says_which_component_serves(tmp_path: Path) -> None:
-    base = _free_ports(4)
-    out = tmp_path / "prep"
-    assert _prepare(out, base).returncode == 0
-    hub = Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub.log")
-    node = Started(["node", "--config", str(out / "uz.yaml")], tmp_path, tmp_path / "uz.log")
+    pilot = _Pilot.prepare(tmp_path)
+    hub, node = pilot.start("hub"), pilot.start("uz")
     try:
-        checked = _caravan("health", "--config", str(out / "hub.yaml"))
+        checked = _caravan("health", "--config", str(pilot.out / "hub.yaml"))
         assert checked.returncode == 0, checked.stderr
-        instance = check_health(f"https://127.0.0.1:{base}", _driver(out).client_context(), timeout=10).instance
-        assert checked.stdout.strip() == f"hub at https://127.0.0.1:{base}: serving (instance {instance})"
-        checked = _caravan("health", "--config", str(out / "uz.yaml"))  # a node checks itself with its own identity
-        assert checked.returncode == 0 and checked.stdout.startswith(f"uz at https://127.0.0.1:{base + 1}: serving")
+        instance = pilot.health("hub").instance
+        assert checked.stdout.strip() == f"hub at {pilot.url('hub')}: serving (instance {instance})"
+        checked = _caravan("health", "--config", str(pilot.out / "uz.yaml"))  # a node checks itself as itself
+        assert checked.returncode == 0 and checked.stdout.startswith(f"uz at {pilot.url('uz')}: serving")
     finally:
         node.stop()
         hub.stop()
-    gone = _caravan("health", "--config", str(out / "hub.yaml"), "--timeout", "2")
+    gone = _caravan("health", "--config", str(pilot.out / "hub.yaml"), "--timeout", "2")
     assert gone.returncode == 3 and "Traceback" not in gone.stderr
-    assert gone.stderr.startswith(f"caravan: {out / 'hub.yaml'}: https://127.0.0.1:{base} does not answer")
+    assert gone.stderr.startswith(f"caravan: {pilot.out / 'hub.yaml'}: {pilot.url('hub')} does not answer")
 
 
 @pytest.mark.parametrize("component", ["hub", "uz"])
 def test_sigterm_stops_a_component_cleanly(component: str, tmp_path: Path) -> None:
-    base = _free_ports(4)
-    out = tmp_path / "prep"
-    assert _prepare(out, base).returncode == 0
-    kind = "hub" if component == "hub" else "node"
-    started = Started([kind, "--config", str(out / f"{component}.yaml")], tmp_path, tmp_path / "component.log")
-    port = base if component == "hub" else base + 1
-    check_health(f"https://127.0.0.1:{port}", _driver(out).client_context(), timeout=10)
+    pilot = _Pilot.prepare(tmp_path)
+    started = pilot.start(component)
+    pilot.health(component)
 
     began = time.monotonic()
     started.process.send_signal(signal.SIGTERM)
@@ -152,15 +169,12 @@ def test_sigterm_stops_a_component_cleanly(component: str, tmp_path: Path) -> No
     assert code == 0, started.log.read_text()
     assert took < STOP_BOUND, f"{component} took {took:.2f} s to stop"
     assert "Traceback" not in started.log.read_text()
-    ensure_unused(out / "db")  # the store's lock is released: nothing holds it any more
+    ensure_unused(pilot.out / "db")  # the store's lock is released: nothing holds it any more
 
 
 def test_an_attached_driver_waits_for_a_restart_made_from_outside(tmp_path: Path) -> None:
-    base = _free_ports(4)
-    out = tmp_path / "prep"
-    assert _prepare(out, base).returncode == 0
-    url = f"https://127.0.0.1:{base}"
-    hubs = [Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub.log")]
+    pilot = _Pilot.prepare(tmp_path)
+    hubs = [pilot.start("hub")]
     said: list[str] = []
     waiting = threading.Event()
 
@@ -171,13 +185,13 @@ def test_an_attached_driver_waits_for_a_restart_made_from_outside(tmp_path: Path
     def restart_from_outside() -> None:  # what `docker-compose restart hub` does, once the driver says it waits
         if waiting.wait(timeout=60):
             hubs[0].stop()
-            hubs.append(Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub-again.log"))
+            hubs.append(pilot.start("hub"))
 
     outside = threading.Thread(target=restart_from_outside)
     outside.start()
     try:
         restarts = OutsideRestarts(60.0, announce)
-        asyncio.run(restarts.wait_for("hub", urls={"hub": url}, tls=_driver(out)))
+        asyncio.run(restarts.wait_for("hub", urls={"hub": pilot.url("hub")}, tls=pilot.driver()))
     finally:
         outside.join(timeout=120)
         hubs[-1].stop()
@@ -188,14 +202,12 @@ def test_an_attached_driver_waits_for_a_restart_made_from_outside(tmp_path: Path
 
 
 def test_an_attached_driver_says_when_no_restart_came(tmp_path: Path) -> None:
-    base = _free_ports(4)
-    out = tmp_path / "prep"
-    assert _prepare(out, base).returncode == 0
-    hub = Started(["hub", "--config", str(out / "hub.yaml")], tmp_path, tmp_path / "hub.log")
+    pilot = _Pilot.prepare(tmp_path)
+    hub = pilot.start("hub")
     try:
         restarts = OutsideRestarts(1.5, lambda line: None)
         with pytest.raises(TransportError, match="hub was not restarted within 2 s"):
-            asyncio.run(restarts.wait_for("hub", urls={"hub": f"https://127.0.0.1:{base}"}, tls=_driver(out)))
+            asyncio.run(restarts.wait_for("hub", urls={"hub": pilot.url("hub")}, tls=pilot.driver()))
         assert hub.process.poll() is None
     finally:
         hub.stop()
