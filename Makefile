@@ -35,7 +35,7 @@ compose-test:
 
 # After a dependency change in pyproject.toml: resolve afresh in a throwaway venv and pin what it installed.
 constraints:
-	rm -rf .venv-constraints build  # build/: what pip left of the non-editable install
+	rm -rf .venv-constraints
 	$(PYTHON) -m venv .venv-constraints || python3 -m venv .venv-constraints
 	.venv-constraints/bin/python -m pip install --quiet '.[test]'
 	{ grep '^#' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable | grep -iv '^caravan'; } \
