@@ -1,6 +1,6 @@
 """How long a hub and a node take to stop on SIGTERM: the goal is under one second (issue 14).
 
-    .venv/bin/python bench/shutdown.py [--rounds N]
+    .venv/bin/python -m bench.shutdown [--rounds N]
 
 Each round prepares the pilot, starts `caravan hub` or `caravan node` as a process, waits until `/health`
 answers, sends SIGTERM and times the exit. It prints every measurement, the median and the worst, and
@@ -42,13 +42,13 @@ def _free_port() -> int:
 
 def _stop_time(component: str, directory: Path) -> float:
     """Seconds from SIGTERM to the exit of one freshly started `component` ("hub" or a node id)."""
-    base = _free_port()
+    port = _free_port()  # the component's own port; the others' are never bound here
+    base = port - ["hub", "uz", "az", "ge"].index(component)
     subprocess.run([str(CARAVAN), "prepare", str(PILOT), "--out", str(directory), "--base-port", str(base)],
                    check=True, capture_output=True, timeout=120)
     kind = "hub" if component == "hub" else "node"
     process = subprocess.Popen([str(CARAVAN), kind, "--config", str(directory / f"{component}.yaml")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    port = base if component == "hub" else base + 1 + ["uz", "az", "ge"].index(component)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     context = TlsIdentity.in_pki(directory / "pki", DRIVER).client_context()
     deadline = time.monotonic() + 120
     while True:
@@ -57,7 +57,8 @@ def _stop_time(component: str, directory: Path) -> float:
             break
         except TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"{component} did not come up") from None
+                process.kill()
+                raise SystemExit(f"{component} did not come up: {process.communicate()[1].strip()}") from None
             time.sleep(0.05)
     began = time.monotonic()
     process.send_signal(signal.SIGTERM)
