@@ -3,9 +3,10 @@
 1. A component serves only once its port is bound, its store open and its forwarders running
    (`nodes.launch`), so any answer from `/health` means it is ready for traffic. The route reads
    nothing, so a busy component still answers at once.
-2. The answer names the component and its *instance*: an id drawn at random each time the component
-   starts serving. A driver waiting for a component to be restarted from outside (`docker-compose
-   restart hub`) knows it was by a new instance; an open port cannot tell an old process from a new one.
+2. The answer names the component and its *instance*: an id drawn at random each time the component's
+   application is made, that is each time it starts serving. A driver waiting for a component to be
+   restarted from outside (`docker-compose restart hub`) knows it was by a new instance; an open port
+   cannot tell an old process from a new one.
 3. `check_health` is what container health checks run (`caravan health --config FILE`): it uses the
    standard library's HTTP client, so a check every few seconds does not load the HTTP server stack or
    the document code. Under mutual TLS it presents a party's identity; any party of the scenario CA may

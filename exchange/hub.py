@@ -47,12 +47,13 @@ from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
 from exchange.errors import CaravanError, DuplicateMessage, ProtocolError, TrustError
 from exchange.faults import FaultSwitch, Hold, Leg
+from exchange.health import add_health_route
 from exchange.intake import open_envelope
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
 from exchange.ippc.face import IppcFace
 from exchange.pki import TrustStore
 from exchange.store import Database
-from exchange.tls import DRIVER, TlsIdentity
+from exchange.tls import DRIVER, HUB, TlsIdentity
 from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_handler, transport_handler
 from exchange.web import (
     PEER,
@@ -479,6 +480,7 @@ class Hub:
         app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
         app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
         add_status_route(app, self._activity, self.in_flight, self.marks, self.status)
+        add_health_route(app, HUB)
         app.router.add_get("/clock", clock_handler(self._clock, TIME_WINDOW))
         app.router.add_get("/transport", transport_handler(self._transport))
         app.router.add_put("/control/faults", faults_handler(self._faults, self._wake_forwarders))

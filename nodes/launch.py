@@ -12,7 +12,7 @@ Every component talks mutual TLS by default (`exchange.tls`); plain HTTP only wh
 
 Start-up touches nothing until it can run: a component's port is bound first (`exchange.listener`),
 then its store is opened, then it serves and says so. A port in use stops it before its store (most
-likely a running copy's) is opened. Once it serves, `GET /health` answers (`exchange.health`).
+likely a running copy's) is opened. Once it serves, its `GET /health` answers (`exchange.health`).
 
 A separately started component stops on SIGTERM as on Ctrl-C: its server stops taking requests, what is
 in flight gets a moment to finish, its store is closed, and the process exits 0. A container engine's
@@ -37,7 +37,7 @@ from aiohttp import web
 
 from exchange.clock import Clock, SystemClock, VirtualClock
 from exchange.errors import ResourceBusy, ScenarioError, TransportError
-from exchange.health import add_health_route, check_health
+from exchange.health import check_health
 from exchange.hub import Hub
 from exchange.intake import UnsignedPolicy
 from exchange.ippc.client import HubClient
@@ -247,9 +247,8 @@ def _hub_client(node: Node) -> HubClient:
     return HubClient(node.session, f"{node.hub_url}{IPPC_PREFIX.rstrip('/')}/DeliveryService")
 
 
-async def _serve(app: web.Application, listener: socket.socket, tls: TlsIdentity | None, name: str) -> web.AppRunner:
-    """Serve `app`, and its `/health`, on an already bound socket; the server owns the socket from here."""
-    add_health_route(app, name)
+async def _serve(app: web.Application, listener: socket.socket, tls: TlsIdentity | None) -> web.AppRunner:
+    """Serve `app` on an already bound socket; the server owns the socket from here and closes it."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     try:
@@ -261,7 +260,7 @@ async def _serve(app: web.Application, listener: socket.socket, tls: TlsIdentity
 
 
 async def _open_and_serve(
-    listener: socket.socket, open_component: Callable[[], Awaitable[Hub | Node]], tls: TlsIdentity | None, name: str
+    listener: socket.socket, open_component: Callable[[], Awaitable[Hub | Node]], tls: TlsIdentity | None
 ) -> tuple[Hub | Node, web.AppRunner]:
     """Open a component behind a bound `listener` and serve it; on failure close what was opened."""
     try:
@@ -270,7 +269,7 @@ async def _open_and_serve(
         listener.close()
         raise
     try:
-        runner = await _serve(component.application(), listener, tls, name)
+        runner = await _serve(component.application(), listener, tls)
     except BaseException:
         listener.close()
         await component.stop()  # its store and tasks are open: close them, or the process cannot exit
@@ -319,7 +318,7 @@ class _Local:
         else:
             raise ScenarioError(f"there is no component {name!r} to start; known: {HUB}, {', '.join(self._nodes)}")
         listener = bind_listener(host, port)
-        opened = await _open_and_serve(listener, opener, _tls(self._hub.tls, self._hub.pki, name), name)
+        opened = await _open_and_serve(listener, opener, _tls(self._hub.tls, self._hub.pki, name))
         self._running[name] = opened
 
     async def restart(self, name: str) -> None:
@@ -424,7 +423,7 @@ def prepare(
 
 async def serve_hub(config: HubConfig, listener: socket.socket, announce: Callable[[], None]) -> None:
     """Run the hub behind `listener` (bound by the caller, first) until cancelled; `announce` once it serves."""
-    hub, runner = await _open_and_serve(listener, partial(open_hub, config), _tls(config.tls, config.pki, HUB), HUB)
+    hub, runner = await _open_and_serve(listener, partial(open_hub, config), _tls(config.tls, config.pki, HUB))
     await _serve_until_stopped(hub, runner, announce)
 
 
@@ -433,8 +432,7 @@ async def serve_node(config: NodeConfig, listener: socket.socket, announce: Call
     async def open_with_scenario() -> Node:
         return await open_node(config, load_scenario(config.scenario))
 
-    tls = _tls(config.tls, config.pki, config.node)
-    node, runner = await _open_and_serve(listener, open_with_scenario, tls, config.node)
+    node, runner = await _open_and_serve(listener, open_with_scenario, _tls(config.tls, config.pki, config.node))
     await _serve_until_stopped(node, runner, announce)
 
 

@@ -36,6 +36,7 @@ from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
 from exchange.errors import CaravanError, Issue, ProtocolError, ScenarioError
 from exchange.faults import FaultSwitch, Hold, Leg
+from exchange.health import add_health_route
 from exchange.intake import UnsignedPolicy, open_envelope, unsigned_finding
 from exchange.pki import Credentials, TrustStore
 from exchange.signing import sign_document
@@ -523,6 +524,7 @@ class Node:
         app.router.add_post("/inbox", self._handle_inbox)
         app.router.add_post("/control/credentials", self._handle_credentials)
         add_status_route(app, self._activity, self.in_flight, self.marks, self.status)
+        add_health_route(app, self.node_id)
         app.router.add_get("/state", self._handle_state)
         app.router.add_get("/events", self._handle_events)
         app.router.add_post("/control/actions", self._handle_action)
