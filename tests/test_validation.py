@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -273,14 +272,9 @@ def ten_kilobyte_declaration() -> etree._Element:
     return etree.fromstring(etree.tostring(consignment_with(house_consignments=(house,))))
 
 
-def test_valid_ten_kilobyte_declaration_costs_well_under_two_milliseconds() -> None:
+def test_a_valid_ten_kilobyte_declaration_has_no_findings_twice() -> None:
+    """Its cost is measured in bench/ (the one-core ceiling), never asserted here: timing fails on a busy machine."""
     root = ten_kilobyte_declaration()
     assert 9_000 <= len(etree.tostring(root)) <= 12_000
     assert validate(root) == []  # compiles and caches
-    rounds = []
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(100):
-            validate(root)
-        rounds.append((time.perf_counter() - start) / 100)
-    assert min(rounds) < 0.002
+    assert validate(root) == []  # the cached validators give the same answer
