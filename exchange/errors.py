@@ -13,6 +13,7 @@ The hierarchy::
     ├── TransportError           the peer could not be reached or answered badly
     ├── ResourceBusy             a port or a store that another process holds
     ├── InputError               a file or option given to a command cannot be used
+    ├── StoreError               a database this version of caravan cannot open
     └── ScenarioError            a scenario file that cannot be run
 
 Each error renders to a machine-readable dict (`as_dict`) so that HTTP answers, CLI output and the
@@ -34,6 +35,7 @@ __all__ = [
     "ProtocolError",
     "ResourceBusy",
     "ScenarioError",
+    "StoreError",
     "TransportError",
     "TrustError",
     "UnknownMovement",
@@ -168,6 +170,12 @@ class InputError(CaravanError):
     """
 
     code = "input-invalid"
+
+
+class StoreError(CaravanError):
+    """A database caravan will not open: written in a form this version does not read."""
+
+    code = "store-unreadable"
 
 
 class ScenarioError(CaravanError):

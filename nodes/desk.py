@@ -1,15 +1,21 @@
 """What a node needs from each document family's agencies, and what they give back.
 
 A node is plumbing: inbox, outbox, signatures, storage. The agencies that decide things (customs
-offices and traders for CATS; later the NPPO for ePhyto and the origin authority for e-CO) sit behind a
-`Desk`. A desk is sans-IO: it takes its state, one verified document or one scenario action and the
-scenario time, and returns its new state, the documents to send and the events to log. The node
-persists all three in one transaction, so a crash never leaves a decision half-applied.
+offices and traders for CATS, the NPPO for ePhyto, the issuing authorities and importing customs for
+e-CO) sit behind a `Desk`. A desk is sans-IO and keeps its state one row per aggregate
+(`nodes.records`). Each decision goes:
+
+1. the desk reads its trigger (one verified document, one scenario step, a clock move) into a `Trigger`
+   naming the rows it needs: the movement of this MRN at this office, this guarantee, this certificate;
+2. the node loads exactly those rows and hands them back with the trigger to `decide`; a decision that
+   finds it needs another row (named by one it loaded) raises `Unloaded`, and the node loads it too;
+3. `decide` returns the records it changed, the documents to send and the events to log, and the node
+   writes all of them in one transaction, so a crash never leaves a decision half-applied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,8 +23,9 @@ from typing import Any, Protocol
 from lxml import etree
 
 from exchange.errors import Issue
+from nodes.records import Loaded, Put, Query, RecordKind, Trigger, Unloaded
 
-__all__ = ["Desk", "DeskResult", "NodeEvent", "OutgoingDocument"]
+__all__ = ["Desk", "DeskResult", "NodeEvent", "OutgoingDocument", "decision_rounds"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,9 @@ class NodeEvent:
 
 @dataclass(frozen=True)
 class DeskResult:
-    state: Any
+    """One decision: the records it created or changed, the documents to send, the events to log."""
+
+    changes: tuple[Put, ...] = ()
     outgoing: tuple[OutgoingDocument, ...] = ()
     events: tuple[NodeEvent, ...] = ()
 
@@ -55,27 +64,43 @@ class Desk(Protocol):
 
     family: str
     actions: frozenset[str]  # the scenario step actions this desk carries out
+    kinds: Mapping[str, RecordKind]  # the aggregates it keeps: their types, indexes and timers
 
-    def initial_state(self) -> Any: ...
-
-    def dump(self, state: Any) -> dict[str, Any]:
-        """A JSON-serialisable form of `state`, for SQLite."""
+    def on_message(self, root: etree._Element, issues: list[Issue]) -> Trigger:
+        """One verified, schema-valid document (`issues`: its business-rule findings) and the rows it needs."""
         ...
 
-    def load(self, data: dict[str, Any]) -> Any: ...
+    def on_action(self, action: str, arguments: Mapping[str, Any]) -> Trigger:
+        """One scenario step (declare, present goods, record control results, ...) and the rows it needs.
 
-    def receive(self, state: Any, root: etree._Element, issues: list[Issue], now: datetime) -> DeskResult:
-        """Take one verified, schema-valid document; `issues` are its business-rule findings."""
+        Raises ScenarioError for a step that cannot be read, before anything is loaded."""
         ...
 
-    def act(self, state: Any, action: str, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
-        """Carry out one scenario step (declare, present goods, record control results, ...)."""
+    def on_clock(self, now: datetime) -> Trigger:
+        """The clock moved to `now`: the rows whose timers are due."""
         ...
 
-    def tick(self, state: Any, now: datetime) -> DeskResult:
-        """Let deadlines that have passed by `now` take effect."""
+    def decide(self, trigger: Trigger, loaded: Loaded, now: datetime) -> DeskResult:
+        """Decide on `trigger` with the rows loaded for it; raises `Unloaded` for a row it needs as well."""
         ...
 
-    def snapshot(self, state: Any) -> dict[str, Any]:
-        """What `GET /state` shows: movements, guarantees, statuses, for expectations and people."""
+    def snapshot(self, loaded: Loaded) -> dict[str, Any]:
+        """What `GET /state` shows (movements, guarantees, statuses) from every row, for expectations and people."""
         ...
+
+
+Rounds = Generator[tuple[Query, ...], Loaded, DeskResult]
+
+
+def decision_rounds(desk: Desk, trigger: Trigger, now: datetime) -> Rounds:
+    """One decision as rounds of loading, sans-IO: yields the queries to load, takes what they loaded
+    (`send`), and returns the desk's result. The first round is what the trigger names; each further round
+    is the one row the decision asked for. A store drives it: `RecordStore.decision` in a node."""
+    loaded = yield trigger.needs
+    while True:
+        try:
+            return desk.decide(trigger, loaded, now)
+        except Unloaded as missing:
+            if missing.query in loaded.answered:
+                raise RuntimeError(f"the {desk.family} desk asked again for {missing.query}") from missing
+            loaded = loaded.merged((yield (missing.query,)))

@@ -3,10 +3,11 @@
 Inbound, the hub pushes an envelope to `POST /inbox`. The node verifies the signature against the
 scenario trust anchor, requires the signer to be the envelope's sender, validates the signed content,
 and commits it to its inbox before answering 200; a duplicate gets the original receipt. A separate task
-takes committed inbox rows in order and hands each to its family's desk; the desk's new state, the
-documents it answers with (signed, in envelopes, queued in the outbox) and its events are committed in
-one transaction together with marking the inbox row processed. The outbox is relayed to the hub in
-order, with retries.
+takes committed inbox rows in order and hands each to its family's desk, with the rows of state its
+decision needs (one per aggregate: this movement at this office, this certificate; `RecordStore`); the
+records the desk changed, the documents it answers with (signed, in envelopes, queued in the outbox)
+and its events are committed in one transaction together with marking the inbox row processed. The
+outbox is relayed to the hub in order, with retries.
 
 Scenario drivers use the control API: `POST /control/actions` for a step, `PUT /control/clock` to move
 virtual time (deadlines fire), `PUT /control/faults` to script network faults, `GET /status?wait=S` to
@@ -47,6 +48,7 @@ from exchange.validation import detect, validate
 from exchange.web import Access, error_response, json_response, party_guard, set_clock_handler
 from nodes.desk import Desk, DeskResult, NodeEvent
 from nodes.language import check_arguments
+from nodes.record_store import RECORD_SCHEMA, RecordStore, refuse_whole_state_store
 
 __all__ = ["Node", "Service"]
 
@@ -78,10 +80,6 @@ _SCHEMA = (
         attempts INTEGER NOT NULL DEFAULT 0,
         last_error TEXT
     )""",
-    """CREATE TABLE IF NOT EXISTS desk_state (
-        family TEXT PRIMARY KEY,
-        state TEXT NOT NULL
-    )""",
     """CREATE TABLE IF NOT EXISTS actions (
         key TEXT PRIMARY KEY,
         events TEXT NOT NULL
@@ -98,6 +96,7 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS inbox_waiting ON inbox (id) WHERE state = 'received'",
     "CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox (id) WHERE state = 'pending'",
     TRANSPORT_SCHEMA,
+    *RECORD_SCHEMA,
 )
 
 
@@ -139,6 +138,7 @@ class Node:
         self._tls = tls
         self._reload_credentials = reload_credentials
         self._db = database
+        self._records = RecordStore(database)
         self._trust = trust
         self._credentials = credentials
         self._clock = clock
@@ -170,6 +170,11 @@ class Node:
         unsigned: Mapping[str, UnsignedPolicy] | None = None,
     ) -> Node:
         database = await Database.open(path, _SCHEMA)
+        try:
+            await refuse_whole_state_store(database, path)
+        except CaravanError:
+            await database.close()
+            raise
         return cls(
             node_id, database, trust, credentials, clock, hub_url, desks,
             tls=tls, reload_credentials=reload_credentials, services=services, faults=FaultSwitch.beside(path),
@@ -272,16 +277,15 @@ class Node:
         now = self._clock.now()
         if desk is None:
             event = NodeEvent("rejected", self.node_id, received.message_type, f"no desk for family {family!r}")
-            await self._commit(None, None, DeskResult(None, (), (event,)), inbox=(received.key, "failed"))
+            await self._commit(None, DeskResult(events=(event,)), inbox=(received.key, "failed"))
             return
         issues = [issue for issue in validate(root) if issue.area != "Schema"]
         policy = self._unsigned.get(family)
         if received.signature == "unsigned" and policy is not None:
             issues.insert(0, unsigned_finding(received.message_type, policy))
         async with self._deciding:
-            state = await self._load_state(desk)
-            result = desk.receive(state, root, issues, now)
-            await self._commit(desk, state, result, inbox=(received.key, "processed"))
+            result = await self._records.decision(desk, desk.on_message(root, issues), now)
+            await self._commit(desk, result, inbox=(received.key, "processed"))
 
     # -- actions and time -----------------------------------------------------------------------------------
 
@@ -315,43 +319,37 @@ class Node:
                     done = await self._db.fetch_one("SELECT events FROM actions WHERE key = ?", (key,))
                     if done is not None:
                         return list(json.loads(done["events"]))
-                state = await self._load_state(desk)
-                result = desk.act(state, action, arguments, self._clock.now())
+                result = await self._records.decision(desk, desk.on_action(action, arguments), self._clock.now())
                 events = [_event_dict(event) for event in result.events]
-                await self._commit(desk, state, result, action=None if key is None else (key, events))
+                await self._commit(desk, result, action=None if key is None else (key, events))
         finally:
             self._activity.leave()
         return events
 
     async def tick(self) -> None:
-        """Let every desk's deadlines that have passed take effect."""
+        """Let every desk's deadlines that have passed take effect: only the records whose timer is due are read."""
         self._activity.enter()
         try:
             for desk in self._desks.values():
                 async with self._deciding:
-                    state = await self._load_state(desk)
-                    result = desk.tick(state, self._clock.now())
-                    if result.outgoing or result.events:
-                        await self._commit(desk, state, result)
+                    now = self._clock.now()
+                    result = await self._records.decision(desk, desk.on_clock(now), now)
+                    if result.changes or result.outgoing or result.events:
+                        await self._commit(desk, result)
         finally:
             self._activity.leave()
 
     # -- committing -----------------------------------------------------------------------------------------
 
-    async def _load_state(self, desk: Desk) -> Any:
-        row = await self._db.fetch_one("SELECT state FROM desk_state WHERE family = ?", (desk.family,))
-        return desk.initial_state() if row is None else desk.load(json.loads(row["state"]))
-
     async def _commit(
         self,
         desk: Desk | None,
-        old_state: Any,
         result: DeskResult,
         *,
         inbox: tuple[int, str] | None = None,
         action: tuple[str, list[dict[str, Any]]] | None = None,
     ) -> None:
-        """Persist a desk's decision atomically: state, signed answers in the outbox, events, inbox mark."""
+        """Persist a desk's decision atomically: changed records, signed answers in the outbox, events, inbox mark."""
         now = self._clock.now()
         envelopes = [
             (
@@ -372,11 +370,7 @@ class Node:
         ]
         async with self._db.transaction() as db:
             if desk is not None:
-                await db.execute(
-                    "INSERT INTO desk_state (family, state) VALUES (?, ?) "
-                    "ON CONFLICT (family) DO UPDATE SET state = excluded.state",
-                    (desk.family, json.dumps(desk.dump(result.state))),
-                )
+                await self._records.write(db, desk.family, desk.kinds, result.changes)
             await db.executemany(
                 "INSERT INTO outbox (message_id, recipient, message_type, envelope, state) "
                 "VALUES (?, ?, ?, ?, 'pending')",
@@ -492,7 +486,11 @@ class Node:
         return (inbox["n"] if inbox else 0) + sendable + self._activity.busy
 
     async def state(self) -> dict[str, Any]:
-        return {family: desk.snapshot(await self._load_state(desk)) for family, desk in self._desks.items()}
+        """Every family's snapshot, from all its rows: for expectations and people, not for decisions."""
+        return {
+            family: desk.snapshot(await self._records.load_all(family, desk.kinds))
+            for family, desk in self._desks.items()
+        }
 
     async def events(self, after: int = 0) -> list[dict[str, Any]]:
         rows = await self._db.fetch_all("SELECT * FROM events WHERE id > ? ORDER BY id", (after,))

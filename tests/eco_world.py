@@ -3,12 +3,12 @@
 Each node's desk gets what a real node would hand it: the document as canonical XML (the content a
 signature covers) and its business-rule findings. Delivery is explicit, so a test can hold messages
 back (an acknowledgement that has not arrived yet) and check every transition of the state tables.
-State goes through the desk's JSON dump and load at every step, as it does through SQLite.
+Each node's state is rows (`tests.rows.MemoryRows`): a decision gets only the rows it names, as in a node,
+and every record goes through its row's JSON.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -24,6 +24,7 @@ from nodes.desk import DeskResult, NodeEvent, OutgoingDocument
 from nodes.language import load_scenario
 from nodes.origin.desk import EcoDesk
 from nodes.origin.scenario import OriginScenario
+from tests.rows import MemoryRows
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "uzb-aze-eco.yaml"
 _MOVE = re.compile(r"^(?P<current>\S+) → (?P<target>\S+) on (?P<trigger>[^(]+?)(?: \(.*\))?$")
@@ -54,7 +55,7 @@ class World:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.desks = {node: EcoDesk(scenario, node) for node in scenario.nodes}
-        self.states = {node: desk.initial_state() for node, desk in self.desks.items()}
+        self.rows = {node: MemoryRows(desk.kinds) for node, desk in self.desks.items()}
         self.now = scenario.start
         self.pending: list[tuple[str, OutgoingDocument]] = []
         self.delivered: list[tuple[str, OutgoingDocument]] = []
@@ -67,11 +68,12 @@ class World:
         """Move the clock (deadlines fire)."""
         self.now = self.now + moment if isinstance(moment, timedelta) else moment
         for node, desk in self.desks.items():
-            self._apply(node, desk.tick(self.states[node], self.now))
+            self._apply(node, self.rows[node].decide(desk, desk.on_clock(self.now), self.now))
 
     def act(self, node: str, action: str, **arguments: Any) -> list[NodeEvent]:
         self.now += timedelta(minutes=1)
-        result = self.desks[node].act(self.states[node], action, arguments, self.now)
+        desk = self.desks[node]
+        result = self.rows[node].decide(desk, desk.on_action(action, arguments), self.now)
         self._apply(node, result)
         return list(result.events)
 
@@ -98,23 +100,21 @@ class World:
         content = etree.fromstring(etree.tostring(document.root, method="c14n", exclusive=True))
         issues = validate(content)
         assert not [issue for issue in issues if issue.area == "Schema"], issues
-        node = document.recipient
-        result = self.desks[node].receive(self.states[node], content, [i for i in issues if i.area != "Schema"],
-                                          self.now)
+        node, desk = document.recipient, self.desks[document.recipient]
+        trigger = desk.on_message(content, [i for i in issues if i.area != "Schema"])
+        result = self.rows[node].decide(desk, trigger, self.now)
         self._apply(node, result)
         self.delivered.append((node, document))
         return result
 
     def _apply(self, node: str, result: DeskResult) -> None:
-        desk = self.desks[node]
-        self.states[node] = desk.load(json.loads(json.dumps(desk.dump(result.state))))
         self.pending.extend((node, document) for document in result.outgoing)
         self.events.extend((node, event) for event in result.events)
 
     # -- reading -------------------------------------------------------------------------------------------
 
     def snapshot(self, node: str) -> dict[str, Any]:
-        return self.desks[node].snapshot(self.states[node])
+        return self.desks[node].snapshot(self.rows[node].load_all())
 
     def rejected(self) -> list[NodeEvent]:
         return [event for _, event in self.events if event.kind == "rejected"]

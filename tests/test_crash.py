@@ -193,8 +193,9 @@ def test_killing_hub_and_nodes_mid_run_loses_nothing_and_applies_nothing_twice(t
     assert "CD906C" not in counts and not nacks, "no message was refused as out of sequence (applied twice)"
     assert counts["CC015C"] == counts["CC029C"] == counts["CC045C"] == counts["CD204C"] == MOVEMENTS
     assert counts["CD118C"] == 2 * MOVEMENTS
-    state = json.loads(_rows(db / "uz.sqlite", "SELECT state FROM desk_state WHERE family = 'cats'")[0][0])
-    assert state["customs"]["mrn_serial"] == MOVEMENTS, "one MRN per declaration, none allocated twice"
+    [(mrns,)] = _rows(db / "uz.sqlite", "SELECT data FROM records WHERE family = 'cats' AND kind = 'counter' "
+                                         "AND id = 'mrn'")
+    assert json.loads(mrns) == MOVEMENTS, "one MRN per declaration, none allocated twice"
     summary = {"messages": len(deliveries), "kills": len(killed), "retries": retries,
                "duplicates_absorbed_at_hub": duplicates}
     (tmp_path / "summary.json").write_text(json.dumps(summary))

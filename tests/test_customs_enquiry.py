@@ -39,13 +39,14 @@ from exchange.cli import main
 from exchange.errors import ScenarioError, UnknownMovement
 from nodes.customs.actions import PresentAtTransit, RecordControl
 from nodes.customs.desk import CatsDesk
-from nodes.customs.ledger import CustomsState
+from nodes.customs.ledger import CUSTOMS_LAYOUT
 from nodes.customs.model import RecoveryNotification, RequestOnNonArrivedMovement
 from nodes.customs.offices import CustomsAdministration
 from nodes.customs.scenario import CatsScenario
 from nodes.customs.tables import DEPARTURE_TIMERS, DEPARTURE_TRANSITIONS, DepartureState
 from nodes.customs.trader import TraderDesk
 from nodes.language import load_scenario
+from tests.rows import MemoryRows, through_rows
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "enquiry-no-arrival.yaml"
 EXPIRY = datetime(2026, 3, 11, tzinfo=timezone.utc)
@@ -259,11 +260,11 @@ def test_a_crossing_or_an_arrival_after_recovery_is_out_of_sequence() -> None:
     assert net.departure(mrn).state is DepartureState.UNDER_RECOVERY
 
 
-def test_state_under_enquiry_round_trips_through_json() -> None:
+def test_state_under_enquiry_round_trips_through_rows() -> None:
     net, mrn = under_enquiry()
     net.deliver(enquiry_answer(mrn, delivered=True))
     state = net.states["UZ"]
-    assert CustomsState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+    assert through_rows(CUSTOMS_LAYOUT, state) == state
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -328,7 +329,7 @@ def test_scenario_time_limits_are_read_as_days_or_dates() -> None:
 def test_answer_enquiry_step_needs_a_yes_or_no() -> None:
     desk = CatsDesk(load_scenario(SCENARIO), "uz")
     with pytest.raises(ScenarioError):
-        desk.act(desk.initial_state(), "answer_enquiry", {"movement": "E3", "delivered": "no"}, T0)
+        MemoryRows(desk.kinds).decide(desk, desk.on_action("answer_enquiry", {"movement": "E3", "delivered": "no"}), T0)
 
 
 def test_enquiry_scenario_runs_with_every_expectation_holding(tmp_path: Path) -> None:

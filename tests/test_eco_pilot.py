@@ -145,8 +145,8 @@ def test_verify_catches_a_certificate_signed_by_another_node(eco_run: tuple[Path
 def test_customs_keeps_exactly_the_digest_the_issuer_signed(eco_run: tuple[Path, int, str]) -> None:
     out, _, _ = eco_run
     with contextlib.closing(sqlite3.connect(out / "db" / "az.sqlite")) as db:
-        (state,) = db.execute("SELECT state FROM desk_state WHERE family = 'eco'").fetchone()
-    received = json.loads(state)["received"]
+        (received,) = db.execute("SELECT data FROM records WHERE family = 'eco' AND kind = 'received' "
+                                 "AND id = 'UZ26CCI0000103 v1'").fetchone()
     signed = _message(out, 9).read_text()
     digest_value = signed.split("<ds:DigestValue>")[1].split("<")[0]
-    assert received["UZ26CCI0000103 v1"]["digest"] == digest_value
+    assert json.loads(received)["digest"] == digest_value

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -22,7 +21,8 @@ from test_customs_offices import (
 from exchange.errors import ProtocolError, UnknownMovement
 from nodes.customs.actions import PresentAtTransit, RecordControl
 from nodes.customs.model import CatsMessage
-from nodes.customs.trader import HOLDER, TRADER_AT_DESTINATION, TraderDesk, TraderState
+from nodes.customs.trader import HOLDER, TRADER_AT_DESTINATION, TRADER_LAYOUT, TraderDesk
+from tests.rows import through_rows
 
 LRN = "UZ26TAS0000001"
 
@@ -191,11 +191,11 @@ def test_messages_traders_never_receive_raise() -> None:
         traders.desk.receive(traders.state, outcome.messages[0], T0)
 
 
-def test_trader_state_round_trips_through_json() -> None:
+def test_trader_state_round_trips_through_rows() -> None:
     traders = Traders()
     outcome = traders.desk.declare(traders.state, declaration(LRN), "UZ", T0)
     traders.state = outcome.state
     traders.send(*outcome.messages)
     traders.state = traders.desk.notify_arrival(traders.state, "26UZ000100000001J5", POTI, CONSIGNEE, "GEPTI", T0).state
-    restored = TraderState.from_dict(json.loads(json.dumps(traders.state.to_dict())))
+    restored = through_rows(TRADER_LAYOUT, traders.state)
     assert restored == traders.state

@@ -50,6 +50,7 @@ from nodes.customs.mrn import allocate_mrn
 from nodes.customs.refusals import refuse
 from nodes.customs.step import Effect, Machine, Step, advance, fire, mrn_pointer, nta
 from nodes.customs.tables import DEPARTURE_TIMERS, DEPARTURE_TRANSITIONS, DepartureState, next_state
+from nodes.records import at_hand
 
 __all__ = ["DEPARTURE", "EFFECTS", "GRN_GUARANTEE_TYPES", "NO_RELEASE_GUARANTEE", "act", "declare", "receive", "tick"]
 
@@ -142,7 +143,7 @@ def declare(
 
 
 def _register_lrn(state: CustomsState, holder: str, lrn: str, mrn: str | None) -> CustomsState:
-    return replace(state, lrns={**state.lrns, holder: {**state.lrns.get(holder, {}), lrn: mrn}})
+    return replace(state, lrns=file(state.lrns, holder, lrn, mrn))
 
 
 HolderMessage = InvalidationRequest | InformationAboutNonArrivedMovement
@@ -204,17 +205,22 @@ def act(step: Step, state: CustomsState, action: ResolveDiscrepancies) -> Custom
 
 
 def tick(step: Step, state: CustomsState) -> CustomsState:
-    """Fire the timer of every record whose deadline has passed, earliest first."""
+    """Fire the timer of every record at hand whose deadline has passed, earliest first.
+
+    A whole state has every record at hand; a node gives a clock move only the records whose timer is due.
+    """
     due = sorted(
-        (record.deadline, record.mrn, office)
-        for office, book in state.departures.items()
-        for record in book.values()
-        if record.state in DEPARTURE_TIMERS and record.deadline is not None and record.deadline <= step.now
+        (
+            record
+            for record in at_hand(state.departures, shelved=True)
+            if record.state in DEPARTURE_TIMERS and record.deadline is not None and record.deadline <= step.now
+        ),
+        key=lambda record: (record.deadline, record.mrn, record.office),
     )
-    for _, mrn, office in due:
-        record = state.departures[office][mrn]
+    for record in due:
         state = advance(
-            step, state, DEPARTURE, office=office, mrn=mrn, trigger=DEPARTURE_TIMERS[record.state], cause=None
+            step, state, DEPARTURE, office=record.office, mrn=record.mrn, trigger=DEPARTURE_TIMERS[record.state],
+            cause=None,
         )
     return state
 

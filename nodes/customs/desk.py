@@ -5,6 +5,9 @@ NCTS functional errors (pointer, code, rule), and routes it by `messageRecipient
 customs, anything else is a trader of this country. What the agencies answer is encoded back to XML
 and addressed to the node that serves the recipient. Scenario steps name movements by their scenario
 key (M1); the desk resolves the key to the LRN, and the LRN to the MRN its own records hold.
+
+Each trigger names the rows it needs (`nodes.customs.needs`); the desk builds the agencies' state from
+those rows alone (`CUSTOMS_LAYOUT`, `TRADER_LAYOUT`) and returns the records the decision changed.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from exchange.errors import Issue, ProtocolError, ScenarioError, UnknownMovement
 from exchange.scenario import Scenario
 from nodes.customs.actions import Action, PresentAtTransit, RecordControl, ResolveDiscrepancies
 from nodes.customs.codec import correlation, decode, encode
-from nodes.customs.ledger import CustomsState
+from nodes.customs.ledger import BY_LRN, CUSTOMS_LAYOUT, CustomsState
 from nodes.customs.model import CatsMessage, FunctionalError
+from nodes.customs.needs import customs_needs, holder_needs, movement_needs, trader_needs
 from nodes.customs.offices import CustomsAdministration
 from nodes.customs.outcome import Event, Outcome
 from nodes.customs.scenario import CatsScenario
-from nodes.customs.trader import TraderDesk, TraderState
+from nodes.customs.trader import TRADER_LAYOUT, TRADER_SERIAL, TraderDesk, TraderState
 from nodes.desk import DeskResult, NodeEvent, OutgoingDocument
+from nodes.records import Due, Key, Loaded, Query, Trigger, select
 
 __all__ = ["CatsDesk", "CatsState"]
 
@@ -37,6 +42,25 @@ _NTA = "NTA."
 class CatsState:
     customs: CustomsState
     traders: TraderState
+
+
+@dataclass(frozen=True)
+class _Received:
+    """A message trigger's subject: decoded once, with the XML its functional errors point into."""
+
+    message: CatsMessage
+    root: etree._Element
+    issues: list[Issue]
+
+
+@dataclass(frozen=True)
+class _Step:
+    action: str
+    arguments: Mapping[str, Any]
+
+
+_Decision = tuple[CatsState, Outcome[Any]]
+_Handler = Callable[[CatsState, Mapping[str, Any], datetime], _Decision]
 
 
 def _functional_error(issue: Issue, root: etree._Element) -> FunctionalError:
@@ -69,9 +93,11 @@ class CatsDesk:
         self._scenario = scenario
         self._node_id = node_id
         self._country = scenario.nodes[node_id].country
-        self._customs = CustomsAdministration(self._cats.customs_config(node_id))
+        config = self._cats.customs_config(node_id)
+        self._customs = CustomsAdministration(config)
         self._traders = TraderDesk()
-        self._actions: Mapping[str, Callable[[CatsState, Mapping[str, Any], datetime], DeskResult]] = {
+        self._register = {"guarantees": {account.grn: account for account in config.guarantees}}
+        self._actions: Mapping[str, _Handler] = {
             "declare": self._declare,
             "invalidate": self._invalidate,
             "answer_enquiry": self._answer_enquiry,
@@ -81,39 +107,65 @@ class CatsDesk:
             "resolve_discrepancies": self._officer(ResolveDiscrepancies),
         }
         self.actions = frozenset(self._actions)
+        self.kinds = {**CUSTOMS_LAYOUT.kinds, **TRADER_LAYOUT.kinds}
 
     # -- Desk interface -------------------------------------------------------------------------------------
 
-    def initial_state(self) -> CatsState:
-        return CatsState(self._customs.initial_state(), self._traders.initial_state())
-
-    def dump(self, state: CatsState) -> dict[str, Any]:
-        return {"customs": state.customs.to_dict(), "traders": state.traders.to_dict()}
-
-    def load(self, data: dict[str, Any]) -> CatsState:
-        return CatsState(CustomsState.from_dict(data["customs"]), TraderState.from_dict(data["traders"]))
-
-    def receive(self, state: CatsState, root: etree._Element, issues: list[Issue], now: datetime) -> DeskResult:
+    def on_message(self, root: etree._Element, issues: list[Issue]) -> Trigger:
         message = decode(root)
-        if message.header.recipient.startswith(_NTA):
-            violations = tuple(_functional_error(issue, root) for issue in issues if issue.level == "SEVERE")
-            outcome = self._customs.receive(state.customs, message, now, rule_violations=violations)
-            return self._result(replace(state, customs=outcome.state), outcome)
-        outcome_t = self._traders.receive(state.traders, message, now)
-        return self._result(replace(state, traders=outcome_t.state), outcome_t)
+        needs = customs_needs(message) if message.header.recipient.startswith(_NTA) else trader_needs(message)
+        return Trigger((*CUSTOMS_LAYOUT.counters, *needs), _Received(message, root, issues))
 
-    def act(self, state: CatsState, action: str, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
-        handler = self._actions.get(action)
-        if handler is None:
+    def on_action(self, action: str, arguments: Mapping[str, Any]) -> Trigger:
+        if action not in self._actions:
             raise ScenarioError(f"unknown CATS action {action!r}; known: {', '.join(sorted(self._actions))}",
                                 path="do")
-        return handler(state, arguments, now)
+        return Trigger((*CUSTOMS_LAYOUT.counters, *self._step_needs(action, arguments)), _Step(action, arguments))
 
-    def tick(self, state: CatsState, now: datetime) -> DeskResult:
-        outcome = self._customs.tick(state.customs, now)
-        return self._result(replace(state, customs=outcome.state), outcome)
+    def on_clock(self, now: datetime) -> Trigger:
+        return Trigger((*CUSTOMS_LAYOUT.counters, Due(now)), None)
 
-    def snapshot(self, state: CatsState) -> dict[str, Any]:
+    def decide(self, trigger: Trigger, loaded: Loaded, now: datetime) -> DeskResult:
+        before = CatsState(CUSTOMS_LAYOUT.state(loaded, self._register), TRADER_LAYOUT.state(loaded))
+        subject = trigger.subject
+        if isinstance(subject, _Received):
+            after, outcome = self._receive(before, subject, now)
+        elif isinstance(subject, _Step):
+            after, outcome = self._actions[subject.action](before, subject.arguments, now)
+        else:
+            customs = self._customs.tick(before.customs, now)
+            after, outcome = replace(before, customs=customs.state), customs
+        changes = (*CUSTOMS_LAYOUT.changes(before.customs, after.customs),
+                   *TRADER_LAYOUT.changes(before.traders, after.traders))
+        return DeskResult(
+            changes=changes,
+            outgoing=tuple(self._outgoing(message) for message in outcome.messages),
+            events=tuple(_node_event(event) for event in outcome.events),
+        )
+
+    def _receive(self, state: CatsState, received: _Received, now: datetime) -> _Decision:
+        message, root = received.message, received.root
+        if message.header.recipient.startswith(_NTA):
+            violations = tuple(_functional_error(issue, root) for issue in received.issues if issue.level == "SEVERE")
+            outcome = self._customs.receive(state.customs, message, now, rule_violations=violations)
+            return replace(state, customs=outcome.state), outcome
+        outcome_t = self._traders.receive(state.traders, message, now)
+        return replace(state, traders=outcome_t.state), outcome_t
+
+    def _step_needs(self, action: str, arguments: Mapping[str, Any]) -> tuple[Query, ...]:
+        """The rows a step works on, from the movement it names: the holder's own movement, or the
+        records that give the MRN here (and, notifying arrival, the trader's message counter)."""
+        movement = self._cats.movement(str(arguments["movement"]))
+        holder, lrn = str(movement["holder"]), str(movement["lrn"])
+        if action in ("declare", "invalidate", "answer_enquiry"):
+            return holder_needs(holder, lrn)
+        trader = (Key(TRADER_SERIAL.name, str(arguments.get("trader", movement["consignee"]))),)
+        return (*movement_needs(holder, lrn), *(trader if action == "notify_arrival" else ()))
+
+    def snapshot(self, loaded: Loaded) -> dict[str, Any]:
+        return self._snapshot(CatsState(CUSTOMS_LAYOUT.state(loaded, self._register), TRADER_LAYOUT.state(loaded)))
+
+    def _snapshot(self, state: CatsState) -> dict[str, Any]:
         """Movements by scenario key as this node's offices see them, and this node's guarantee register."""
         movements: dict[str, dict[str, Any]] = {}
 
@@ -154,20 +206,20 @@ class CatsDesk:
 
     # -- scenario actions -----------------------------------------------------------------------------------
 
-    def _declare(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
+    def _declare(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
         declaration = self._cats.declaration(str(arguments["movement"]))
         outcome = self._traders.declare(state.traders, declaration, declaration.office_of_departure[:2], now)
-        return self._result(replace(state, traders=outcome.state), outcome)
+        return replace(state, traders=outcome.state), outcome
 
-    def _invalidate(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
+    def _invalidate(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
         movement = self._cats.movement(str(arguments["movement"]))
         justification = str(arguments.get("justification", "Declaration no longer needed"))
         outcome = self._traders.request_invalidation(
             state.traders, str(movement["holder"]), str(movement["lrn"]), justification, now
         )
-        return self._result(replace(state, traders=outcome.state), outcome)
+        return replace(state, traders=outcome.state), outcome
 
-    def _answer_enquiry(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
+    def _answer_enquiry(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
         """The holder answers CC140C with CC141C: `delivered: true` (on `delivered_on`, by default the step's
         day, at `office`, by default the declared destination) or `delivered: false`, and a `text`."""
         movement = self._cats.movement(str(arguments["movement"]))
@@ -184,29 +236,29 @@ class CatsDesk:
         outcome = self._traders.answer_enquiry(
             state.traders, holder, lrn, delivered, None if text is None else str(text), now
         )
-        return self._result(replace(state, traders=outcome.state), outcome)
+        return replace(state, traders=outcome.state), outcome
 
-    def _notify_arrival(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
+    def _notify_arrival(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
         key = str(arguments["movement"])
         movement = self._cats.movement(key)
         office = str(arguments.get("office", movement["destination"]))
         trader = str(arguments.get("trader", movement["consignee"]))
         location = str(arguments.get("location") or self._unlocode(office))
-        mrn = self._mrn(state.customs, str(movement["lrn"]), key)
+        mrn = self._mrn(state.customs, movement, key)
         outcome = self._traders.notify_arrival(state.traders, mrn, office, trader, location, now)
-        return self._result(replace(state, traders=outcome.state), outcome)
+        return replace(state, traders=outcome.state), outcome
 
-    def _officer(self, kind: type[Action]) -> Callable[[CatsState, Mapping[str, Any], datetime], DeskResult]:
+    def _officer(self, kind: type[Action]) -> _Handler:
         """Officers' actions take the movement's MRN and the office from the step; other fields pass through."""
 
-        def handle(state: CatsState, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
+        def handle(state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
             key = str(arguments["movement"])
             movement = self._cats.movement(key)
             office = str(arguments.get("office") or self._default_office(kind, movement))
             extra = {name: value for name, value in arguments.items() if name not in ("movement", "office")}
-            action = kind(mrn=self._mrn(state.customs, str(movement["lrn"]), key), office=office, **extra)
+            action = kind(mrn=self._mrn(state.customs, movement, key), office=office, **extra)
             outcome = self._customs.act(state.customs, action, now)
-            return self._result(replace(state, customs=outcome.state), outcome)
+            return replace(state, customs=outcome.state), outcome
 
         return handle
 
@@ -214,16 +266,16 @@ class CatsDesk:
     def _default_office(kind: type[Action], movement: Mapping[str, Any]) -> str:
         return str(movement["departure"] if kind is ResolveDiscrepancies else movement["destination"])
 
-    def _mrn(self, customs: CustomsState, lrn: str, key: str) -> str:
-        """The MRN of the movement with `lrn`, from whichever of this administration's records holds it."""
-        for lrns in customs.lrns.values():
-            if lrns.get(lrn):
-                return str(lrns[lrn])
-        for books in (customs.transits, customs.destinations):
-            for book in books.values():
-                for record in book.values():
-                    if record.declaration.lrn == lrn:
-                        return record.mrn
+    def _mrn(self, customs: CustomsState, movement: Mapping[str, Any], key: str) -> str:
+        """The MRN of the movement, from whichever of this administration's records holds it: the holder's
+        LRN at departure, else a record at an office of transit or destination (found by the LRN)."""
+        holder, lrn = str(movement["holder"]), str(movement["lrn"])
+        mrn = customs.lrns.get(holder, {}).get(lrn)
+        if mrn:
+            return str(mrn)
+        for book in (customs.transits, customs.destinations):
+            for record in select(book, BY_LRN, lrn, shelved=True):
+                return str(record.mrn)
         raise UnknownMovement(f"{self._node_id} holds no MRN for movement {key} (LRN {lrn})", rule="90")
 
     def _unlocode(self, office: str) -> str:
@@ -234,13 +286,6 @@ class CatsDesk:
         return f"{office[:2]}ZZZ"
 
     # -- results --------------------------------------------------------------------------------------------
-
-    def _result(self, state: CatsState, outcome: Outcome[Any]) -> DeskResult:
-        return DeskResult(
-            state=state,
-            outgoing=tuple(self._outgoing(message) for message in outcome.messages),
-            events=tuple(_node_event(event) for event in outcome.events),
-        )
 
     def _outgoing(self, message: CatsMessage) -> OutgoingDocument:
         return OutgoingDocument(

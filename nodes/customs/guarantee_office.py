@@ -18,6 +18,7 @@ from nodes.customs.ledger import CustomsState
 from nodes.customs.model import GuaranteeUse, GuaranteeUseCancellation, GuaranteeUseResult
 from nodes.customs.step import Step, mrn_pointer, nta
 from nodes.customs.tables import require_valid_mrn
+from nodes.records import put
 
 __all__ = ["receive"]
 
@@ -40,7 +41,7 @@ def _use(step: Step, state: CustomsState, office: str, use: GuaranteeUse) -> Cus
     else:
         currency = account.currency
         account, result = reserve(account, use.mrn, use.amount, use.holder, use.access_code, level)
-        state = replace(state, guarantees={**state.guarantees, use.grn: account})
+        state = replace(state, guarantees=put(state.guarantees, use.grn, account))
     reason = result.reason
     step.send(
         GuaranteeUseResult,
@@ -83,7 +84,7 @@ def _cancel(step: Step, state: CustomsState, office: str, cancellation: Guarante
         cancellation.mrn,
         f"{what} on GRN {account.grn}, balance {_money(account.available, account.currency)}",
     )
-    return replace(state, guarantees={**state.guarantees, account.grn: account})
+    return replace(state, guarantees=put(state.guarantees, account.grn, account))
 
 
 _HANDLERS: Mapping[str, Callable[[Step, CustomsState, str, Any], CustomsState]] = {"CD203C": _use, "CD204C": _cancel}

@@ -1,8 +1,9 @@
 """What a customs administration remembers: one record per movement and office, the LRNs, the register.
 
 Records are filed per office, then per MRN (`book[office][mrn]`), because NCTS answers "unknown MRN"
-per office: a movement known at one office of transit is unknown at another. The whole state is
-JSON-serialisable (`to_dict`/`from_dict`) so a node can keep it in SQLite between messages.
+per office: a movement known at one office of transit is unknown at another. A node keeps each record
+in a row of its own (`CUSTOMS_LAYOUT`, `nodes.records`) and gives a decision a `CustomsState` holding
+only the records it needs; `lookup` and `file` read and write either kind of state.
 """
 
 from __future__ import annotations
@@ -10,15 +11,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from nodes.customs.config import CustomsConfig
 from nodes.customs.guarantee import GuaranteeAccount
-from nodes.customs.jsonable import from_jsonable, to_jsonable
 from nodes.customs.model import Declaration, InvalidGuaranteeReason
-from nodes.customs.tables import DepartureState, DestinationState, TransitState
+from nodes.customs.tables import DEPARTURE_TIMERS, DepartureState, DestinationState, TransitState
+from nodes.records import Counter, Index, Layout, RecordKind, Shelved, Table, put
 
-__all__ = ["CustomsState", "DepartureRecord", "DestinationRecord", "TransitRecord", "file", "lookup"]
+__all__ = [
+    "BY_LRN",
+    "CUSTOMS_LAYOUT",
+    "DEPARTURE",
+    "DESTINATION",
+    "GUARANTEE",
+    "LRN",
+    "TRANSIT",
+    "CustomsState",
+    "DepartureRecord",
+    "DestinationRecord",
+    "TransitRecord",
+    "file",
+    "lookup",
+]
 
 
 @dataclass(frozen=True)
@@ -85,7 +100,7 @@ def lookup(book: Book[R], office: str, mrn: str) -> R | None:
 
 def file(book: Book[R], office: str, mrn: str, record: R) -> Book[R]:
     """A copy of `book` with `record` filed under office and MRN; `book` itself is left as it was."""
-    return {**book, office: {**book.get(office, {}), mrn: record}}
+    return put(book, office, put(book.get(office, {}), mrn, record))
 
 
 @dataclass(frozen=True)
@@ -113,11 +128,31 @@ class CustomsState:
             return DepartureState.REJECTED
         return next(book[mrn].state for book in self.departures.values() if mrn in book)
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = to_jsonable(self)
-        return data
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CustomsState:
-        state: CustomsState = from_jsonable(cls, data)
-        return state
+BY_LRN = Index("lrn", lambda record: record.declaration.lrn)
+"""Movement records by LRN: how a scenario step, which names a movement, finds its MRN at an office."""
+
+
+def _departure_timer(record: DepartureRecord) -> datetime | None:
+    return record.deadline if record.state in DEPARTURE_TIMERS else None
+
+
+DEPARTURE = RecordKind("departure", DepartureRecord, (BY_LRN,), due=_departure_timer)
+TRANSIT = RecordKind("transit", TransitRecord, (BY_LRN,))
+DESTINATION = RecordKind("destination", DestinationRecord, (BY_LRN,))
+LRN = RecordKind("lrn", str | None)  # owner: the holder; id: the LRN; the MRN it got, None if rejected
+GUARANTEE = RecordKind("guarantee", GuaranteeAccount)
+
+CUSTOMS_LAYOUT = Layout(
+    CustomsState,
+    (
+        Shelved("departures", DEPARTURE),
+        Shelved("transits", TRANSIT),
+        Shelved("destinations", DESTINATION),
+        Shelved("lrns", LRN),
+        Table("guarantees", GUARANTEE),
+        Counter("mrn_serial", "mrn"),
+        Counter("message_serial", "customs-messages"),
+    ),
+)
+"""One row per movement record per office, per holder's LRN and per guarantee account; two counters."""

@@ -5,7 +5,8 @@ A trader's system knows little: the movements it declared (by LRN), the MRN cust
 the latest thing customs said. The status labels are HMRC's (transit.md §1.6: the trader UI maps the
 latest message to a status). Movements are keyed by LRN, as trader systems do, so a holder who reuses
 an LRN gets the two movements conflated (transit.md §5): the reason customs refuses reused LRNs.
-Sans-IO like the offices: every call returns an `Outcome` with the new `TraderState`.
+Sans-IO like the offices: every call returns an `Outcome` with the new `TraderState`. A node keeps one
+row per trader's movement, found by its LRN or MRN (`TRADER_LAYOUT`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from exchange.errors import ProtocolError, UnknownMovement
-from nodes.customs.jsonable import from_jsonable, to_jsonable
 from nodes.customs.model import (
     ArrivalNotification,
     CatsMessage,
@@ -27,8 +27,21 @@ from nodes.customs.model import (
     TransitDeclaration,
 )
 from nodes.customs.outcome import Event, Outcome
+from nodes.records import Index, Layout, RecordKind, Shelved, Table, put, select
 
-__all__ = ["HOLDER", "TRADER_AT_DESTINATION", "TRADER_STATUS", "TraderDesk", "TraderMovement", "TraderState"]
+__all__ = [
+    "HOLDER",
+    "MOVEMENT_BY_LRN",
+    "MOVEMENT_BY_MRN",
+    "TRADER_AT_DESTINATION",
+    "TRADER_LAYOUT",
+    "TRADER_MOVEMENT",
+    "TRADER_SERIAL",
+    "TRADER_STATUS",
+    "TraderDesk",
+    "TraderMovement",
+    "TraderState",
+]
 
 HOLDER = "holder"
 TRADER_AT_DESTINATION = "destination"
@@ -75,16 +88,18 @@ class TraderState:
         movements = self.movements.get(trader, {})
         if reference in movements:
             return movements[reference]
-        return next((movement for movement in movements.values() if movement.mrn == reference), None)
+        return next(iter(select(movements, MOVEMENT_BY_MRN, reference)), None)
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = to_jsonable(self)
-        return data
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TraderState:
-        state: TraderState = from_jsonable(cls, data)
-        return state
+MOVEMENT_BY_LRN = Index("lrn", lambda movement: movement.lrn)
+MOVEMENT_BY_MRN = Index("mrn", lambda movement: movement.mrn)
+TRADER_MOVEMENT = RecordKind("trader-movement", TraderMovement, (MOVEMENT_BY_LRN, MOVEMENT_BY_MRN))
+TRADER_SERIAL = RecordKind("trader-serial", int)
+
+TRADER_LAYOUT = Layout(
+    TraderState, (Shelved("movements", TRADER_MOVEMENT), Table("message_serials", TRADER_SERIAL))
+)
+"""One row per movement of each trader (owner: the trader), one message counter per trader."""
 
 
 M = TypeVar("M", bound=CatsMessage)
@@ -98,7 +113,7 @@ def _send(
     header = Header(
         sender=trader, recipient=to, prepared_at=now, message_id=f"{trader}-{serial:06d}", correlation_id=about
     )
-    return replace(state, message_serials={**state.message_serials, trader: serial}), kind(header=header, **fields)
+    return replace(state, message_serials=put(state.message_serials, trader, serial)), kind(header=header, **fields)
 
 
 def _declared(state: TraderState, holder: str, reference: str) -> TraderMovement:
@@ -110,7 +125,7 @@ def _declared(state: TraderState, holder: str, reference: str) -> TraderMovement
 
 
 def _file(state: TraderState, trader: str, key: str, movement: TraderMovement) -> TraderState:
-    return replace(state, movements={**state.movements, trader: {**state.movements.get(trader, {}), key: movement}})
+    return replace(state, movements=put(state.movements, trader, put(state.movements.get(trader, {}), key, movement)))
 
 
 class TraderDesk:
@@ -233,11 +248,16 @@ class TraderDesk:
 
     @staticmethod
     def _key(state: TraderState, trader: str, side: str, lrn: str | None, mrn: str | None) -> str | None:
-        """The key of the movement on `side` that has the LRN or the MRN the message carries."""
+        """The key of the movement on `side` that has the LRN or the MRN the message carries.
+
+        Keys are what the movement was filed under: the LRN for the holder, the MRN at destination.
+        """
         movements = state.movements.get(trader, {})
-        for key, movement in movements.items():
-            if movement.side == side and (
-                (lrn is not None and movement.lrn == lrn) or (mrn is not None and movement.mrn == mrn)
-            ):
-                return key
-        return None
+        found = [
+            *(select(movements, MOVEMENT_BY_LRN, lrn) if lrn is not None else ()),
+            *(select(movements, MOVEMENT_BY_MRN, mrn) if mrn is not None else ()),
+        ]
+        movement = next((movement for movement in found if movement.side == side), None)
+        if movement is None:
+            return None
+        return movement.lrn if side == HOLDER else movement.mrn

@@ -9,30 +9,66 @@ inventing one.
 For the IPPC Hub face: `snapshot()["received"][key]["acknowledgement"]` is the importing NPPO's
 acknowledgement of each delivery (Delivered, DeliveredWithWarnings, DeliveredNotReadable), and each
 acknowledgement is also a node event of kind "acknowledged" whose data carries the same field.
-`receive_content` takes a delivery as raw bytes, for a pull client.
+
+A decision loads only the certificates it names (`NPPO_LAYOUT`): a delivery its number (and the number
+it replaces), an import decision the certificate decided on, a step the certificates it names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from lxml import etree
 
-from exchange.errors import Issue, ScenarioError
+from exchange.errors import DocumentError, Issue, ScenarioError
 from exchange.scenario import Scenario
 from exchange.validation import detect
-from nodes.customs.jsonable import from_jsonable, to_jsonable
 from nodes.desk import DeskResult, OutgoingDocument
-from nodes.ephyto.codec import encode
-from nodes.ephyto.model import Acknowledgement
-from nodes.ephyto.nppo import IssuedRecord, Nppo, NppoState, Outcome, ReceivedRecord, Send
+from nodes.ephyto.codec import decode, encode
+from nodes.ephyto.model import WITHDRAWN, Acknowledgement
+from nodes.ephyto.nppo import (
+    ISSUED_CERTIFICATE,
+    NPPO_LAYOUT,
+    RECEIVED_CERTIFICATE,
+    IssuedRecord,
+    Nppo,
+    NppoState,
+    Outcome,
+    ReceivedRecord,
+    Send,
+)
 from nodes.ephyto.scenario import EphytoScenario
+from nodes.records import Key, Loaded, Query, Trigger
 
 __all__ = ["EphytoDesk"]
 
 _Handler = Callable[[NppoState, Mapping[str, Any], datetime], Outcome]
+
+_ISSUED, _RECEIVED = ISSUED_CERTIFICATE.name, RECEIVED_CERTIFICATE.name
+
+_STEP_CERTIFICATES: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "issue_ephyto": (("certificate", _ISSUED),),
+    "withdraw_ephyto": (("certificate", _ISSUED),),
+    "replace_ephyto": (("certificate", _ISSUED), ("by", _ISSUED)),
+    "reexport_ephyto": (("certificate", _ISSUED),),
+    "decide_ephyto": (("certificate", _RECEIVED),),
+}
+"""Step → (the argument naming a certificate, where the NPPO keeps it); a re-export also reads its original."""
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    root: etree._Element
+    findings: tuple[Issue, ...]  # the node's Signature findings (an unsigned certificate its policy let in)
+
+
+@dataclass(frozen=True)
+class _Step:
+    action: str
+    arguments: Mapping[str, Any]
 
 
 class EphytoDesk:
@@ -53,39 +89,48 @@ class EphytoDesk:
             "decide_ephyto": self._decide,
         }
         self.actions = frozenset(self._actions)
+        self.kinds = NPPO_LAYOUT.kinds
 
     # -- Desk interface -------------------------------------------------------------------------------------
 
-    def initial_state(self) -> NppoState:
-        return NppoState()
-
-    def dump(self, state: NppoState) -> dict[str, Any]:
-        return dict(to_jsonable(state))
-
-    def load(self, data: dict[str, Any]) -> NppoState:
-        return from_jsonable(NppoState, data)  # type: ignore[no-any-return]
-
-    def receive(self, state: NppoState, root: etree._Element, issues: list[Issue], now: datetime) -> DeskResult:
+    def on_message(self, root: etree._Element, issues: list[Issue]) -> Trigger:
         """The NPPO validates in all three areas itself; of the node's findings it takes the Signature ones
         (an unsigned certificate the node's policy let in)."""
         findings = tuple(issue for issue in issues if issue.area == "Signature")
-        return self._result(self._nppo.receive(state, root, now, findings=findings))
+        return Trigger((*NPPO_LAYOUT.counters, *_delivery_needs(root)), _Delivery(root, findings))
 
-    def receive_content(self, state: NppoState, data: bytes, now: datetime) -> DeskResult:
-        """A delivery as raw bytes (pulled from a hub); unreadable content is acknowledged as such."""
-        return self._result(self._nppo.receive_content(state, data, now))
-
-    def act(self, state: NppoState, action: str, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
-        handler = self._actions.get(action)
-        if handler is None:
+    def on_action(self, action: str, arguments: Mapping[str, Any]) -> Trigger:
+        if action not in self._actions:
             raise ScenarioError(f"unknown ePhyto action {action!r}; known: {', '.join(sorted(self._actions))}",
                                 path="do")
-        return self._result(handler(state, arguments, now))
+        needs = [Key(kind, self._number(arguments, name)) for name, kind in _STEP_CERTIFICATES[action]]
+        if action == "reexport_ephyto":
+            spec = self._ephyto.spec(str(_argument(arguments, "certificate")))
+            needs.append(Key(_RECEIVED, self._ephyto.number(str(_argument(spec, "original")))))
+        return Trigger((*NPPO_LAYOUT.counters, *needs), _Step(action, arguments))
 
-    def tick(self, state: NppoState, now: datetime) -> DeskResult:
-        return DeskResult(state)
+    def on_clock(self, now: datetime) -> Trigger:
+        return Trigger((), None)  # an NPPO has no deadlines
 
-    def snapshot(self, state: NppoState) -> dict[str, Any]:
+    def decide(self, trigger: Trigger, loaded: Loaded, now: datetime) -> DeskResult:
+        subject = trigger.subject
+        if subject is None:
+            return DeskResult()
+        before = NPPO_LAYOUT.state(loaded)
+        if isinstance(subject, _Delivery):
+            outcome = self._nppo.receive(before, subject.root, now, findings=subject.findings)
+        else:
+            outcome = self._actions[subject.action](before, subject.arguments, now)
+        return DeskResult(
+            NPPO_LAYOUT.changes(before, outcome.state),
+            tuple(self._outgoing(send) for send in outcome.sends),
+            outcome.events,
+        )
+
+    def snapshot(self, loaded: Loaded) -> dict[str, Any]:
+        return self._snapshot(NPPO_LAYOUT.state(loaded))
+
+    def _snapshot(self, state: NppoState) -> dict[str, Any]:
         """Certificates by scenario key: what this NPPO issued and what it received, with their states."""
         return {
             "issued": {self._ephyto.key_of(number): _issued_view(record) for number, record in state.issued.items()},
@@ -136,9 +181,6 @@ class EphytoDesk:
 
     # -- results --------------------------------------------------------------------------------------------
 
-    def _result(self, outcome: Outcome) -> DeskResult:
-        return DeskResult(outcome.state, tuple(self._outgoing(send) for send in outcome.sends), outcome.events)
-
     def _outgoing(self, send: Send) -> OutgoingDocument:
         root = encode(send.document)
         document = send.document
@@ -150,6 +192,18 @@ class EphytoDesk:
             message_type=etree.QName(root).localname,
             correlation_id=certificate,
         )
+
+
+def _delivery_needs(root: etree._Element) -> tuple[Query, ...]:
+    """The certificates a delivery is about: its number (and the one it replaces), or the one decided on."""
+    try:
+        document = decode(root)
+    except DocumentError:
+        return ()  # acknowledged as not readable: only the counter is needed
+    if isinstance(document, Acknowledgement):
+        return (Key(_ISSUED, document.certificate),) if document.certificate else ()
+    replaces = document.replaces if document.status_code != WITHDRAWN else None
+    return tuple(Key(_RECEIVED, number) for number in (document.number, replaces) if number)
 
 
 def _argument(arguments: Mapping[str, Any], name: str) -> Any:

@@ -10,7 +10,7 @@ SPSAcknowledgement (UNCL 1373: 1 accepted, 8 rejected).
 
 Every method takes the state and `now` and returns an `Outcome`; nothing here sends, stores or reads
 a clock. Certificates are kept as the XML that crossed the wire: that is what a withdrawal re-sends and
-what a re-export attaches.
+what a re-export attaches. A node keeps one row per certificate, issued or received (`NPPO_LAYOUT`).
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ from nodes.ephyto.model import (
     Signatory,
     TradeLine,
 )
+from nodes.records import Counter, Layout, RecordKind, Table, put
 
-__all__ = ["IssuedRecord", "Nppo", "NppoConfig", "NppoState", "Outcome", "ReceivedRecord", "Send",
-           "commodity", "stamp"]
+__all__ = ["ISSUED_CERTIFICATE", "NPPO_LAYOUT", "RECEIVED_CERTIFICATE", "IssuedRecord", "Nppo", "NppoConfig",
+           "NppoState", "Outcome", "ReceivedRecord", "Send", "commodity", "stamp"]
 
 REPLACEMENT_STATEMENT = "4"  # ADRP: the statement that this certificate replaces another (IPPC code)
 
@@ -91,8 +92,22 @@ class ReceivedRecord:
 
 @dataclass(frozen=True)
 class NppoState:
+    """Certificates by number as issued here and as received here; `unreadable` numbers the deliveries that
+    could not be read (filed as unreadable-1, unreadable-2, ...)."""
+
     issued: Mapping[str, IssuedRecord] = field(default_factory=dict)
     received: Mapping[str, ReceivedRecord] = field(default_factory=dict)
+    unreadable: int = 0
+
+
+ISSUED_CERTIFICATE = RecordKind("issued", IssuedRecord)
+RECEIVED_CERTIFICATE = RecordKind("received", ReceivedRecord)
+
+NPPO_LAYOUT = Layout(
+    NppoState,
+    (Table("issued", ISSUED_CERTIFICATE), Table("received", RECEIVED_CERTIFICATE), Counter("unreadable", "unreadable")),
+)
+"""One row per certificate issued and per certificate received, by number; a counter of unreadable deliveries."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +165,7 @@ class Nppo:
         kind = "re-export certificate" if certificate.type_code == REEXPORT else "phytosanitary certificate"
         event = self._event("issued", number, f"{kind} {number} issued: {record.commodity}, "
                             f"{self._config.country} → {importer}")
-        issued = {**state.issued, number: record}
+        issued = put(state.issued, number, record)
         return Outcome(replace(state, issued=issued), (Send(importer, certificate),), (event,))
 
     def withdraw(self, state: NppoState, number: str, reason: str, now: datetime) -> Outcome:
@@ -159,7 +174,7 @@ class Nppo:
         after = advance(record.state, Transition.WITHDRAW, number)
         withdrawal = replace(decode(etree.fromstring(record.xml.encode())), status_code=WITHDRAWN)
         event = self._event("withdrawn", number, f"certificate {number} withdrawn (status 40): {reason}")
-        issued = {**state.issued, number: replace(record, state=after)}
+        issued = put(state.issued, number, replace(record, state=after))
         return Outcome(replace(state, issued=issued), (Send(record.importer, withdrawal),), (event,))
 
     def replace(self, state: NppoState, number: str, replacement: Certificate, reason: str,
@@ -177,7 +192,7 @@ class Nppo:
         replacement = replace(replacement, notes=(*replacement.notes, *block))
         outcome = self.issue(state, replacement, now, replaces=number)
         new_number = _number(replacement)
-        issued = {**outcome.state.issued, number: replace(record, state=after, replaced_by=new_number)}
+        issued = put(outcome.state.issued, number, replace(record, state=after, replaced_by=new_number))
         event = self._event("replaced", number, f"certificate {number} replaced by {new_number}: {reason}")
         return Outcome(replace(outcome.state, issued=issued), outcome.sends, (event, *outcome.events))
 
@@ -278,7 +293,7 @@ class Nppo:
         verdict = "accepted" if accept else f"rejected: {reason}"
         event = self._event("decision", number, f"import decision on {number}: {verdict}",
                             certificate=number, decision=after.value, reason=reason)
-        received = {**state.received, number: replace(record, state=after, decision_reason=reason or None)}
+        received = put(state.received, number, replace(record, state=after, decision_reason=reason or None))
         return Outcome(replace(state, received=received), (Send(record.exporter, answer),), (event,))
 
     # -- importing, by kind of delivery ---------------------------------------------------------------------
@@ -299,7 +314,7 @@ class Nppo:
                                 CertificateState.RECEIVED, receipt, xml, remarks,
                                 replaces=certificate.replaces, original=certificate.original, signature=signature)
         changes = {number: record}
-        old = state.received.get(certificate.replaces or "")
+        old = state.received.get(certificate.replaces) if certificate.replaces else None
         if old is not None:
             changes[old.number] = replace(old, state=advance(old.state, Transition.REPLACE, old.number),
                                           replaced_by=number)
@@ -334,13 +349,14 @@ class Nppo:
         verdict = "accepted" if accepted else f"rejected: {reason}"
         event = self._event("decision", number, f"{record.importer} {verdict} certificate {number}",
                             certificate=number, decision=after.value, reason=reason or "")
-        issued = {**state.issued, number: replace(record, state=after, decision_reason=reason)}
+        issued = put(state.issued, number, replace(record, state=after, decision_reason=reason))
         return Outcome(replace(state, issued=issued), (), (event,))
 
     def _not_readable(self, state: NppoState, reason: str) -> Outcome:
-        key = f"unreadable-{sum(1 for key in state.received if key.startswith('unreadable-')) + 1}"
+        key = f"unreadable-{state.unreadable + 1}"
         record = ReceivedRecord("", "", "", "", CertificateState.RECEIVED, Receipt.NOT_READABLE, "", (reason,))
-        return self._acknowledged(state, {key: record}, record, reason, key=key)
+        return self._acknowledged(replace(state, unreadable=state.unreadable + 1), {key: record}, record, reason,
+                                  key=key)
 
     def _acknowledged(self, state: NppoState, changes: Mapping[str, ReceivedRecord], record: ReceivedRecord,
                       remark: str, *, key: str | None = None) -> Outcome:
@@ -351,7 +367,10 @@ class Nppo:
         event = self._event("acknowledged", reference, detail, certificate=record.number,
                             type=record.type_code, acknowledgement=record.acknowledgement.value,
                             remarks=list(record.remarks), signature=record.signature)
-        return Outcome(replace(state, received={**state.received, **changes}), (), (event,))
+        received = state.received
+        for number, changed in changes.items():
+            received = put(received, number, changed)
+        return Outcome(replace(state, received=received), (), (event,))
 
     # -- helpers --------------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from exchange.errors import ProtocolError
-from nodes.origin.ledger import IssuedRecord, OriginState, VerificationRecord, version_key
+from nodes.origin.ledger import IssuedRecord, OriginState, VerificationRecord, version_key, versions_of
 from nodes.origin.model import (
     Acknowledgement,
     AckResult,
@@ -35,6 +35,7 @@ from nodes.origin.model import (
 from nodes.origin.step import Step
 from nodes.origin.tables import INQUIRY, ISSUED, IssuedState, next_state
 from nodes.origin.trust import Authority
+from nodes.records import put
 
 __all__ = ["DECISION_TRIGGERS", "AuthorityConfig", "answer", "cancel", "issue", "receive", "replace_certificate"]
 
@@ -74,7 +75,7 @@ def _authority(config: AuthorityConfig, certificate: Certificate) -> Authority:
 
 def _current(state: OriginState, number: str) -> IssuedRecord:
     """The latest version of `number` this node issued."""
-    versions = state.versions(state.issued, number)
+    versions = versions_of(state.issued, number)
     if not versions:
         raise ProtocolError(f"certificate {number} was not issued here", path="/EcoCertificate/Certificate",
                             rule="ECO-UNKNOWN")
@@ -84,7 +85,7 @@ def _current(state: OriginState, number: str) -> IssuedRecord:
 
 def _file(state: OriginState, record: IssuedRecord) -> OriginState:
     key = version_key(record.certificate.number, record.certificate.version)
-    return replace(state, issued={**state.issued, key: record})
+    return replace(state, issued=put(state.issued, key, record))
 
 
 def _push(step: Step, config: AuthorityConfig, certificate: Certificate, current: IssuedRecord | None) -> IssuedRecord:
@@ -162,7 +163,7 @@ def answer(
     )
     step.moved(request.header.recipient.party, request_id, current, target, "answer", result.value)
     updated = replace(record, state=target, result=result, answered_at=step.now)
-    return replace(state, inquiries={**state.inquiries, request_id: updated})
+    return replace(state, inquiries=put(state.inquiries, request_id, updated))
 
 
 # -- what the importing customs sends back ------------------------------------------------------------------
@@ -221,7 +222,7 @@ def _inquiry(step: Step, state: OriginState, request: VerificationRequest) -> Or
     known = state.inquiries.get(request.request_id)
     target = next_state(INQUIRY, None if known is None else known.state, "request",
                         what=f"verification request {request.request_id}", path="/EcoVerificationRequest/RequestID")
-    state = replace(state, inquiries={**state.inquiries, request.request_id: VerificationRecord(request, target)})
+    state = replace(state, inquiries=put(state.inquiries, request.request_id, VerificationRecord(request, target)))
     step.moved(request.header.recipient.party, request.request_id, None, target, "request", request.reason.value)
     key = version_key(request.certificate.number, request.certificate.version)
     if key not in state.issued:

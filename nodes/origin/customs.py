@@ -26,7 +26,14 @@ from lxml import etree
 from exchange.errors import Issue, ProtocolError, ScenarioError
 from nodes.origin.checks import digest, integrity_of_copy, issuer_identity, not_received, status_of
 from nodes.origin.codec import ECO_NS
-from nodes.origin.ledger import DeclarationRecord, OriginState, ReceivedRecord, VerificationRecord, version_key
+from nodes.origin.ledger import (
+    DeclarationRecord,
+    OriginState,
+    ReceivedRecord,
+    VerificationRecord,
+    version_key,
+    versions_of,
+)
 from nodes.origin.model import (
     AckError,
     Acknowledgement,
@@ -55,6 +62,7 @@ from nodes.origin.tables import (
     next_state,
 )
 from nodes.origin.trust import TrustList
+from nodes.records import at_hand, put
 
 __all__ = ["DECISIONS", "CustomsConfig", "ImportDeclaration", "VerificationDraft", "declare", "receive",
            "request_verification", "tick"]
@@ -171,7 +179,7 @@ def _certificate(
     content = etree.tostring(root, method="c14n", exclusive=True).decode()
     record = ReceivedRecord(certificate, target, message.header.sender, content, digest(root), step.now)
     step.moved(config.party.party, key, None, target, "certificate")
-    return replace(state, received={**state.received, key: record})
+    return replace(state, received=put(state.received, key, record))
 
 
 _STATUS_TRIGGERS = {StatusCode.CANCELLED: "cancelled", StatusCode.REPLACED: "replaced"}
@@ -198,7 +206,7 @@ def _status(
     step.moved(config.party.party, key, record.state, target, trigger)
     replaced_by = message.replaced_by.version if message.replaced_by is not None else None
     updated = replace(record, state=target, replaced_by=replaced_by)
-    return replace(state, received={**state.received, key: updated})
+    return replace(state, received=put(state.received, key, updated))
 
 
 # -- declarations -------------------------------------------------------------------------------------------
@@ -221,7 +229,7 @@ def _presented_copy(signed: etree._Element, changes: Mapping[str, str]) -> etree
 
 
 def _pick(state: OriginState, declaration: ImportDeclaration) -> ReceivedRecord | None:
-    versions = state.versions(state.received, declaration.certificate)
+    versions = versions_of(state.received, declaration.certificate)
     if declaration.version is not None:
         versions = [record for record in versions if record.certificate.version == declaration.version]
     return versions[-1] if versions else None
@@ -269,7 +277,7 @@ def declare(step: Step, state: OriginState, config: CustomsConfig, declaration: 
                   checks=[{"name": c.name.value, "status": c.status.value, "code": c.code, "path": c.path}
                           for c in checks])
     filed = DeclarationRecord(declaration.number, ref, target, preferential, decision, checks, step.now, authority)
-    return replace(state, declarations={**state.declarations, declaration.number: filed})
+    return replace(state, declarations=put(state.declarations, declaration.number, filed))
 
 
 def _move_received(
@@ -278,7 +286,7 @@ def _move_received(
     key = version_key(record.certificate.number, record.certificate.version)
     target = next_state(RECEIVED, record.state, trigger, what=key, path="/EcoCertificate/Certificate")
     step.moved(config.party.party, key, record.state, target, trigger)
-    return replace(state, received={**state.received, key: replace(record, state=target, **changes)})
+    return replace(state, received=put(state.received, key, replace(record, state=target, **changes)))
 
 
 # -- retroactive verification -------------------------------------------------------------------------------
@@ -305,8 +313,8 @@ def request_verification(
     )
     step.moved(config.party.party, draft.request_id, None, target, "request", draft.reason.value)
     step.moved(config.party.party, draft.declaration, declaration.state, preference, trigger)
-    declarations = {**state.declarations, draft.declaration: replace(declaration, state=preference)}
-    requests = {**state.requests, draft.request_id: VerificationRecord(request, target)}
+    declarations = put(state.declarations, draft.declaration, replace(declaration, state=preference))
+    requests = put(state.requests, draft.request_id, VerificationRecord(request, target))
     return replace(state, declarations=declarations, requests=requests)
 
 
@@ -324,7 +332,7 @@ def _response(step: Step, state: OriginState, config: CustomsConfig, response: V
     step.moved(config.party.party, response.request_id, record.state, target, "answer", response.result.value)
     answered = replace(record, state=target, result=response.result, findings=response.findings,
                        answered_at=response.answered_at)
-    state = replace(state, requests={**state.requests, response.request_id: answered})
+    state = replace(state, requests=put(state.requests, response.request_id, answered))
     trigger = "origin confirmed" if response.result is VerificationResult.CONFIRMED else "origin not confirmed"
     reason = f"verification {response.request_id}: {response.result.value}" + (
         f" ({response.findings})" if response.findings else "")
@@ -358,14 +366,15 @@ def _follow(
                       declaration=number, decided_at=step.now, decision=decision, checks=declaration.checks,
                       reason=reason[:512])
     updated = replace(declaration, state=target, decision=decision)
-    return replace(state, declarations={**state.declarations, number: updated})
+    return replace(state, declarations=put(state.declarations, number, updated))
 
 
 def tick(step: Step, state: OriginState, config: CustomsConfig) -> OriginState:
-    """Requests unanswered after their due date become Overdue; a preference suspended for them is withdrawn."""
+    """Requests at hand unanswered after their due date become Overdue; a preference suspended for them is
+    withdrawn. A whole state has every request at hand; a node gives a clock move only those that are due."""
     due = sorted(
-        (record.request.due, request_id)
-        for request_id, record in state.requests.items()
+        (record.request.due, record.request.request_id)
+        for record in at_hand(state.requests)
         if record.state in VERIFICATION_TIMERS and step.now.date() > record.request.due
     )
     for _, request_id in due:
@@ -378,7 +387,7 @@ def tick(step: Step, state: OriginState, config: CustomsConfig) -> OriginState:
         step.note("overdue", config.party.party, request_id,
                   f"verification request {request_id} on {what} overdue: no answer from {asked} by {request.due}")
         step.moved(config.party.party, request_id, record.state, target, trigger)
-        state = replace(state, requests={**state.requests, request_id: replace(record, state=target)})
+        state = replace(state, requests=put(state.requests, request_id, replace(record, state=target)))
         reason = f"no answer to verification request {request_id} by {request.due.isoformat()}"
         state = _follow(step, state, config, request.declaration or "", "no answer", reason)
     return state

@@ -8,11 +8,16 @@ Scenario steps name certificates by their scenario key (C1) and declarations by 
 A refusal in the protocol (cancelling a used certificate, an answer to an unknown request) is a domain
 outcome, not a broken scenario: it becomes a "rejected" event naming the document, the place and the
 rule, and nothing changes. A step that cannot be read (an unknown certificate key) is a ScenarioError.
+
+A decision loads the rows its trigger names (`ORIGIN_LAYOUT`): the certificate version a message is
+about, the versions of a certificate number a step names, a declaration, a verification request; what
+those lead to (the declaration a verification answer concerns) is loaded when the decision asks for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,16 +25,35 @@ from lxml import etree
 
 from exchange.errors import Issue, ProtocolError, ScenarioError
 from exchange.scenario import Scenario
-from nodes.customs.jsonable import from_jsonable, to_jsonable
 from nodes.desk import DeskResult, OutgoingDocument
 from nodes.origin import authority, customs
 from nodes.origin.codec import decode, encode
 from nodes.origin.customs import ImportDeclaration, VerificationDraft
-from nodes.origin.ledger import OriginState
-from nodes.origin.model import EcoMessage, VerificationReason, VerificationResult
+from nodes.origin.ledger import (
+    BY_NUMBER,
+    DECLARATION,
+    INQUIRY,
+    ISSUED,
+    ORIGIN_LAYOUT,
+    RECEIVED,
+    REQUEST,
+    OriginState,
+    version_key,
+)
+from nodes.origin.model import (
+    Acknowledgement,
+    CertificateMessage,
+    EcoMessage,
+    StatusChange,
+    UtilisationDecision,
+    VerificationReason,
+    VerificationRequest,
+    VerificationResult,
+)
 from nodes.origin.scenario import OriginScenario, as_date
 from nodes.origin.snapshot import snapshot
 from nodes.origin.step import Outcome, Step
+from nodes.records import Due, Key, Loaded, Lookup, Query, Trigger
 
 __all__ = ["EcoDesk"]
 
@@ -49,6 +73,31 @@ def _need(arguments: Mapping[str, Any], key: str) -> str:
     if arguments.get(key) is None:
         raise ScenarioError(f"the step needs '{key}'", path=key)
     return str(arguments[key])
+
+
+@dataclass(frozen=True)
+class _Received:
+    message: EcoMessage
+    root: etree._Element
+    issues: list[Issue]
+
+
+@dataclass(frozen=True)
+class _Step:
+    action: str
+    arguments: Mapping[str, Any]
+
+
+def _message_needs(message: EcoMessage) -> tuple[Query, ...]:
+    """The certificate version a message is about, on the side that takes it, and the request it names."""
+    version = version_key(message.certificate.number, message.certificate.version)
+    if isinstance(message, (CertificateMessage, StatusChange)):
+        return (Key(RECEIVED.name, version),)
+    if isinstance(message, (Acknowledgement, UtilisationDecision)):
+        return (Key(ISSUED.name, version),)
+    if isinstance(message, VerificationRequest):
+        return (Key(INQUIRY.name, message.request_id), Key(ISSUED.name, version))
+    return (Key(REQUEST.name, message.request_id),)  # a VerificationResponse
 
 
 class EcoDesk:
@@ -71,27 +120,49 @@ class EcoDesk:
             "answer_verification": self._answer,
         }
         self.actions = frozenset(self._actions)
+        self.kinds = ORIGIN_LAYOUT.kinds
 
     # -- Desk interface -------------------------------------------------------------------------------------
 
-    def initial_state(self) -> OriginState:
-        return OriginState()
-
-    def dump(self, state: OriginState) -> dict[str, Any]:
-        data: dict[str, Any] = to_jsonable(state)
-        return data
-
-    def load(self, data: dict[str, Any]) -> OriginState:
-        state: OriginState = from_jsonable(OriginState, data)
-        return state
-
-    def receive(self, state: OriginState, root: etree._Element, issues: list[Issue], now: datetime) -> DeskResult:
+    def on_message(self, root: etree._Element, issues: list[Issue]) -> Trigger:
         message = decode(root)
+        return Trigger((*ORIGIN_LAYOUT.counters, *_message_needs(message)), _Received(message, root, issues))
+
+    def on_action(self, action: str, arguments: Mapping[str, Any]) -> Trigger:
+        if action not in self._actions:
+            raise ScenarioError(f"unknown e-CO action {action!r}; known: {', '.join(sorted(self._actions))}",
+                                path="do")
+        return Trigger((*ORIGIN_LAYOUT.counters, *self._step_needs(action, arguments)), _Step(action, arguments))
+
+    def on_clock(self, now: datetime) -> Trigger:
+        return Trigger((*ORIGIN_LAYOUT.counters, Due(now)), None)
+
+    def decide(self, trigger: Trigger, loaded: Loaded, now: datetime) -> DeskResult:
+        before = ORIGIN_LAYOUT.state(loaded)
+        subject = trigger.subject
+        if isinstance(subject, _Received):
+            outcome = self._receive(before, subject, now)
+        elif isinstance(subject, _Step):
+            outcome = self._act(before, subject.action, subject.arguments, now)
+        else:
+            step = Step(before, now)
+            outcome = step.outcome(customs.tick(step, before, self._customs))
+        return DeskResult(
+            ORIGIN_LAYOUT.changes(before, outcome.state),
+            tuple(self._outgoing(message) for message in outcome.messages),
+            outcome.events,
+        )
+
+    def snapshot(self, loaded: Loaded) -> dict[str, Any]:
+        return snapshot(ORIGIN_LAYOUT.state(loaded), self._eco.key_of, self._customs.trust)
+
+    def _receive(self, state: OriginState, received: _Received, now: datetime) -> Outcome:
+        message = received.message
         step = Step(state, now)
         party = message.header.recipient.party
         try:
             if party == self._customs.party.party:
-                state = customs.receive(step, state, self._customs, message, root, issues)
+                state = customs.receive(step, state, self._customs, message, received.root, received.issues)
             elif party in self._authorities.authorities:
                 state = authority.receive(step, state, message)
             else:
@@ -99,28 +170,33 @@ class EcoDesk:
                                     path=f"/{message.code}/Header/Recipient/PartyID", rule="ECO-WRONG-PARTY")
         except ProtocolError as error:
             _refuse(step, party, message.header.correlation_id or "", message.code, error)
-        return self._result(step.outcome(state))
+        return step.outcome(state)
 
-    def act(self, state: OriginState, action: str, arguments: Mapping[str, Any], now: datetime) -> DeskResult:
-        handler = self._actions.get(action)
-        if handler is None:
-            raise ScenarioError(f"unknown e-CO action {action!r}; known: {', '.join(sorted(self._actions))}",
-                                path="do")
+    def _act(self, state: OriginState, action: str, arguments: Mapping[str, Any], now: datetime) -> Outcome:
         step = Step(state, now)
         try:
-            state = handler(step, state, arguments)
+            state = self._actions[action](step, state, arguments)
         except ProtocolError as error:
             step = Step(state, now)  # nothing of a refused act goes out
             reference = str(arguments.get("certificate") or arguments.get("declaration") or arguments.get("request"))
             _refuse(step, self._agency(action), reference, error.document or _document_of(error.path, action), error)
-        return self._result(step.outcome(state))
+        return step.outcome(state)
 
-    def tick(self, state: OriginState, now: datetime) -> DeskResult:
-        step = Step(state, now)
-        return self._result(step.outcome(customs.tick(step, state, self._customs)))
-
-    def snapshot(self, state: OriginState) -> dict[str, Any]:
-        return snapshot(state, self._eco.key_of, self._customs.trust)
+    def _step_needs(self, action: str, arguments: Mapping[str, Any]) -> tuple[Query, ...]:
+        """The rows a step names: the certificate (first version, or every version by number), the
+        declaration, the verification request."""
+        if action == "issue_eco":
+            return (Key(ISSUED.name, version_key(self._eco.number(_need(arguments, "certificate")), 1)),)
+        if action in ("replace_eco", "cancel_eco"):
+            return (Lookup(ISSUED.name, BY_NUMBER.name, self._eco.number(_need(arguments, "certificate"))),)
+        if action == "import_declaration":
+            number = self._eco.number(_need(arguments, "certificate"))
+            return (Key(DECLARATION.name, _need(arguments, "declaration")),
+                    Lookup(RECEIVED.name, BY_NUMBER.name, number))
+        if action == "request_verification":
+            return (Key(DECLARATION.name, _need(arguments, "declaration")),
+                    Key(REQUEST.name, _need(arguments, "request")))
+        return (Key(INQUIRY.name, _need(arguments, "request")),)
 
     # -- scenario actions -----------------------------------------------------------------------------------
 
@@ -180,10 +256,6 @@ class EcoDesk:
         return "/".join(sorted(self._authorities.authorities)) or self._node_id
 
     # -- results --------------------------------------------------------------------------------------------
-
-    def _result(self, outcome: Outcome) -> DeskResult:
-        return DeskResult(outcome.state, tuple(self._outgoing(message) for message in outcome.messages),
-                          outcome.events)
 
     def _outgoing(self, message: EcoMessage) -> OutgoingDocument:
         header = message.header

@@ -3,14 +3,16 @@
 A node can be both an issuing country (its authorities' certificates, the verification requests they
 must answer) and an importing country (the certificates pushed to its customs, the declarations that
 cited them, the verification requests it sent), so one state holds both sides. Certificate versions are
-filed under `version_key(number, version)`.
+filed under `version_key(number, version)` and found by number through `BY_NUMBER`. A node keeps one row
+per certificate version, declaration and verification request (`ORIGIN_LAYOUT`); a request's row carries
+the timer of its due date.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from nodes.origin.model import (
@@ -22,9 +24,17 @@ from nodes.origin.model import (
     VerificationRequest,
     VerificationResult,
 )
-from nodes.origin.tables import IssuedState, PreferenceState, ReceivedState, VerificationState
+from nodes.origin.tables import VERIFICATION_TIMERS, IssuedState, PreferenceState, ReceivedState, VerificationState
+from nodes.records import Counter, Index, Layout, RecordKind, Table, select
 
 __all__ = [
+    "BY_NUMBER",
+    "DECLARATION",
+    "INQUIRY",
+    "ISSUED",
+    "ORIGIN_LAYOUT",
+    "RECEIVED",
+    "REQUEST",
     "DeclarationRecord",
     "IssuedRecord",
     "OriginState",
@@ -32,6 +42,7 @@ __all__ = [
     "StatusView",
     "VerificationRecord",
     "version_key",
+    "versions_of",
 ]
 
 
@@ -119,7 +130,38 @@ class OriginState:
     requests: Mapping[str, VerificationRecord] = field(default_factory=dict)  # sent by this node's customs
     inquiries: Mapping[str, VerificationRecord] = field(default_factory=dict)  # to this node's authorities
 
-    def versions(self, book: Mapping[str, Any], number: str) -> list[Any]:
-        """The records of `number` in `book` (issued or received), oldest version first."""
-        found = [record for record in book.values() if record.certificate.number == number]
-        return sorted(found, key=lambda record: record.certificate.version)
+
+BY_NUMBER = Index("number", lambda record: record.certificate.number)
+"""Certificate versions by certificate number: a step or a declaration names a number, not a version."""
+
+
+def versions_of(book: Mapping[str, Any], number: str) -> list[Any]:
+    """The records of `number` in `book` (issued or received), oldest version first."""
+    return sorted(select(book, BY_NUMBER, number), key=lambda record: record.certificate.version)
+
+
+def _overdue_from(record: VerificationRecord) -> datetime | None:
+    """A request is overdue the day after its due date, while it waits for an answer."""
+    if record.state not in VERIFICATION_TIMERS:
+        return None
+    return datetime.combine(record.request.due + timedelta(days=1), time(), tzinfo=timezone.utc)
+
+
+ISSUED = RecordKind("issued", IssuedRecord, (BY_NUMBER,))
+RECEIVED = RecordKind("received", ReceivedRecord, (BY_NUMBER,))
+DECLARATION = RecordKind("declaration", DeclarationRecord)
+REQUEST = RecordKind("request", VerificationRecord, due=_overdue_from)
+INQUIRY = RecordKind("inquiry", VerificationRecord)
+
+ORIGIN_LAYOUT = Layout(
+    OriginState,
+    (
+        Counter("serial", "messages"),
+        Table("issued", ISSUED),
+        Table("received", RECEIVED),
+        Table("declarations", DECLARATION),
+        Table("requests", REQUEST),
+        Table("inquiries", INQUIRY),
+    ),
+)
+"""One row per certificate version (issued, received), declaration, request sent and request received."""

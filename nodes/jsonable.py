@@ -1,7 +1,8 @@
 """Frozen dataclasses to JSON-compatible values and back, driven by their type hints.
 
-Agency state (movement records holding whole declarations, guarantee accounts) must survive a round
-trip through SQLite as JSON. Writing `to_dict`/`from_dict` by hand for every class would be a second
+Agency records (a movement record holding its whole declaration, a guarantee account, a certificate
+version) are kept one per row in SQLite as JSON (`nodes.record_store`), so each must survive a round
+trip. Writing `to_dict`/`from_dict` by hand for every class would be a second
 copy of each class to keep in step; reading the annotations keeps one. Supported: dataclasses, Enum,
 Decimal (as a string, so no float rounding), datetime and date (ISO 8601), str/int/bool, `X | None`,
 `tuple[X, ...]` and `Mapping[str, X]` / `dict[str, X]`: what the agency states hold.
