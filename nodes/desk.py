@@ -25,7 +25,7 @@ from lxml import etree
 from exchange.errors import Issue
 from nodes.records import Loaded, Put, Query, RecordKind, Trigger, Unloaded
 
-__all__ = ["Desk", "DeskResult", "NodeEvent", "OutgoingDocument", "decision_rounds"]
+__all__ = ["Desk", "DeskResult", "NodeEvent", "OutgoingDocument", "ReadMessage", "ScenarioStep", "decision_rounds"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,23 @@ class NodeEvent:
     reference: str  # MRN, LRN, certificate number
     detail: str
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReadMessage:
+    """What a message trigger carries to `decide`: the document as received and, decoded once, as data."""
+
+    root: etree._Element
+    issues: list[Issue]  # its business-rule findings
+    message: Any = None  # the family's decoded message, if the desk decodes before deciding
+
+
+@dataclass(frozen=True)
+class ScenarioStep:
+    """What a step trigger carries to `decide`: the action and its arguments, as the scenario gave them."""
+
+    action: str
+    arguments: Mapping[str, Any]
 
 
 @dataclass(frozen=True)

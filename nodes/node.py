@@ -169,12 +169,8 @@ class Node:
         services: Mapping[str, Service] | None = None,
         unsigned: Mapping[str, UnsignedPolicy] | None = None,
     ) -> Node:
+        await refuse_whole_state_store(path)
         database = await Database.open(path, _SCHEMA)
-        try:
-            await refuse_whole_state_store(database, path)
-        except CaravanError:
-            await database.close()
-            raise
         return cls(
             node_id, database, trust, credentials, clock, hub_url, desks,
             tls=tls, reload_credentials=reload_credentials, services=services, faults=FaultSwitch.beside(path),

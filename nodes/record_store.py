@@ -201,9 +201,20 @@ class RecordStore:
         return decoded
 
 
-async def refuse_whole_state_store(database: Database, path: Path) -> None:
-    """Refuse a store that keeps a family's state as one document (`desk_state`), naming what to do instead."""
-    found = await database.fetch_one("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'desk_state'")
+async def refuse_whole_state_store(path: Path) -> None:
+    """Refuse a store that keeps a family's state as one document (`desk_state`), naming what to do instead.
+
+    Looked at before the node's schema is applied, so a refused store is left as it was found.
+    """
+    if not path.exists():
+        return
+    database = await Database.open(path, ())
+    try:
+        found = await database.fetch_one(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'desk_state'"
+        )
+    finally:
+        await database.close()
     if found is not None:
         raise StoreError(
             f"{path} keeps agency state as one JSON document per family (table desk_state), as caravan did "

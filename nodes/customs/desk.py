@@ -30,7 +30,7 @@ from nodes.customs.offices import CustomsAdministration
 from nodes.customs.outcome import Event, Outcome
 from nodes.customs.scenario import CatsScenario
 from nodes.customs.trader import TRADER_LAYOUT, TRADER_SERIAL, TraderDesk, TraderState
-from nodes.desk import DeskResult, NodeEvent, OutgoingDocument
+from nodes.desk import DeskResult, NodeEvent, OutgoingDocument, ReadMessage, ScenarioStep
 from nodes.records import Due, Key, Loaded, Query, Trigger, select
 
 __all__ = ["CatsDesk", "CatsState"]
@@ -42,21 +42,6 @@ _NTA = "NTA."
 class CatsState:
     customs: CustomsState
     traders: TraderState
-
-
-@dataclass(frozen=True)
-class _Received:
-    """A message trigger's subject: decoded once, with the XML its functional errors point into."""
-
-    message: CatsMessage
-    root: etree._Element
-    issues: list[Issue]
-
-
-@dataclass(frozen=True)
-class _Step:
-    action: str
-    arguments: Mapping[str, Any]
 
 
 _Decision = tuple[CatsState, Outcome[Any]]
@@ -114,13 +99,14 @@ class CatsDesk:
     def on_message(self, root: etree._Element, issues: list[Issue]) -> Trigger:
         message = decode(root)
         needs = customs_needs(message) if message.header.recipient.startswith(_NTA) else trader_needs(message)
-        return Trigger((*CUSTOMS_LAYOUT.counters, *needs), _Received(message, root, issues))
+        return Trigger((*CUSTOMS_LAYOUT.counters, *needs), ReadMessage(root, issues, message))
 
     def on_action(self, action: str, arguments: Mapping[str, Any]) -> Trigger:
         if action not in self._actions:
             raise ScenarioError(f"unknown CATS action {action!r}; known: {', '.join(sorted(self._actions))}",
                                 path="do")
-        return Trigger((*CUSTOMS_LAYOUT.counters, *self._step_needs(action, arguments)), _Step(action, arguments))
+        needs = self._step_needs(action, arguments)
+        return Trigger((*CUSTOMS_LAYOUT.counters, *needs), ScenarioStep(action, arguments))
 
     def on_clock(self, now: datetime) -> Trigger:
         return Trigger((*CUSTOMS_LAYOUT.counters, Due(now)), None)
@@ -128,9 +114,9 @@ class CatsDesk:
     def decide(self, trigger: Trigger, loaded: Loaded, now: datetime) -> DeskResult:
         before = CatsState(CUSTOMS_LAYOUT.state(loaded, self._register), TRADER_LAYOUT.state(loaded))
         subject = trigger.subject
-        if isinstance(subject, _Received):
+        if isinstance(subject, ReadMessage):
             after, outcome = self._receive(before, subject, now)
-        elif isinstance(subject, _Step):
+        elif isinstance(subject, ScenarioStep):
             after, outcome = self._actions[subject.action](before, subject.arguments, now)
         else:
             customs = self._customs.tick(before.customs, now)
@@ -143,7 +129,7 @@ class CatsDesk:
             events=tuple(_node_event(event) for event in outcome.events),
         )
 
-    def _receive(self, state: CatsState, received: _Received, now: datetime) -> _Decision:
+    def _receive(self, state: CatsState, received: ReadMessage, now: datetime) -> _Decision:
         message, root = received.message, received.root
         if message.header.recipient.startswith(_NTA):
             violations = tuple(_functional_error(issue, root) for issue in received.issues if issue.level == "SEVERE")

@@ -17,7 +17,6 @@ it replaces), an import decision the certificate decided on, a step the certific
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +25,7 @@ from lxml import etree
 from exchange.errors import DocumentError, Issue, ScenarioError
 from exchange.scenario import Scenario
 from exchange.validation import detect
-from nodes.desk import DeskResult, OutgoingDocument
+from nodes.desk import DeskResult, OutgoingDocument, ReadMessage, ScenarioStep
 from nodes.ephyto.codec import decode, encode
 from nodes.ephyto.model import WITHDRAWN, Acknowledgement
 from nodes.ephyto.nppo import (
@@ -59,16 +58,6 @@ _STEP_CERTIFICATES: Mapping[str, tuple[tuple[str, str], ...]] = {
 """Step → (the argument naming a certificate, where the NPPO keeps it); a re-export also reads its original."""
 
 
-@dataclass(frozen=True)
-class _Delivery:
-    root: etree._Element
-    findings: tuple[Issue, ...]  # the node's Signature findings (an unsigned certificate its policy let in)
-
-
-@dataclass(frozen=True)
-class _Step:
-    action: str
-    arguments: Mapping[str, Any]
 
 
 class EphytoDesk:
@@ -94,10 +83,8 @@ class EphytoDesk:
     # -- Desk interface -------------------------------------------------------------------------------------
 
     def on_message(self, root: etree._Element, issues: list[Issue]) -> Trigger:
-        """The NPPO validates in all three areas itself; of the node's findings it takes the Signature ones
-        (an unsigned certificate the node's policy let in)."""
-        findings = tuple(issue for issue in issues if issue.area == "Signature")
-        return Trigger((*NPPO_LAYOUT.counters, *_delivery_needs(root)), _Delivery(root, findings))
+        """The certificates a delivery names; the NPPO validates in all three areas itself when it decides."""
+        return Trigger((*NPPO_LAYOUT.counters, *_delivery_needs(root)), ReadMessage(root, issues))
 
     def on_action(self, action: str, arguments: Mapping[str, Any]) -> Trigger:
         if action not in self._actions:
@@ -107,7 +94,7 @@ class EphytoDesk:
         if action == "reexport_ephyto":
             spec = self._ephyto.spec(str(_argument(arguments, "certificate")))
             needs.append(Key(_RECEIVED, self._ephyto.number(str(_argument(spec, "original")))))
-        return Trigger((*NPPO_LAYOUT.counters, *needs), _Step(action, arguments))
+        return Trigger((*NPPO_LAYOUT.counters, *needs), ScenarioStep(action, arguments))
 
     def on_clock(self, now: datetime) -> Trigger:
         return Trigger((), None)  # an NPPO has no deadlines
@@ -117,8 +104,10 @@ class EphytoDesk:
         if subject is None:
             return DeskResult()
         before = NPPO_LAYOUT.state(loaded)
-        if isinstance(subject, _Delivery):
-            outcome = self._nppo.receive(before, subject.root, now, findings=subject.findings)
+        if isinstance(subject, ReadMessage):
+            # of the node's findings the NPPO takes the Signature ones (an unsigned certificate let in by policy)
+            findings = tuple(issue for issue in subject.issues if issue.area == "Signature")
+            outcome = self._nppo.receive(before, subject.root, now, findings=findings)
         else:
             outcome = self._actions[subject.action](before, subject.arguments, now)
         return DeskResult(

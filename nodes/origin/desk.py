@@ -17,7 +17,6 @@ those lead to (the declaration a verification answer concerns) is loaded when th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -25,7 +24,7 @@ from lxml import etree
 
 from exchange.errors import Issue, ProtocolError, ScenarioError
 from exchange.scenario import Scenario
-from nodes.desk import DeskResult, OutgoingDocument
+from nodes.desk import DeskResult, OutgoingDocument, ReadMessage, ScenarioStep
 from nodes.origin import authority, customs
 from nodes.origin.codec import decode, encode
 from nodes.origin.customs import ImportDeclaration, VerificationDraft
@@ -75,19 +74,6 @@ def _need(arguments: Mapping[str, Any], key: str) -> str:
     return str(arguments[key])
 
 
-@dataclass(frozen=True)
-class _Received:
-    message: EcoMessage
-    root: etree._Element
-    issues: list[Issue]
-
-
-@dataclass(frozen=True)
-class _Step:
-    action: str
-    arguments: Mapping[str, Any]
-
-
 def _message_needs(message: EcoMessage) -> tuple[Query, ...]:
     """The certificate version a message is about, on the side that takes it, and the request it names."""
     version = version_key(message.certificate.number, message.certificate.version)
@@ -126,13 +112,13 @@ class EcoDesk:
 
     def on_message(self, root: etree._Element, issues: list[Issue]) -> Trigger:
         message = decode(root)
-        return Trigger((*ORIGIN_LAYOUT.counters, *_message_needs(message)), _Received(message, root, issues))
+        return Trigger((*ORIGIN_LAYOUT.counters, *_message_needs(message)), ReadMessage(root, issues, message))
 
     def on_action(self, action: str, arguments: Mapping[str, Any]) -> Trigger:
         if action not in self._actions:
             raise ScenarioError(f"unknown e-CO action {action!r}; known: {', '.join(sorted(self._actions))}",
                                 path="do")
-        return Trigger((*ORIGIN_LAYOUT.counters, *self._step_needs(action, arguments)), _Step(action, arguments))
+        return Trigger((*ORIGIN_LAYOUT.counters, *self._step_needs(action, arguments)), ScenarioStep(action, arguments))
 
     def on_clock(self, now: datetime) -> Trigger:
         return Trigger((*ORIGIN_LAYOUT.counters, Due(now)), None)
@@ -140,9 +126,9 @@ class EcoDesk:
     def decide(self, trigger: Trigger, loaded: Loaded, now: datetime) -> DeskResult:
         before = ORIGIN_LAYOUT.state(loaded)
         subject = trigger.subject
-        if isinstance(subject, _Received):
+        if isinstance(subject, ReadMessage):
             outcome = self._receive(before, subject, now)
-        elif isinstance(subject, _Step):
+        elif isinstance(subject, ScenarioStep):
             outcome = self._act(before, subject.action, subject.arguments, now)
         else:
             step = Step(before, now)
@@ -156,7 +142,7 @@ class EcoDesk:
     def snapshot(self, loaded: Loaded) -> dict[str, Any]:
         return snapshot(ORIGIN_LAYOUT.state(loaded), self._eco.key_of, self._customs.trust)
 
-    def _receive(self, state: OriginState, received: _Received, now: datetime) -> Outcome:
+    def _receive(self, state: OriginState, received: ReadMessage, now: datetime) -> Outcome:
         message = received.message
         step = Step(state, now)
         party = message.header.recipient.party
