@@ -174,22 +174,18 @@ class RecordStore:
                 stopped.append(where)
             if self._access is not None:
                 self._access("write", family, key)
-        await db.executemany(
+        statements = {
             "INSERT INTO records (family, kind, owner, id, data) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (family, kind, owner, id) DO UPDATE SET data = excluded.data",
-            records,
-        )
-        await db.executemany(
-            "INSERT OR REPLACE INTO record_index (family, kind, owner, id, name, value) VALUES (?, ?, ?, ?, ?, ?)",
-            indexed,
-        )
-        await db.executemany(
-            "DELETE FROM record_index WHERE family = ? AND kind = ? AND owner = ? AND id = ? AND name = ?", unindexed
-        )
-        await db.executemany(
-            "INSERT OR REPLACE INTO timers (family, kind, owner, id, due_at) VALUES (?, ?, ?, ?, ?)", timers
-        )
-        await db.executemany("DELETE FROM timers WHERE family = ? AND kind = ? AND owner = ? AND id = ?", stopped)
+            "ON CONFLICT (family, kind, owner, id) DO UPDATE SET data = excluded.data": records,
+            "INSERT OR REPLACE INTO record_index (family, kind, owner, id, name, value) VALUES (?, ?, ?, ?, ?, ?)":
+                indexed,
+            "DELETE FROM record_index WHERE family = ? AND kind = ? AND owner = ? AND id = ? AND name = ?": unindexed,
+            "INSERT OR REPLACE INTO timers (family, kind, owner, id, due_at) VALUES (?, ?, ?, ?, ?)": timers,
+            "DELETE FROM timers WHERE family = ? AND kind = ? AND owner = ? AND id = ?": stopped,
+        }
+        for statement, rows in statements.items():
+            if rows:  # each statement is a trip to the database thread: skip those with nothing to do
+                await db.executemany(statement, rows)
 
     def _decoded(self, family: str, kinds: Kinds, rows: Iterable[Any]) -> dict[Key, Any]:
         decoded = {}
