@@ -81,7 +81,7 @@ class CatsDesk:
         config = self._cats.customs_config(node_id)
         self._customs = CustomsAdministration(config)
         self._traders = TraderDesk()
-        self._register = {"guarantees": {account.grn: account for account in config.guarantees}}
+        self._configured = {"guarantees": {account.grn: account for account in config.guarantees}}  # until written
         self._actions: Mapping[str, _Handler] = {
             "declare": self._declare,
             "invalidate": self._invalidate,
@@ -112,7 +112,7 @@ class CatsDesk:
         return Trigger((*CUSTOMS_LAYOUT.counters, Due(now)), None)
 
     def decide(self, trigger: Trigger, loaded: Loaded, now: datetime) -> DeskResult:
-        before = CatsState(CUSTOMS_LAYOUT.state(loaded, self._register), TRADER_LAYOUT.state(loaded))
+        before = self._state(loaded)
         subject = trigger.subject
         if isinstance(subject, ReadMessage):
             after, outcome = self._receive(before, subject, now)
@@ -149,7 +149,11 @@ class CatsDesk:
         return (*movement_needs(holder, lrn), *(trader if action == "notify_arrival" else ()))
 
     def snapshot(self, loaded: Loaded) -> dict[str, Any]:
-        return self._snapshot(CatsState(CUSTOMS_LAYOUT.state(loaded, self._register), TRADER_LAYOUT.state(loaded)))
+        return self._snapshot(self._state(loaded))
+
+    def _state(self, loaded: Loaded) -> CatsState:
+        """The agencies' state the loaded rows make; the guarantee register reads as configured until written."""
+        return CatsState(CUSTOMS_LAYOUT.state(loaded, self._configured), TRADER_LAYOUT.state(loaded))
 
     def _snapshot(self, state: CatsState) -> dict[str, Any]:
         """Movements by scenario key as this node's offices see them, and this node's guarantee register."""
