@@ -7,7 +7,7 @@ document. A decision touches only the aggregates its trigger names:
 1. The desk says what a trigger needs (`Trigger.needs`): `Key`s (one aggregate by its key: an MRN at an
    office, a GRN, a certificate number), `Lookup`s (the aggregates an index value names: a trader's
    movement by MRN, every version of a certificate number) and `Due` (every aggregate whose timer has
-   passed; timers are an indexed column, so a clock move reads only what is due).
+   passed; timers are kept in an indexed table, so a clock move reads only what is due).
 2. The node loads exactly those rows (`Loaded`), and the desk builds its agencies' state from them with a
    `Layout`: the state's mappings are `Rows` and `Shelves` that hold only what was loaded. Reading a key
    that was not loaded raises `Unloaded`: the node loads that too and asks again (a data-dependent step,
@@ -18,8 +18,9 @@ document. A decision touches only the aggregates its trigger names:
    partial mapping and remembers it, so the desk returns exactly the records that changed (`Put`) and the
    node writes them in the same transaction as the outbox, the events and the inbox mark.
 
-A `Loaded` with `complete=True` holds every row of a family: `GET /state` and store migration use it,
-and the layout builds plain dicts from it. The hot paths (receive, act, tick) never ask for it.
+A `Loaded` with `complete=True` holds every row of a family: `GET /state` uses it, and the layout builds
+plain dicts from it. The hot paths (receive, act, tick) never ask for it. Agencies keep working on whole
+states too (plain dicts): their own tests build them so, and `put`, `select` and `at_hand` serve both.
 """
 
 from __future__ import annotations
@@ -384,7 +385,7 @@ class Layout(Generic[S]):
         return tuple(changes)
 
     def rows(self, state: S) -> tuple[Put, ...]:
-        """Every row of a whole state (plain mappings), e.g. to move a store kept as one document into rows."""
+        """Every row of a whole state (plain mappings): what a node would hold after the same decisions."""
         changes: list[Put] = []
         for part in self.parts:
             value = getattr(state, part.field)
