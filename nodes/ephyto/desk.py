@@ -58,8 +58,6 @@ _STEP_CERTIFICATES: Mapping[str, tuple[tuple[str, str], ...]] = {
 """Step → (the argument naming a certificate, where the NPPO keeps it); a re-export also reads its original."""
 
 
-
-
 class EphytoDesk:
     """One country's NPPO, for one scenario."""
 
