@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-import yaml
 from lxml import etree
 
+from bench.movements import write_movements_scenario
 from exchange.cli import main as caravan
 from exchange.errors import OutOfSequence
 from exchange.store import Database
@@ -79,24 +79,14 @@ class UzbekNode:
     async def declare(self, number: int, now: datetime) -> None:
         """Declare movement `number` and let Uzbekistan's offices and holder settle it: accepted, reserved,
         released. Messages for the other countries are dropped."""
-        pending = list((await self.decide(self.desk.on_action("declare", {"movement": f"G{number}"}), now)).outgoing)
+        step = self.desk.on_action("declare", {"movement": f"B{number:05d}"})
+        pending = list((await self.decide(step, now)).outgoing)
         while pending:
             document = pending.pop(0)
             if document.recipient == "uz":
                 pending += (await self.decide(self.desk.on_message(document.root, []), now)).outgoing
             if document.message_type == "CC028C":
                 self.mrns[number] = document.root.findtext("TransitOperation/MRN") or ""
-
-
-def many_movements(tmp_path: Path) -> Path:
-    raw = yaml.safe_load(PILOT.read_text(encoding="utf-8"))
-    template = {key: value for key, value in raw["movements"]["M1"].items() if key != "leg_outside"}
-    raw["movements"] = {f"G{n}": {**template, "lrn": f"UZ26GEN{n:07d}"} for n in range(1, MOVEMENTS + 1)}
-    raw["nodes"]["uz"]["guarantees"][0]["reference_amount"] = "100000000.00"
-    raw["steps"], raw["expect"] = [], {"deliveries": {"failed": 0}}
-    path = tmp_path / "many.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    return path
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -106,7 +96,7 @@ async def uzbek(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Uzbek
     database = await Database.open(tmp_path / "uz.sqlite", RECORD_SCHEMA)
     touched = Touched()
     try:  # an open connection's thread would keep the test run from ending
-        node = UzbekNode(CatsDesk(load_scenario(many_movements(tmp_path)), "uz"), database,
+        node = UzbekNode(CatsDesk(load_scenario(write_movements_scenario(MOVEMENTS, tmp_path)), "uz"), database,
                          RecordStore(database, touched), touched)
         for number in range(1, MOVEMENTS + 1):
             await node.declare(number, T0 + timedelta(days=number))
@@ -184,7 +174,7 @@ async def test_a_clock_move_reads_only_the_records_whose_timer_is_due(uzbek: Uzb
 @on_one_loop
 async def test_a_row_named_only_by_a_row_just_read_is_loaded_in_a_second_round(uzbek: UzbekNode) -> None:
     """A CC014C that names its declaration by LRN: the LRN row gives the MRN, which names the record."""
-    lrn, mrn = "UZ26GEN0000012", uzbek.mrns[12]
+    lrn, mrn = "UZ26BEN0000012", uzbek.mrns[12]
     request = InvalidationRequest(Header(HOLDER, "NTA.UZ", T0, f"{HOLDER}-900001", lrn), lrn, None, T0.date(),
                                   "no longer needed", DEPARTURE_OFFICE, HOLDER)
     trigger = uzbek.desk.on_message(encode(request), [])
@@ -202,7 +192,7 @@ async def test_a_row_named_only_by_a_row_just_read_is_loaded_in_a_second_round(u
 @on_one_loop
 async def test_a_step_names_the_rows_of_its_movement_so_it_decides_in_one_round(uzbek: UzbekNode) -> None:
     """An officer's step finds the record by the movement's LRN in the first round, and is refused on it."""
-    trigger = uzbek.desk.on_action("resolve_discrepancies", {"movement": "G8"})
+    trigger = uzbek.desk.on_action("resolve_discrepancies", {"movement": "B00008"})
     rounds = decision_rounds(uzbek.desk, trigger, T0)
     with pytest.raises(OutOfSequence):  # Released, no discrepancies to resolve: decided, not asking for more
         rounds.send(await uzbek.store.load("cats", uzbek.desk.kinds, next(rounds)))
