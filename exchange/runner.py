@@ -452,7 +452,17 @@ class Driver:
     # -- plumbing -------------------------------------------------------------------------------------------
 
     async def _call(self, method: str, url: str, body: Any = None) -> dict[str, Any]:
-        """One control call; a component that is down (restarting) is waited for, up to the settle timeout.
+        """One control call, its JSON answer; see `_request` for components that are down."""
+        answer: dict[str, Any] = await self._request(method, url, body, _json)
+        return answer
+
+    async def _fetch(self, url: str) -> bytes:
+        """A stored document, byte for byte; see `_request` for components that are down."""
+        data: bytes = await self._request("GET", url, None, _raw)
+        return data
+
+    async def _request(self, method: str, url: str, body: Any, read: Callable[[aiohttp.ClientResponse], Any]) -> Any:
+        """A component that is down (restarting, killed mid-answer) is waited for, up to the settle timeout.
 
         Every call the driver makes may be repeated safely: reads, setting the clock to the same time, and
         actions, which carry an idempotency key.
@@ -463,18 +473,13 @@ class Driver:
         while True:
             try:
                 async with self._session.request(method, url, json=body) as response:
-                    return await response.json(content_type=None)
+                    return await read(response)
             except aiohttp.ClientConnectionError as exc:
                 if loop.time() > deadline:
                     raise TransportError(f"{method} {url} failed: {exc}") from exc
                 await asyncio.sleep(0.2)
             except (aiohttp.ClientError, ValueError) as exc:
                 raise TransportError(f"{method} {url} failed: {exc}") from exc
-
-    async def _fetch(self, url: str) -> bytes:
-        assert self._session is not None
-        async with self._session.get(url) as response:
-            return await response.read()
 
     def _say(self, line: str) -> None:
         if self._printer is not None:
@@ -490,6 +495,14 @@ _DSIG = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 _TRANSPORT_MARKS = {"retry": "↻", "held": "⏸", "released": "⏵", "dropped": "↯", "duplicated": "⧉",
                     "corrupted": "≠"}
 """How each transport event reads in the timeline."""
+
+
+async def _json(response: aiohttp.ClientResponse) -> Any:
+    return await response.json(content_type=None)
+
+
+async def _raw(response: aiohttp.ClientResponse) -> bytes:
+    return await response.read()
 
 
 def _merge_movements(states: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
