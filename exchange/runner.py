@@ -474,7 +474,7 @@ class Driver:
             try:
                 async with self._session.request(method, url, json=body) as response:
                     return await read(response)
-            except aiohttp.ClientConnectionError as exc:
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:  # down, or cut off mid-answer
                 if loop.time() > deadline:
                     raise TransportError(f"{method} {url} failed: {exc}") from exc
                 await asyncio.sleep(0.2)
