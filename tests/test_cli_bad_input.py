@@ -7,7 +7,6 @@ runs the installed `caravan` as a process, so that what a shell sees is proven t
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from exchange.signing import sign_document
 from nodes.origin.codec import encode
 from nodes.origin.model import CertificateMessage
 from tests.eco_samples import certificate, header
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 ECO = ROOT / "scenarios" / "uzb-aze-eco.yaml"
@@ -30,31 +30,11 @@ CARAVAN = Path(sys.executable).with_name("caravan")
 BINARY = bytes(range(256)) * 4  # every byte value: not UTF-8, not XML, not PEM
 
 
-def _free_ports(count: int) -> int:
-    """The first of `count` consecutive ports nothing listens on now."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count < 65536 and all(_free(base + offset) for offset in range(count)):
-            return base
-    raise AssertionError("no free port range")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A prepared e-CO scenario (configs, PKI), a certificate signed under it, and bad files of every kind."""
     here = tmp_path_factory.mktemp("inputs")
-    assert main(["prepare", str(ECO), "--out", str(here / "prep"), "--base-port", str(_free_ports(4))]) == 0
+    assert main(["prepare", str(ECO), "--out", str(here / "prep"), "--base-port", str(free_ports(4))]) == 0
     pki = ScenarioPKI.load(here / "prep" / "pki")
     (here / "cert.xml").write_bytes(sign_document(encode(CertificateMessage(header(), certificate())),
                                                   pki.credentials("uz")))

@@ -11,11 +11,9 @@ every movement ended as it would have without the crashes.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import ssl
 import subprocess
@@ -29,6 +27,7 @@ from typing import Any
 import yaml
 
 from exchange.tls import DRIVER, TlsIdentity
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 CARAVAN = str(Path(sys.executable).with_name("caravan"))
@@ -83,20 +82,6 @@ def _scenario(path: Path) -> None:
     path.write_text(yaml.safe_dump(scenario, sort_keys=False))
 
 
-def _free_base_port(count: int = 4) -> int:
-    """The first of `count` consecutive free loopback ports (prepare numbers the components from it)."""
-    for base in range(20000 + os.getpid() % 20000, 60000, count):
-        with contextlib.ExitStack() as probes:
-            try:
-                for port in range(base, base + count):
-                    probe = probes.enter_context(socket.socket())
-                    probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return base
-    raise AssertionError("no free ports")
-
-
 def _start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as stream:
         return subprocess.Popen(command, cwd=ROOT, stdout=stream, stderr=subprocess.STDOUT)
@@ -126,7 +111,7 @@ def test_killing_hub_and_nodes_mid_run_loses_nothing_and_applies_nothing_twice(t
     scenario = tmp_path / "crash.yaml"
     _scenario(scenario)
     work = tmp_path / "pilot"
-    prepare = [CARAVAN, "prepare", str(scenario), "--out", str(work), "--base-port", str(_free_base_port())]
+    prepare = [CARAVAN, "prepare", str(scenario), "--out", str(work), "--base-port", str(free_ports(4))]
     prepared = subprocess.run(prepare, cwd=ROOT, capture_output=True)
     assert prepared.returncode == 0, prepared.stderr.decode()
     commands = {

@@ -21,10 +21,12 @@ import yaml
 from exchange.errors import TransportError
 from exchange.health import check_health
 from exchange.tls import DRIVER, TlsIdentity
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 CARAVAN = Path(sys.executable).with_name("caravan")
 IN_COMPOSE_ONLY = " --hosts compose"
+COMPOSE_PORTS = "--base-port 8700"  # each container has its own; processes on one machine take free ones
 
 
 def _defaults() -> dict[str, str]:
@@ -33,10 +35,12 @@ def _defaults() -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
-def _command(service: dict[str, object], data: Path) -> list[str]:
+def _command(service: dict[str, object], data: Path, base_port: int = 0) -> list[str]:
     text = Template(str(service["command"])).substitute(_defaults())
     assert IN_COMPOSE_ONLY in text or "prepare" not in text
-    words = shlex.split(text.replace(IN_COMPOSE_ONLY, "").replace("/data", str(data)))
+    text = text.replace(IN_COMPOSE_ONLY, "").replace("/data", str(data))
+    text = text.replace(COMPOSE_PORTS, f"--base-port {base_port}")
+    words = shlex.split(text)
     assert words[0] == "caravan"
     return [str(CARAVAN), *words[1:]]
 
@@ -58,7 +62,9 @@ def test_pilot_runs_across_the_compose_services_as_processes(tmp_path: Path) -> 
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     assert {"prepare", "hub", "uz", "az", "ge", "pilot"} <= set(services)
 
-    done = subprocess.run(_command(services["prepare"], tmp_path), cwd=ROOT, capture_output=True, timeout=120)
+    assert COMPOSE_PORTS in str(services["prepare"]["command"])
+    prepare = _command(services["prepare"], tmp_path, free_ports(4))
+    done = subprocess.run(prepare, cwd=ROOT, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
 
     prepared = tmp_path / _defaults()["CARAVAN_SCENARIO"]

@@ -8,7 +8,6 @@ import ast
 import json
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from exchange.pki import ScenarioPKI
 from exchange.tls import DRIVER, TlsIdentity
 from exchange.web import error_response
 from nodes.node import Node
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOL = ROOT / "docs" / "PROTOCOL.md"
@@ -164,12 +164,6 @@ def _worked_example() -> str:
     return match.group(1)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _call(url: str, context: ssl.SSLContext, *, method: str = "GET", body: bytes | None = None) -> tuple[int, Any]:
     request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
     try:
@@ -196,7 +190,7 @@ def _wait_for(url: str, context: ssl.SSLContext, process: subprocess.Popen[bytes
 def test_worked_example_is_accepted_by_a_real_hub_over_mutual_tls(tmp_path: Path) -> None:
     out = tmp_path / "eco"
     prepared = subprocess.run([str(CARAVAN), "prepare", str(ROOT / "scenarios" / "uzb-aze-eco.yaml"), "--out", str(out),
-                               "--base-port", str(_free_port())], capture_output=True, timeout=120)
+                               "--base-port", str(free_ports(4))], capture_output=True, timeout=120)
     assert prepared.returncode == 0, prepared.stderr.decode()
     listen = yaml.safe_load((out / "hub.yaml").read_text())["listen"]
     hub_url = f"https://{listen['host']}:{listen['port']}"

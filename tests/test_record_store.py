@@ -35,7 +35,7 @@ from nodes.desk import DeskResult, decision_rounds
 from nodes.language import load_scenario
 from nodes.record_store import RECORD_SCHEMA, RecordStore
 from nodes.records import Due, Key, Lookup, Put, Trigger
-from tests.test_cli_bad_input import _free_ports
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
@@ -227,7 +227,7 @@ async def test_a_decision_whose_commit_fails_leaves_no_row_index_or_timer(tmp_pa
 
 
 def test_a_store_kept_as_one_document_per_family_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
-    ports = str(_free_ports(4))  # the node must fail on its store, not on a port some other run holds
+    ports = str(free_ports(4))  # the node must fail on its store, not on a port some other run holds
     assert caravan(["prepare", str(PILOT), "--out", str(tmp_path), "--plain-http", "--base-port", ports]) == 0
     old = tmp_path / "db" / "uz.sqlite"
     old.parent.mkdir(exist_ok=True)

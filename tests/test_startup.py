@@ -23,7 +23,7 @@ import yaml
 
 from exchange.errors import ResourceBusy
 from exchange.store import Database, ensure_unused
-from tests.test_cli_bad_input import _free_ports
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
@@ -93,7 +93,7 @@ def test_a_port_in_use_stops_the_component_before_its_store_is_opened(component:
 
 
 def test_a_second_copy_leaves_the_running_hub_and_its_store_alone(tmp_path: Path, started: list[Started]) -> None:
-    base = _free_ports(4)
+    base = free_ports(4)
     prepared = _prepare(tmp_path / "prep", base)
     hub = Started(["hub", "--config", str(prepared / "hub.yaml")], tmp_path, tmp_path / "hub.log")
     started.append(hub)
@@ -105,7 +105,7 @@ def test_a_second_copy_leaves_the_running_hub_and_its_store_alone(tmp_path: Path
     assert "listening" not in again.stdout
 
     elsewhere = yaml.safe_load((prepared / "hub.yaml").read_text())
-    elsewhere["listen"]["port"] = _free_ports(1)
+    elsewhere["listen"]["port"] = free_ports(1)
     (prepared / "hub-elsewhere.yaml").write_text(yaml.safe_dump(elsewhere))
     shared = _caravan("hub", "--config", str(prepared / "hub-elsewhere.yaml"), cwd=tmp_path)
     assert shared.returncode == 3, shared.stderr
@@ -122,7 +122,7 @@ def test_prepared_configs_work_from_any_working_directory(tmp_path: Path, starte
     here.mkdir()
     elsewhere.mkdir()
     shutil.copy(PILOT, here / "pilot.yaml")
-    base = _free_ports(4)
+    base = free_ports(4)
     done = _caravan("prepare", "pilot.yaml", "--out", "out", "--base-port", str(base), "--plain-http", cwd=here)
     assert done.returncode == 0, done.stderr
     config = yaml.safe_load((here / "out" / "uz.yaml").read_text())

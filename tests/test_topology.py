@@ -35,7 +35,7 @@ from exchange.health import Health, check_health
 from exchange.store import ensure_unused
 from exchange.tls import DRIVER, TLS_DIR, TlsIdentity
 from nodes.launch import OutsideRestarts
-from tests.test_cli_bad_input import _free_ports
+from tests.ports import free_ports
 from tests.test_startup import Started
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ class _Pilot:
 
     @classmethod
     def prepare(cls, tmp_path: Path) -> _Pilot:
-        pilot = cls(tmp_path / "prep", _free_ports(4), tmp_path)
+        pilot = cls(tmp_path / "prep", free_ports(4), tmp_path)
         done = _prepare(pilot.out, pilot.base)
         assert done.returncode == 0, done.stderr
         return pilot
