@@ -1,9 +1,10 @@
 """The one-core ceiling: how many messages per second caravan's own crypto and validation allow.
 
-Every message a run exchanges is signed by its sender and then, at the hub and again at the recipient
-node, verified and schema-validated. The ceiling unit is "sign + verify + validate, twice" on a real
-CC015C from the same run, with the run's own keys: `exchange.signing.sign_document`,
-`exchange.signing.verify_document` and `exchange.validation.validate`, one after another on one core.
+Every message a run exchanges travels in an envelope its sender signs and then, at the hub and again at
+the recipient node, has its envelope verified and its document schema-validated. The ceiling unit is
+"sign + verify + validate, twice" on a real CC015C envelope from the same run, with the run's own keys:
+`Envelope.signed`, `exchange.intake.unseal` and `exchange.validation.validate`, one after another on one
+core.
 The three parts are timed separately too, so other units can be worked out from the same figures.
 
 Each part is timed in CPU time (`time.process_time`): on a machine shared with other work, wall time
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from exchange.envelope import Envelope
+from exchange.intake import unseal
 from exchange.pki import ScenarioPKI, TrustStore
-from exchange.signing import sign_document, verify_document
 from exchange.validation import validate
 
 __all__ = ["Ceiling", "measure_ceiling"]
@@ -44,23 +46,23 @@ class Ceiling:
         return 1000.0 / self.unit_ms
 
 
-def measure_ceiling(signed_cc015c: Path, pki: Path, signer: str, at: datetime, *, seconds: float = 2.0) -> Ceiling:
-    """Time each part on the content of `signed_cc015c` (a message file of a run), re-signed as `signer`."""
+def measure_ceiling(cc015c_envelope: Path, pki: Path, signer: str, at: datetime, *, seconds: float = 2.0) -> Ceiling:
+    """Time each part on the CC015C in `cc015c_envelope` (an envelope file of a run), re-signed as `signer`."""
     trust = TrustStore.from_file(pki / "ca.pem")
     credentials = ScenarioPKI.load(pki).credentials(signer)
-    content = verify_document(signed_cc015c.read_bytes(), trust, at=at).root
-    signed = sign_document(content, credentials)
-    verified = verify_document(signed, trust, at=at).root
+    envelope = Envelope.from_xml(cc015c_envelope.read_bytes())
+    signed = envelope.signed(credentials)
+    document = unseal(signed, trust, at=at).root
 
     def unit() -> None:
         for _ in range(2):
-            validate(verify_document(sign_document(content, credentials), trust, at=at).root)
+            validate(unseal(envelope.signed(credentials), trust, at=at).root)
 
     return Ceiling(
-        document_bytes=len(signed),
-        sign_ms=_per_call_ms(lambda: sign_document(content, credentials), seconds, time.process_time),
-        verify_ms=_per_call_ms(lambda: verify_document(signed, trust, at=at), seconds, time.process_time),
-        validate_ms=_per_call_ms(lambda: validate(verified), seconds, time.process_time),
+        document_bytes=len(envelope.document),
+        sign_ms=_per_call_ms(lambda: envelope.signed(credentials), seconds, time.process_time),
+        verify_ms=_per_call_ms(lambda: unseal(signed, trust, at=at), seconds, time.process_time),
+        validate_ms=_per_call_ms(lambda: validate(document), seconds, time.process_time),
         unit_wall_ms=_per_call_ms(unit, seconds, time.perf_counter),
     )
 

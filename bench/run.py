@@ -8,7 +8,7 @@
    wall time, the CPU time of that process (all its threads), the messages exchanged and the driver's
    HTTP requests (from the run's events.jsonl), and the peak resident memory of that process (hub,
    nodes and driver together), from `wait4`.
-2. It measures the one-core ceiling (bench/ceiling.py) on the first run's CC015C with that run's keys.
+2. It measures the one-core ceiling (bench/ceiling.py) on the first run's CC015C envelope with that run's keys.
 3. It prints the figures, the ratio t(N2)/t(N1) between consecutive sizes beside N2/N1 (wall and CPU),
    end-to-end messages per CPU second as a share of the ceiling (also in CPU time), and the marginal
    rate between consecutive sizes (extra messages over extra CPU time: start-up costs cancel out); it
@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{count} movements: {run.messages} messages in {run.wall_s:.1f} s", flush=True)
         runs.append(run)
     first = args.out / f"run-{args.movements[0]}"
-    cc015c = next((first / "messages").glob("*-CC015C-*.xml"))
+    cc015c = next((first / "messages").glob("*-CC015C-*.envelope.xml"))
     ceiling = measure_ceiling(cc015c, first / "pki", "uz", CEILING_AT, seconds=args.ceiling_seconds)
     table = report(runs, ceiling)
     print()

@@ -4,7 +4,7 @@
     caravan [--debug] run SCENARIO --attach DIR [--out DIR] [--wait SECONDS] [--external-restarts]
     caravan [--debug] check SCENARIO...
     caravan [--debug] validate FILE...
-    caravan [--debug] verify FILE --ca CA.pem [--at TIME] [--status-from DIR] [--trust-list FILE]
+    caravan [--debug] verify FILE[.envelope.xml] --ca CA.pem [--at TIME] [--status-from DIR] [--trust-list FILE]
     caravan [--debug] prepare SCENARIO --out DIR [--base-port PORT] [--hosts loopback|compose] [--plain-http]
     caravan [--debug] hub --config FILE
     caravan [--debug] node --config FILE
@@ -59,6 +59,9 @@ from exchange.errors import (
 
 if TYPE_CHECKING:
     from lxml import etree
+
+    from exchange.pki import TrustStore
+    from exchange.signing import VerifiedDocument
 
 __all__ = ["EXIT_CODES", "error_lines", "exit_code", "main"]
 
@@ -200,7 +203,7 @@ def _parser() -> argparse.ArgumentParser:
     validate_cmd.add_argument("files", type=Path, nargs="+")
     validate_cmd.set_defaults(handler=_validate)
 
-    verify = command("verify", "check a document's signature and certificate chain")
+    verify = command("verify", "check a signed envelope (or a document signed inside) and its certificate chain")
     verify.add_argument("file", type=Path)
     verify.add_argument("--ca", type=Path, required=True, help="trust anchor (the scenario's pki/ca.pem)")
     verify.add_argument("--at", type=_moment, default=None,
@@ -355,8 +358,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    """An envelope file (`messages/NNNN-...envelope.xml`) is verified as the hub and the node verify it: its
+    signature, which covers every byte of the document, and the document's own where its family has one. A
+    bare document that carries no signature of its own is not verified: its signature is in its envelope."""
     from exchange.pki import TrustStore
-    from exchange.signing import verify_document
+    from exchange.signing import carries_signature
     from nodes.families import verify_document_further
     from nodes.verdict import VerifyRequest
 
@@ -364,25 +370,78 @@ def _verify(args: argparse.Namespace) -> int:
     trust = TrustStore.from_file(args.ca)
     status_from = _directory(args.status_from, "--status-from")
     trust_list = _file(args.trust_list, "--trust-list")
-    at = args.at or _prepared_at(root, args.file)
+    document = _carried_document(root, args.file)
+    at = args.at or _prepared_at(document, args.file)
     verified, failure = None, None
     try:
-        verified = verify_document(data, trust, at=at)
-    except TrustError as exc:
+        verified = _verified(data, root, document, trust, at, args.file)
+    except (TrustError, ProtocolError) as exc:
         failure = exc
     # the family's checks read the other sources; one that is unusable stops us before anything is printed
-    further = verify_document_further(VerifyRequest(root, trust, at, verified, failure, args.at,
+    further = verify_document_further(VerifyRequest(document, trust, at, verified, failure, args.at,
                                                     status_from, trust_list))
     if failure is not None:
         rule = f" [{failure.rule}]" if failure.rule else ""
         print(f"{args.file}: NOT VERIFIED{rule}: {failure.message}")
     if verified is not None:
         subject = verified.certificate.subject.rfc4514_string()
-        print(f"{args.file}: signature valid; signed by {verified.signer_id} ({subject}); "
+        what = (f"the envelope and the {_code_of(document)} it carries" if carries_signature(root)
+                else f"the {_code_of(document)} inside" if document is not root else "the document")
+        print(f"{args.file}: signature valid over {what}; signed by {verified.signer_id} ({subject}); "
               f"chain to {args.ca} holds at {at:%Y-%m-%dT%H:%M:%SZ}")
     for line in further.lines:
         print(line)
     return DOES_NOT_HOLD if failure is not None else further.exit_code
+
+
+def _carried_document(root: etree._Element, path: Path) -> etree._Element:
+    """The document an envelope carries, as it claims (not yet trusted); a bare document is itself."""
+    from lxml import etree
+
+    from exchange.envelope import ENVELOPE_NS, Envelope
+    from exchange.safexml import parse_document
+
+    if etree.QName(root).namespace != ENVELOPE_NS:
+        return root
+    try:
+        return parse_document(Envelope.from_element(root).document)
+    except DocumentError as exc:
+        raise _in_file(exc, path) from None
+
+
+def _verified(data: bytes, root: etree._Element, document: etree._Element, trust: TrustStore, at: datetime,
+              path: Path) -> VerifiedDocument:
+    """The signature that vouches for the file's document; TrustError (or ProtocolError) saying why none does."""
+    from exchange.envelope import ENVELOPE_SUFFIX
+    from exchange.intake import unseal
+    from exchange.signing import carries_signature, verify_document
+
+    if document is not root:
+        unsealed = unseal(data, trust, at)
+        if unsealed.verified is None:
+            raise TrustError(f"{path}: the envelope is not signed (the hub made it for a certificate its IPPC face "
+                             "took unsigned)", document=unsealed.kind.code, path="/Envelope", rule="signature-missing")
+        unsealed.envelope.check_binding(unsealed.root)
+        return unsealed.verified
+    if carries_signature(root):
+        return verify_document(data, trust, at=at)
+    envelope = path.with_name(path.name.removesuffix(".xml") + ENVELOPE_SUFFIX)
+    where = str(envelope) if envelope.is_file() else "its envelope (messages/NNNN-...envelope.xml)"
+    raise TrustError(f"{path} is a bare {_code_of(root)} document with no signature inside: its signature "
+                     f"travels in its envelope; verify {where}", document=_code_of(root), path="/",
+                     rule="signature-missing")
+
+
+def _code_of(root: etree._Element) -> str:
+    """A document's type for a message, or its root's name when caravan does not know it."""
+    from lxml import etree
+
+    from exchange.validation import detect
+
+    try:
+        return detect(root).code
+    except DocumentError:
+        return etree.QName(root).localname
 
 
 _PREPARED = (

@@ -11,7 +11,6 @@ refusal log, which expectations read.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,11 +22,10 @@ from cryptography import x509
 from lxml import etree
 
 from exchange.client import Answer, post_envelope
-from exchange.envelope import Envelope
+from exchange.envelope import Envelope, rewrite_envelope
 from exchange.errors import ScenarioError
 from exchange.pki import ScenarioPKI
 from exchange.revocation import CRL_FILE
-from exchange.signing import sign_document
 from exchange.tls import TLS_DIR, TlsIdentity
 
 __all__ = [
@@ -41,15 +39,17 @@ __all__ = [
     "authority_action",
 ]
 
-_DSIG = "{http://www.w3.org/2000/09/xmldsig#}Signature"
+_DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
+_DSIG = f"{{{_DSIG_NS}}}Signature"
 
 
 @dataclass(frozen=True)
 class Captured:
-    """A message that crossed the wire: its envelope as the hub stored it."""
+    """A message that crossed the wire: its signed envelope as the hub stored it, and what it says."""
 
     seq: int
     envelope: Envelope
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -127,15 +127,8 @@ def authority_action(action: str, pki_dir: Path | None, arguments: Mapping[str, 
 # -- attacks ------------------------------------------------------------------------------------------------
 
 
-def _unsigned(document: bytes) -> etree._Element:
-    root = etree.fromstring(document)
-    for signature in root.findall(_DSIG):
-        root.remove(signature)
-    return root
-
-
-def _tamper(attempt: Attempt) -> Envelope:
-    """Change one character of one signed value, keep the signature: the digest must no longer match."""
+def _tamper(attempt: Attempt) -> bytes:
+    """Change one character of one value of the document in the sealed envelope: the digest must no longer match."""
     root = etree.fromstring(attempt.target.envelope.document)
     element = next(e for e in root.iter() if isinstance(e.tag, str) and e.text and e.text.strip() and len(e) == 0)
     text = str(element.text)
@@ -143,18 +136,17 @@ def _tamper(attempt: Attempt) -> Envelope:
     return _resent(attempt, etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
-def _forged_sender(attempt: Attempt) -> Envelope:
-    """Another party re-signs the document and submits it in the name of the original sender."""
-    document = sign_document(_unsigned(attempt.target.envelope.document), attempt.pki.credentials(attempt.party))
-    return _resent(attempt, document)
+def _forged_sender(attempt: Attempt) -> bytes:
+    """Another party signs the captured message as it is, in the name of the original sender."""
+    return replace(attempt.target.envelope, created=attempt.at).signed(attempt.pki.credentials(attempt.party))
 
 
-def _impersonate(attempt: Attempt) -> Envelope:
+def _impersonate(attempt: Attempt) -> bytes:
     """Another administration issues the act itself (e.g. releases someone else's movement), as itself.
 
     `sender_party` (e.g. NTA.AZ) is written as the document's sender, so only the acting office betrays it.
     """
-    root = _unsigned(attempt.target.envelope.document)
+    root = etree.fromstring(attempt.target.envelope.document)
     message_id = f"{attempt.party.upper()}-FORGED-{attempt.target.seq}"
     claimed = attempt.options.get("sender_party")
     for element in root:
@@ -162,31 +154,35 @@ def _impersonate(attempt: Attempt) -> Envelope:
             element.text = message_id
         if element.tag == "messageSender" and claimed:
             element.text = str(claimed)
-    document = sign_document(root, attempt.pki.credentials(attempt.party))
-    return replace(_resent(attempt, document), sender=attempt.party, message_id=message_id)
+    document = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    forged = replace(attempt.target.envelope, sender=attempt.party, message_id=message_id, created=attempt.at,
+                     document=document)
+    return forged.signed(attempt.pki.credentials(attempt.party))
 
 
-def _wrapping(attempt: Attempt) -> Envelope:
-    """Signature wrapping: the genuinely signed document hidden under a forged root of the same type."""
-    signed = etree.fromstring(attempt.target.envelope.document)
-    forged = copy.deepcopy(signed)
+def _wrapping(attempt: Attempt) -> bytes:
+    """Signature wrapping: a forged envelope (an altered document, stamped now, unsigned) that carries the
+    genuinely signed envelope tucked into a ds:Object, the classic place, hoping a verifier finds a valid
+    signature somewhere and then acts on the forged content."""
+    forged = etree.fromstring(_tamper(attempt))
     for signature in forged.findall(_DSIG):
         forged.remove(signature)
-    forged.append(signed)
-    return _resent(attempt, etree.tostring(forged, xml_declaration=True, encoding="UTF-8"))
+    tucked = etree.SubElement(forged, f"{{{_DSIG_NS}}}Object")
+    tucked.append(etree.fromstring(attempt.target.body))
+    return etree.tostring(forged, xml_declaration=True, encoding="UTF-8")
 
 
-def _replay(attempt: Attempt) -> Envelope:
+def _replay(attempt: Attempt) -> bytes:
     """The captured envelope, byte for byte, sent again later."""
-    return attempt.target.envelope
+    return attempt.target.body
 
 
-def _resent(attempt: Attempt, document: bytes) -> Envelope:
-    """The captured envelope carrying `document`, stamped now so that only the document gives it away."""
-    return replace(attempt.target.envelope, document=document, created=attempt.at)
+def _resent(attempt: Attempt, document: bytes) -> bytes:
+    """The captured signed envelope carrying `document` and stamped now, its signature as it was."""
+    return rewrite_envelope(attempt.target.body, document=document, created=attempt.at)
 
 
-ATTACKS: Mapping[str, Callable[[Attempt], Envelope]] = {
+ATTACKS: Mapping[str, Callable[[Attempt], bytes]] = {
     "tamper": _tamper,
     "forged_sender": _forged_sender,
     "impersonate": _impersonate,
@@ -222,11 +218,11 @@ async def attack(
         raise ScenarioError("attacks need the scenario PKI directory")
     target = select(captured, arguments.get("message") or {})
     party = str(arguments.get("as", target.envelope.sender))
-    envelope = ATTACKS[kind](Attempt(target, ScenarioPKI.load(pki_dir), party, at, arguments))
+    body = ATTACKS[kind](Attempt(target, ScenarioPKI.load(pki_dir), party, at, arguments))
     tls_dir = pki_dir / TLS_DIR
     identity = TlsIdentity.in_pki(pki_dir, party) if (tls_dir / f"{party}.pem").is_file() else None
     session = await session_for(identity)
-    answer = await post_envelope(session, f"{hub_url}/envelopes", envelope.to_xml())
+    answer = await post_envelope(session, f"{hub_url}/envelopes", body)
     verdict = "ACCEPTED" if answer.status and answer.status < 300 else f"refused [{answer.body.get('rule', '?')}]"
     summary = (f"attack {kind} as {party} on {target.envelope.message_type} #{target.seq}: HTTP {answer.status} "
                f"{verdict} {answer.body.get('message', '')}")

@@ -473,7 +473,7 @@ _SIGNATURE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?Signature[\s>]")
 
 
 def flip_byte(document: bytes) -> tuple[bytes, int]:
-    """Flip the lowest bit of one byte: the first character of signed element text, before the signature.
+    """Flip the lowest bit of one byte: the first character of element text, before any signature inside.
 
     Only letters and digits are chosen, and flipping their lowest bit yields another harmless character
     (`0`↔`1`, `a`→`` ` ``), so the document stays well-formed and the damage shows as a digest mismatch

@@ -3,10 +3,11 @@
 For every envelope a node submits, the hub
 
 1. reads it with the hardened parser and checks the envelope schema,
-2. verifies the enveloped XMLDSig signature over the document against the scenario trust anchor,
+2. verifies the envelope's XMLDSig signature (which covers every byte of the document it carries, and
+   the document's own signature where its family has one: ePhyto) against the scenario trust anchor,
    and requires the signer to be the node named as sender,
-3. checks that the envelope agrees with the signed document (message type, message id),
-4. validates the signed content against its XML Schema,
+3. checks that the signed envelope agrees with the document (message type, message id),
+4. validates the document against its XML Schema,
 5. commits it to SQLite, and only then answers 202 with a receipt,
 6. pushes it to the recipient node's inbox, in order, retrying with backoff, and tracks the delivery
    (pending → delivered | failed).
@@ -230,8 +231,9 @@ class Hub:
                 path="/Envelope/Recipient",
                 rule="unknown-recipient",
             )
-        open_envelope(body, self._trust, at=self._clock.now(), sender_country=self._countries.get(envelope.sender))
-        return await self._store(envelope, body)
+        opened = open_envelope(body, self._trust, at=self._clock.now(),
+                               sender_country=self._countries.get(envelope.sender))
+        return await self._store(opened.envelope, body)
 
     async def _store(self, envelope: Envelope, body: bytes) -> Receipt:
         digest = hashlib.sha256(envelope.document).hexdigest()

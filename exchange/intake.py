@@ -4,17 +4,28 @@ The node does not take the hub's word for it: it verifies the same things itself
 system must be able to prove what it accepted, and because an outside system under test may stand in
 for the hub.
 
-One exception is the receiver's to make: a family whose protocol makes the document's own signature
-optional (ePhyto: the IPPC Hub authenticates the sending NPPO by its TLS client certificate, and most
-ePhytos travel unsigned). For such a family the receiver's `UnsignedPolicy` decides what a document without
-any signature gets: accepted, accepted with a warning, or refused. A document that carries a signature is
-verified in full whatever the policy; a signature that fails is never taken for "unsigned".
+1. The envelope is read with the hardened parser and checked against its schema.
+2. Its enveloped XMLDSig is verified (location pinned to the root, chain to the trust anchor at the
+   given time, digest, value), and from then on only the signed envelope is read: its signer must be
+   its Sender (`sender-mismatch`). The signature covers the base64 of the document, so every byte of it.
+3. The document is parsed from the signed bytes. Where the family's standard puts a signature in the
+   document (ePhyto), one that is there is verified in full too, and signed by the Sender as well; a
+   family whose signature travels in the envelope (CATS, e-CO) takes no signature inside its documents
+   (`signature-placement`): a CC document stays exactly a P5 document.
+4. The envelope must say what the document says (type, message id) and, with the sender's country,
+   the document must speak for that country; then the document is schema-checked.
+
+One exception is the receiver's to make: the hub makes the envelope itself, unsigned, for a certificate
+delivered through its IPPC Hub face, where the sending NPPO is authenticated by its TLS client
+certificate and most ePhytos travel unsigned. For such a family the receiver's `UnsignedPolicy` decides
+what a certificate that nothing signs gets: accepted, accepted with a warning, or refused. A signature
+that is there is verified whatever the policy; one that fails is never taken for "unsigned".
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
@@ -24,12 +35,10 @@ from exchange.envelope import Envelope
 from exchange.errors import Issue, TrustError, ValidationFailed
 from exchange.pki import TrustStore
 from exchange.safexml import parse_document
-from exchange.signing import VerifiedDocument, verify_document
+from exchange.signing import VerifiedDocument, carries_signature, verify_document
 from exchange.validation import DocumentType, detect, validate
 
-__all__ = ["Opened", "UnsignedPolicy", "open_envelope", "unsigned_finding"]
-
-_DSIG = "{http://www.w3.org/2000/09/xmldsig#}Signature"
+__all__ = ["Opened", "Unsealed", "UnsignedPolicy", "open_envelope", "unseal", "unsigned_finding"]
 
 
 class UnsignedPolicy(str, Enum):
@@ -42,9 +51,9 @@ class UnsignedPolicy(str, Enum):
 
 @dataclass(frozen=True)
 class Opened:
-    envelope: Envelope
-    root: etree._Element  # what may be validated and acted upon: the signed content, or the unsigned document
-    verified: VerifiedDocument | None  # None: the document carried no signature and the policy took it
+    envelope: Envelope  # as signed (or as the hub made it, when nothing signs it)
+    root: etree._Element  # what may be validated and acted upon: the document as signed
+    verified: VerifiedDocument | None  # the signature that vouches for it; None: unsigned, taken by the policy
     policy: UnsignedPolicy | None = None  # the policy that took an unsigned document
 
     @property
@@ -71,45 +80,89 @@ def open_envelope(
     *,
     unsigned: Mapping[str, UnsignedPolicy] | None = None,
 ) -> Opened:
-    """Parse the envelope, verify the signed document, bind the two, and schema-check the signed content.
+    """Parse the envelope, verify its signature and the document's own, bind them, and schema-check the document.
 
     With `sender_country` (the country the sending node serves), also check that the document speaks
     for that country: its stated sender party and the office whose act it is. `unsigned` maps a family
-    to what the receiver does with its documents that carry no signature at all (a family not in it must
-    be signed). Raises a `CaravanError` naming the document, the place and the rule; business rules are
-    left to the receiving agency, which answers them in its own protocol (e.g. CC056C).
+    to what the receiver does with its documents that nothing signs (a family not in it must be signed).
+    Raises a `CaravanError` naming the document, the place and the rule; business rules are left to the
+    receiving agency, which answers them in its own protocol (e.g. CC056C).
     """
-    envelope = Envelope.from_xml(body)
-    policy = _unsigned_policy(envelope, unsigned or {})
-    if policy is not None:
-        root = parse_document(envelope.document)
-        envelope.check_binding(root)
-        _check_schema(envelope, root)
-        return Opened(envelope, root, None, policy)
+    unsealed = unseal(body, trust, at)
+    envelope, document, kind, verified = unsealed.envelope, unsealed.root, unsealed.kind, unsealed.verified
+    policy = None if verified is not None else _unsigned_policy(envelope, kind, unsigned or {})
+    envelope.check_binding(document)
+    if sender_country is not None and verified is not None:
+        _check_authority(kind, document, envelope.sender, sender_country)
+    _check_schema(envelope, document)
+    return Opened(envelope, document, verified, policy)
+
+
+@dataclass(frozen=True)
+class Unsealed:
+    """An envelope whose signatures hold, and the document it carries."""
+
+    envelope: Envelope  # read from the signed content only (as the hub made it, when nothing signs it)
+    root: etree._Element  # the document, as signed
+    kind: DocumentType
+    verified: VerifiedDocument | None  # its `root` is the document; None when nothing signs it
+
+
+def unseal(body: bytes, trust: TrustStore, at: datetime) -> Unsealed:
+    """Steps 1 to 3: verify the envelope's signature and the document's own; no binding, no policy.
+
+    `caravan verify` stops here; `open_envelope` goes on.
+    """
+    claimed = parse_document(body)
+    envelope = Envelope.from_element(claimed)
+    sealed = None
+    if carries_signature(claimed):
+        sealed = verify_document(body, trust, at=at)
+        envelope = Envelope.from_element(sealed.root)
+        _check_signer(envelope, sealed, "/Envelope/Signature")
+    document = parse_document(envelope.document)
+    kind = detect(document)
+    own = _verify_inside(envelope, kind, document, trust, at)
+    if own is not None:
+        document = own.root
+    verified = sealed or own
+    return Unsealed(envelope, document, kind, None if verified is None else replace(verified, root=document))
+
+
+def _verify_inside(
+    envelope: Envelope, kind: DocumentType, document: etree._Element, trust: TrustStore, at: datetime
+) -> VerifiedDocument | None:
+    """The document's own signature, where its family's standard has one there; refused anywhere else."""
+    if not carries_signature(document):
+        return None
+    if not kind.signed_inside:
+        raise TrustError(
+            f"{kind.code} carries a ds:Signature inside; the {kind.family} family's signature travels in the "
+            "envelope, and its documents stay as their standard writes them",
+            document=kind.code, path=f"/{kind.code}", rule="signature-placement",
+        )
     verified = verify_document(envelope.document, trust, at=at)
+    _check_signer(envelope, verified, f"/{kind.code}/Signature")
+    return verified
+
+
+def _check_signer(envelope: Envelope, verified: VerifiedDocument, path: str) -> None:
     if verified.signer_id != envelope.sender:
         raise TrustError(
-            f"envelope names sender {envelope.sender!r} but the document is signed by {verified.signer_id!r}",
+            f"envelope names sender {envelope.sender!r} but {path} is signed by {verified.signer_id!r}",
             document=envelope.message_type,
             path="/Envelope/Sender",
             rule="sender-mismatch",
         )
-    envelope.check_binding(verified.root)
-    if sender_country is not None:
-        _check_authority(detect(verified.root), verified.root, envelope.sender, sender_country)
-    _check_schema(envelope, verified.root)
-    return Opened(envelope, verified.root, verified)
 
 
-def _unsigned_policy(envelope: Envelope, policies: Mapping[str, UnsignedPolicy]) -> UnsignedPolicy | None:
-    """The policy that takes this document unsigned, or None when it must be verified (it is signed, its
-    family requires signatures, or the policy refuses unsigned ones: then verification says why)."""
-    if not policies:
-        return None
-    root = parse_document(envelope.document)
-    if next(root.iter(_DSIG), None) is not None:
-        return None
-    policy = policies.get(detect(root).family)
+def _unsigned_policy(envelope: Envelope, kind: DocumentType, policies: Mapping[str, UnsignedPolicy]) -> UnsignedPolicy:
+    """The policy that takes this unsigned document; a family without one must be signed."""
+    policy = policies.get(kind.family)
+    if policy is None:
+        raise TrustError(f"{envelope.message_type} {envelope.message_id}: the envelope is not signed (no ds:Signature "
+                         "under env:Envelope)", document=envelope.message_type, path="/Envelope",
+                         rule="signature-missing")
     if policy is UnsignedPolicy.REFUSE:
         raise TrustError(f"{envelope.message_type} {envelope.message_id} is not signed, and this receiver refuses "
                          "unsigned documents of its family", document=envelope.message_type, path="/",

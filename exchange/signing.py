@@ -1,6 +1,10 @@
-"""Enveloped XML signatures over whole documents, and their verification.
+"""Enveloped XML signatures over whole XML trees, and their verification.
 
-One profile, both ways: the signature is a `ds:Signature` that is the last child of the document root,
+What is signed is an exchange envelope (every family: the signature travels beside the document, see
+`exchange.envelope`) and, where a family's own standard puts a signature inside the document, that
+document too (ePhyto: the IPPC Hub carries only the certificate, so the NPPO's signature lives in it).
+
+One profile, both ways: the signature is a `ds:Signature` that is the last child of the root,
 covers the whole document (`Reference URI=""`), uses exclusive c14n (what other stacks such as xmlsec1
 interoperate on) with SHA-256, and carries the signer's certificate in `KeyInfo/X509Data`.
 
@@ -37,7 +41,7 @@ from exchange.errors import TrustError
 from exchange.pki import Credentials, PrivateKey, TrustStore, common_name
 from exchange.safexml import parse_document
 
-__all__ = ["C14N", "VerifiedDocument", "sign_document", "verify_document"]
+__all__ = ["C14N", "VerifiedDocument", "carries_signature", "sign_document", "verify_document"]
 
 C14N = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
 
@@ -119,6 +123,11 @@ def verify_document(data: bytes, trust: TrustStore, at: datetime) -> VerifiedDoc
     if not isinstance(result, VerifyResult) or result.signed_xml is None:
         raise TrustError("signature does not cover one XML document", rule="signature-reference")
     return VerifiedDocument(result.signed_xml, common_name(leaf), leaf)
+
+
+def carries_signature(root: etree._Element) -> bool:
+    """Whether any ds:Signature is in the tree: one that is, wherever it is, must be verified, never ignored."""
+    return next(root.iter(_SIGNATURE), None) is not None
 
 
 def _signature_method(key: PrivateKey) -> SignatureMethod:

@@ -13,7 +13,7 @@ scenario driver over `GET /transport?after=N`; `PUT /control/faults` installs a 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -22,7 +22,7 @@ from aiohttp import web
 
 from exchange.client import Answer, Outcome, QueueItem, Route, post_envelope
 from exchange.clock import Clock, utc
-from exchange.envelope import Envelope
+from exchange.envelope import Envelope, rewrite_envelope
 from exchange.errors import CaravanError
 from exchange.faults import Corrupt, Drop, Duplicate, FaultSwitch, Hold, Leg, flip_byte, plan_from_json
 from exchange.store import Database
@@ -155,9 +155,8 @@ class Wire:
         return _Sent(first, f"sent twice: {receiver} answered {_verdict(first)}, then {_verdict(second)}")
 
     async def _corrupt(self, item: QueueItem) -> _Sent:
-        envelope = Envelope.from_xml(item.envelope)
-        damaged, offset = flip_byte(envelope.document)
-        answer = await self._post(item.url, replace(envelope, document=damaged).to_xml())
+        damaged, offset = flip_byte(Envelope.from_xml(item.envelope).document)
+        answer = await self._post(item.url, rewrite_envelope(item.envelope, document=damaged))
         return _Sent(answer, f"damaged in transit (byte {offset} flipped): {self._receiver(item)} answered "
                              f"{_verdict(answer)}")
 

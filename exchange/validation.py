@@ -4,7 +4,8 @@ A family is a directory `schemas/<family>/`: each top-level `.xsd` in it that de
 makes that element a document type, and `schemas/<family>/rules/<xsd stem>.sch`, when present, holds
 its ISO Schematron rules. `schemas/<family>/family.yaml` says where the family's documents state their
 own message identification (`message_id: messageIdentification`), which the hub binds to the
-envelope. Adding a family is adding a directory; this module knows no family.
+envelope, and whether its standard puts a signature in the document (`signature: document`). Adding a
+family is adding a directory; this module knows no family.
 
 Validation runs in layers, cheapest first, because almost every document is valid:
 
@@ -55,6 +56,7 @@ class DocumentType:
     message_id_path: tuple[str, ...] | None = None  # ElementPaths from the root, e.g. ("{*}messageIdentification",)
     sender_party_path: str | None = None  # the party the document says sent it (e.g. messageSender)
     acting_office_path: str | None = None  # the office whose act this document is (e.g. the office of departure)
+    signed_inside: bool = False  # the family's standard puts the XMLDSig in the document (family.yaml `signature`)
 
     def message_id(self, root: etree._Element) -> str | None:
         """The identification the document gives itself, or None if its family states none.
@@ -124,6 +126,7 @@ def _declared_roots(family: Path) -> Iterator[tuple[str, DocumentType]]:
                 _message_id_paths(descriptor.get("message_id"), code),
                 sender_party_path,
                 _element_path(acting_offices.get(code)),
+                descriptor.get("signature", "envelope") == "document",
             )
             yield etree.QName(namespace or None, code).text, kind
 

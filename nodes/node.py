@@ -1,11 +1,11 @@
 """A national single-window node: inbox, outbox and the agencies behind them.
 
-Inbound, the hub pushes an envelope to `POST /inbox`. The node verifies the signature against the
-scenario trust anchor, requires the signer to be the envelope's sender, validates the signed content,
+Inbound, the hub pushes an envelope to `POST /inbox`. The node verifies the envelope's signature against
+the scenario trust anchor, requires the signer to be the envelope's sender, validates the document it carries,
 and commits it to its inbox before answering 200; a duplicate gets the original receipt. A separate task
 takes committed inbox rows in order and hands each to its family's desk, with the rows of state its
 decision needs (one per aggregate: this movement at this office, this certificate; `RecordStore`); the
-records the desk changed, the documents it answers with (signed, in envelopes, queued in the outbox)
+records the desk changed, the documents it answers with (in signed envelopes, queued in the outbox)
 and its events are committed in one transaction together with marking the inbox row processed. The
 outbox is relayed to the hub in order, with retries.
 
@@ -359,8 +359,8 @@ class Node:
                     recipient=outgoing.recipient,
                     message_type=outgoing.message_type,
                     created=now,
-                    document=sign_document(outgoing.root, self._credentials),
-                ).to_xml(),
+                    document=self._written(outgoing.root),
+                ).signed(self._credentials),
             )
             for outgoing in result.outgoing
         ]
@@ -427,8 +427,16 @@ class Node:
 
     def _restamp(self, stored: bytes) -> bytes:
         """Stamp Created afresh for each attempt, as a WS-Security timestamp is: the hub refuses stale envelopes,
-        and a message that waited out an outage is not stale, only late. The signed document is untouched."""
-        return replace(Envelope.from_xml(stored), created=self._clock.now()).to_xml()
+        and a message that waited out an outage is not stale, only late. The document is untouched; the envelope,
+        whose signature covers Created, is signed again."""
+        return replace(Envelope.from_xml(stored), created=self._clock.now()).signed(self._credentials)
+
+    def _written(self, root: etree._Element) -> bytes:
+        """A document as it goes out: as its standard writes it, signed inside only where that standard says so
+        (ePhyto); its exchange signature is the envelope's."""
+        if detect(root).signed_inside:
+            return sign_document(root, self._credentials)
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
     async def _settle(self, item: QueueItem, answer: Answer) -> None:
         attempts = item.attempts + 1

@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from exchange.cli import main
-from exchange.envelope import Envelope
+from exchange.envelope import Envelope, rewrite_envelope
 from exchange.errors import TrustError
 from exchange.intake import open_envelope
 from exchange.pki import ScenarioPKI, TrustStore
-from exchange.signing import sign_document, verify_document
+from nodes.origin.checks import digest
+from tests.xmlsec1 import envelope_files, needs_xmlsec1, xmlsec1_verify
 
 ECO = Path(__file__).resolve().parent.parent / "scenarios" / "uzb-aze-eco.yaml"
 
@@ -30,7 +32,13 @@ def eco_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
 
 
 def _message(out: Path, seq: int) -> Path:
-    return next((out / "messages").glob(f"{seq:04d}-*.xml"))
+    """The signed envelope of message `seq`: where an e-CO's signature travels."""
+    return next((out / "messages").glob(f"{seq:04d}-*.envelope.xml"))
+
+
+def _document(out: Path, seq: int) -> Path:
+    """Message `seq`'s document, byte for byte, as the recipient's application reads it."""
+    return _message(out, seq).with_name(_message(out, seq).name.replace(".envelope.xml", ".xml"))
 
 
 def _verify(out: Path, path: Path, capsys: pytest.CaptureFixture[str], *sources: str) -> tuple[int, str]:
@@ -68,14 +76,40 @@ def test_the_scenario_runs_green(eco_run: tuple[Path, int, str]) -> None:
 def test_every_message_validates_and_verifies(eco_run: tuple[Path, int, str],
                                               capsys: pytest.CaptureFixture[str]) -> None:
     out, _, _ = eco_run
-    files = sorted(str(path) for path in (out / "messages").iterdir())
-    assert len(files) == 25
-    assert main(["validate", *files]) == 0
-    for path in files:
+    envelopes = sorted(str(path) for path in (out / "messages").glob("*.envelope.xml"))
+    documents = sorted(set(map(str, (out / "messages").glob("*.xml"))) - set(envelopes))
+    assert len(envelopes) == len(documents) == 25
+    assert main(["validate", *documents, *envelopes]) == 0
+    for path in envelopes:
         assert main(["verify", path, "--ca", str(out / "pki" / "ca.pem")]) == 0, path
     captured = capsys.readouterr().out
-    assert captured.count("signature valid") == len(files)
+    assert captured.count("signature valid over the envelope and the Eco") == len(envelopes)
     assert captured.count("  integrity        VALID    DOCUMENT_INTACT") == 6  # one per certificate version
+
+
+@needs_xmlsec1
+def test_xmlsec1_verifies_every_envelope_and_refuses_one_whose_certificate_changed(eco_run: tuple[Path, int, str],
+                                                                                  tmp_path: Path) -> None:
+    out, _, _ = eco_run
+    ca = out / "pki" / "ca.pem"
+    for path in envelope_files(out / "messages"):
+        code, said = xmlsec1_verify(path, ca)
+        assert code == 0, f"{path.name}: {said}"
+    changed = tmp_path / _message(out, 9).name
+    document = _document(out, 9).read_bytes().replace(b"<eco:PackageCount>300<", b"<eco:PackageCount>301<")
+    changed.write_bytes(rewrite_envelope(_message(out, 9).read_bytes(), document=document))
+    code, said = xmlsec1_verify(changed, ca)
+    assert code != 0 and "FAIL" in said
+
+
+def test_a_bare_document_is_sent_to_its_envelope(eco_run: tuple[Path, int, str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out, _, _ = eco_run
+    code, output = _verify(out, _document(out, 3), capsys)
+    assert code == 1
+    assert "NOT VERIFIED [signature-missing]" in output
+    assert f"its signature travels in its envelope; verify {_message(out, 3)}" in output
+    assert _line(output, "integrity") == ["INVALID", "UNSIGNED"]
 
 
 def test_verify_reports_the_three_checks_separately(eco_run: tuple[Path, int, str],
@@ -107,10 +141,11 @@ def test_verify_status_alone_fails(eco_run: tuple[Path, int, str], capsys: pytes
 def test_verify_catches_a_copy_altered_after_signing(eco_run: tuple[Path, int, str], tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     out, _, _ = eco_run
-    original = _message(out, 9).read_bytes()  # C3
-    altered = tmp_path / "altered.xml"
-    altered.write_bytes(original.replace(b"<eco:PackageCount>300<", b"<eco:PackageCount>450<"))
-    assert altered.read_bytes() != original
+    document = _document(out, 9).read_bytes()  # C3
+    altered = tmp_path / "altered.envelope.xml"
+    changed = document.replace(b"<eco:PackageCount>300<", b"<eco:PackageCount>450<")
+    assert changed != document
+    altered.write_bytes(rewrite_envelope(_message(out, 9).read_bytes(), document=changed))
     code, output = _verify(out, altered, capsys, "status", "trust")
     assert code == 1
     assert "NOT VERIFIED [signature-digest]" in output
@@ -124,21 +159,17 @@ def test_verify_catches_a_certificate_signed_by_another_node(eco_run: tuple[Path
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     out, _, _ = eco_run
     pki = ScenarioPKI.load(out / "pki")
-    data = _message(out, 3).read_bytes()
-    content = verify_document(data, pki.trust_store(), at=datetime.fromisoformat("2026-04-01T08:00:00+00:00")).root
-    forged = tmp_path / "forged.xml"
-    forged.write_bytes(sign_document(content, pki.credentials("ge")))
+    sent = Envelope.from_xml(_message(out, 3).read_bytes())
+    forged = tmp_path / "forged.envelope.xml"
+    forged.write_bytes(replace(sent, sender="ge").signed(pki.credentials("ge")))
     code, output = _verify(out, forged, capsys, "trust")
     assert code == 1
-    assert "signature valid; signed by ge" in output
+    assert "signed by ge" in output
     assert _line(output, "integrity")[0] == "VALID"
     assert _line(output, "issuer identity") == ["INVALID", "SIGNER_MISMATCH"]
     # ... and the hub would not have let Georgia's node push it: a node speaks only for its own country
-    envelope = Envelope("UZCCI-000002", "UZ26CCI0000101", "ge", "az", "EcoCertificate",
-                        datetime.fromisoformat("2026-04-01T08:00:00+00:00"), forged.read_bytes())
     with pytest.raises(TrustError) as refused:
-        open_envelope(envelope.to_xml(), TrustStore((pki.ca_certificate,)),
-                      at=datetime.fromisoformat("2026-04-01T08:00:00+00:00"), sender_country="GE")
+        open_envelope(forged.read_bytes(), TrustStore((pki.ca_certificate,)), at=sent.created, sender_country="GE")
     assert refused.value.rule == "party-not-sender"
 
 
@@ -147,6 +178,5 @@ def test_customs_keeps_exactly_the_digest_the_issuer_signed(eco_run: tuple[Path,
     with contextlib.closing(sqlite3.connect(out / "db" / "az.sqlite")) as db:
         (received,) = db.execute("SELECT data FROM records WHERE family = 'eco' AND kind = 'received' "
                                  "AND id = 'UZ26CCI0000103 v1'").fetchone()
-    signed = _message(out, 9).read_text()
-    digest_value = signed.split("<ds:DigestValue>")[1].split("<")[0]
-    assert json.loads(received)["digest"] == digest_value
+    issued = etree.fromstring(_document(out, 9).read_bytes())  # the certificate the issuer's envelope carried
+    assert json.loads(received)["digest"] == digest(issued)

@@ -7,9 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from exchange.cli import main
+from exchange.envelope import Envelope
+from exchange.signing import carries_signature
 from nodes.ephyto.validation import validate_phyto
+from tests.xmlsec1 import document_files, envelope_files, needs_xmlsec1, xmlsec1_verify
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "uzb-geo-ephyto-transit.yaml"
 
@@ -46,7 +50,7 @@ def test_every_ephyto_written_validates_in_all_three_areas(ephyto_run: tuple[Pat
     """caravan's own certificates without a remark; the public-sample one (sent by the national system, and its
     forwarded copy) with the Schema warnings its shape earns and nothing worse."""
     out, _, _ = ephyto_run
-    files = sorted((out / "messages").glob("*-SPS*.xml"))
+    files = [path for path in document_files(out / "messages") if "-SPS" in path.name]
     assert len(files) == 14  # 11 of the lifecycle, the re-export's copy for UZ, the SOAP-sent one and its copy
     sample = (SCENARIO.parent / "samples" / "UZ-PC-2026-000106.xml").read_bytes()
     for path in (path for path in files if "-SPSCertificate-" in path.name):
@@ -81,3 +85,45 @@ def test_acknowledgements_are_recorded_for_the_hub(ephyto_run: tuple[Path, int, 
     assert {event["data"]["acknowledgement"] for event in acknowledged
             if event["data"]["certificate"] != "UZ-PC-2026-000106"} == {"Delivered"}
     assert {event["data"]["certificate"] for event in acknowledged} >= {"UZ-PC-2026-000101", "GE-RX-2026-000031"}
+
+
+def test_every_envelope_verifies_and_an_ephyto_keeps_its_own_signature(ephyto_run: tuple[Path, int, str],
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Every node signs its envelope; an ePhyto also carries its NPPO's signature inside (the IPPC model), so a
+    certificate the IPPC Hub face took keeps whatever signature it came with, and `caravan verify` says which."""
+    out, _, _ = ephyto_run
+    ca = str(out / "pki" / "ca.pem")
+    hub_made = []
+    for path in envelope_files(out / "messages"):
+        envelope = Envelope.from_xml(path.read_bytes())
+        code = main(["verify", str(path), "--ca", ca])
+        said = capsys.readouterr().out
+        if carries_signature(etree.fromstring(path.read_bytes())):
+            assert code == 0 and "signature valid over the envelope" in said, said
+            if "-SPS" in path.name:
+                assert carries_signature(etree.fromstring(envelope.document)), path.name
+        else:
+            hub_made.append(path.name)
+            signed_inside = carries_signature(etree.fromstring(envelope.document))
+            assert code == (0 if signed_inside else 1), said
+            assert ("signature valid over the SPSCertificate inside" if signed_inside
+                    else "NOT VERIFIED [signature-missing]") in said
+    assert len(hub_made) == 3  # the certificates national systems delivered over SOAP, and the one forwarded
+
+
+@needs_xmlsec1
+def test_xmlsec1_verifies_every_signed_envelope_and_every_signed_ephyto(ephyto_run: tuple[Path, int, str]) -> None:
+    out, _, _ = ephyto_run
+    ca = out / "pki" / "ca.pem"
+    checked = 0
+    for path in envelope_files(out / "messages"):
+        envelope = Envelope.from_xml(path.read_bytes())
+        if carries_signature(etree.fromstring(path.read_bytes())):
+            code, said = xmlsec1_verify(path, ca)
+            assert code == 0, f"{path.name}: {said}"
+            checked += 1
+        document = path.with_name(path.name.removesuffix(".envelope.xml") + ".xml")
+        if carries_signature(etree.fromstring(document.read_bytes())):
+            code, said = xmlsec1_verify(document, ca, at=envelope.created)
+            assert code == 0, f"{document.name}: {said}"
+    assert checked == 30

@@ -12,9 +12,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from lxml import etree
 
 from exchange.clock import VirtualClock
-from exchange.envelope import Envelope
+from exchange.envelope import Envelope, rewrite_envelope
 from exchange.hub import Hub
 from exchange.pki import ScenarioPKI
 from exchange.signing import sign_document
@@ -74,12 +75,16 @@ async def running(tmp_path: Path, pki: ScenarioPKI) -> AsyncIterator[Running]:
     await node_server.close()
 
 
-def envelope(pki: ScenarioPKI, *, signer: str = "uz", sender: str = "uz", recipient: str = "ge",
-             message=None, message_type: str | None = None) -> Envelope:
+def envelope(*, sender: str = "uz", recipient: str = "ge", message=None, message_type: str | None = None) -> Envelope:
     message = message or cats_samples.aar()
-    document = sign_document(encode(message), pki.credentials(signer))
+    document = etree.tostring(encode(message), xml_declaration=True, encoding="UTF-8")
     return Envelope(message.header.message_id, "26UZ000100000017J4", sender, recipient,
                     message_type or message.code, NOW, document)
+
+
+def sealed(pki: ScenarioPKI, *, signer: str = "uz", **fields) -> bytes:
+    """An envelope as a node submits it: signed (by `signer`)."""
+    return envelope(**fields).signed(pki.credentials(signer))
 
 
 async def submit(running: Running, body: bytes) -> tuple[int, dict]:
@@ -98,18 +103,18 @@ async def wait_for_state(running: Running, delivery_id: int, state: str) -> dict
 
 
 async def test_accepted_envelope_is_pushed_and_tracked_to_delivered(running: Running, pki: ScenarioPKI) -> None:
-    sent = envelope(pki)
-    status, receipt = await submit(running, sent.to_xml())
+    sent = sealed(pki)
+    status, receipt = await submit(running, sent)
     assert status == 202
     assert receipt["state"] in ("pending", "delivered")
     tracking = await wait_for_state(running, receipt["delivery_id"], "delivered")
     assert tracking["delivered_at"] == "2026-03-02T09:00:00Z"
-    assert running.recipient.received == [sent.to_xml()]
+    assert running.recipient.received == [sent]  # the envelope as it was signed, byte for byte
 
 
 async def test_duplicate_is_answered_with_the_original_receipt_and_delivered_once(running: Running,
                                                                                  pki: ScenarioPKI) -> None:
-    body = envelope(pki).to_xml()
+    body = sealed(pki)
     _, first = await submit(running, body)
     await wait_for_state(running, first["delivery_id"], "delivered")
     status, second = await submit(running, body)
@@ -120,32 +125,47 @@ async def test_duplicate_is_answered_with_the_original_receipt_and_delivered_onc
 
 
 async def test_same_message_id_with_other_content_is_error_26(running: Running, pki: ScenarioPKI) -> None:
-    await submit(running, envelope(pki).to_xml())
+    await submit(running, sealed(pki))
     other = cats_samples.aar()
     other = replace(other, release_date=other.release_date.replace(day=3))
-    status, body = await submit(running, envelope(pki, message=other).to_xml())
+    status, body = await submit(running, sealed(pki, message=other))
     assert status == 409
     assert body["error"] == "duplicate-message" and body["rule"] == "26"
 
 
 async def test_sender_must_be_the_signer(running: Running, pki: ScenarioPKI) -> None:
-    status, body = await submit(running, envelope(pki, signer="az", sender="uz").to_xml())
+    status, body = await submit(running, sealed(pki, signer="az", sender="uz"))
     assert status == 403
     assert body["rule"] == "sender-mismatch" and body["path"] == "/Envelope/Sender"
 
 
 async def test_tampered_document_is_refused(running: Running, pki: ScenarioPKI) -> None:
-    sent = envelope(pki)
-    tampered = replace(sent, document=sent.document.replace(b"GE000510", b"GE000511", 1))
-    status, body = await submit(running, tampered.to_xml())
+    sent = sealed(pki)
+    document = Envelope.from_xml(sent).document
+    tampered = rewrite_envelope(sent, document=document.replace(b"GE000510", b"GE000511", 1))
+    status, body = await submit(running, tampered)
     assert status == 403
     assert body["rule"] == "signature-digest"
+
+
+async def test_an_unsigned_envelope_is_refused(running: Running, pki: ScenarioPKI) -> None:
+    status, body = await submit(running, envelope().to_xml())
+    assert status == 403
+    assert body["rule"] == "signature-missing" and body["path"] == "/Envelope"
+
+
+async def test_a_cats_document_signed_inside_is_refused(running: Running, pki: ScenarioPKI) -> None:
+    """A CC/CD document stays exactly as P5 writes it: its signature is the envelope's, never inside."""
+    signed_inside = sign_document(encode(cats_samples.aar()), pki.credentials("uz"))
+    status, body = await submit(running, replace(envelope(), document=signed_inside).signed(pki.credentials("uz")))
+    assert status == 403
+    assert body["rule"] == "signature-placement" and body["path"] == "/CD001C"
 
 
 async def test_schema_invalid_document_is_refused_with_path(running: Running, pki: ScenarioPKI) -> None:
     message = cats_samples.aar()
     bad = replace(message, declaration=replace(message.declaration, office_of_destination="Poti"))
-    status, body = await submit(running, envelope(pki, message=bad).to_xml())
+    status, body = await submit(running, sealed(pki, message=bad))
     assert status == 422
     assert body["document"] == "CD001C"
     assert any(issue["path"].endswith("CustomsOfficeOfDestinationDeclared/referenceNumber")
@@ -153,12 +173,12 @@ async def test_schema_invalid_document_is_refused_with_path(running: Running, pk
 
 
 async def test_envelope_type_must_match_the_signed_document(running: Running, pki: ScenarioPKI) -> None:
-    status, body = await submit(running, envelope(pki, message_type="CD050C").to_xml())
+    status, body = await submit(running, sealed(pki, message_type="CD050C"))
     assert status == 422 and body["rule"] == "type-mismatch"
 
 
 async def test_unknown_recipient_and_broken_envelope_are_refused(running: Running, pki: ScenarioPKI) -> None:
-    status, body = await submit(running, envelope(pki, recipient="kz").to_xml())
+    status, body = await submit(running, sealed(pki, recipient="kz"))
     assert status == 422 and body["rule"] == "unknown-recipient"
     status, body = await submit(running, b"<not-an-envelope/>")
     assert status == 422 and body["error"] == "validation-failed"
@@ -168,13 +188,13 @@ async def test_unknown_recipient_and_broken_envelope_are_refused(running: Runnin
 
 async def test_refusal_by_recipient_fails_the_delivery(running: Running, pki: ScenarioPKI) -> None:
     running.recipient.status = 422
-    _, receipt = await submit(running, envelope(pki).to_xml())
+    _, receipt = await submit(running, sealed(pki))
     tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
     assert tracking["attempts"] == 1 and "HTTP 422" in tracking["last_error"]
 
 
 async def test_unreachable_recipient_is_retried_then_failed(running: Running, pki: ScenarioPKI) -> None:
-    _, receipt = await submit(running, envelope(pki, recipient="az").to_xml())
+    _, receipt = await submit(running, sealed(pki, recipient="az"))
     tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
     assert tracking["attempts"] == 3
     status = await running.hub.status()

@@ -6,14 +6,15 @@ prove three things:
 
 1. structure: for every P5 trader message caravan has a schema of, the element paths, their order, min/max
    occurrences and simple-type facets are the same in caravan's schema as in the official one;
-2. caravan's own CC messages, as its codec writes them, are valid against the official schema (the
-   temporary enveloped signature, issue 9 part 2, stripped);
+2. caravan's own CC messages, as its codec writes them and as they travel in a signed envelope, are valid
+   against the official schema as written: their signature is the envelope's, nothing is stripped;
 3. P5 messages in the style of HMRC's trader test pack (tests/data/p5/) are valid against both, and
    `caravan validate` accepts them; a schema-invalid one is refused with its path.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +23,8 @@ import xmlschema
 from lxml import etree
 
 from exchange.cli import main
+from exchange.envelope import Envelope
+from exchange.pki import ScenarioPKI
 from nodes.customs.codec import encode
 from nodes.customs.model import SCHEMA_ONLY_NAMES
 from tests import cats_samples
@@ -57,13 +60,6 @@ def official_errors(root: etree._Element) -> list[str]:
     checker = official(etree.QName(root).localname)
     checker.validate(root)
     return [f"{entry.path}: {entry.message}" for entry in checker.error_log]
-
-
-def without_signature(root: etree._Element) -> etree._Element:
-    copy = etree.fromstring(etree.tostring(root))
-    for signature in copy.findall(f"{DSIG}Signature"):
-        copy.remove(signature)
-    return copy
 
 
 # --- 1. structure
@@ -150,15 +146,18 @@ CC_FACTORIES = [factory for factory in cats_samples.FACTORIES if factory().code 
 
 @pytest.mark.parametrize("factory", CC_FACTORIES, ids=lambda factory: factory.__name__)
 def test_codec_writes_messages_the_official_schema_accepts(factory) -> None:
-    assert official_errors(without_signature(encode(factory()))) == []
+    assert official_errors(encode(factory())) == []
 
 
-def test_a_signed_message_is_valid_once_its_temporary_signature_is_stripped() -> None:
-    root = encode(cats_samples.mrn_allocated())
-    root.append(etree.Element(f"{DSIG}Signature"))
-    assert official_errors(root)  # P5 knows no enveloped signature
-    assert caravan("CC028C").validate(root)
-    assert official_errors(without_signature(root)) == []
+def test_a_message_in_its_signed_envelope_is_exactly_the_p5_document() -> None:
+    """The signature travels beside the document: what the recipient's application reads is P5 as written."""
+    written = etree.tostring(encode(cats_samples.mrn_allocated()), xml_declaration=True, encoding="UTF-8")
+    pki = ScenarioPKI.generate(["uz"], valid_from=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    envelope = Envelope("UZ-000001", None, "uz", "ge", "CC028C", datetime(2026, 3, 2, tzinfo=timezone.utc), written)
+    carried = Envelope.from_xml(envelope.signed(pki.credentials("uz"))).document
+    assert carried == written
+    assert etree.fromstring(carried).find(f"{DSIG}Signature") is None
+    assert official_errors(etree.fromstring(carried)) == []
 
 
 # --- 3. national systems' messages

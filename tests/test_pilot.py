@@ -9,8 +9,11 @@ import pytest
 from lxml import etree
 
 from exchange.cli import main
-from tests.test_p5_oracle import OFFICIAL, official_errors, without_signature
+from exchange.envelope import Envelope, rewrite_envelope
+from exchange.faults import flip_byte
+from tests.test_p5_oracle import OFFICIAL, official_errors
 from tests.test_settle import request_bound
+from tests.xmlsec1 import document_files, envelope_files, needs_xmlsec1, xmlsec1_verify
 
 PILOT = Path(__file__).resolve().parent.parent / "scenarios" / "aze-geo-uzb-transit.yaml"
 
@@ -49,15 +52,17 @@ def test_outputs_written_as_promised(pilot_run: tuple[Path, int, str]) -> None:
     pki = out / "pki"
     for name in ("ca.pem", "uz.pem", "uz-key.pem", "az.pem", "az-key.pem", "ge.pem", "ge-key.pem"):
         assert (pki / name).is_file(), name
-    files = sorted((out / "messages").iterdir())
-    assert len(files) > 40
-    first = files[0].name
-    assert first.startswith("0001-CC015C-uz-to-uz")
+    documents, envelopes = document_files(out / "messages"), envelope_files(out / "messages")
+    assert len(documents) > 40
+    assert [path.name.removesuffix(".xml") + ".envelope.xml" for path in documents] == [p.name for p in envelopes]
+    assert documents[0].name.startswith("0001-CC015C-uz-to-uz")
+    for document, envelope in zip(documents, envelopes, strict=True):  # the document, byte for byte, in both
+        assert Envelope.from_xml(envelope.read_bytes()).document == document.read_bytes()
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     kinds = {event["kind"] for event in events}
     assert {"step", "message", "node-event", "expectation"} <= kinds
     messages = [event for event in events if event["kind"] == "message"]
-    assert len(messages) == len(files)
+    assert len(messages) == len(documents)
     assert all(event["delivery"] == "delivered" for event in messages)
 
 
@@ -65,23 +70,58 @@ def test_every_message_validates_and_verifies(
     pilot_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     out, _, _ = pilot_run
-    files = sorted(str(path) for path in (out / "messages").iterdir())
-    assert main(["validate", *files]) == 0
-    for path in files:
-        assert main(["verify", path, "--ca", str(out / "pki" / "ca.pem")]) == 0, path
+    documents, envelopes = document_files(out / "messages"), envelope_files(out / "messages")
+    assert main(["validate", *map(str, documents), *map(str, envelopes)]) == 0
+    for path in envelopes:
+        assert main(["verify", str(path), "--ca", str(out / "pki" / "ca.pem")]) == 0, path
     captured = capsys.readouterr().out
-    assert captured.count("signature valid") == len(files)
+    assert captured.count("signature valid over the envelope") == len(envelopes)
+
+
+def test_a_bare_cats_document_carries_no_signature_and_verify_points_to_its_envelope(
+    pilot_run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _, _ = pilot_run
+    document = document_files(out / "messages")[0]
+    assert b"xmldsig" not in document.read_bytes()
+    assert main(["verify", str(document), "--ca", str(out / "pki" / "ca.pem")]) == 1
+    said = capsys.readouterr().out
+    assert "NOT VERIFIED [signature-missing]" in said
+    assert f"its signature travels in its envelope; verify {document.with_suffix('')}.envelope.xml" in said
 
 
 def test_a_changed_byte_fails_verification(pilot_run: tuple[Path, int, str], tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     out, _, _ = pilot_run
-    original = next((out / "messages").glob("*-CC015C-*")).read_bytes()
-    tampered = tmp_path / "tampered.xml"
-    tampered.write_bytes(original.replace(b"<grossMass>", b"<grossMass>1", 1))
-    assert tampered.read_bytes() != original
+    envelope = next((out / "messages").glob("*-CC015C-*.envelope.xml"))
+    original = Envelope.from_xml(envelope.read_bytes()).document
+    tampered = tmp_path / envelope.name
+    tampered.write_bytes(rewrite_envelope(envelope.read_bytes(), document=original.replace(b"<grossMass>",
+                                                                                          b"<grossMass>1", 1)))
     assert main(["verify", str(tampered), "--ca", str(out / "pki" / "ca.pem")]) == 1
-    assert "NOT VERIFIED" in capsys.readouterr().out
+    assert "NOT VERIFIED [signature-digest]" in capsys.readouterr().out
+
+
+@needs_xmlsec1
+def test_every_envelope_verifies_with_xmlsec1_and_a_changed_document_byte_fails_it(
+    pilot_run: tuple[Path, int, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An independent XMLDSig implementation accepts every envelope as written and refuses each one whose
+    document lost one byte's worth of truth; `caravan verify` agrees on both."""
+    out, _, _ = pilot_run
+    ca = out / "pki" / "ca.pem"
+    envelopes = envelope_files(out / "messages")
+    for path in envelopes:
+        code, said = xmlsec1_verify(path, ca)
+        assert code == 0 and "OK" in said, f"{path.name}: {said}"
+    for path in envelopes[::7]:
+        damaged, offset = flip_byte(Envelope.from_xml(path.read_bytes()).document)
+        changed = tmp_path / path.name
+        changed.write_bytes(rewrite_envelope(path.read_bytes(), document=damaged))
+        code, said = xmlsec1_verify(changed, ca)
+        assert code != 0 and "FAIL" in said, f"{path.name} byte {offset}: {said}"
+        assert main(["verify", str(changed), "--ca", str(ca)]) == 1
+        assert "NOT VERIFIED [signature-digest]" in capsys.readouterr().out
 
 
 def test_a_foreign_trust_anchor_fails_verification(pilot_run: tuple[Path, int, str], tmp_path: Path,
@@ -93,7 +133,7 @@ def test_a_foreign_trust_anchor_fails_verification(pilot_run: tuple[Path, int, s
     out, _, _ = pilot_run
     other = ScenarioPKI.generate(["uz"], valid_from=datetime(2026, 1, 1, tzinfo=timezone.utc))
     other.write(tmp_path)
-    message = next((out / "messages").glob("*-CD001C-*"))
+    message = next((out / "messages").glob("*-CD001C-*.envelope.xml"))
     assert main(["verify", str(message), "--ca", str(tmp_path / "ca.pem")]) == 1
     assert "NOT VERIFIED [ca-untrusted]" in capsys.readouterr().out
 
@@ -104,10 +144,10 @@ def test_every_trader_message_of_the_pilot_is_valid_against_the_official_p5_sche
 ) -> None:
     out, _, _ = pilot_run
     checked = []
-    for path in sorted((out / "messages").glob("*-CC*.xml")):
-        root = etree.parse(str(path)).getroot()
+    for path in sorted(set((out / "messages").glob("*-CC*.xml")) - set((out / "messages").glob("*.envelope.xml"))):
+        root = etree.parse(str(path)).getroot()  # the document as written, byte for byte: nothing stripped
         if (OFFICIAL / f"{etree.QName(root).localname.lower()}.xsd").is_file():  # CC140C/CC141C: caravan's own
-            assert official_errors(without_signature(root)) == [], path.name
+            assert official_errors(root) == [], path.name
             checked.append(path.name)
     assert len(checked) >= 20
 

@@ -8,9 +8,13 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
+from exchange.envelope import Envelope, rewrite_envelope
 from exchange.errors import DocumentError, TrustError
-from exchange.pki import ScenarioPKI
+from exchange.intake import open_envelope
+from exchange.pki import Credentials, ScenarioPKI
 from exchange.signing import VerifiedDocument, sign_document, verify_document
+from nodes.customs.codec import encode
+from tests import cats_samples
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 AT = T0 + timedelta(days=1)
@@ -225,28 +229,17 @@ def test_hostile_bytes_fail_as_documents(pki: ScenarioPKI) -> None:
 
 @pytest.mark.parametrize("algorithm", SIGNATURE_METHODS)
 def test_xmlsec_verifies_caravan_signatures(pkis: dict[str, ScenarioPKI], algorithm: str, xmlsec: ModuleType) -> None:
-    # The leaf certificate is loaded as the key: xmlsec's own chain check would use the wall clock.
     credentials = pkis[algorithm].credentials("AZE")
     data = sign_document(etree.fromstring(DOCUMENT), credentials)
-
-    def xmlsec_verify(document: bytes) -> None:
-        signature = xmlsec.tree.find_node(etree.fromstring(document), xmlsec.constants.NodeSignature)
-        context = xmlsec.SignatureContext()
-        context.key = xmlsec.Key.from_memory(credentials.certificate_pem, xmlsec.constants.KeyDataFormatCertPem)
-        context.verify(signature)
-
-    xmlsec_verify(data)
+    xmlsec_verify(data, credentials, xmlsec)
     with pytest.raises(xmlsec.Error):
-        xmlsec_verify(data.replace(b"<GrossMass>12.5<", b"<GrossMass>12.6<"))
+        xmlsec_verify(data.replace(b"<GrossMass>12.5<", b"<GrossMass>12.6<"), credentials, xmlsec)
 
 
-@pytest.mark.parametrize("algorithm", SIGNATURE_METHODS)
-def test_caravan_verifies_xmlsec_signatures(pkis: dict[str, ScenarioPKI], algorithm: str, xmlsec: ModuleType) -> None:
-    pki = pkis[algorithm]
-    credentials = pki.credentials("GEO")
+def xmlsec_sign(root: etree._Element, credentials: Credentials, algorithm: str, xmlsec: ModuleType) -> bytes:
+    """Sign `root` under caravan's profile with python-xmlsec (libxmlsec1), an implementation independent of signxml."""
     constants, template = xmlsec.constants, xmlsec.template
     method = constants.TransformEcdsaSha256 if algorithm == "ec" else constants.TransformRsaSha256
-    root = etree.fromstring(DOCUMENT)
     signature = template.create(root, constants.TransformExclC14N, method, ns="ds")
     root.append(signature)
     reference = template.add_reference(signature, constants.TransformSha256, uri="")
@@ -258,7 +251,46 @@ def test_caravan_verifies_xmlsec_signatures(pkis: dict[str, ScenarioPKI], algori
     context = xmlsec.SignatureContext()
     context.key = key
     context.sign(signature)
+    return etree.tostring(root)
 
-    verified = verify(etree.tostring(root), pki)
+
+def xmlsec_verify(data: bytes, credentials: Credentials, xmlsec: ModuleType) -> None:
+    """Raise xmlsec.Error unless python-xmlsec verifies `data` with the signer's certificate as the key.
+
+    The leaf certificate is loaded as the key: xmlsec's own chain check would use the wall clock.
+    """
+    signature = xmlsec.tree.find_node(etree.fromstring(data), xmlsec.constants.NodeSignature)
+    context = xmlsec.SignatureContext()
+    context.key = xmlsec.Key.from_memory(credentials.certificate_pem, xmlsec.constants.KeyDataFormatCertPem)
+    context.verify(signature)
+
+
+@pytest.mark.parametrize("algorithm", SIGNATURE_METHODS)
+def test_caravan_verifies_xmlsec_signatures(pkis: dict[str, ScenarioPKI], algorithm: str, xmlsec: ModuleType) -> None:
+    pki = pkis[algorithm]
+    data = xmlsec_sign(etree.fromstring(DOCUMENT), pki.credentials("GEO"), algorithm, xmlsec)
+    verified = verify(data, pki)
     assert verified.signer_id == "GEO"
     assert canonical(verified.root) == canonical(etree.fromstring(DOCUMENT))
+
+
+@pytest.mark.parametrize("algorithm", SIGNATURE_METHODS)
+def test_envelopes_interoperate_with_xmlsec_both_ways(algorithm: str, xmlsec: ModuleType) -> None:
+    """The envelope signature is plain XMLDSig: one xmlsec made opens at caravan's intake, one caravan made
+    verifies in xmlsec, and one document byte changed inside the envelope fails xmlsec."""
+    pki = ScenarioPKI.generate(["uz"], valid_from=T0, valid_days=30, algorithm=algorithm)
+    credentials = pki.credentials("uz")
+    message = cats_samples.aar()
+    document = etree.tostring(encode(message), xml_declaration=True, encoding="UTF-8")
+    envelope = Envelope(message.header.message_id, message.mrn, "uz", "ge", message.code, AT, document)
+
+    opened = open_envelope(xmlsec_sign(etree.fromstring(envelope.to_xml()), credentials, algorithm, xmlsec),
+                           pki.trust_store(), at=AT)
+    assert opened.verified is not None and opened.verified.signer_id == "uz"
+    assert canonical(opened.root) == canonical(etree.fromstring(document))
+
+    sealed = envelope.signed(credentials)
+    xmlsec_verify(sealed, credentials, xmlsec)
+    with pytest.raises(xmlsec.Error):
+        xmlsec_verify(rewrite_envelope(sealed, document=document.replace(b"GE000510", b"GE000511", 1)), credentials,
+                      xmlsec)

@@ -1,6 +1,7 @@
 """`caravan verify` on altered documents from real runs: it reports what failed (integrity, status, issuer) and never
 crashes on content it cannot decode. An ePhyto and a CATS declaration come from the UZ → GE ePhyto scenario, an
-e-CO certificate from the UZ → AZ e-CO scenario; each is altered one place at a time.
+e-CO certificate from the UZ → AZ e-CO scenario; each is altered one place at a time. A CATS or e-CO document is
+presented in its signed envelope (where its signature travels), the ePhyto as the certificate its NPPO signed.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from exchange.cli import main
+from exchange.envelope import ENVELOPE_SUFFIX, rewrite_envelope
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 ECO = SCENARIOS / "uzb-aze-eco.yaml"
 RUNS = {"ephyto": SCENARIOS / "uzb-geo-ephyto-transit.yaml", "eco": ECO}
-DOCUMENTS = {  # kind: (run, message file pattern)
-    "ePhyto": ("ephyto", "0001-SPSCertificate-*.xml"),
-    "CATS": ("ephyto", "*-CC015C-*.xml"),
-    "e-CO": ("eco", "0009-EcoCertificate-*.xml"),  # C3, issued and never cancelled
+DOCUMENTS = {  # kind: (run, message file pattern, whether its signature is inside it)
+    "ePhyto": ("ephyto", "0001-SPSCertificate-*", True),
+    "CATS": ("ephyto", "*-CC015C-*", False),
+    "e-CO": ("eco", "0009-EcoCertificate-*", False),  # C3, issued and never cancelled
 }
 GROSS_WEIGHT = "/EcoCertificate/Certificate/GoodsItem[1]/GrossWeight"
 
@@ -40,8 +42,24 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _document(runs: dict[str, Path], kind: str) -> tuple[Path, Path]:
-    run, pattern = DOCUMENTS[kind]
-    return next((runs[run] / "messages").glob(pattern)), runs[run] / "pki" / "ca.pem"
+    """The document file (byte for byte what crossed the hub) and its run's CA."""
+    run, pattern, _ = DOCUMENTS[kind]
+    files = (runs[run] / "messages").glob(f"{pattern}.xml")
+    found = (path for path in files if not path.name.endswith(ENVELOPE_SUFFIX))
+    return next(found), runs[run] / "pki" / "ca.pem"
+
+
+def _presented(kind: str, path: Path, data: bytes, folder: Path) -> Path:
+    """A file `caravan verify` is given for the document `data`: the certificate itself where its signature is
+    inside, else the envelope that crossed the hub carrying `data` in place of the document, its signature kept."""
+    if DOCUMENTS[kind][2]:
+        target = folder / path.name
+        target.write_bytes(data)
+        return target
+    envelope = path.with_name(path.name.removesuffix(".xml") + ENVELOPE_SUFFIX)
+    target = folder / envelope.name
+    target.write_bytes(rewrite_envelope(envelope.read_bytes(), document=data))
+    return target
 
 
 def _verify(path: Path, ca: Path, *options: str) -> tuple[int, str, str]:
@@ -85,14 +103,12 @@ def _alterations(data: bytes) -> Iterator[tuple[str, bytes]]:
 def test_every_alteration_is_reported_as_not_verified_never_a_crash(kind: str, runs: dict[str, Path],
                                                                    tmp_path: Path) -> None:
     path, ca = _document(runs, kind)
-    assert _verify(path, ca)[0] == 0
-    altered = tmp_path / path.name
+    assert _verify(_presented(kind, path, path.read_bytes(), tmp_path), ca)[0] == 0
     wrong: list[str] = []
     count = 0
     for where, data in _alterations(path.read_bytes()):
         count += 1
-        altered.write_bytes(data)
-        code, out, err = _verify(altered, ca)
+        code, out, err = _verify(_presented(kind, path, data, tmp_path), ca)
         notes_only = all(line.startswith("note: ") for line in err.splitlines())
         integrity = kind != "e-CO" or "  integrity        INVALID" in out
         if code != 1 or "NOT VERIFIED [" not in out or not notes_only or not integrity:
@@ -110,8 +126,7 @@ def test_an_altered_value_is_an_integrity_failure(kind: str, signed: bytes, pres
     path, ca = _document(runs, kind)
     data = path.read_bytes()
     assert signed in data
-    altered = tmp_path / path.name
-    altered.write_bytes(data.replace(signed, presented, 1))
+    altered = _presented(kind, path, data.replace(signed, presented, 1), tmp_path)
     code, out, err = _verify(altered, ca)
     assert (code, err) == (1, "")
     assert out.startswith(f"{altered}: NOT VERIFIED [signature-digest]: document content changed after it was signed")
@@ -121,8 +136,8 @@ def test_an_e_co_value_that_cannot_be_decoded_is_integrity_invalid_and_says_wher
                                                                                   tmp_path: Path) -> None:
     """Issue 12: 'heavy' where a decimal belongs raised decimal.InvalidOperation; now each check has its line."""
     path, ca = _document(runs, "e-CO")
-    altered = tmp_path / "heavy.xml"
-    altered.write_bytes(path.read_bytes().replace(b"<eco:GrossWeight>5600<", b"<eco:GrossWeight>heavy<"))
+    altered = _presented("e-CO", path, path.read_bytes().replace(b"<eco:GrossWeight>5600<", b"<eco:GrossWeight>heavy<"),
+                         tmp_path)
     code, out, err = _verify(altered, ca, "--status-from", str(runs["eco"] / "messages"), "--trust-list", str(ECO))
     assert (code, err) == (1, "")
     lines = {line.split()[0]: line for line in out.splitlines()[1:]}
@@ -140,10 +155,11 @@ def test_a_document_from_another_scenario_is_signed_under_an_untrusted_ca(runs: 
     assert [s.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value for s in subjects] == [
         "caravan scenario uzb-aze-eco", "caravan scenario uzb-geo-ephyto-transit"]
 
-    code, out, err = _verify(eco_document, ephyto_ca)
+    envelope = eco_document.with_name(eco_document.name.removesuffix(".xml") + ENVELOPE_SUFFIX)
+    code, out, err = _verify(envelope, ephyto_ca)
     assert (code, err) == (1, "")
     first = out.splitlines()[0]
-    assert first.startswith(f"{eco_document}: NOT VERIFIED [ca-untrusted]: certificate 'CN=uz' was issued under CA "
+    assert first.startswith(f"{envelope}: NOT VERIFIED [ca-untrusted]: certificate 'CN=uz' was issued under CA "
                             f"'{subjects[0].rfc4514_string()}', which is not trusted here; trusted: "
                             f"'{subjects[1].rfc4514_string()}'")
     assert "  integrity        INVALID  SIGNATURE_INVALID      [ca-untrusted]" in out

@@ -4,7 +4,8 @@ A lone file can prove only its integrity (the signature and chain `caravan verif
 Status and issuer identity need data the file lacks, so they read the sources they are given:
 
 * `--status-from DIR`: a directory of exchanged e-CO messages (a run's `messages/`). Only messages whose
-  signature verifies against the same trust anchor count. The certificate's status is what they say:
+  envelope (`NNNN-...envelope.xml`, where an e-CO's signature travels) verifies against the same trust
+  anchor count. The certificate's status is what they say:
   issued, cancelled or replaced (status changes signed by the certificate's own signer), used or
   invalidated (utilisation decisions). Status is judged at `--at` when given, else as of the latest
   message in DIR.
@@ -28,11 +29,12 @@ from typing import Any
 
 from lxml import etree
 
-from exchange.errors import CaravanError, InputError
+from exchange.envelope import ENVELOPE_SUFFIX, Envelope
+from exchange.errors import CaravanError, InputError, TrustError
 from exchange.inputs import read_yaml_input
+from exchange.intake import unseal
 from exchange.pki import TrustStore
 from exchange.safexml import parse_document
-from exchange.signing import verify_document
 from exchange.validation import detect
 from nodes.origin.authority import DECISION_TRIGGERS
 from nodes.origin.checks import (
@@ -111,20 +113,24 @@ def _apply(views: dict[str, StatusView], signers: dict[str, str], message: EcoMe
 
 
 def read_register(directory: Path, trust: TrustStore) -> Register:
-    """Fold the signed e-CO messages of `directory`, in file-name order (a run numbers them as the hub took them)."""
+    """Fold the e-CO messages of `directory` whose envelopes verify, in file-name order (a run numbers them as the
+    hub took them). Only envelope files count: an e-CO document's signature travels in its envelope, so a bare
+    document proves nothing about who sent it."""
     views: dict[str, StatusView] = {}
     signers: dict[str, str] = {}
     originals: dict[str, etree._Element] = {}
     read = ignored = 0
     latest: datetime | None = None
-    for path in sorted(directory.glob("*.xml")):
+    for path in sorted(directory.glob(f"*{ENVELOPE_SUFFIX}")):
         try:
             data = path.read_bytes()
-            root = parse_document(data)
-            if detect(root).family != "eco":
+            claimed = parse_document(Envelope.from_xml(data).document)
+            if detect(claimed).family != "eco":
                 continue
-            sent = _sent_at(root)
-            verified = verify_document(data, trust, at=sent)
+            sent = _sent_at(claimed)
+            verified = unseal(data, trust, at=sent).verified
+            if verified is None:
+                raise TrustError(f"{path}: the envelope is not signed", rule="signature-missing")
             message = decode(verified.root)
         except (CaravanError, OSError, ValueError):
             ignored += 1
@@ -180,14 +186,6 @@ def _claimed(request: VerifyRequest) -> Certificate | str:
     return message.certificate if isinstance(message, CertificateMessage) else "not a certificate"
 
 
-def _unsigned(root: etree._Element) -> etree._Element:
-    """A copy of `root` without its enveloped signature, to compare with signed content."""
-    copy = etree.fromstring(etree.tostring(root))
-    for signature in copy.findall("{http://www.w3.org/2000/09/xmldsig#}Signature"):
-        copy.remove(signature)
-    return copy
-
-
 def _line(check: Check) -> str:
     detail = check.detail or ""
     where = f" at {check.path}" if check.path and not check.valid and check.path not in detail else ""
@@ -210,7 +208,7 @@ def verify(request: VerifyRequest) -> VerifyReport:
         original = None if register is None else register.originals.get(
             version_key(certificate.number, certificate.version))
         if integrity.code == "DOCUMENT_TAMPERED" and original is not None:
-            integrity = locate_tampering(integrity, original, _unsigned(request.root))
+            integrity = locate_tampering(integrity, original, request.root)
     given = (request.status_from is not None, status), (request.trust_list is not None, issuer)
     code = 1 if any(source and not check.valid for source, check in given) else 0
     return VerifyReport(tuple(_line(check) for check in (integrity, status, issuer)), code)
