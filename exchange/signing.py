@@ -145,7 +145,8 @@ def _enveloped_signature(root: etree._Element) -> etree._Element:
         )
     nested = next(root.iter(_SIGNATURE), None)
     if nested is not None:
-        path = root.getroottree().getpath(nested)
+        steps = [*reversed(list(nested.iterancestors())), nested]
+        path = "/" + "/".join(etree.QName(step).localname for step in steps)  # local names, as every rule's path
         raise TrustError(
             f"the signature at {path} is not a child of the root element, so it does not sign this document "
             "(signature wrapping?)",

@@ -148,6 +148,17 @@ async def test_tampered_document_is_refused(running: Running, pki: ScenarioPKI) 
     assert body["rule"] == "signature-digest"
 
 
+async def test_a_signed_envelope_tucked_into_a_forged_one_is_refused(running: Running, pki: ScenarioPKI) -> None:
+    """Signature wrapping: the genuine signature is there, but not as the root's child, so it signs nothing here."""
+    genuine = sealed(pki)
+    forged = etree.fromstring(sealed(pki, recipient="az"))
+    forged.remove(forged[-1])
+    etree.SubElement(forged, "{http://www.w3.org/2000/09/xmldsig#}Object").append(etree.fromstring(genuine))
+    status, body = await submit(running, etree.tostring(forged))
+    assert status == 403
+    assert body["rule"] == "signature-location" and body["path"] == "/Envelope/Object/Envelope/Signature"
+
+
 async def test_an_unsigned_envelope_is_refused(running: Running, pki: ScenarioPKI) -> None:
     status, body = await submit(running, envelope().to_xml())
     assert status == 403
