@@ -3,10 +3,10 @@
 The scenario CA revokes and rotates certificates (`revoke_certificate`, `rotate_certificate`) by
 writing to the scenario's PKI directory, which every verifier reads (the CRL is re-read when it changes).
 
-An attack re-uses a document that really crossed the wire and sends a hostile variant of it to the hub
-over mutual TLS, with the TLS identity of the party the drill names (`as`), exactly as a compromised or
-dishonest participant could. What the hub answers is the drill's result; the hub also keeps it in its
-refusal log, which expectations read.
+An attack re-uses a message that really crossed the wire (its signed envelope, as the hub stored it) and
+sends a hostile variant of it to the hub over mutual TLS, with the TLS identity of the party the drill
+names (`as`), exactly as a compromised or dishonest participant could. What the hub answers is the drill's
+result; the hub also keeps it in its refusal log, which expectations read.
 """
 
 from __future__ import annotations

@@ -56,8 +56,8 @@ _CERTIFICATE = "/EcoCertificate/Certificate"
 
 
 def digest(root: etree._Element) -> str:
-    """SHA-256 of the exclusive canonical form, base64: the DigestValue an enveloped XMLDSig reference with
-    exclusive c14n has over this content (caravan's signing profile)."""
+    """SHA-256 of the exclusive canonical form, base64: the digest caravan's signing profile (exclusive c14n,
+    SHA-256) takes of content, here the certificate as its issuer sent it."""
     return base64.b64encode(hashlib.sha256(etree.tostring(root, method="c14n", exclusive=True)).digest()).decode()
 
 

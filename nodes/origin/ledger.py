@@ -77,8 +77,8 @@ class IssuedRecord:
 class ReceivedRecord:
     """A version of a certificate at the importing customs, with the exact content its issuer signed.
 
-    `content` is the signed content as the node verified it at receipt (exclusive c14n, without the
-    signature); `digest` is its SHA-256, which is the digest the issuer's XMLDSig reference covers.
+    `content` is the certificate as the node verified it at receipt, in the envelope its issuer's node signed
+    (exclusive c14n); `digest` is its SHA-256: the fingerprint a presented copy must match.
     """
 
     certificate: Certificate
