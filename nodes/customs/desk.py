@@ -33,7 +33,7 @@ from nodes.customs.trader import TRADER_LAYOUT, TRADER_SERIAL, TraderDesk, Trade
 from nodes.desk import DeskResult, NodeEvent, OutgoingDocument, ReadMessage, ScenarioStep
 from nodes.records import Due, Key, Loaded, Query, Trigger, select
 
-__all__ = ["CatsDesk", "CatsState"]
+__all__ = ["CODELIST_AREA", "CatsDesk", "CatsState", "functional_error_code"]
 
 _NTA = "NTA."
 
@@ -48,9 +48,24 @@ _Decision = tuple[CatsState, Outcome[Any]]
 _Handler = Callable[[CatsState, Mapping[str, Any], datetime], _Decision]
 
 
+CODELIST_AREA = "Codelist"
+"""The Schematron role of a code-list assert (schemas/cats/rules): its id is the list, e.g. CL231."""
+
+
+def functional_error_code(issue: Issue) -> str:
+    """The P5 functional error code of a finding (transit.md §1.10).
+
+    12 for a value outside its code list or its pattern (a CLnnn assert, an XSD enumeration or pattern),
+    13 for a condition (a Cnnnn rule), 14 for any other rule. The area decides before the rule id does:
+    code-list ids start with "C" too, and a CL231 finding is an incorrect value, not a missing one.
+    """
+    if issue.area == CODELIST_AREA or issue.rule in ("enumeration", "pattern"):
+        return "12"
+    return "13" if issue.rule.startswith("C") else "14"
+
+
 def _functional_error(issue: Issue, root: etree._Element) -> FunctionalError:
-    """NCTS codes: 12 for a code-list breach, 13 for a condition (C-rules), 14 for other rules."""
-    code = "12" if issue.rule in ("enumeration", "pattern") else "13" if issue.rule.startswith("C") else "14"
+    code = functional_error_code(issue)
     return FunctionalError(issue.path, code, issue.rule or issue.area, _value_at(root, issue.path))
 
 
