@@ -644,6 +644,14 @@ class DeclarationAmendment:
     amendment_type_flag: bool = False  # amendmentTypeFlag 1: the amendment only changes guarantee data
     code = "CC013C"
 
+    @property
+    def lrn(self) -> str:
+        return self.declaration.lrn
+
+    @property
+    def holder(self) -> str:
+        return self.declaration.holder.identification_number
+
 
 @dataclass(frozen=True)
 class AmendmentAcceptance:

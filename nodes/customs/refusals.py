@@ -20,14 +20,18 @@ from nodes.customs.model import (
     RejectionFromDeparture,
     RejectionFromDestination,
     TransitDeclaration,
+    UnloadingRemarks,
 )
 from nodes.customs.step import Step
 
 __all__ = ["ERROR_REASONS", "REJECTION_CODES", "functional_error", "reference_of", "refuse"]
 
-REJECTION_CODES: Mapping[str, str] = {"015": "12", "014": "4", "141": "12", "007": "12"}
+REJECTION_CODES: Mapping[str, str] = {
+    "015": "12", "013": "12", "014": "4", "141": "12", "170": "12", "007": "12", "044": "12"
+}
 """Business rejection type (IE number refused) → rejection code: CL226 "12" a message with functional
-errors, "4" an invalidation (cancellation) refused; CL227 "12" for the arrival notification."""
+errors, "4" an invalidation (cancellation) refused; CL227 "12" for the arrival notification and the
+unloading remarks."""
 
 Refuser = Callable[[Step, Any, tuple[FunctionalError, ...], str], None]
 """Answers a refused message: (step, message, functional errors, reason text)."""
@@ -108,7 +112,7 @@ def _reject_holder_message(rejected_type: str, office: Callable[[Any], str]) -> 
             step,
             rejected_type,
             lrn=getattr(message, "lrn", None),
-            mrn=message.mrn,
+            mrn=getattr(message, "mrn", None),
             office=office(message),
             holder=message.holder,
             errors=errors,
@@ -118,20 +122,27 @@ def _reject_holder_message(rejected_type: str, office: Callable[[Any], str]) -> 
     return reject
 
 
-def _reject_arrival(step: Step, message: ArrivalNotification, errors: tuple[FunctionalError, ...], text: str) -> None:
-    step.send(
-        RejectionFromDestination,
-        to=message.trader_at_destination,
-        about=message.mrn,
-        mrn=message.mrn,
-        business_rejection_type="007",
-        rejection_date_and_time=step.now,
-        rejection_code=REJECTION_CODES["007"],
-        rejection_reason=text,
-        office_of_destination=message.office_of_destination_actual,
-        trader_at_destination=message.trader_at_destination,
-        errors=errors,
-    )
+def _reject_arrival(rejected_type: str) -> Refuser:
+    """CC057C for what a trader at destination sends: the arrival notification or the unloading remarks."""
+
+    def reject(
+        step: Step, message: ArrivalNotification | UnloadingRemarks, errors: tuple[FunctionalError, ...], text: str
+    ) -> None:
+        step.send(
+            RejectionFromDestination,
+            to=message.trader_at_destination,
+            about=message.mrn,
+            mrn=message.mrn,
+            business_rejection_type=rejected_type,
+            rejection_date_and_time=step.now,
+            rejection_code=REJECTION_CODES[rejected_type],
+            rejection_reason=text,
+            office_of_destination=message.office_of_destination_actual,
+            trader_at_destination=message.trader_at_destination,
+            errors=errors,
+        )
+
+    return reject
 
 
 def _nack(step: Step, message: Any, errors: tuple[FunctionalError, ...], text: str) -> None:
@@ -152,6 +163,9 @@ _REFUSERS: Mapping[str, Refuser] = {
     "CC015C": _reject_declaration,
     "CC014C": _reject_holder_message("014", attrgetter("office_of_departure")),
     "CC141C": _reject_holder_message("141", attrgetter("office_of_enquiry")),
-    "CC007C": _reject_arrival,
+    "CC013C": _reject_holder_message("013", attrgetter("declaration.office_of_departure")),
+    "CC170C": _reject_holder_message("170", attrgetter("office_of_departure")),
+    "CC007C": _reject_arrival("007"),
+    "CC044C": _reject_arrival("044"),
 }
 """Trader messages and their refusals; every other (common-domain) message is answered by CD906C."""
