@@ -1,8 +1,8 @@
 """Business-rule findings become the P5 functional error codes an office of departure answers with.
 
 transit.md §1.10: 12 a code-list violation (incorrect value), 13 a condition (missing), 14 another rule.
-Code-list asserts (schemas/cats/rules, role "Codelist") have ids CLnnn; the "C" they start with does not
-make them conditions.
+Code-list asserts (schemas/cats/rules, role "Codelist") have ids CLnnn and caravan's own rules CVRnnnn; the
+"C" they start with does not make them P5 conditions (Cnnnn).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def test_code_list_findings_are_code_12_conditions_13_other_rules_14() -> None:
     assert functional_error_code(Issue("Schema", "/CC015C/x", "not in the enumeration", "enumeration")) == "12"
     assert functional_error_code(Issue("Rule", "/CC015C/x", "seals", "C0569")) == "13"
     assert functional_error_code(Issue("Rule", "/CC015C/x", "offices", "R0003")) == "14"
+    assert functional_error_code(Issue("Rule", "/CC015C/x", "departure is destination", "CVR0001")) == "14"
 
 
 def test_a_declaration_outside_its_code_lists_is_rejected_with_code_12_and_the_list() -> None:

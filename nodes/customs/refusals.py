@@ -24,7 +24,7 @@ from nodes.customs.model import (
 )
 from nodes.customs.step import Step
 
-__all__ = ["ERROR_REASONS", "REJECTION_CODES", "functional_error", "reference_of", "refuse"]
+__all__ = ["ERROR_REASONS", "REFUSED_WITH", "REJECTION_CODES", "functional_error", "reference_of", "refuse"]
 
 REJECTION_CODES: Mapping[str, str] = {
     "015": "12", "013": "12", "014": "4", "141": "12", "170": "12", "007": "12", "044": "12"
@@ -169,3 +169,8 @@ _REFUSERS: Mapping[str, Refuser] = {
     "CC044C": _reject_arrival("044"),
 }
 """Trader messages and their refusals; every other (common-domain) message is answered by CD906C."""
+
+REFUSED_WITH: Mapping[str, str] = {
+    code: "CC057C" if code in ("CC007C", "CC044C") else "CC056C" for code in _REFUSERS
+}
+"""Trader message → the message that refuses it: the rejection of the office the trader sent it to."""
