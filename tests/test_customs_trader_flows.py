@@ -143,6 +143,16 @@ def test_amendment_after_release_is_out_of_sequence_92() -> None:
     assert net.sent("CC004C") == [] and net.departure(mrn).state is DepartureState.RELEASED
 
 
+def test_an_amendment_naming_only_the_mrn_keeps_the_movements_lrn() -> None:
+    net = Network()
+    mrn = net.declare(declaration("A6", references=((GRN_AEO_SMALL, "AC02", "30000.00"),)))
+    assert mrn is not None
+    without_lrn = replace(declaration("A6"), lrn=None)  # type: ignore[arg-type]  # P5: LRN or MRN
+    net.deliver(amendment(without_lrn, mrn))
+    assert net.departure(mrn).declaration.lrn == "A6" and net.departure(mrn).state is DepartureState.RELEASED
+    assert net.states["UZ"].lrns[AEO]["A6"] == mrn
+
+
 def test_only_the_holder_may_amend() -> None:
     net = Network()
     mrn = net.declare(declaration("A5", references=((GRN_AEO_SMALL, "AC02", "30000.00"),)))

@@ -392,7 +392,8 @@ def _amend(step: Step, record: DepartureRecord, amendment: DeclarationAmendment)
         office_of_departure=record.office,
         holder=record.holder,
     )
-    amended = replace(record, declaration=replace(amendment.declaration, limit_date=None))
+    # An amendment naming the MRN may leave the LRN out (P5: LRN or MRN): the movement keeps the one it has.
+    amended = replace(record, declaration=replace(amendment.declaration, lrn=record.lrn, limit_date=None))
     if record.state is DepartureState.PRE_LODGED:
         return amended
     return _secure(step, replace(amended, refusals=(), deadline=None))

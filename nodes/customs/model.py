@@ -691,7 +691,7 @@ class PresentationNotification:
     lrn: str
     office_of_departure: str
     holder: str
-    location_of_goods: str  # UN/LOCODE where the goods are presented
+    location_of_goods: str | None  # UN/LOCODE where the goods are presented (P5 allows other identifications)
     house_consignments: tuple[int, ...] = (1,)  # sequence numbers of the house consignments presented
     type_of_location: str = "A"  # CL347: A designated location
     qualifier_of_identification: str = "U"  # CL326: U the location is named by its UN/LOCODE
