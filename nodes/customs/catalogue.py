@@ -178,7 +178,7 @@ def _lines() -> Iterator[str]:
     yield ""
     yield "| at the | in state | trigger | moves to |"
     yield "|---|---|---|---|"
-    yield from _other_moves()
+    yield from _moves(None)
     yield ""
     yield "## Checks of a declaration (CC015C) and its amendment (CC013C)"
     yield ""
@@ -198,7 +198,9 @@ def _lines() -> Iterator[str]:
         yield f"| {code} | {meaning} |"
 
 
-def _moves(code: str) -> Iterator[str]:
+def _moves(code: str | None) -> Iterator[str]:
+    """The table rows a message makes (`code`), or, for None, those no message makes: officers' actions and
+    deadlines that pass."""
     for party, table in _TABLES:
         for (state, trigger), target in table.items():
             if _message_of(trigger) == code:
@@ -212,14 +214,6 @@ def _message_of(trigger: str) -> str | None:
             return code
     code = trigger.split(" ")[0]
     return code if code in MESSAGE_NAMES else None
-
-
-def _other_moves() -> Iterator[str]:
-    """The moves no message makes: what officers do (scenario steps) and deadlines that pass."""
-    for party, table in _TABLES:
-        for (state, trigger), target in table.items():
-            if _message_of(trigger) is None:
-                yield f"| {party} | {_state(state)} | {trigger} | {_state(target)} |"
 
 
 def _state(state: Enum | None) -> str:
