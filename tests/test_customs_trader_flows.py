@@ -204,10 +204,27 @@ def test_presentation_of_a_standard_declaration_or_twice_is_out_of_sequence() ->
     assert net.sent("CC056C")[-1].errors[0].error_pointer == "/CC170C/TransitOperation/LRN"
 
 
+def test_pre_lodged_goods_not_presented_in_time_reject_the_declaration() -> None:
+    net = Network()
+    net.declare(pre_lodged("P5"))
+    mrn = mrn_of(net, "P5")
+    assert net.tick("UZ", T0 + timedelta(days=29)) == []
+    assert net.tick("UZ", T0 + timedelta(days=30)) == ["CC056C"]
+    rejection = net.sent("CC056C")[0]
+    assert (rejection.lrn, rejection.mrn, rejection.errors) == ("P5", None, ())
+    assert "not presented within 30 days" in (rejection.rejection_reason or "")
+    assert net.departure(mrn).state is DepartureState.REJECTED
+    assert net.tick("UZ", T0 + timedelta(days=31)) == []  # fires once
+    net.deliver(presentation("P5"))
+    assert net.sent("CC056C")[-1].errors[0].error_code == "92"
+    assert_valid(rejection)
+
+
 def test_pre_lodged_declaration_may_be_invalidated() -> None:
     net = Network()
     net.declare(pre_lodged("P4"))
     net.deliver(invalidation(None, lrn="P4"))
+    net.declare(pre_lodged("P5"))
     assert net.departure(mrn_of(net, "P4")).state is DepartureState.CANCELLED
 
 
@@ -356,6 +373,7 @@ def every_new_departure_flow() -> Network:
     net.deliver(amendment(pre_lodged("P1"), None), presentation("P1"))
     net.declare(pre_lodged("P4"))
     net.deliver(invalidation(None, lrn="P4"))
+    net.declare(pre_lodged("P5"))
     accepted = net.declare(declaration("A0"), hold=("CD203C",))
     assert accepted is not None
     net.deliver(amendment(declaration("A0"), accepted))
@@ -364,7 +382,7 @@ def every_new_departure_flow() -> Network:
     net.deliver(amendment(declaration("A1"), fixed))
     late = net.declare(declaration("E1"))
     assert late is not None
-    net.tick("UZ", T0 + timedelta(days=9))
+    net.tick("UZ", T0 + timedelta(days=30))  # E1's time limit, and P5's presentation period
     net.act("AZ", RecordIncident(late, ALAT, "1", "Truck broke down"))
     assert net.departure(late).state is DepartureState.UNDER_ENQUIRY
     return net

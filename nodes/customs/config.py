@@ -62,6 +62,7 @@ class CustomsConfig:
     guarantees: tuple[GuaranteeAccount, ...] = ()
     risk_levels: Mapping[str, RiskLevel] = field(default_factory=dict)  # by trader identification number
     amendment_period: timedelta = timedelta(hours=24)  # to fix a guarantee after CC055C, else CC051C
+    presentation_period: timedelta = timedelta(days=30)  # to present the goods of a pre-lodged declaration
     transit_time_limit: timedelta = timedelta(days=8)  # from release to presentation at destination
     time_limits: Mapping[tuple[str, str], TimeLimit] = field(default_factory=dict)  # by (holder, LRN)
     enquiry_response_period: timedelta = timedelta(days=28)  # limitForResponseDate of CC140C

@@ -9,7 +9,8 @@ a late CD006C ends and a holder's "not delivered" (CC141C) turns into recovery (
 
 Around that line (§1.6):
 1. a pre-lodged declaration (additionalDeclarationType D) gets only CC928C; the holder presents the goods
-   with CC170C, which is its acceptance: CC028C and the guarantee uses follow;
+   with CC170C, which is its acceptance: CC028C and the guarantee uses follow; goods not presented within
+   the presentation period (30 days) reject the declaration (CC056C);
 2. before release the holder may amend (CC013C): the office checks the amended data as it checks a
    declaration, answers CC004C (or CC056C) and asks for the guarantee uses the amendment adds (CD203C) or
    gives back those it drops (CD204C); an amendment is how a holder puts a refused guarantee right;
@@ -57,13 +58,14 @@ from nodes.customs.model import (
     PositiveAcknowledge,
     PresentationNotification,
     RecoveryNotification,
+    RejectionFromDeparture,
     ReleaseForTransit,
     RequestOnNonArrivedMovement,
     TransitDeclaration,
     WriteOffNotification,
 )
 from nodes.customs.mrn import allocate_mrn
-from nodes.customs.refusals import refuse
+from nodes.customs.refusals import REJECTION_CODES, refuse
 from nodes.customs.step import Effect, Machine, Step, advance, fire, mrn_pointer, nta
 from nodes.customs.tables import DEPARTURE_TIMERS, DEPARTURE_TRANSITIONS, DepartureState, next_state
 from nodes.records import at_hand
@@ -318,10 +320,16 @@ def _tell_holder(step: Step, record: DepartureRecord, kind: Callable[..., Any], 
 
 
 def _acknowledge(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
-    """A pre-lodged CC015C is valid: acknowledge it (cause: the new record); the MRN waits for the goods."""
+    """CC015C valid: acknowledge it (cause: the new record)."""
     holder, lrn = record.holder, record.lrn
     step.send(PositiveAcknowledge, to=holder, about=lrn, lrn=lrn, office_of_departure=record.office, holder=holder)
     return record
+
+
+def _pre_lodge(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
+    """A pre-lodged CC015C is valid: acknowledged; the MRN waits for the goods, for the presentation period."""
+    acknowledged = _acknowledge(step, None, record)
+    return replace(acknowledged, deadline=step.now + step.config.presentation_period)
 
 
 def _accept(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
@@ -331,7 +339,27 @@ def _accept(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
 
 def _present(step: Step, record: DepartureRecord, _: PresentationNotification) -> DepartureRecord:
     """CC170C: the goods of a pre-lodged declaration are here; accepting it now gives the MRN (transit.md §1.6)."""
-    return _allocate(step, replace(record, accepted_at=step.now))
+    return _allocate(step, replace(record, accepted_at=step.now, deadline=None))
+
+
+def _not_presented(step: Step, record: DepartureRecord, _: None) -> DepartureRecord:
+    """CC056C: the goods of a pre-lodged declaration were not presented in time; the LRN stays used up and the
+    MRN the office kept for it is never given."""
+    step.send(
+        RejectionFromDeparture,
+        to=record.holder,
+        about=record.lrn,
+        lrn=record.lrn,
+        mrn=None,
+        business_rejection_type="015",
+        rejection_date_and_time=step.now,
+        rejection_code=REJECTION_CODES["015"],
+        rejection_reason=f"Goods not presented within {step.config.presentation_period.days} days of pre-lodgement",
+        office_of_departure=record.office,
+        holder=record.holder,
+        errors=(),
+    )
+    return replace(record, deadline=None)
 
 
 def _allocate(step: Step, record: DepartureRecord) -> DepartureRecord:
@@ -621,7 +649,8 @@ def _notify_discrepancies(step: Step, record: DepartureRecord, results: ControlR
 
 EFFECTS: Mapping[str, Effect] = {
     "CC015C": _accept,
-    "CC015C pre-lodged": _acknowledge,
+    "CC015C pre-lodged": _pre_lodge,
+    "presentation period expired": _not_presented,
     "CC170C": _present,
     "CC013C": _amend,
     "guarantee reserved": _reserved,

@@ -44,7 +44,7 @@ class DepartureState(Enum):
     PRE_LODGED = "PreLodged"  # CC015C with additionalDeclarationType D: CC928C sent, the goods are not presented yet
     ACCEPTED = "Accepted"  # CC028C sent, guarantee reservations asked for (CD203C)
     UNDER_CONTROL = "UnderControl"  # CC060C sent: the office controls the goods before it releases them
-    REJECTED = "Rejected"  # CC056C sent; no MRN, the LRN is used up
+    REJECTED = "Rejected"  # CC056C sent; no MRN given, the LRN is used up
     GUARANTEE_UNDER_AMENDMENT = "GuaranteeUnderAmendment"  # CC055C sent, the amendment period runs
     RELEASED = "Released"  # CC029C, CD050C and CD001C sent
     NOT_RELEASED = "NotReleased"  # CC051C sent; ends
@@ -83,6 +83,7 @@ DEPARTURE_TRANSITIONS: Mapping[tuple[DepartureState | None, str], DepartureState
     (_D.PRE_LODGED, "CC013C"): _D.PRE_LODGED,
     (_D.PRE_LODGED, "CC014C"): _D.CANCELLED,
     (_D.PRE_LODGED, "CC170C"): _D.ACCEPTED,
+    (_D.PRE_LODGED, "presentation period expired"): _D.REJECTED,  # CC056C; the LRN stays used up
     (_D.ACCEPTED, "guarantee reserved"): _D.ACCEPTED,
     (_D.ACCEPTED, "guarantees complete"): _D.RELEASED,
     (_D.ACCEPTED, "guarantees complete, control"): _D.UNDER_CONTROL,
@@ -122,6 +123,7 @@ control them ("guarantees complete, control": CC060C, then its officer's control
 without a date of delivery."""
 
 DEPARTURE_TIMERS: Mapping[DepartureState, str] = {
+    _D.PRE_LODGED: "presentation period expired",
     _D.GUARANTEE_UNDER_AMENDMENT: "amendment period expired",
     _D.RELEASED: "time limit expired",
 }
