@@ -58,14 +58,13 @@ from nodes.customs.model import (
     PositiveAcknowledge,
     PresentationNotification,
     RecoveryNotification,
-    RejectionFromDeparture,
     ReleaseForTransit,
     RequestOnNonArrivedMovement,
     TransitDeclaration,
     WriteOffNotification,
 )
 from nodes.customs.mrn import allocate_mrn
-from nodes.customs.refusals import REJECTION_CODES, refuse
+from nodes.customs.refusals import departure_rejection, refuse
 from nodes.customs.step import Effect, Machine, Step, advance, fire, mrn_pointer, nta
 from nodes.customs.tables import DEPARTURE_TIMERS, DEPARTURE_TRANSITIONS, DepartureState, next_state
 from nodes.records import at_hand
@@ -345,19 +344,16 @@ def _present(step: Step, record: DepartureRecord, _: PresentationNotification) -
 def _not_presented(step: Step, record: DepartureRecord, _: None) -> DepartureRecord:
     """CC056C: the goods of a pre-lodged declaration were not presented in time; the LRN stays used up and the
     MRN the office kept for it is never given."""
-    step.send(
-        RejectionFromDeparture,
-        to=record.holder,
-        about=record.lrn,
+    period = step.config.presentation_period.days
+    departure_rejection(
+        step,
+        "015",
         lrn=record.lrn,
         mrn=None,
-        business_rejection_type="015",
-        rejection_date_and_time=step.now,
-        rejection_code=REJECTION_CODES["015"],
-        rejection_reason=f"Goods not presented within {step.config.presentation_period.days} days of pre-lodgement",
-        office_of_departure=record.office,
+        office=record.office,
         holder=record.holder,
         errors=(),
+        text=f"Goods not presented within {period} days of pre-lodgement",
     )
     return replace(record, deadline=None)
 

@@ -24,7 +24,15 @@ from nodes.customs.model import (
 )
 from nodes.customs.step import Step
 
-__all__ = ["ERROR_REASONS", "REFUSED_WITH", "REJECTION_CODES", "functional_error", "reference_of", "refuse"]
+__all__ = [
+    "ERROR_REASONS",
+    "REFUSED_WITH",
+    "REJECTION_CODES",
+    "departure_rejection",
+    "functional_error",
+    "reference_of",
+    "refuse",
+]
 
 REJECTION_CODES: Mapping[str, str] = {
     "015": "12", "013": "12", "014": "4", "141": "12", "170": "12", "007": "12", "044": "12"
@@ -61,7 +69,7 @@ def refuse(step: Step, message: Any, office: str, errors: tuple[FunctionalError,
     step.note("rejected", office, reference_of(message), f"{message.code} not applied: {text} [{listed}]")
 
 
-def _departure_rejection(
+def departure_rejection(
     step: Step,
     rejected_type: str,
     *,
@@ -72,6 +80,7 @@ def _departure_rejection(
     errors: tuple[FunctionalError, ...],
     text: str,
 ) -> None:
+    """CC056C to the holder: `rejected_type` is the IE number refused (CL226 gives the rejection code)."""
     step.send(
         RejectionFromDeparture,
         to=holder,
@@ -92,7 +101,7 @@ def _reject_declaration(
     step: Step, message: TransitDeclaration, errors: tuple[FunctionalError, ...], text: str
 ) -> None:
     declaration = message.declaration
-    _departure_rejection(
+    departure_rejection(
         step,
         "015",
         lrn=declaration.lrn,
@@ -108,7 +117,7 @@ def _reject_holder_message(rejected_type: str, office: Callable[[Any], str]) -> 
     """CC056C for a holder's message about a declared movement (CC014C, CC141C); `office` finds who refuses."""
 
     def reject(step: Step, message: Any, errors: tuple[FunctionalError, ...], text: str) -> None:
-        _departure_rejection(
+        departure_rejection(
             step,
             rejected_type,
             lrn=getattr(message, "lrn", None),
