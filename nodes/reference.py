@@ -113,8 +113,9 @@ def _action(action: StepAction) -> Iterator[str]:
     else:
         yield "No arguments."
     yield ""
-    for inner in {model for info in action.arguments.model_fields.values()
-                  for model in _inner_models(info.annotation)}:
+    fields = action.arguments.model_fields.values()
+    inner_models = (model for info in fields for model in _inner_models(info.annotation))
+    for inner in dict.fromkeys(inner_models):  # in field order: a set's order changes from run to run
         yield f"`{action.name}` → {inner.__name__}:"
         yield ""
         yield from _table(inner)

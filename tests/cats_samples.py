@@ -17,14 +17,18 @@ from nodes.customs.model import (
     AAR,
     ATR,
     Address,
+    AmendmentAcceptance,
     ArrivalAdvice,
     ArrivalNotification,
     CatsMessage,
     Consignment,
     ConsignmentItem,
+    ControlDecisionNotification,
     ControlResults,
     Declaration,
+    DeclarationAmendment,
     Discrepancies,
+    ForwardedIncidentNotification,
     FunctionalError,
     FunctionalNack,
     GoodsRelease,
@@ -36,6 +40,8 @@ from nodes.customs.model import (
     GuaranteeUseResult,
     Header,
     HouseConsignment,
+    Incident,
+    IncidentNotification,
     InformationAboutNonArrivedMovement,
     InvalidationDecision,
     InvalidationRequest,
@@ -45,6 +51,7 @@ from nodes.customs.model import (
     NotificationCrossingFrontier,
     Packaging,
     PositiveAcknowledge,
+    PresentationNotification,
     RecoveryNotification,
     RejectionFromDeparture,
     RejectionFromDestination,
@@ -56,6 +63,8 @@ from nodes.customs.model import (
     TransitDeclaration,
     TransitOfficeDeclared,
     TransportEquipment,
+    UnloadingPermission,
+    UnloadingRemarks,
     WriteOffNotification,
 )
 
@@ -431,6 +440,58 @@ def functional_nack() -> FunctionalNack:
     )
 
 
+def declaration_amendment() -> DeclarationAmendment:
+    more = replace(declaration().guarantees[0].references[0], amount_to_be_covered=Decimal("45000.00"))
+    amended = replace(declaration(), guarantees=(replace(declaration().guarantees[0], references=(more,)),))
+    return DeclarationAmendment(header("SFE-MSG-0003", HOLDER_ID, "NTA.UZ", correlation_id=MRN), MRN, amended, True)
+
+
+def amendment_acceptance() -> AmendmentAcceptance:
+    return AmendmentAcceptance(
+        header("UZ-DEP-000115", correlation_id=MRN), LRN, MRN, _at(2, 9), _at(2, 9, 5), TASHKENT, HOLDER_ID
+    )
+
+
+def control_decision_notification() -> ControlDecisionNotification:
+    return ControlDecisionNotification(header("UZ-DEP-000116", correlation_id=MRN), LRN, MRN, _at(2, 9), "0",
+                                       TASHKENT, HOLDER_ID)
+
+
+def presentation_notification() -> PresentationNotification:
+    return PresentationNotification(header("SFE-MSG-0004", HOLDER_ID, "NTA.UZ"), LRN, TASHKENT, HOLDER_ID, "UZTAS")
+
+
+def unloading_permission() -> UnloadingPermission:
+    return UnloadingPermission(
+        header("GE-DES-000510", "NTA.GE", CONSIGNEE_ID, day=5, correlation_id=MRN),
+        MRN, "T1", date(2026, 3, 2), 0, False, POTI, CONSIGNEE_ID,
+    )
+
+
+def unloading_remarks() -> UnloadingRemarks:
+    return UnloadingRemarks(
+        header("GE-KFT-000044", CONSIGNEE_ID, "NTA.GE", day=5, correlation_id=MRN),
+        MRN, POTI, CONSIGNEE_ID, conform=False, unloading_completion=True, unloading_date=date(2026, 3, 5),
+        state_of_seals_ok=False, remark="Seal UZ-SEAL-000302 missing",
+    )
+
+
+INCIDENTS = (Incident(1, "1", "Diverted via Gardabani: Red Bridge closed", "GE", "GEGRB"),)
+
+
+def incident_notification() -> IncidentNotification:
+    return IncidentNotification(
+        header("GE-TRA-000111", "NTA.GE", "NTA.UZ", day=4, correlation_id=MRN),
+        MRN, _at(4, 22), TASHKENT, RED_BRIDGE_GE, INCIDENTS,
+    )
+
+
+def forwarded_incident_notification() -> ForwardedIncidentNotification:
+    return ForwardedIncidentNotification(
+        header("UZ-DEP-000117", day=4, correlation_id=MRN), MRN, _at(4, 22), TASHKENT, RED_BRIDGE_GE, INCIDENTS
+    )
+
+
 FACTORIES: tuple[Callable[[], CatsMessage], ...] = (
     transit_declaration,
     positive_acknowledge,
@@ -458,5 +519,13 @@ FACTORIES: tuple[Callable[[], CatsMessage], ...] = (
     guarantee_use_result,
     guarantee_use_cancellation,
     functional_nack,
+    declaration_amendment,
+    amendment_acceptance,
+    control_decision_notification,
+    presentation_notification,
+    unloading_permission,
+    unloading_remarks,
+    incident_notification,
+    forwarded_incident_notification,
 )
 """One factory per message class of `nodes.customs.model`, in flow order."""

@@ -11,7 +11,7 @@ import xmlschema
 from lxml import etree
 
 from nodes.customs.codec import encode
-from nodes.customs.model import MESSAGE_NAMES, SCHEMA_ONLY_NAMES
+from nodes.customs.model import MESSAGE_NAMES
 from tests import cats_samples
 
 CATS = Path(__file__).resolve().parent.parent / "schemas" / "cats"
@@ -31,12 +31,12 @@ def errors(root: etree._Element) -> list[str]:
 
 def test_one_file_per_message_and_nothing_else() -> None:
     messages = {path.stem.upper() for path in CATS.glob("c[cd]*.xsd")}
-    assert messages == set(MESSAGE_NAMES) | set(SCHEMA_ONLY_NAMES)
+    assert messages == set(MESSAGE_NAMES)
     shared = {"cats-types.xsd", "cats-groups.xsd", "cats-common-domain.xsd"}
     assert {path.name for path in CATS.glob("cats-*.xsd")} == shared
 
 
-@pytest.mark.parametrize("code", sorted({**MESSAGE_NAMES, **SCHEMA_ONLY_NAMES}))
+@pytest.mark.parametrize("code", sorted(MESSAGE_NAMES))
 def test_message_file_declares_only_its_root(code: str) -> None:
     document = etree.parse(str(CATS / f"{code.lower()}.xsd"))
     comment = document.getroot().getprevious()

@@ -56,7 +56,7 @@ MUTATIONS = [
     ("unquoted comma in a flow mapping", _replace_line('note: "only 5,000 USD left on the guarantee"',
                                                        "note: only 5,000 USD left on the guarantee"),
      "000 USD left on the guarantee", "quote the value"),
-    ("driver step typo", _replace_line("do: note,", "do: note_,"), ".do", "known: answer_enquiry"),
+    ("driver step typo", _replace_line("do: note,", "do: note_,"), ".do", "known: amend, answer_enquiry"),
     ("time that is not one", _replace_line(_DECLARE_M1, _DECLARE_M1.replace("2026-03-02T08:00:00Z", "tomorrow")),
      "steps[0].at", "not a time"),
     ("time going back", _replace_line(_DECLARE_M1, _DECLARE_M1.replace("2026-03-02T08", "2026-03-01T08")),

@@ -12,7 +12,7 @@ from lxml import etree
 from exchange.errors import DocumentError, ValidationFailed
 from exchange.validation import SCHEMAS, check, detect, document_types, validate
 from nodes.customs.codec import NCTS_NS, encode
-from nodes.customs.model import MESSAGE_NAMES, SCHEMA_ONLY_NAMES, Declaration, Packaging
+from nodes.customs.model import MESSAGE_NAMES, Declaration, Packaging
 from tests import cats_samples
 
 DSIG = "http://www.w3.org/2000/09/xmldsig#"
@@ -39,7 +39,7 @@ def items_with(**changes) -> etree._Element:
 
 def test_every_cats_message_is_a_registered_document_type() -> None:
     cats = {kind.code: kind for kind in document_types().values() if kind.family == "cats"}
-    assert set(cats) == set(MESSAGE_NAMES) | set(SCHEMA_ONLY_NAMES)
+    assert set(cats) == set(MESSAGE_NAMES)
     assert all(kind.namespace == NCTS_NS and kind.xsd.parent == SCHEMAS / "cats" for kind in cats.values())
     assert cats["CC015C"].rules == SCHEMAS / "cats" / "rules" / "cc015c.sch"
     assert cats["CC928C"].rules is None

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Action", "PresentAtTransit", "RecordControl", "ResolveDiscrepancies"]
+__all__ = [
+    "Action",
+    "PresentAtTransit",
+    "RecordControl",
+    "RecordDepartureControl",
+    "RecordIncident",
+    "ResolveDiscrepancies",
+]
 
 
 @dataclass(frozen=True)
@@ -38,4 +45,26 @@ class ResolveDiscrepancies:
     office: str
 
 
-Action = PresentAtTransit | RecordControl | ResolveDiscrepancies
+@dataclass(frozen=True)
+class RecordDepartureControl:
+    """The office of departure has controlled the goods it said it would (CC060C): release them (CC029C) if
+    the control is satisfactory, else refuse release (CC051C)."""
+
+    mrn: str
+    office: str
+    satisfactory: bool
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordIncident:
+    """An incident en route is registered at an office of transit: it tells the office of departure (CD180C)."""
+
+    mrn: str
+    office: str
+    code: str  # CL019 incident code, n1
+    text: str
+    location: str | None = None  # UN/LOCODE of where it happened; the office's country stands in for none
+
+
+Action = PresentAtTransit | RecordControl | ResolveDiscrepancies | RecordDepartureControl | RecordIncident

@@ -33,14 +33,18 @@ from nodes.customs.model import (
     AAR,
     ATR,
     Address,
+    AmendmentAcceptance,
     ArrivalAdvice,
     ArrivalNotification,
     CatsMessage,
     Consignment,
     ConsignmentItem,
+    ControlDecisionNotification,
     ControlResults,
     Declaration,
+    DeclarationAmendment,
     Discrepancies,
+    ForwardedIncidentNotification,
     FunctionalError,
     FunctionalNack,
     GoodsRelease,
@@ -52,6 +56,8 @@ from nodes.customs.model import (
     GuaranteeUseResult,
     Header,
     HouseConsignment,
+    Incident,
+    IncidentNotification,
     InformationAboutNonArrivedMovement,
     InvalidationDecision,
     InvalidationRequest,
@@ -61,6 +67,7 @@ from nodes.customs.model import (
     NotificationCrossingFrontier,
     Packaging,
     PositiveAcknowledge,
+    PresentationNotification,
     RecoveryNotification,
     RejectionFromDeparture,
     RejectionFromDestination,
@@ -72,6 +79,8 @@ from nodes.customs.model import (
     TransitDeclaration,
     TransitOfficeDeclared,
     TransportEquipment,
+    UnloadingPermission,
+    UnloadingRemarks,
     WriteOffNotification,
 )
 from nodes.xmlmap import DATE, DECIMAL, INT, Each, Fixed, Kind, Leaf, Part, Struct, read, write
@@ -313,6 +322,28 @@ _REJECTION = (
     Leaf("TransitOperation/rejectionReason", "rejection_reason"),
 )
 _WHOLE_DECLARATION = Part("", "declaration", _DECLARATION)
+_INCIDENT_REGISTRATION = (
+    _MRN,
+    Leaf("TransitOperation/incidentNotificationDateAndTime", "notified_at", DATETIME),
+    _DEPARTURE,
+    Leaf("CustomsOfficeOfIncidentRegistration/referenceNumber", "office_of_incident_registration"),
+    Each(
+        "Consignment/Incident",
+        "incidents",
+        Struct(
+            Incident,
+            (
+                Leaf("sequenceNumber", "sequence_number", INT),
+                Leaf("code", "code"),
+                Leaf("text", "text"),
+                Leaf("Location/qualifierOfIdentification", "qualifier_of_identification"),
+                Leaf("Location/UNLocode", "location"),
+                Leaf("Location/country", "country"),
+            ),
+        ),
+    ),
+)
+"""CD180C and the CC182C that forwards it carry the same data under the same names."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -553,6 +584,71 @@ _MESSAGES: dict[str, Struct] = {
             (_MRN, _DEPARTURE, _GUARANTEE_OFFICE, Leaf("GuaranteeReference/GRN", "grn")),
         ),
         Struct(
+            DeclarationAmendment,
+            (_MRN, Leaf("TransitOperation/amendmentTypeFlag", "amendment_type_flag", FLAG), _WHOLE_DECLARATION),
+        ),
+        Struct(
+            AmendmentAcceptance,
+            (
+                _LRN,
+                _MRN,
+                Leaf("TransitOperation/amendmentSubmissionDateAndTime", "amendment_submitted_at", DATETIME),
+                Leaf("TransitOperation/amendmentAcceptanceDateAndTime", "amendment_accepted_at", DATETIME),
+                _DEPARTURE,
+                _HOLDER_ID,
+            ),
+        ),
+        Struct(
+            ControlDecisionNotification,
+            (
+                _LRN,
+                _MRN,
+                Leaf("TransitOperation/controlNotificationDateAndTime", "notified_at", DATETIME),
+                Leaf("TransitOperation/notificationType", "notification_type"),
+                _DEPARTURE,
+                _HOLDER_ID,
+            ),
+        ),
+        Struct(
+            PresentationNotification,
+            (
+                _LRN,
+                _DEPARTURE,
+                _HOLDER_ID,
+                Leaf("Consignment/LocationOfGoods/typeOfLocation", "type_of_location"),
+                Leaf("Consignment/LocationOfGoods/qualifierOfIdentification", "qualifier_of_identification"),
+                Leaf("Consignment/LocationOfGoods/UNLocode", "location_of_goods"),
+                Each("Consignment/HouseConsignment", "house_consignments", Leaf("sequenceNumber", kind=INT)),
+            ),
+        ),
+        Struct(
+            UnloadingPermission,
+            (
+                _MRN,
+                Leaf("TransitOperation/declarationType", "declaration_type"),
+                Leaf("TransitOperation/declarationAcceptanceDate", "acceptance_date", DATE),
+                Leaf("TransitOperation/security", "security", INT),
+                Leaf("TransitOperation/reducedDatasetIndicator", "reduced_dataset_indicator", FLAG),
+                _DESTINATION_ACTUAL,
+                _TRADER_AT_DESTINATION,
+            ),
+        ),
+        Struct(
+            UnloadingRemarks,
+            (
+                _MRN,
+                _DESTINATION_ACTUAL,
+                _TRADER_AT_DESTINATION,
+                Leaf("UnloadingRemark/conform", "conform", FLAG),
+                Leaf("UnloadingRemark/unloadingCompletion", "unloading_completion", FLAG),
+                Leaf("UnloadingRemark/unloadingDate", "unloading_date", DATE),
+                Leaf("UnloadingRemark/stateOfSeals", "state_of_seals_ok", FLAG),
+                Leaf("UnloadingRemark/unloadingRemark", "remark"),
+            ),
+        ),
+        Struct(IncidentNotification, _INCIDENT_REGISTRATION),
+        Struct(ForwardedIncidentNotification, _INCIDENT_REGISTRATION),
+        Struct(
             FunctionalNack,
             (
                 _MRN,
@@ -631,6 +727,7 @@ _TRANSIT_OPERATION_ORDER = {
             "specificCircumstanceIndicator",
             "communicationLanguageAtDeparture",
             "bindingItinerary",
+            "amendmentTypeFlag",
             "limitDate",
         )
     )
@@ -692,6 +789,7 @@ def correlation(message: CatsMessage) -> str:
 # --- summaries: one line of key data per message, for timelines and logs.
 
 _CONTROL_RESULTS = {"A1": "satisfactory", "A2": "considered satisfactory", "B1": "not satisfactory"}
+_CONTROL_NOTIFICATIONS = {"0": "decision to control", "2": "intention to control"}
 
 
 def _kg(mass: Decimal) -> str:
@@ -759,6 +857,20 @@ def _recovery(message: RecoveryNotification) -> str:
     return f"MRN {message.mrn} recovery notified {message.notification_date}{claim}"
 
 
+def _unloading(message: UnloadingRemarks) -> str:
+    verdict = "conform" if message.conform else "not conform"
+    seals = {True: ", seals intact", False: ", seals not intact", None: ""}[message.state_of_seals_ok]
+    done = "" if message.unloading_completion else " (unloading not complete)"
+    remark = f": {message.remark}" if message.remark else ""
+    return f"MRN {message.mrn} unloaded {message.unloading_date} {verdict}{seals}{done}{remark}"
+
+
+def _incidents(message: IncidentNotification | ForwardedIncidentNotification) -> str:
+    listed = "; ".join(f"{incident.code} {incident.text} ({incident.location or incident.country})"
+                       for incident in message.incidents)
+    return f"MRN {message.mrn} incident at {message.office_of_incident_registration}: {listed}"
+
+
 def _invalidation(message: InvalidationDecision) -> str:
     verdict = "invalidated" if message.decision else "invalidation refused"
     by = " by customs" if message.initiated_by_customs else ""
@@ -795,6 +907,14 @@ _SUMMARIES: dict[str, Callable[[Any], str]] = {
     "CD205C": _use_result,
     "CD204C": lambda m: f"GRN {m.grn} release the reservation for MRN {m.mrn}",
     "CD906C": lambda m: f"NACK of {m.original_message_type} {m.original_message_id}: {_errors(m.errors)}",
+    "CC013C": lambda m: f"{m.mrn or m.declaration.lrn} amended: {_declaration(m.declaration)}",
+    "CC004C": lambda m: f"{correlation(m)} amendment accepted {DATETIME.dump(m.amendment_accepted_at)}",
+    "CC060C": lambda m: f"MRN {m.mrn} {_CONTROL_NOTIFICATIONS.get(m.notification_type, m.notification_type)}",
+    "CC170C": lambda m: f"LRN {m.lrn} presented at {m.location_of_goods} ({m.office_of_departure})",
+    "CC043C": lambda m: f"MRN {m.mrn} unloading permitted at {m.office_of_destination_actual}",
+    "CC044C": _unloading,
+    "CD180C": _incidents,
+    "CC182C": _incidents,
 }
 
 

@@ -52,6 +52,9 @@ class CustomsConfig:
     The office of departure gives each movement it releases a time limit (`transit_time_limit`, or the
     one `time_limits` names for that holder and LRN, as a plan can): with no arrival advice by then the
     movement goes to enquiry, and the holder has `enquiry_response_period` to answer.
+
+    `controls` is the office of departure's risk decision, as a plan states it: those movements are
+    controlled before release (CC060C, then the officer's results), every other one is released at once.
     """
 
     country: str
@@ -59,9 +62,11 @@ class CustomsConfig:
     guarantees: tuple[GuaranteeAccount, ...] = ()
     risk_levels: Mapping[str, RiskLevel] = field(default_factory=dict)  # by trader identification number
     amendment_period: timedelta = timedelta(hours=24)  # to fix a guarantee after CC055C, else CC051C
+    presentation_period: timedelta = timedelta(days=30)  # to present the goods of a pre-lodged declaration
     transit_time_limit: timedelta = timedelta(days=8)  # from release to presentation at destination
     time_limits: Mapping[tuple[str, str], TimeLimit] = field(default_factory=dict)  # by (holder, LRN)
     enquiry_response_period: timedelta = timedelta(days=28)  # limitForResponseDate of CC140C
+    controls: frozenset[tuple[str, str]] = frozenset()  # (holder, LRN) the office of departure will control
 
     def __post_init__(self) -> None:
         guarantee_countries = [office.country for office in self.offices if "GUA" in office.roles]

@@ -6,6 +6,17 @@ trigger. Flow (transit.md §1.5): CC015C → CC928C + CC028C + CD203C per GRN �
 per office of transit + CD001C → CD118C … → CD006C → CD018C → CC045C + CD204C (or CC019C first).
 Release sets the time limit (limitDate); without CD006C by then, CC140C opens an enquiry (§1.6), which
 a late CD006C ends and a holder's "not delivered" (CC141C) turns into recovery (CC035C).
+
+Around that line (§1.6):
+1. a pre-lodged declaration (additionalDeclarationType D) gets only CC928C; the holder presents the goods
+   with CC170C, which is its acceptance: CC028C and the guarantee uses follow; goods not presented within
+   the presentation period (30 days) reject the declaration (CC056C);
+2. before release the holder may amend (CC013C): the office checks the amended data as it checks a
+   declaration, answers CC004C (or CC056C) and asks for the guarantee uses the amendment adds (CD203C) or
+   gives back those it drops (CD204C); an amendment is how a holder puts a refused guarantee right;
+3. a movement the office decided to control (its plan: `CustomsConfig.controls`) is not released when its
+   guarantees are in place: CC060C tells the holder, and the officer's results release it or refuse (CC051C);
+4. an incident registered en route (CD180C) is forwarded to the holder (CC182C).
 """
 
 from __future__ import annotations
@@ -17,21 +28,26 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.errors import UnknownMovement
-from nodes.customs.actions import ResolveDiscrepancies
+from nodes.customs.actions import RecordDepartureControl, ResolveDiscrepancies
 from nodes.customs.config import OFFICE_CODE_LISTS, CustomsConfig
 from nodes.customs.ledger import CustomsState, DepartureRecord, file, lookup
 from nodes.customs.model import (
     AAR,
     ATR,
+    AmendmentAcceptance,
     ArrivalAdvice,
+    ControlDecisionNotification,
     ControlResults,
     Declaration,
+    DeclarationAmendment,
     Discrepancies,
+    ForwardedIncidentNotification,
     FunctionalError,
     GuaranteeNotValid,
     GuaranteeUse,
     GuaranteeUseCancellation,
     GuaranteeUseResult,
+    IncidentNotification,
     InformationAboutNonArrivedMovement,
     InvalidationDecision,
     InvalidationRequest,
@@ -40,6 +56,7 @@ from nodes.customs.model import (
     NoRelease,
     NotificationCrossingFrontier,
     PositiveAcknowledge,
+    PresentationNotification,
     RecoveryNotification,
     ReleaseForTransit,
     RequestOnNonArrivedMovement,
@@ -47,12 +64,24 @@ from nodes.customs.model import (
     WriteOffNotification,
 )
 from nodes.customs.mrn import allocate_mrn
-from nodes.customs.refusals import refuse
+from nodes.customs.refusals import departure_rejection, refuse
 from nodes.customs.step import Effect, Machine, Step, advance, fire, mrn_pointer, nta
 from nodes.customs.tables import DEPARTURE_TIMERS, DEPARTURE_TRANSITIONS, DepartureState, next_state
 from nodes.records import at_hand
 
-__all__ = ["DEPARTURE", "EFFECTS", "GRN_GUARANTEE_TYPES", "NO_RELEASE_GUARANTEE", "act", "declare", "receive", "tick"]
+__all__ = [
+    "CONTROL_DECISION",
+    "DEPARTURE",
+    "EFFECTS",
+    "GRN_GUARANTEE_TYPES",
+    "NO_RELEASE_CONTROL",
+    "NO_RELEASE_GUARANTEE",
+    "PRE_LODGED",
+    "act",
+    "declare",
+    "receive",
+    "tick",
+]
 
 GRN_GUARANTEE_TYPES = frozenset({"0", "1", "2", "4", "9"})
 """CL286 GuaranteeTypeWithGRN: these guarantee types need a GRN and access code (condition C0086)."""
@@ -60,6 +89,15 @@ GRN_GUARANTEE_TYPES = frozenset({"0", "1", "2", "4", "9"})
 NO_RELEASE_GUARANTEE = "GU"
 """CC051C motivation when the guarantee was not put right in time. CL211's values are not public, so
 this code is synthetic."""
+
+NO_RELEASE_CONTROL = "CT"
+"""CC051C motivation when the control at departure was not satisfactory (synthetic, as above)."""
+
+PRE_LODGED = "D"
+"""CL042 additionalDeclarationType of a declaration lodged before the goods are presented."""
+
+CONTROL_DECISION = "0"
+"""CC060C notificationType: decision to control (2, intention to control, is for AEO pre-lodgement)."""
 
 
 @dataclass(frozen=True)
@@ -94,19 +132,25 @@ def _errors(config: CustomsConfig, state: CustomsState, declaration: Declaration
     holder = declaration.holder.identification_number
     if declaration.lrn in state.lrns.get(holder, {}):
         errors.append(FunctionalError("/CC015C/TransitOperation/LRN", "14", "BR20006", declaration.lrn))
+    return errors + _reference_errors(config, declaration, "CC015C")
+
+
+def _reference_errors(config: CustomsConfig, declaration: Declaration, root: str) -> list[FunctionalError]:
+    """Offices and guarantees a declaration (CC015C) or its amendment (CC013C) names, against the reference data."""
+    errors: list[FunctionalError] = []
     if config.office(declaration.office_of_destination, "DES") is None:
-        pointer = "/CC015C/CustomsOfficeOfDestinationDeclared/referenceNumber"
+        pointer = f"/{root}/CustomsOfficeOfDestinationDeclared/referenceNumber"
         errors.append(FunctionalError(pointer, "12", OFFICE_CODE_LISTS["DES"], declaration.office_of_destination))
     for index, transit in enumerate(declaration.offices_of_transit, start=1):
         if config.office(transit.reference_number, "TRA") is None:
-            pointer = f"/CC015C/CustomsOfficeOfTransitDeclared[{index}]/referenceNumber"
+            pointer = f"/{root}/CustomsOfficeOfTransitDeclared[{index}]/referenceNumber"
             errors.append(FunctionalError(pointer, "12", OFFICE_CODE_LISTS["TRA"], transit.reference_number))
     for index, guarantee in enumerate(declaration.guarantees, start=1):
         if guarantee.guarantee_type in GRN_GUARANTEE_TYPES and not guarantee.references:
-            errors.append(FunctionalError(f"/CC015C/Guarantee[{index}]/GuaranteeReference", "13", "C0086"))
+            errors.append(FunctionalError(f"/{root}/Guarantee[{index}]/GuaranteeReference", "13", "C0086"))
         for number, reference in enumerate(guarantee.references, start=1):
             if _office_of_guarantee(config, reference.grn) is None:
-                pointer = f"/CC015C/Guarantee[{index}]/GuaranteeReference[{number}]/GRN"
+                pointer = f"/{root}/Guarantee[{index}]/GuaranteeReference[{number}]/GRN"
                 errors.append(FunctionalError(pointer, "12", "G01", reference.grn))
     return errors
 
@@ -132,34 +176,49 @@ def declare(
         return _register_lrn(state, holder, declaration.lrn, None) if fresh else state
     serial = state.mrn_serial + 1
     mrn = allocate_mrn(step.now.year, office, serial, declaration.security)
-    accepted = DepartureRecord(mrn, office, DepartureState.ACCEPTED, declaration, accepted_at=step.now)
-    record: DepartureRecord = fire(
-        step, DEPARTURE, office=office, mrn=mrn, record=None, trigger="CC015C", cause=accepted
-    )
-    if not record.awaiting_grns:
-        record = fire(step, DEPARTURE, office=office, mrn=mrn, record=record, trigger="guarantees complete", cause=None)
+    pre_lodged = declaration.additional_declaration_type == PRE_LODGED
+    to_control = (holder, declaration.lrn) in step.config.controls
+    lodged = DepartureRecord(mrn, office, DepartureState.ACCEPTED, declaration, step.now, to_control=to_control)
+    trigger = "CC015C pre-lodged" if pre_lodged else "CC015C"
+    record: DepartureRecord = fire(step, DEPARTURE, office=office, mrn=mrn, record=None, trigger=trigger, cause=lodged)
+    record = _settle(step, office, record)
     state = _register_lrn(state, holder, declaration.lrn, mrn)
     return replace(state, mrn_serial=serial, departures=file(state.departures, office, mrn, record))
+
+
+def _release_trigger(record: DepartureRecord) -> str:
+    """What the last guarantee in place does: release, or, for a movement the office controls, CC060C."""
+    return "guarantees complete, control" if record.to_control else "guarantees complete"
+
+
+def _settle(step: Step, office: str, record: DepartureRecord) -> DepartureRecord:
+    """An accepted movement with every guarantee use answered and none refused goes on to release at once:
+    after acceptance with no GRN to reserve, or after an amendment that changed no guarantee."""
+    if record.state is DepartureState.ACCEPTED and not record.awaiting_grns and not record.refusals:
+        trigger = _release_trigger(record)
+        return fire(step, DEPARTURE, office=office, mrn=record.mrn, record=record, trigger=trigger, cause=None)
+    return record
 
 
 def _register_lrn(state: CustomsState, holder: str, lrn: str, mrn: str | None) -> CustomsState:
     return replace(state, lrns=file(state.lrns, holder, lrn, mrn))
 
 
-HolderMessage = InvalidationRequest | InformationAboutNonArrivedMovement
+HolderMessage = (
+    InvalidationRequest | InformationAboutNonArrivedMovement | DeclarationAmendment | PresentationNotification
+)
 """What a holder sends about a movement it declared: only that holder may, so the MRN is checked against it."""
 
 
 def _holder_mrn(state: CustomsState, office: str, message: HolderMessage) -> str:
     """The MRN a holder's message means (a CC014C may name only the LRN); only the holder may speak for it."""
-    lrn = getattr(message, "lrn", None)
-    mrn = message.mrn or state.lrns.get(message.holder, {}).get(lrn or "")
+    lrn, named = getattr(message, "lrn", None), getattr(message, "mrn", None)
+    mrn = named or state.lrns.get(message.holder, {}).get(lrn or "")
     record = lookup(state.departures, office, mrn) if mrn else None
     if mrn is None or (record is not None and record.holder != message.holder):
-        pointer = mrn_pointer(message.code) if message.mrn else f"/{message.code}/TransitOperation/LRN"
-        raise UnknownMovement(
-            f"{message.code}: no movement {message.mrn or lrn} of {message.holder}", path=pointer, rule="90"
-        )
+        pointer = mrn_pointer(message.code) if named else f"/{message.code}/TransitOperation/LRN"
+        text = f"{message.code}: no movement {named or lrn} of {message.holder}"
+        raise UnknownMovement(text, path=pointer, rule="90")
     return mrn
 
 
@@ -167,11 +226,14 @@ def _guarantee_trigger(record: DepartureRecord, result: GuaranteeUseResult) -> s
     if not result.accepted:
         return "guarantee refused"
     pending = [grn for grn in record.awaiting_grns if grn != result.grn]
-    return "guarantee reserved" if pending or record.refusals else "guarantees complete"
+    return "guarantee reserved" if pending or record.refusals else _release_trigger(record)
 
 
 _TRIGGERS: Mapping[str, Callable[[DepartureRecord, Any], str]] = {
     "CC014C": lambda record, message: "CC014C",
+    "CC013C": lambda record, message: "CC013C",
+    "CC170C": lambda record, message: "CC170C",
+    "CD180C": lambda record, message: "CD180C",
     "CD205C": _guarantee_trigger,
     "CD118C": lambda record, message: "CD118C",
     "CD006C": lambda record, message: "CD006C",
@@ -182,11 +244,19 @@ _TRIGGERS: Mapping[str, Callable[[DepartureRecord, Any], str]] = {
 
 
 def receive(step: Step, state: CustomsState, office: str, message: Any) -> CustomsState:
-    """Apply one message (other than CC015C) to the movement it names, or raise its functional error."""
+    """Apply one message (other than CC015C) to the movement it names, or raise its functional error.
+
+    An amendment whose data the reference data refuses is answered with CC056C and changes nothing.
+    """
     mrn = _holder_mrn(state, office, message) if isinstance(message, HolderMessage) else message.mrn
+    if isinstance(message, DeclarationAmendment):
+        errors = _reference_errors(step.config, message.declaration, message.code)
+        if errors:
+            refuse(step, message, office, tuple(errors), f"amendment of {mrn} refused with {len(errors)} error(s)")
+            return state
     record = lookup(state.departures, office, mrn)
     trigger = message.code if record is None else _TRIGGERS[message.code](record, message)
-    return advance(
+    state = advance(
         step,
         state,
         DEPARTURE,
@@ -196,12 +266,17 @@ def receive(step: Step, state: CustomsState, office: str, message: Any) -> Custo
         cause=message,
         pointer=mrn_pointer(message.code),
     )
+    moved = lookup(state.departures, office, mrn)
+    assert moved is not None  # advance filed it
+    return replace(state, departures=file(state.departures, office, mrn, _settle(step, office, moved)))
 
 
-def act(step: Step, state: CustomsState, action: ResolveDiscrepancies) -> CustomsState:
-    return advance(
-        step, state, DEPARTURE, office=action.office, mrn=action.mrn, trigger="ResolveDiscrepancies", cause=action
-    )
+def act(step: Step, state: CustomsState, action: ResolveDiscrepancies | RecordDepartureControl) -> CustomsState:
+    if isinstance(action, RecordDepartureControl):
+        trigger = f"RecordDepartureControl {'satisfactory' if action.satisfactory else 'not satisfactory'}"
+    else:
+        trigger = "ResolveDiscrepancies"
+    return advance(step, state, DEPARTURE, office=action.office, mrn=action.mrn, trigger=trigger, cause=action)
 
 
 def tick(step: Step, state: CustomsState) -> CustomsState:
@@ -243,10 +318,49 @@ def _tell_holder(step: Step, record: DepartureRecord, kind: Callable[..., Any], 
     )
 
 
+def _acknowledge(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
+    """CC015C valid: acknowledge it (cause: the new record)."""
+    holder, lrn = record.holder, record.lrn
+    step.send(PositiveAcknowledge, to=holder, about=lrn, lrn=lrn, office_of_departure=record.office, holder=holder)
+    return record
+
+
+def _pre_lodge(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
+    """A pre-lodged CC015C is valid: acknowledged; the MRN waits for the goods, for the presentation period."""
+    acknowledged = _acknowledge(step, None, record)
+    return replace(acknowledged, deadline=step.now + step.config.presentation_period)
+
+
 def _accept(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
     """CC015C valid: acknowledge, give the MRN, ask each office of guarantee to reserve (cause: the new record)."""
+    return _allocate(step, _acknowledge(step, None, record))
+
+
+def _present(step: Step, record: DepartureRecord, _: PresentationNotification) -> DepartureRecord:
+    """CC170C: the goods of a pre-lodged declaration are here; accepting it now gives the MRN (transit.md §1.6)."""
+    return _allocate(step, replace(record, accepted_at=step.now, deadline=None))
+
+
+def _not_presented(step: Step, record: DepartureRecord, _: None) -> DepartureRecord:
+    """CC056C: the goods of a pre-lodged declaration were not presented in time; the LRN stays used up and the
+    MRN the office kept for it is never given."""
+    period = step.config.presentation_period.days
+    departure_rejection(
+        step,
+        "015",
+        lrn=record.lrn,
+        mrn=None,
+        office=record.office,
+        holder=record.holder,
+        errors=(),
+        text=f"Goods not presented within {period} days of pre-lodgement",
+    )
+    return replace(record, deadline=None)
+
+
+def _allocate(step: Step, record: DepartureRecord) -> DepartureRecord:
+    """CC028C with the MRN, and CD203C to each office of guarantee for the uses the declaration states."""
     holder, lrn, mrn = record.holder, record.lrn, record.mrn
-    step.send(PositiveAcknowledge, to=holder, about=lrn, lrn=lrn, office_of_departure=record.office, holder=holder)
     step.send(
         MRNAllocated,
         to=holder,
@@ -257,22 +371,104 @@ def _accept(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
         office_of_departure=record.office,
         holder=holder,
     )
+    return _secure(step, record)
+
+
+def _secure(step: Step, record: DepartureRecord) -> DepartureRecord:
+    """Ask for each guarantee use of the declaration not yet reserved or asked for (CD203C), and give back the
+    reservations of GRNs it no longer names (CD204C). A reserved GRN whose amount changed keeps its reservation."""
     uses = _uses(record.declaration)
-    for use in uses.values():
+    dropped = tuple(grn for grn in record.reserved_grns if grn not in uses)
+    for grn in dropped:
+        _give_back(step, record, grn)
+    asked = [use for grn, use in uses.items() if grn not in record.reserved_grns and grn not in record.awaiting_grns]
+    for use in asked:
         step.send(
             GuaranteeUse,
             to=nta(use.grn[2:4]),
-            about=mrn,
-            mrn=mrn,
+            about=record.mrn,
+            mrn=record.mrn,
             grn=use.grn,
             access_code=use.access_code,
-            holder=holder,
+            holder=record.holder,
             amount=use.amount,
             currency=use.currency,
             office_of_departure=record.office,
             office_of_guarantee=_office_of_guarantee(step.config, use.grn),
         )
-    return replace(record, awaiting_grns=tuple(uses))
+    awaiting = tuple(grn for grn in (*record.awaiting_grns, *(use.grn for use in asked)) if grn in uses)
+    reserved = tuple(grn for grn in record.reserved_grns if grn not in dropped)
+    return replace(record, awaiting_grns=awaiting, reserved_grns=reserved)
+
+
+def _amend(step: Step, record: DepartureRecord, amendment: DeclarationAmendment) -> DepartureRecord:
+    """CC004C, and the amended data becomes the declaration. Once the guarantee uses were asked for (accepted,
+    or a refused guarantee being put right), the amendment's guarantees are secured afresh."""
+    mrn = None if record.state is DepartureState.PRE_LODGED else record.mrn  # a pre-lodged one has none yet
+    step.send(
+        AmendmentAcceptance,
+        to=record.holder,
+        about=mrn or record.lrn,
+        lrn=record.lrn,
+        mrn=mrn,
+        amendment_submitted_at=amendment.header.prepared_at,
+        amendment_accepted_at=step.now,
+        office_of_departure=record.office,
+        holder=record.holder,
+    )
+    # An amendment naming the MRN may leave the LRN out (P5: LRN or MRN): the movement keeps the one it has.
+    amended = replace(record, declaration=replace(amendment.declaration, lrn=record.lrn, limit_date=None))
+    if record.state is DepartureState.PRE_LODGED:
+        return amended
+    return _secure(step, replace(amended, refusals=(), deadline=None))
+
+
+def _decide_control(step: Step, record: DepartureRecord, result: GuaranteeUseResult | None) -> DepartureRecord:
+    """Every guarantee is in place, but the office controls the goods before it releases them: CC060C."""
+    record = record if result is None else _reserved(step, record, result)
+    _tell_holder(
+        step,
+        record,
+        ControlDecisionNotification,
+        lrn=record.lrn,
+        notified_at=step.now,
+        notification_type=CONTROL_DECISION,
+    )
+    return record
+
+
+def _controlled(step: Step, record: DepartureRecord, control: RecordDepartureControl) -> DepartureRecord:
+    return _release(step, replace(record, control_text=control.text), None)
+
+
+def _control_failed(step: Step, record: DepartureRecord, control: RecordDepartureControl) -> DepartureRecord:
+    """CC051C: the control at departure was not satisfactory; the reserved guarantees are given back."""
+    _tell_holder(
+        step,
+        record,
+        NoRelease,
+        decision_date=step.now.date(),
+        motivation_code=NO_RELEASE_CONTROL,
+        motivation_text=control.text or "Control at departure not satisfactory",
+    )
+    return _give_back_guarantees(step, replace(record, control_text=control.text))
+
+
+def _forward_incident(step: Step, record: DepartureRecord, notification: IncidentNotification) -> DepartureRecord:
+    """CC182C: the holder learns of the incident the office of incident registration notified (P5's CC182C
+    names no holder: it goes to the holder all the same)."""
+    step.send(
+        ForwardedIncidentNotification,
+        to=record.holder,
+        about=record.mrn,
+        mrn=record.mrn,
+        office_of_departure=record.office,
+        notified_at=notification.notified_at,
+        office_of_incident_registration=notification.office_of_incident_registration,
+        incidents=notification.incidents,
+    )
+    offices = (*record.incidents, notification.office_of_incident_registration)
+    return replace(record, incidents=offices)
 
 
 def _reserved(step: Step, record: DepartureRecord, result: GuaranteeUseResult) -> DepartureRecord:
@@ -327,18 +523,23 @@ def _guarantee_refused(step: Step, record: DepartureRecord, result: GuaranteeUse
     )
 
 
+def _give_back(step: Step, record: DepartureRecord, grn: str) -> None:
+    """CD204C: the office of guarantee frees what the movement reserved (or is about to) on `grn`."""
+    step.send(
+        GuaranteeUseCancellation,
+        to=nta(grn[2:4]),
+        about=record.mrn,
+        mrn=record.mrn,
+        grn=grn,
+        office_of_departure=record.office,
+        office_of_guarantee=_office_of_guarantee(step.config, grn),
+    )
+
+
 def _give_back_guarantees(step: Step, record: DepartureRecord) -> DepartureRecord:
     """CD204C for every GRN the movement holds or may still hold (a CD205C can be on its way)."""
     for grn in (*record.reserved_grns, *record.awaiting_grns):
-        step.send(
-            GuaranteeUseCancellation,
-            to=nta(grn[2:4]),
-            about=record.mrn,
-            mrn=record.mrn,
-            grn=grn,
-            office_of_departure=record.office,
-            office_of_guarantee=_office_of_guarantee(step.config, grn),
-        )
+        _give_back(step, record, grn)
     return replace(record, reserved_grns=(), awaiting_grns=(), deadline=None)
 
 
@@ -444,8 +645,16 @@ def _notify_discrepancies(step: Step, record: DepartureRecord, results: ControlR
 
 EFFECTS: Mapping[str, Effect] = {
     "CC015C": _accept,
+    "CC015C pre-lodged": _pre_lodge,
+    "presentation period expired": _not_presented,
+    "CC170C": _present,
+    "CC013C": _amend,
     "guarantee reserved": _reserved,
     "guarantees complete": _release,
+    "guarantees complete, control": _decide_control,
+    "RecordDepartureControl satisfactory": _controlled,
+    "RecordDepartureControl not satisfactory": _control_failed,
+    "CD180C": _forward_incident,
     "guarantee refused": _guarantee_refused,
     "CC014C": _cancel,
     "amendment period expired": _no_release,

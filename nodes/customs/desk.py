@@ -12,6 +12,7 @@ those rows alone (`CUSTOMS_LAYOUT`, `TRADER_LAYOUT`) and returns the records the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -21,7 +22,14 @@ from lxml import etree
 
 from exchange.errors import Issue, ProtocolError, ScenarioError, UnknownMovement
 from exchange.scenario import Scenario
-from nodes.customs.actions import Action, PresentAtTransit, RecordControl, ResolveDiscrepancies
+from nodes.customs.actions import (
+    Action,
+    PresentAtTransit,
+    RecordControl,
+    RecordDepartureControl,
+    RecordIncident,
+    ResolveDiscrepancies,
+)
 from nodes.customs.codec import correlation, decode, encode
 from nodes.customs.ledger import BY_LRN, CUSTOMS_LAYOUT, CustomsState
 from nodes.customs.model import CatsMessage, FunctionalError
@@ -33,9 +41,18 @@ from nodes.customs.trader import TRADER_LAYOUT, TRADER_SERIAL, TraderDesk, Trade
 from nodes.desk import DeskResult, NodeEvent, OutgoingDocument, ReadMessage, ScenarioStep
 from nodes.records import Due, Key, Loaded, Query, Trigger, select
 
-__all__ = ["CatsDesk", "CatsState"]
+__all__ = ["CODELIST_AREA", "CatsDesk", "CatsState", "functional_error_code"]
 
 _NTA = "NTA."
+
+_HOLDER_ACTIONS = frozenset({"declare", "amend", "present", "invalidate", "answer_enquiry"})
+"""Steps of the holder: they work on its own movement (found by LRN) and its message counter."""
+
+_CONSIGNEE_ACTIONS = frozenset({"notify_arrival", "unloading_remarks"})
+"""Steps of the trader at destination: they need the MRN customs holds here and the trader's counter."""
+
+AMENDABLE = ("destination", "transit", "route", "transport", "equipment", "guarantee", "items", "documents")
+"""Movement entries an `amend` step may give anew: the CC013C carries the declaration with them replaced."""
 
 
 @dataclass(frozen=True)
@@ -48,9 +65,27 @@ _Decision = tuple[CatsState, Outcome[Any]]
 _Handler = Callable[[CatsState, Mapping[str, Any], datetime], _Decision]
 
 
+_CONDITION = re.compile(r"C\d{4}")
+"""A P5 condition id (C0086, C0569): its finding is data missing (or present) against the condition."""
+
+CODELIST_AREA = "Codelist"
+"""The Schematron role of a code-list assert (schemas/cats/rules): its id is the list, e.g. CL231."""
+
+
+def functional_error_code(issue: Issue) -> str:
+    """The P5 functional error code of a finding (transit.md §1.10).
+
+    12 for a value outside its code list or its pattern (a CLnnn assert, an XSD enumeration or pattern),
+    13 for a P5 condition (Cnnnn), 14 for any other rule (P5 Rnnnn, caravan's own CVRnnnn). A leading "C"
+    alone says nothing: code lists (CL231) and caravan's rules (CVR0001) start with it too.
+    """
+    if issue.area == CODELIST_AREA or issue.rule in ("enumeration", "pattern"):
+        return "12"
+    return "13" if _CONDITION.fullmatch(issue.rule) else "14"
+
+
 def _functional_error(issue: Issue, root: etree._Element) -> FunctionalError:
-    """NCTS codes: 12 for a code-list breach, 13 for a condition (C-rules), 14 for other rules."""
-    code = "12" if issue.rule in ("enumeration", "pattern") else "13" if issue.rule.startswith("C") else "14"
+    code = functional_error_code(issue)
     return FunctionalError(issue.path, code, issue.rule or issue.area, _value_at(root, issue.path))
 
 
@@ -84,10 +119,15 @@ class CatsDesk:
         self._configured = {"guarantees": {account.grn: account for account in config.guarantees}}  # until written
         self._actions: Mapping[str, _Handler] = {
             "declare": self._declare,
+            "amend": self._amend,
+            "present": self._present,
             "invalidate": self._invalidate,
             "answer_enquiry": self._answer_enquiry,
             "notify_arrival": self._notify_arrival,
+            "unloading_remarks": self._unloading_remarks,
             "present_at_transit": self._officer(PresentAtTransit),
+            "record_incident": self._officer(RecordIncident),
+            "record_departure_control": self._officer(RecordDepartureControl),
             "record_control": self._officer(RecordControl),
             "resolve_discrepancies": self._officer(ResolveDiscrepancies),
         }
@@ -143,10 +183,10 @@ class CatsDesk:
         records that give the MRN here (and, notifying arrival, the trader's message counter)."""
         movement = self._cats.movement(str(arguments["movement"]))
         holder, lrn = str(movement["holder"]), str(movement["lrn"])
-        if action in ("declare", "invalidate", "answer_enquiry"):
+        if action in _HOLDER_ACTIONS:
             return holder_needs(holder, lrn)
         trader = (Key(TRADER_SERIAL.name, str(arguments.get("trader", movement["consignee"]))),)
-        return (*movement_needs(holder, lrn), *(trader if action == "notify_arrival" else ()))
+        return (*movement_needs(holder, lrn), *(trader if action in _CONSIGNEE_ACTIONS else ()))
 
     def snapshot(self, loaded: Loaded) -> dict[str, Any]:
         return self._snapshot(self._state(loaded))
@@ -201,6 +241,20 @@ class CatsDesk:
         outcome = self._traders.declare(state.traders, declaration, declaration.office_of_departure[:2], now)
         return replace(state, traders=outcome.state), outcome
 
+    def _amend(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
+        """CC013C: the movement's declaration with the entries the step gives (AMENDABLE) replaced."""
+        changes = {name: arguments[name] for name in AMENDABLE if name in arguments}
+        declaration = self._cats.declaration(str(arguments["movement"]), changes)
+        outcome = self._traders.amend(state.traders, declaration, now)
+        return replace(state, traders=outcome.state), outcome
+
+    def _present(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
+        """CC170C: the goods of a pre-lodged declaration are at `location` (default: the office's UN/LOCODE)."""
+        movement = self._cats.movement(str(arguments["movement"]))
+        location = str(arguments.get("location") or self._unlocode(str(movement["departure"])))
+        outcome = self._traders.present(state.traders, str(movement["holder"]), str(movement["lrn"]), location, now)
+        return replace(state, traders=outcome.state), outcome
+
     def _invalidate(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
         movement = self._cats.movement(str(arguments["movement"]))
         justification = str(arguments.get("justification", "Declaration no longer needed"))
@@ -235,7 +289,23 @@ class CatsDesk:
         trader = str(arguments.get("trader", movement["consignee"]))
         location = str(arguments.get("location") or self._unlocode(office))
         mrn = self._mrn(state.customs, movement, key)
-        outcome = self._traders.notify_arrival(state.traders, mrn, office, trader, location, now)
+        simplified = bool(arguments.get("simplified", False))
+        outcome = self._traders.notify_arrival(state.traders, mrn, office, trader, location, now, simplified)
+        return replace(state, traders=outcome.state), outcome
+
+    def _unloading_remarks(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
+        """CC044C from the authorised consignee: `conform`, and `seals_ok`, `complete`, `remark` if given."""
+        key = str(arguments["movement"])
+        movement = self._cats.movement(key)
+        office = str(arguments.get("office", movement["destination"]))
+        trader = str(arguments.get("trader", movement["consignee"]))
+        seals_ok = arguments.get("seals_ok")
+        remark = arguments.get("remark")
+        outcome = self._traders.send_unloading_remarks(
+            state.traders, self._mrn(state.customs, movement, key), office, trader, now,
+            conform=bool(arguments["conform"]), complete=bool(arguments.get("complete", True)),
+            seals_ok=None if seals_ok is None else bool(seals_ok), remark=None if remark is None else str(remark),
+        )
         return replace(state, traders=outcome.state), outcome
 
     def _officer(self, kind: type[Action]) -> _Handler:
@@ -254,7 +324,8 @@ class CatsDesk:
 
     @staticmethod
     def _default_office(kind: type[Action], movement: Mapping[str, Any]) -> str:
-        return str(movement["departure"] if kind is ResolveDiscrepancies else movement["destination"])
+        at_departure = kind in (ResolveDiscrepancies, RecordDepartureControl)
+        return str(movement["departure"] if at_departure else movement["destination"])
 
     def _mrn(self, customs: CustomsState, movement: Mapping[str, Any], key: str) -> str:
         """The MRN of the movement, from whichever of this administration's records holds it: the holder's

@@ -153,6 +153,8 @@ class MovementEntry(Record):
     additional_declaration_type: Literal["A", "D"] = Field("A", description="A standard, D pre-lodged")
     security: Literal[0, 1, 2, 3] = Field(0, description="safety and security (CL217)")
     time_limit: DayOrDate | None = Field(None, description="transit time limit: days from release (5d) or a date")
+    control: bool = Field(False, description="true: the office of departure controls the goods before release "
+                          "(CC060C, then a record_departure_control step)")
     leg_outside: LegOutside | None = Field(None, description="a leg outside the administrations, for the timeline")
 
 
@@ -220,6 +222,47 @@ class NotifyArrivalArguments(MovementStep):
     office: OfficeCode | None = Field(None, description="office of destination (default: the declared one)")
     trader: Code | None = Field(None, description="trader at destination (default: the consignee)")
     location: Code | None = Field(None, description="location of goods (default: the office's UN/LOCODE)")
+    simplified: bool = Field(False, description="true: the trader is an authorised consignee (simplified procedure:"
+                             " CC043C unloading permission, then an unloading_remarks step)")
+
+
+class AmendArguments(MovementStep):
+    """What the amendment gives anew; every other entry of the movement is declared again as it was."""
+
+    destination: OfficeCode | None = Field(None, description="office of destination")
+    transit: list[TransitEntry] | None = Field(None, description="offices of transit, in route order")
+    route: list[Code] | None = Field(None, description="countries of routing")
+    transport: Transport | None = Field(None, description="modes of transport")
+    equipment: list[EquipmentEntry] | None = Field(None, description="containers and seals")
+    guarantee: GuaranteeUse | None = Field(None, description="the guarantee the declaration uses")
+    items: list[ItemEntry] | None = Field(None, description="goods items")
+    documents: list[SupportingDocumentEntry] | None = Field(None, description="supporting documents")
+
+
+class PresentGoodsArguments(MovementStep):
+    location: Code | None = Field(None, description="UN/LOCODE where the goods are (default: the office's)")
+
+
+class UnloadingRemarksArguments(MovementStep):
+    conform: bool = Field(description="true: the goods match the declaration")
+    seals_ok: bool | None = Field(None, description="state of seals: true intact, false not (leave out: no seals)")
+    complete: bool = Field(True, description="false: unloading is not finished, the permission stands")
+    remark: Text | None = Field(None, description="what the consignee reports")
+    office: OfficeCode | None = Field(None, description="office of destination (default: the declared one)")
+    trader: Code | None = Field(None, description="authorised consignee (default: the consignee)")
+
+
+class DepartureControlArguments(MovementStep):
+    satisfactory: bool = Field(description="true: release (CC029C); false: no release (CC051C)")
+    text: Text | None = Field(None, description="what the control found")
+    office: OfficeCode | None = Field(None, description="office of departure (default: the declared one)")
+
+
+class IncidentArguments(MovementStep):
+    office: OfficeCode = Field(description="the office of transit that registers the incident")
+    code: Code = Field(pattern=r"^[0-9]$", description="incident code (CL019, n1; quote it)")
+    text: Text = Field(description="what happened")
+    location: Code | None = Field(None, description="UN/LOCODE of where it happened")
 
 
 class PresentArguments(MovementStep):
@@ -280,7 +323,9 @@ def _check_declare(document: Any, step: Any, arguments: MovementStep) -> Iterato
         yield from _office_of_node(document, step, movement.departure, "DEP", ("movement",))
 
 
-def _check_present(document: Any, step: Any, arguments: PresentArguments) -> Iterator[tuple[KeyPath, str]]:
+def _check_present(
+    document: Any, step: Any, arguments: PresentArguments | IncidentArguments
+) -> Iterator[tuple[KeyPath, str]]:
     movement, problems = _movement(document, arguments.movement)
     yield from problems
     yield from _office_of_node(document, step, arguments.office, "TRA", ("office",))
@@ -308,6 +353,10 @@ _at_destination = _at_office("DES", "destination")
 CATS_ACTIONS: tuple[StepAction, ...] = (
     StepAction("declare", "cats", MovementStep, "the holder lodges the movement's transit declaration (CC015C)",
                check=_check_declare),
+    StepAction("amend", "cats", AmendArguments, "the holder amends the declaration before release (CC013C; "
+               "CC004C or CC056C back)", check=_holder_step),
+    StepAction("present", "cats", PresentGoodsArguments, "the holder presents the goods of a pre-lodged "
+               "declaration (CC170C; CC028C back)", check=_holder_step),
     StepAction("invalidate", "cats", InvalidateArguments, "the holder asks to invalidate the declaration (CC014C)",
                check=_holder_step),
     StepAction("answer_enquiry", "cats", AnswerEnquiryArguments, "the holder answers an enquiry (CC141C)",
@@ -318,6 +367,12 @@ CATS_ACTIONS: tuple[StepAction, ...] = (
                "(CC007C)", check=_at_destination),
     StepAction("record_control", "cats", RecordControlArguments, "the office of destination records its control "
                "(CC025C release, CD018C results)", check=_at_destination),
+    StepAction("unloading_remarks", "cats", UnloadingRemarksArguments, "the authorised consignee reports on "
+               "unloading (CC044C; CC025C and CD018C follow)", check=_at_destination),
+    StepAction("record_departure_control", "cats", DepartureControlArguments, "the office of departure records "
+               "the control it notified (CC060C): release or not", check=_at_office("DEP", "departure")),
+    StepAction("record_incident", "cats", IncidentArguments, "an office of transit registers an incident en route "
+               "(CD180C to departure, CC182C to the holder)", check=_check_present),
     StepAction("resolve_discrepancies", "cats", ResolveArguments, "the office of departure clears up discrepancies "
                "found at destination (write-off)", check=_at_office("DEP", "departure")),
 )

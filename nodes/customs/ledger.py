@@ -54,6 +54,9 @@ class DepartureRecord:
     arrival_date: date | None = None
     discrepancies: str | None = None
     enquiry_answer: str | None = None  # what the holder said in CC141C
+    to_control: bool = False  # the office decided at acceptance to control the goods before release (CC060C)
+    control_text: str | None = None  # what the officer's control at departure found
+    incidents: tuple[str, ...] = ()  # offices that registered an incident en route (CD180C), in order
 
     @property
     def lrn(self) -> str:

@@ -17,25 +17,31 @@ __all__ = [
     "AAR",
     "ATR",
     "Address",
+    "AmendmentAcceptance",
     "ArrivalAdvice",
     "ArrivalNotification",
     "CatsMessage",
     "Consignment",
     "ConsignmentItem",
+    "ControlDecisionNotification",
     "ControlResults",
     "Declaration",
+    "DeclarationAmendment",
     "Discrepancies",
+    "ForwardedIncidentNotification",
     "FunctionalError",
     "FunctionalNack",
+    "GoodsRelease",
     "Guarantee",
     "GuaranteeNotValid",
     "GuaranteeReference",
     "GuaranteeUse",
     "GuaranteeUseCancellation",
     "GuaranteeUseResult",
-    "GoodsRelease",
     "Header",
     "HouseConsignment",
+    "Incident",
+    "IncidentNotification",
     "InformationAboutNonArrivedMovement",
     "InvalidGuaranteeReason",
     "InvalidationDecision",
@@ -46,18 +52,20 @@ __all__ = [
     "NotificationCrossingFrontier",
     "Packaging",
     "PositiveAcknowledge",
+    "PresentationNotification",
     "RecoveryNotification",
     "RejectionFromDeparture",
     "RejectionFromDestination",
     "ReleaseForTransit",
     "RequestOnNonArrivedMovement",
     "Seal",
-    "SCHEMA_ONLY_NAMES",
     "SupportingDocument",
     "Trader",
     "TransitDeclaration",
     "TransitOfficeDeclared",
     "TransportEquipment",
+    "UnloadingPermission",
+    "UnloadingRemarks",
     "WriteOffNotification",
 ]
 
@@ -625,6 +633,140 @@ class FunctionalNack:
     code = "CD906C"
 
 
+@dataclass(frozen=True)
+class DeclarationAmendment:
+    """CC013C E_DEC_AMD: holder → office of departure; the whole declaration again, as amended (only before
+    release). `mrn` is None for a pre-lodged declaration, which the holder names by its LRN."""
+
+    header: Header
+    mrn: str | None
+    declaration: Declaration
+    amendment_type_flag: bool = False  # amendmentTypeFlag 1: the amendment only changes guarantee data
+    code = "CC013C"
+
+    @property
+    def lrn(self) -> str:
+        return self.declaration.lrn
+
+    @property
+    def holder(self) -> str:
+        return self.declaration.holder.identification_number
+
+
+@dataclass(frozen=True)
+class AmendmentAcceptance:
+    """CC004C E_AMD_ACC: office of departure → holder; the amendment (CC013C) is accepted."""
+
+    header: Header
+    lrn: str
+    mrn: str | None
+    amendment_submitted_at: datetime  # amendmentSubmissionDateAndTime: when CC013C was prepared
+    amendment_accepted_at: datetime
+    office_of_departure: str
+    holder: str
+    code = "CC004C"
+
+
+@dataclass(frozen=True)
+class ControlDecisionNotification:
+    """CC060C E_CTR_DEC: office of departure → holder; the goods will be controlled before release."""
+
+    header: Header
+    lrn: str
+    mrn: str
+    notified_at: datetime  # controlNotificationDateAndTime
+    notification_type: str  # "0" decision to control, "2" intention to control (pre-lodged, AEO)
+    office_of_departure: str
+    holder: str
+    code = "CC060C"
+
+
+@dataclass(frozen=True)
+class PresentationNotification:
+    """CC170C E_PRE_NOT: holder → office of departure; the goods of a pre-lodged declaration are presented.
+
+    P5 names the declaration by its LRN only: the MRN comes after presentation (CC028C)."""
+
+    header: Header
+    lrn: str
+    office_of_departure: str
+    holder: str
+    location_of_goods: str | None  # UN/LOCODE where the goods are presented (P5 allows other identifications)
+    house_consignments: tuple[int, ...] = (1,)  # sequence numbers of the house consignments presented
+    type_of_location: str = "A"  # CL347: A designated location
+    qualifier_of_identification: str = "U"  # CL326: U the location is named by its UN/LOCODE
+    code = "CC170C"
+
+
+@dataclass(frozen=True)
+class UnloadingPermission:
+    """CC043C E_ULD_PER: office of destination → authorised consignee; the goods may be unloaded."""
+
+    header: Header
+    mrn: str
+    declaration_type: str
+    acceptance_date: date | None
+    security: int
+    reduced_dataset_indicator: bool
+    office_of_destination_actual: str
+    trader_at_destination: str
+    code = "CC043C"
+
+
+@dataclass(frozen=True)
+class UnloadingRemarks:
+    """CC044C E_ULD_REM: authorised consignee → office of destination; what unloading found."""
+
+    header: Header
+    mrn: str
+    office_of_destination_actual: str
+    trader_at_destination: str
+    conform: bool  # the goods match the declaration
+    unloading_completion: bool  # 0: unloading not finished
+    unloading_date: date
+    state_of_seals_ok: bool | None  # None: no seals to report on
+    remark: str | None = None
+    code = "CC044C"
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One INCIDENT of CD180C / CC182C: what happened en route, and where."""
+
+    sequence_number: int
+    code: str  # CL019 incident code (n1), e.g. "1" the carrier deviated from the itinerary
+    text: str
+    country: str  # Location/country
+    location: str | None = None  # Location/UNLocode
+    qualifier_of_identification: str = "U"  # CL326 of Location: U the place is named by its UN/LOCODE
+
+
+@dataclass(frozen=True)
+class IncidentNotification:
+    """CD180C INCIDENT NOTIFICATION: office of incident registration → office of departure."""
+
+    header: Header
+    mrn: str
+    notified_at: datetime  # incidentNotificationDateAndTime
+    office_of_departure: str
+    office_of_incident_registration: str
+    incidents: tuple[Incident, ...]
+    code = "CD180C"
+
+
+@dataclass(frozen=True)
+class ForwardedIncidentNotification:
+    """CC182C E_INC_NOT: office of departure → holder; an incident was registered en route."""
+
+    header: Header
+    mrn: str
+    notified_at: datetime
+    office_of_departure: str
+    office_of_incident_registration: str
+    incidents: tuple[Incident, ...]
+    code = "CC182C"
+
+
 CatsMessage = (
     TransitDeclaration
     | PositiveAcknowledge
@@ -652,6 +794,14 @@ CatsMessage = (
     | GuaranteeUseResult
     | GuaranteeUseCancellation
     | FunctionalNack
+    | DeclarationAmendment
+    | AmendmentAcceptance
+    | ControlDecisionNotification
+    | PresentationNotification
+    | UnloadingPermission
+    | UnloadingRemarks
+    | IncidentNotification
+    | ForwardedIncidentNotification
 )
 
 MESSAGE_NAMES: dict[str, str] = {
@@ -681,17 +831,13 @@ MESSAGE_NAMES: dict[str, str] = {
     "CD205C": "Guarantee use result",
     "CD204C": "Guarantee use cancellation",
     "CD906C": "Functional NACK",
-}
-"""Message names as NCTS lists them (CL060 and the DDNTA XSD headers), for timelines and errors."""
-
-SCHEMA_ONLY_NAMES: dict[str, str] = {
-    "CC004C": "Amendment acceptance",
     "CC013C": "Declaration amendment",
-    "CC043C": "Unloading permission",
-    "CC044C": "Unloading remarks",
+    "CC004C": "Amendment acceptance",
     "CC060C": "Control decision notification",
     "CC170C": "Presentation notification for the pre-lodged declaration",
+    "CC043C": "Unloading permission",
+    "CC044C": "Unloading remarks",
+    "CD180C": "Incident notification",
     "CC182C": "Forwarded incident notification to ED",
 }
-"""P5 trader messages caravan validates (schemas/cats/) but whose flows its offices do not run yet: no
-domain class, so a node refuses them cleanly as an unknown message after validation."""
+"""Message names as NCTS lists them (CL060 and the DDNTA XSD headers), for timelines and errors."""

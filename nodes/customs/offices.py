@@ -21,7 +21,14 @@ from typing import Any
 
 from exchange.errors import ProtocolError
 from nodes.customs import departure, destination, guarantee_office, transit
-from nodes.customs.actions import Action, PresentAtTransit, RecordControl, ResolveDiscrepancies
+from nodes.customs.actions import (
+    Action,
+    PresentAtTransit,
+    RecordControl,
+    RecordDepartureControl,
+    RecordIncident,
+    ResolveDiscrepancies,
+)
 from nodes.customs.config import OFFICE_CODE_LISTS, CustomsConfig, Office
 from nodes.customs.ledger import CustomsState
 from nodes.customs.model import CatsMessage, FunctionalError, FunctionalNack, TransitDeclaration
@@ -45,6 +52,8 @@ ACTION_ROLES: Mapping[type, tuple[str, Callable[[Step, CustomsState, Any], Custo
     PresentAtTransit: ("TRA", transit.act),
     RecordControl: ("DES", destination.act),
     ResolveDiscrepancies: ("DEP", departure.act),
+    RecordDepartureControl: ("DEP", departure.act),
+    RecordIncident: ("TRA", transit.act),
 }
 """Action → the role of the office where it happens, and that office's handler."""
 

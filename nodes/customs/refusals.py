@@ -20,14 +20,26 @@ from nodes.customs.model import (
     RejectionFromDeparture,
     RejectionFromDestination,
     TransitDeclaration,
+    UnloadingRemarks,
 )
 from nodes.customs.step import Step
 
-__all__ = ["ERROR_REASONS", "REJECTION_CODES", "functional_error", "reference_of", "refuse"]
+__all__ = [
+    "ERROR_REASONS",
+    "REFUSED_WITH",
+    "REJECTION_CODES",
+    "departure_rejection",
+    "functional_error",
+    "reference_of",
+    "refuse",
+]
 
-REJECTION_CODES: Mapping[str, str] = {"015": "12", "014": "4", "141": "12", "007": "12"}
+REJECTION_CODES: Mapping[str, str] = {
+    "015": "12", "013": "12", "014": "4", "141": "12", "170": "12", "007": "12", "044": "12"
+}
 """Business rejection type (IE number refused) → rejection code: CL226 "12" a message with functional
-errors, "4" an invalidation (cancellation) refused; CL227 "12" for the arrival notification."""
+errors, "4" an invalidation (cancellation) refused; CL227 "12" for the arrival notification and the
+unloading remarks."""
 
 Refuser = Callable[[Step, Any, tuple[FunctionalError, ...], str], None]
 """Answers a refused message: (step, message, functional errors, reason text)."""
@@ -57,7 +69,7 @@ def refuse(step: Step, message: Any, office: str, errors: tuple[FunctionalError,
     step.note("rejected", office, reference_of(message), f"{message.code} not applied: {text} [{listed}]")
 
 
-def _departure_rejection(
+def departure_rejection(
     step: Step,
     rejected_type: str,
     *,
@@ -68,6 +80,7 @@ def _departure_rejection(
     errors: tuple[FunctionalError, ...],
     text: str,
 ) -> None:
+    """CC056C to the holder: `rejected_type` is the IE number refused (CL226 gives the rejection code)."""
     step.send(
         RejectionFromDeparture,
         to=holder,
@@ -88,7 +101,7 @@ def _reject_declaration(
     step: Step, message: TransitDeclaration, errors: tuple[FunctionalError, ...], text: str
 ) -> None:
     declaration = message.declaration
-    _departure_rejection(
+    departure_rejection(
         step,
         "015",
         lrn=declaration.lrn,
@@ -104,11 +117,11 @@ def _reject_holder_message(rejected_type: str, office: Callable[[Any], str]) -> 
     """CC056C for a holder's message about a declared movement (CC014C, CC141C); `office` finds who refuses."""
 
     def reject(step: Step, message: Any, errors: tuple[FunctionalError, ...], text: str) -> None:
-        _departure_rejection(
+        departure_rejection(
             step,
             rejected_type,
             lrn=getattr(message, "lrn", None),
-            mrn=message.mrn,
+            mrn=getattr(message, "mrn", None),
             office=office(message),
             holder=message.holder,
             errors=errors,
@@ -118,20 +131,27 @@ def _reject_holder_message(rejected_type: str, office: Callable[[Any], str]) -> 
     return reject
 
 
-def _reject_arrival(step: Step, message: ArrivalNotification, errors: tuple[FunctionalError, ...], text: str) -> None:
-    step.send(
-        RejectionFromDestination,
-        to=message.trader_at_destination,
-        about=message.mrn,
-        mrn=message.mrn,
-        business_rejection_type="007",
-        rejection_date_and_time=step.now,
-        rejection_code=REJECTION_CODES["007"],
-        rejection_reason=text,
-        office_of_destination=message.office_of_destination_actual,
-        trader_at_destination=message.trader_at_destination,
-        errors=errors,
-    )
+def _reject_arrival(rejected_type: str) -> Refuser:
+    """CC057C for what a trader at destination sends: the arrival notification or the unloading remarks."""
+
+    def reject(
+        step: Step, message: ArrivalNotification | UnloadingRemarks, errors: tuple[FunctionalError, ...], text: str
+    ) -> None:
+        step.send(
+            RejectionFromDestination,
+            to=message.trader_at_destination,
+            about=message.mrn,
+            mrn=message.mrn,
+            business_rejection_type=rejected_type,
+            rejection_date_and_time=step.now,
+            rejection_code=REJECTION_CODES[rejected_type],
+            rejection_reason=text,
+            office_of_destination=message.office_of_destination_actual,
+            trader_at_destination=message.trader_at_destination,
+            errors=errors,
+        )
+
+    return reject
 
 
 def _nack(step: Step, message: Any, errors: tuple[FunctionalError, ...], text: str) -> None:
@@ -152,6 +172,14 @@ _REFUSERS: Mapping[str, Refuser] = {
     "CC015C": _reject_declaration,
     "CC014C": _reject_holder_message("014", attrgetter("office_of_departure")),
     "CC141C": _reject_holder_message("141", attrgetter("office_of_enquiry")),
-    "CC007C": _reject_arrival,
+    "CC013C": _reject_holder_message("013", attrgetter("declaration.office_of_departure")),
+    "CC170C": _reject_holder_message("170", attrgetter("office_of_departure")),
+    "CC007C": _reject_arrival("007"),
+    "CC044C": _reject_arrival("044"),
 }
 """Trader messages and their refusals; every other (common-domain) message is answered by CD906C."""
+
+REFUSED_WITH: Mapping[str, str] = {
+    code: "CC057C" if code in ("CC007C", "CC044C") else "CC056C" for code in _REFUSERS
+}
+"""Trader message → the message that refuses it: the rejection of the office the trader sent it to."""

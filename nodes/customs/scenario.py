@@ -88,6 +88,11 @@ class CatsScenario:
             guarantees=guarantees,
             risk_levels=risk_levels,
             time_limits=self._time_limits(),
+            controls=frozenset(
+                (str(movement.get("holder")), str(movement.get("lrn")))
+                for movement in self.scenario.movements.values()
+                if movement.get("control")
+            ),
         )
 
     def _time_limits(self) -> dict[tuple[str, str], TimeLimit]:
@@ -114,9 +119,12 @@ class CatsScenario:
 
     # -- declarations ---------------------------------------------------------------------------------------
 
-    def declaration(self, key: str) -> Declaration:
-        """The CC015C data of movement `key`, exactly as the scenario states it (rule breaches included)."""
-        movement = self.movement(key)
+    def declaration(self, key: str, changes: Mapping[str, Any] | None = None) -> Declaration:
+        """The CC015C data of movement `key`, exactly as the scenario states it (rule breaches included).
+
+        `changes` replaces movement entries (an amendment step's `guarantee`, `transit`, ...): the CC013C data.
+        """
+        movement = {**self.movement(key), **(changes or {})}
         where = f"movements.{key}"
         holder = self.trader(str(required(movement, "holder", where)), f"{where}.holder")
         consignee = self.trader(str(required(movement, "consignee", where)), f"{where}.consignee")

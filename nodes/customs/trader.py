@@ -1,5 +1,5 @@
-"""The traders of one country: holders who declare, cancel and answer enquiries; traders at destination who
-notify arrival.
+"""The traders of one country: holders who declare, amend, present pre-lodged goods, cancel and answer
+enquiries; traders at destination who notify arrival and, as authorised consignees, send unloading remarks.
 
 A trader's system knows little: the movements it declared (by LRN), the MRN customs gave each, and
 the latest thing customs said. The status labels are HMRC's (transit.md §1.6: the trader UI maps the
@@ -21,10 +21,13 @@ from nodes.customs.model import (
     ArrivalNotification,
     CatsMessage,
     Declaration,
+    DeclarationAmendment,
     Header,
     InformationAboutNonArrivedMovement,
     InvalidationRequest,
+    PresentationNotification,
     TransitDeclaration,
+    UnloadingRemarks,
 )
 from nodes.customs.outcome import Event, Outcome
 from nodes.records import Index, Layout, RecordKind, Shelved, Table, put, select
@@ -49,6 +52,8 @@ TRADER_AT_DESTINATION = "destination"
 TRADER_STATUS: Mapping[str, tuple[str, str]] = {
     "CC928C": (HOLDER, "Declaration sent"),
     "CC028C": (HOLDER, "MRN allocated"),
+    "CC004C": (HOLDER, "Declaration amendment accepted"),
+    "CC060C": (HOLDER, "Goods under control"),
     "CC056C": (HOLDER, "Rejected by office of departure"),
     "CC055C": (HOLDER, "Guarantee rejected"),
     "CC051C": (HOLDER, "Goods not released"),
@@ -58,7 +63,9 @@ TRADER_STATUS: Mapping[str, tuple[str, str]] = {
     "CC045C": (HOLDER, "Movement ended"),
     "CC140C": (HOLDER, "Under enquiry"),
     "CC035C": (HOLDER, "Goods being recovered"),
+    "CC182C": (HOLDER, "Incident during transit"),
     "CC057C": (TRADER_AT_DESTINATION, "Rejected by office of destination"),
+    "CC043C": (TRADER_AT_DESTINATION, "Unloading permission granted"),
     "CC025C": (TRADER_AT_DESTINATION, "Goods released"),
 }
 """Message from customs → (which side of the movement it is for, the status it shows)."""
@@ -152,6 +159,37 @@ class TraderDesk:
         state = _file(state, holder, declaration.lrn, movement)
         return Outcome(state, (message,), (Event("status", holder, declaration.lrn, status),))
 
+    def amend(self, state: TraderState, declaration: Declaration, now: datetime) -> Outcome[TraderState]:
+        """CC013C: the holder's declaration again, as amended, naming the MRN once customs gave one (a pre-lodged
+        declaration has none yet: the LRN names it). Raises UnknownMovement if the holder declared no such LRN."""
+        holder = declaration.holder.identification_number
+        movement = _declared(state, holder, declaration.lrn)
+        about = movement.mrn or declaration.lrn
+        state, message = _send(
+            state, holder, DeclarationAmendment, f"NTA.{movement.office[:2]}", about, now,
+            mrn=movement.mrn, declaration=declaration,
+        )
+        return self._sent(state, holder, declaration.lrn, movement, "Amendment sent", message, now)
+
+    def present(
+        self, state: TraderState, holder: str, lrn: str, location: str, now: datetime
+    ) -> Outcome[TraderState]:
+        """CC170C: the goods of the pre-lodged declaration `lrn` are at `location` (UN/LOCODE)."""
+        movement = _declared(state, holder, lrn)
+        state, message = _send(
+            state, holder, PresentationNotification, f"NTA.{movement.office[:2]}", lrn, now,
+            lrn=lrn, office_of_departure=movement.office, holder=holder, location_of_goods=location,
+        )
+        return self._sent(state, holder, lrn, movement, "Presentation notification sent", message, now)
+
+    @staticmethod
+    def _sent(
+        state: TraderState, trader: str, key: str, movement: TraderMovement, status: str, message: CatsMessage,
+        now: datetime,
+    ) -> Outcome[TraderState]:
+        state = _file(state, trader, key, replace(movement, status=status, updated_at=now))
+        return Outcome(state, (message,), (Event("status", trader, movement.mrn or key, status),))
+
     def request_invalidation(
         self, state: TraderState, holder: str, reference: str, justification: str, now: datetime
     ) -> Outcome[TraderState]:
@@ -207,9 +245,11 @@ class TraderDesk:
         return Outcome(state, (message,))
 
     def notify_arrival(
-        self, state: TraderState, mrn: str, office: str, trader: str, location: str, now: datetime
+        self, state: TraderState, mrn: str, office: str, trader: str, location: str, now: datetime,
+        simplified: bool = False,
     ) -> Outcome[TraderState]:
-        """CC007C from the trader at destination to the office where the goods are presented."""
+        """CC007C from the trader at destination to the office where the goods are presented; `simplified`: the
+        trader is an authorised consignee, who unloads on the office's permission (CC043C)."""
         state, message = _send(
             state,
             trader,
@@ -222,8 +262,32 @@ class TraderDesk:
             office_of_destination_actual=office,
             trader_at_destination=trader,
             location_of_goods=location,
+            simplified_procedure=simplified,
         )
         status = "Arrival notification sent"
+        state = _file(state, trader, mrn, TraderMovement(TRADER_AT_DESTINATION, office, None, mrn, status, now))
+        return Outcome(state, (message,), (Event("status", trader, mrn, status),))
+
+    def send_unloading_remarks(
+        self,
+        state: TraderState,
+        mrn: str,
+        office: str,
+        trader: str,
+        now: datetime,
+        *,
+        conform: bool,
+        complete: bool,
+        seals_ok: bool | None,
+        remark: str | None,
+    ) -> Outcome[TraderState]:
+        """CC044C from the authorised consignee to the office that permitted unloading: what unloading found."""
+        state, message = _send(
+            state, trader, UnloadingRemarks, f"NTA.{office[:2]}", mrn, now,
+            mrn=mrn, office_of_destination_actual=office, trader_at_destination=trader, conform=conform,
+            unloading_completion=complete, unloading_date=now.date(), state_of_seals_ok=seals_ok, remark=remark,
+        )
+        status = "Unloading remarks sent"
         state = _file(state, trader, mrn, TraderMovement(TRADER_AT_DESTINATION, office, None, mrn, status, now))
         return Outcome(state, (message,), (Event("status", trader, mrn, status),))
 
