@@ -46,12 +46,12 @@ from exchange.ippc.entities import ChannelRule, Direction, Receive, RuleType
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
 from exchange.ippc.face import IppcFace
 from exchange.listener import bind_listener, free_port
-from exchange.pki import Credentials, ScenarioPKI, TrustStore, ca_name
+from exchange.pki import Credentials, NodeSubject, ScenarioPKI, TrustStore, ca_name
 from exchange.revocation import CRL_FILE
 from exchange.runner import Deployment
 from exchange.scenario import Scenario
 from exchange.store import ensure_unused
-from exchange.tls import DRIVER, HUB, TLS_DIR, TlsIdentity
+from exchange.tls import DRIVER, HUB, TLS_DIR, TRADER_ORGANIZATION, TRADERS_DIR, TlsIdentity
 from nodes.configs import (
     HubConfig,
     NodeConfig,
@@ -60,6 +60,8 @@ from nodes.configs import (
     write_hub_config,
     write_node_config,
 )
+from nodes.declarant import Declarants, trader_ids
+from nodes.declarant_api import DeclarantApi
 from nodes.ephyto.validation import validate_phyto
 from nodes.families import build_desks
 from nodes.ippc_deliver import deliver_file
@@ -146,6 +148,11 @@ def write_pki(scenario: Scenario, directory: Path) -> None:
     tls.issue(parties, valid_from=tls_from, valid_until=tls_from + timedelta(days=3650)).write(
         directory / TLS_DIR, with_ca_key=False
     )
+    traders = {trader: spec.country for spec in scenario.nodes.values() for trader in trader_ids(spec.data)}
+    subjects = {trader: NodeSubject(TRADER_ORGANIZATION, country) for trader, country in traders.items()}
+    tls.issue(traders, valid_from=tls_from, valid_until=tls_from + timedelta(days=3650), subjects=subjects).write(
+        directory / TLS_DIR / TRADERS_DIR, with_ca_key=False
+    )
 
 
 def _tls(enabled: bool, pki: Path, party: str) -> TlsIdentity | None:
@@ -214,6 +221,9 @@ async def open_node(config: NodeConfig, scenario: Scenario) -> Node:
         services=node_services(config.scenario.parent, scenario.nodes[config.node].country),
         unsigned={"ephyto": _unsigned_policy(scenario.nodes[config.node].data)},
     )
+    spec = scenario.nodes[config.node]
+    declarants = await Declarants.open(node, spec.country, frozenset(trader_ids(spec.data)), config.scenario.parent)
+    node.attach(DeclarantApi(declarants))
     await node.start()
     return node
 

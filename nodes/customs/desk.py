@@ -25,7 +25,7 @@ from nodes.customs.actions import Action, PresentAtTransit, RecordControl, Resol
 from nodes.customs.codec import correlation, decode, encode
 from nodes.customs.ledger import BY_LRN, CUSTOMS_LAYOUT, CustomsState
 from nodes.customs.model import CatsMessage, FunctionalError
-from nodes.customs.needs import customs_needs, holder_needs, movement_needs, trader_needs
+from nodes.customs.needs import customs_needs, holder_needs, lodged_needs, movement_needs, trader_needs
 from nodes.customs.offices import CustomsAdministration
 from nodes.customs.outcome import Event, Outcome
 from nodes.customs.scenario import CatsScenario
@@ -84,6 +84,7 @@ class CatsDesk:
         self._configured = {"guarantees": {account.grn: account for account in config.guarantees}}  # until written
         self._actions: Mapping[str, _Handler] = {
             "declare": self._declare,
+            "submit": self._submit,
             "invalidate": self._invalidate,
             "answer_enquiry": self._answer_enquiry,
             "notify_arrival": self._notify_arrival,
@@ -114,6 +115,8 @@ class CatsDesk:
     def decide(self, trigger: Trigger, loaded: Loaded, now: datetime) -> DeskResult:
         before = self._state(loaded)
         subject = trigger.subject
+        written = subject.arguments["document"] if isinstance(subject, ScenarioStep) and subject.action == "submit" \
+            else None
         if isinstance(subject, ReadMessage):
             after, outcome = self._receive(before, subject, now)
         elif isinstance(subject, ScenarioStep):
@@ -125,7 +128,7 @@ class CatsDesk:
                    *TRADER_LAYOUT.changes(before.traders, after.traders))
         return DeskResult(
             changes=changes,
-            outgoing=tuple(self._outgoing(message) for message in outcome.messages),
+            outgoing=tuple(self._outgoing(message, written) for message in outcome.messages),
             events=tuple(_node_event(event) for event in outcome.events),
         )
 
@@ -141,6 +144,8 @@ class CatsDesk:
     def _step_needs(self, action: str, arguments: Mapping[str, Any]) -> tuple[Query, ...]:
         """The rows a step works on, from the movement it names: the holder's own movement, or the
         records that give the MRN here (and, notifying arrival, the trader's message counter)."""
+        if action == "submit":
+            return lodged_needs(decode(arguments["document"]))
         movement = self._cats.movement(str(arguments["movement"]))
         holder, lrn = str(movement["holder"]), str(movement["lrn"])
         if action in ("declare", "invalidate", "answer_enquiry"):
@@ -199,6 +204,12 @@ class CatsDesk:
     def _declare(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
         declaration = self._cats.declaration(str(arguments["movement"]))
         outcome = self._traders.declare(state.traders, declaration, declaration.office_of_departure[:2], now)
+        return replace(state, traders=outcome.state), outcome
+
+    def _submit(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
+        """A trader's own P5 message from the declarant channel (`document`, checked there): on to customs
+        as written, through the trader desk like a scripted declaration (nodes/declarant.py)."""
+        outcome = self._traders.lodge(state.traders, decode(arguments["document"]), now)
         return replace(state, traders=outcome.state), outcome
 
     def _invalidate(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
@@ -277,9 +288,11 @@ class CatsDesk:
 
     # -- results --------------------------------------------------------------------------------------------
 
-    def _outgoing(self, message: CatsMessage) -> OutgoingDocument:
+    def _outgoing(self, message: CatsMessage, written: etree._Element | None = None) -> OutgoingDocument:
+        """The document to send: `written` when a trader's system wrote it (it travels as the trader wrote
+        it, every group the domain classes do not hold included), else the message encoded."""
         return OutgoingDocument(
-            root=encode(message),
+            root=encode(message) if written is None else written,
             recipient=self._recipient_node(message),
             message_id=message.header.message_id,
             message_type=message.code,

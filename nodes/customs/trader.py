@@ -152,6 +152,35 @@ class TraderDesk:
         state = _file(state, holder, declaration.lrn, movement)
         return Outcome(state, (message,), (Event("status", holder, declaration.lrn, status),))
 
+    def lodge(self, state: TraderState, message: CatsMessage, now: datetime) -> Outcome[TraderState]:
+        """A message a trader's own system wrote (the declarant channel): sent as written, header and all.
+
+        A declaration or an arrival notification opens the trader's movement, as `declare` and
+        `notify_arrival` do, so that what customs answers finds it; a follow-up leaves the movement as
+        it is until customs answers.
+        """
+        trader = message.header.sender
+        if isinstance(message, TransitDeclaration):
+            declaration = message.declaration
+            status = "Declaration sent"
+            known = state.movements.get(trader, {}).get(declaration.lrn)
+            movement = (
+                replace(known, status=status, updated_at=now)
+                if known
+                else TraderMovement(HOLDER, declaration.office_of_departure, declaration.lrn, None, status, now)
+            )
+            state = _file(state, trader, declaration.lrn, movement)
+            return Outcome(state, (message,), (Event("status", trader, declaration.lrn, status),))
+        if isinstance(message, ArrivalNotification):
+            status = "Arrival notification sent"
+            arrived = TraderMovement(
+                TRADER_AT_DESTINATION, message.office_of_destination_actual, None, message.mrn, status, now
+            )
+            state = _file(state, trader, message.mrn, arrived)
+            return Outcome(state, (message,), (Event("status", trader, message.mrn, status),))
+        reference = getattr(message, "mrn", None) or getattr(message, "lrn", None) or ""
+        return Outcome(state, (message,), (Event("lodged", trader, reference, f"{message.code} sent"),))
+
     def request_invalidation(
         self, state: TraderState, holder: str, reference: str, justification: str, now: datetime
     ) -> Outcome[TraderState]:
