@@ -20,6 +20,7 @@ process yet.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
@@ -81,10 +82,10 @@ class DeclarantApi:
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/movements/{kind}", self._guarded(self._submit))
         app.router.add_get("/movements/{kind}", self._guarded(self._list))
-        app.router.add_get("/movements/{kind}/{movement}", self._guarded(self._movement))
-        app.router.add_post("/movements/{kind}/{movement}/messages", self._guarded(self._follow_up))
-        app.router.add_get("/movements/{kind}/{movement}/messages", self._guarded(self._messages))
-        app.router.add_get("/movements/{kind}/{movement}/messages/{message}", self._guarded(self._message))
+        app.router.add_get("/movements/{kind}/{movementId}", self._guarded(self._movement))
+        app.router.add_post("/movements/{kind}/{movementId}/messages", self._guarded(self._follow_up))
+        app.router.add_get("/movements/{kind}/{movementId}/messages", self._guarded(self._messages))
+        app.router.add_get("/movements/{kind}/{movementId}/messages/{messageId}", self._guarded(self._message))
 
     @staticmethod
     def _guarded(handler: Callable[[web.Request, str], Awaitable[web.StreamResponse]]) -> Handler:
@@ -104,9 +105,9 @@ class DeclarantApi:
 
     async def _body(self, request: web.Request) -> bytes:
         if request.content_type not in _XML_TYPES:
-            raise web.HTTPUnsupportedMediaType(
-                text=f'{{"error": "unsupported-media-type", "message": "send application/xml, not '
-                     f'{request.content_type}"}}', content_type="application/json")
+            said = f"send application/xml, not {request.content_type}"
+            refusal = {"error": "unsupported-media-type", "message": said}
+            raise web.HTTPUnsupportedMediaType(text=json.dumps(refusal), content_type="application/json")
         if request.content_length is not None and request.content_length > MAX_MESSAGE_BYTES:
             raise DocumentError(f"the message is {request.content_length} bytes; the limit is {MAX_MESSAGE_BYTES}",
                                 rule="too-large")
@@ -118,7 +119,7 @@ class DeclarantApi:
 
     async def _follow_up(self, request: web.Request, trader: str) -> web.StreamResponse:
         lodged = await self._declarants.lodge(trader, await self._body(request), _kind(request),
-                                              request.match_info["movement"])
+                                              request.match_info["movementId"])
         return json_response(lodged.as_dict(), status=200 if lodged.duplicate else 202)
 
     async def _list(self, request: web.Request, trader: str) -> web.StreamResponse:
@@ -126,19 +127,19 @@ class DeclarantApi:
         return json_response({"movements": [movement.as_dict() for movement in movements]})
 
     async def _movement(self, request: web.Request, trader: str) -> web.StreamResponse:
-        movement = await self._declarants.movement(trader, _kind(request), request.match_info["movement"])
+        movement = await self._declarants.movement(trader, _kind(request), request.match_info["movementId"])
         return json_response(movement.as_dict())
 
     async def _messages(self, request: web.Request, trader: str) -> web.StreamResponse:
         kind = _kind(request)
-        movement = await self._declarants.movement(trader, kind, request.match_info["movement"])
+        movement = await self._declarants.movement(trader, kind, request.match_info["movementId"])
         base = f"/movements/{kind}/{movement.movement_id}"
         messages = await self._declarants.messages(movement)
         return json_response({"messages": [message.as_dict(base) for message in messages]})
 
     async def _message(self, request: web.Request, trader: str) -> web.StreamResponse:
-        kind, wanted = _kind(request), request.match_info["message"]
-        movement = await self._declarants.movement(trader, kind, request.match_info["movement"])
+        kind, wanted = _kind(request), request.match_info["messageId"]
+        movement = await self._declarants.movement(trader, kind, request.match_info["movementId"])
         for message in await self._declarants.messages(movement):
             if message.message_id == wanted:
                 return web.Response(body=message.document, content_type="application/xml")

@@ -117,12 +117,13 @@ def _clock(start: datetime | None, database: Path) -> Clock:
 
 
 def write_pki(scenario: Scenario, directory: Path) -> None:
-    """The scenario CA, each node's signing certificate, and TLS identities for the hub, nodes and driver.
+    """The scenario CA, each node's signing certificate, and TLS identities for the hub, nodes, driver and traders.
 
     Signing certificates live in scenario time: valid from a day before the scenario starts, unless a
     node's `certificate: {valid_until: …}` makes one expire during it. TLS identities are checked by the
     TLS stack against the system clock, so they are valid from a day before the earlier of the scenario
-    start and today for ten years.
+    start and today for ten years. Each trader a node lists gets one too, under `tls/traders/` (its CN the
+    EORI), to call its node's trader API with (docs/TRADERS.md).
 
     Set-up is the one place that reads the wall clock, twice: for the TLS dates above, and for the
     CA's creation instant in its subject (`exchange.pki.ca_name`). That instant is what tells apart the

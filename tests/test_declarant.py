@@ -8,7 +8,15 @@ messages go to customs the way scripted declarations do, and customs' answers co
 from __future__ import annotations
 
 import asyncio
+import re
+import shutil
+import socket
 import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -16,6 +24,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 from lxml import etree
 
 from exchange.cli import main
@@ -173,8 +182,8 @@ async def test_a_schema_invalid_declaration_is_refused_with_its_path_and_nothing
     operation = root.find("TransitOperation")
     operation.remove(operation.find("reducedDatasetIndicator"))
     status, refusal = await live.submit(HOLDER, "uz", "/movements/departures", etree.tostring(root))
-    assert status == 400 and refusal["error"] == "validation-failed"
-    assert "/CC015C/TransitOperation" in refusal["path"] and refusal["rule"]
+    assert (status, refusal["error"], refusal["rule"]) == (400, "validation-failed", "minOccurs")
+    assert refusal["path"] == "/CC015C/TransitOperation/reducedDatasetIndicator"
     assert await live.get(HOLDER, "uz", "/movements/departures") == (200, {"movements": []})
 
 
@@ -359,3 +368,61 @@ def test_a_submit_step_naming_a_missing_file_or_another_nodes_trader_is_refused_
     said = capsys.readouterr()
     report = said.out + said.err
     assert "who is no trader of node 'ge'" in report and "missing.xml is no file beside the scenario" in report
+
+
+# -- the worked example in docs/TRADERS.md ----------------------------------------------------------------------
+
+
+def _worked_example() -> str:
+    section = (ROOT / "docs" / "TRADERS.md").read_text(encoding="utf-8").split("## Worked example", 1)[1]
+    match = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert match is not None, "TRADERS.md's worked example has no ```bash block"
+    return match.group(1)
+
+
+def _serving(url: str, context: ssl.SSLContext, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"{url} exited with {process.returncode}"
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=5, context=context).close()
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
+@pytest.mark.skipif(not all(shutil.which(tool) for tool in ("bash", "curl")), reason="the example needs bash and curl")
+def test_the_curl_worked_example_lodges_a_declaration_and_reads_the_mrn(tmp_path: Path) -> None:
+    out = tmp_path / "p5"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        base = probe.getsockname()[1]
+    assert main(["prepare", str(SCENARIO), "--out", str(out), "--base-port", str(base)]) == 0
+    listen = yaml.safe_load((out / "uz.yaml").read_text())["listen"]
+    node_url = f"https://{listen['host']}:{listen['port']}"
+    hub_listen = yaml.safe_load((out / "hub.yaml").read_text())["listen"]
+    hub_url = f"https://{hub_listen['host']}:{hub_listen['port']}"
+    driver = TlsIdentity.in_pki(out / "pki", DRIVER).client_context()
+    caravan = Path(sys.executable).parent / "caravan"
+    processes = []
+    try:
+        for component, config in (("hub", "hub.yaml"), ("node", "uz.yaml")):
+            with (tmp_path / f"{component}.log").open("wb") as log:
+                processes.append(subprocess.Popen([str(caravan), component, "--config", str(out / config)],
+                                                  stdout=log, stderr=subprocess.STDOUT))
+        _serving(hub_url, driver, processes[0])
+        _serving(node_url, driver, processes[1])
+        run = subprocess.run(["bash", "-c", _worked_example()], cwd=tmp_path, capture_output=True, timeout=120,
+                             env={"PATH": "/usr/bin:/bin", "PKI": str(out / "pki"), "NODE": node_url,
+                                  "DECLARATION": str(SAMPLES / "uz-cc015c-silk-road.xml")})
+        output = run.stdout.decode()
+        assert run.returncode == 0, output + run.stderr.decode()
+        assert re.findall(r"^HTTP (\d{3})$", output, re.M) == ["202", "200"], output
+        mrn = re.search(r"<MRN>([0-9A-Z]{18})</MRN>", output)
+        assert mrn is not None and mrn.group(1).startswith("26UZ"), output
+        assert '"CC928C"' in output and '"duplicate": true' in output
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)

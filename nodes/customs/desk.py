@@ -115,8 +115,7 @@ class CatsDesk:
     def decide(self, trigger: Trigger, loaded: Loaded, now: datetime) -> DeskResult:
         before = self._state(loaded)
         subject = trigger.subject
-        written = subject.arguments["document"] if isinstance(subject, ScenarioStep) and subject.action == "submit" \
-            else None
+        written = _as_written(subject)
         if isinstance(subject, ReadMessage):
             after, outcome = self._receive(before, subject, now)
         elif isinstance(subject, ScenarioStep):
@@ -308,6 +307,13 @@ class CatsDesk:
             raise ProtocolError(f"{message.code} is addressed to {recipient!r}, who is no trader of the scenario",
                                 document=message.code, path=f"/{message.code}/messageRecipient", rule="12")
         return node
+
+
+def _as_written(subject: object) -> etree._Element | None:
+    """The document a trader's system wrote, when the trigger is its submission (it is sent unchanged)."""
+    if isinstance(subject, ScenarioStep) and subject.action == "submit":
+        return subject.arguments["document"]  # type: ignore[no-any-return]
+    return None
 
 
 def _node_event(event: Event) -> NodeEvent:
