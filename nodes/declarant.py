@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +112,12 @@ DECLARANT_SCHEMA = (
 _DSIG = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 
 
+def _links(kind: str, movement_id: str) -> dict[str, Any]:
+    """HAL-style links of a movement, as HMRC's answers carry them."""
+    base = f"/movements/{kind}/{movement_id}"
+    return {"self": {"href": base}, "messages": {"href": f"{base}/messages"}}
+
+
 @dataclass(frozen=True)
 class Lodged:
     """The answer to one submission: the movement it opened or went to, and what the node did with it."""
@@ -124,7 +130,6 @@ class Lodged:
     events: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        base = f"/movements/{self.kind}/{self.movement_id}"
         return {
             "movementId": self.movement_id,
             "movementType": self.kind[:-1],
@@ -132,7 +137,7 @@ class Lodged:
             "messageType": self.message_type,
             "duplicate": self.duplicate,
             "events": list(self.events),
-            "_links": {"self": {"href": base}, "messages": {"href": f"{base}/messages"}},
+            "_links": _links(self.kind, self.movement_id),
         }
 
 
@@ -148,14 +153,13 @@ class TraderMovementView:
     created_at: str
 
     def as_dict(self) -> dict[str, Any]:
-        base = f"/movements/{self.kind}/{self.movement_id}"
         return {
             "id": self.movement_id,
             "movementType": self.kind[:-1],
             "movementReferenceNumber": self.mrn,
             "localReferenceNumber": self.lrn,
             "created": self.created_at,
-            "_links": {"self": {"href": base}, "messages": {"href": f"{base}/messages"}},
+            "_links": _links(self.kind, self.movement_id),
         }
 
 
@@ -306,8 +310,7 @@ class Declarants:
 
     async def _check_about(self, root: etree._Element, code: str, movement: TraderMovementView) -> None:
         """A follow-up names the movement it is posted to, by its LRN or its MRN."""
-        mrn = movement.mrn or await self._mrn(movement)
-        for name, expected in (("LRN", movement.lrn), ("MRN", mrn)):
+        for name, expected in (("LRN", movement.lrn), ("MRN", movement.mrn)):
             named = _text(root, f"TransitOperation/{name}")
             if named is not None and named != expected:
                 raise InputError(
@@ -383,7 +386,7 @@ class Declarants:
             raise ScenarioError(f"submit: {code} is no message a trader sends", path="file", rule="message-type")
         lrn, mrn = _text(root, "TransitOperation/LRN"), _text(root, "TransitOperation/MRN")
         for movement in await self.movements(trader, kind):
-            if (lrn and movement.lrn == lrn) or (mrn and (movement.mrn or await self._mrn(movement)) == mrn):
+            if (lrn and movement.lrn == lrn) or (mrn and movement.mrn == mrn):
                 return kind, movement.movement_id
         raise ScenarioError(f"submit: {trader} lodged no movement {mrn or lrn} to send {code} about", path="file",
                             rule="90")
@@ -394,7 +397,7 @@ class Declarants:
         rows = await self._node.database.fetch_all(
             "SELECT * FROM declarant_movements WHERE trader = ? AND kind = ? ORDER BY created_at, id", (trader, kind)
         )
-        return [_view(row) for row in rows]
+        return [await self._with_mrn(_view(row)) for row in rows]
 
     async def movement(self, trader: str, kind: str, movement_id: str) -> TraderMovementView:
         """The trader's movement, or UnknownMovement: another trader's is not shown to exist."""
@@ -403,7 +406,18 @@ class Declarants:
         )
         if row is None:
             raise UnknownMovement(f"{trader} has no {kind[:-1]} movement {movement_id}", path="movementId", rule="90")
-        return _view(row)
+        return await self._with_mrn(_view(row))
+
+    async def _with_mrn(self, movement: TraderMovementView) -> TraderMovementView:
+        """A departure with the MRN customs gave it, kept once an answer has shown it (CC028C)."""
+        if movement.mrn is not None:
+            return movement
+        mrn = await self._mrn(movement)
+        if mrn is None:
+            return movement
+        async with self._node.database.transaction() as db:
+            await db.execute("UPDATE declarant_movements SET mrn = ? WHERE id = ?", (mrn, movement.movement_id))
+        return replace(movement, mrn=mrn)
 
     async def messages(self, movement: TraderMovementView) -> list[MovementMessage]:
         """What the trader sent for the movement and what customs answered, in the order they happened."""

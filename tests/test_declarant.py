@@ -60,28 +60,30 @@ def declaration(message_id: str = "SRT-T-000001", lrn: str = "UZ26SRTT0000001", 
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
+def from_fixture(name: str, texts: dict[str, str]) -> bytes:
+    """An HMRC-style fixture (tests/data/p5/) with the texts at the given paths replaced."""
+    root = etree.parse(str(FIXTURES / name)).getroot()
+    for path, text in texts.items():
+        root.find(path).text = text
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
 def invalidation(mrn: str, message_id: str = "SRT-T-000009") -> bytes:
     """The HMRC-style CC014C, from the holder of node uz, for `mrn`."""
-    root = etree.parse(str(FIXTURES / "cc014c-hmrc-style.xml")).getroot()
-    root.find("messageSender").text = HOLDER
-    root.find("messageRecipient").text = "NTA.UZ"
-    root.find("messageIdentification").text = message_id
-    root.find("TransitOperation/MRN").text = mrn
-    root.find("CustomsOfficeOfDeparture/referenceNumber").text = "UZ000100"
-    root.find("HolderOfTheTransitProcedure/identificationNumber").text = HOLDER
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return from_fixture("cc014c-hmrc-style.xml", {
+        "messageSender": HOLDER, "messageRecipient": "NTA.UZ", "messageIdentification": message_id,
+        "TransitOperation/MRN": mrn, "CustomsOfficeOfDeparture/referenceNumber": "UZ000100",
+        "HolderOfTheTransitProcedure/identificationNumber": HOLDER,
+    })
 
 
 def arrival(mrn: str, message_id: str = "BSL-T-000001") -> bytes:
     """The HMRC-style CC007C, from the consignee of node ge, at Poti."""
-    root = etree.parse(str(FIXTURES / "cc007c-hmrc-style.xml")).getroot()
-    root.find("messageSender").text = CONSIGNEE
-    root.find("messageRecipient").text = "NTA.GE"
-    root.find("messageIdentification").text = message_id
-    root.find("TransitOperation/MRN").text = mrn
-    root.find("CustomsOfficeOfDestinationActual/referenceNumber").text = "GE000510"
-    root.find("TraderAtDestination/identificationNumber").text = CONSIGNEE
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return from_fixture("cc007c-hmrc-style.xml", {
+        "messageSender": CONSIGNEE, "messageRecipient": "NTA.GE", "messageIdentification": message_id,
+        "TransitOperation/MRN": mrn, "CustomsOfficeOfDestinationActual/referenceNumber": "GE000510",
+        "TraderAtDestination/identificationNumber": CONSIGNEE,
+    })
 
 
 @dataclass
@@ -123,6 +125,17 @@ class Live:
             await asyncio.sleep(0.05)
         raise AssertionError(f"{path} never listed {sorted(wanted)}: {listing}")
 
+    async def destination_state(self, lrn: str, wanted: str) -> str | None:
+        """The movement's state at Poti once it is `wanted`, or what it is after waiting (the driver reads it)."""
+        async with self.party(DRIVER) as session:
+            for _ in range(200):
+                async with session.get(self.url("ge", "/state")) as response:
+                    found = (await response.json())["cats"]["movements"].get(lrn, {}).get("destination")
+                if found == wanted:
+                    break
+                await asyncio.sleep(0.05)
+        return found
+
     async def document(self, eori: str, node: str, href: str) -> etree._Element:
         async with self.trader(eori) as session, session.get(self.url(node, href)) as response:
             assert response.status == 200 and response.content_type == "application/xml"
@@ -160,7 +173,7 @@ async def test_a_submitted_declaration_gets_acknowledgement_and_mrn_back_to_the_
     assert allocated.findtext("TransitOperation/LRN") == "UZ26SRTT0000001" and mrn.startswith("26UZ")
     assert allocated.find(DSIG) is None  # the P5 document as the trader's application reads it
     status, seen = await live.get(HOLDER, "uz", f"/movements/departures/{movement}")
-    assert status == 200 and seen["localReferenceNumber"] == "UZ26SRTT0000001"
+    assert status == 200 and (seen["localReferenceNumber"], seen["movementReferenceNumber"]) == ("UZ26SRTT0000001", mrn)
     sent = await live.document(HOLDER, "uz", _first(messages, "CC015C")["_links"]["self"]["href"])
     assert etree.tostring(sent) == etree.tostring(etree.fromstring(declaration()))  # kept as the trader sent it
 
@@ -262,12 +275,11 @@ async def test_an_invalidation_after_release_is_answered_out_of_sequence(live: L
 
 async def test_a_follow_up_customs_do_not_process_is_refused_whole_not_failed(live: Live) -> None:
     _, lodged = await live.submit(HOLDER, "uz", "/movements/departures", declaration())
-    root = etree.parse(str(FIXTURES / "cc170c-hmrc-style.xml")).getroot()
-    root.find("messageSender").text = HOLDER
-    root.find("messageRecipient").text = "NTA.UZ"
-    root.find("TransitOperation/LRN").text = "UZ26SRTT0000001"
-    root.find("CustomsOfficeOfDeparture/referenceNumber").text = "UZ000100"
-    root.find("HolderOfTheTransitProcedure/identificationNumber").text = HOLDER
+    root = etree.fromstring(from_fixture("cc170c-hmrc-style.xml", {
+        "messageSender": HOLDER, "messageRecipient": "NTA.UZ", "TransitOperation/LRN": "UZ26SRTT0000001",
+        "CustomsOfficeOfDeparture/referenceNumber": "UZ000100",
+        "HolderOfTheTransitProcedure/identificationNumber": HOLDER,
+    }))
     try:
         decode(root)
         processed = True
@@ -294,16 +306,10 @@ async def test_a_departure_and_its_arrival_round_trip_between_two_nodes(live: Li
     messages = await live.answers(HOLDER, "uz", lodged["movementId"], "departures", {"CC029C"})
     mrn = (await live.document(HOLDER, "uz", _first(messages, "CC028C")["_links"]["self"]["href"])).findtext(
         "TransitOperation/MRN")
+    assert await live.destination_state("UZ26SRTT0000001", "AARReceived") == "AARReceived"  # CD001C is there
     status, arrived = await live.submit(CONSIGNEE, "ge", "/movements/arrivals", arrival(mrn))
     assert status == 202, arrived
-    async with live.party(DRIVER) as session:
-        for _ in range(200):
-            async with session.get(live.url("ge", "/state")) as response:
-                state = await response.json()
-            if state["cats"]["movements"].get("UZ26SRTT0000001", {}).get("destination") == "Arrived":
-                break
-            await asyncio.sleep(0.05)
-    assert state["cats"]["movements"]["UZ26SRTT0000001"]["destination"] == "Arrived"
+    assert await live.destination_state("UZ26SRTT0000001", "Arrived") == "Arrived"
 
 
 # -- the answers against the official schema --------------------------------------------------------------------

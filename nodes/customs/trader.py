@@ -128,6 +128,29 @@ def _file(state: TraderState, trader: str, key: str, movement: TraderMovement) -
     return replace(state, movements=put(state.movements, trader, put(state.movements.get(trader, {}), key, movement)))
 
 
+def _declaration_sent(state: TraderState, message: TransitDeclaration, now: datetime) -> Outcome[TraderState]:
+    """The holder's movement once its CC015C is on its way, filed under the LRN (a reused LRN: the same one)."""
+    holder, declaration = message.header.sender, message.declaration
+    status = "Declaration sent"
+    known = state.movements.get(holder, {}).get(declaration.lrn)
+    movement = (
+        replace(known, status=status, updated_at=now)
+        if known
+        else TraderMovement(HOLDER, declaration.office_of_departure, declaration.lrn, None, status, now)
+    )
+    state = _file(state, holder, declaration.lrn, movement)
+    return Outcome(state, (message,), (Event("status", holder, declaration.lrn, status),))
+
+
+def _arrival_sent(state: TraderState, message: ArrivalNotification, now: datetime) -> Outcome[TraderState]:
+    """The trader at destination's movement once its CC007C is on its way, filed under the MRN."""
+    trader, status = message.header.sender, "Arrival notification sent"
+    arrived = TraderMovement(TRADER_AT_DESTINATION, message.office_of_destination_actual, None, message.mrn, status,
+                             now)
+    state = _file(state, trader, message.mrn, arrived)
+    return Outcome(state, (message,), (Event("status", trader, message.mrn, status),))
+
+
 class TraderDesk:
     """All holders and traders at destination of one country, behind one sans-IO interface."""
 
@@ -142,15 +165,7 @@ class TraderDesk:
         state, message = _send(
             state, holder, TransitDeclaration, f"NTA.{recipient_country}", declaration.lrn, now, declaration=declaration
         )
-        known = state.movements.get(holder, {}).get(declaration.lrn)
-        status = "Declaration sent"
-        movement = (
-            replace(known, status=status, updated_at=now)
-            if known
-            else TraderMovement(HOLDER, declaration.office_of_departure, declaration.lrn, None, status, now)
-        )
-        state = _file(state, holder, declaration.lrn, movement)
-        return Outcome(state, (message,), (Event("status", holder, declaration.lrn, status),))
+        return _declaration_sent(state, message, now)
 
     def lodge(self, state: TraderState, message: CatsMessage, now: datetime) -> Outcome[TraderState]:
         """A message a trader's own system wrote (the declarant channel): sent as written, header and all.
@@ -159,27 +174,12 @@ class TraderDesk:
         `notify_arrival` do, so that what customs answers finds it; a follow-up leaves the movement as
         it is until customs answers.
         """
-        trader = message.header.sender
         if isinstance(message, TransitDeclaration):
-            declaration = message.declaration
-            status = "Declaration sent"
-            known = state.movements.get(trader, {}).get(declaration.lrn)
-            movement = (
-                replace(known, status=status, updated_at=now)
-                if known
-                else TraderMovement(HOLDER, declaration.office_of_departure, declaration.lrn, None, status, now)
-            )
-            state = _file(state, trader, declaration.lrn, movement)
-            return Outcome(state, (message,), (Event("status", trader, declaration.lrn, status),))
+            return _declaration_sent(state, message, now)
         if isinstance(message, ArrivalNotification):
-            status = "Arrival notification sent"
-            arrived = TraderMovement(
-                TRADER_AT_DESTINATION, message.office_of_destination_actual, None, message.mrn, status, now
-            )
-            state = _file(state, trader, message.mrn, arrived)
-            return Outcome(state, (message,), (Event("status", trader, message.mrn, status),))
+            return _arrival_sent(state, message, now)
         reference = getattr(message, "mrn", None) or getattr(message, "lrn", None) or ""
-        return Outcome(state, (message,), (Event("lodged", trader, reference, f"{message.code} sent"),))
+        return Outcome(state, (message,), (Event("lodged", message.header.sender, reference, f"{message.code} sent"),))
 
     def request_invalidation(
         self, state: TraderState, holder: str, reference: str, justification: str, now: datetime
@@ -252,9 +252,7 @@ class TraderDesk:
             trader_at_destination=trader,
             location_of_goods=location,
         )
-        status = "Arrival notification sent"
-        state = _file(state, trader, mrn, TraderMovement(TRADER_AT_DESTINATION, office, None, mrn, status, now))
-        return Outcome(state, (message,), (Event("status", trader, mrn, status),))
+        return _arrival_sent(state, message, now)
 
     def receive(self, state: TraderState, message: CatsMessage, now: datetime) -> Outcome[TraderState]:
         """Record what customs said: the status, and the MRN once CC028C gives it.
