@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from nodes.customs.codec import decode
 from nodes.customs.mrn import allocate_mrn
 from nodes.language import load_scenario
 from nodes.launch import local_deployment
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "uzb-geo-p5-trader.yaml"
@@ -401,10 +401,7 @@ def _serving(url: str, context: ssl.SSLContext, process: subprocess.Popen[bytes]
 @pytest.mark.skipif(not all(shutil.which(tool) for tool in ("bash", "curl")), reason="the example needs bash and curl")
 def test_the_curl_worked_example_lodges_a_declaration_and_reads_the_mrn(tmp_path: Path) -> None:
     out = tmp_path / "p5"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        base = probe.getsockname()[1]
-    assert main(["prepare", str(SCENARIO), "--out", str(out), "--base-port", str(base)]) == 0
+    assert main(["prepare", str(SCENARIO), "--out", str(out), "--base-port", str(free_ports(4))]) == 0
     listen = yaml.safe_load((out / "uz.yaml").read_text())["listen"]
     node_url = f"https://{listen['host']}:{listen['port']}"
     hub_listen = yaml.safe_load((out / "hub.yaml").read_text())["listen"]
