@@ -144,6 +144,9 @@ class CatsDesk:
         """The rows a step works on, from the movement it names: the holder's own movement, or the
         records that give the MRN here (and, notifying arrival, the trader's message counter)."""
         if action == "submit":
+            if not isinstance(arguments.get("document"), etree._Element):
+                raise ScenarioError("submit: this node has no declarant channel to read the file", path="file",
+                                    rule="unknown-action")
             return lodged_needs(decode(arguments["document"]))
         movement = self._cats.movement(str(arguments["movement"]))
         holder, lrn = str(movement["holder"]), str(movement["lrn"])
