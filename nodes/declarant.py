@@ -103,7 +103,8 @@ DECLARANT_SCHEMA = (
         message_id TEXT NOT NULL UNIQUE,
         message_type TEXT NOT NULL,
         document BLOB NOT NULL,
-        sent_at TEXT NOT NULL
+        sent_at TEXT NOT NULL,
+        after_inbox INTEGER NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS declarant_by_trader ON declarant_movements (trader, kind)",
     "CREATE INDEX IF NOT EXISTS declarant_by_movement ON declarant_messages (movement_id)",
@@ -260,8 +261,10 @@ class Declarants:
                 return Lodged(known["movement_id"], kind, key, code, duplicate=True)
             self._check_supported(root, code)
             opened = movement.movement_id if movement else self._new_movement_id(trader, message_id)
+            before = await self._node.database.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM inbox")
             events = await self._node.decide("submit", {"document": root}, key=f"declarant:{trader}:{message_id}")
-            await self._file(trader, kind, opened, movement is None, root, code, message_id, body)
+            await self._file(trader, kind, opened, movement is None, root, code, message_id, body,
+                             after_inbox=before["n"] if before else 0)
         return Lodged(opened, kind, key, code, duplicate=False, events=tuple(events))
 
     def _admit(self, trader: str | None) -> None:
@@ -338,7 +341,9 @@ class Declarants:
         return message_key(f"{self._node.node_id}\x00{trader}", message_id)
 
     async def _file(self, trader: str, kind: str, movement_id: str, new: bool, root: etree._Element, code: str,
-                    message_id: str, body: bytes) -> None:
+                    message_id: str, body: bytes, *, after_inbox: int) -> None:
+        """Keep what the trader sent; `after_inbox` is the newest inbox row before it went, which no answer
+        to it can be (the listing's order)."""
         now = _stamp(self._node.clock.now())
         async with self._node.database.transaction() as db:
             if new:
@@ -349,9 +354,9 @@ class Declarants:
                      _text(root, "TransitOperation/MRN"), now),
                 )
             await db.execute(
-                "INSERT INTO declarant_messages (movement_id, trader, message_id, message_type, document, sent_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (movement_id, trader, message_id, code, body, now),
+                "INSERT INTO declarant_messages (movement_id, trader, message_id, message_type, document, sent_at, "
+                "after_inbox) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (movement_id, trader, message_id, code, body, now, after_inbox),
             )
 
     # -- the scenario step ----------------------------------------------------------------------------------
@@ -420,19 +425,23 @@ class Declarants:
         return replace(movement, mrn=mrn)
 
     async def messages(self, movement: TraderMovementView) -> list[MovementMessage]:
-        """What the trader sent for the movement and what customs answered, in the order they happened."""
+        """What the trader sent for the movement and what customs answered, in the order they happened.
+
+        Virtual time often gives a message and its answer the same second, so the order is the node's
+        own: a sent message comes after every inbox row that was there when it was filed.
+        """
         sent = await self._node.database.fetch_all(
-            "SELECT message_id, message_type, document, sent_at FROM declarant_messages WHERE movement_id = ? "
-            "ORDER BY id", (movement.movement_id,)
+            "SELECT id, message_id, message_type, document, sent_at, after_inbox FROM declarant_messages "
+            "WHERE movement_id = ? ORDER BY id", (movement.movement_id,)
         )
         listed = [
-            (row["sent_at"], 0, MovementMessage(message_key(movement.trader, row["message_id"]), row["message_type"],
-                                                "sent", row["sent_at"], bytes(row["document"])))
+            ((row["after_inbox"], 1, row["id"]),
+             MovementMessage(message_key(movement.trader, row["message_id"]), row["message_type"], "sent",
+                             row["sent_at"], bytes(row["document"])))
             for row in sent
         ]
-        answers = await self._answers(movement)
-        listed.extend((at, key, message) for key, (at, message) in enumerate(answers, start=1))
-        return [message for _, _, message in sorted(listed, key=lambda entry: (entry[0], entry[1]))]
+        listed.extend(((inbox_id, 0, 0), message) for inbox_id, message in await self._answers(movement))
+        return [message for _, message in sorted(listed, key=lambda entry: entry[0])]
 
     async def _mrn(self, movement: TraderMovementView) -> str | None:
         """The MRN customs gave a departure, from the answer that carries it beside the LRN (CC028C)."""
@@ -442,14 +451,15 @@ class Declarants:
                 return _text(root, "TransitOperation/MRN")
         return None
 
-    async def _answers(self, movement: TraderMovementView) -> list[tuple[str, MovementMessage]]:
-        """The inbox messages to the trader about the movement (its LRN, or the MRN an answer gave it)."""
+    async def _answers(self, movement: TraderMovementView) -> list[tuple[int, MovementMessage]]:
+        """The inbox messages to the trader about the movement (its LRN, or the MRN an answer gave it),
+        with their inbox row ids."""
         recipient = f"<messageRecipient>{movement.trader}</messageRecipient>".encode()
         rows = await self._node.database.fetch_all(
-            "SELECT sender, message_type, document, received_at FROM inbox WHERE instr(document, ?) > 0 ORDER BY id",
-            (recipient,),
+            "SELECT id, sender, message_type, document, received_at FROM inbox WHERE instr(document, ?) > 0 "
+            "ORDER BY id", (recipient,),
         )
-        found: list[tuple[str, MovementMessage]] = []
+        found: list[tuple[int, MovementMessage]] = []
         mrn = movement.mrn
         for row in rows:
             root = etree.fromstring(bytes(row["document"]))
@@ -462,7 +472,7 @@ class Declarants:
             message = MovementMessage(message_key(_text(root, "messageSender") or row["sender"], identification),
                                       row["message_type"], "received", row["received_at"],
                                       _answer_document(bytes(row["document"])))
-            found.append((row["received_at"], message))
+            found.append((row["id"], message))
         return found
 
 

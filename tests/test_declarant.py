@@ -265,6 +265,8 @@ async def test_an_invalidation_after_release_is_answered_out_of_sequence(live: L
     status, lodged = await live.submit(HOLDER, "uz", f"/movements/departures/{movement}/messages", invalidation(mrn))
     assert status == 202, lodged
     messages = await live.answers(HOLDER, "uz", movement, "departures", {"CC014C", "CC056C"})
+    order = [message["messageType"] for message in messages]  # all in one virtual second: the node's order
+    assert order.index("CC029C") < order.index("CC014C") < order.index("CC056C"), order
     rejection = await live.document(HOLDER, "uz", _first(messages, "CC056C")["_links"]["self"]["href"])
     assert rejection.findtext("TransitOperation/businessRejectionType") == "014"
     assert rejection.findtext("FunctionalError/errorCode") == "92"
