@@ -15,6 +15,8 @@ wait until no work is in flight (exchange/activity.py), `GET /state`, `GET /even
 to read what happened.
 While a scripted `offline` fault cuts the node off, it keeps working locally: actions commit and the
 outbox waits until the link is back.
+A channel (`attach`) opens the node to other parties: the declarant channel's trader API
+(nodes/declarant_api.py) takes traders' own messages, which reach the desks through `decide`.
 """
 
 from __future__ import annotations
