@@ -31,6 +31,7 @@ __all__ = [
     "DuplicateMessage",
     "InputError",
     "Issue",
+    "NotSupported",
     "OutOfSequence",
     "ProtocolError",
     "ResourceBusy",
@@ -144,6 +145,12 @@ class DuplicateMessage(CaravanError):
     """NCTS functional error 26: a message identification seen before with other content."""
 
     code = "duplicate-message"
+
+
+class NotSupported(CaravanError):
+    """A valid message that the receiver does not process (yet): refused whole, nothing changed or sent."""
+
+    code = "not-supported"
 
 
 class TransportError(CaravanError):

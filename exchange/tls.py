@@ -6,7 +6,9 @@ scenario (virtual) time, so a signing certificate that expires on day 2 of a pil
 wire on day 1. The common name of both certificates is the party's node id, and the receiving side
 binds them: the TLS peer must be the envelope's sender, who must be the document's signer.
 
-Layout under a scenario's `pki/`: `tls/ca.pem` (the same root), `tls/<party>.pem`, `tls/<party>-key.pem`.
+Layout under a scenario's `pki/`: `tls/ca.pem` (the same root), `tls/<party>.pem`, `tls/<party>-key.pem`;
+declarants (traders) have theirs under `tls/traders/`, named and common-named by their EORI, to call their
+node's trader API with (nodes/declarant.py); they never sign.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from exchange.revocation import CRL_FILE, RevocationList
 if TYPE_CHECKING:  # a health check builds a client context without loading the HTTP server stack
     from aiohttp import web
 
-__all__ = ["DRIVER", "HUB", "TLS_DIR", "TlsIdentity", "peer_certificate"]
+__all__ = ["DRIVER", "HUB", "TLS_DIR", "TRADERS_DIR", "TRADER_ORGANIZATION", "TlsIdentity", "peer_certificate"]
 
 TLS_DIR = "tls"
+TRADERS_DIR = "traders"
+TRADER_ORGANIZATION = "caravan declarant"
+"""The organisation of a trader's TLS certificate: whoever reads one sees it is no node's."""
 HUB = "hub"
 DRIVER = "driver"
 """The scenario driver's identity: the only party allowed on the control APIs."""
@@ -44,6 +49,12 @@ class TlsIdentity:
     def in_pki(cls, pki: Path, party: str) -> TlsIdentity:
         directory = pki / TLS_DIR
         return cls(party, directory / f"{party}.pem", directory / f"{party}-key.pem", directory / "ca.pem")
+
+    @classmethod
+    def of_trader(cls, pki: Path, eori: str) -> TlsIdentity:
+        """A declarant's identity, for its node's trader API."""
+        directory = pki / TLS_DIR / TRADERS_DIR
+        return cls(eori, directory / f"{eori}.pem", directory / f"{eori}-key.pem", directory / "ca.pem")
 
     def server_context(self) -> ssl.SSLContext:
         """Serve with this identity and require a client certificate from the scenario CA."""

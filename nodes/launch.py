@@ -46,12 +46,12 @@ from exchange.ippc.entities import ChannelRule, Direction, Receive, RuleType
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
 from exchange.ippc.face import IppcFace
 from exchange.listener import bind_listener, free_port
-from exchange.pki import Credentials, ScenarioPKI, TrustStore, ca_name
+from exchange.pki import Credentials, NodeSubject, ScenarioPKI, TrustStore, ca_name
 from exchange.revocation import CRL_FILE
 from exchange.runner import Deployment
 from exchange.scenario import Scenario
 from exchange.store import ensure_unused
-from exchange.tls import DRIVER, HUB, TLS_DIR, TlsIdentity
+from exchange.tls import DRIVER, HUB, TLS_DIR, TRADER_ORGANIZATION, TRADERS_DIR, TlsIdentity
 from nodes.configs import (
     HubConfig,
     NodeConfig,
@@ -60,6 +60,8 @@ from nodes.configs import (
     write_hub_config,
     write_node_config,
 )
+from nodes.declarant import Declarants, trader_ids
+from nodes.declarant_api import DeclarantApi
 from nodes.ephyto.validation import validate_phyto
 from nodes.families import build_desks
 from nodes.ippc_deliver import deliver_file
@@ -115,12 +117,13 @@ def _clock(start: datetime | None, database: Path) -> Clock:
 
 
 def write_pki(scenario: Scenario, directory: Path) -> None:
-    """The scenario CA, each node's signing certificate, and TLS identities for the hub, nodes and driver.
+    """The scenario CA, each node's signing certificate, and TLS identities for the hub, nodes, driver and traders.
 
     Signing certificates live in scenario time: valid from a day before the scenario starts, unless a
     node's `certificate: {valid_until: …}` makes one expire during it. TLS identities are checked by the
     TLS stack against the system clock, so they are valid from a day before the earlier of the scenario
-    start and today for ten years.
+    start and today for ten years. Each trader a node lists gets one too, under `tls/traders/` (its CN the
+    EORI), to call its node's trader API with (docs/TRADERS.md).
 
     Set-up is the one place that reads the wall clock, twice: for the TLS dates above, and for the
     CA's creation instant in its subject (`exchange.pki.ca_name`). That instant is what tells apart the
@@ -145,6 +148,11 @@ def write_pki(scenario: Scenario, directory: Path) -> None:
     tls = ScenarioPKI(signing.ca_certificate, signing.ca_key, {})
     tls.issue(parties, valid_from=tls_from, valid_until=tls_from + timedelta(days=3650)).write(
         directory / TLS_DIR, with_ca_key=False
+    )
+    traders = {trader: spec.country for spec in scenario.nodes.values() for trader in trader_ids(spec.data)}
+    subjects = {trader: NodeSubject(TRADER_ORGANIZATION, country) for trader, country in traders.items()}
+    tls.issue(traders, valid_from=tls_from, valid_until=tls_from + timedelta(days=3650), subjects=subjects).write(
+        directory / TLS_DIR / TRADERS_DIR, with_ca_key=False
     )
 
 
@@ -214,6 +222,9 @@ async def open_node(config: NodeConfig, scenario: Scenario) -> Node:
         services=node_services(config.scenario.parent, scenario.nodes[config.node].country),
         unsigned={"ephyto": _unsigned_policy(scenario.nodes[config.node].data)},
     )
+    spec = scenario.nodes[config.node]
+    declarants = await Declarants.open(node, spec.country, frozenset(trader_ids(spec.data)), config.scenario.parent)
+    node.attach(DeclarantApi(declarants))
     await node.start()
     return node
 

@@ -15,17 +15,19 @@ wait until no work is in flight (exchange/activity.py), `GET /state`, `GET /even
 to read what happened.
 While a scripted `offline` fault cuts the node off, it keeps working locally: actions commit and the
 outbox waits until the link is back.
+A channel (`attach`) opens the node to other parties: the declarant channel's trader API
+(nodes/declarant_api.py) takes traders' own messages, which reach the desks through `decide`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -55,6 +57,19 @@ __all__ = ["Node", "Service"]
 Service = Callable[["Node", Mapping[str, Any]], Awaitable[list[dict[str, Any]]]]
 """A step a node carries out with I/O of its own rather than through a sans-IO desk, e.g. pulling its
 ePhytos from the IPPC Hub face; it answers with events in the control API's shape."""
+
+
+class Channel(Protocol):
+    """A way into the node for parties other than the hub and the driver (the declarants' trader API).
+
+    It brings its routes, who may call them, and the scenario steps it carries out; what it lodges
+    goes to the desks through `Node.decide`, as a driver's step does.
+    """
+
+    access: Sequence[Access]
+    services: Mapping[str, Service]
+
+    def add_routes(self, app: web.Application) -> None: ...
 
 MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
 
@@ -152,6 +167,7 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._forwarder: Forwarder | None = None
+        self._channels: list[Channel] = []
 
     @classmethod
     async def open(
@@ -182,6 +198,16 @@ class Node:
         """The node's client session (mutual TLS as the node), for services that talk to the hub."""
         assert self._session is not None, "the node is not started"
         return self._session
+
+    @property
+    def database(self) -> Database:
+        """The node's store, for channels that keep their own tables beside the node's."""
+        return self._db
+
+    def attach(self, channel: Channel) -> None:
+        """Open a channel into the node: its routes join the application, its steps the node's services."""
+        self._channels.append(channel)
+        self._services.update(channel.services)
 
     @property
     def hub_url(self) -> str:
@@ -302,6 +328,14 @@ class Node:
                       json.dumps(e.get("data", {}))) for e in events],
                 )
             return events
+        return await self.decide(action, arguments, key)
+
+    async def decide(self, action: str, arguments: Mapping[str, Any], key: str | None = None) -> list[dict[str, Any]]:
+        """Have the desk that knows `action` decide on it and commit the decision; `key` as for `act`.
+
+        The entry for the node's own channels (the declarant channel's submissions), whose arguments they
+        have checked themselves: a driver's step comes through `act`, which checks it against the language.
+        """
         desk = next((desk for desk in self._desks.values() if action in desk.actions), None)
         if desk is None:
             known = sorted(name for desk in self._desks.values() for name in desk.actions)
@@ -520,7 +554,7 @@ class Node:
             driver = frozenset({DRIVER})
             rules = [Access("/inbox", frozenset({HUB}))] + [
                 Access(prefix, driver) for prefix in ("/control/", "/state", "/events", "/status", "/transport")
-            ]
+            ] + [rule for channel in self._channels for rule in channel.access]
             middlewares.append(party_guard(rules, self._tls.revocations(), self._clock))
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_post("/inbox", self._handle_inbox)
@@ -535,6 +569,8 @@ class Node:
         if isinstance(self._clock, VirtualClock):
             app.router.add_put("/control/clock", set_clock_handler(
                 self._clock, after=self._clock_moved, report=self._activity.reporter(self.in_flight)))
+        for channel in self._channels:
+            channel.add_routes(app)
         return app
 
     async def _handle_inbox(self, request: web.Request) -> web.Response:

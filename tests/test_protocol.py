@@ -29,6 +29,8 @@ from exchange.hub import Hub
 from exchange.pki import ScenarioPKI
 from exchange.tls import DRIVER, TlsIdentity
 from exchange.web import error_response
+from nodes.declarant import Declarants
+from nodes.declarant_api import DeclarantApi
 from nodes.node import Node
 from tests.ports import free_ports
 
@@ -77,10 +79,11 @@ async def test_hub_serves_exactly_the_paths_openapi_yaml_lists(tmp_path: Path) -
         await hub.stop()
 
 
-async def test_node_serves_exactly_the_paths_openapi_node_yaml_lists(tmp_path: Path) -> None:
+async def test_node_with_its_trader_api_serves_exactly_the_paths_openapi_node_yaml_lists(tmp_path: Path) -> None:
     pki = ScenarioPKI.generate(["uz", "az"], valid_from=NOW - timedelta(days=1))
     node = await Node.open("uz", tmp_path / "uz.sqlite", pki.trust_store(), pki.credentials("uz"), VirtualClock(NOW),
                            "https://127.0.0.1:9", {})
+    node.attach(DeclarantApi(await Declarants.open(node, "UZ", frozenset({"UZ301234567001"}), tmp_path)))
     try:
         assert _served_operations(node.application()) == _documented_operations(NODE_API)
     finally:

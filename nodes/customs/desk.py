@@ -33,7 +33,7 @@ from nodes.customs.actions import (
 from nodes.customs.codec import correlation, decode, encode
 from nodes.customs.ledger import BY_LRN, CUSTOMS_LAYOUT, CustomsState
 from nodes.customs.model import CatsMessage, FunctionalError
-from nodes.customs.needs import customs_needs, holder_needs, movement_needs, trader_needs
+from nodes.customs.needs import customs_needs, holder_needs, lodged_needs, movement_needs, trader_needs
 from nodes.customs.offices import CustomsAdministration
 from nodes.customs.outcome import Event, Outcome
 from nodes.customs.scenario import CatsScenario
@@ -121,6 +121,7 @@ class CatsDesk:
             "declare": self._declare,
             "amend": self._amend,
             "present": self._present,
+            "submit": self._submit,
             "invalidate": self._invalidate,
             "answer_enquiry": self._answer_enquiry,
             "notify_arrival": self._notify_arrival,
@@ -154,6 +155,7 @@ class CatsDesk:
     def decide(self, trigger: Trigger, loaded: Loaded, now: datetime) -> DeskResult:
         before = self._state(loaded)
         subject = trigger.subject
+        written = _as_written(subject)
         if isinstance(subject, ReadMessage):
             after, outcome = self._receive(before, subject, now)
         elif isinstance(subject, ScenarioStep):
@@ -165,7 +167,7 @@ class CatsDesk:
                    *TRADER_LAYOUT.changes(before.traders, after.traders))
         return DeskResult(
             changes=changes,
-            outgoing=tuple(self._outgoing(message) for message in outcome.messages),
+            outgoing=tuple(self._outgoing(message, written) for message in outcome.messages),
             events=tuple(_node_event(event) for event in outcome.events),
         )
 
@@ -181,6 +183,11 @@ class CatsDesk:
     def _step_needs(self, action: str, arguments: Mapping[str, Any]) -> tuple[Query, ...]:
         """The rows a step works on, from the movement it names: the holder's own movement, or the
         records that give the MRN here (and, notifying arrival, the trader's message counter)."""
+        if action == "submit":
+            if not isinstance(arguments.get("document"), etree._Element):
+                raise ScenarioError("submit: this node has no declarant channel to read the file", path="file",
+                                    rule="unknown-action")
+            return lodged_needs(decode(arguments["document"]))
         movement = self._cats.movement(str(arguments["movement"]))
         holder, lrn = str(movement["holder"]), str(movement["lrn"])
         if action in _HOLDER_ACTIONS:
@@ -253,6 +260,12 @@ class CatsDesk:
         movement = self._cats.movement(str(arguments["movement"]))
         location = str(arguments.get("location") or self._unlocode(str(movement["departure"])))
         outcome = self._traders.present(state.traders, str(movement["holder"]), str(movement["lrn"]), location, now)
+        return replace(state, traders=outcome.state), outcome
+
+    def _submit(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
+        """A trader's own P5 message from the declarant channel (`document`, checked there): on to customs
+        as written, through the trader desk like a scripted declaration (nodes/declarant.py)."""
+        outcome = self._traders.lodge(state.traders, decode(arguments["document"]), now)
         return replace(state, traders=outcome.state), outcome
 
     def _invalidate(self, state: CatsState, arguments: Mapping[str, Any], now: datetime) -> _Decision:
@@ -348,9 +361,11 @@ class CatsDesk:
 
     # -- results --------------------------------------------------------------------------------------------
 
-    def _outgoing(self, message: CatsMessage) -> OutgoingDocument:
+    def _outgoing(self, message: CatsMessage, written: etree._Element | None = None) -> OutgoingDocument:
+        """The document to send: `written` when a trader's system wrote it (it travels as the trader wrote
+        it, every group the domain classes do not hold included), else the message encoded."""
         return OutgoingDocument(
-            root=encode(message),
+            root=encode(message) if written is None else written,
             recipient=self._recipient_node(message),
             message_id=message.header.message_id,
             message_type=message.code,
@@ -366,6 +381,13 @@ class CatsDesk:
             raise ProtocolError(f"{message.code} is addressed to {recipient!r}, who is no trader of the scenario",
                                 document=message.code, path=f"/{message.code}/messageRecipient", rule="12")
         return node
+
+
+def _as_written(subject: object) -> etree._Element | None:
+    """The document a trader's system wrote, when the trigger is its submission (it is sent unchanged)."""
+    if isinstance(subject, ScenarioStep) and subject.action == "submit":
+        return subject.arguments["document"]  # type: ignore[no-any-return]
+    return None
 
 
 def _node_event(event: Event) -> NodeEvent:

@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
+from lxml import etree
 from pydantic import Field
 
+from exchange.errors import DocumentError
 from exchange.language import (
     Amount,
     Check,
@@ -27,12 +29,14 @@ from exchange.language import (
     Text,
     suggest,
 )
+from exchange.safexml import parse_document
 from exchange.scenario import ExpectSection, NodeBase
 from exchange.yamlmarks import KeyPath
 from nodes.customs.config import ROLES
 from nodes.customs.guarantee import RiskLevel
 from nodes.customs.model import MESSAGE_NAMES
 from nodes.customs.tables import DepartureState, DestinationState, TransitState
+from nodes.declarant import FOLLOW_UPS, OPENERS
 
 __all__ = ["CATS_ACTIONS", "CATS_CHECKS", "CatsDocument", "CatsExpect", "CatsNode"]
 
@@ -279,6 +283,11 @@ class ResolveArguments(MovementStep):
     office: OfficeCode | None = Field(None, description="office of departure (default: the declared one)")
 
 
+class SubmitArguments(Record):
+    file: Text = Field(description="a P5 message as a trader's system writes it (CC015C, CC007C, or a follow-up: "
+                       "CC013C, CC014C, CC141C, CC170C, CC044C), relative to the scenario")
+
+
 def _offices(document: Any) -> dict[str, tuple[str, OfficeEntry]]:
     return {office.reference: (node_id, office) for node_id, node in document.nodes.items()
             for office in node.offices}
@@ -323,6 +332,42 @@ def _check_declare(document: Any, step: Any, arguments: MovementStep) -> Iterato
         yield from _office_of_node(document, step, movement.departure, "DEP", ("movement",))
 
 
+def _submitted(document: Any, file: str) -> tuple[etree._Element | None, str | None]:
+    """The root of a file a `submit` step names, or why it cannot be read."""
+    try:
+        return parse_document((document.directory / file).read_bytes()), None
+    except OSError as error:
+        return None, f"{file} is no file beside the scenario ({document.directory}): {error.strerror}"
+    except DocumentError as error:
+        return None, f"{file}: {error.message}"
+
+
+def _check_submit(document: Any, step: Any, arguments: SubmitArguments) -> Iterator[tuple[KeyPath, str]]:
+    """The file is a message a trader sends, and its sender is a trader of the step's node."""
+    root, problem = _submitted(document, arguments.file)
+    if root is None:
+        yield ("file",), str(problem)
+        return
+    code = etree.QName(root).localname
+    sendable = {*OPENERS, *(code for codes in FOLLOW_UPS.values() for code in codes)}
+    if code not in sendable:
+        yield ("file",), f"{arguments.file} is a {code}; a trader sends {', '.join(sorted(sendable))}"
+    sender = (root.findtext("messageSender") or "").strip()
+    if _traders(document).get(sender) != step.node:
+        yield ("file",), f"{arguments.file} is sent by {sender or 'nobody'}, who is no trader of node {step.node!r}"
+
+
+def _submitted_lrns(document: Any) -> set[str]:
+    """The LRNs of declarations that `submit` steps lodge: expectations may name those movements by them."""
+    lrns = set()
+    for step in document.steps:
+        if getattr(step, "do", None) == "submit" and getattr(step, "file", None):
+            root, _ = _submitted(document, str(step.file))
+            if root is not None and etree.QName(root).localname == "CC015C":
+                lrns.add((root.findtext("TransitOperation/LRN") or "").strip())
+    return lrns
+
+
 def _check_present(
     document: Any, step: Any, arguments: PresentArguments | IncidentArguments
 ) -> Iterator[tuple[KeyPath, str]]:
@@ -357,6 +402,8 @@ CATS_ACTIONS: tuple[StepAction, ...] = (
                "CC004C or CC056C back)", check=_holder_step),
     StepAction("present", "cats", PresentGoodsArguments, "the holder presents the goods of a pre-lodged "
                "declaration (CC170C; CC028C back)", check=_holder_step),
+    StepAction("submit", "cats", SubmitArguments, "a trader's own system lodges a P5 message through the node's "
+               "declarant channel (the trader API's path; answers go back to the trader)", check=_check_submit),
     StepAction("invalidate", "cats", InvalidateArguments, "the holder asks to invalidate the declaration (CC014C)",
                check=_holder_step),
     StepAction("answer_enquiry", "cats", AnswerEnquiryArguments, "the holder answers an enquiry (CC141C)",
@@ -424,13 +471,14 @@ def _declared_office(offices: Mapping[str, tuple[str, OfficeEntry]], office: str
 def _check_expectations(document: Any) -> Iterator[tuple[KeyPath, str]]:
     grns = {guarantee.grn for node in document.nodes.values() for guarantee in node.guarantees}
     expect = document.expect
+    known = {*document.movements, *_submitted_lrns(document)}
     for section in ("movements", "messages", "message_counts"):
         for key in getattr(expect, section):
-            if key not in document.movements:
-                hint = suggest(key, document.movements)
+            if key not in known:
+                hint = suggest(key, known)
                 yield ("expect", section, key), f"{key}{hint} is no movement of the scenario"
     for index, wanted in enumerate(expect.documents):
-        if wanted.movement not in document.movements:
+        if wanted.movement not in known:
             yield ("expect", "documents", index, "movement"), f"{wanted.movement} is no movement of the scenario"
     for grn in expect.guarantees:
         if grn not in grns:

@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from operator import attrgetter
 
 from nodes.customs.ledger import BY_LRN, DEPARTURE, DESTINATION, GUARANTEE, LRN, TRANSIT
-from nodes.customs.model import CatsMessage, TransitDeclaration
+from nodes.customs.model import ArrivalNotification, CatsMessage, TransitDeclaration
 from nodes.customs.tables import RECEIVE_ROUTES
 from nodes.customs.trader import MOVEMENT_BY_LRN, MOVEMENT_BY_MRN, TRADER_MOVEMENT, TRADER_SERIAL
 from nodes.records import Key, Lookup, Query, RecordKind
 
-__all__ = ["customs_needs", "holder_needs", "movement_needs", "trader_needs"]
+__all__ = ["customs_needs", "holder_needs", "lodged_needs", "movement_needs", "trader_needs"]
 
 RECORDS_OF_ROLE: Mapping[str, RecordKind] = {"DEP": DEPARTURE, "TRA": TRANSIT, "DES": DESTINATION}
 """The kind of movement record each office role keeps."""
@@ -63,3 +63,12 @@ def holder_needs(holder: str, lrn: str) -> tuple[Query, ...]:
 def movement_needs(holder: str, lrn: str) -> tuple[Query, ...]:
     """What finds the MRN of the movement `lrn` of `holder` here, with its records at every office."""
     return (Key(LRN.name, lrn, holder), *(Lookup(kind.name, BY_LRN.name, lrn) for kind in RECORDS_OF_ROLE.values()))
+
+
+def lodged_needs(message: CatsMessage) -> tuple[Query, ...]:
+    """A trader's own message (declarant channel): the movement it opens, if it opens one."""
+    if isinstance(message, TransitDeclaration):
+        return (Key(TRADER_MOVEMENT.name, message.declaration.lrn, message.header.sender),)
+    if isinstance(message, ArrivalNotification):
+        return (Key(TRADER_MOVEMENT.name, message.mrn, message.header.sender),)
+    return ()

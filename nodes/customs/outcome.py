@@ -23,7 +23,8 @@ class Event:
 
     `kind` is "state" (a transition, detail "Accepted → Released on …"), "rejected" (a message or
     action that was not applied, with its functional error), "guarantee" (a reservation or release
-    at the office of guarantee), "nack" (a CD906C received), "status" (a trader's view changed) or
+    at the office of guarantee), "nack" (a CD906C received), "status" (a trader's view changed),
+    "lodged" (a trader's own system sent a follow-up message through the declarant channel) or
     "unmatched" (a trader got a message about a movement it does not know).
     `office` is the office reference number, or the trader's identification number for trader desks.
     """

@@ -135,6 +135,29 @@ def _file(state: TraderState, trader: str, key: str, movement: TraderMovement) -
     return replace(state, movements=put(state.movements, trader, put(state.movements.get(trader, {}), key, movement)))
 
 
+def _declaration_sent(state: TraderState, message: TransitDeclaration, now: datetime) -> Outcome[TraderState]:
+    """The holder's movement once its CC015C is on its way, filed under the LRN (a reused LRN: the same one)."""
+    holder, declaration = message.header.sender, message.declaration
+    status = "Declaration sent"
+    known = state.movements.get(holder, {}).get(declaration.lrn)
+    movement = (
+        replace(known, status=status, updated_at=now)
+        if known
+        else TraderMovement(HOLDER, declaration.office_of_departure, declaration.lrn, None, status, now)
+    )
+    state = _file(state, holder, declaration.lrn, movement)
+    return Outcome(state, (message,), (Event("status", holder, declaration.lrn, status),))
+
+
+def _arrival_sent(state: TraderState, message: ArrivalNotification, now: datetime) -> Outcome[TraderState]:
+    """The trader at destination's movement once its CC007C is on its way, filed under the MRN."""
+    trader, status = message.header.sender, "Arrival notification sent"
+    arrived = TraderMovement(TRADER_AT_DESTINATION, message.office_of_destination_actual, None, message.mrn, status,
+                             now)
+    state = _file(state, trader, message.mrn, arrived)
+    return Outcome(state, (message,), (Event("status", trader, message.mrn, status),))
+
+
 class TraderDesk:
     """All holders and traders at destination of one country, behind one sans-IO interface."""
 
@@ -149,15 +172,21 @@ class TraderDesk:
         state, message = _send(
             state, holder, TransitDeclaration, f"NTA.{recipient_country}", declaration.lrn, now, declaration=declaration
         )
-        known = state.movements.get(holder, {}).get(declaration.lrn)
-        status = "Declaration sent"
-        movement = (
-            replace(known, status=status, updated_at=now)
-            if known
-            else TraderMovement(HOLDER, declaration.office_of_departure, declaration.lrn, None, status, now)
-        )
-        state = _file(state, holder, declaration.lrn, movement)
-        return Outcome(state, (message,), (Event("status", holder, declaration.lrn, status),))
+        return _declaration_sent(state, message, now)
+
+    def lodge(self, state: TraderState, message: CatsMessage, now: datetime) -> Outcome[TraderState]:
+        """A message a trader's own system wrote (the declarant channel): sent as written, header and all.
+
+        A declaration or an arrival notification opens the trader's movement, as `declare` and
+        `notify_arrival` do, so that what customs answers finds it; a follow-up leaves the movement as
+        it is until customs answers.
+        """
+        if isinstance(message, TransitDeclaration):
+            return _declaration_sent(state, message, now)
+        if isinstance(message, ArrivalNotification):
+            return _arrival_sent(state, message, now)
+        reference = getattr(message, "mrn", None) or getattr(message, "lrn", None) or ""
+        return Outcome(state, (message,), (Event("lodged", message.header.sender, reference, f"{message.code} sent"),))
 
     def amend(self, state: TraderState, declaration: Declaration, now: datetime) -> Outcome[TraderState]:
         """CC013C: the holder's declaration again, as amended, naming the MRN once customs gave one (a pre-lodged
@@ -264,9 +293,7 @@ class TraderDesk:
             location_of_goods=location,
             simplified_procedure=simplified,
         )
-        status = "Arrival notification sent"
-        state = _file(state, trader, mrn, TraderMovement(TRADER_AT_DESTINATION, office, None, mrn, status, now))
-        return Outcome(state, (message,), (Event("status", trader, mrn, status),))
+        return _arrival_sent(state, message, now)
 
     def send_unloading_remarks(
         self,
