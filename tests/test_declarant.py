@@ -30,7 +30,6 @@ from exchange.cli import main
 from exchange.pki import ScenarioPKI
 from exchange.runner import Deployment
 from exchange.tls import DRIVER, TlsIdentity
-from nodes.customs.codec import decode
 from nodes.customs.mrn import allocate_mrn
 from nodes.language import load_scenario
 from nodes.launch import local_deployment
