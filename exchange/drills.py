@@ -207,20 +207,26 @@ def select(captured: Sequence[Captured], wanted: Mapping[str, Any]) -> Captured:
     raise ScenarioError(f"no message crossed the wire yet that matches {dict(wanted)}")
 
 
-def _variant_document(target: Captured, changes: Mapping[str, str], pki: ScenarioPKI, tag: str) -> tuple[bytes, str]:
+def _variant_document(
+    target: Captured, changes: Mapping[str, str], pki: ScenarioPKI, tag: str
+) -> tuple[bytes, str, str | None]:
     """The captured document with `changes` (element local name → text, every occurrence) and, unless a change
-    gave it a new identification, its message id marked with `tag`, signed again by its sender."""
+    gave it a new identification, its message id marked with `tag`, signed again by its sender; with its new
+    message id and correlation id (a changed reference, an MRN say, is what the variant is about)."""
     from exchange.validation import detect
 
     root = _unsigned(target.envelope.document)
     kind = detect(root)
     before = kind.message_id(root)
+    correlation = target.envelope.correlation_id
     for name, text in changes.items():
         hits = [element for element in root.iter() if isinstance(element.tag, str)
                 and etree.QName(element).localname == name]
         if not hits:
             raise ScenarioError(f"{target.envelope.message_type} #{target.seq} has no element {name!r} to set")
         for element in hits:
+            if element.text == correlation:
+                correlation = text
             element.text = text
     if kind.message_id(root) == before and before is not None:
         if kind.message_id_path is None or len(kind.message_id_path) != 1:
@@ -229,7 +235,7 @@ def _variant_document(target: Captured, changes: Mapping[str, str], pki: Scenari
         element = root.find(kind.message_id_path[0])
         element.text = f"{element.text}{tag}"[-35:]
     message_id = kind.message_id(root) or target.envelope.message_id
-    return sign_document(root, pki.credentials(target.envelope.sender)), message_id
+    return sign_document(root, pki.credentials(target.envelope.sender)), message_id, correlation
 
 
 async def send_variant(
@@ -248,8 +254,9 @@ async def send_variant(
         raise ScenarioError("send_variant needs the scenario PKI directory")
     target = select(captured, arguments.get("message") or {})
     changes = {str(name): str(text) for name, text in (arguments.get("set") or {}).items()}
-    document, message_id = _variant_document(target, changes, ScenarioPKI.load(pki_dir), tag)
-    envelope = replace(target.envelope, document=document, message_id=message_id, created=at)
+    document, message_id, correlation = _variant_document(target, changes, ScenarioPKI.load(pki_dir), tag)
+    envelope = replace(target.envelope, document=document, message_id=message_id, correlation_id=correlation,
+                       created=at)
     party = envelope.sender
     session = await session_for(TlsIdentity.in_pki(pki_dir, party))
     answer = await post_envelope(session, f"{hub_url}/envelopes", envelope.to_xml())
