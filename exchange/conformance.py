@@ -84,20 +84,19 @@ def judge_exchange(wanted: Mapping[str, object], messages: Sequence[WireMessage]
     found = [m for m in messages if m.sender == sender and m.code == code and about(m)
              and (recipient is None or m.recipient == recipient) and (trigger is None or m.seq > trigger.seq)]
     after = f" after {trigger.label}" if trigger else ""
-    if count is not None and len(found) != int(str(count)):
-        return Check(what, f"{count} × {code} from {sender}{after}", f"{len(found)}: {_listing(found) or 'none'}",
-                     False, rule)
+    holding = [m for m in found if _holds(m.document, contains)]
+    wanted_text = (" holding " + ", ".join(f"{name}={text}" for name, text in contains.items())) if contains else ""
+    if count is not None and len(holding) != int(str(count)):
+        return Check(what, f"{count} × {code}{wanted_text} from {sender}{after}",
+                     f"{len(holding)}: {_listing(holding) or 'none'}", False, rule)
     if count is None and not found:
         others = [m for m in messages if m.sender == sender and (trigger is None or m.seq > trigger.seq)]
         return Check(what, f"{code} from {sender}{after}", f"none; {sender} sent {_listing(others) or 'nothing'}",
                      False, rule)
-    if contains and found:
-        holding = [m for m in found if _holds(m.document, contains)]
-        if not holding:
-            wanted_text = ", ".join(f"{name}={text}" for name, text in contains.items())
-            return Check(what, f"{code} holding {wanted_text}", "; ".join(
-                f"{m.label}: {_shown(m.document, contains)}" for m in found), False, "exchange-content")
-        found = holding
+    if count is None and not holding:
+        return Check(what, f"{code}{wanted_text}", "; ".join(
+            f"{m.label}: {_shown(m.document, contains)}" for m in found), False, "exchange-content")
+    found = holding
     if trigger is not None and within and found:
         limit = duration(str(within))
         first = found[0]

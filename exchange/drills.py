@@ -207,6 +207,15 @@ def select(captured: Sequence[Captured], wanted: Mapping[str, Any]) -> Captured:
     raise ScenarioError(f"no message crossed the wire yet that matches {dict(wanted)}")
 
 
+def _named(element: etree._Element, names: Sequence[str]) -> bool:
+    """`element` is the last of `names` (local names, a path upwards: `Office/referenceNumber`)."""
+    for name in reversed(names):
+        if element is None or not isinstance(element.tag, str) or etree.QName(element).localname != name:
+            return False
+        element = element.getparent()
+    return True
+
+
 def _variant_document(
     target: Captured, changes: Mapping[str, str], pki: ScenarioPKI, tag: str
 ) -> tuple[bytes, str, str | None]:
@@ -220,8 +229,7 @@ def _variant_document(
     before = kind.message_id(root)
     correlation = target.envelope.correlation_id
     for name, text in changes.items():
-        hits = [element for element in root.iter() if isinstance(element.tag, str)
-                and etree.QName(element).localname == name]
+        hits = [element for element in root.iter() if _named(element, name.split("/"))]
         if not hits:
             raise ScenarioError(f"{target.envelope.message_type} #{target.seq} has no element {name!r} to set")
         for element in hits:

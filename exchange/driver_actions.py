@@ -79,8 +79,9 @@ class VariantArguments(Record):
     message: MessageSelector = Field(default_factory=MessageSelector,
                                      description="which captured message the variant is made of (the latest match)")
     changes: dict[Code, Text] = Field(default_factory=dict, alias="set",
-                                      description="element local name → new text, every occurrence; the message "
-                                                  "id gets a suffix unless a change gives it a new one")
+                                      description="element local name (or a path of them, Office/referenceNumber) → "
+                                                  "new text, every occurrence; the message id gets a suffix unless a "
+                                                  "change gives it a new one")
 
 
 def _nodes_named(document: Any, names: Mapping[str, str | None]) -> Iterator[tuple[KeyPath, str]]:

@@ -23,12 +23,12 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
-from exchange.conformance import Check, WireMessage, pushes_answered, refused_from, sent_anything
+from exchange.conformance import Check, WireMessage, pushes_answered, refused_from, sent_anything, texts_by_name
 from exchange.errors import CaravanError, InputError, TransportError
 from exchange.health import check_health
 from exchange.reports import Case, Suite, Verdict, write_reports
@@ -62,7 +62,6 @@ def conform(
         say(f"system under test: {node} at {url}")
     suites: list[Suite] = []
     with _Components(prepared, out / "logs", wait) as components:
-        components.start(HUB, prepared / "hub.yaml")
         for scenario in scenarios:
             suites.append(_run_suite(scenario, prepared, out, components, external, wait, answer_wait, printer))
     verdict = Verdict(suites, external)
@@ -97,9 +96,8 @@ def _run_suite(
     run_dir = out / "runs" / scenario.name
     suite = Suite(scenario.name, scenario.title, str(scenario.path), output=str(run_dir))
     try:
-        for node in scenario.nodes:
-            if node not in external:
-                components.start(node, _node_config(prepared, out, scenario, node))
+        components.start({HUB: prepared / "hub.yaml", **{node: _node_config(prepared, out, scenario, node)
+                                                         for node in scenario.nodes if node not in external}})
         driver = Driver(scenario, attached_deployment(prepared), run_dir, describe_document, printer=printer,
                         settle_timeout=wait, answer_wait=answer_wait)
         report = asyncio.run(driver.run())
@@ -120,11 +118,14 @@ def traffic_checks(node: str, wire: Sequence[WireMessage], refusals: Sequence[di
             _references(node, wire)]
 
 
+QUOTING = frozenset({"CD906C"})
+"""Messages that quote the reference of the message they refuse, valid or not: a NACK of error 93 must."""
+
+
 def _references(node: str, wire: Sequence[WireMessage]) -> Check:
     """Every MRN `node` sent has the layout and check digit of ISO 6346 (NCTS functional error 93 otherwise)."""
-    from exchange.conformance import texts_by_name
-
     wrong = [f"{message.label}: MRN {mrn}" for message in wire if message.sender == node
+             and message.code not in QUOTING
              for mrn in sorted(texts_by_name(message.document).get("MRN", ())) if not is_valid_mrn(mrn)]
     return Check(f"every MRN {node} sent has a valid check digit", "valid MRNs", "; ".join(wrong) or "all valid",
                  not wrong, "93")
@@ -159,20 +160,25 @@ class _Components:
             if name in self._running:
                 self._stop(name)
 
-    def start(self, name: str, config: Path) -> None:
-        running = self._running.get(name)
-        if running is not None and running[0] == config and running[1].poll() is None:
-            return
-        if running is not None:
-            self._stop(name)
-        kind = "hub" if name == HUB else "node"
-        url = load_hub_config(config).url if name == HUB else load_node_config(config).url
-        log = (self._logs / f"{name}.log").open("ab")
-        process = subprocess.Popen([sys.executable, "-m", "exchange.cli", kind, "--config", str(config)],
-                                   stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        self._running[name] = (config, process)
-        self._wait_until_up(name, url, process)
+    def start(self, configs: Mapping[str, Path]) -> None:
+        """Start every component of `configs` not already running with that config, together; wait until each
+        serves. A component running with another config (a node for the scenario before) is restarted."""
+        starting = {}
+        for name, config in configs.items():
+            running = self._running.get(name)
+            if running is not None and running[0] == config and running[1].poll() is None:
+                continue
+            if running is not None:
+                self._stop(name)
+            kind = "hub" if name == HUB else "node"
+            url = load_hub_config(config).url if name == HUB else load_node_config(config).url
+            with (self._logs / f"{name}.log").open("ab") as log:
+                process = subprocess.Popen([sys.executable, "-m", "exchange.cli", kind, "--config", str(config)],
+                                           stdout=log, stderr=subprocess.STDOUT)
+            self._running[name] = (config, process)
+            starting[name] = (url, process)
+        for name, (url, process) in starting.items():
+            self._wait_until_up(name, url, process)
 
     def _wait_until_up(self, name: str, url: str, process: subprocess.Popen[bytes]) -> None:
         context = self._driver.client_context() if self._driver else None
