@@ -232,7 +232,8 @@ def _parser() -> argparse.ArgumentParser:
     conform.add_argument("--prepared", type=Path, required=True, help="the directory `prepare --external` wrote")
     conform.add_argument("--report", type=Path, required=True, help="where junit.xml, report.html, report.json go")
     conform.add_argument("--wait", type=_positive, default=20.0, metavar="SECONDS",
-                         help="how long a component may take to start, and a step to settle (default 20)")
+                         help="how long a step may take to settle; a push the system under test leaves "
+                              "unanswered holds every step this long (default 20)")
     conform.add_argument("--answer-wait", type=_positive, default=3.0, metavar="SECONDS",
                          help="how long a system without caravan's control API is given to answer after a step "
                               "that concerns it (default 3)")

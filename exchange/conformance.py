@@ -4,7 +4,8 @@ A national system under test is a black box: caravan never reads its state. What
 what the hub saw (issue 10):
 
 1. the messages it sent that the hub accepted: which types, to whom, about which movement or certificate,
-   in which order and how long after the message they answer (`expect: exchanges`, `judge_exchange`);
+   holding what, in which order (`follows`) and how long after the message they answer (`answers`,
+   `within`) (`expect: exchanges`, `judge_exchange`);
 2. the messages it sent that the hub refused: schema, signature, identity, time window (`refused_from`);
 3. how it answered the hub's pushes: 2xx, a refusal, or nothing (`pushes_answered`);
 4. that it sent anything at all: a system that answers 200 to everything and sends nothing fails
@@ -97,6 +98,13 @@ def judge_exchange(wanted: Mapping[str, object], messages: Sequence[WireMessage]
         return Check(what, f"{code}{wanted_text}", "; ".join(
             f"{m.label}: {_shown(m.document, contains)}" for m in found), False, "exchange-content")
     found = holding
+    follows = wanted.get("follows")
+    if follows and found:
+        earlier = [m for m in messages if m.sender == sender and m.code == follows and about(m)]
+        if not earlier or earlier[0].seq > found[0].seq:
+            seen = f"{found[0].label} came first" + (f", {earlier[0].label} after it" if earlier else
+                                                     f", and {sender} sent no {follows}")
+            return Check(what, f"{sender}'s {follows} before its {code}", seen, False, "exchange-order")
     if trigger is not None and within and found:
         limit = duration(str(within))
         first = found[0]
@@ -146,6 +154,8 @@ def _describe(wanted: Mapping[str, object]) -> str:
         parts.append(f"answering {wanted['answers']}")
     if wanted.get("within"):
         parts.append(f"within {wanted['within']}")
+    if wanted.get("follows"):
+        parts.append(f"after its {wanted['follows']}")
     return " ".join(parts)
 
 

@@ -325,6 +325,7 @@ class Driver:
                       "unanswered); going on")
             self._record({"kind": "unsettled", "at": _iso(at), "detail": exc.message})
             settled = await self._readings()
+            answers_awaited = False  # it had the settle timeout to answer
         await self._collect_messages(settled[HUB_TARGET]["last_delivery"])
         await self._collect_events(settled)
         await self._collect_refusals(settled[HUB_TARGET]["last_refusal"])

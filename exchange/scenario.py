@@ -106,6 +106,8 @@ class ExpectExchange(Record):
                                                    "only messages after that one count")
     within: Span | None = Field(None, description="with `answers`: the hub accepted it at most this long after "
                                                   "the message it answers (scenario time)")
+    follows: Code | None = Field(None, description="order: the sender's own message of this type (same `about`) "
+                                                   "reached the hub before it")
     count: int | None = Field(None, ge=0, description="exactly this many (0: must not be sent); default: at least one")
     contains: dict[Code, Text] = Field(default_factory=dict,
                                        description="element local name → text that one of them holds")

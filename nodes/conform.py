@@ -5,7 +5,7 @@
    each must start no earlier than the one before ends: components keep their scenario time.
 2. The hub and every node that is not external start as separate processes (`caravan hub --config`,
    `caravan node --config`), as `run --attach` and docker-compose run them; each must answer `/health`
-   within `wait` seconds. Their logs go to OUT/logs/. Nodes are started from configs that name the
+   within a minute. Their logs go to OUT/logs/. Nodes are started from configs that name the
    scenario being run (its movements and certificates), on their own stores, so their message ids go
    on from one scenario to the next and the system under test never sees one twice.
 3. Each scenario runs as a test suite (`exchange.runner.Driver`): its expectations are its cases, and
@@ -46,6 +46,8 @@ __all__ = ["conform"]
 
 STOP_GRACE = 10.0
 """Seconds a component gets to stop after SIGTERM before it is killed."""
+START_TIMEOUT = 60.0
+"""Seconds a component gets to answer `/health` after it is started (a loaded machine imports slowly)."""
 
 
 def conform(
@@ -61,7 +63,7 @@ def conform(
     for node, url in external.items():
         say(f"system under test: {node} at {url}")
     suites: list[Suite] = []
-    with _Components(prepared, out / "logs", wait) as components:
+    with _Components(prepared, out / "logs", START_TIMEOUT) as components:
         for scenario in scenarios:
             suites.append(_run_suite(scenario, prepared, out, components, external, wait, answer_wait, printer))
     verdict = Verdict(suites, external)
