@@ -169,7 +169,8 @@ def test_prepare_refuses_an_external_node_it_cannot_use(tmp_path: Path, value: s
 # -- caravan's own node passes every suite -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("suite", "node"), [(DEPARTURE, "uz"), (TRANSIT_DESTINATION, "ge")])
+@pytest.mark.parametrize(("suite", "node"), [(DEPARTURE, "uz"), (TRANSIT_DESTINATION, "ge"), ("ephyto-export", "uz"),
+                                             ("ephyto-import", "ge"), ("eco-issuing", "uz")])
 def test_caravans_own_node_as_the_system_under_test_passes_the_suite(tmp_path: Path, suite: str, node: str) -> None:
     prepared = _prepare(tmp_path, suite, **{node: _inbox()})
     report = tmp_path / "report"
@@ -180,6 +181,7 @@ def test_caravans_own_node_as_the_system_under_test_passes_the_suite(tmp_path: P
     assert f"external node {node} at" in done.stdout and "offers caravan's control API" in done.stdout
     assert {f"{node} sent messages the hub accepted", f"the hub accepted every message {node} sent",
             f"every MRN {node} sent has a valid check digit"} <= set(cases)
+    assert any(name.startswith(f"{node} answered every push 2xx") for name in cases)
 
     xml = junitparser.JUnitXml.fromfile(str(report / "junit.xml"))  # what a CI test view reads
     suites = list(xml)
