@@ -456,7 +456,9 @@ def _conform(args: argparse.Namespace) -> int:
 
     prepared = _directory(args.prepared, "--prepared")
     assert prepared is not None
-    _file(prepared / "hub.yaml", "--prepared: hub.yaml in")
+    if not (prepared / "hub.yaml").is_file():
+        raise InputError(f"--prepared {prepared}: holds no hub.yaml; write it with `caravan prepare SCENARIO --out "
+                         f"{prepared} --external NODE=INBOX_URL`", document=str(prepared))
     verdict = conform(args.scenarios, prepared, _output_directory(args.report), wait=args.wait,
                       answer_wait=args.answer_wait, printer=sys.stdout)
     return OK if verdict.passed else DOES_NOT_HOLD

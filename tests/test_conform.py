@@ -166,6 +166,18 @@ def test_prepare_refuses_an_external_node_it_cannot_use(tmp_path: Path, value: s
     assert not (tmp_path / "p" / "hub.yaml").exists()  # refused before anything is written
 
 
+def test_conform_refuses_a_scenario_with_other_nodes_than_prepared_before_starting_anything(tmp_path: Path) -> None:
+    prepared = _prepare(tmp_path, DEPARTURE, uz=_inbox())
+    done = _caravan("conform", str(SUITES / "eco-issuing.yaml"), "--prepared", str(prepared),
+                    "--report", str(tmp_path / "report"))
+    assert done.returncode == 2
+    assert "are not those prepared" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "report" / "logs").exists()  # nothing was started
+    done = _caravan("conform", str(SUITES / f"{DEPARTURE}.yaml"), "--prepared", str(tmp_path), "--report",
+                    str(tmp_path / "report"))
+    assert done.returncode == 2 and "holds no hub.yaml" in done.stderr
+
+
 # -- caravan's own node passes every suite -------------------------------------------------------------------
 
 
@@ -256,7 +268,7 @@ def test_an_unreachable_inbox_and_one_that_closes_connections_fail_with_the_reas
     """uz is caravan's own node; az is nowhere (nothing listens); ge accepts TCP and closes it."""
     prepared = _prepare(tmp_path, DEPARTURE, uz=_inbox(), az=_inbox(), ge=_inbox())
     with _own_node(prepared, "uz", tmp_path / "uz.log"), _standin(prepared, "ge", "close", tmp_path / "ge.log"):
-        done, cases = _conform(prepared, tmp_path / "report", DEPARTURE, wait="2", limit=RUN_LIMIT)
+        done, cases = _conform(prepared, tmp_path / "report", DEPARTURE, wait="1", limit=RUN_LIMIT)
     assert done.returncode == 1
     unreachable = cases["az answered every push 2xx (1 pushed)"]
     assert not unreachable["holds"] and "pending" in unreachable["seen"]
@@ -270,7 +282,7 @@ def test_an_unreachable_inbox_and_one_that_closes_connections_fail_with_the_reas
 def test_an_inbox_with_a_certificate_the_hub_does_not_know_fails_with_the_reason(tmp_path: Path) -> None:
     prepared = _prepare(tmp_path, TRANSIT_DESTINATION, ge=_inbox())
     with _standin(prepared, "ge", "foreign-cert", tmp_path / "ge.log"):
-        done, cases = _conform(prepared, tmp_path / "report", TRANSIT_DESTINATION, wait="2", limit=RUN_LIMIT)
+        done, cases = _conform(prepared, tmp_path / "report", TRANSIT_DESTINATION, wait="1", limit=RUN_LIMIT)
     assert done.returncode == 1
     pushes = next(case for name, case in cases.items() if name.startswith("ge answered every push"))
     assert not pushes["holds"] and "certificate verify failed" in pushes["seen"]
