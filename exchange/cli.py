@@ -6,6 +6,8 @@
     caravan [--debug] validate FILE...
     caravan [--debug] verify FILE[.envelope.xml] --ca CA.pem [--at TIME] [--status-from DIR] [--trust-list FILE]
     caravan [--debug] prepare SCENARIO --out DIR [--base-port PORT] [--hosts loopback|compose] [--plain-http]
+                      [--external NODE=INBOX_URL]...
+    caravan [--debug] conform SCENARIO... --prepared DIR --report OUT [--wait SECONDS] [--answer-wait SECONDS]
     caravan [--debug] hub --config FILE
     caravan [--debug] node --config FILE
     caravan [--debug] health --config FILE [--timeout SECONDS]
@@ -222,7 +224,23 @@ def _parser() -> argparse.ArgumentParser:
                          help="loopback: every component on 127.0.0.1 (default); compose: each listens on 0.0.0.0 "
                               "and is reached by its own name (hub, uz, ...), as docker-compose.yml names them")
     prepare.add_argument("--plain-http", action="store_true", help="no mutual TLS between components (demos only)")
+    prepare.add_argument("--external", action="append", default=[], metavar="NODE=INBOX_URL",
+                         help="NODE is a system under test at INBOX_URL: credentials issued, pushed to there, "
+                              "never started (repeatable; DIR/NODE-README says what to use)")
     prepare.set_defaults(handler=_prepare)
+
+    conform = command("conform", "judge systems under test (prepare --external) against scenarios; JUnit, HTML, "
+                                 "JSON reports")
+    conform.add_argument("scenarios", type=Path, nargs="+")
+    conform.add_argument("--prepared", type=Path, required=True, help="the directory `prepare --external` wrote")
+    conform.add_argument("--report", type=Path, required=True, help="where junit.xml, report.html, report.json go")
+    conform.add_argument("--wait", type=_positive, default=20.0, metavar="SECONDS",
+                         help="how long a step may take to settle; a push the system under test leaves "
+                              "unanswered holds every step this long (default 20)")
+    conform.add_argument("--answer-wait", type=_positive, default=3.0, metavar="SECONDS",
+                         help="how long a system without caravan's control API is given to answer after a step "
+                              "that concerns it (default 3)")
+    conform.set_defaults(handler=_conform)
 
     hub = command("hub", "start the exchange hub")
     hub.add_argument("--config", type=Path, required=True)
@@ -474,14 +492,35 @@ def _prepared_at(root: etree._Element, path: Path) -> datetime:
 
 
 def _prepare(args: argparse.Namespace) -> int:
+    from nodes.external import parse_external
     from nodes.language import load_scenario
     from nodes.launch import PLACEMENTS, prepare
 
     scenario = load_scenario(args.scenario)
+    external = parse_external(args.external, list(scenario.nodes))
+    for node in external.values():
+        if node.tls == args.plain_http:
+            raise InputError(f"--external {node.node}={node.inbox_url}: the hub speaks "
+                             f"{'plain HTTP' if args.plain_http else 'mutual TLS'}; use an "
+                             f"{'http' if args.plain_http else 'https'}:// inbox URL", path="--external")
     out = _output_directory(args.out)
-    for path in prepare(scenario, out, args.base_port, tls=not args.plain_http, placement=PLACEMENTS[args.hosts]):
+    for path in prepare(scenario, out, args.base_port, tls=not args.plain_http, placement=PLACEMENTS[args.hosts],
+                        external=external):
         print(path)
     return OK
+
+
+def _conform(args: argparse.Namespace) -> int:
+    from nodes.conform import conform
+
+    prepared = _directory(args.prepared, "--prepared")
+    assert prepared is not None
+    if not (prepared / "hub.yaml").is_file():
+        raise InputError(f"--prepared {prepared}: holds no hub.yaml; write it with `caravan prepare SCENARIO --out "
+                         f"{prepared} --external NODE=INBOX_URL`", document=str(prepared))
+    verdict = conform(args.scenarios, prepared, _output_directory(args.report), wait=args.wait,
+                      answer_wait=args.answer_wait, printer=sys.stdout)
+    return OK if verdict.passed else DOES_NOT_HOLD
 
 
 def _hub(args: argparse.Namespace) -> int:

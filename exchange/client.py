@@ -61,7 +61,19 @@ async def post_envelope(session: aiohttp.ClientSession, url: str, envelope: byte
                 return Answer(Outcome.REFUSED, response.status, body)
             return Answer(Outcome.UNREACHABLE, response.status, body)
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-        return Answer(Outcome.UNREACHABLE, None, {"error": "transport-failed", "message": repr(exc)})
+        return Answer(Outcome.UNREACHABLE, None, {"error": "transport-failed", "message": _reason(exc)})
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a push got no answer, in words an operator can act on: the error's kind, its text, and its cause
+    (`Connection reset by peer`, `certificate verify failed`), without the client library's internals."""
+    text = str(exc) or type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text = f"{text} ({type(cause).__name__}: {cause})"
+    elif cause is not None and not str(cause):
+        text = f"{text} ({type(cause).__name__})"
+    return f"{type(exc).__name__}: {text}"
 
 
 def _json_or_text(text: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from exchange.envelope import Envelope, rewrite_envelope
 from exchange.errors import ScenarioError
 from exchange.pki import ScenarioPKI
 from exchange.revocation import CRL_FILE
+from exchange.signing import sign_document
 from exchange.tls import TLS_DIR, TlsIdentity
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "DrillResult",
     "attack",
     "authority_action",
+    "send_variant",
 ]
 
 _DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -200,6 +202,80 @@ def select(captured: Sequence[Captured], wanted: Mapping[str, Any]) -> Captured:
         )):
             return message
     raise ScenarioError(f"no message crossed the wire yet that matches {dict(wanted)}")
+
+
+def _named(element: etree._Element, names: Sequence[str]) -> bool:
+    """`element` is the last of `names` (local names, a path upwards: `Office/referenceNumber`)."""
+    for name in reversed(names):
+        if element is None or not isinstance(element.tag, str) or etree.QName(element).localname != name:
+            return False
+        element = element.getparent()
+    return True
+
+
+def _variant_document(
+    target: Captured, changes: Mapping[str, str], pki: ScenarioPKI, tag: str
+) -> tuple[bytes, str, str | None]:
+    """The captured document with `changes` (element local name → text, every occurrence) and, unless a change
+    gave it a new identification, its message id marked with `tag`, signed again by its sender; with its new
+    message id and correlation id (a changed reference, an MRN say, is what the variant is about). A family
+    whose documents carry their own signature (ePhyto) gets the document signed again too."""
+    from exchange.validation import detect
+
+    root = etree.fromstring(target.envelope.document)
+    kind = detect(root)
+    for signature in root.findall(_DSIG):
+        root.remove(signature)
+    before = kind.message_id(root)
+    correlation = target.envelope.correlation_id
+    for name, text in changes.items():
+        hits = [element for element in root.iter() if _named(element, name.split("/"))]
+        if not hits:
+            raise ScenarioError(f"{target.envelope.message_type} #{target.seq} has no element {name!r} to set")
+        for element in hits:
+            if element.text == correlation:
+                correlation = text
+            element.text = text
+    if kind.message_id(root) == before and before is not None:
+        if kind.message_id_path is None or len(kind.message_id_path) != 1:
+            raise ScenarioError(f"the variant of {target.envelope.message_type} #{target.seq} keeps its identification "
+                                f"{before!r}: set one of the elements that make it up")
+        element = root.find(kind.message_id_path[0])
+        element.text = f"{element.text}{tag}"[-35:]
+    message_id = kind.message_id(root) or target.envelope.message_id
+    if kind.signed_inside:
+        return sign_document(root, pki.credentials(target.envelope.sender)), message_id, correlation
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), message_id, correlation
+
+
+async def send_variant(
+    arguments: Mapping[str, Any],
+    captured: Sequence[Captured],
+    pki_dir: Path | None,
+    hub_url: str,
+    at: datetime,
+    tag: str,
+    session_for: Callable[[TlsIdentity | None], Awaitable[aiohttp.ClientSession]],
+) -> DrillResult:
+    """A counterpart sends a variant of a message it sent before: its content changed (an unknown reference, a
+    message out of sequence), signed by itself and so accepted by the hub. What the recipient answers is the
+    conformance verdict: the hub only carries it."""
+    if pki_dir is None:
+        raise ScenarioError("send_variant needs the scenario PKI directory")
+    target = select(captured, arguments.get("message") or {})
+    changes = {str(name): str(text) for name, text in (arguments.get("set") or {}).items()}
+    pki = ScenarioPKI.load(pki_dir)
+    document, message_id, correlation = _variant_document(target, changes, pki, tag)
+    envelope = replace(target.envelope, document=document, message_id=message_id, correlation_id=correlation,
+                       created=at)
+    party = envelope.sender
+    session = await session_for(TlsIdentity.in_pki(pki_dir, party))
+    answer = await post_envelope(session, f"{hub_url}/envelopes", envelope.signed(pki.credentials(party)))
+    verdict = "accepted" if answer.status and answer.status < 300 else f"refused [{answer.body.get('rule', '?')}]"
+    listed = ", ".join(f"{name}={text}" for name, text in changes.items()) or "unchanged content"
+    summary = (f"{party} sends a variant of {envelope.message_type} #{target.seq} to {envelope.recipient} "
+               f"({listed}; id {message_id}): HTTP {answer.status} {verdict}")
+    return DrillResult("send_variant", summary, answer)
 
 
 async def attack(

@@ -75,6 +75,15 @@ class AttackArguments(Record):
     sender_party: Code | None = Field(None, description="impersonate: the sender written into the document")
 
 
+class VariantArguments(Record):
+    message: MessageSelector = Field(default_factory=MessageSelector,
+                                     description="which captured message the variant is made of (the latest match)")
+    changes: dict[Code, Text] = Field(default_factory=dict, alias="set",
+                                      description="element local name (or a path of them, Office/referenceNumber) → "
+                                                  "new text, every occurrence; the message id gets a suffix unless a "
+                                                  "change gives it a new one")
+
+
 def _nodes_named(document: Any, names: Mapping[str, str | None]) -> Iterator[tuple[KeyPath, str]]:
     for key, value in names.items():
         if value is not None and value not in document.nodes:
@@ -106,11 +115,19 @@ def _check_target(document: Any, step: Any, arguments: CertificateArguments) -> 
     yield from _nodes_named(document, {"target": arguments.target})
 
 
-def _check_attack(document: Any, step: Any, arguments: AttackArguments) -> Iterator[tuple[KeyPath, str]]:
-    yield from _nodes_named(document, {"as": arguments.party})
-    for key, value in (("sender", arguments.message.sender), ("recipient", arguments.message.recipient)):
+def _check_selector(document: Any, selector: MessageSelector) -> Iterator[tuple[KeyPath, str]]:
+    for key, value in (("sender", selector.sender), ("recipient", selector.recipient)):
         for _, message in _nodes_named(document, {key: value}):
             yield ("message", key), message
+
+
+def _check_attack(document: Any, step: Any, arguments: AttackArguments) -> Iterator[tuple[KeyPath, str]]:
+    yield from _nodes_named(document, {"as": arguments.party})
+    yield from _check_selector(document, arguments.message)
+
+
+def _check_variant(document: Any, step: Any, arguments: VariantArguments) -> Iterator[tuple[KeyPath, str]]:
+    yield from _check_selector(document, arguments.message)
 
 
 DRIVER_STEP_ACTIONS: tuple[StepAction, ...] = (
@@ -124,6 +141,9 @@ DRIVER_STEP_ACTIONS: tuple[StepAction, ...] = (
                "store (caravan run only, not --attach)", node="none", check=_check_restart),
     StepAction("attack", "driver", AttackArguments, "security drill: send a hostile variant of a captured message "
                "to the hub", node="none", check=_check_attack),
+    StepAction("send_variant", "driver", VariantArguments, "conformance: a node sends a variant of a message it "
+               "sent (changed content, new id, signed by itself) to test how the recipient answers it",
+               node="none", check=_check_variant),
     *(StepAction(name, "driver", CertificateArguments, summary, node="none", check=_check_target)
       for name, summary in (
           ("revoke_certificate", "the scenario CA revokes a node's signing certificate (published in its CRL)"),

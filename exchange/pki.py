@@ -73,6 +73,7 @@ class NodeSubject:
 
     organization: str | None = None
     country: str | None = None  # ISO 3166-1 alpha-2
+    hosts: tuple[str, ...] = ()  # more names (DNS or IP) it serves TLS under: an external node's inbox host
 
 
 @dataclass(frozen=True)
@@ -446,6 +447,17 @@ def _ca_certificate(key: PrivateKey, name: x509.Name, not_before: datetime, not_
     )
 
 
+def _host_names(hosts: Iterable[str]) -> list[x509.GeneralName]:
+    """Each host once, as an IP address where it is one, else as a DNS name."""
+    names: list[x509.GeneralName] = []
+    for host in dict.fromkeys(hosts):
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return names
+
+
 def _node_certificate(
     node_id: str,
     subject: NodeSubject,
@@ -484,13 +496,7 @@ def _node_certificate(
             critical=False,
         )
         .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName(node_id),
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                ]
-            ),
+            x509.SubjectAlternativeName(_host_names([node_id, "localhost", "127.0.0.1", *subject.hosts])),
             critical=False,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)

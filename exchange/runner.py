@@ -22,7 +22,8 @@ from typing import IO, Any
 import aiohttp
 from lxml import etree
 
-from exchange.drills import RELOADING_ACTIONS, Captured, attack, authority_action
+from exchange.conformance import Check, WireMessage, judge_exchange, texts_by_name
+from exchange.drills import RELOADING_ACTIONS, Captured, attack, authority_action, send_variant
 from exchange.driver_actions import DRIVER_ACTIONS, FAULT_ACTIONS, HUB_TARGET, NOTE
 from exchange.envelope import ENVELOPE_SUFFIX, Envelope
 from exchange.errors import ScenarioError, TransportError
@@ -44,6 +45,7 @@ class Deployment:
     pki: Path | None = None  # the scenario PKI directory, for steps the scenario CA takes
     driver_tls: TlsIdentity | None = None  # None: plain HTTP
     restart: Callable[[str], Awaitable[None]] | None = None  # stop and start "hub" or a node (local runs only)
+    external: Mapping[str, str] = field(default_factory=dict)  # nodes caravan did not start → their inbox URL
 
 
 @dataclass(frozen=True)
@@ -54,21 +56,13 @@ class Description:
     summary: str
 
 
-@dataclass(frozen=True)
-class Check:
-    """One expectation and whether it held."""
-
-    what: str
-    expected: str
-    actual: str
-    holds: bool
-
-
 @dataclass
 class RunReport:
     messages: int = 0
     checks: list[Check] = field(default_factory=list)
     requests: int = 0  # HTTP requests the driver made, counted by its client sessions (bench and tests read it)
+    wire: list[WireMessage] = field(default_factory=list)  # every envelope the hub accepted, as tracked at the end
+    refusals: list[dict[str, Any]] = field(default_factory=list)  # every submission the hub refused
 
     @property
     def ok(self) -> bool:
@@ -102,6 +96,7 @@ class Driver:
         speed: float | None = None,
         printer: IO[str] | None = None,
         settle_timeout: float = 60.0,
+        answer_wait: float = 0.0,
     ) -> None:
         self._scenario = scenario
         self._deployment = deployment
@@ -110,15 +105,21 @@ class Driver:
         self._speed = speed
         self._printer = printer
         self._settle_timeout = settle_timeout
+        self._answer_wait = answer_wait
         self._messages: list[_Message] = []
-        self._event_marks: dict[str, int] = {node: 0 for node in deployment.node_urls}
+        # external nodes (systems under test) are judged by their traffic alone: never read, and sent control
+        # calls only when they offer caravan's control API (`_probe_external`)
+        self._observed = {n: url for n, url in deployment.node_urls.items() if n not in deployment.external}
+        self._controlled = dict(self._observed)
+        self._step_failures: list[Check] = []
+        self._event_marks: dict[str, int] = {node: 0 for node in self._observed}
         self._session: aiohttp.ClientSession | None = None
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._captured: list[Captured] = []
         self._refusals: list[dict[str, Any]] = []
         self._log: IO[str] | None = None
         self._faults = FaultBook()
-        self._transport_marks: dict[str, int] = {HUB_TARGET: 0, **{node: 0 for node in deployment.node_urls}}
+        self._transport_marks: dict[str, int] = {HUB_TARGET: 0, **{node: 0 for node in self._observed}}
         self._requests = 0
 
     async def run(self) -> RunReport:
@@ -134,14 +135,17 @@ class Driver:
                 self._say(f"{self._scenario.title}  [{self._scenario.name}]")
                 self._say(f"virtual time starts {self._scenario.start:%Y-%m-%d %H:%M} UTC; nodes: "
                           + ", ".join(f"{n} ({spec.country})" for n, spec in self._scenario.nodes.items()))
+                await self._probe_external()
                 previous = self._scenario.start
                 await self._set_clocks(previous)
                 for step in self._scenario.steps:
                     await self._pace(previous, step.at)
                     previous = step.at
-                    await self._run_step(step)
+                    await self._run_step_judged(step)
                 report.messages = len(self._messages)
-                report.checks = await self._check_expectations()
+                report.wire = await self._final_wire()
+                report.checks = await self._check_expectations(report.wire)
+                report.refusals = list(self._refusals)
                 for extra in self._sessions.values():
                     await extra.close()
                 report.requests = self._requests
@@ -170,8 +174,27 @@ class Driver:
         they are the first round of waiting for quiet.
         """
         body = {"now": at.isoformat()}
-        urls = {HUB_TARGET: self._deployment.hub_url, **self._deployment.node_urls}
+        urls = {HUB_TARGET: self._deployment.hub_url, **self._controlled}
         return {component: await self._call("PUT", f"{url}/control/clock", body) for component, url in urls.items()}
+
+    async def _run_step_judged(self, step: Step) -> None:
+        """A step; with external nodes, one that cannot be carried out (a counterpart holds no MRN because the
+        system under test never sent it) is a failed check with its reason, and the run goes on to gather the
+        rest of the evidence."""
+        try:
+            await self._run_step(step)
+        except ScenarioError as exc:
+            if not self._deployment.external:
+                raise
+            if step.node in self._deployment.external:  # what the system under test declines is its own affair:
+                self._say(f"{step.at:%Y-%m-%d %H:%M}  ·· {step.node} (external) declined: {exc.message}")
+                self._record({"kind": "step-declined", "index": step.index, "detail": exc.message})
+                return  # it is judged by what it sends, not by what its control API answers
+            self._say(f"{step.at:%Y-%m-%d %H:%M}  ✗ step {step.index} ({step.action}) could not be carried out: "
+                      f"{exc.message}")
+            self._record({"kind": "step-failed", "index": step.index, "detail": exc.message})
+            self._step_failures.append(Check(f"step {step.index} ({step.action} {step.node or ''}) can be carried "
+                                             "out".replace("  ", " "), "carried out", exc.message, False, "step"))
 
     async def _run_step(self, step: Step) -> None:
         self._record({"kind": "step", "index": step.index, "at": _iso(step.at), "do": step.action, "node": step.node,
@@ -187,9 +210,16 @@ class Driver:
             return
         label = " ".join(f"{key}={value}" for key, value in step.arguments.items())
         note = f"  ({step.note})" if step.note else ""
+        if step.node not in self._controlled:
+            self._say(f"{step.at:%Y-%m-%d %H:%M}  ☞ {step.node} (external): its operator must now: {step.action} "
+                      f"{label}{note}")
+            self._record({"kind": "operator-step", "index": step.index, "node": step.node, "do": step.action,
+                          "arguments": dict(step.arguments)})
+            await self._settle(step.at, answers_awaited=True)
+            return
         self._say(f"{step.at:%Y-%m-%d %H:%M}  ▶ {step.node}: {step.action} {label}{note}")
         body = {"do": step.action, "arguments": dict(step.arguments), "key": f"{self._scenario.name}#{step.index}"}
-        answer = await self._call("POST", f"{self._deployment.node_urls[step.node]}/control/actions", body)
+        answer = await self._call("POST", f"{self._controlled[step.node]}/control/actions", body)
         if "error" in answer:
             raise ScenarioError(f"step {step.index} ({step.action}) refused by {step.node}: {answer.get('message')}",
                                 path=f"steps[{step.index}]")
@@ -201,18 +231,22 @@ class Driver:
             result = await attack(step.arguments, self._captured, self._deployment.pki, self._deployment.hub_url,
                                   step.at, self._session_for)
             mark = "⚔"
+        elif step.action == "send_variant":
+            result = await send_variant(step.arguments, self._captured, self._deployment.pki,
+                                        self._deployment.hub_url, step.at, f"V{step.index}", self._session_for)
+            mark = "✎"
         else:
             result = authority_action(step.action, self._deployment.pki, step.arguments, step.at)
             mark = "🔑"
             target = str(step.arguments.get("target", ""))
-            if step.action in RELOADING_ACTIONS and target in self._deployment.node_urls:
-                await self._call("POST", f"{self._deployment.node_urls[target]}/control/credentials", {})
+            if step.action in RELOADING_ACTIONS and target in self._controlled:
+                await self._call("POST", f"{self._controlled[target]}/control/credentials", {})
         note = f"  ({step.note})" if step.note else ""
         self._say(f"{step.at:%Y-%m-%d %H:%M}  {mark} {result.summary}{note}")
         answer = result.answer
         self._record({"kind": "drill", "index": step.index, "action": result.action, "summary": result.summary,
                       "status": answer.status if answer else None, "body": answer.body if answer else None})
-        await self._settle(step.at)
+        await self._settle(step.at, answers_awaited=True)
 
     async def _run_fault(self, step: Step) -> None:
         """Install a fault on every component, heal faults, or restart a component, then let things settle."""
@@ -238,13 +272,13 @@ class Driver:
         self._record({"kind": "fault", "index": step.index, "action": step.action, "arguments": said,
                       "plan": plan_to_json(self._faults.plan)["faults"]})
         body = plan_to_json(self._faults.plan)
-        for url in [self._deployment.hub_url, *self._deployment.node_urls.values()]:
+        for url in [self._deployment.hub_url, *self._observed.values()]:  # the hub scripts the pushes to external nodes
             await self._call("PUT", f"{url}/control/faults", body)
         await self._settle(step.at)
 
     async def _collect_transport(self, settled: Mapping[str, Mapping[str, Any]]) -> None:
         """Retries, held and released envelopes, drops, duplicates and corruptions, as each component logged them."""
-        urls = {HUB_TARGET: self._deployment.hub_url, **self._deployment.node_urls}
+        urls = {HUB_TARGET: self._deployment.hub_url, **self._observed}
         for component, url in urls.items():
             if settled[component]["last_transport"] <= self._transport_marks[component]:
                 continue
@@ -273,19 +307,66 @@ class Driver:
         trace.on_request_start.append(count)
         return trace
 
-    async def _settle(self, at: datetime, first: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    async def _settle(
+        self, at: datetime, first: Mapping[str, Mapping[str, Any]] | None = None, *, answers_awaited: bool = False
+    ) -> None:
         """Wait until nothing is in flight, then log every message and event that the step caused.
 
         `first` is a round of readings already in hand (the clock answers). The settled statuses say what
         is new (the newest delivery, event, refusal and transport line of each component), so a list is
         fetched only when it has something to add.
+
+        An external node that offers no control API cannot say when it is done: when the step pushed it
+        something or asked its operator to act (`answers_awaited`), its answers are given `answer_wait`
+        seconds to arrive. One that does not answer a push keeps the hub busy: past the settle timeout the
+        run goes on, and the pending pushes are judged at the end.
         """
-        settled = await self._wait_quiet(first)
+        known = len(self._messages)
+        try:
+            settled = await self._wait_quiet(first)
+        except TransportError as exc:
+            if not self._deployment.external:
+                raise
+            self._say(f"{at:%Y-%m-%d %H:%M}  ⌛ not settled: {exc.message} (a push to an external node is still "
+                      "unanswered); going on")
+            self._record({"kind": "unsettled", "at": _iso(at), "detail": exc.message})
+            settled = await self._readings()
+            answers_awaited = False  # it had the settle timeout to answer
         await self._collect_messages(settled[HUB_TARGET]["last_delivery"])
         await self._collect_events(settled)
         await self._collect_refusals(settled[HUB_TARGET]["last_refusal"])
         await self._collect_transport(settled)
+        silent = set(self._deployment.external) - set(self._controlled)
+        pushed = any(m.recipient in silent for m in self._messages[known:])
+        if self._answer_wait and silent and (answers_awaited or pushed):
+            await asyncio.sleep(self._answer_wait)
+            await self._settle(at)
 
+    async def _readings(self) -> dict[str, Mapping[str, Any]]:
+        """One status reading of every component, without waiting for quiet."""
+        urls = {HUB_TARGET: self._deployment.hub_url, **self._controlled}
+        return {component: await self._call("GET", f"{url}/status") for component, url in urls.items()}
+
+    async def _probe_external(self) -> None:
+        """An external node gets control calls only if it offers caravan's control API: its `GET /status`
+        answers the driver's TLS identity with caravan's activity reading. Anything else (no answer, a TLS
+        refusal, another body) makes it a node whose steps its operator takes."""
+        assert self._session is not None
+        for node, url in self._deployment.external.items():
+            try:
+                async with self._session.get(f"{url}/status", timeout=aiohttp.ClientTimeout(total=5)) as response:
+                    body = await response.json(content_type=None) if response.status == 200 else {}
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, OSError) as exc:
+                body, reason = {}, f"{type(exc).__name__}: {exc}"
+            else:
+                reason = "its GET /status is not caravan's"
+            offers = isinstance(body, dict) and {"quiet", "version"} <= set(body)
+            if offers:
+                self._controlled[node] = url
+            how = ("offers caravan's control API: steps that name it are sent to it" if offers else
+                   f"no control API ({reason}): steps that name it are printed for its operator")
+            self._say(f"external node {node} at {url}: {how}")
+            self._record({"kind": "external", "node": node, "url": url, "control_api": offers})
     async def _collect_refusals(self, newest: int) -> None:
         after = self._refusals[-1]["id"] if self._refusals else 0
         if newest <= after:
@@ -305,7 +386,7 @@ class Driver:
         Envelopes a scripted fault holds are not in flight: they wait for the fault to end, which only a
         later step (moving the clock, healing) can bring about.
         """
-        urls = {HUB_TARGET: self._deployment.hub_url, **self._deployment.node_urls}
+        urls = {HUB_TARGET: self._deployment.hub_url, **self._controlled}
 
         async def read(component: str, wait: float) -> dict[str, Any]:
             return await self._call("GET", f"{urls[component]}/status?wait={wait:.3f}")
@@ -348,7 +429,7 @@ class Driver:
                   f"{description.summary}{failed}")
 
     async def _collect_events(self, settled: Mapping[str, Mapping[str, Any]]) -> None:
-        for node, url in self._deployment.node_urls.items():
+        for node, url in self._observed.items():
             if settled[node]["last_event"] <= self._event_marks[node]:
                 continue
             listing = await self._call("GET", f"{url}/events?after={self._event_marks[node]}")
@@ -360,12 +441,12 @@ class Driver:
 
     # -- expectations ---------------------------------------------------------------------------------------
 
-    async def _check_expectations(self) -> list[Check]:
+    async def _check_expectations(self, wire: list[WireMessage]) -> list[Check]:
         expect = self._scenario.expectations
-        states = {node: await self._call("GET", f"{url}/state") for node, url in self._deployment.node_urls.items()}
+        states = {node: await self._call("GET", f"{url}/state") for node, url in self._observed.items()}
         movements = _merge_movements(states)
         guarantees = _merge_guarantees(states)
-        checks: list[Check] = []
+        checks: list[Check] = list(self._step_failures)
         for key, roles in expect.movements.items():
             actual = movements.get(key, {})
             for role, expected in roles.items():
@@ -391,6 +472,8 @@ class Driver:
             checks.append(await self._check_value(wanted, states))
         for wanted in expect.refusals:
             checks.append(self._check_refusal(wanted))
+        for wanted in expect.exchanges:
+            checks.append(judge_exchange(wanted, wire, self._references(wanted.get("about"), movements)))
         if expect.deliveries:
             status = await self._call("GET", f"{self._deployment.hub_url}/status")
             for state, expected in expect.deliveries.items():
@@ -422,6 +505,32 @@ class Driver:
         seen = "; ".join(f"{r.get('rule')} ({r.get('sender') or r.get('peer')})" for r in self._refusals)
         return Check(what, "refused", seen or "no refusals", False)
 
+    def _references(self, about: Any, movements: Mapping[str, Any]) -> set[str]:
+        """What `about` stands for in correlation ids: a movement's LRN and MRN (as the nodes caravan runs know
+        them), else the text itself (a certificate number); empty for no `about`."""
+        if about is None:
+            return set()
+        key = str(about)
+        movement = {**(self._scenario.movements.get(key) or {}), **movements.get(key, {})}
+        return {key} | {str(value) for value in (movement.get("lrn"), movement.get("mrn")) if value}
+
+    async def _final_wire(self) -> list[WireMessage]:
+        """Every message the hub accepted, with its delivery state now (a push may have been answered since)."""
+        tracked: dict[int, Mapping[str, Any]] = {}
+        while True:
+            after = max(tracked, default=0)
+            listing = await self._call("GET", f"{self._deployment.hub_url}/deliveries?after={after}")
+            if not listing.get("deliveries"):
+                break
+            tracked.update({delivery["delivery_id"]: delivery for delivery in listing["deliveries"]})
+        wire = []
+        for message in self._messages:
+            delivery = tracked.get(message.seq, {})
+            wire.append(WireMessage(message.seq, message.at, message.sender, message.recipient, message.code,
+                                    message.correlation, message.document, delivery.get("state", message.state),
+                                    delivery.get("last_error"), int(delivery.get("attempts", 0))))
+        return wire
+
     def _movement_messages(self, movement: Mapping[str, Any]) -> list[_Message]:
         references = {value for value in (movement.get("lrn"), movement.get("mrn")) if value}
         return [m for m in self._messages if m.correlation in references]
@@ -432,7 +541,7 @@ class Driver:
         what = f"document {code} of {key} contains " + ", ".join(f"{n}={v}" for n, v in contains.items())
         candidates = [m for m in self._movement_messages(movements.get(key, {})) if m.code == code]
         for message in candidates:
-            texts = _texts_by_name(message.document)
+            texts = texts_by_name(message.document)
             if all(value in texts.get(name, ()) for name, value in contains.items()):
                 return Check(what, "present", message.file, True)
         found = ", ".join(m.file for m in candidates) or f"no {code} for {key}"
@@ -541,14 +650,6 @@ def _role_state(movement: Mapping[str, Any], role: str) -> str:
 def _is_subsequence(wanted: list[str], sequence: list[str]) -> bool:
     remaining = iter(sequence)
     return all(code in remaining for code in wanted)
-
-
-def _texts_by_name(document: bytes) -> dict[str, set[str]]:
-    texts: dict[str, set[str]] = {}
-    for element in etree.fromstring(document).iter():
-        if isinstance(element.tag, str) and element.text and element.text.strip():
-            texts.setdefault(etree.QName(element).localname, set()).add(element.text.strip())
-    return texts
 
 
 def _iso(moment: datetime) -> str:

@@ -30,6 +30,7 @@ from exchange.language import (
     NodeId,
     Record,
     ScenarioLanguage,
+    Span,
     Text,
     problems_from,
     suggest,
@@ -92,6 +93,26 @@ class ExpectRefusal(Record):
     message_type: Code | None = Field(None, description="the refused message's type")
 
 
+class ExpectExchange(Record):
+    """A message some node must send (or must not), judged only by what the hub accepted from it: conformance."""
+
+    name: Text | None = Field(None, description="the test case's name in reports (default: made from the keys)")
+    sender: NodeId = Field(alias="from", description="the node that sends it")
+    recipient: NodeId | None = Field(None, alias="to", description="the node it is sent to")
+    type: Code = Field(description="its message type, e.g. CD906C or SPSAcknowledgement")
+    about: Code | None = Field(None, description="a movement key (its LRN and MRN) or a correlation id "
+                                                 "(a certificate number)")
+    answers: Code | None = Field(None, description="it answers the latest message of this type sent to `from`: "
+                                                   "only messages after that one count")
+    within: Span | None = Field(None, description="with `answers`: the hub accepted it at most this long after "
+                                                  "the message it answers (scenario time)")
+    follows: Code | None = Field(None, description="order: the sender's own message of this type (same `about`) "
+                                                   "reached the hub before it")
+    count: int | None = Field(None, ge=0, description="exactly this many (0: must not be sent); default: at least one")
+    contains: dict[Code, Text] = Field(default_factory=dict,
+                                       description="element local name → text that one of them holds")
+
+
 DeliveryCounter = Literal["pending", "delivered", "failed", "duplicates_absorbed", "refused", "held"]
 
 
@@ -103,6 +124,9 @@ class ExpectSection(Record):
     values: list[ExpectValue] = Field(default_factory=list, description="any value of a node's state")
     refusals: list[ExpectRefusal] = Field(default_factory=list,
                                           description="some refusal in the hub's log has every field given")
+    exchanges: list[ExpectExchange] = Field(default_factory=list,
+                                            description="messages a node must (or must not) send, as the hub "
+                                                        "accepted them (conformance)")
 
 
 class DocumentBase(Record):
@@ -156,12 +180,14 @@ class Expectations:
     values: list[Mapping[str, Any]] = field(default_factory=list)
     refusals: list[Mapping[str, Any]] = field(default_factory=list)
     message_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    exchanges: list[Mapping[str, Any]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
         """How many things are expected: a run that checks nothing cannot pass."""
         return sum(len(part) for part in (self.movements, self.guarantees, self.messages, self.documents,
-                                          self.deliveries, self.values, self.refusals, self.message_counts))
+                                          self.deliveries, self.values, self.refusals, self.message_counts,
+                                          self.exchanges))
 
 
 @dataclass(frozen=True)
@@ -230,6 +256,7 @@ def _expectations(value: Mapping[str, Any]) -> Expectations:
         values=value.get("values") or [],
         refusals=value.get("refusals") or [],
         message_counts=value.get("message_counts") or {},
+        exchanges=value.get("exchanges") or [],
     )
 
 
@@ -290,6 +317,12 @@ def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
     counted = sum(len(value) for value in expect.model_dump().values() if isinstance(value, (dict, list)))
     if counted == 0:
         yield ("expect",), "states no expectation: a run that checks nothing cannot pass"
+    for index, exchange in enumerate(expect.exchanges):
+        for key, node in (("from", exchange.sender), ("to", exchange.recipient)):
+            if node is not None and node not in document.nodes:
+                yield ("expect", "exchanges", index, key), f"is {node!r}{suggest(node, document.nodes)}: name a node"
+        if exchange.within is not None and exchange.answers is None:
+            yield ("expect", "exchanges", index, "within"), "counts from the message it answers: give `answers` too"
     for index, value in enumerate(expect.values):
         if value.node != "hub" and value.node not in document.nodes:
             yield ("expect", "values", index, "node"), (f"is {value.node!r}{suggest(value.node, document.nodes)}: "

@@ -63,6 +63,7 @@ from nodes.configs import (
 from nodes.declarant import Declarants, trader_ids
 from nodes.declarant_api import DeclarantApi
 from nodes.ephyto.validation import validate_phyto
+from nodes.external import ExternalNode, read_external, write_external
 from nodes.families import build_desks
 from nodes.ippc_deliver import deliver_file
 from nodes.ippc_pull import pull_ephytos
@@ -116,14 +117,16 @@ def _clock(start: datetime | None, database: Path) -> Clock:
     return SystemClock() if start is None else VirtualClock(start, keep=database.with_suffix(".clock"))
 
 
-def write_pki(scenario: Scenario, directory: Path) -> None:
+def write_pki(scenario: Scenario, directory: Path, tls_hosts: Mapping[str, str] | None = None) -> None:
     """The scenario CA, each node's signing certificate, and TLS identities for the hub, nodes, driver and traders.
 
     Signing certificates live in scenario time: valid from a day before the scenario starts, unless a
     node's `certificate: {valid_until: …}` makes one expire during it. TLS identities are checked by the
     TLS stack against the system clock, so they are valid from a day before the earlier of the scenario
     start and today for ten years. Each trader a node lists gets one too, under `tls/traders/` (its CN the
-    EORI), to call its node's trader API with (docs/TRADERS.md).
+    EORI), to call its node's trader API with (docs/TRADERS.md). `tls_hosts` names the host an external node
+    serves its inbox on: its TLS certificate carries it, so the hub's host name check holds wherever the system
+    under test runs.
 
     Set-up is the one place that reads the wall clock, twice: for the TLS dates above, and for the
     CA's creation instant in its subject (`exchange.pki.ca_name`). That instant is what tells apart the
@@ -146,7 +149,8 @@ def write_pki(scenario: Scenario, directory: Path) -> None:
     tls_from = min(valid_from, now - timedelta(days=1))
     parties = [HUB, DRIVER, *scenario.nodes]
     tls = ScenarioPKI(signing.ca_certificate, signing.ca_key, {})
-    tls.issue(parties, valid_from=tls_from, valid_until=tls_from + timedelta(days=3650)).write(
+    hosts = {party: NodeSubject(hosts=(host,)) for party, host in (tls_hosts or {}).items()}
+    tls.issue(parties, valid_from=tls_from, valid_until=tls_from + timedelta(days=3650), subjects=hosts).write(
         directory / TLS_DIR, with_ca_key=False
     )
     traders = {trader: spec.country for spec in scenario.nodes.values() for trader in trader_ids(spec.data)}
@@ -408,28 +412,34 @@ def _configs(
 
 
 def prepare(
-    scenario: Scenario, out: Path, base_port: int, *, tls: bool = True, placement: Placement = LOOPBACK
+    scenario: Scenario, out: Path, base_port: int, *, tls: bool = True, placement: Placement = LOOPBACK,
+    external: Mapping[str, ExternalNode] | None = None,
 ) -> list[Path]:
     """Write the PKI and a config per component for running them as separate processes.
 
     Every path in a config is written relative to the config file (`nodes.configs`), so the directory
-    works wherever it is started from.
+    works wherever it is started from. An `external` node (`nodes.external`) is pushed to at its inbox
+    URL, and its config listens there, for caravan's own node to play it.
 
     A directory prepared before is prepared afresh: its stores are emptied and a new PKI is written. A
     run on it then starts from nothing, never replaying an earlier run's results, and no store written
     under an old CA stays beside the new one. While a component still holds one of its stores, nothing
     is touched and ResourceBusy says which store (`_empty_stores`).
     """
+    external = external or {}
     ports = {name: base_port + index for index, name in enumerate([HUB, *scenario.nodes])}
     hub, nodes = _configs(scenario, out, ports, tls=tls, placement=placement)
+    hub = replace(hub, nodes={**hub.nodes, **{name: node.inbox_url for name, node in external.items()}})
+    nodes.update({name: replace(nodes[name], host=node.host, port=node.port, address=None)
+                  for name, node in external.items()})
     _empty_stores(out / DB_DIR)
-    write_pki(scenario, out / PKI_DIR)
+    write_pki(scenario, out / PKI_DIR, {name: node.host for name, node in external.items()})
     written = [out / "hub.yaml"]
     write_hub_config(written[0], hub)
     for name, config in nodes.items():
         written.append(out / f"{name}.yaml")
         write_node_config(written[-1], config)
-    return written
+    return written + write_external(out, external, hub.url)
 
 
 async def serve_hub(config: HubConfig, listener: socket.socket, announce: Callable[[], None]) -> None:
@@ -467,7 +477,7 @@ def attached_deployment(directory: Path, restarts: OutsideRestarts | None = None
     With `restarts`, a scenario's restart step waits for the component to be restarted from outside.
     """
     hub = load_hub_config(directory / "hub.yaml")
-    deployment = _deployment(hub)
+    deployment = replace(_deployment(hub), external=read_external(directory))
     if restarts is None:
         return deployment
     urls = {HUB: hub.url, **hub.nodes}

@@ -1,0 +1,127 @@
+"""The judge of a system under test and its reports, without processes: `expect: exchanges`, the traffic checks,
+the scenario language's checks of them, and the JUnit / HTML / JSON verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import junitparser
+import pytest
+
+from exchange.conformance import WireMessage, judge_exchange, pushes_answered, refused_from, sent_anything
+from exchange.reports import Case, Suite, Verdict, write_reports
+from nodes.language import check_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+NACK_90 = b"<CD906C><MRN>26UZ000100000099J9</MRN><FunctionalError><errorCode>90</errorCode></FunctionalError></CD906C>"
+
+
+def _message(seq: int, at: str, sender: str, recipient: str, code: str, correlation: str | None = "MRN1",
+             document: bytes = b"<x/>", state: str = "delivered", last_error: str | None = None) -> WireMessage:
+    return WireMessage(seq, f"2026-03-04T{at}:00Z", sender, recipient, code, correlation, document, state,
+                       last_error, 1)
+
+
+WIRE = [
+    _message(1, "08:00", "az", "uz", "CD118C"),
+    _message(2, "08:30", "uz", "az", "CD906C", document=NACK_90),
+    _message(3, "09:00", "uz", "ge", "CD006C"),
+    _message(4, "10:00", "uz", "ge", "CD118C"),
+]
+
+
+def test_an_answer_within_its_limit_holds_and_names_the_message() -> None:
+    check = judge_exchange({"from": "uz", "type": "CD906C", "answers": "CD118C", "within": "1h",
+                            "contains": {"errorCode": "90"}}, WIRE, set())
+    assert check.holds and "CD906C #2" in check.actual
+
+
+def test_an_answer_past_its_limit_fails_with_how_late_it_was() -> None:
+    check = judge_exchange({"from": "uz", "type": "CD906C", "answers": "CD118C", "within": "15m"}, WIRE, set())
+    assert not check.holds and check.rule == "exchange-time-limit" and "0:30:00 later" in check.actual
+
+
+def test_an_answer_holding_other_values_fails_showing_what_it_held() -> None:
+    check = judge_exchange({"from": "uz", "type": "CD906C", "contains": {"errorCode": "92"}}, WIRE, set())
+    assert not check.holds and check.rule == "exchange-content" and "errorCode=90" in check.actual
+
+
+def test_a_message_that_must_not_be_sent_fails_when_it_was() -> None:
+    check = judge_exchange({"from": "uz", "to": "az", "type": "CD906C", "count": 0}, WIRE, set())
+    assert not check.holds and check.rule == "exchange-count" and "CD906C #2" in check.actual
+    assert judge_exchange({"from": "uz", "to": "ge", "type": "CD906C", "count": 0}, WIRE, set()).holds
+
+
+def test_messages_in_the_wrong_order_fail_naming_both() -> None:
+    check = judge_exchange({"from": "uz", "type": "CD006C", "follows": "CD118C"}, WIRE, set())
+    assert not check.holds and check.rule == "exchange-order"
+    assert "CD006C #3" in check.actual and "CD118C #4" in check.actual
+
+
+def test_about_keeps_only_the_messages_of_that_reference() -> None:
+    assert not judge_exchange({"from": "uz", "type": "CD006C", "about": "M9"}, WIRE, {"M9", "OTHER"}).holds
+    assert judge_exchange({"from": "uz", "type": "CD006C", "about": "M1"}, WIRE, {"M1", "MRN1"}).holds
+
+
+def test_no_message_to_answer_is_its_own_failure() -> None:
+    check = judge_exchange({"from": "uz", "type": "CD906C", "answers": "CD050C"}, WIRE, set())
+    assert not check.holds and check.rule == "exchange-trigger" and "no CD050C reached uz" in check.actual
+
+
+def test_traffic_checks_name_refusals_unanswered_pushes_and_silence() -> None:
+    refusals = [{"sender": "uz", "peer": "uz", "message_type": "CD050C", "message_id": "UZ1",
+                 "rule": "signature-missing", "message": "no ds:Signature"}]
+    refused = refused_from("uz", refusals)
+    assert not refused.holds and refused.rule == "signature-missing" and "CD050C UZ1" in refused.actual
+    assert refused_from("ge", refusals).holds
+    pending = [*WIRE, _message(5, "11:00", "ge", "uz", "CD018C", state="pending",
+                               last_error="no answer: ClientConnectorError: Connection refused")]
+    pushes = pushes_answered("uz", pending)
+    assert not pushes.holds and "Connection refused" in pushes.actual and "pending after 1 attempt" in pushes.actual
+    assert not sent_anything("ge", WIRE).holds and sent_anything("uz", WIRE).holds
+
+
+def test_every_conformance_suite_is_valid_scenario_language() -> None:
+    suites = sorted((ROOT / "scenarios" / "conformance").glob("*.yaml"))
+    assert len(suites) >= 2
+    for suite in suites:
+        assert check_scenario(suite) == [], suite
+
+
+@pytest.mark.parametrize(("entry", "says"), [
+    ("{from: uz, type: CD906C, within: 1h}", "give `answers` too"),
+    ("{from: xx, type: CD906C}", "'xx'"),
+    ("{from: uz, type: CD906C, answer: CD118C}", "did you mean 'answers'"),
+    ("{from: uz, type: CD906C, count: -1}", "greater than or equal to 0"),
+])
+def test_the_language_refuses_an_exchange_it_cannot_judge(tmp_path: Path, entry: str, says: str) -> None:
+    text = (ROOT / "scenarios" / "conformance" / "cats-departure.yaml").read_text()
+    head = text[:text.index("expect:")]
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"{head}expect:\n  exchanges:\n    - {entry}\n")
+    findings = check_scenario(path)
+    assert findings and any(says in str(finding) for finding in findings), findings
+
+
+def test_the_reports_carry_the_verdict_and_every_failures_evidence(tmp_path: Path) -> None:
+    suite = Suite("s1", "Suite one", "s1.yaml", [
+        Case("uz sends CD001C", True, "≥1 × CD001C", "CD001C #8"),
+        Case("uz answers in time", False, "CD906C within 1h", "CD906C #19: 2:00:00 later <late>",
+             "exchange-time-limit"),
+    ])
+    paths = write_reports(Verdict([suite], {"uz": "https://127.0.0.1:9443"}), tmp_path)
+    assert [path.name for path in paths] == ["junit.xml", "report.html", "report.json"]
+
+    xml = junitparser.JUnitXml.fromfile(str(tmp_path / "junit.xml"))
+    (read,) = list(xml)
+    assert read.name == "s1" and read.tests == 2 and read.failures == 1
+    failing = next(case for case in read if case.name == "uz answers in time")
+    (failure,) = failing.result
+    assert failure.type == "exchange-time-limit" and "2:00:00 later" in failure.message
+
+    page = (tmp_path / "report.html").read_text()
+    assert "FAIL: 1 of 2 checks hold" in page and "&lt;late&gt;" in page and "exchange-time-limit" in page
+    assert "<script" not in page
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["verdict"] == "fail" and data["suites"][0]["failed"] == 1
