@@ -20,7 +20,8 @@ Exit codes (README, "Exit codes"):
         the other kind of component, a scenario that cannot be run
     3   an environment problem: a port in use, a store another process holds, a component out of reach
     70  a fault in caravan itself; `--debug` shows where
-    130 stopped by Ctrl-C; `caravan run` first prints the step and virtual time where it stopped
+    130 stopped by Ctrl-C while a run plays; `caravan run` first prints the step and virtual time where it
+        stopped (`run --view` serves the page after the run until Ctrl-C, then exits with the run's code)
 
 One error path: every failure ends here as one line on stderr, `caravan: ...`, naming the file, the place
 and the rule where it has them (a message of several lines, such as a scenario's findings, is printed
@@ -321,16 +322,30 @@ def _run(args: argparse.Namespace) -> int:
             driver = Driver(scenario, deployment, out, describe_document, **options)
             return (await driver.run()).ok
 
+    outcome: list[bool] = []  # the run's result, once it has one
+
     async def drive_in_view() -> bool:
+        """Serve the page while the run plays, then as a replay until Ctrl-C (a class may still be looking)."""
         from exchange.view import serve_view
 
         assert feed is not None
         run = asyncio.ensure_future(drive())
         run.add_done_callback(lambda _: feed.finish())
-        await serve_view(feed, args.view, lambda url: print(f"live view: {url}", flush=True), until=run)
-        return run.result()
 
-    return OK if asyncio.run(drive_in_view() if feed is not None else drive()) else DOES_NOT_HOLD
+        async def until_stopped() -> None:
+            outcome.append(await run)  # a Ctrl-C while the run plays cancels the run too
+            print(f"the run is over; the view stays at http://127.0.0.1:{args.view}/ until Ctrl-C", flush=True)
+            await asyncio.Event().wait()
+
+        await serve_view(feed, args.view, lambda url: print(f"live view: {url}", flush=True), until=until_stopped())
+        return outcome[0]
+
+    try:
+        return OK if asyncio.run(drive_in_view() if feed is not None else drive()) else DOES_NOT_HOLD
+    except KeyboardInterrupt:
+        if not outcome:  # stopped while the run played
+            raise
+        return OK if outcome[0] else DOES_NOT_HOLD
 
 
 def _view(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -191,9 +192,13 @@ def test_the_live_view_follows_a_run_while_it_plays(browser: object, tmp_path: P
         page.wait_for_function("document.querySelector('#mode').textContent === 'live · finished'", timeout=120_000)
         assert page.locator(".msg").count() == 65
         assert page.inner_text("#clock") == "2026-03-08 12:00 UTC"
+        again = _page(browser, f"http://127.0.0.1:{port}/")  # after the run, the page stays up as a replay
+        assert again.inner_text("#mode") == "replay"
+        run.send_signal(signal.SIGINT)
         output, _ = run.communicate(timeout=60)
-        assert run.returncode == 0, output
+        assert run.returncode == 0, output  # the run's own code: every expectation held
         assert f"live view: http://127.0.0.1:{port}/" in output
+        assert f"the run is over; the view stays at http://127.0.0.1:{port}/ until Ctrl-C" in output
     finally:
         if run.poll() is None:
             run.terminate()

@@ -120,8 +120,9 @@ function render() {
   $("title").textContent = scenario.title || "caravan";
   $("subtitle").textContent = scenario.scenario ? `scenario ${scenario.scenario}` : "";
   $("clock").textContent = s.clock ? when(s.clock) + " UTC" : "—";
-  const total = Math.max(1, view.entries.length);
-  $("progress-bar").style.width = `${(100 * view.played) / total}%`;
+  const finished = view.played >= view.entries.length && (view.finished || !view.live);
+  const share = finished ? 1 : s.steps.length / Math.max(1, scenario.steps || 1);
+  $("progress-bar").style.width = `${100 * share}%`;
   $("progress-text").textContent = `${s.steps.length}/${scenario.steps ?? "?"} steps · ${s.messages.length} messages`;
   $("play").textContent = view.playing ? "⏸" : "▶";
   $("mode").textContent = view.live ? (view.finished ? "live · finished" : "● live") : "replay";
@@ -166,7 +167,7 @@ function drawMap(s) {
   }
   const frame = points.length > 1 ? { type: "MultiPoint", coordinates: points }
     : { type: "FeatureCollection", features: shown.length ? shown : features };
-  const projection = d3.geoMercator().fitExtent([[170, 70], [width - 150, height - 50]], frame);
+  const projection = d3.geoMercator().fitExtent([[170, 60], [width - 200, height - 60]], frame);
   const path = d3.geoPath(projection);
   const centroids = {};
   for (const [alpha, numeric] of Object.entries(NUMERIC)) {
@@ -255,19 +256,24 @@ function drawGuarantees(s) {
   $("guarantees").innerHTML = rows ? `<table>${rows}</table>` : `<p class="empty">no guarantees</p>`;
 }
 
-function partyCountry(label, s) {
-  const [kind, code] = label.split(" ");
-  if (kind === "office") return s.offices[code]?.country || code.slice(0, 2);
-  if (kind === "trader") return s.traders[code]?.country || code.slice(0, 2);
-  return code && code.length === 2 ? code : label.slice(0, 2);
+// A party's country is that of the node whose envelope carried its message (a trader lodges at its own node).
+function partyCountries(s) {
+  const nodes = s.scenario.nodes || {}, countries = {};
+  for (const m of s.messages) {
+    countries[m.from] = countries[m.from] || nodes[m.sender]?.country || m.sender.toUpperCase();
+    countries[m.to] = countries[m.to] || nodes[m.recipient]?.country || m.recipient.toUpperCase();
+  }
+  return countries;
 }
 
 function drawLanes(s) {
+  const countryOf = partyCountries(s);
+  const partyCountry = (label) => countryOf[label];
   const labels = [];
   for (const m of s.messages) for (const label of [m.from, m.to]) if (label && !labels.includes(label)) labels.push(label);
   const order = { trader: 0, office: 1, customs: 2, NPPO: 3, hub: 4 };
   const countries = Object.values(s.scenario.nodes || {}).map((n) => n.country);
-  labels.sort((a, b) => countries.indexOf(partyCountry(a, s)) - countries.indexOf(partyCountry(b, s))
+  labels.sort((a, b) => countries.indexOf(partyCountry(a)) - countries.indexOf(partyCountry(b))
     || (order[a.split(" ")[0]] ?? 9) - (order[b.split(" ")[0]] ?? 9) || a.localeCompare(b));
   const box = $("lanes");
   const width = box.clientWidth - 18 || 900, left = 110, row = 30;
@@ -277,7 +283,7 @@ function drawLanes(s) {
   $("lane-heads").innerHTML = `<div style="background:#5b6875">time</div>` + labels.map((label) => {
     const [kind, code] = label.split(" ");
     const name = kind === "trader" ? s.traders[code]?.name : kind === "office" ? s.offices[code]?.name : "";
-    return `<div style="background:${colourOf(partyCountry(label, s))}" title="${esc(label)} ${esc(name || "")}">${esc(kind)}<br><b>${esc(code || "")}</b></div>`;
+    return `<div style="background:${colourOf(partyCountry(label))}" title="${esc(label)} ${esc(name || "")}">${esc(kind)}<br><b>${esc(code || "")}</b></div>`;
   }).join("");
   const svg = d3.create("svg").attr("width", width).attr("height", Math.max(60, s.messages.length * row + 16));
   labels.forEach((label) => svg.append("line").attr("class", "lane-line").attr("x1", x(label)).attr("x2", x(label))
@@ -288,16 +294,17 @@ function drawLanes(s) {
       .attr("data-file", m.file).attr("data-type", m.type).on("click", () => openDocument(m));
     g.append("rect").attr("class", "hit").attr("x", 0).attr("y", y - 15).attr("width", width).attr("height", row).attr("fill", "transparent");
     g.append("text").attr("class", "time").attr("x", 6).attr("y", y + 4).text(when(m.at).slice(5));
-    const x1 = x(m.from), x2 = x(m.to), colour = colourOf(partyCountry(m.from, s));
+    const x1 = x(m.from), x2 = x(m.to), colour = colourOf(partyCountry(m.from));
     if (x1 === x2) {
       g.append("path").attr("d", `M${x1},${y - 6} h22 v12 h-20`).attr("fill", "none").attr("stroke", colour).attr("stroke-width", 2.2);
     } else {
       g.append("line").attr("x1", x1).attr("x2", x2 - Math.sign(x2 - x1) * 7).attr("y1", y).attr("y2", y).attr("stroke", colour);
       g.append("path").attr("d", `M${x2},${y} l${-Math.sign(x2 - x1) * 9},-5 v10 z`).attr("fill", colour);
     }
-    const mid = x1 === x2 ? x1 + 28 : (x1 + x2) / 2;
+    const label = `${m.type} ${m.name}`, half = label.length * 3.7;  // about 7.4 px a character at 13 px
+    const mid = x1 === x2 ? Math.min(x1 + 28, width - 2 * half) : Math.min(Math.max((x1 + x2) / 2, left + half), width - half);
     g.append("text").attr("x", mid).attr("y", y - 4).attr("text-anchor", x1 === x2 ? "start" : "middle")
-      .text(`${m.type} ${m.name}`).append("title").text(`${m.from} → ${m.to}\n${m.summary}`);
+      .text(label).append("title").text(`${m.from} → ${m.to}\n${m.summary}`);
   });
   const follow = box.scrollTop + box.clientHeight >= box.scrollHeight - 40;
   box.replaceChildren(svg.node());
