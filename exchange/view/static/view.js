@@ -213,12 +213,14 @@ function drawMap(s) {
   // only the places goods pass are labelled (guarantee offices have no place); AZ/GE pairs share a crossing
   officeGroup.filter((o) => o.unlocode).append("text").attr("x", 11)
     .attr("y", (o) => (o.country === "GE" ? -9 : 17)).attr("text-anchor", (o) => (o.country === "GE" ? "end" : "start"))
-    .attr("dx", (o) => (o.country === "GE" ? -14 : 0)).text((o) => `${o.reference} ${(o.name || "").split(/[ (]/)[0]}`);
+    .attr("dx", (o) => (o.country === "GE" ? -14 : 0)).text((o) => `${o.reference} ${(o.name || "").split(/[ (\-]/)[0]}`);
   officeGroup.append("title").text((o) => `${o.reference} ${o.name || ""} (${(o.roles || []).join(", ")})`);
-  const markers = svg.append("g").selectAll("g").data(Object.values(s.movements).filter((m) => m.last))
+  const here = Object.values(s.movements).filter((m) => m.last);
+  const stacked = (m) => here.filter((other) => other.last === m.last).indexOf(m);  // movements at one office stack up
+  const markers = svg.append("g").selectAll("g").data(here)
     .join("g").attr("class", "marker")
-    .attr("transform", (m, i) => { const p = placeOf(m.last, s.offices, centroids); const [x, y] = projection(p);
-      return `translate(${x + 16 + 4 * i},${y - 18 - 4 * i})`; });
+    .attr("transform", (m) => { const p = placeOf(m.last, s.offices, centroids); const [x, y] = projection(p);
+      return `translate(${x + 18 + 24 * stacked(m)},${y - 24})`; });
   markers.append("circle").attr("r", 13).attr("fill", (m) => m.colour);
   markers.append("text").attr("text-anchor", "middle").attr("dy", 4).text((m) => m.key);
   $("map-legend").innerHTML = Object.values(s.movements).map((m) =>
