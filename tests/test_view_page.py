@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
 EPHYTO = ROOT / "scenarios" / "uzb-geo-ephyto-transit.yaml"
 ECO = ROOT / "scenarios" / "uzb-aze-eco.yaml"
+FAULTS = ROOT / "scenarios" / "faults-red-bridge.yaml"
 CARAVAN = Path(sys.executable).with_name("caravan")
 ARTIFACTS = ROOT / "out" / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -174,6 +175,23 @@ def test_certificates_open_in_the_layout_of_their_paper_model(browser: object, t
         assert heading in page.inner_text("#doc-body")
         assert page.locator("#doc-badges .badge").count() == 2
         page.screenshot(path=str(ARTIFACTS / f"view-document-{layout}.png"))
+    finally:
+        viewer.stop()
+
+
+def test_faults_and_retries_are_marked_as_faults(browser: object, tmp_path: Path) -> None:
+    viewer = Viewer(_run(FAULTS, tmp_path / "run"))
+    try:
+        page = _page(browser, viewer.url)
+        page.select_option("#speed", "86400")
+        page.click("#play")
+        page.wait_for_function("parseInt(document.querySelector('#progress-text').textContent) >= 19", timeout=60_000)
+        faults = page.locator("#incidents li.fault").all_inner_texts()
+        assert any("offline window: ge, 2026-03-04 19:00 → 2026-03-05 01:00" in line for line in faults), faults
+        assert any("retries CD118C" in line for line in faults) and any("holds CD050C" in line for line in faults)
+        assert any("hub stops and starts again" in line for line in faults)
+        assert all("fault" in line for line in faults)
+        page.screenshot(path=str(ARTIFACTS / "view-faults.png"))
     finally:
         viewer.stop()
 

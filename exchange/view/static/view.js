@@ -98,18 +98,28 @@ function state() {
         text: `hub refused ${entry.message_type || "a request"} from ${entry.sender || entry.peer || "?"}: [${entry.rule}] ${entry.message}` });
     }
     if (entry.kind === "fault") {
-      const a = entry.arguments || {};
-      const what = entry.action === "fault" ? `fault ${a.kind || ""} ${a.node || a.target || ""}${a.until ? " until " + a.until : ""}`
-        : entry.action === "restart" ? `restart ${a.target}` : `healed ${a.node || a.kind || ""}`;
-      incidents.push({ kind: "fault", mark: "⚠", at: steps.length ? steps[steps.length - 1].at : clock, text: what.trim() });
+      incidents.push({ kind: "fault", mark: "⚠", at: steps.length ? steps[steps.length - 1].at : clock, text: faultText(entry) });
     }
     if (entry.kind === "transport") {
-      const marks = { retry: "↻", held: "⏸", released: "⏵", dropped: "↯", duplicated: "⧉", corrupted: "≠" };
+      const marks = { retry: "↻", held: "❚❚", released: "▶", dropped: "↯", duplicated: "⧉", corrupted: "≠" };  // glyphs DejaVu has
       incidents.push({ kind: "fault", mark: marks[entry.event] || "·", at: entry.at, text: `${entry.component}: ${entry.detail}` });
     }
     if (entry.kind === "interrupted") incidents.push({ kind: "fault", mark: "⏹", at: entry.at, text: "run interrupted here" });
   }
   return { scenario, offices, traders, movements, guarantees, messages, incidents, steps, clock };
+}
+
+// A scripted fault as the scenario states it, with the window the fault plan gives it.
+function faultText(entry) {
+  const a = entry.arguments || {};
+  if (entry.action === "restart") return `${a.target} stops and starts again (same store, same port)`;
+  if (entry.action !== "fault") return `healed: ${Object.entries(a).map(([k, v]) => `${k} ${v}`).join(", ") || "everything"}`;
+  const planned = (entry.plan || []).find((f) => f.id === `steps[${entry.index}]`) || {};
+  const where = planned.node || (planned.link ? `${planned.link.sender}→${planned.link.recipient}` : a.node || "");
+  const window = planned.until ? `${when(planned.start)} → ${when(planned.until)}` : planned.count ? `next ${planned.count} message(s)` : "";
+  const label = { offline: "offline window", drop: "messages lost", duplicate: "duplicates", corrupt: "corrupted messages",
+    delay: "delayed", reorder: "reordered" }[planned.kind || a.kind] || planned.kind || a.kind;
+  return `${label}: ${where}${planned.leg ? ` (${planned.leg})` : ""}${window ? ", " + window : ""}`;
 }
 
 // -- drawing ------------------------------------------------------------------------------------------------
@@ -124,7 +134,7 @@ function render() {
   const share = finished ? 1 : s.steps.length / Math.max(1, scenario.steps || 1);
   $("progress-bar").style.width = `${100 * share}%`;
   $("progress-text").textContent = `${s.steps.length}/${scenario.steps ?? "?"} steps · ${s.messages.length} messages`;
-  $("play").textContent = view.playing ? "⏸" : "▶";
+  $("play").textContent = view.playing ? "❚❚" : "▶";
   $("mode").textContent = view.live ? (view.finished ? "live · finished" : "● live") : "replay";
   $("mode").className = view.live && !view.finished ? "mode live" : "mode";
   drawMap(s);
