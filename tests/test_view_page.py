@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_ports
+
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
 EPHYTO = ROOT / "scenarios" / "uzb-geo-ephyto-transit.yaml"
@@ -30,12 +32,6 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the page tests need `pip install playwright`")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (scripts/install-chromium.sh "
                                                          "installs Debian's package); the page tests need it")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _run(scenario: Path, out: Path) -> Path:
@@ -61,7 +57,7 @@ class Viewer:
     """`caravan view RUN_DIR` on a free port, stopped by the fixture that started it."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_ports()
         self.process = subprocess.Popen([str(CARAVAN), "view", str(run_dir), "--port", str(self.port)],
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         _wait_until_serving(self.process, self.port)
@@ -197,7 +193,7 @@ def test_faults_and_retries_are_marked_as_faults(browser: object, tmp_path: Path
 
 
 def test_the_live_view_follows_a_run_while_it_plays(browser: object, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_ports()
     run = subprocess.Popen([str(CARAVAN), "run", str(PILOT), "--out", str(tmp_path), "--view", str(port),
                             "--speed", "43200"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
