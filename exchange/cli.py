@@ -1,7 +1,8 @@
 """The `caravan` command.
 
-    caravan [--debug] run SCENARIO [--out DIR] [--speed N] [--plain-http]
+    caravan [--debug] run SCENARIO [--out DIR] [--speed N] [--view PORT] [--wide] [--plain-http]
     caravan [--debug] run SCENARIO --attach DIR [--out DIR] [--wait SECONDS] [--external-restarts]
+    caravan [--debug] view RUN_DIR [--port PORT]
     caravan [--debug] check SCENARIO...
     caravan [--debug] validate FILE...
     caravan [--debug] verify FILE[.envelope.xml] --ca CA.pem [--at TIME] [--status-from DIR] [--trust-list FILE]
@@ -21,6 +22,8 @@ Exit codes (README, "Exit codes"):
         the other kind of component, a scenario that cannot be run
     3   an environment problem: a port in use, a store another process holds, a component out of reach
     70  a fault in caravan itself; `--debug` shows where
+    130 stopped by Ctrl-C while a run plays; `caravan run` first prints the step and virtual time where it
+        stopped (`run --view` serves the page after the run until Ctrl-C, then exits with the run's code)
 
 One error path: every failure ends here as one line on stderr, `caravan: ...`, naming the file, the place
 and the rule where it has them (a message of several lines, such as a scenario's findings, is printed
@@ -195,7 +198,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--external-restarts", action="store_true",
                      help="with --attach: a restart step waits up to --wait seconds for the component to be "
                           "restarted from outside (docker-compose restart hub)")
+    run.add_argument("--view", type=_port, default=None, metavar="PORT",
+                     help="serve the trainers' view of the run live at http://127.0.0.1:PORT/ while it plays")
+    run.add_argument("--wide", action="store_true",
+                     help="print the timeline's lines in full (default: cut to 120 columns)")
     run.set_defaults(handler=_run)
+
+    view = command("view", "replay a finished run in the browser at http://127.0.0.1:PORT/")
+    view.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the --out directory of a `caravan run`")
+    view.add_argument("--port", type=_port, default=8080)
+    view.set_defaults(handler=_view)
 
     check = command("check", "check scenarios against the scenario language; run nothing")
     check.add_argument("scenarios", type=Path, nargs="+")
@@ -312,21 +324,61 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("--external-restarts is for components started elsewhere: give --attach DIR too")
     scenario = load_scenario(args.scenario)
     out = _output_directory(args.out or Path(tempfile.mkdtemp(prefix=f"caravan-{scenario.name}-")))
+    feed = None
+    if args.view is not None:
+        from exchange.view import RunFeed
+
+        feed = RunFeed(out)
+    options = {"speed": args.speed, "printer": sys.stdout, "settle_timeout": args.wait, "wide": args.wide,
+               "listener": feed.append if feed is not None else None}
 
     async def drive() -> bool:
         if args.attach is not None:
             from nodes.launch import OutsideRestarts
 
             restarts = OutsideRestarts(args.wait, partial(print, flush=True)) if args.external_restarts else None
-            driver = Driver(scenario, attached_deployment(args.attach, restarts), out, describe_document,
-                            speed=args.speed, printer=sys.stdout, settle_timeout=args.wait)
+            driver = Driver(scenario, attached_deployment(args.attach, restarts), out, describe_document, **options)
             return (await driver.run()).ok
         async with local_deployment(scenario, out, tls=not args.plain_http) as deployment:
-            driver = Driver(scenario, deployment, out, describe_document, speed=args.speed, printer=sys.stdout,
-                            settle_timeout=args.wait)
+            driver = Driver(scenario, deployment, out, describe_document, **options)
             return (await driver.run()).ok
 
-    return OK if asyncio.run(drive()) else DOES_NOT_HOLD
+    outcome: list[bool] = []  # the run's result, once it has one
+
+    async def drive_in_view() -> bool:
+        """Serve the page while the run plays, then as a replay until Ctrl-C (a class may still be looking)."""
+        from exchange.view import serve_view
+
+        assert feed is not None
+        run = asyncio.ensure_future(drive())
+        run.add_done_callback(lambda _: feed.finish())
+
+        async def until_stopped() -> None:
+            outcome.append(await run)  # a Ctrl-C while the run plays cancels the run too
+            print(f"the run is over; the view stays at http://127.0.0.1:{args.view}/ until Ctrl-C", flush=True)
+            await asyncio.Event().wait()
+
+        await serve_view(feed, args.view, lambda url: print(f"live view: {url}", flush=True), until=until_stopped())
+        return outcome[0]
+
+    try:
+        return OK if asyncio.run(drive_in_view() if feed is not None else drive()) else DOES_NOT_HOLD
+    except KeyboardInterrupt:
+        if not outcome:  # stopped while the run played
+            raise
+        return OK if outcome[0] else DOES_NOT_HOLD
+
+
+def _view(args: argparse.Namespace) -> int:
+    """Serve a finished run until Ctrl-C, which is how a server is stopped: exit 0."""
+    from exchange.view import RunFeed, serve_view
+
+    feed = RunFeed.replay(_directory(args.run_dir, "RUN_DIR") or args.run_dir)
+    try:
+        asyncio.run(serve_view(feed, args.port, lambda url: print(f"caravan view: {url} (Ctrl-C stops)", flush=True)))
+    except KeyboardInterrupt:
+        pass
+    return OK
 
 
 def _check(args: argparse.Namespace) -> int:

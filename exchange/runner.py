@@ -31,9 +31,10 @@ from exchange.faults import FaultBook, fault_from_step, plan_to_json
 from exchange.scenario import Scenario, Step
 from exchange.settle import wait_until_settled
 from exchange.signing import carries_signature
+from exchange.timeline import DEFAULT_WIDTH, PartyBook, Ticker, fit
 from exchange.tls import TlsIdentity
 
-__all__ = ["Check", "Deployment", "Description", "Driver", "RunReport"]
+__all__ = ["Check", "Deployment", "Description", "Driver", "RunReport", "scenario_outline"]
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,12 @@ class Deployment:
 
 @dataclass(frozen=True)
 class Description:
-    """How a document reads in a timeline: its name and one line of key data."""
+    """How a document reads in a timeline: its name, one line of key data, and the parties it names."""
 
     name: str
     summary: str
+    sender: str = ""  # the sending party's identification (office, trader, NTA.UZ); "" when only the node is known
+    recipient: str = ""
 
 
 @dataclass
@@ -97,6 +100,8 @@ class Driver:
         printer: IO[str] | None = None,
         settle_timeout: float = 60.0,
         answer_wait: float = 0.0,
+        wide: bool = False,
+        listener: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self._scenario = scenario
         self._deployment = deployment
@@ -121,6 +126,11 @@ class Driver:
         self._faults = FaultBook()
         self._transport_marks: dict[str, int] = {HUB_TARGET: 0, **{node: 0 for node in self._observed}}
         self._requests = 0
+        self._width = None if wide else DEFAULT_WIDTH
+        self._parties = PartyBook(scenario.raw.get("nodes") or {})
+        self._ticker = Ticker(printer, len(scenario.steps))
+        self._listener = listener  # the live view: every entry of events.jsonl as it is written
+        self._position: Step | None = None
 
     async def run(self) -> RunReport:
         shutil.rmtree(self._out / "messages", ignore_errors=True)  # only this run's messages, none left over
@@ -136,12 +146,18 @@ class Driver:
                 self._say(f"virtual time starts {self._scenario.start:%Y-%m-%d %H:%M} UTC; nodes: "
                           + ", ".join(f"{n} ({spec.country})" for n, spec in self._scenario.nodes.items()))
                 await self._probe_external()
+                self._record({"kind": "scenario", **scenario_outline(self._scenario)})
                 previous = self._scenario.start
                 await self._set_clocks(previous)
-                for step in self._scenario.steps:
-                    await self._pace(previous, step.at)
-                    previous = step.at
-                    await self._run_step_judged(step)
+                try:
+                    for step in self._scenario.steps:
+                        self._position = step
+                        await self._pace(previous, step)
+                        previous = step.at
+                        await self._run_step_judged(step)
+                except asyncio.CancelledError:  # Ctrl-C: say where the run stopped, keep what it wrote
+                    self._say_interrupted()
+                    raise
                 report.messages = len(self._messages)
                 report.wire = await self._final_wire()
                 report.checks = await self._check_expectations(report.wire)
@@ -158,9 +174,19 @@ class Driver:
 
     # -- steps ----------------------------------------------------------------------------------------------
 
-    async def _pace(self, previous: datetime, at: datetime) -> None:
+    def _say_interrupted(self) -> None:
+        step = self._position
+        where = (f"step {step.index + 1}/{len(self._scenario.steps)} ({step.action} {_arguments(step)}) at virtual "
+                 f"{step.at:%Y-%m-%d %H:%M}") if step else "before the first step"
+        self._record({"kind": "interrupted", "step": step.index if step else None,
+                      "at": _iso(step.at) if step else None, "messages": len(self._messages)})
+        self._say(f"⏹ interrupted at {where}")
+        self._say(f"{len(self._messages)} messages so far; they and the events are in {self._out}/", whole=True)
+
+    async def _pace(self, previous: datetime, step: Step) -> None:
+        at = step.at
         if self._speed and at > previous:
-            await asyncio.sleep((at - previous).total_seconds() / self._speed)
+            await self._ticker.wait(previous, at, self._speed, step.index)
         if at > previous:
             moved = await self._set_clocks(at)
             for fault in self._faults.ended(at):
@@ -208,7 +234,7 @@ class Driver:
         if step.action in DRIVER_ACTIONS:
             await self._run_drill(step)
             return
-        label = " ".join(f"{key}={value}" for key, value in step.arguments.items())
+        label = _arguments(step)
         note = f"  ({step.note})" if step.note else ""
         if step.node not in self._controlled:
             self._say(f"{step.at:%Y-%m-%d %H:%M}  ☞ {step.node} (external): its operator must now: {step.action} "
@@ -419,14 +445,23 @@ class Driver:
                            or carries_signature(etree.fromstring(envelope.document)))
         self._messages.append(message)
         description = self._describe(etree.fromstring(envelope.document))
+        sender = self._parties.label(description.sender, message.sender)
+        recipient = self._parties.label(description.recipient, message.recipient)
         self._record({"kind": "message", "seq": seq, "at": message.at, "sender": message.sender,
                       "recipient": message.recipient, "type": message.code, "name": description.name,
                       "correlation": message.correlation, "summary": description.summary,
-                      "delivery": message.state, "file": message.file})
-        failed = "" if message.state == "delivered" else f"  [{message.state.upper()}]"
-        self._say(f"{message.at[:10]} {message.at[11:16]}  {message.sender.upper():>3} → "
-                  f"{message.recipient.upper():<3} {message.code} {description.name:<34} "
-                  f"{description.summary}{failed}")
+                      "delivery": message.state, "file": message.file,
+                      "from": sender, "to": recipient})
+        failed = "" if message.state == "delivered" else f"[{message.state.upper()}]"
+        parties = PartyBook.aligned(sender, recipient)
+        if self._width is None:  # the full form: the administrations too, the name in its column
+            self._say(f"{message.at[:10]} {message.at[11:16]}  {message.sender.upper():>2} {parties} "
+                      f"{message.recipient.upper():<2}  {message.code} {description.name:<34} "
+                      f"{description.summary}{'  ' + failed if failed else ''}")
+        else:  # the delivery state first: it must survive the cut
+            state = f"{failed} " if failed else ""
+            self._say(f"{message.at[:10]} {message.at[11:16]}  {parties} {message.code} {state}"
+                      f"{description.name}: {description.summary}")
 
     async def _collect_events(self, settled: Mapping[str, Mapping[str, Any]]) -> None:
         for node, url in self._observed.items():
@@ -437,7 +472,8 @@ class Driver:
                 self._event_marks[node] = event["id"]
                 self._record({**event, "kind": "node-event", "event": event["kind"]})
                 if event["kind"] in ("rejected", "guarantee", "refused-by-hub", "acknowledged", "pulled", "overdue"):
-                    self._say(f"{'':17}   {node.upper():>3} · {event['agency']} {event['detail']}")
+                    agency = self._parties.label(event["agency"], node)
+                    self._say(f"{event['at'][:10]} {event['at'][11:16]}    · {agency}: {event['detail']}")
 
     # -- expectations ---------------------------------------------------------------------------------------
 
@@ -562,7 +598,7 @@ class Driver:
             mark = "✓" if check.holds else "✗"
             detail = "" if check.holds else f"  expected {check.expected!r}, got {check.actual!r}"
             self._say(f"  {mark} {check.what}{detail}")
-        self._say(f"Messages, events and credentials are in {self._out}/")
+        self._say(f"Messages, events and credentials are in {self._out}/", whole=True)
 
     # -- plumbing -------------------------------------------------------------------------------------------
 
@@ -596,13 +632,18 @@ class Driver:
             except (aiohttp.ClientError, ValueError) as exc:
                 raise TransportError(f"{method} {url} failed: {exc}") from exc
 
-    def _say(self, line: str) -> None:
+    def _say(self, line: str, *, whole: bool = False) -> None:
+        """Print one timeline line, cut to the width unless it is `whole` (a path a person copies)."""
         if self._printer is not None:
-            print(line, file=self._printer, flush=True)
+            self._ticker.clear()
+            print(line if whole else fit(line, self._width), file=self._printer, flush=True)
 
     def _record(self, entry: Mapping[str, Any]) -> None:
         assert self._log is not None
-        self._log.write(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
+        line = json.dumps(entry, default=str, ensure_ascii=False)
+        self._log.write(line + "\n")
+        if self._listener is not None:
+            self._listener(json.loads(line))  # as written: what a live page sees is what a replay reads
 
 
 _TRANSPORT_MARKS = {"retry": "↻", "held": "⏸", "released": "⏵", "dropped": "↯", "duplicated": "⧉",
@@ -650,6 +691,22 @@ def _role_state(movement: Mapping[str, Any], role: str) -> str:
 def _is_subsequence(wanted: list[str], sequence: list[str]) -> bool:
     remaining = iter(sequence)
     return all(code in remaining for code in wanted)
+
+
+def _arguments(step: Step) -> str:
+    return " ".join(f"{key}={value}" for key, value in step.arguments.items())
+
+
+def scenario_outline(scenario: Scenario) -> dict[str, Any]:
+    """What a reader of the run needs of its scenario: parties, places, movements' routes, the baseline.
+
+    It is the first entry of events.jsonl, so a run directory can be replayed (`caravan view`) without
+    the scenario file and the sample files beside it.
+    """
+    raw = scenario.raw
+    return {"scenario": scenario.name, "title": scenario.title, "start": _iso(scenario.start),
+            "nodes": raw.get("nodes") or {}, "movements": raw.get("movements") or {},
+            "baseline": raw.get("baseline"), "steps": len(scenario.steps)}
 
 
 def _iso(moment: datetime) -> str:

@@ -24,6 +24,7 @@ from exchange.errors import ScenarioError
 from exchange.faults import duration
 from exchange.language import (
     ActionRegistry,
+    Amount,
     Code,
     DocumentCheck,
     Moment,
@@ -129,6 +130,20 @@ class ExpectSection(Record):
                                                         "accepted them (conformance)")
 
 
+class BaselineCrossing(Record):
+    office: Code = Field(description="the office where movements cross (an office of some node)")
+    hours: Amount = Field(description="time to clear that crossing under the paper procedure, in hours (quote it)")
+    basis: Text = Field(description="what the figure measures: crossing point or country, direction, mode, year")
+
+
+class BaselineSection(Record):
+    """The paper procedure the run is compared with (`caravan view`): figures a trainer can cite."""
+
+    title: Text | None = Field(None, description="one line for people, e.g. the paper procedure it describes")
+    source: Text = Field(description="where the figures come from: publication, table, address")
+    crossings: list[BaselineCrossing] = Field(min_length=1, description="paper-procedure hours at each crossing")
+
+
 class DocumentBase(Record):
     scenario: Code = Field(description="the scenario's name (used in output paths and idempotency keys)")
     title: Text | None = Field(None, description="one line for people")
@@ -137,6 +152,8 @@ class DocumentBase(Record):
     nodes: dict[NodeId, NodeBase] = Field(min_length=1, description="node id → the national single window")
     steps: list[StepEntry] = Field(default_factory=list, description="the timeline")
     expect: ExpectSection = Field(description="what must hold at the end; at least one expectation")
+    baseline: BaselineSection | None = Field(None, description="paper-procedure times the view compares the run "
+                                             "with, and their source")
     _directory: Path = PrivateAttr(default=Path("."))
 
     @property

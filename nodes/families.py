@@ -18,6 +18,7 @@ from exchange.validation import detect
 from nodes.customs.codec import decode, summary
 from nodes.customs.desk import CatsDesk
 from nodes.customs.model import MESSAGE_NAMES
+from nodes.customs.parties import message_parties
 from nodes.desk import Desk
 from nodes.ephyto.describe import describe as describe_ephyto
 from nodes.ephyto.desk import EphytoDesk
@@ -39,7 +40,7 @@ class Family:
 
 def _describe_cats(root: etree._Element) -> Description:
     message = decode(root)
-    return Description(MESSAGE_NAMES[message.code], summary(message))
+    return Description(MESSAGE_NAMES[message.code], summary(message), *message_parties(root))
 
 
 FAMILIES: Mapping[str, Family] = {

@@ -27,7 +27,7 @@ def eco_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
     out = tmp_path_factory.mktemp("eco")
     capture = out / "stdout.txt"
     with capture.open("w") as stream, contextlib.redirect_stdout(stream):
-        code = main(["run", str(ECO), "--out", str(out)])
+        code = main(["run", str(ECO), "--out", str(out), "--wide"])
     return out, code, capture.read_text()
 
 

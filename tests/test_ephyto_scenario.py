@@ -23,7 +23,7 @@ def ephyto_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str
     out = tmp_path_factory.mktemp("ephyto")
     capture = out / "stdout.txt"
     with capture.open("w") as stream, contextlib.redirect_stdout(stream):
-        code = main(["run", str(SCENARIO), "--out", str(out)])
+        code = main(["run", str(SCENARIO), "--out", str(out), "--wide"])
     return out, code, capture.read_text()
 
 
@@ -66,7 +66,8 @@ def test_every_ephyto_written_validates_in_all_three_areas(ephyto_run: tuple[Pat
 
 def test_soap_deliveries_and_signature_states_are_in_the_timeline(ephyto_run: tuple[Path, int, str]) -> None:
     out, _, stdout = ephyto_run
-    line = "UZ → GE  SPSCertificate ePhyto phytosanitary certificate   UZ-PC-2026-000106 851/70 issued: Dried apricots"
+    line = "NPPO UZ → NPPO GE               GE  SPSCertificate ePhyto phytosanitary certificate   UZ-PC-2026-000106 " \
+        "851/70 issued: Dried apricots"
     assert line in stdout and "UZ → GE; unsigned" in stdout
     assert "UZ-PC-2026-000101 851/70 issued: Fresh apples (Malus domestica), UZ → GE; signed" in stdout
     assert "UZ-PC-2026-000106 acknowledged DeliveredWithWarnings (unsigned): WARNING Signature" in stdout

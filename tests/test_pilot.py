@@ -26,7 +26,7 @@ def pilot_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]
         import contextlib
 
         with contextlib.redirect_stdout(stream):
-            code = main(["run", str(PILOT), "--out", str(out)])
+            code = main(["run", str(PILOT), "--out", str(out), "--wide"])
     return out, code, capture.read_text()
 
 
@@ -42,7 +42,8 @@ def test_timeline_names_messages_mrn_and_key_data(pilot_run: tuple[Path, int, st
     _, _, stdout = pilot_run
     assert "CC015C Declaration data" in stdout
     assert "CD118C Notification crossing frontier" in stdout
-    assert "UZ → GE" in stdout or "UZ → AZ" in stdout
+    assert "office UZ000100 → office AZ000210" in stdout  # parties by office and trader, not "UZ → AZ"
+    assert "trader UZ301234567001 → office UZ000100" in stdout
     assert "G09" in stdout
     assert "CL173 at /CC015C/CustomsOfficeOfTransitDeclared[2]/referenceNumber" in stdout
 

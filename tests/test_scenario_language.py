@@ -72,6 +72,12 @@ MUTATIONS = [
      "scenario", "written twice"),
     ("no expectations", lambda text: text[: text.index("\nexpect:")] + "\nexpect: {}\n", "expect",
      "states no expectation"),
+    ("baseline key unknown", _replace_line('hours: "1.8", basis:', 'hours: "1.8", minutes: 5, basis:'),
+     "baseline.crossings[2].minutes", "unknown key"),
+    ("baseline office unknown", _replace_line("{office: GE000110, hours:", "{office: GE000111, hours:"),
+     "baseline.crossings[2].office", "is in no node's offices"),
+    ("baseline without its source", _replace_line("  source: \"CAREC CPMM", "  sources: \"CAREC CPMM"),
+     "baseline.sources", "unknown key"),
 ]
 
 

@@ -457,6 +457,10 @@ def _check_references(document: Any) -> Iterator[tuple[KeyPath, str]]:
             yield from _declared_office(offices, entry.office, "TRA", (*base, "transit", index, "office"))
         if movement.guarantee.grn not in grns:
             yield (*base, "guarantee", "grn"), f"{movement.guarantee.grn} is registered at no node's guarantees"
+    for index, crossing in enumerate(document.baseline.crossings if document.baseline else ()):
+        if crossing.office not in offices:
+            yield ("baseline", "crossings", index, "office"), (f"{crossing.office}{suggest(crossing.office, offices)} "
+                                                               "is in no node's offices")
 
 
 def _declared_office(offices: Mapping[str, tuple[str, OfficeEntry]], office: str, role: str,

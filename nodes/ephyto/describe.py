@@ -31,8 +31,12 @@ def describe(root: etree._Element) -> Description:
     route = " → ".join(country.id or "?" for country in (document.export_country, document.import_country)
                        if country is not None)
     replaces = f", replaces {document.replaces}" if document.replaces else ""
+    exporter, importer = (f"NPPO.{country.id}" if country is not None and country.id else ""
+                          for country in (document.export_country, document.import_country))
     return Description(
         f"ePhyto {kind}",
         f"{document.number} {document.type_code}/{document.status_code} {status}: {commodity(document)}, "
         f"{route}{replaces}; {signature}",
+        exporter,
+        importer,
     )

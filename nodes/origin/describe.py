@@ -13,4 +13,5 @@ __all__ = ["describe"]
 
 def describe(root: etree._Element) -> Description:
     message = decode(root)
-    return Description(MESSAGE_NAMES[message.code], summary(message))
+    return Description(MESSAGE_NAMES[message.code], summary(message), root.findtext("{*}Header/{*}Sender/{*}PartyID")
+                       or "", root.findtext("{*}Header/{*}Recipient/{*}PartyID") or "")

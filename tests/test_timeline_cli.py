@@ -1,0 +1,157 @@
+"""The terminal timeline for people, through the `caravan` command: 120 columns, parties by name, agency
+events with their time, a clock while `--speed` waits (on a terminal only), and Ctrl-C saying where it stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exchange.cli import INTERRUPTED, main
+from exchange.timeline import columns, fit
+
+ROOT = Path(__file__).resolve().parent.parent
+PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
+CARAVAN = Path(sys.executable).with_name("caravan")
+
+
+def _two_steps(tmp_path: Path, gap: str) -> Path:
+    """The pilot's first declaration, then a note `gap` later: a wait `--speed` paces, in a short run."""
+    scenario = yaml.safe_load(PILOT.read_text(encoding="utf-8"))
+    scenario["steps"] = [scenario["steps"][0], {"at": f"+{gap}", "do": "note", "text": "the goods leave Tashkent"}]
+    scenario["expect"] = {"movements": {"M1": {"departure": "Released"}}}
+    path = tmp_path / "two-steps.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def narrow_and_wide(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    here = tmp_path_factory.mktemp("timeline")
+    runs = []
+    for extra in ([], ["--wide"]):
+        done = subprocess.run([str(CARAVAN), "run", str(PILOT), "--out", str(here / f"run{len(extra)}"), *extra],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        runs.append(done.stdout)
+    return runs[0], runs[1]
+
+
+def test_every_line_fits_120_columns_by_default_and_wide_keeps_them_whole(narrow_and_wide: tuple[str, str]) -> None:
+    narrow, wide = narrow_and_wide
+    assert max(columns(line) for line in narrow.splitlines()) <= 120
+    assert max(columns(line) for line in wide.splitlines()) > 120
+    assert "CL173 at /CC015C/CustomsOfficeOfTransitDeclared[2]/referenceNumber" in wide
+    assert len(narrow.splitlines()) == len(wide.splitlines())  # cut, never wrapped or dropped
+
+
+def test_parties_are_named_by_kind_and_code(narrow_and_wide: tuple[str, str]) -> None:
+    narrow, _ = narrow_and_wide
+    assert "trader UZ301234567001 → office UZ000100       CC015C Declaration data" in narrow
+    assert "office UZ000100 → office UZ000900       CD203C Guarantee use" in narrow
+    assert "office AZ000210 → office UZ000100       CD118C Notification crossing frontier" in narrow
+    assert "trader GE204512345 → office GE000510       CC007C Arrival notification" in narrow
+    assert " UZ → UZ " not in narrow
+
+
+def test_agency_events_carry_their_time(narrow_and_wide: tuple[str, str]) -> None:
+    narrow, _ = narrow_and_wide
+    assert "2026-03-02 08:00    · office UZ000900: reserved 20,000.00 USD" in narrow
+    assert "2026-03-05 10:00    · office UZ000900: released 20,000.00 USD" in narrow
+
+
+def test_fit_counts_wide_characters_as_two_columns() -> None:
+    assert columns("⚔ 🔑") == 4
+    assert fit("x" * 130, 120) == "x" * 119 + "…"
+    assert columns(fit("🔑" * 100, 120)) <= 120
+    assert fit("short", None) == "short"
+
+
+def _on_a_terminal(command: list[str], until: str, timeout: float) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `command` with a pseudo-terminal as its stdout; read until `until` appears."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(command, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL)
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while until.encode() not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if ready:
+            try:
+                seen += os.read(leader, 65536)
+            except OSError:
+                break
+    process.leader = leader  # type: ignore[attr-defined]
+    return process, seen.decode(errors="replace")
+
+
+def _rest(process: subprocess.Popen[bytes]) -> str:
+    leader = process.leader  # type: ignore[attr-defined]
+    rest = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 5)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        rest += chunk
+    process.wait(timeout=60)
+    os.close(leader)
+    return rest.decode(errors="replace")
+
+
+def test_a_clock_line_shows_while_speed_waits_on_a_terminal(tmp_path: Path) -> None:
+    scenario = _two_steps(tmp_path, "2h")
+    process, seen = _on_a_terminal([str(CARAVAN), "run", str(scenario), "--out", str(tmp_path / "run"),
+                                    "--speed", "2400"], "⏱", timeout=120)
+    seen += _rest(process)
+    assert process.returncode == 0, seen
+    assert "⏱ 2026-03-02 08:" in seen and "virtual  ·  step 2/2 at 2026-03-02 10:00" in seen
+    assert "\r\x1b[K" in seen  # redrawn in place, then cleared before the next line
+    assert "·· the goods leave Tashkent" in seen
+
+
+def test_no_clock_line_when_the_output_is_not_a_terminal(tmp_path: Path) -> None:
+    done = subprocess.run([str(CARAVAN), "run", str(_two_steps(tmp_path, "1h")), "--out", str(tmp_path / "run"),
+                           "--speed", "3600"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "⏱" not in done.stdout and "\x1b" not in done.stdout
+
+
+def test_ctrl_c_prints_where_the_run_stopped_and_exits_130(tmp_path: Path) -> None:
+    scenario = _two_steps(tmp_path, "10h")
+    out = tmp_path / "run"
+    process, seen = _on_a_terminal([str(CARAVAN), "run", str(scenario), "--out", str(out), "--speed", "600"],
+                                   "step 2/2 at", timeout=120)
+    process.send_signal(signal.SIGINT)
+    seen += _rest(process)
+    assert process.returncode == INTERRUPTED == 130, seen
+    assert "⏹ interrupted at step 2/2 (note text=the goods leave Tashkent) at virtual 2026-03-02 18:00" in seen
+    assert f"10 messages so far; they and the events are in {out}/" in seen and "Traceback" not in seen
+    entries = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert entries[-1] == {"kind": "interrupted", "step": 1, "at": "2026-03-02T18:00:00Z", "messages": 10}
+
+
+def test_view_refuses_a_directory_that_holds_no_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["view", str(tmp_path)]) == 2
+    assert "no events.jsonl here" in capsys.readouterr().err
+    (tmp_path / "events.jsonl").write_text('{"kind": "step"}\n')
+    assert main(["view", str(tmp_path)]) == 2
+    assert "does not outline the scenario" in capsys.readouterr().err
+    (tmp_path / "events.jsonl").write_text("not json\n")
+    assert main(["view", str(tmp_path)]) == 2
+    assert "events.jsonl:1: not a JSON entry" in capsys.readouterr().err
+    assert main(["view", str(tmp_path / "absent")]) == 2
