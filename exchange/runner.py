@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -379,6 +380,8 @@ class Driver:
             for code, expected in counts.items():
                 seen = sum(message.code == code for message in found)
                 checks.append(Check(f"{code} messages of {key}", str(expected), str(seen), seen == int(expected)))
+        for flow, roles in expect.traffic.items():
+            checks.extend(self._check_traffic(flow, roles, movements))
         for index, wanted in enumerate(expect.documents):
             checks.append(self._check_document(index, wanted, movements))
         for wanted in expect.values:
@@ -390,6 +393,22 @@ class Driver:
             for state, expected in expect.deliveries.items():
                 found = status.get(state, 0)
                 checks.append(Check(f"hub deliveries {state}", str(expected), str(found), found == int(expected)))
+        return checks
+
+    def _check_traffic(self, flow: str, roles: Mapping[str, Mapping[str, int]],
+                       movements: Mapping[str, Any]) -> list[Check]:
+        """`{departure: {WrittenOff: 38, DiscrepanciesPending: 2}}`: how many of a flow's movements end where."""
+        keys = self._scenario.traffic.get(flow, ())
+        checks = []
+        for role, counts in roles.items():
+            found = Counter(_role_state(movements.get(key, {}), role) for key in keys)
+            for state, expected in counts.items():
+                checks.append(Check(f"traffic {flow}: movements {state} at {role}", str(expected),
+                                    str(found[state]), found[state] == int(expected)))
+            others = {state: n for state, n in found.items() if state not in counts}
+            if others:
+                listed = ", ".join(f"{state} {n}" for state, n in sorted(others.items()))
+                checks.append(Check(f"traffic {flow}: no movement in another state at {role}", "none", listed, False))
         return checks
 
     async def _check_value(self, wanted: Mapping[str, Any], states: Mapping[str, Any]) -> Check:

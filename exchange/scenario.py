@@ -156,12 +156,14 @@ class Expectations:
     values: list[Mapping[str, Any]] = field(default_factory=list)
     refusals: list[Mapping[str, Any]] = field(default_factory=list)
     message_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    traffic: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)  # flow → role → state → n
 
     @property
     def count(self) -> int:
         """How many things are expected: a run that checks nothing cannot pass."""
         return sum(len(part) for part in (self.movements, self.guarantees, self.messages, self.documents,
-                                          self.deliveries, self.values, self.refusals, self.message_counts))
+                                          self.deliveries, self.values, self.refusals, self.message_counts,
+                                          self.traffic))
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,7 @@ class Scenario:
     steps: tuple[Step, ...]
     expectations: Expectations
     raw: Mapping[str, Any]
+    traffic: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # generated flow → its movement keys
 
     def node_for_country(self, country: str) -> str:
         for spec in self.nodes.values():
@@ -230,6 +233,7 @@ def _expectations(value: Mapping[str, Any]) -> Expectations:
         values=value.get("values") or [],
         refusals=value.get("refusals") or [],
         message_counts=value.get("message_counts") or {},
+        traffic=value.get("traffic") or {},
     )
 
 
