@@ -130,6 +130,12 @@ class Driver:
             self._session = session
             with (self._out / "events.jsonl").open("w", encoding="utf-8") as log:
                 self._log = log
+                self._record({"kind": "run", "scenario": self._scenario.name, "title": self._scenario.title,
+                              "start": _iso(self._scenario.start),
+                              "nodes": {node: spec.country for node, spec in self._scenario.nodes.items()},
+                              "movements": {key: {"departure": movement.get("departure"),
+                                                  "destination": movement.get("destination")}
+                                            for key, movement in self._scenario.movements.items()}})
                 self._say(f"{self._scenario.title}  [{self._scenario.name}]")
                 self._say(f"virtual time starts {self._scenario.start:%Y-%m-%d %H:%M} UTC; nodes: "
                           + ", ".join(f"{n} ({spec.country})" for n, spec in self._scenario.nodes.items()))
