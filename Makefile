@@ -18,6 +18,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --movements $(BENCH_MOVEMENTS) --out out/bench
+	$(BIN)/python -m bench.latency --out out/bench
 
 install: $(STAMP)
 

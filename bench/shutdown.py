@@ -34,32 +34,37 @@ CARAVAN = Path(sys.executable).with_name("caravan")
 GOAL = 1.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
+def wait_until_serving(process: subprocess.Popen[str], url: str, pki: Path, what: str) -> None:
+    """Return once `url`/health answers over mutual TLS; SystemExit with the component's stderr if it never does."""
+    context = TlsIdentity.in_pki(pki, DRIVER).client_context()
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            check_health(url, context, timeout=1)
+            return
+        except TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit(f"{what} did not come up: {process.communicate()[1].strip()}") from None
+            time.sleep(0.05)
+
+
 def _stop_time(component: str, directory: Path) -> float:
     """Seconds from SIGTERM to the exit of one freshly started `component` ("hub" or a node id)."""
-    port = _free_port()  # the component's own port; the others' are never bound here
+    port = free_port()  # the component's own port; the others' are never bound here
     base = port - ["hub", "uz", "az", "ge"].index(component)
     subprocess.run([str(CARAVAN), "prepare", str(PILOT), "--out", str(directory), "--base-port", str(base)],
                    check=True, capture_output=True, timeout=120)
     kind = "hub" if component == "hub" else "node"
     process = subprocess.Popen([str(CARAVAN), kind, "--config", str(directory / f"{component}.yaml")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    context = TlsIdentity.in_pki(directory / "pki", DRIVER).client_context()
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            check_health(f"https://127.0.0.1:{port}", context, timeout=1)
-            break
-        except TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit(f"{component} did not come up: {process.communicate()[1].strip()}") from None
-            time.sleep(0.05)
+    wait_until_serving(process, f"https://127.0.0.1:{port}", directory / "pki", component)
     began = time.monotonic()
     process.send_signal(signal.SIGTERM)
     code = process.wait(timeout=60)

@@ -4,6 +4,7 @@
     caravan [--debug] run SCENARIO --attach DIR [--out DIR] [--wait SECONDS] [--external-restarts]
     caravan [--debug] view RUN_DIR [--port PORT]
     caravan [--debug] check SCENARIO...
+    caravan [--debug] figures RUN_DIR [--out DIR]
     caravan [--debug] validate FILE...
     caravan [--debug] verify FILE[.envelope.xml] --ca CA.pem [--at TIME] [--status-from DIR] [--trust-list FILE]
     caravan [--debug] prepare SCENARIO --out DIR [--base-port PORT] [--hosts loopback|compose] [--plain-http]
@@ -213,6 +214,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("scenarios", type=Path, nargs="+")
     check.set_defaults(handler=_check)
 
+    figures = command("figures", "corridor figures of a run: time at offices and borders, end to end (tables, PNG)")
+    figures.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the --out directory of a `caravan run`")
+    figures.add_argument("--out", type=Path, default=None, help="where the CSV, Markdown and PNG files go "
+                         "(default RUN_DIR/figures)")
+    figures.set_defaults(handler=_figures)
+
     validate_cmd = command("validate", "detect each document's type and validate it; 1 only if a schema fails")
     validate_cmd.add_argument("files", type=Path, nargs="+")
     validate_cmd.set_defaults(handler=_validate)
@@ -312,6 +319,18 @@ def _in_file(error: DocumentError, path: Path) -> DocumentError:
 
 
 # -- commands -------------------------------------------------------------------------------------------------
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from nodes.customs.figures import corridor_figures, read_run
+    from nodes.customs.figures_report import terminal_text, write_figures
+
+    figures = corridor_figures(*read_run(args.run_dir))
+    out = _output_directory(args.out or args.run_dir / "figures")
+    print(terminal_text(figures))
+    written = write_figures(figures, out)
+    print(f"\nWritten: {', '.join(str(path) for path in written)}")
+    return OK
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -198,13 +198,14 @@ class Expectations:
     refusals: list[Mapping[str, Any]] = field(default_factory=list)
     message_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     exchanges: list[Mapping[str, Any]] = field(default_factory=list)
+    traffic: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)  # flow → role → state → n
 
     @property
     def count(self) -> int:
         """How many things are expected: a run that checks nothing cannot pass."""
         return sum(len(part) for part in (self.movements, self.guarantees, self.messages, self.documents,
                                           self.deliveries, self.values, self.refusals, self.message_counts,
-                                          self.exchanges))
+                                          self.exchanges, self.traffic))
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ class Scenario:
     steps: tuple[Step, ...]
     expectations: Expectations
     raw: Mapping[str, Any]
+    traffic: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # generated flow → its movement keys
 
     def node_for_country(self, country: str) -> str:
         for spec in self.nodes.values():
@@ -274,6 +276,7 @@ def _expectations(value: Mapping[str, Any]) -> Expectations:
         refusals=value.get("refusals") or [],
         message_counts=value.get("message_counts") or {},
         exchanges=value.get("exchanges") or [],
+        traffic=value.get("traffic") or {},
     )
 
 

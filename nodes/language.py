@@ -22,6 +22,7 @@ from exchange.scenario import COMMON_CHECKS, DocumentBase, Scenario, steps_check
 from exchange.scenario import load_scenario as _load
 from exchange.yamlmarks import read_marked_yaml
 from nodes.customs.language import CATS_ACTIONS, CATS_CHECKS, CatsDocument, CatsExpect, CatsNode
+from nodes.customs.traffic import expand_traffic
 from nodes.ephyto.language import EPHYTO_ACTIONS, EPHYTO_CHECKS, EphytoDocument, EphytoNode
 from nodes.origin.language import ECO_ACTIONS, ECO_CHECKS, EcoDocument, EcoNode
 
@@ -48,8 +49,12 @@ LANGUAGE = ScenarioLanguage(
 
 
 def load_scenario(path: Path) -> Scenario:
-    """Read a scenario and check it against the whole language; ScenarioError lists every finding."""
-    return _load(path, LANGUAGE)
+    """Read a scenario and check it against the whole language; ScenarioError lists every finding.
+
+    A `traffic:` block's movements and steps are generated here, so the driver and every node, each
+    loading the same file, see the same movements.
+    """
+    return expand_traffic(_load(path, LANGUAGE))
 
 
 def check_scenario(path: Path) -> list[Finding]:

@@ -20,9 +20,10 @@ import pytest
 import pytest_asyncio
 from lxml import etree
 
-from bench.movements import write_movements_scenario
+from bench.movements import movement_key, write_movements_scenario
 from exchange.cli import main as caravan
 from exchange.errors import OutOfSequence
+from exchange.scenario import Scenario
 from exchange.store import Database
 from nodes.customs.codec import encode
 from nodes.customs.desk import CatsDesk
@@ -69,6 +70,7 @@ class UzbekNode:
     database: Database
     store: RecordStore
     touched: Touched
+    scenario: Scenario
     mrns: dict[int, str] = field(default_factory=dict)
 
     async def decide(self, trigger: Trigger, now: datetime) -> DeskResult:
@@ -80,7 +82,7 @@ class UzbekNode:
     async def declare(self, number: int, now: datetime) -> None:
         """Declare movement `number` and let Uzbekistan's offices and holder settle it: accepted, reserved,
         released. Messages for the other countries are dropped."""
-        step = self.desk.on_action("declare", {"movement": f"B{number:05d}"})
+        step = self.desk.on_action("declare", {"movement": movement_key(number)})
         pending = list((await self.decide(step, now)).outgoing)
         while pending:
             document = pending.pop(0)
@@ -97,8 +99,8 @@ async def uzbek(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Uzbek
     database = await Database.open(tmp_path / "uz.sqlite", RECORD_SCHEMA)
     touched = Touched()
     try:  # an open connection's thread would keep the test run from ending
-        node = UzbekNode(CatsDesk(load_scenario(write_movements_scenario(MOVEMENTS, tmp_path)), "uz"), database,
-                         RecordStore(database, touched), touched)
+        scenario = load_scenario(write_movements_scenario(MOVEMENTS, tmp_path))
+        node = UzbekNode(CatsDesk(scenario, "uz"), database, RecordStore(database, touched), touched, scenario)
         for number in range(1, MOVEMENTS + 1):
             await node.declare(number, T0 + timedelta(days=number))
         touched.take()
@@ -175,7 +177,7 @@ async def test_a_clock_move_reads_only_the_records_whose_timer_is_due(uzbek: Uzb
 @on_one_loop
 async def test_a_row_named_only_by_a_row_just_read_is_loaded_in_a_second_round(uzbek: UzbekNode) -> None:
     """A CC014C that names its declaration by LRN: the LRN row gives the MRN, which names the record."""
-    lrn, mrn = "UZ26BEN0000012", uzbek.mrns[12]
+    lrn, mrn = uzbek.scenario.movements[movement_key(12)]["lrn"], uzbek.mrns[12]
     request = InvalidationRequest(Header(HOLDER, "NTA.UZ", T0, f"{HOLDER}-900001", lrn), lrn, None, T0.date(),
                                   "no longer needed", DEPARTURE_OFFICE, HOLDER)
     trigger = uzbek.desk.on_message(encode(request), [])
@@ -193,7 +195,7 @@ async def test_a_row_named_only_by_a_row_just_read_is_loaded_in_a_second_round(u
 @on_one_loop
 async def test_a_step_names_the_rows_of_its_movement_so_it_decides_in_one_round(uzbek: UzbekNode) -> None:
     """An officer's step finds the record by the movement's LRN in the first round, and is refused on it."""
-    trigger = uzbek.desk.on_action("resolve_discrepancies", {"movement": "B00008"})
+    trigger = uzbek.desk.on_action("resolve_discrepancies", {"movement": movement_key(8)})
     rounds = decision_rounds(uzbek.desk, trigger, T0)
     with pytest.raises(OutOfSequence):  # Released, no discrepancies to resolve: decided, not asking for more
         rounds.send(await uzbek.store.load("cats", uzbek.desk.kinds, next(rounds)))

@@ -36,6 +36,7 @@ from nodes.customs.config import ROLES
 from nodes.customs.guarantee import RiskLevel
 from nodes.customs.model import MESSAGE_NAMES
 from nodes.customs.tables import DepartureState, DestinationState, TransitState
+from nodes.customs.traffic import TrafficOutcome, TrafficSection, check_traffic
 from nodes.declarant import FOLLOW_UPS, OPENERS
 
 __all__ = ["CATS_ACTIONS", "CATS_CHECKS", "CatsDocument", "CatsExpect", "CatsNode"]
@@ -196,12 +197,15 @@ class CatsExpect(ExpectSection):
     message_counts: dict[Code, dict[MessageCode, int]] = Field(
         default_factory=dict, description="movement key → type → how many the hub accepted")
     documents: list[DocumentExpectation] = Field(default_factory=list, description="documents with given content")
+    traffic: dict[Code, TrafficOutcome] = Field(
+        default_factory=dict, description="traffic flow → where its generated movements end, counted by state")
 
 
 class CatsDocument(Record):
     movements: dict[Code, MovementEntry] = Field(default_factory=dict, description="movement key → movement (CATS)")
     legs: dict[Code, Any] = Field(default_factory=dict, description="a place for YAML anchors of legs outside the "
                                   "administrations (read where a movement refers to them)")
+    traffic: TrafficSection | None = Field(None, description="generated movements (nodes/customs/traffic.py)")
 
 
 # -- step actions --------------------------------------------------------------------------------------------
@@ -489,4 +493,4 @@ def _check_expectations(document: Any) -> Iterator[tuple[KeyPath, str]]:
             yield ("expect", "guarantees", grn), f"{grn}{suggest(grn, grns)} is registered at no node's guarantees"
 
 
-CATS_CHECKS = (_check_references, _check_expectations)
+CATS_CHECKS = (_check_references, _check_expectations, check_traffic)
