@@ -13,8 +13,9 @@ BENCH_MOVEMENTS ?= 10 40 100
 run: $(STAMP)
 	$(BIN)/caravan run scenarios/aze-geo-uzb-transit.yaml --out $(OUT)
 
+# -n auto: one worker per core (xdist); every test takes its own ports and directories
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --movements $(BENCH_MOVEMENTS) --out out/bench

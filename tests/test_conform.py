@@ -284,5 +284,6 @@ def test_an_inbox_with_a_certificate_the_hub_does_not_know_fails_with_the_reason
     with _standin(prepared, "ge", "foreign-cert", tmp_path / "ge.log"):
         done, cases = _conform(prepared, tmp_path / "report", TRANSIT_DESTINATION, wait="1", limit=RUN_LIMIT)
     assert done.returncode == 1
-    pushes = next(case for name, case in cases.items() if name.startswith("ge answered every push"))
+    pushes = next((case for name, case in cases.items() if name.startswith("ge answered every push")), None)
+    assert pushes is not None, f"the run did not reach its verdict on pushes: {cases}\n{done.stdout[-3000:]}"
     assert not pushes["holds"] and "certificate verify failed" in pushes["seen"]
