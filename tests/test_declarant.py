@@ -289,6 +289,28 @@ async def test_a_presentation_for_a_declaration_not_pre_lodged_is_answered_out_o
     assert rejection.findtext("FunctionalError/errorCode") == "92"
 
 
+async def test_a_pre_lodged_declaration_is_amended_and_presented_through_the_api(live: Live) -> None:
+    """CC015C (D) → CC928C; CC013C → CC004C; CC170C → CC028C and release: the trader's own pre-lodgement."""
+    status, lodged = await live.submit(HOLDER, "uz", "/movements/departures",
+                                       (SAMPLES / "uz-cc015c-prelodged.xml").read_bytes())
+    assert status == 202, lodged
+    movement = lodged["movementId"]
+    await live.answers(HOLDER, "uz", movement, "departures", {"CC928C"})
+    follow_up = f"/movements/departures/{movement}/messages"
+    status, amended = await live.submit(HOLDER, "uz", follow_up, (SAMPLES / "uz-cc013c-amendment.xml").read_bytes())
+    assert status == 202, amended
+    await live.answers(HOLDER, "uz", movement, "departures", {"CC004C"})
+    status, presented = await live.submit(HOLDER, "uz", follow_up,
+                                          (SAMPLES / "uz-cc170c-presentation.xml").read_bytes())
+    assert status == 202, presented
+    messages = await live.answers(HOLDER, "uz", movement, "departures", {"CC028C", "CC029C"})
+    assert [m["messageType"] for m in messages] == [
+        "CC015C", "CC928C", "CC013C", "CC004C", "CC170C", "CC028C", "CC029C"]
+    released = await live.document(HOLDER, "uz", _first(messages, "CC029C")["_links"]["self"]["href"])
+    assert [office.findtext("referenceNumber") for office in released.iter("CustomsOfficeOfTransitDeclared")] == [
+        "AZ000310", "GE000110"]  # the amended route
+
+
 async def test_an_arrival_for_an_unknown_mrn_is_answered_with_cc057c(live: Live) -> None:
     status, lodged = await live.submit(CONSIGNEE, "ge", "/movements/arrivals", arrival(UNKNOWN_MRN))
     assert status == 202, lodged
