@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -476,6 +477,7 @@ class Hub:
             rules = [Access(prefix, frozenset({DRIVER})) for prefix in ("/control/", "/refusals", "/transport")]
             middlewares.append(party_guard(rules, self._tls.revocations(), self._clock, self._log_refusal))
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
+        app.router.add_get("/", self._handle_index)
         app.router.add_post("/envelopes", self._handle_submit)
         app.router.add_get("/refusals", self._handle_refusals)
         app.router.add_get("/deliveries", self._handle_list)
@@ -492,6 +494,16 @@ class Hub:
             app.router.add_put("/control/clock", set_clock_handler(
                 self._clock, after=self._clock_moved, report=self._activity.reporter(self.in_flight)))
         return app
+
+    async def _handle_index(self, request: web.Request) -> web.Response:
+        """`GET /`: what this server is, its time and its traffic so far, for a person who opens it in a browser
+        (a trainer, a team connecting a system), instead of a bare 404."""
+        counts = await self.status()
+        now = utc(self._clock.now()).strftime("%Y-%m-%d %H:%M:%S UTC")
+        kind = "scenario time" if isinstance(self._clock, VirtualClock) else "system time"
+        rows = "".join(f"<tr><td>{escape(name)}</td><td>{number}</td></tr>" for name, number in counts.items())
+        page = _INDEX.format(now=now, kind=kind, rows=rows)
+        return web.Response(text=page, content_type="text/html")
 
     async def _handle_submit(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -550,3 +562,21 @@ def _describe(answer: Answer) -> str:
 
 def _stamp(moment: datetime) -> str:
     return utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_INDEX = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>caravan exchange hub</title>
+<style>body{{font:18px/1.5 system-ui,sans-serif;margin:2em auto;max-width:46em;color:#222}}
+td{{padding:.1em 1em .1em 0}}code{{background:#f3f3f3;padding:0 .2em}}</style></head><body>
+<h1>caravan exchange hub</h1>
+<p>The regional information common exchange of a caravan scenario. Its clock: <b>{now}</b> ({kind}).</p>
+<h2>Traffic so far</h2><table>{rows}</table>
+<h2>Where to look</h2>
+<ul>
+<li>The corridor in a browser: <code>caravan run SCENARIO --view 8080</code> while it plays, or
+<code>caravan view RUN_DIR</code> afterwards.</li>
+<li>Connecting a system: <code>POST /envelopes</code>, <code>GET /clock</code>, <code>GET /deliveries</code>;
+the protocol is docs/PROTOCOL.md, the OpenAPI document docs/openapi.yaml.</li>
+</ul>
+</body></html>
+"""

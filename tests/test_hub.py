@@ -210,3 +210,16 @@ async def test_unreachable_recipient_is_retried_then_failed(running: Running, pk
     assert tracking["attempts"] == 3
     status = await running.hub.status()
     assert status["failed"] == 1
+
+
+async def test_the_hub_answers_a_browser_at_its_root_with_its_clock_and_traffic(running: Running, pki: ScenarioPKI
+                                                                                 ) -> None:
+    status, receipt = await submit(running, sealed(pki))
+    assert status == 202
+    await wait_for_state(running, receipt["delivery_id"], "delivered")
+    async with running.session.get(f"{running.url}/") as response:
+        assert response.status == 200 and response.content_type == "text/html"
+        page = await response.text()
+    assert f"{NOW:%Y-%m-%d %H:%M}" in page and "scenario time" in page
+    assert "<tr><td>delivered</td><td>1</td></tr>" in page
+    assert "caravan view RUN_DIR" in page and "POST /envelopes" in page
