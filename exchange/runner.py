@@ -29,6 +29,7 @@ from exchange.driver_actions import DRIVER_ACTIONS, FAULT_ACTIONS, HUB_TARGET, N
 from exchange.envelope import ENVELOPE_SUFFIX, Envelope
 from exchange.errors import ScenarioError, TransportError
 from exchange.faults import FaultBook, fault_from_step, plan_to_json
+from exchange.safexml import parse_document
 from exchange.scenario import Scenario, Step
 from exchange.settle import wait_until_settled
 from exchange.signing import carries_signature
@@ -397,6 +398,7 @@ class Driver:
                    f"no control API ({reason}): steps that name it are printed for its operator")
             self._say(f"external node {node} at {url}: {how}")
             self._record({"kind": "external", "node": node, "url": url, "control_api": offers})
+
     async def _collect_refusals(self, newest: int) -> None:
         after = self._refusals[-1]["id"] if self._refusals else 0
         if newest <= after:
@@ -435,7 +437,8 @@ class Driver:
     async def _collect_message(self, delivery: Mapping[str, Any]) -> None:
         url = f"{self._deployment.hub_url}/deliveries/{delivery['delivery_id']}/envelope"
         envelope_bytes = await self._fetch(url)
-        envelope = Envelope.from_xml(envelope_bytes)
+        sealed = parse_document(envelope_bytes)  # parsed once: the envelope's fields and whether it is signed
+        envelope = Envelope.from_element(sealed)
         seq = delivery["delivery_id"]
         stem = f"{seq:04d}-{envelope.message_type}-{envelope.sender}-to-{envelope.recipient}"
         name = f"{stem}.xml"
@@ -446,7 +449,7 @@ class Driver:
         root = etree.fromstring(envelope.document)
         message = _Message(seq, delivery["accepted_at"], envelope.sender, envelope.recipient,
                            envelope.message_type, envelope.correlation_id, delivery["state"],
-                           carries_signature(etree.fromstring(envelope_bytes)) or carries_signature(root),
+                           carries_signature(sealed) or carries_signature(root),
                            f"messages/{name}")
         self._messages.append(message)
         description = self._describe(root)

@@ -1,10 +1,10 @@
 """One message of a run as the page shows it: the XML, and badges for its signature and its validation.
 
-Both checks are the real ones the hub runs (`exchange.signing.verify_document` against the run's CA, at
-the moment the hub accepted the message; `exchange.validation.validate`), made again when the page asks,
-so a file altered after the run shows a broken signature rather than the run's old verdict. Where a
-run keeps the signature in an envelope beside the document (`NNNN-....envelope.xml`), the envelope is
-what is verified.
+Both checks are the real ones (`exchange.intake.unseal`, as `caravan verify` makes it, against the run's
+CA at the moment the hub accepted the message; `exchange.validation.validate`), made again when the page
+asks, so a file altered after the run shows a broken signature rather than the run's old verdict. The
+envelope beside the document (`NNNN-....envelope.xml`) is what is verified: its signature and, where the
+family's standard puts one there, the document's own.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from exchange.clock import utc
-from exchange.errors import CaravanError, InputError, TrustError
+from exchange.envelope import ENVELOPE_SUFFIX
+from exchange.errors import CaravanError, InputError
+from exchange.intake import unseal
 from exchange.pki import TrustStore
 from exchange.safexml import parse_document
-from exchange.signing import verify_document
+from exchange.signing import carries_signature, verify_document
 from exchange.validation import detect, validate
 
 __all__ = ["Badge", "DocumentView", "inspect_document"]
-
-_DSIG = "{http://www.w3.org/2000/09/xmldsig#}Signature"
-
 
 @dataclass(frozen=True)
 class Badge:
@@ -59,26 +58,32 @@ def inspect_document(run_dir: Path, file: str, accepted_at: str) -> DocumentView
     except CaravanError:
         family, code = "unknown", root.tag
     return DocumentView(file, family, code, data.decode("utf-8", errors="replace"),
-                        _signature(run_dir, path, data, root.find(_DSIG) is not None, accepted_at),
+                        _signature(run_dir, path, data, carries_signature(root), accepted_at),
                         _validation(root))
 
 
+_UNSIGNED = Badge("warn", "unsigned", "no XML signature: the hub knew the sender by its TLS client certificate")
+
+
 def _signature(run_dir: Path, path: Path, data: bytes, enveloped: bool, accepted_at: str) -> Badge:
-    envelope = path.with_name(path.name.removesuffix(".xml") + ".envelope.xml")
-    if not enveloped and envelope.is_file():
-        data, where = envelope.read_bytes(), " (in the envelope)"
-    elif not enveloped:
-        return Badge("warn", "unsigned", "no XML signature: the hub knew the sender by its TLS client certificate")
-    else:
-        where = ""
+    envelope = path.with_name(path.name.removesuffix(".xml") + ENVELOPE_SUFFIX)
+    if not enveloped and not envelope.is_file():
+        return _UNSIGNED
     anchor = run_dir / "pki" / "ca.pem"
     if not anchor.is_file():
         return Badge("warn", "signature not checked", f"no trust anchor at {anchor}")
     at = utc(datetime.fromisoformat(accepted_at.replace("Z", "+00:00")))
+    trust = TrustStore.from_file(anchor)
     try:
-        verified = verify_document(data, TrustStore.from_file(anchor), at=at)
-    except TrustError as exc:
+        if envelope.is_file():
+            verified = unseal(envelope.read_bytes(), trust, at).verified
+        else:
+            verified = verify_document(data, trust, at=at)
+    except CaravanError as exc:
         return Badge("bad", f"signature fails [{exc.rule}]", exc.message)
+    if verified is None:
+        return _UNSIGNED
+    where = "" if enveloped else " (in the envelope)"
     return Badge("good", "signature valid", f"signed by {verified.signer_id}{where}; chain to the scenario CA holds "
                  f"at {at:%Y-%m-%d %H:%M} UTC")
 
