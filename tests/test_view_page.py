@@ -68,7 +68,7 @@ class Viewer:
         self.process.communicate(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not longer: Playwright's sync API holds an event loop while it is open
 def browser() -> Iterator[object]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as driver:
