@@ -22,8 +22,9 @@ from lxml import etree
 
 from exchange.errors import Issue
 from exchange.validation import SCHEMAS
+from nodes.customs.acceptance import GRN_GUARANTEE_TYPES
 from nodes.customs.config import OFFICE_CODE_LISTS
-from nodes.customs.departure import GRN_GUARANTEE_TYPES, NO_RELEASE_CONTROL, NO_RELEASE_GUARANTEE
+from nodes.customs.departure import NO_RELEASE_CONTROL, NO_RELEASE_GUARANTEE
 from nodes.customs.desk import functional_error_code
 from nodes.customs.model import MESSAGE_NAMES
 from nodes.customs.refusals import REFUSED_WITH

@@ -8,12 +8,10 @@ Release sets the time limit (limitDate); without CD006C by then, CC140C opens an
 a late CD006C ends and a holder's "not delivered" (CC141C) turns into recovery (CC035C).
 
 Around that line (§1.6):
-1. a pre-lodged declaration (additionalDeclarationType D) gets only CC928C; the holder presents the goods
-   with CC170C, which is its acceptance: CC028C and the guarantee uses follow; goods not presented within
-   the presentation period (30 days) reject the declaration (CC056C);
-2. before release the holder may amend (CC013C): the office checks the amended data as it checks a
-   declaration, answers CC004C (or CC056C) and asks for the guarantee uses the amendment adds (CD203C) or
-   gives back those it drops (CD204C); an amendment is how a holder puts a refused guarantee right;
+1. a pre-lodged declaration (additionalDeclarationType D) waits for its goods (CC170C) before it is accepted:
+   prelodgement.py;
+2. before release the holder may amend (CC013C → CC004C, or CC056C): amendment.py; what accepting a
+   declaration does (reference-data checks, CC928C, CC028C, guarantee uses) is shared: acceptance.py;
 3. a movement the office decided to control (its plan: `CustomsConfig.controls`) is not released when its
    guarantees are in place: CC060C tells the holder, and the officer's results release it or refuse (CC051C);
 4. an incident registered en route (CD180C) is forwarded to the holder (CC182C).
@@ -22,19 +20,20 @@ Around that line (§1.6):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 from exchange.errors import UnknownMovement
+from nodes.customs.acceptance import acknowledge, allocate, give_back_guarantees, guarantee_uses, reference_errors
 from nodes.customs.actions import RecordDepartureControl, ResolveDiscrepancies
-from nodes.customs.config import OFFICE_CODE_LISTS, CustomsConfig
+from nodes.customs.amendment import amend, refuse_amendment
+from nodes.customs.config import CustomsConfig
 from nodes.customs.ledger import CustomsState, DepartureRecord, file, lookup
 from nodes.customs.model import (
     AAR,
     ATR,
-    AmendmentAcceptance,
     ArrivalAdvice,
     ControlDecisionNotification,
     ControlResults,
@@ -44,18 +43,14 @@ from nodes.customs.model import (
     ForwardedIncidentNotification,
     FunctionalError,
     GuaranteeNotValid,
-    GuaranteeUse,
-    GuaranteeUseCancellation,
     GuaranteeUseResult,
     IncidentNotification,
     InformationAboutNonArrivedMovement,
     InvalidationDecision,
     InvalidationRequest,
     InvalidGuaranteeReason,
-    MRNAllocated,
     NoRelease,
     NotificationCrossingFrontier,
-    PositiveAcknowledge,
     PresentationNotification,
     RecoveryNotification,
     ReleaseForTransit,
@@ -64,7 +59,8 @@ from nodes.customs.model import (
     WriteOffNotification,
 )
 from nodes.customs.mrn import allocate_mrn
-from nodes.customs.refusals import departure_rejection, refuse
+from nodes.customs.prelodgement import PRE_LODGED, not_presented, pre_lodge, present
+from nodes.customs.refusals import refuse
 from nodes.customs.step import Effect, Machine, Step, advance, fire, mrn_pointer, nta
 from nodes.customs.tables import DEPARTURE_TIMERS, DEPARTURE_TRANSITIONS, DepartureState, next_state
 from nodes.records import at_hand
@@ -73,18 +69,13 @@ __all__ = [
     "CONTROL_DECISION",
     "DEPARTURE",
     "EFFECTS",
-    "GRN_GUARANTEE_TYPES",
     "NO_RELEASE_CONTROL",
     "NO_RELEASE_GUARANTEE",
-    "PRE_LODGED",
     "act",
     "declare",
     "receive",
     "tick",
 ]
-
-GRN_GUARANTEE_TYPES = frozenset({"0", "1", "2", "4", "9"})
-"""CL286 GuaranteeTypeWithGRN: these guarantee types need a GRN and access code (condition C0086)."""
 
 NO_RELEASE_GUARANTEE = "GU"
 """CC051C motivation when the guarantee was not put right in time. CL211's values are not public, so
@@ -93,37 +84,8 @@ this code is synthetic."""
 NO_RELEASE_CONTROL = "CT"
 """CC051C motivation when the control at departure was not satisfactory (synthetic, as above)."""
 
-PRE_LODGED = "D"
-"""CL042 additionalDeclarationType of a declaration lodged before the goods are presented."""
-
 CONTROL_DECISION = "0"
 """CC060C notificationType: decision to control (2, intention to control, is for AEO pre-lodgement)."""
-
-
-@dataclass(frozen=True)
-class _Use:
-    """One GRN's share of a declaration: what CD203C asks the office of guarantee to reserve."""
-
-    grn: str
-    access_code: str
-    amount: Decimal
-    currency: str
-
-
-def _uses(declaration: Declaration) -> dict[str, _Use]:
-    """The guarantee uses to ask for, one per GRN: references naming the same GRN add up."""
-    uses: dict[str, _Use] = {}
-    for guarantee in declaration.guarantees:
-        for reference in guarantee.references:
-            known = uses.get(reference.grn)
-            amount = reference.amount_to_be_covered + (known.amount if known else Decimal("0"))
-            uses[reference.grn] = _Use(reference.grn, reference.access_code, amount, reference.currency)
-    return uses
-
-
-def _office_of_guarantee(config: CustomsConfig, grn: str) -> str | None:
-    """GRN positions 3-4 are the country that issued it; that country's office of guarantee manages it."""
-    return config.office_of_guarantee(grn[2:4])
 
 
 def _errors(config: CustomsConfig, state: CustomsState, declaration: Declaration) -> list[FunctionalError]:
@@ -132,27 +94,7 @@ def _errors(config: CustomsConfig, state: CustomsState, declaration: Declaration
     holder = declaration.holder.identification_number
     if declaration.lrn in state.lrns.get(holder, {}):
         errors.append(FunctionalError("/CC015C/TransitOperation/LRN", "14", "BR20006", declaration.lrn))
-    return errors + _reference_errors(config, declaration, "CC015C")
-
-
-def _reference_errors(config: CustomsConfig, declaration: Declaration, root: str) -> list[FunctionalError]:
-    """Offices and guarantees a declaration (CC015C) or its amendment (CC013C) names, against the reference data."""
-    errors: list[FunctionalError] = []
-    if config.office(declaration.office_of_destination, "DES") is None:
-        pointer = f"/{root}/CustomsOfficeOfDestinationDeclared/referenceNumber"
-        errors.append(FunctionalError(pointer, "12", OFFICE_CODE_LISTS["DES"], declaration.office_of_destination))
-    for index, transit in enumerate(declaration.offices_of_transit, start=1):
-        if config.office(transit.reference_number, "TRA") is None:
-            pointer = f"/{root}/CustomsOfficeOfTransitDeclared[{index}]/referenceNumber"
-            errors.append(FunctionalError(pointer, "12", OFFICE_CODE_LISTS["TRA"], transit.reference_number))
-    for index, guarantee in enumerate(declaration.guarantees, start=1):
-        if guarantee.guarantee_type in GRN_GUARANTEE_TYPES and not guarantee.references:
-            errors.append(FunctionalError(f"/{root}/Guarantee[{index}]/GuaranteeReference", "13", "C0086"))
-        for number, reference in enumerate(guarantee.references, start=1):
-            if _office_of_guarantee(config, reference.grn) is None:
-                pointer = f"/{root}/Guarantee[{index}]/GuaranteeReference[{number}]/GRN"
-                errors.append(FunctionalError(pointer, "12", "G01", reference.grn))
-    return errors
+    return errors + reference_errors(config, declaration, "CC015C")
 
 
 def declare(
@@ -249,11 +191,8 @@ def receive(step: Step, state: CustomsState, office: str, message: Any) -> Custo
     An amendment whose data the reference data refuses is answered with CC056C and changes nothing.
     """
     mrn = _holder_mrn(state, office, message) if isinstance(message, HolderMessage) else message.mrn
-    if isinstance(message, DeclarationAmendment):
-        errors = _reference_errors(step.config, message.declaration, message.code)
-        if errors:
-            refuse(step, message, office, tuple(errors), f"amendment of {mrn} refused with {len(errors)} error(s)")
-            return state
+    if isinstance(message, DeclarationAmendment) and refuse_amendment(step, office, mrn, message):
+        return state
     record = lookup(state.departures, office, mrn)
     trigger = message.code if record is None else _TRIGGERS[message.code](record, message)
     state = advance(
@@ -318,109 +257,9 @@ def _tell_holder(step: Step, record: DepartureRecord, kind: Callable[..., Any], 
     )
 
 
-def _acknowledge(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
-    """CC015C valid: acknowledge it (cause: the new record)."""
-    holder, lrn = record.holder, record.lrn
-    step.send(PositiveAcknowledge, to=holder, about=lrn, lrn=lrn, office_of_departure=record.office, holder=holder)
-    return record
-
-
-def _pre_lodge(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
-    """A pre-lodged CC015C is valid: acknowledged; the MRN waits for the goods, for the presentation period."""
-    acknowledged = _acknowledge(step, None, record)
-    return replace(acknowledged, deadline=step.now + step.config.presentation_period)
-
-
 def _accept(step: Step, _: None, record: DepartureRecord) -> DepartureRecord:
     """CC015C valid: acknowledge, give the MRN, ask each office of guarantee to reserve (cause: the new record)."""
-    return _allocate(step, _acknowledge(step, None, record))
-
-
-def _present(step: Step, record: DepartureRecord, _: PresentationNotification) -> DepartureRecord:
-    """CC170C: the goods of a pre-lodged declaration are here; accepting it now gives the MRN (transit.md §1.6)."""
-    return _allocate(step, replace(record, accepted_at=step.now, deadline=None))
-
-
-def _not_presented(step: Step, record: DepartureRecord, _: None) -> DepartureRecord:
-    """CC056C: the goods of a pre-lodged declaration were not presented in time; the LRN stays used up and the
-    MRN the office kept for it is never given."""
-    period = step.config.presentation_period.days
-    departure_rejection(
-        step,
-        "015",
-        lrn=record.lrn,
-        mrn=None,
-        office=record.office,
-        holder=record.holder,
-        errors=(),
-        text=f"Goods not presented within {period} days of pre-lodgement",
-    )
-    return replace(record, deadline=None)
-
-
-def _allocate(step: Step, record: DepartureRecord) -> DepartureRecord:
-    """CC028C with the MRN, and CD203C to each office of guarantee for the uses the declaration states."""
-    holder, lrn, mrn = record.holder, record.lrn, record.mrn
-    step.send(
-        MRNAllocated,
-        to=holder,
-        about=mrn,
-        lrn=lrn,
-        mrn=mrn,
-        acceptance_date=step.now.date(),
-        office_of_departure=record.office,
-        holder=holder,
-    )
-    return _secure(step, record)
-
-
-def _secure(step: Step, record: DepartureRecord) -> DepartureRecord:
-    """Ask for each guarantee use of the declaration not yet reserved or asked for (CD203C), and give back the
-    reservations of GRNs it no longer names (CD204C). A reserved GRN whose amount changed keeps its reservation."""
-    uses = _uses(record.declaration)
-    dropped = tuple(grn for grn in record.reserved_grns if grn not in uses)
-    for grn in dropped:
-        _give_back(step, record, grn)
-    asked = [use for grn, use in uses.items() if grn not in record.reserved_grns and grn not in record.awaiting_grns]
-    for use in asked:
-        step.send(
-            GuaranteeUse,
-            to=nta(use.grn[2:4]),
-            about=record.mrn,
-            mrn=record.mrn,
-            grn=use.grn,
-            access_code=use.access_code,
-            holder=record.holder,
-            amount=use.amount,
-            currency=use.currency,
-            office_of_departure=record.office,
-            office_of_guarantee=_office_of_guarantee(step.config, use.grn),
-        )
-    awaiting = tuple(grn for grn in (*record.awaiting_grns, *(use.grn for use in asked)) if grn in uses)
-    reserved = tuple(grn for grn in record.reserved_grns if grn not in dropped)
-    return replace(record, awaiting_grns=awaiting, reserved_grns=reserved)
-
-
-def _amend(step: Step, record: DepartureRecord, amendment: DeclarationAmendment) -> DepartureRecord:
-    """CC004C, and the amended data becomes the declaration. Once the guarantee uses were asked for (accepted,
-    or a refused guarantee being put right), the amendment's guarantees are secured afresh."""
-    mrn = None if record.state is DepartureState.PRE_LODGED else record.mrn  # a pre-lodged one has none yet
-    step.send(
-        AmendmentAcceptance,
-        to=record.holder,
-        about=mrn or record.lrn,
-        lrn=record.lrn,
-        mrn=mrn,
-        amendment_submitted_at=amendment.header.prepared_at,
-        amendment_accepted_at=step.now,
-        office_of_departure=record.office,
-        holder=record.holder,
-    )
-    # An amendment naming the MRN may leave the LRN out (P5: LRN or MRN): the movement keeps the one it has.
-    amended = replace(record, declaration=replace(amendment.declaration, lrn=record.lrn, limit_date=None))
-    if record.state is DepartureState.PRE_LODGED:
-        return amended
-    return _secure(step, replace(amended, refusals=(), deadline=None))
+    return allocate(step, acknowledge(step, None, record))
 
 
 def _decide_control(step: Step, record: DepartureRecord, result: GuaranteeUseResult | None) -> DepartureRecord:
@@ -451,7 +290,7 @@ def _control_failed(step: Step, record: DepartureRecord, control: RecordDepartur
         motivation_code=NO_RELEASE_CONTROL,
         motivation_text=control.text or "Control at departure not satisfactory",
     )
-    return _give_back_guarantees(step, replace(record, control_text=control.text))
+    return give_back_guarantees(step, replace(record, control_text=control.text))
 
 
 def _forward_incident(step: Step, record: DepartureRecord, notification: IncidentNotification) -> DepartureRecord:
@@ -523,26 +362,6 @@ def _guarantee_refused(step: Step, record: DepartureRecord, result: GuaranteeUse
     )
 
 
-def _give_back(step: Step, record: DepartureRecord, grn: str) -> None:
-    """CD204C: the office of guarantee frees what the movement reserved (or is about to) on `grn`."""
-    step.send(
-        GuaranteeUseCancellation,
-        to=nta(grn[2:4]),
-        about=record.mrn,
-        mrn=record.mrn,
-        grn=grn,
-        office_of_departure=record.office,
-        office_of_guarantee=_office_of_guarantee(step.config, grn),
-    )
-
-
-def _give_back_guarantees(step: Step, record: DepartureRecord) -> DepartureRecord:
-    """CD204C for every GRN the movement holds or may still hold (a CD205C can be on its way)."""
-    for grn in (*record.reserved_grns, *record.awaiting_grns):
-        _give_back(step, record, grn)
-    return replace(record, reserved_grns=(), awaiting_grns=(), deadline=None)
-
-
 def _cancel(step: Step, record: DepartureRecord, request: InvalidationRequest) -> DepartureRecord:
     _tell_holder(
         step,
@@ -554,7 +373,7 @@ def _cancel(step: Step, record: DepartureRecord, request: InvalidationRequest) -
         initiated_by_customs=False,
         justification=request.justification,
     )
-    return _give_back_guarantees(step, record)
+    return give_back_guarantees(step, record)
 
 
 def _no_release(step: Step, record: DepartureRecord, _: None) -> DepartureRecord:
@@ -567,7 +386,7 @@ def _no_release(step: Step, record: DepartureRecord, _: None) -> DepartureRecord
         motivation_code=NO_RELEASE_GUARANTEE,
         motivation_text=f"Guarantee not amended within {step.config.amendment_period} ({refused})",
     )
-    return _give_back_guarantees(step, record)
+    return give_back_guarantees(step, record)
 
 
 def _record_passage(step: Step, record: DepartureRecord, notification: NotificationCrossingFrontier) -> DepartureRecord:
@@ -603,7 +422,7 @@ def _claim(declaration: Declaration) -> tuple[Decimal | None, str | None]:
 
     Nothing when no reference states an amount (a waiver) or when they state it in several currencies.
     """
-    uses = _uses(declaration).values()
+    uses = guarantee_uses(declaration).values()
     currencies = {use.currency for use in uses}
     if len(currencies) != 1:
         return None, None
@@ -634,7 +453,7 @@ def _write_off(step: Step, record: DepartureRecord, _: object) -> DepartureRecor
     _tell_holder(
         step, record, WriteOffNotification, write_off_date=step.now.date(), released_grns=record.reserved_grns
     )
-    return _give_back_guarantees(step, record)
+    return give_back_guarantees(step, record)
 
 
 def _notify_discrepancies(step: Step, record: DepartureRecord, results: ControlResults) -> DepartureRecord:
@@ -645,10 +464,10 @@ def _notify_discrepancies(step: Step, record: DepartureRecord, results: ControlR
 
 EFFECTS: Mapping[str, Effect] = {
     "CC015C": _accept,
-    "CC015C pre-lodged": _pre_lodge,
-    "presentation period expired": _not_presented,
-    "CC170C": _present,
-    "CC013C": _amend,
+    "CC015C pre-lodged": pre_lodge,
+    "presentation period expired": not_presented,
+    "CC170C": present,
+    "CC013C": amend,
     "guarantee reserved": _reserved,
     "guarantees complete": _release,
     "guarantees complete, control": _decide_control,
