@@ -27,6 +27,7 @@ from exchange.envelope import Envelope
 from exchange.pki import ScenarioPKI
 from nodes.customs.codec import encode
 from nodes.customs.model import MESSAGE_NAMES
+from nodes.declarant import FOLLOW_UPS, OPENERS
 from tests import cats_samples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +44,8 @@ pytestmark = pytest.mark.skipif(
 P5_CODES = sorted(
     path.stem.upper() for path in CATS.glob("cc*.xsd") if OFFICIAL.is_dir() and (OFFICIAL / path.name).is_file()
 )
-"""caravan's CC messages that P5 publishes a schema for (CC140C/CC141C are caravan's own, like the CD ones)."""
+"""caravan's CC messages the official 51.8.6 set has a schema for: not CC140C/CC141C, which P5 has (HMRC's 51.8.0
+set had their schemas) but this set dropped, so caravan's own schemas stand alone for those two."""
 
 
 @cache
@@ -167,15 +169,16 @@ def test_a_message_in_its_signed_envelope_is_exactly_the_p5_document() -> None:
 FIXTURE_FILES = sorted(FIXTURES.glob("*.xml"))
 
 
-def test_fixtures_cover_every_trader_sent_p5_message() -> None:
+def test_fixtures_cover_every_message_the_trader_api_takes() -> None:
     sent = {etree.parse(str(path)).getroot().tag.split("}")[1] for path in FIXTURE_FILES}
-    assert sent == {"CC007C", "CC013C", "CC014C", "CC015C", "CC044C", "CC170C"}
+    assert sent == set(OPENERS) | set().union(*FOLLOW_UPS.values())
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda path: path.stem)
 def test_hmrc_style_message_is_valid_against_both_schemas(path: Path) -> None:
     root = etree.parse(str(path)).getroot()
-    assert official_errors(root) == []
+    if (OFFICIAL / f"{etree.QName(root).localname.lower()}.xsd").is_file():  # none for CC141C in 51.8.6
+        assert official_errors(root) == []
     checker = caravan(etree.QName(root).localname)
     assert checker.validate(root), [entry.message for entry in checker.error_log]
 
