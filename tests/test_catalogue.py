@@ -6,11 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from test_customs_offices import happy_path
 from test_customs_trader_flows import every_new_departure_flow
 
 from nodes.customs import actions
-from nodes.customs.catalogue import CARAVAN_DESIGNED, CONTENT_TRIGGERS, CUSTOMS, SENT, message_catalogue
+from nodes.customs.catalogue import (
+    CARAVAN_DESIGNED,
+    CODE_VALUES,
+    CONTENT_TRIGGERS,
+    CUSTOMS,
+    SENT,
+    message_catalogue,
+)
+from nodes.customs.codec import encode
 from nodes.customs.model import MESSAGE_NAMES
 from nodes.customs.refusals import REFUSED_WITH
 from nodes.customs.tables import (
@@ -22,6 +31,8 @@ from nodes.customs.tables import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+OFFICIAL = ROOT.parent / "shared" / "reference" / "ncts-p5-xsd"
+XS = "{http://www.w3.org/2001/XMLSchema}"
 
 
 def test_the_committed_catalogue_is_the_generated_one() -> None:
@@ -63,10 +74,38 @@ def test_senders_and_recipients_are_the_ones_the_offices_use() -> None:
     assert len(seen) >= 25
 
 
-def test_the_cc_messages_said_to_be_caravans_design_are_those_p5_publishes_no_schema_of() -> None:
-    official = ROOT.parent / "shared" / "reference" / "ncts-p5-xsd"
-    if not official.is_dir():
-        pytest.skip(f"the official P5 schemas are not at {official}")
+@pytest.mark.skipif(not OFFICIAL.is_dir(), reason=f"the official P5 schemas are not at {OFFICIAL}")
+def test_the_cc_messages_without_an_official_schema_are_the_ones_the_catalogue_names() -> None:
     without = {code for code in MESSAGE_NAMES
-               if code.startswith("CC") and not (official / f"{code.lower()}.xsd").is_file()}
+               if code.startswith("CC") and not (OFFICIAL / f"{code.lower()}.xsd").is_file()}
     assert without == CARAVAN_DESIGNED
+
+
+def _official_code_list(message: str, path: str) -> str | None:
+    """The code list the official schema's annotation names for the element at `path` below `message`: each
+    step's type is a complex type of ctypes.xsd, where the next element is declared."""
+    types = {kind.get("name"): kind for kind in etree.parse(str(OFFICIAL / "ctypes.xsd")).iter(f"{XS}complexType")}
+    scope = etree.parse(str(OFFICIAL / f"{message.lower()}.xsd")).find(f"{XS}complexType[@name='{message}Type']")
+    for name in path.split("/"):
+        element = next(found for found in scope.iter(f"{XS}element") if found.get("name") == name)
+        scope = types.get(element.get("type"))
+    named = element.find(f"{XS}annotation/{XS}documentation/{{http://ncts.dgtaxud.ec}}codeList")
+    return None if named is None else named.get("code")
+
+
+@pytest.mark.skipif(not OFFICIAL.is_dir(), reason=f"the official P5 schemas are not at {OFFICIAL}")
+def test_each_chosen_code_value_belongs_to_the_code_list_the_official_schema_names() -> None:
+    for value in CODE_VALUES:
+        assert _official_code_list(value.message, value.path) == value.code_list, value
+
+
+def test_every_code_value_the_offices_write_is_catalogued_with_its_source_or_as_an_assumption() -> None:
+    catalogued = {(value.message, value.path, value.value) for value in CODE_VALUES}
+    written = set()
+    for message in (*happy_path()[0].log, *every_new_departure_flow().log):
+        root = encode(message)
+        for value in CODE_VALUES:
+            if value.message == message.code and root.findtext(value.path) is not None:
+                written.add((value.message, value.path, root.findtext(value.path)))
+    assert written and written <= catalogued
+    assert {"CC051C", "CC056C", "CC060C"} <= {message for message, _, _ in written}

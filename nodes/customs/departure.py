@@ -78,14 +78,15 @@ __all__ = [
 ]
 
 NO_RELEASE_GUARANTEE = "GU"
-"""CC051C motivation when the guarantee was not put right in time. CL211's values are not public, so
-this code is synthetic."""
+"""CC051C noReleaseMotivationCode (CL211, an2) when the guarantee was not put right in time. CL211 is a CS/RD2
+list of 12 codes (G2 is "Cash guarantee not provided") whose values for this case no source at hand gives, so
+the code is caravan's own; docs/CATALOGUE.md lists it as an assumption."""
 
 NO_RELEASE_CONTROL = "CT"
-"""CC051C motivation when the control at departure was not satisfactory (synthetic, as above)."""
+"""CC051C noReleaseMotivationCode when the control at departure was not satisfactory (caravan's own, as above)."""
 
 CONTROL_DECISION = "0"
-"""CC060C notificationType: decision to control (2, intention to control, is for AEO pre-lodgement)."""
+"""CC060C notificationType (CL384): decision to control (2, intention to control, is for AEO pre-lodgement)."""
 
 
 def _errors(config: CustomsConfig, state: CustomsState, declaration: Declaration) -> list[FunctionalError]:

@@ -38,8 +38,9 @@ REJECTION_CODES: Mapping[str, str] = {
     "015": "12", "013": "12", "014": "4", "141": "12", "170": "12", "007": "12", "044": "12"
 }
 """Business rejection type (IE number refused) → rejection code: CL226 "12" a message with functional
-errors, "4" an invalidation (cancellation) refused; CL227 "12" for the arrival notification and the
-unloading remarks."""
+errors (CS/RD2's own meaning of 12), "4" an invalidation (cancellation) refused; CL227 "12" for the arrival
+notification and the unloading remarks. "4" and CL227's "12" are caravan's assumptions (docs/CATALOGUE.md,
+"Code values caravan chooses")."""
 
 Refuser = Callable[[Step, Any, tuple[FunctionalError, ...], str], None]
 """Answers a refused message: (step, message, functional errors, reason text)."""
