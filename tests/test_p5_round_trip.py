@@ -37,7 +37,6 @@ from test_declarant import (
     SAMPLES,
     SCENARIO,
     Live,
-    _first,
     arrival,
     declaration,
     from_fixture,
@@ -108,7 +107,8 @@ class Trader:
         return messages
 
     async def document(self, eori: str, node: str, messages: list[dict], code: str) -> etree._Element:
-        return await self._live.document(eori, node, _first(messages, code)["_links"]["self"]["href"])
+        listed = next(message for message in messages if message["messageType"] == code)
+        return await self._live.document(eori, node, listed["_links"]["self"]["href"])
 
 
 async def _move_clocks(live: Live, to: datetime) -> None:
