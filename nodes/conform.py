@@ -23,7 +23,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import IO
@@ -109,14 +109,16 @@ def _run_suite(
         return suite
     checks = list(report.checks)
     for node in external:
-        checks += traffic_checks(node, report.wire, report.refusals)
+        checks += traffic_checks(node, report.wire, report.refusals, report.refusals_expected)
     suite.cases.extend(Case(check.what, check.holds, check.expected, check.actual, check.rule) for check in checks)
     return suite
 
 
-def traffic_checks(node: str, wire: Sequence[WireMessage], refusals: Sequence[dict[str, object]]) -> list[Check]:
-    """What is judged of every external node, whatever the scenario says: its traffic at the hub."""
-    return [sent_anything(node, wire), refused_from(node, refusals), pushes_answered(node, wire),
+def traffic_checks(node: str, wire: Sequence[WireMessage], refusals: Sequence[dict[str, object]],
+                   refusals_expected: Collection[int] = ()) -> list[Check]:
+    """What is judged of every external node, whatever the scenario says: its traffic at the hub (the pushes
+    it must refuse, `refusals_expected`, are the scenario's own cases)."""
+    return [sent_anything(node, wire), refused_from(node, refusals), pushes_answered(node, wire, refusals_expected),
             _references(node, wire)]
 
 
