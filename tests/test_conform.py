@@ -270,6 +270,27 @@ def test_a_wrong_mrn_check_digit_is_caught_in_the_messages_it_sent(tmp_path: Pat
     assert "the hub accepted every message uz sent" not in failed  # re-signed: only the content gives it away
 
 
+def test_a_system_that_never_refuses_fails_the_ephyto_failed_acknowledgement_cases(tmp_path: Path) -> None:
+    failed = _failed(_run_standin(tmp_path, "ephyto-export", "uz", "never-refuses"))
+    assert set(failed) == {
+        "uz refuses a decision on a certificate it never issued (failed acknowledgement, unknown-certificate)",
+        "uz refuses a decision on the withdrawn PC2 (failed acknowledgement, out-of-sequence)",
+    }, failed
+    for case in failed.values():
+        assert case["rule"] == "push-refusal" and "SPSAcknowledgement" in case["seen"]
+        assert "taken (2xx)" in case["seen"] and "refused with a 4xx naming rule" in case["expected"]
+
+
+def test_a_system_that_never_refuses_fails_the_e_co_refusal_cases(tmp_path: Path) -> None:
+    failed = _failed(_run_standin(tmp_path, "eco-issuing", "uz", "never-refuses"))
+    sequence = "uz refuses the answered request sent again (out of sequence) with an EcoRefusal, rule ECO-SEQUENCE"
+    invalid = ("uz refuses an invalid request (answer due before it was sent) with an EcoRefusal, rule ECO-V001, "
+               "within 1h")
+    assert set(failed) == {sequence, invalid}, failed
+    assert failed[sequence]["seen"] == "0: none" and failed[sequence]["rule"] == "exchange-count"
+    assert failed[invalid]["seen"].startswith("none; uz sent") and failed[invalid]["rule"] == "exchange-sent"
+
+
 def test_a_system_that_answers_200_to_everything_and_sends_nothing_fails(tmp_path: Path) -> None:
     cases = _run_standin(tmp_path, DEPARTURE, "uz", "silent")
     failed = _failed(cases)
