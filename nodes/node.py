@@ -2,7 +2,9 @@
 
 Inbound, the hub pushes an envelope to `POST /inbox`. The node verifies the envelope's signature against
 the scenario trust anchor, requires the signer to be the envelope's sender, validates the document it carries,
-and commits it to its inbox before answering 200; a duplicate gets the original receipt. A separate task
+and commits it to its inbox before answering 200; a duplicate gets the original receipt. A desk that refuses
+at the door (the ePhyto NPPO's failed acknowledgement at delivery) first judges a new delivery against the
+records every earlier one left, and a refusal is the push's 4xx answer, with nothing stored. A separate task
 takes committed inbox rows in order and hands each to its family's desk, with the rows of state its
 decision needs (one per aggregate: this movement at this office, this certificate; `RecordStore`); the
 records the desk changed, the documents it answers with (in signed envelopes, queued in the outbox)
@@ -254,9 +256,7 @@ class Node:
                 path="/Envelope/Recipient",
                 rule="wrong-recipient",
             )
-        if await self._db.fetch_one("SELECT 1 FROM inbox WHERE sender = ? AND message_id = ?",
-                                    (envelope.sender, envelope.message_id)) is None:
-            await self._admit(opened.root)  # a duplicate gets its original receipt, not a second judgement
+        await self._admit(envelope, opened.root)
         document = etree.tostring(opened.root, encoding="UTF-8")
         async with self._db.transaction() as db:
             inserted = await db.execute(
@@ -283,11 +283,13 @@ class Node:
             **_unsigned_answer(opened.finding()),
         }
 
-    async def _admit(self, root: etree._Element) -> None:
+    async def _admit(self, envelope: Envelope, root: etree._Element) -> None:
         """A desk that refuses at the door (`AdmittingDesk`) judges the delivery against the records that every
-        delivery taken before it left: the push is answered with its refusal, and nothing is stored."""
+        delivery taken before it left: the push is answered with its refusal, and nothing is stored. A
+        duplicate is not judged again: it gets its original receipt."""
         desk = self._desks.get(detect(root).family)
-        if not isinstance(desk, AdmittingDesk):
+        if not isinstance(desk, AdmittingDesk) or await self._db.fetch_one(
+                "SELECT 1 FROM inbox WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)):
             return
         while await self._db.fetch_one("SELECT 1 FROM inbox WHERE state = 'received' LIMIT 1") is not None:
             self._inbox_idle.clear()
