@@ -228,6 +228,8 @@ def _run_standin(tmp_path: Path, suite: str, node: str, fault: str) -> Cases:
     with _standin(prepared, node, fault, tmp_path / "standin.log"):
         done, cases = _conform(prepared, tmp_path / "report", suite)
     assert done.returncode == 1, done.stdout[-3000:]
+    ended = cases.get("the scenario runs to its end")
+    assert ended is None, f"the run ended before its verdict: {ended}\n{done.stdout[-3000:]}"
     return cases
 
 
