@@ -43,6 +43,15 @@ class Answer:
     status: int | None
     body: dict[str, Any]
 
+    def describe(self) -> str:
+        """The answer in a line for a delivery's `last_error`: the HTTP outcome, the receiver's words and, for a
+        refusal, the rule and the place it names, so that whoever tracks the delivery learns why."""
+        status = f"HTTP {self.status}" if self.status is not None else "no answer"
+        text = f"{status}: {self.body.get('message', self.body.get('error', ''))}"
+        if self.body.get("rule"):
+            text += f" [rule {self.body['rule']}" + (f" at {self.body['path']}]" if self.body.get("path") else "]")
+        return text[:500]
+
 
 async def post_envelope(session: aiohttp.ClientSession, url: str, envelope: bytes, *, timeout: float = 10.0) -> Answer:
     """POST one envelope and classify the answer; never raises for network trouble."""

@@ -7,7 +7,9 @@ what the hub saw (issue 10):
    holding what, in which order (`follows`) and how long after the message they answer (`answers`,
    `within`) (`expect: exchanges`, `judge_exchange`);
 2. the messages it sent that the hub refused: schema, signature, identity, time window (`refused_from`);
-3. how it answered the hub's pushes: 2xx, a refusal, or nothing (`pushes_answered`);
+3. how it answered the hub's pushes: 2xx, a refusal, or nothing (`pushes_answered`); and where the
+   standard says it must refuse one at delivery (an ePhyto failed acknowledgement), that it did, naming
+   the rule (`expect: pushes`, `judge_push`);
 4. that it sent anything at all: a system that answers 200 to everything and sends nothing fails
    (`sent_anything`).
 
@@ -26,7 +28,8 @@ from lxml import etree
 from exchange.faults import duration
 
 __all__ = [
-    "Check", "WireMessage", "judge_exchange", "pushes_answered", "refused_from", "sent_anything", "texts_by_name",
+    "Check", "WireMessage", "judge_exchange", "judge_push", "pushes_answered", "pushes_of", "refused_from",
+    "sent_anything", "texts_by_name",
 ]
 
 
@@ -116,6 +119,48 @@ def judge_exchange(wanted: Mapping[str, object], messages: Sequence[WireMessage]
                  _listing(found) or "none sent, as expected", True, rule)
 
 
+def pushes_of(wanted: Mapping[str, object], messages: Sequence[WireMessage],
+              references: Collection[str]) -> list[WireMessage]:
+    """The hub's pushes an `expect: pushes` entry is about: of its type, to its node (from its sender, about
+    its references when given)."""
+    recipient, code, sender = str(wanted["to"]), str(wanted["type"]), wanted.get("from")
+    return [m for m in messages if m.recipient == recipient and m.code == code
+            and (sender is None or m.sender == sender) and (not references or m.correlation in references)]
+
+
+def judge_push(wanted: Mapping[str, object], messages: Sequence[WireMessage], references: Collection[str]) -> Check:
+    """One `expect: pushes` entry: every push it is about was refused with a 4xx naming its rule (the delivery
+    failed, the hub keeping the answer in `last_error`), or taken with a 2xx. A push that got no answer, or
+    that ran out of attempts, is neither."""
+    recipient, code = str(wanted["to"]), str(wanted["type"])
+    refused = str(wanted.get("answer", "refused")) == "refused"
+    rule = wanted.get("rule")
+    about = f" about {wanted['about']}" if wanted.get("about") else ""
+    what = str(wanted.get("name") or f"{recipient} {'refuses' if refused else 'takes'} {code}{about}")
+    expected = (f"{code}{about} pushed to {recipient} refused with a 4xx" + (f" naming rule {rule}" if rule else "")
+                if refused else f"{code}{about} pushed to {recipient} taken with a 2xx")
+    pushed = pushes_of(wanted, messages, references)
+    if not pushed:
+        return Check(what, expected, f"no {code}{about} was pushed to {recipient}", False, "push-sent")
+
+    def holds(message: WireMessage) -> bool:
+        if not refused:
+            return message.state == "delivered"
+        answer = message.last_error or ""
+        return message.state == "failed" and answer.startswith("HTTP 4") and (
+            rule is None or f"[rule {rule}" in answer)
+
+    wrong = [m for m in pushed if not holds(m)]
+    evidence = "; ".join(f"{m.label}: {_answer(m)}" for m in (wrong or pushed))
+    return Check(what, expected, evidence, not wrong, "push-refusal" if refused else "push-answer")
+
+
+def _answer(message: WireMessage) -> str:
+    if message.state == "delivered":
+        return "taken (2xx)"
+    return f"{message.state} after {message.attempts} attempt(s), last answer: {message.last_error or 'none'}"
+
+
 def refused_from(node: str, refusals: Sequence[Mapping[str, object]]) -> Check:
     """Every message `node` submitted passed the hub's checks (schema, signature, identity, time window)."""
     own = [r for r in refusals if node in (r.get("sender"), r.get("peer"))]
@@ -125,12 +170,12 @@ def refused_from(node: str, refusals: Sequence[Mapping[str, object]]) -> Check:
                  str(own[0].get("rule")) if own else "hub-checks")
 
 
-def pushes_answered(node: str, messages: Sequence[WireMessage]) -> Check:
-    """Every push of the hub to `node` was answered 2xx (its inbox stored the message)."""
-    pushed = [m for m in messages if m.recipient == node]
+def pushes_answered(node: str, messages: Sequence[WireMessage], refusals_expected: Collection[int] = ()) -> Check:
+    """Every push of the hub to `node` was answered 2xx (its inbox stored the message), except the deliveries
+    (`refusals_expected`, by id) the scenario says it must refuse, which `judge_push` judges."""
+    pushed = [m for m in messages if m.recipient == node and m.seq not in refusals_expected]
     unanswered = [m for m in pushed if m.state != "delivered"]
-    evidence = "; ".join(f"{m.label}: {m.state} after {m.attempts} attempt(s), last answer: {m.last_error or 'none'}"
-                         for m in unanswered)
+    evidence = "; ".join(f"{m.label}: {_answer(m)}" for m in unanswered)
     return Check(f"{node} answered every push 2xx ({len(pushed)} pushed)", "delivered",
                  evidence or f"{len(pushed)} delivered", not unanswered, "push-answer")
 

@@ -383,7 +383,7 @@ class Hub:
         attempts = item.attempts + 1
         if state is DeliveryState.PENDING and attempts >= self._max_attempts:
             state = DeliveryState.FAILED
-        error = None if answer.outcome is Outcome.ACCEPTED else _describe(answer)
+        error = None if answer.outcome is Outcome.ACCEPTED else answer.describe()
         delivered_at = _stamp(self._clock.now()) if state is DeliveryState.DELIVERED else None
         async with self._db.transaction() as db:
             await db.execute(
@@ -553,11 +553,6 @@ def _receipt(row: Any) -> Receipt:
 
 def _route(row: Any) -> Route:
     return Route(row["sender"], row["recipient"], row["message_type"], row["message_id"])
-
-
-def _describe(answer: Answer) -> str:
-    status = f"HTTP {answer.status}" if answer.status is not None else "no answer"
-    return f"{status}: {answer.body.get('message', answer.body.get('error', ''))}"[:500]
 
 
 def _stamp(moment: datetime) -> str:

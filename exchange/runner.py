@@ -23,7 +23,7 @@ from typing import IO, Any
 import aiohttp
 from lxml import etree
 
-from exchange.conformance import Check, WireMessage, judge_exchange, texts_by_name
+from exchange.conformance import Check, WireMessage, judge_exchange, judge_push, pushes_of, texts_by_name
 from exchange.drills import RELOADING_ACTIONS, Captured, attack, authority_action, send_variant
 from exchange.driver_actions import DRIVER_ACTIONS, FAULT_ACTIONS, HUB_TARGET, NOTE
 from exchange.envelope import ENVELOPE_SUFFIX, Envelope
@@ -68,6 +68,7 @@ class RunReport:
     requests: int = 0  # HTTP requests the driver made, counted by its client sessions (bench and tests read it)
     wire: list[WireMessage] = field(default_factory=list)  # every envelope the hub accepted, as tracked at the end
     refusals: list[dict[str, Any]] = field(default_factory=list)  # every submission the hub refused
+    refusals_expected: set[int] = field(default_factory=set)  # deliveries `expect: pushes` says must be refused
 
     @property
     def ok(self) -> bool:
@@ -118,6 +119,7 @@ class Driver:
         self._observed = {n: url for n, url in deployment.node_urls.items() if n not in deployment.external}
         self._controlled = dict(self._observed)
         self._step_failures: list[Check] = []
+        self._refusals_expected: set[int] = set()
         self._event_marks: dict[str, int] = {node: 0 for node in self._observed}
         self._session: aiohttp.ClientSession | None = None
         self._sessions: dict[str, aiohttp.ClientSession] = {}
@@ -163,9 +165,11 @@ class Driver:
                     self._say_interrupted()
                     raise
                 report.messages = len(self._messages)
-                judged = self._scenario.expectations.exchanges or len(self._observed) < len(self._deployment.node_urls)
+                expect = self._scenario.expectations
+                judged = expect.exchanges or expect.pushes or len(self._observed) < len(self._deployment.node_urls)
                 report.wire = await self._final_wire() if judged else []  # documents read back: only when judged
                 report.checks = await self._check_expectations(report.wire)
+                report.refusals_expected = set(self._refusals_expected)
                 report.refusals = list(self._refusals)
                 for extra in self._sessions.values():
                     await extra.close()
@@ -520,6 +524,11 @@ class Driver:
             checks.append(self._check_refusal(wanted))
         for wanted in expect.exchanges:
             checks.append(judge_exchange(wanted, wire, self._references(wanted.get("about"), movements)))
+        for wanted in expect.pushes:
+            references = self._references(wanted.get("about"), movements)
+            checks.append(judge_push(wanted, wire, references))
+            if str(wanted.get("answer", "refused")) == "refused":  # judged here, not as pushes left unanswered
+                self._refusals_expected |= {message.seq for message in pushes_of(wanted, wire, references)}
         if expect.deliveries:
             status = await self._call("GET", f"{self._deployment.hub_url}/status")
             for state, expected in expect.deliveries.items():

@@ -114,6 +114,19 @@ class ExpectExchange(Record):
                                        description="element local name → text that one of them holds")
 
 
+class ExpectPush(Record):
+    """How a node must answer the hub's pushes of a message, judged only by its HTTP answers: conformance."""
+
+    name: Text | None = Field(None, description="the test case's name in reports (default: made from the keys)")
+    recipient: NodeId = Field(alias="to", description="the node that answers the pushes")
+    sender: NodeId | None = Field(None, alias="from", description="the node that sent the message")
+    type: Code = Field(description="the pushed message's type, e.g. SPSAcknowledgement")
+    about: Code | None = Field(None, description="a movement key (its LRN and MRN) or a correlation id")
+    answer: Literal["refused", "taken"] = Field("refused", description="refused: a 4xx, so the delivery fails (the "
+                                                "ePhyto failed acknowledgement at delivery); taken: a 2xx")
+    rule: Code | None = Field(None, description="with refused: the rule the refusal must name")
+
+
 DeliveryCounter = Literal["pending", "delivered", "failed", "duplicates_absorbed", "refused", "held"]
 
 
@@ -128,6 +141,8 @@ class ExpectSection(Record):
     exchanges: list[ExpectExchange] = Field(default_factory=list,
                                             description="messages a node must (or must not) send, as the hub "
                                                         "accepted them (conformance)")
+    pushes: list[ExpectPush] = Field(default_factory=list,
+                                     description="how a node must answer the hub's pushes of a message (conformance)")
 
 
 class BaselineCrossing(Record):
@@ -198,6 +213,7 @@ class Expectations:
     refusals: list[Mapping[str, Any]] = field(default_factory=list)
     message_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     exchanges: list[Mapping[str, Any]] = field(default_factory=list)
+    pushes: list[Mapping[str, Any]] = field(default_factory=list)
     traffic: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)  # flow → role → state → n
 
     @property
@@ -205,7 +221,7 @@ class Expectations:
         """How many things are expected: a run that checks nothing cannot pass."""
         return sum(len(part) for part in (self.movements, self.guarantees, self.messages, self.documents,
                                           self.deliveries, self.values, self.refusals, self.message_counts,
-                                          self.exchanges, self.traffic))
+                                          self.exchanges, self.pushes, self.traffic))
 
 
 @dataclass(frozen=True)
@@ -276,6 +292,7 @@ def _expectations(value: Mapping[str, Any]) -> Expectations:
         refusals=value.get("refusals") or [],
         message_counts=value.get("message_counts") or {},
         exchanges=value.get("exchanges") or [],
+        pushes=value.get("pushes") or [],
         traffic=value.get("traffic") or {},
     )
 
@@ -343,6 +360,12 @@ def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
                 yield ("expect", "exchanges", index, key), f"is {node!r}{suggest(node, document.nodes)}: name a node"
         if exchange.within is not None and exchange.answers is None:
             yield ("expect", "exchanges", index, "within"), "counts from the message it answers: give `answers` too"
+    for index, push in enumerate(expect.pushes):
+        for key, node in (("to", push.recipient), ("from", push.sender)):
+            if node is not None and node not in document.nodes:
+                yield ("expect", "pushes", index, key), f"is {node!r}{suggest(node, document.nodes)}: name a node"
+        if push.rule is not None and push.answer == "taken":
+            yield ("expect", "pushes", index, "rule"), "names the rule of a refusal: give it with answer: refused"
     for index, value in enumerate(expect.values):
         if value.node != "hub" and value.node not in document.nodes:
             yield ("expect", "values", index, "node"), (f"is {value.node!r}{suggest(value.node, document.nodes)}: "

@@ -23,7 +23,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import IO
@@ -63,9 +63,11 @@ def conform(
     for node, url in external.items():
         say(f"system under test: {node} at {url}")
     suites: list[Suite] = []
+    refused: set[int] = set()  # deliveries a suite said must be refused: the hub keeps them for the next suites
     with _Components(prepared, out / "logs", START_TIMEOUT) as components:
         for scenario in scenarios:
-            suites.append(_run_suite(scenario, prepared, out, components, external, wait, answer_wait, printer))
+            suites.append(_run_suite(scenario, prepared, out, components, external, wait, answer_wait, printer,
+                                     refused))
     verdict = Verdict(suites, external)
     for path in write_reports(verdict, out):
         say(f"wrote {path}")
@@ -93,7 +95,7 @@ def _check_fits(scenarios: Sequence[Scenario], nodes: set[str], prepared: Path) 
 
 def _run_suite(
     scenario: Scenario, prepared: Path, out: Path, components: _Components, external: dict[str, str],
-    wait: float, answer_wait: float, printer: IO[str] | None,
+    wait: float, answer_wait: float, printer: IO[str] | None, refused: set[int],
 ) -> Suite:
     run_dir = out / "runs" / scenario.name
     suite = Suite(scenario.name, scenario.title, str(scenario.path), output=str(run_dir))
@@ -108,15 +110,18 @@ def _run_suite(
                                 exc.rule or exc.code))
         return suite
     checks = list(report.checks)
+    refused |= report.refusals_expected  # the hub keeps every suite's deliveries: so do the later suites' checks
     for node in external:
-        checks += traffic_checks(node, report.wire, report.refusals)
+        checks += traffic_checks(node, report.wire, report.refusals, refused)
     suite.cases.extend(Case(check.what, check.holds, check.expected, check.actual, check.rule) for check in checks)
     return suite
 
 
-def traffic_checks(node: str, wire: Sequence[WireMessage], refusals: Sequence[dict[str, object]]) -> list[Check]:
-    """What is judged of every external node, whatever the scenario says: its traffic at the hub."""
-    return [sent_anything(node, wire), refused_from(node, refusals), pushes_answered(node, wire),
+def traffic_checks(node: str, wire: Sequence[WireMessage], refusals: Sequence[dict[str, object]],
+                   refusals_expected: Collection[int] = ()) -> list[Check]:
+    """What is judged of every external node, whatever the scenario says: its traffic at the hub (the pushes
+    it must refuse, `refusals_expected`, are the scenario's own cases)."""
+    return [sent_anything(node, wire), refused_from(node, refusals), pushes_answered(node, wire, refusals_expected),
             _references(node, wire)]
 
 

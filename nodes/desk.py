@@ -18,14 +18,15 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from lxml import etree
 
 from exchange.errors import Issue
 from nodes.records import Loaded, Put, Query, RecordKind, Trigger, Unloaded
 
-__all__ = ["Desk", "DeskResult", "NodeEvent", "OutgoingDocument", "ReadMessage", "ScenarioStep", "decision_rounds"]
+__all__ = ["AdmittingDesk", "Desk", "DeskResult", "NodeEvent", "OutgoingDocument", "ReadMessage", "ScenarioStep",
+           "decision_rounds"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,17 @@ class Desk(Protocol):
 
     def snapshot(self, loaded: Loaded) -> dict[str, Any]:
         """What `GET /state` shows (movements, guarantees, statuses) from every row, for expectations and people."""
+        ...
+
+
+@runtime_checkable
+class AdmittingDesk(Desk, Protocol):
+    """A desk that may refuse a delivery at the door, in the push answer, rather than answer it later with a
+    document of its own: the ePhyto NPPO's failed acknowledgement at delivery."""
+
+    def admit(self, trigger: Trigger, loaded: Loaded) -> None:
+        """Raise ProtocolError for the message of `trigger` (from `on_message`) that the desk will never take,
+        given the rows the trigger names; return to take it."""
         ...
 
 

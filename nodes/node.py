@@ -2,7 +2,9 @@
 
 Inbound, the hub pushes an envelope to `POST /inbox`. The node verifies the envelope's signature against
 the scenario trust anchor, requires the signer to be the envelope's sender, validates the document it carries,
-and commits it to its inbox before answering 200; a duplicate gets the original receipt. A separate task
+and commits it to its inbox before answering 200; a duplicate gets the original receipt. A desk that refuses
+at the door (the ePhyto NPPO's failed acknowledgement at delivery) first judges a new delivery against the
+records every earlier one left, and a refusal is the push's 4xx answer, with nothing stored. A separate task
 takes committed inbox rows in order and hands each to its family's desk, with the rows of state its
 decision needs (one per aggregate: this movement at this office, this certificate; `RecordStore`); the
 records the desk changed, the documents it answers with (in signed envelopes, queued in the outbox)
@@ -48,7 +50,7 @@ from exchange.tls import DRIVER, HUB, TlsIdentity
 from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_handler, transport_handler
 from exchange.validation import detect, validate
 from exchange.web import Access, error_response, json_response, party_guard, set_clock_handler
-from nodes.desk import Desk, DeskResult, NodeEvent
+from nodes.desk import AdmittingDesk, Desk, DeskResult, NodeEvent
 from nodes.language import check_arguments
 from nodes.record_store import RECORD_SCHEMA, RecordStore, refuse_whole_state_store
 
@@ -161,6 +163,7 @@ class Node:
         self._desks = dict(desks)
         self._max_attempts = max_attempts
         self._processing = asyncio.Event()
+        self._inbox_idle = asyncio.Event()  # set when the inbox task found nothing left to process
         self._deciding = asyncio.Lock()  # one load → decide → commit at a time, or decisions overwrite each other
         self._activity = Activity()
         database.on_commit(self._activity.touch)
@@ -253,6 +256,7 @@ class Node:
                 path="/Envelope/Recipient",
                 rule="wrong-recipient",
             )
+        await self._admit(envelope, opened.root)
         document = etree.tostring(opened.root, encoding="UTF-8")
         async with self._db.transaction() as db:
             inserted = await db.execute(
@@ -279,6 +283,22 @@ class Node:
             **_unsigned_answer(opened.finding()),
         }
 
+    async def _admit(self, envelope: Envelope, root: etree._Element) -> None:
+        """A desk that refuses at the door (`AdmittingDesk`) judges the delivery against the records that every
+        delivery taken before it left: the push is answered with its refusal, and nothing is stored. A
+        duplicate is not judged again: it gets its original receipt."""
+        desk = self._desks.get(detect(root).family)
+        if not isinstance(desk, AdmittingDesk) or await self._db.fetch_one(
+                "SELECT 1 FROM inbox WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)):
+            return
+        while await self._db.fetch_one("SELECT 1 FROM inbox WHERE state = 'received' LIMIT 1") is not None:
+            self._inbox_idle.clear()
+            self._processing.set()
+            await self._inbox_idle.wait()
+        trigger = desk.on_message(root, [])
+        async with self._deciding:
+            desk.admit(trigger, await self._records.load(desk.family, desk.kinds, trigger.needs))
+
     async def _process_inbox(self) -> None:
         while True:
             self._processing.clear()
@@ -287,6 +307,7 @@ class Node:
                 "ORDER BY id LIMIT 1"
             )
             if row is None:
+                self._inbox_idle.set()
                 await self._processing.wait()
                 continue
             await self._process(_Received(row["id"], row["sender"], row["message_type"], bytes(row["document"]),

@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +26,8 @@ from cryptography import x509
 from exchange.cli import main
 from exchange.errors import TransportError
 from exchange.health import check_health
-from exchange.listener import free_port
 from exchange.tls import DRIVER, TlsIdentity
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 CARAVAN = [sys.executable, "-m", "exchange.cli"]
@@ -35,6 +35,8 @@ SUITES = ROOT / "scenarios" / "conformance"
 STANDIN = ROOT / "tests" / "standin" / "standin.py"
 DEPARTURE, TRANSIT_DESTINATION = "cats-departure", "cats-transit-destination"
 RUN_LIMIT = 240  # seconds: a conform run that takes longer hangs, which is a failure of its own
+UP_LIMIT = 120  # seconds a system under test gets to come up on a loaded machine
+COMPONENTS = 4  # prepare numbers the hub and up to three nodes from the base port
 
 
 @dataclass(frozen=True)
@@ -61,36 +63,51 @@ def _prepare(tmp_path: Path, suite: str, **external: str) -> Path:
     prepared = tmp_path / "prepared"
     options = [f"--external={node}={url}" for node, url in external.items()]
     done = _caravan("prepare", str(SUITES / f"{suite}.yaml"), "--out", str(prepared),
-                    "--base-port", str(free_port("127.0.0.1")), *options)
+                    "--base-port", str(_base_port(external.values())), *options)
     assert done.returncode == 0, done.stderr
     return prepared
 
 
+def _base_port(inboxes: Iterable[str]) -> int:
+    """A range of ports for the hub and the caravan nodes that is free now, every one of them checked (a port
+    next to a free one is often the client end of another test's connection), and clear of the inboxes."""
+    taken = {int(url.rsplit(":", 1)[1]) for url in inboxes}
+    while True:
+        base = free_ports(COMPONENTS)
+        if not taken & set(range(base, base + COMPONENTS)):
+            return base
+
+
 def _inbox() -> str:
-    return f"https://127.0.0.1:{free_port('127.0.0.1')}"
+    return f"https://127.0.0.1:{free_ports(1)}"
 
 
 @contextmanager
 def _running(command: list[str], url: str | None, prepared: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A system under test as its own process; up once it answers at `url` (None: does not serve health)."""
+    """A system under test as its own process; up once it answers at `url`, or (None: it does not serve health)
+    once it says it is ready: its sockets listen before the hub's first push, so a push never races its start."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while url is not None:
+        deadline = time.monotonic() + UP_LIMIT
+        while not _up(url, prepared, log):
             assert process.poll() is None, log.read_text()
-            try:
-                check_health(url, TlsIdentity.in_pki(prepared / "pki", DRIVER).client_context(), timeout=1)
-                break
-            except TransportError:
-                assert time.monotonic() < deadline, f"{url} did not come up: {log.read_text()}"
-                time.sleep(0.2)
-        else:
-            time.sleep(1.5)
+            assert time.monotonic() < deadline, f"{url or command} did not come up: {log.read_text()}"
+            time.sleep(0.2)
         yield process
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def _up(url: str | None, prepared: Path, log: Path) -> bool:
+    if url is None:
+        return "ready" in log.read_text(errors="replace")
+    try:
+        check_health(url, TlsIdentity.in_pki(prepared / "pki", DRIVER).client_context(), timeout=1)
+    except TransportError:
+        return False
+    return True
 
 
 def _own_node(prepared: Path, node: str, log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
@@ -211,6 +228,8 @@ def _run_standin(tmp_path: Path, suite: str, node: str, fault: str) -> Cases:
     with _standin(prepared, node, fault, tmp_path / "standin.log"):
         done, cases = _conform(prepared, tmp_path / "report", suite)
     assert done.returncode == 1, done.stdout[-3000:]
+    ended = cases.get("the scenario runs to its end")
+    assert ended is None, f"the run ended before its verdict: {ended}\n{done.stdout[-3000:]}"
     return cases
 
 
@@ -253,6 +272,27 @@ def test_a_wrong_mrn_check_digit_is_caught_in_the_messages_it_sent(tmp_path: Pat
     assert "the hub accepted every message uz sent" not in failed  # re-signed: only the content gives it away
 
 
+def test_a_system_that_never_refuses_fails_the_ephyto_failed_acknowledgement_cases(tmp_path: Path) -> None:
+    failed = _failed(_run_standin(tmp_path, "ephyto-export", "uz", "never-refuses"))
+    assert set(failed) == {
+        "uz refuses a decision on a certificate it never issued (failed acknowledgement, unknown-certificate)",
+        "uz refuses a decision on the withdrawn PC2 (failed acknowledgement, out-of-sequence)",
+    }, failed
+    for case in failed.values():
+        assert case["rule"] == "push-refusal" and "SPSAcknowledgement" in case["seen"]
+        assert "taken (2xx)" in case["seen"] and "refused with a 4xx naming rule" in case["expected"]
+
+
+def test_a_system_that_never_refuses_fails_the_e_co_refusal_cases(tmp_path: Path) -> None:
+    failed = _failed(_run_standin(tmp_path, "eco-issuing", "uz", "never-refuses"))
+    sequence = "uz refuses the answered request sent again (out of sequence) with an EcoRefusal, rule ECO-SEQUENCE"
+    invalid = ("uz refuses an invalid request (answer due before it was sent) with an EcoRefusal, rule ECO-V001, "
+               "within 1h")
+    assert set(failed) == {sequence, invalid}, failed
+    assert failed[sequence]["seen"] == "0: none" and failed[sequence]["rule"] == "exchange-count"
+    assert failed[invalid]["seen"].startswith("none; uz sent") and failed[invalid]["rule"] == "exchange-sent"
+
+
 def test_a_system_that_answers_200_to_everything_and_sends_nothing_fails(tmp_path: Path) -> None:
     cases = _run_standin(tmp_path, DEPARTURE, "uz", "silent")
     failed = _failed(cases)
@@ -287,3 +327,61 @@ def test_an_inbox_with_a_certificate_the_hub_does_not_know_fails_with_the_reason
     pushes = next((case for name, case in cases.items() if name.startswith("ge answered every push")), None)
     assert pushes is not None, f"the run did not reach its verdict on pushes: {cases}\n{done.stdout[-3000:]}"
     assert not pushes["holds"] and "certificate verify failed" in pushes["seen"]
+
+
+# -- several scenarios in one call ---------------------------------------------------------------------------
+
+
+def _later_export_suite(tmp_path: Path, status: str) -> Path:
+    """A second exporting-NPPO suite on the same nodes, after the first ends: the system issues PC3, which the
+    first suite never used (the system knows its certificates from the scenario it was prepared with), and
+    the importer rejects it. `status` is the StatusCode the suite expects of the certificate (70 holds)."""
+    raw = yaml.safe_load((SUITES / "ephyto-export.yaml").read_text())
+    raw.update(scenario="conformance-ephyto-export-later", title="Conformance: ePhyto exporting NPPO, later",
+               start="2026-03-10T06:00:00Z")
+    raw["steps"] = [
+        {"at": "2026-03-10T07:00:00Z", "node": "uz", "do": "issue_ephyto", "certificate": "PC3"},
+        {"at": "+2h", "node": "ge", "do": "decide_ephyto", "certificate": "PC3", "decision": "reject",
+         "reason": "Live larvae of Grapholita funebrana found"},
+        {"at": "+1h", "do": "note", "text": "the suite ends"},
+    ]
+    raw["expect"] = {
+        "exchanges": [{"name": f"uz issues PC3 with status {status}", "from": "uz", "to": "ge",
+                       "type": "SPSCertificate", "about": "UZ-PC-2026-000903", "contains": {"StatusCode": status}}],
+        "values": [{"node": "ge", "path": "ephyto/received/PC3/status", "equals": "Rejected"}],
+    }
+    path = tmp_path / f"later-{status}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(("status", "code"), [("70", 0), ("40", 1)])
+def test_several_scenarios_in_one_conform_call_make_one_report_and_exit_0_only_if_every_case_holds(
+    tmp_path: Path, status: str, code: int
+) -> None:
+    prepared = _prepare(tmp_path, "ephyto-export", uz=_inbox())
+    later = _later_export_suite(tmp_path, status)
+    report = tmp_path / "report"
+    with _own_node(prepared, "uz", tmp_path / "sut.log"):
+        done = _caravan("conform", str(SUITES / "ephyto-export.yaml"), str(later), "--prepared", str(prepared),
+                        "--report", str(report), "--wait", "20", "--answer-wait", "1", limit=RUN_LIMIT)
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == code, done.stdout[-3000:]
+
+    verdict = json.loads((report / "report.json").read_text())
+    assert [suite["scenario"] for suite in verdict["suites"]] == ["conformance-ephyto-export",
+                                                                 "conformance-ephyto-export-later"]
+    first, second = verdict["suites"]
+    assert first["passed"] and first["failed"] == 0 and len(first["cases"]) > 4
+    failed = [case for case in second["cases"] if not case["holds"]]
+    assert {case["name"] for case in second["cases"]} >= {f"uz issues PC3 with status {status}",
+                                                         "uz sent messages the hub accepted"}
+    if code == 0:
+        assert not failed and verdict["verdict"] == "pass"
+    else:
+        assert [case["name"] for case in failed] == ["uz issues PC3 with status 40"]
+        assert failed[0]["rule"] == "exchange-content" and "StatusCode=70" in failed[0]["seen"]
+        assert verdict["verdict"] == "fail"
+    xml = junitparser.JUnitXml.fromfile(str(report / "junit.xml"))
+    assert [suite.name for suite in xml] == ["conformance-ephyto-export", "conformance-ephyto-export-later"]
+    assert sum(suite.failures for suite in xml) == len(failed)

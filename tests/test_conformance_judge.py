@@ -9,7 +9,8 @@ from pathlib import Path
 import junitparser
 import pytest
 
-from exchange.conformance import WireMessage, judge_exchange, pushes_answered, refused_from, sent_anything
+from exchange.client import Answer, Outcome
+from exchange.conformance import WireMessage, judge_exchange, judge_push, pushes_answered, refused_from, sent_anything
 from exchange.reports import Case, Suite, Verdict, write_reports
 from nodes.language import check_scenario
 
@@ -82,6 +83,46 @@ def test_traffic_checks_name_refusals_unanswered_pushes_and_silence() -> None:
     assert not sent_anything("ge", WIRE).holds and sent_anything("uz", WIRE).holds
 
 
+REFUSAL = Answer(Outcome.REFUSED, 422, {"error": "protocol-error", "message": "import decision on certificate X, "
+                                         "which this NPPO did not issue", "rule": "unknown-certificate",
+                                         "path": "/SPSAcknowledgement/SPSAcknowledgementDocument/"
+                                                 "ReferenceSPSReferencedDocument/ID"}).describe()
+
+
+def test_the_hub_keeps_a_refusals_rule_and_place_in_the_deliverys_last_error() -> None:
+    assert REFUSAL.startswith("HTTP 422: import decision on certificate X")
+    assert REFUSAL.endswith("[rule unknown-certificate at /SPSAcknowledgement/SPSAcknowledgementDocument/"
+                            "ReferenceSPSReferencedDocument/ID]")
+    assert Answer(Outcome.UNREACHABLE, None, {"message": "Connection refused"}).describe() == \
+        "no answer: Connection refused"
+
+
+def _ack(seq: int, correlation: str, state: str, last_error: str | None = None) -> WireMessage:
+    return _message(seq, "12:00", "ge", "uz", "SPSAcknowledgement", correlation, state=state, last_error=last_error)
+
+
+def test_a_push_the_standard_says_to_refuse_holds_only_when_refused_with_a_4xx_naming_its_rule() -> None:
+    wanted = {"to": "uz", "type": "SPSAcknowledgement", "about": "X", "rule": "unknown-certificate"}
+    refused = judge_push(wanted, [_ack(7, "X", "failed", REFUSAL)], {"X"})
+    assert refused.holds and refused.rule == "push-refusal" and "[rule unknown-certificate" in refused.actual
+    taken = judge_push(wanted, [_ack(7, "X", "delivered")], {"X"})
+    assert not taken.holds and "SPSAcknowledgement #7 ge→uz" in taken.actual and "taken (2xx)" in taken.actual
+    other_rule = judge_push({**wanted, "rule": "out-of-sequence"}, [_ack(7, "X", "failed", REFUSAL)], {"X"})
+    assert not other_rule.holds and "unknown-certificate" in other_rule.actual
+    gave_up = judge_push({**wanted, "rule": None}, [_ack(7, "X", "failed", "no answer: Connection refused")], {"X"})
+    assert not gave_up.holds  # running out of attempts is no refusal
+    none = judge_push(wanted, [_ack(7, "Y", "failed", REFUSAL)], {"X"})
+    assert not none.holds and none.rule == "push-sent"
+    assert none.actual == "no SPSAcknowledgement about X was pushed to uz"
+    assert judge_push({**wanted, "answer": "taken", "rule": None}, [_ack(7, "X", "delivered")], {"X"}).holds
+
+
+def test_a_push_refused_as_expected_is_not_held_against_the_pushes_answered_check() -> None:
+    wire = [*WIRE, _ack(7, "X", "failed", REFUSAL)]
+    assert not pushes_answered("uz", wire).holds
+    assert pushes_answered("uz", wire, {7}).holds
+
+
 def test_every_conformance_suite_is_valid_scenario_language() -> None:
     suites = sorted((ROOT / "scenarios" / "conformance").glob("*.yaml"))
     assert len(suites) >= 2
@@ -100,6 +141,19 @@ def test_the_language_refuses_an_exchange_it_cannot_judge(tmp_path: Path, entry:
     head = text[:text.index("expect:")]
     path = tmp_path / "bad.yaml"
     path.write_text(f"{head}expect:\n  exchanges:\n    - {entry}\n")
+    findings = check_scenario(path)
+    assert findings and any(says in str(finding) for finding in findings), findings
+
+
+@pytest.mark.parametrize(("entry", "says"), [
+    ("{to: xx, type: SPSAcknowledgement}", "'xx'"),
+    ("{to: uz, type: SPSAcknowledgement, answer: taken, rule: out-of-sequence}", "give it with answer: refused"),
+    ("{to: uz, type: SPSAcknowledgement, answer: lost}", "refused"),
+])
+def test_the_language_refuses_a_push_expectation_it_cannot_judge(tmp_path: Path, entry: str, says: str) -> None:
+    text = (ROOT / "scenarios" / "conformance" / "cats-departure.yaml").read_text()
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"{text[:text.index('expect:')]}expect:\n  pushes:\n    - {entry}\n")
     findings = check_scenario(path)
     assert findings and any(says in str(finding) for finding in findings), findings
 

@@ -93,12 +93,50 @@ def test_withdraw_resends_the_same_number_with_status_40() -> None:
         ge.decide(at_ge.state, "UZ-PC-2026-000101", True, "", NOW)
 
 
-def test_withdrawal_of_an_unknown_certificate_is_acknowledged_with_warnings() -> None:
+def _refusal(receiver: Nppo, state: NppoState, root: etree._Element) -> ProtocolError:
+    refusal = receiver.refusal(state, decode(root))
+    assert refusal is not None
+    outcome = receiver.receive(state, root, NOW)  # a delivery that reaches the NPPO anyway changes nothing
+    assert outcome.state == state and not outcome.sends and [e.kind for e in outcome.events] == ["rejected"]
+    return refusal
+
+
+def test_a_withdrawal_of_a_certificate_never_received_is_refused_as_unknown() -> None:
     issued = uz.issue(NppoState(), draft(), NOW)
+    (withdrawal,) = _sent(uz.withdraw(issued.state, "UZ-PC-2026-000101", "Cancelled", NOW))
+    refusal = _refusal(ge, NppoState(), withdrawal)
+    assert (refusal.document, refusal.path, refusal.rule) == (
+        "SPSCertificate", "/SPSCertificate/SPSExchangedDocument/ID", "unknown-certificate")
+    assert "never received" in refusal.message
+
+
+def test_a_replacement_of_an_accepted_certificate_is_refused_as_out_of_sequence() -> None:
+    first = uz.issue(NppoState(), draft(), NOW)
+    at_ge = _deliver(ge, NppoState(), first)
+    accepted = ge.decide(at_ge.state, "UZ-PC-2026-000101", True, "", NOW)
+    (replacement,) = _sent(uz.replace(first.state, "UZ-PC-2026-000101", draft("UZ-PC-2026-000102"), "Late", NOW))
+    refusal = _refusal(ge, accepted.state, replacement)
+    assert refusal.rule == "out-of-sequence" and "Accepted" in refusal.message
+    assert refusal.path.endswith("IncludedSPSNote[Subject='ADRPN']/Content")
+    assert ge.refusal(at_ge.state, decode(replacement)) is None  # before the decision it may be replaced
+
+
+def test_a_certificate_for_another_importing_country_is_taken_the_hub_forwards_copies() -> None:
+    (certificate,) = _sent(uz.issue(NppoState(), draft(to="GE"), NOW))
+    assert az.refusal(NppoState(), decode(certificate)) is None
+
+
+def test_a_decision_on_a_certificate_never_issued_or_out_of_sequence_is_refused_by_the_exporter() -> None:
+    issued = uz.issue(NppoState(), draft(), NOW)
+    at_ge = _deliver(ge, NppoState(), issued)
+    (accepted,) = _sent(ge.decide(at_ge.state, "UZ-PC-2026-000101", True, "", NOW))
+    assert uz.refusal(issued.state, decode(accepted)) is None
+    unknown = _refusal(uz, NppoState(), accepted)
+    assert (unknown.document, unknown.rule) == ("SPSAcknowledgement", "unknown-certificate")
+    assert unknown.path == "/SPSAcknowledgement/SPSAcknowledgementDocument/ReferenceSPSReferencedDocument/ID"
     withdrawn = uz.withdraw(issued.state, "UZ-PC-2026-000101", "Cancelled", NOW)
-    at_ge = _deliver(ge, NppoState(), withdrawn)
-    record = at_ge.state.received["UZ-PC-2026-000101"]
-    assert (record.state, record.acknowledgement) == (CertificateState.WITHDRAWN, Receipt.DELIVERED_WITH_WARNINGS)
+    late = _refusal(uz, withdrawn.state, accepted)
+    assert late.rule == "out-of-sequence" and "Withdrawn" in late.message
 
 
 def test_replace_issues_a_new_number_with_the_replacement_block() -> None:

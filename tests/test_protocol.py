@@ -45,6 +45,7 @@ REFUSING_MODULES = (
     "exchange/hub.py", "exchange/intake.py", "exchange/envelope.py", "exchange/signing.py", "exchange/safexml.py",
     "exchange/pki.py", "exchange/revocation.py", "exchange/web.py", "exchange/validation.py",
     "exchange/transport.py", "exchange/faults.py", "nodes/node.py", "nodes/language.py",
+    "nodes/ephyto/nppo.py", "nodes/ephyto/lifecycle.py",  # the NPPO's failed acknowledgement at delivery (admit)
 )
 """Every module whose code runs behind the hub's or a node's routes: where a refusal rule can come from."""
 

@@ -294,5 +294,4 @@ def _describe(answer: Answer) -> str:
     stated = answer.body.get("hubDeliveryErrorMessage")
     if stated:
         return str(stated)[:2000]
-    status = f"HTTP {answer.status}" if answer.status is not None else "no answer"
-    return f"{status}: {answer.body.get('message', answer.body.get('error', ''))}"[:500]
+    return answer.describe()

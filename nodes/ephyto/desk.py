@@ -84,6 +84,19 @@ class EphytoDesk:
         """The certificates a delivery names; the NPPO validates in all three areas itself when it decides."""
         return Trigger((*NPPO_LAYOUT.counters, *_delivery_needs(root)), ReadMessage(root, issues))
 
+    def admit(self, trigger: Trigger, loaded: Loaded) -> None:
+        """The failed acknowledgement at delivery: raises ProtocolError (document, place, rule) for a delivery
+        this NPPO will never take, so that the node refuses the push and the Hub records why (FailedDelivery,
+        `hubDeliveryErrorMessage`). What cannot be read is taken, and acknowledged as not readable."""
+        assert isinstance(trigger.subject, ReadMessage)
+        try:
+            document = decode(trigger.subject.root)
+        except DocumentError:
+            return
+        refusal = self._nppo.refusal(NPPO_LAYOUT.state(loaded), document)
+        if refusal is not None:
+            raise refusal
+
     def on_action(self, action: str, arguments: Mapping[str, Any]) -> Trigger:
         if action not in self._actions:
             raise ScenarioError(f"unknown ePhyto action {action!r}; known: {', '.join(sorted(self._actions))}",

@@ -263,6 +263,10 @@ class Nppo:
             document = decode(root)
         except DocumentError as error:
             return self._not_readable(state, f"not readable: {error.message}")
+        refusal = self.refusal(state, document)
+        if refusal is not None:  # what the node's intake refuses at delivery never gets here; a pulled one may
+            return Outcome(state, (), (self._event("rejected", refusal.document, refusal.message, rule=refusal.rule,
+                                                   path=refusal.path),))
         if isinstance(document, Acknowledgement):
             return self._decision_received(state, document)
         if document.number is None:
@@ -273,6 +277,42 @@ class Nppo:
         if document.status_code == WITHDRAWN:
             return self._withdrawal_received(state, document, xml, remarks, signature)
         return self._certificate_received(state, document, xml, remarks, signature)
+
+    def refusal(self, state: NppoState, document: Certificate | Acknowledgement) -> ProtocolError | None:
+        """Why this NPPO will never take a delivery, or None: its failed acknowledgement at delivery.
+
+        A withdrawal of a certificate never received here, or one (like a replacement) its state does not
+        allow; a decision on a certificate this NPPO never issued, or one out of sequence (a decision on a
+        withdrawn certificate, a second decision). Each names the document, the place and the rule, as the
+        Hub's `hubDeliveryErrorMessage` would. Duplicates are not refused: the node absorbs a repeated message
+        before it asks, and a certificate number delivered twice is remarked on. A certificate for another
+        country is taken: the Hub forwards copies to transit countries.
+        """
+        if isinstance(document, Acknowledgement):
+            return self._decision_refusal(state, document)
+        number = document.number or ""
+        if document.status_code != WITHDRAWN:
+            replaced = state.received.get(document.replaces) if document.replaces else None
+            return None if replaced is None else _sequence_refusal(
+                replaced.state, Transition.REPLACE, replaced.number, "SPSCertificate",
+                "/SPSCertificate/SPSExchangedDocument/IncludedSPSNote[Subject='ADRPN']/Content")
+        known = state.received.get(number)
+        if known is None:
+            return ProtocolError(f"withdrawal of certificate {number}, which was never received here",
+                                 document="SPSCertificate", path="/SPSCertificate/SPSExchangedDocument/ID",
+                                 rule="unknown-certificate")
+        return _sequence_refusal(known.state, Transition.WITHDRAW, number, "SPSCertificate",
+                                 "/SPSCertificate/SPSExchangedDocument/StatusCode")
+
+    def _decision_refusal(self, state: NppoState, answer: Acknowledgement) -> ProtocolError | None:
+        number = answer.certificate or ""
+        path = "/SPSAcknowledgement/SPSAcknowledgementDocument/ReferenceSPSReferencedDocument/ID"
+        record = state.issued.get(number)
+        if record is None:
+            return ProtocolError(f"import decision on certificate {number or '(none)'}, which this NPPO did not "
+                                 "issue", document="SPSAcknowledgement", path=path, rule="unknown-certificate")
+        transition = Transition.ACCEPT if answer.status_code == ACCEPTED else Transition.REJECT
+        return _sequence_refusal(record.state, transition, number, "SPSAcknowledgement", path)
 
     def decide(self, state: NppoState, number: str, accept: bool, reason: str, now: datetime) -> Outcome:
         """The import decision on certificate `number`, sent to the exporting NPPO as an SPSAcknowledgement."""
@@ -323,26 +363,15 @@ class Nppo:
     def _withdrawal_received(self, state: NppoState, certificate: Certificate, xml: str,
                              remarks: tuple[str, ...], signature: str) -> Outcome:
         number = str(certificate.number)
-        known = state.received.get(number)
-        if known is None:
-            remark = f"withdrawal of certificate {number}, which was never received"
-            exporter = (certificate.export_country.id if certificate.export_country else None) or ""
-            record = ReceivedRecord(number, str(certificate.type_code), exporter, commodity(certificate),
-                                    CertificateState.WITHDRAWN, Receipt.DELIVERED_WITH_WARNINGS, xml,
-                                    (*remarks, remark), signature=signature)
-        else:
-            after = advance(known.state, Transition.WITHDRAW, number)
-            receipt = Receipt.DELIVERED_WITH_WARNINGS if remarks else Receipt.DELIVERED
-            record = replace(known, state=after, acknowledgement=receipt, remarks=remarks, signature=signature)
+        known = state.received[number]  # `refusal` turned away a withdrawal of anything else
+        after = advance(known.state, Transition.WITHDRAW, number)
+        receipt = Receipt.DELIVERED_WITH_WARNINGS if remarks else Receipt.DELIVERED
+        record = replace(known, state=after, acknowledgement=receipt, remarks=remarks, signature=signature)
         return self._acknowledged(state, {number: record}, record, "; ".join(record.remarks))
 
     def _decision_received(self, state: NppoState, answer: Acknowledgement) -> Outcome:
         number = answer.certificate or ""
-        record = state.issued.get(number)
-        if record is None:
-            event = self._event("rejected", number, f"import decision on {number or 'no certificate'}, "
-                                "which this NPPO did not issue")
-            return Outcome(state, (), (event,))
+        record = state.issued[number]  # `refusal` turned away a decision on anything else
         accepted = answer.status_code == ACCEPTED
         after = advance(record.state, Transition.ACCEPT if accepted else Transition.REJECT, number)
         reason = "; ".join(answer.reasons) or None
@@ -389,6 +418,16 @@ class Nppo:
 
     def _event(self, kind: str, reference: str, detail: str, **data: object) -> NodeEvent:
         return NodeEvent(kind, f"NPPO.{self._config.country}", reference, detail, dict(data))
+
+
+def _sequence_refusal(state: CertificateState, transition: Transition, number: str, document: str,
+                      path: str) -> ProtocolError | None:
+    """The lifecycle's refusal of `transition` from `state`, placed in the delivered document; None if allowed."""
+    try:
+        advance(state, transition, number)
+    except ProtocolError as error:
+        return ProtocolError(error.message, document=document, path=path, rule=error.rule)
+    return None
 
 
 def _number(certificate: Certificate) -> str:

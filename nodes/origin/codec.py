@@ -39,6 +39,7 @@ from nodes.origin.model import (
     Money,
     Party,
     PartyRef,
+    Refusal,
     StatusChange,
     StatusCode,
     Transport,
@@ -221,6 +222,15 @@ _MESSAGES: dict[str, Struct] = {
             ),
         ),
         Struct(
+            Refusal,
+            (
+                Leaf("RefusedMessage/MessageID", "refused_id"),
+                Leaf("RefusedMessage/MessageType", "refused_type"),
+                Part("Certificate", "certificate", _REF),
+                Each("Error", "errors", _ERROR),
+            ),
+        ),
+        Struct(
             StatusChange,
             (
                 Part("Certificate", "certificate", _REF),
@@ -321,6 +331,12 @@ def _acknowledgement(message: Acknowledgement) -> str:
     )
 
 
+def _refusal(message: Refusal) -> str:
+    about = f" on {_ref(message.certificate)}" if message.certificate is not None else ""
+    errors = "; ".join(f"{error.rule} at {error.path}" for error in message.errors)
+    return f"{message.refused_type} {message.refused_id}{about} refused: {errors}"
+
+
 def _status(message: StatusChange) -> str:
     by = f" by v{message.replaced_by.version}" if message.replaced_by is not None else ""
     return f"{_ref(message.certificate)} {message.status.value}{by}: {message.reason}"
@@ -356,6 +372,7 @@ _SUMMARIES: dict[str, Callable[[Any], str]] = {
     "EcoUtilisation": _decision,
     "EcoVerificationRequest": _request,
     "EcoVerificationResponse": _response,
+    "EcoRefusal": _refusal,
 }
 
 

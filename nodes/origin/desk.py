@@ -7,7 +7,11 @@ Scenario steps name certificates by their scenario key (C1) and declarations by 
 
 A refusal in the protocol (cancelling a used certificate, an answer to an unknown request) is a domain
 outcome, not a broken scenario: it becomes a "rejected" event naming the document, the place and the
-rule, and nothing changes. A step that cannot be read (an unknown certificate key) is a ScenarioError.
+rule, and nothing changes. A refused message is also answered: a pushed certificate or status change
+with EcoAcknowledgement REJECTED (customs.py), any other message with an EcoRefusal to its sender that
+names it, the place and the rule, the e-CO functional NACK: one out of sequence, about something unknown,
+or breaking a SEVERE business rule (nothing of it is applied). A refusal itself is logged, never answered.
+A step that cannot be read (an unknown certificate key) is a ScenarioError.
 
 A decision loads the rows its trigger names (`ORIGIN_LAYOUT`): the certificate version a message is
 about, the versions of a certificate number a step names, a declaration, a verification request; what
@@ -40,9 +44,12 @@ from nodes.origin.ledger import (
     version_key,
 )
 from nodes.origin.model import (
+    AckError,
     Acknowledgement,
     CertificateMessage,
+    CertificateRef,
     EcoMessage,
+    Refusal,
     StatusChange,
     UtilisationDecision,
     VerificationReason,
@@ -75,7 +82,10 @@ def _need(arguments: Mapping[str, Any], key: str) -> str:
 
 
 def _message_needs(message: EcoMessage) -> tuple[Query, ...]:
-    """The certificate version a message is about, on the side that takes it, and the request it names."""
+    """The certificate version a message is about, on the side that takes it, and the request it names; a
+    refusal needs nothing (it is logged)."""
+    if isinstance(message, Refusal):
+        return ()
     version = version_key(message.certificate.number, message.certificate.version)
     if isinstance(message, (CertificateMessage, StatusChange)):
         return (Key(RECEIVED.name, version),)
@@ -146,6 +156,20 @@ class EcoDesk:
         message = received.message
         step = Step(state, now)
         party = message.header.recipient.party
+        if isinstance(message, Refusal):
+            errors = "; ".join(f"{error.rule} at {error.path}: {error.text}" for error in message.errors)
+            step.note("rejected", party, message.header.correlation_id or "", f"{message.refused_type} "
+                      f"{message.refused_id} refused by {message.header.sender.party}: {errors}",
+                      document=message.refused_type, rule=message.errors[0].rule if message.errors else "")
+            return step.outcome(state)
+        broken = [issue for issue in received.issues if issue.level == "SEVERE"]
+        if broken and not isinstance(message, _ACKNOWLEDGED):  # those are acknowledged REJECTED by customs
+            error = ProtocolError("; ".join(issue.message for issue in broken), document=message.code,
+                                  path=broken[0].path, rule=broken[0].rule)
+            _refuse(step, party, message.header.correlation_id or "", message.code, error)
+            _answer_refusal(step, message, [AckError(message.code, issue.path, issue.rule, issue.message)
+                                            for issue in broken])
+            return step.outcome(state)
         try:
             if party == self._customs.party.party:
                 state = customs.receive(step, state, self._customs, message, received.root, received.issues)
@@ -155,7 +179,9 @@ class EcoDesk:
                 raise ProtocolError(f"{party} is no party of node {self._node_id}", document=message.code,
                                     path=f"/{message.code}/Header/Recipient/PartyID", rule="ECO-WRONG-PARTY")
         except ProtocolError as error:
+            step = Step(state, now)  # nothing of a refused message is applied or sent, but its refusal
             _refuse(step, party, message.header.correlation_id or "", message.code, error)
+            _answer_refusal(step, message, [AckError(message.code, error.path, error.rule, error.message)])
         return step.outcome(state)
 
     def _act(self, state: OriginState, action: str, arguments: Mapping[str, Any], now: datetime) -> Outcome:
@@ -257,6 +283,21 @@ class EcoDesk:
 def _document_of(path: str, default: str) -> str:
     """The document a refused act would have sent, from the place the refusal names (`/EcoStatusChange/...`)."""
     return path.split("/")[1] if path.startswith("/") and len(path) > 1 else default
+
+
+_ACKNOWLEDGED = (CertificateMessage, StatusChange)
+"""What customs answers with an EcoAcknowledgement, taken or REJECTED, rather than with a refusal."""
+
+
+def _answer_refusal(step: Step, message: EcoMessage, errors: list[AckError]) -> None:
+    """Tell the sender of `message` it was not applied and why: an EcoRefusal from the party it was sent to."""
+    if isinstance(message, _ACKNOWLEDGED):
+        return  # customs acknowledged it REJECTED already
+    certificate = message.certificate if isinstance(message.certificate, CertificateRef) else None
+    step.send(Refusal, message.header.recipient, message.header.sender,
+              message.header.correlation_id or message.header.message_id,
+              refused_id=message.header.message_id, refused_type=message.code, certificate=certificate,
+              errors=tuple(errors))
 
 
 def _refuse(step: Step, agency: str, reference: str, document: str, error: ProtocolError) -> None:

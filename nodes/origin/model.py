@@ -324,6 +324,19 @@ class Acknowledgement:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Either way: a message the receiving party will not apply, and why (document, place, rule): the e-CO
+    functional NACK. A pushed certificate or status change is answered by an Acknowledgement instead."""
+
+    header: Header
+    refused_id: str
+    refused_type: str
+    certificate: CertificateRef | None
+    errors: tuple[AckError, ...]
+    code: ClassVar[str] = "EcoRefusal"
+
+
+@dataclass(frozen=True)
 class StatusChange:
     """Issuing authority → importing customs: a version cancelled, or replaced by a later one."""
 
@@ -381,7 +394,7 @@ class VerificationResponse:
 
 EcoMessage = (
     CertificateMessage | Acknowledgement | StatusChange | UtilisationDecision | VerificationRequest
-    | VerificationResponse
+    | VerificationResponse | Refusal
 )
 
 MESSAGE_NAMES: dict[str, str] = {
@@ -391,5 +404,6 @@ MESSAGE_NAMES: dict[str, str] = {
     "EcoUtilisation": "Utilisation decision",
     "EcoVerificationRequest": "Verification request",
     "EcoVerificationResponse": "Verification response",
+    "EcoRefusal": "Refusal",
 }
 """Names for timelines and errors."""

@@ -14,6 +14,8 @@ Faults (one per run):
   missing-answer  it never sends its answers (CD906C, SPSAcknowledgement, EcoVerificationResponse)
   late-answer     its answers wait for the next move of the scenario clock
   out-of-order    its first message to another node is sent after the next one
+  never-refuses   it takes every push with a 2xx, even one it must refuse (no ePhyto failed acknowledgement at
+                  delivery), and never sends a refusal (CD906C, EcoRefusal)
   silent          it answers 200 {} to everything, pushes and control calls, and sends nothing
   close           it accepts connections and closes them at once
   foreign-cert    it serves TLS with a certificate from a CA the hub does not know
@@ -43,9 +45,10 @@ from exchange.pki import ScenarioPKI
 from exchange.tls import TLS_DIR, TlsIdentity
 from nodes.configs import load_node_config, write_node_config
 
-FAULTS = ("none", "unsigned", "wrong-mrn", "missing-answer", "late-answer", "out-of-order", "silent", "close",
-          "foreign-cert")
-ANSWERS = frozenset({"CD906C", "SPSAcknowledgement", "EcoVerificationResponse"})
+FAULTS = ("none", "unsigned", "wrong-mrn", "missing-answer", "late-answer", "out-of-order", "never-refuses", "silent",
+          "close", "foreign-cert")
+REFUSALS = frozenset({"CD906C", "EcoRefusal"})
+ANSWERS = REFUSALS | {"SPSAcknowledgement", "EcoVerificationResponse"}
 
 
 def _free_port() -> int:
@@ -82,6 +85,8 @@ class Proxy:
         ) as answer:
             data = await answer.read()
             response = web.Response(status=answer.status, body=data, content_type=answer.content_type)
+        if request.path == "/inbox" and self.fault == "never-refuses" and 400 <= answer.status < 500:
+            response = web.json_response({"node": self.node, "taken": True})  # what it should have refused
         if request.path == "/control/clock" and self.fault == "late-answer" and answer.status == 200:
             await self._release_held()
         return response
@@ -96,6 +101,8 @@ class Proxy:
                 return web.Response(status=a.status, body=await a.read(), content_type=a.content_type)
         envelope = Envelope.from_xml(body)
         to_other = envelope.recipient != self.node
+        if to_other and self.fault == "never-refuses" and envelope.message_type in REFUSALS:
+            return _fake_receipt(envelope)
         if to_other and self.fault in ("missing-answer", "late-answer") and envelope.message_type in ANSWERS:
             if self.fault == "late-answer":
                 self.held.append(envelope)
