@@ -5,6 +5,8 @@
 # debootstrap where none is. Dependencies come from constraints.txt, the same pins `make install` uses.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}
+# what `make compose-test` removes once a rebuild has left an image of caravan's untagged
+LABEL org.opencontainers.image.title=caravan
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

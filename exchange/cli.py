@@ -2,7 +2,7 @@
 
     caravan [--debug] run SCENARIO [--out DIR] [--speed N] [--view PORT] [--wide] [--plain-http]
     caravan [--debug] run SCENARIO --attach DIR [--out DIR] [--wait SECONDS] [--external-restarts]
-    caravan [--debug] view RUN_DIR [--port PORT]
+    caravan [--debug] view RUN_DIR [--port PORT] [--host ADDRESS]
     caravan [--debug] check SCENARIO...
     caravan [--debug] figures RUN_DIR [--out DIR]
     caravan [--debug] validate FILE...
@@ -208,6 +208,8 @@ def _parser() -> argparse.ArgumentParser:
     view = command("view", "replay a finished run in the browser at http://127.0.0.1:PORT/")
     view.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the --out directory of a `caravan run`")
     view.add_argument("--port", type=_port, default=8080)
+    view.add_argument("--host", default="127.0.0.1",
+                      help="the address to listen on (default 127.0.0.1; 0.0.0.0 in a container, docker-compose.yml)")
     view.set_defaults(handler=_view)
 
     check = command("check", "check scenarios against the scenario language; run nothing")
@@ -394,7 +396,8 @@ def _view(args: argparse.Namespace) -> int:
 
     feed = RunFeed.replay(_directory(args.run_dir, "RUN_DIR") or args.run_dir)
     try:
-        asyncio.run(serve_view(feed, args.port, lambda url: print(f"caravan view: {url} (Ctrl-C stops)", flush=True)))
+        asyncio.run(serve_view(feed, args.port, lambda url: print(f"caravan view: {url} (Ctrl-C stops)", flush=True),
+                               host=args.host))
     except KeyboardInterrupt:
         pass
     return OK

@@ -37,16 +37,18 @@ install_packages() {
 }
 
 start_engine() {
-    if docker info >/dev/null 2>&1; then
+    local answer
+    if answer=$(timeout 20 docker info 2>&1 >/dev/null); then
         say "a Docker engine answers"
         return
     fi
-    [[ $(id -u) -eq 0 ]] || die "no Docker engine answers and only root can start one (dockerd --storage-driver=vfs)"
+    [[ $(id -u) -eq 0 ]] || die "no Docker engine answers this user (docker info: ${answer##*$'\n'}); run this as \
+root, which starts one (dockerd --storage-driver=vfs), or give this user a running one (the docker group)"
     say "starting dockerd --storage-driver=vfs (log: $DOCKERD_LOG)"
-    setsid dockerd --storage-driver=vfs >"$DOCKERD_LOG" 2>&1 < /dev/null &
+    setsid dockerd --storage-driver=vfs >>"$DOCKERD_LOG" 2>&1 < /dev/null &
     echo $! >"$DOCKERD_PIDFILE"
     for _ in $(seq 1 60); do
-        docker info >/dev/null 2>&1 && { say "dockerd is up (pid $(cat "$DOCKERD_PIDFILE"))"; return; }
+        timeout 10 docker info >/dev/null 2>&1 && { say "dockerd is up (pid $(cat "$DOCKERD_PIDFILE"))"; return; }
         kill -0 "$(cat "$DOCKERD_PIDFILE")" 2>/dev/null || { tail -n 20 "$DOCKERD_LOG" >&2; die "dockerd exited"; }
         sleep 1
     done

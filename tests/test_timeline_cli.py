@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import yaml
 
 from exchange.cli import INTERRUPTED, main
 from exchange.timeline import columns, fit
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
@@ -155,3 +157,20 @@ def test_view_refuses_a_directory_that_holds_no_run(tmp_path: Path, capsys: pyte
     assert main(["view", str(tmp_path)]) == 2
     assert "events.jsonl:1: not a JSON entry" in capsys.readouterr().err
     assert main(["view", str(tmp_path / "absent")]) == 2
+
+
+def test_view_listens_on_the_address_asked_for(tmp_path: Path) -> None:
+    """docker-compose's `view` listens on every interface of its container; here 127.0.0.2 tells the asked-for
+    address from the default 127.0.0.1, which alone would not answer there."""
+    (tmp_path / "events.jsonl").write_text('{"kind": "scenario", "name": "one entry"}\n')
+    port = free_ports()
+    view = subprocess.Popen([str(CARAVAN), "view", str(tmp_path), "--host", "127.0.0.2", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert view.stdout is not None
+        assert view.stdout.readline().strip() == f"caravan view: http://127.0.0.2:{port}/ (Ctrl-C stops)"
+        with urllib.request.urlopen(f"http://127.0.0.2:{port}/api/entries", timeout=10) as answer:
+            assert json.load(answer) == {"entries": [{"kind": "scenario", "name": "one entry"}], "finished": True}
+    finally:
+        view.terminate()
+        view.communicate(timeout=10)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -231,6 +232,30 @@ def test_the_compose_file_gives_every_party_readiness_restarts_and_a_clean_stop(
     assert "--hosts compose" in services["prepare"]["command"]
     assert services["prepare"]["build"]["args"] == {"BASE_IMAGE": "${CARAVAN_BASE_IMAGE}"}
     assert any(volume.startswith("./out/compose:") for volume in services["hub"]["volumes"])
+
+
+def test_the_compose_file_publishes_each_party_and_the_view_on_the_host_loopback_only(tmp_path: Path) -> None:
+    """A system under test, a trader's system and a trainer's browser on the host reach the hub, the nodes'
+    trader APIs and the view; nothing is published beyond 127.0.0.1. Each container port is the one prepare
+    gives that party, so a change to prepare's numbering cannot leave a port published where nothing listens."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    lines = (ROOT / ".env").read_text().splitlines()
+    env = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    base = int(re.search(r"--base-port (\d+)", services["prepare"]["command"])[1])
+    assert _prepare(tmp_path, base, "--hosts", "compose").returncode == 0
+    published = {}
+    for name in ("hub", "uz", "az", "ge", "view"):
+        [mapping] = services[name]["ports"]
+        variable, container_port = re.fullmatch(r"127\.0\.0\.1:\$\{(\w+)\}:(\d+)", mapping).groups()
+        published[name] = int(container_port)
+        assert env[variable].isdigit(), variable
+    for party in ("hub", "uz", "az", "ge"):
+        assert yaml.safe_load((tmp_path / f"{party}.yaml").read_text())["listen"]["port"] == published[party]
+    view = shlex.split(services["view"]["command"])
+    assert view[:2] == ["caravan", "view"] and view[view.index("--host") + 1] == "0.0.0.0"
+    assert int(view[view.index("--port") + 1]) == published["view"]
+    assert services["view"]["profiles"] == ["view"] and "depends_on" not in services["view"]
+    assert len({env[name] for name in env if name.endswith("_PORT")}) == 5  # no two on one host port
 
 
 def test_every_dependency_is_pinned_for_the_image_and_make_alike() -> None:

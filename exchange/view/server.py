@@ -39,14 +39,18 @@ def view_application(feed: RunFeed) -> web.Application:
 
 
 async def serve_view(feed: RunFeed, port: int, announce: Callable[[str], None],
-                     until: Awaitable[object] | None = None) -> None:
-    """Serve `feed` on 127.0.0.1:`port` until `until` completes (or forever), then close the server."""
+                     until: Awaitable[object] | None = None, host: str = "127.0.0.1") -> None:
+    """Serve `feed` on `host`:`port` until `until` completes (or forever), then close the server.
+
+    The page has no login, so it listens on loopback unless asked otherwise: a container asks for 0.0.0.0 and
+    publishes the port on the host's loopback only (docker-compose.yml, service `view`).
+    """
     runner = web.AppRunner(view_application(feed), handle_signals=False)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, "127.0.0.1", port)
+        site = web.TCPSite(runner, host, port)
         await site.start()
-        announce(f"http://127.0.0.1:{port}/")
+        announce(f"http://{host}:{port}/")
         await (until if until is not None else asyncio.Event().wait())
     finally:
         await runner.cleanup()
