@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -74,7 +75,7 @@ class RunReport:
         return all(check.holds for check in self.checks)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots, shared names: a 10,000-movement run keeps ~190,000 of these
 class _Message:
     seq: int
     at: str
@@ -84,7 +85,15 @@ class _Message:
     correlation: str | None
     state: str
     signed: bool  # its envelope (or, for a certificate the IPPC face took, the document itself) carries a signature
-    file: str  # the document, relative to the run directory: read back when an expectation needs it
+
+    @property
+    def stem(self) -> str:
+        return f"{self.seq:04d}-{self.code}-{self.sender}-to-{self.recipient}"
+
+    @property
+    def file(self) -> str:
+        """The document, relative to the run directory: read back when an expectation needs it."""
+        return f"messages/{self.stem}.xml"
 
 
 class Driver:
@@ -440,17 +449,15 @@ class Driver:
         sealed = parse_document(envelope_bytes)  # parsed once: the envelope's fields and whether it is signed
         envelope = Envelope.from_element(sealed)
         seq = delivery["delivery_id"]
-        stem = f"{seq:04d}-{envelope.message_type}-{envelope.sender}-to-{envelope.recipient}"
-        name = f"{stem}.xml"
-        (self._out / "messages" / name).write_bytes(envelope.document)  # the document, byte for byte
-        (self._out / "messages" / f"{stem}{ENVELOPE_SUFFIX}").write_bytes(envelope_bytes)  # as it crossed the hub
+        root = etree.fromstring(envelope.document)
+        message = _Message(seq, delivery["accepted_at"], sys.intern(envelope.sender), sys.intern(envelope.recipient),
+                           sys.intern(envelope.message_type), envelope.correlation_id, sys.intern(delivery["state"]),
+                           carries_signature(sealed) or carries_signature(root))
+        (self._out / message.file).write_bytes(envelope.document)  # the document, byte for byte
+        # the envelope as it crossed the hub
+        (self._out / "messages" / f"{message.stem}{ENVELOPE_SUFFIX}").write_bytes(envelope_bytes)
         if self._replays:
             self._captured.append(Captured(seq, envelope, envelope_bytes))
-        root = etree.fromstring(envelope.document)
-        message = _Message(seq, delivery["accepted_at"], envelope.sender, envelope.recipient,
-                           envelope.message_type, envelope.correlation_id, delivery["state"],
-                           carries_signature(sealed) or carries_signature(root),
-                           f"messages/{name}")
         self._messages.append(message)
         description = self._describe(root)
         sender = self._parties.label(description.sender, message.sender)
