@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out/pilot
 BENCH_MOVEMENTS ?= 10 40 100
+CORRIDOR_MOVEMENTS ?= 100 1000 10000
 
-.PHONY: run test bench install clean compose-test constraints
+.PHONY: run test bench bench-corridor install clean compose-test constraints
 
 run: $(STAMP)
 	$(BIN)/caravan run scenarios/aze-geo-uzb-transit.yaml --out $(OUT)
@@ -20,6 +21,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --movements $(BENCH_MOVEMENTS) --out out/bench
 	$(BIN)/python -m bench.latency --out out/bench
+
+# issue 13's volume target: the eleven CAREC countries, 10,000 movements (hours on a small machine)
+bench-corridor: $(STAMP)
+	$(BIN)/python -m bench.run --countries 11 --movements $(CORRIDOR_MOVEMENTS) --out out/bench-corridor
 
 install: $(STAMP)
 

@@ -27,18 +27,21 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.ceiling import Ceiling, measure_ceiling
+from bench.corridors import write_corridors_scenario
 from bench.movements import write_movements_scenario
 
 __all__ = ["Run", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CEILING_AT = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)  # when the bench scenarios declare their first movement
+SCENARIO_WRITERS: dict[int, Callable[[int, Path], Path]] = {3: write_movements_scenario, 11: write_corridors_scenario}
+"""Countries → the writer of that bench's scenario of N movements."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Run:
     cpu_s: float
     peak_rss_mb: float
     ok: bool
+    directory: str  # the run's output: events, messages, keys
 
     @property
     def messages_per_s(self) -> float:
@@ -61,12 +65,12 @@ class Run:
         return self.messages / self.cpu_s
 
 
-def run_movements(count: int, out: Path) -> Run:
-    """One end-to-end run of `count` movements; the run's files stay under `out`."""
-    scenario = write_movements_scenario(count, out)
-    run_dir = out / f"run-{count}"
+def run_movements(count: int, out: Path, countries: int = 3) -> Run:
+    """One end-to-end run of `count` movements across `countries`; the run's files stay under `out`."""
+    scenario = SCENARIO_WRITERS[countries](count, out)
+    run_dir = out / scenario.stem
     command = [sys.executable, "-m", "exchange.cli", "run", str(scenario), "--out", str(run_dir)]
-    with (out / f"run-{count}.txt").open("wb") as log:
+    with run_dir.with_suffix(".txt").open("wb") as log:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(process.pid, 0)
@@ -75,7 +79,7 @@ def run_movements(count: int, out: Path) -> Run:
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()]
     driver = next((event for event in events if event["kind"] == "driver"), {"steps": 0, "messages": 0, "requests": 0})
     return Run(count, driver["steps"], driver["messages"], driver["requests"], wall,
-               usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode == 0)
+               usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode == 0, str(run_dir))
 
 
 def report(runs: Sequence[Run], ceiling: Ceiling) -> str:
@@ -110,6 +114,8 @@ def report(runs: Sequence[Run], ceiling: Ceiling) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--movements", type=int, nargs="+", default=[10, 40, 100], help="the sizes N to run")
+    parser.add_argument("--countries", type=int, choices=sorted(SCENARIO_WRITERS), default=3,
+                        help="3: the pilot's route Tashkent -> Poti; 11: the CAREC corridors 1-6")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench")
     parser.add_argument("--ceiling-seconds", type=float, default=2.0, help="how long each part of the ceiling is timed")
     args = parser.parse_args(argv)
@@ -118,10 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     runs = []
     for count in args.movements:
-        run = run_movements(count, args.out)
+        run = run_movements(count, args.out, args.countries)
         print(f"{count} movements: {run.messages} messages in {run.wall_s:.1f} s", flush=True)
         runs.append(run)
-    first = args.out / f"run-{args.movements[0]}"
+    first = Path(runs[0].directory)
     cc015c = next((first / "messages").glob("*-CC015C-*.envelope.xml"))
     ceiling = measure_ceiling(cc015c, first / "pki", "uz", CEILING_AT, seconds=args.ceiling_seconds)
     table = report(runs, ceiling)

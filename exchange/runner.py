@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -75,7 +76,7 @@ class RunReport:
         return all(check.holds for check in self.checks)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots, shared names: a 10,000-movement run keeps ~190,000 of these
 class _Message:
     seq: int
     at: str
@@ -85,7 +86,46 @@ class _Message:
     correlation: str | None
     state: str
     signed: bool  # its envelope (or, for a certificate the IPPC face took, the document itself) carries a signature
-    file: str  # the document, relative to the run directory: read back when an expectation needs it
+
+    @property
+    def stem(self) -> str:
+        return f"{self.seq:04d}-{self.code}-{self.sender}-to-{self.recipient}"
+
+    @property
+    def file(self) -> str:
+        """The document, relative to the run directory: read back when an expectation needs it."""
+        return f"messages/{self.stem}.xml"
+
+
+class _MessageBook:
+    """The messages the driver collected. Every one is kept when something reads them back at the end (an
+    expectation about a movement's messages or documents, the judged wire); otherwise only those since the
+    last `forget`, and the counts: a run of generated traffic then holds no record per message."""
+
+    def __init__(self, keep_all: bool) -> None:
+        self._keep_all = keep_all
+        self._kept: list[_Message] = []
+        self.count = self.unsigned = self.last_seq = 0
+
+    def add(self, message: _Message) -> None:
+        self._kept.append(message)
+        self.count += 1
+        self.unsigned += not message.signed
+        self.last_seq = message.seq
+
+    def forget(self) -> None:
+        """A settle begins: what came before it is needed no more, unless every message is kept."""
+        if not self._keep_all:
+            self._kept.clear()
+
+    def since(self, count: int) -> list[_Message]:
+        """The messages added after the first `count`."""
+        return self._kept[len(self._kept) - (self.count - count):]
+
+    def all(self) -> list[_Message]:
+        if not self._keep_all:
+            raise AssertionError("the driver kept only a count of messages; it must keep them all to read them back")
+        return self._kept
 
 
 class Driver:
@@ -113,11 +153,15 @@ class Driver:
         self._printer = printer
         self._settle_timeout = settle_timeout
         self._answer_wait = answer_wait
-        self._messages: list[_Message] = []
         # external nodes (systems under test) are judged by their traffic alone: never read, and sent control
         # calls only when they offer caravan's control API (`_probe_external`)
         self._observed = {n: url for n, url in deployment.node_urls.items() if n not in deployment.external}
         self._controlled = dict(self._observed)
+        expect = scenario.expectations
+        # the wire is read back at the end when it is judged: exchanges expected, or a system under test
+        self._judged = bool(expect.exchanges or expect.pushes) or len(self._observed) < len(deployment.node_urls)
+        self._messages = _MessageBook(keep_all=self._judged or bool(expect.messages or expect.message_counts
+                                                                      or expect.documents))
         self._step_failures: list[Check] = []
         self._refusals_expected: set[int] = set()
         self._event_marks: dict[str, int] = {node: 0 for node in self._observed}
@@ -164,10 +208,8 @@ class Driver:
                 except asyncio.CancelledError:  # Ctrl-C: say where the run stopped, keep what it wrote
                     self._say_interrupted()
                     raise
-                report.messages = len(self._messages)
-                expect = self._scenario.expectations
-                judged = expect.exchanges or expect.pushes or len(self._observed) < len(self._deployment.node_urls)
-                report.wire = await self._final_wire() if judged else []  # documents read back: only when judged
+                report.messages = self._messages.count
+                report.wire = await self._final_wire() if self._judged else []  # documents read back: only when judged
                 report.checks = await self._check_expectations(report.wire)
                 report.refusals_expected = set(self._refusals_expected)
                 report.refusals = list(self._refusals)
@@ -188,9 +230,9 @@ class Driver:
         where = (f"step {step.index + 1}/{len(self._scenario.steps)} ({step.action} {_arguments(step)}) at virtual "
                  f"{step.at:%Y-%m-%d %H:%M}") if step else "before the first step"
         self._record({"kind": "interrupted", "step": step.index if step else None,
-                      "at": _iso(step.at) if step else None, "messages": len(self._messages)})
+                      "at": _iso(step.at) if step else None, "messages": self._messages.count})
         self._say(f"⏹ interrupted at {where}")
-        self._say(f"{len(self._messages)} messages so far; they and the events are in {self._out}/", whole=True)
+        self._say(f"{self._messages.count} messages so far; they and the events are in {self._out}/", whole=True)
 
     async def _pace(self, previous: datetime, step: Step) -> None:
         at = step.at
@@ -356,7 +398,8 @@ class Driver:
         seconds to arrive. One that does not answer a push keeps the hub busy: past the settle timeout the
         run goes on, and the pending pushes are judged at the end.
         """
-        known = len(self._messages)
+        self._messages.forget()
+        known = self._messages.count
         try:
             settled = await self._wait_quiet(first)
         except TransportError as exc:
@@ -372,7 +415,7 @@ class Driver:
         await self._collect_refusals(settled[HUB_TARGET]["last_refusal"])
         await self._collect_transport(settled)
         silent = set(self._deployment.external) - set(self._controlled)
-        pushed = any(m.recipient in silent for m in self._messages[known:])
+        pushed = any(m.recipient in silent for m in self._messages.since(known))
         if self._answer_wait and silent and (answers_awaited or pushed):
             await asyncio.sleep(self._answer_wait)
             await self._settle(at)
@@ -431,7 +474,7 @@ class Driver:
 
     async def _collect_messages(self, newest: int) -> None:
         """Every delivery up to `newest`, the hub's newest id (a listing comes in pages)."""
-        while (after := self._messages[-1].seq if self._messages else 0) < newest:
+        while (after := self._messages.last_seq) < newest:
             listing = await self._call("GET", f"{self._deployment.hub_url}/deliveries?after={after}")
             if not listing["deliveries"]:
                 return
@@ -444,18 +487,16 @@ class Driver:
         sealed = parse_document(envelope_bytes)  # parsed once: the envelope's fields and whether it is signed
         envelope = Envelope.from_element(sealed)
         seq = delivery["delivery_id"]
-        stem = f"{seq:04d}-{envelope.message_type}-{envelope.sender}-to-{envelope.recipient}"
-        name = f"{stem}.xml"
-        (self._out / "messages" / name).write_bytes(envelope.document)  # the document, byte for byte
-        (self._out / "messages" / f"{stem}{ENVELOPE_SUFFIX}").write_bytes(envelope_bytes)  # as it crossed the hub
+        root = etree.fromstring(envelope.document)
+        message = _Message(seq, delivery["accepted_at"], sys.intern(envelope.sender), sys.intern(envelope.recipient),
+                           sys.intern(envelope.message_type), envelope.correlation_id, sys.intern(delivery["state"]),
+                           carries_signature(sealed) or carries_signature(root))
+        (self._out / message.file).write_bytes(envelope.document)  # the document, byte for byte
+        # the envelope as it crossed the hub
+        (self._out / "messages" / f"{message.stem}{ENVELOPE_SUFFIX}").write_bytes(envelope_bytes)
         if self._replays:
             self._captured.append(Captured(seq, envelope, envelope_bytes))
-        root = etree.fromstring(envelope.document)
-        message = _Message(seq, delivery["accepted_at"], envelope.sender, envelope.recipient,
-                           envelope.message_type, envelope.correlation_id, delivery["state"],
-                           carries_signature(sealed) or carries_signature(root),
-                           f"messages/{name}")
-        self._messages.append(message)
+        self._messages.add(message)
         description = self._describe(root)
         sender = self._parties.label(description.sender, message.sender)
         recipient = self._parties.label(description.recipient, message.recipient)
@@ -595,7 +636,7 @@ class Driver:
                 break
             tracked.update({delivery["delivery_id"]: delivery for delivery in listing["deliveries"]})
         wire = []
-        for message in self._messages:
+        for message in self._messages.all():
             delivery = tracked.get(message.seq, {})
             wire.append(WireMessage(message.seq, message.at, message.sender, message.recipient, message.code,
                                     message.correlation, (self._out / message.file).read_bytes(),
@@ -605,7 +646,7 @@ class Driver:
 
     def _movement_messages(self, movement: Mapping[str, Any]) -> list[_Message]:
         references = {value for value in (movement.get("lrn"), movement.get("mrn")) if value}
-        return [m for m in self._messages if m.correlation in references]
+        return [m for m in self._messages.all() if m.correlation in references]
 
     def _check_document(self, index: int, wanted: Mapping[str, Any], movements: Mapping[str, Any]) -> Check:
         key, code = str(wanted.get("movement", "")), str(wanted.get("type", ""))
@@ -622,7 +663,7 @@ class Driver:
     def _print_summary(self, report: RunReport) -> None:
         held = sum(check.holds for check in report.checks)
         self._say("")
-        unsigned = sum(1 for message in self._messages if not message.signed)
+        unsigned = self._messages.unsigned
         if unsigned:
             self._say(f"{report.messages} messages exchanged: {report.messages - unsigned} signed and verified at the "
                       f"hub, {unsigned} unsigned (ePhytos whose sender the IPPC Hub face authenticated by TLS).")

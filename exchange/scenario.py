@@ -190,7 +190,7 @@ class NodeSpec:
     data: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: generated traffic keeps tens of thousands of steps
 class Step:
     """One thing that happens at one virtual time, carried out by one node or by the driver."""
 

@@ -7,9 +7,14 @@ import io
 import json
 from pathlib import Path
 
+import yaml
+
+from bench.corridors import CORRIDORS, corridors_scenario, write_corridors_scenario
 from bench.movements import FLOW, STEPS_PER_MOVEMENT, movement_key, write_movements_scenario
 from exchange.cli import main
 from nodes.language import load_scenario
+
+CAREC_COUNTRIES = {"AF", "AZ", "CN", "GE", "KG", "KZ", "MN", "PK", "TJ", "TM", "UZ"}
 
 
 def test_a_scenario_of_n_movements_has_n_distinct_movements_and_six_steps_each(tmp_path: Path) -> None:
@@ -29,3 +34,44 @@ def test_one_generated_movement_runs_to_write_off_through_the_runner(tmp_path: P
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     [driver] = [event for event in events if event["kind"] == "driver"]
     assert driver["messages"] == 19, "a movement through three offices of transit to write-off is 19 messages"
+
+
+def test_the_eleven_country_bench_shares_n_movements_among_the_corridor_flows_and_expects_each(
+        tmp_path: Path) -> None:
+    scenario = load_scenario(write_corridors_scenario(23, tmp_path))
+    assert {spec.country for spec in scenario.nodes.values()} == CAREC_COUNTRIES
+    assert sum(len(keys) for keys in scenario.traffic.values()) == len(scenario.movements) == 23
+    sizes = {flow: len(keys) for flow, keys in scenario.traffic.items()}
+    assert set(sizes.values()) == {2, 3}, "ten flows share 23 movements as evenly as they can"
+    for flow, roles in scenario.expectations.traffic.items():
+        assert roles["departure"] == {"WrittenOff": sizes[flow]}
+
+
+def test_a_corridor_bench_smaller_than_its_flows_drops_the_flows_left_without_movements(tmp_path: Path) -> None:
+    scenario = load_scenario(write_corridors_scenario(4, tmp_path))
+    assert list(scenario.traffic) == list(corridors_scenario(40)["traffic"]["flows"])[:4]
+
+
+def test_the_carec_corridors_scenario_runs_every_movement_to_its_expected_end_across_eleven_nodes(
+        tmp_path: Path) -> None:
+    source = yaml.safe_load(CORRIDORS.read_text(encoding="utf-8"))
+    for flow in source["traffic"]["flows"].values():
+        flow["movements"] = 1
+    for outcome in source["expect"]["traffic"].values():
+        for role, states in outcome.items():
+            outcome[role] = {state: 1 for state in states}
+    scenario = tmp_path / "carec-small.yaml"
+    scenario.write_text(yaml.safe_dump(source, sort_keys=False), encoding="utf-8")
+    out = tmp_path / "run"
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        code = main(["run", str(scenario), "--out", str(out)])
+    assert code == 0, stdout.getvalue()
+    expectations = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()
+                    if '"expectation"' in line]
+    stated = sum(len(outcome) for outcome in source["expect"]["traffic"].values()) + len(source["expect"]["deliveries"])
+    assert len(expectations) == stated and all(check["holds"] for check in expectations)
+    with contextlib.redirect_stdout(io.StringIO()) as figures:
+        assert main(["figures", str(out)]) == 0
+    crossings = figures.getvalue().split("Border crossings, per country pair")[1].split("Legs and time")[0]
+    for pair in ("AZ → GE", "UZ → TM", "TM → AZ", "KZ → CN", "MN → CN", "CN → PK", "TJ → AF", "AF → PK", "KG → KZ"):
+        assert pair in crossings

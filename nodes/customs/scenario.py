@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from exchange.clock import utc
@@ -112,10 +113,15 @@ class CatsScenario:
         return movement
 
     def key_of_lrn(self, lrn: str) -> str | None:
+        return self._keys_by_lrn.get(lrn)
+
+    @cached_property
+    def _keys_by_lrn(self) -> dict[str, str]:
+        """LRN → the first movement that declares it: a snapshot names thousands of movements, one look-up each."""
+        keys: dict[str, str] = {}
         for key, movement in self.scenario.movements.items():
-            if str(movement.get("lrn")) == lrn:
-                return key
-        return None
+            keys.setdefault(str(movement.get("lrn")), key)
+        return keys
 
     # -- declarations ---------------------------------------------------------------------------------------
 
