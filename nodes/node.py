@@ -262,11 +262,10 @@ class Node:
                 (envelope.sender, envelope.message_id, envelope.message_type, document, _stamp(self._clock.now()),
                  opened.signature),
             )
-            async with db.execute(
+            row = await db.fetch_one(
                 "SELECT id, state, received_at FROM inbox WHERE sender = ? AND message_id = ?",
                 (envelope.sender, envelope.message_id),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
         self._processing.set()
         return {
             "node": self.node_id,
@@ -518,8 +517,7 @@ class Node:
 
     async def in_flight(self) -> int:
         """Work the node still has to do by itself: inbox rows to process, outbox rows it may send, actions."""
-        # one statement, not two: a waiting status request reads this after every commit of the node, and
-        # each statement is a round trip to the database thread (the bench's profile counted ~30 per message)
+        # one statement, not two: a waiting status request reads this after every commit of the node
         counts = await self._db.fetch_one(
             "SELECT (SELECT COUNT(*) FROM inbox WHERE state = 'received') AS inbox,"
             " (SELECT COUNT(*) FROM outbox WHERE state = 'pending') AS outbox")
