@@ -156,6 +156,7 @@ class Node:
         self._records = RecordStore(database)
         self._trust = trust
         self._credentials = credentials
+        self._rotated_at: datetime | None = None  # when `_credentials` were last reloaded (a scenario's rotation)
         self._clock = clock
         self._hub_url = hub_url.rstrip("/")
         self._desks = dict(desks)
@@ -461,8 +462,18 @@ class Node:
     def _restamp(self, stored: bytes) -> bytes:
         """Stamp Created afresh for each attempt, as a WS-Security timestamp is: the hub refuses stale envelopes,
         and a message that waited out an outage is not stale, only late. The document is untouched; the envelope,
-        whose signature covers Created, is signed again."""
-        return replace(Envelope.from_xml(stored), created=self._clock.now()).signed(self._credentials)
+        whose signature covers Created, is signed again.
+
+        An envelope sent in the second it was signed already says now (Created has whole seconds), so it goes
+        as stored: most messages leave in the step that made them, and signing each twice cost a signature
+        per message. Not when the node's key was rotated in that second: it may have been signed with the old one.
+        """
+        envelope = Envelope.from_xml(stored)
+        now = self._clock.now()
+        rotated = self._rotated_at is not None and _stamp(self._rotated_at) == _stamp(now)
+        if _stamp(envelope.created) == _stamp(now) and not rotated:
+            return stored
+        return replace(envelope, created=now).signed(self._credentials)
 
     def _written(self, root: etree._Element) -> bytes:
         """A document as it goes out: as its standard writes it, signed inside only where that standard says so
@@ -588,6 +599,7 @@ class Node:
             body = {"error": "not-supported", "message": "this node cannot reload credentials"}
             return json_response(body, status=400)
         self._credentials = self._reload_credentials()
+        self._rotated_at = self._clock.now()
         serial = f"{self._credentials.certificate.serial_number:x}"
         return json_response({"node": self.node_id, "serial": serial})
 
