@@ -165,7 +165,7 @@ class Hub:
     ) -> None:
         self._db = database
         self._activity = Activity()
-        database.on_commit(self._activity.touch)
+        database.on_commit(self._activity.committed)
         self._faults = faults or FaultSwitch()  # scripted network faults (scenarios); empty: none
         self._transport = TransportLog(database, clock)
         self._wire: Wire | None = None
@@ -489,7 +489,7 @@ class Hub:
             app.add_subapp(IPPC_PREFIX, self._ippc.application())
         if isinstance(self._clock, VirtualClock):
             app.router.add_put("/control/clock", set_clock_handler(
-                self._clock, after=self._clock_moved, report=self._activity.reporter(self.in_flight)))
+                self._clock, self._activity, self.in_flight, after=self._clock_moved))
         return app
 
     async def _handle_index(self, request: web.Request) -> web.Response:

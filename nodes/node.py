@@ -164,7 +164,7 @@ class Node:
         self._processing = asyncio.Event()
         self._deciding = asyncio.Lock()  # one load → decide → commit at a time, or decisions overwrite each other
         self._activity = Activity()
-        database.on_commit(self._activity.touch)
+        database.on_commit(self._activity.committed)
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._forwarder: Forwarder | None = None
@@ -581,7 +581,7 @@ class Node:
         app.router.add_put("/control/faults", faults_handler(self._faults, self._wake_forwarder))
         if isinstance(self._clock, VirtualClock):
             app.router.add_put("/control/clock", set_clock_handler(
-                self._clock, after=self._clock_moved, report=self._activity.reporter(self.in_flight)))
+                self._clock, self._activity, self.in_flight, after=self._clock_moved))
         for channel in self._channels:
             channel.add_routes(app)
         return app
