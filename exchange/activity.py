@@ -4,7 +4,7 @@ Every hub and node keeps an `Activity`:
 
 1. a change counter, moved by every committed transaction of the component's store (`Database.on_commit`)
    and by every change of the in-memory state that decides what it may still send (the virtual clock, the
-   fault plan, an action or a tick under way);
+   fault plan, an action or a tick under way); committed transactions are counted on their own as well;
 2. an `instance` token drawn when the component object is made, so that a restarted component, whose
    counter starts again from zero, never looks unchanged;
 3. a long poll on the status endpoint, `GET /status?wait=S`: it answers as soon as the component has
@@ -16,6 +16,10 @@ Every hub and node keeps an `Activity`:
 "In flight" is what the component itself still has to move: an inbox row not processed, an outbox row or
 a hub delivery not yet acknowledged by its receiver, an action under way. Envelopes a scripted fault holds
 are not in flight: only a later step (the clock, a healed fault) can release them.
+
+Moving the virtual clock (`PUT /control/clock`, exchange/web.py) answers with such a reading too, and
+with `still`: the move committed nothing and left nothing in flight. When every component says so, the
+move set nothing in motion, and a deployment that had settled before it is still settled.
 
 The answer's `version` ([instance, changes]) and `in_flight` are one consistent reading: the counter is
 read before and after the count, and the count is taken again if it moved in between. Because listeners
@@ -65,6 +69,7 @@ class Activity:
     def __init__(self) -> None:
         self.instance = secrets.token_hex(8)
         self.busy = 0  # actions and ticks under way: in flight until they have committed what they decided
+        self.commits = 0  # transactions the component's store committed
         self._changes = 0
         self._changed = asyncio.Event()
         self._closed = False
@@ -74,6 +79,11 @@ class Activity:
         self._changes += 1
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def committed(self) -> None:
+        """The component's store committed a transaction (`Database.on_commit`)."""
+        self.commits += 1
+        self.touch()
 
     def enter(self) -> None:
         """An action or a tick starts: the component is busy until `leave`."""
@@ -96,14 +106,6 @@ class Activity:
             count = await in_flight()
             if self._changes == before:
                 return Reading(self.instance, before, count)
-
-    def reporter(self, in_flight: InFlight) -> Callable[[], Awaitable[dict[str, Any]]]:
-        """A reading as JSON, for answers that double as a status reading (`PUT /control/clock`)."""
-
-        async def report() -> dict[str, Any]:
-            return (await self.read(in_flight)).as_dict()
-
-        return report
 
     async def when_quiet(self, in_flight: InFlight, wait: float) -> Reading:
         """The first reading with nothing in flight, or the last one taken before `wait` seconds ran out."""

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aiosqlite
 from aiohttp import web
 
 from exchange.activity import Activity, add_status_route
@@ -54,7 +53,7 @@ from exchange.intake import open_envelope
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
 from exchange.ippc.face import IppcFace
 from exchange.pki import TrustStore
-from exchange.store import Database
+from exchange.store import Database, Transaction
 from exchange.tls import DRIVER, HUB, TlsIdentity
 from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_handler, transport_handler
 from exchange.web import (
@@ -166,7 +165,7 @@ class Hub:
     ) -> None:
         self._db = database
         self._activity = Activity()
-        database.on_commit(self._activity.touch)
+        database.on_commit(self._activity.committed)
         self._faults = faults or FaultSwitch()  # scripted network faults (scenarios); empty: none
         self._transport = TransportLog(database, clock)
         self._wire: Wire | None = None
@@ -239,10 +238,9 @@ class Hub:
     async def _store(self, envelope: Envelope, body: bytes) -> Receipt:
         digest = hashlib.sha256(envelope.document).hexdigest()
         async with self._db.transaction() as db:
-            async with db.execute(
+            existing = await db.fetch_one(
                 "SELECT * FROM deliveries WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)
-            ) as cursor:
-                existing = await cursor.fetchone()
+            )
             if existing is not None:
                 if existing["digest"] != digest:
                     raise DuplicateMessage(
@@ -257,15 +255,14 @@ class Hub:
             key = await self._insert(db, envelope, envelope.message_id, body, DeliveryState.PENDING.value)
             if self._ippc is not None:
                 await self._ippc.accepted(db, envelope, key)
-            async with db.execute("SELECT * FROM deliveries WHERE id = ?", (key,)) as cursor:
-                row = await cursor.fetchone()
+            row = await db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (key,))
         assert row is not None
         forwarder = self._forwarders.get(envelope.recipient)
         if forwarder is not None:
             forwarder.wake()
         return _receipt(row)
 
-    async def _insert(self, db: aiosqlite.Connection, envelope: Envelope, key: str, body: bytes, state: str) -> int:
+    async def _insert(self, db: Transaction, envelope: Envelope, key: str, body: bytes, state: str) -> int:
         """One delivery row; `key` is unique per sender: the envelope's message id, or a Hub delivery number."""
         cursor = await db.execute(
             """INSERT INTO deliveries (sender, message_id, recipient, message_type, correlation_id, digest,
@@ -279,7 +276,7 @@ class Hub:
 
     # -- the IPPC Hub face's relay (exchange.ippc.service.Relay) ---------------------------------------------
 
-    async def relay(self, db: aiosqlite.Connection, envelope: Envelope, key: str, *, held: bool) -> int:
+    async def relay(self, db: Transaction, envelope: Envelope, key: str, *, held: bool) -> int:
         """Queue what the IPPC Hub face accepted, in its transaction, keyed by its Hub delivery number: pushed
         by the recipient's forwarder like any envelope, or `held` until the recipient pulls it."""
         return await self._insert(db, envelope, key, envelope.to_xml(), "held" if held else DeliveryState.PENDING.value)
@@ -492,7 +489,7 @@ class Hub:
             app.add_subapp(IPPC_PREFIX, self._ippc.application())
         if isinstance(self._clock, VirtualClock):
             app.router.add_put("/control/clock", set_clock_handler(
-                self._clock, after=self._clock_moved, report=self._activity.reporter(self.in_flight)))
+                self._clock, self._activity, self.in_flight, after=self._clock_moved))
         return app
 
     async def _handle_index(self, request: web.Request) -> web.Response:

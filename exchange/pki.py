@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
@@ -326,8 +327,12 @@ def ca_name(scenario: str, created: datetime) -> x509.Name:
     ])
 
 
+@lru_cache(maxsize=1024)
 def common_name(certificate: x509.Certificate) -> str:
-    """The subject CN, which caravan uses as the node id of whoever holds the certificate."""
+    """The subject CN, which caravan uses as the node id of whoever holds the certificate.
+
+    Kept per certificate (equal certificates are the same key): every request and every signature asks it.
+    """
     names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not names:
         subject = certificate.subject.rfc4514_string()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,4 +85,10 @@ def peer_certificate(request: web.Request) -> x509.Certificate | None:
     if ssl_object is None:
         return None
     der = ssl_object.getpeercert(binary_form=True)
-    return None if der is None else x509.load_der_x509_certificate(der)
+    return None if der is None else _certificate(der)
+
+
+@lru_cache(maxsize=1024)
+def _certificate(der: bytes) -> x509.Certificate:
+    """Parsed once per certificate, not once per request: every request of a kept-alive connection shows it again."""
+    return x509.load_der_x509_certificate(der)

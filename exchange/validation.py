@@ -27,14 +27,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xmlschema
 import yaml
 from lxml import etree, isoschematron
-from xmlschema.validators import XsdFacet
 
 from exchange.errors import DocumentError, Issue, ValidationFailed
+
+if TYPE_CHECKING:  # imported where a failure is explained: a run whose documents are valid never loads it
+    import xmlschema
 
 __all__ = ["SCHEMAS", "DocumentType", "check", "detect", "document_types", "pointer", "validate"]
 
@@ -164,6 +165,8 @@ def _fast_schema(xsd: Path) -> etree.XMLSchema:
 
 @cache
 def _precise_schema(xsd: Path) -> xmlschema.XMLSchema10:
+    import xmlschema  # pure Python and slow to import (about a second here): only for the error paths
+
     return xmlschema.XMLSchema10(str(xsd))
 
 
@@ -256,6 +259,9 @@ def _missing_or_unexpected(
 
 
 def _schema_issue(error: xmlschema.XMLSchemaValidationError, schema: xmlschema.XMLSchema10) -> Issue:
+    import xmlschema
+    from xmlschema.validators import XsdFacet
+
     if isinstance(error, xmlschema.XMLSchemaChildrenValidationError):
         return _missing_or_unexpected(error, schema)
     path = _path(error.elem, schema) if error.elem is not None else ""

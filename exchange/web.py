@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -22,6 +22,9 @@ from exchange.errors import (
 from exchange.pki import common_name
 from exchange.revocation import RevocationList
 from exchange.tls import peer_certificate
+
+if TYPE_CHECKING:  # exchange.activity answers with this module's json_response
+    from exchange.activity import Activity, InFlight
 
 __all__ = ["PEER", "Access", "clock_handler", "error_response", "json_response", "party_guard", "set_clock_handler"]
 
@@ -49,25 +52,29 @@ def error_response(error: CaravanError) -> web.Response:
 
 def set_clock_handler(
     clock: VirtualClock,
+    activity: Activity,
+    in_flight: InFlight,
     after: Callable[[], Awaitable[None]] | None = None,
-    report: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """`PUT /control/clock {"now": ISO-8601}`: the scenario driver moves a component's virtual time.
 
-    `after` runs once the clock has moved, so a node can let deadlines fire before it answers; what
-    `report` returns joins the answer (the component's activity reading: the driver's first round of
-    waiting for quiet comes with the clock move).
+    `after` runs once the clock has moved, so a node can let deadlines fire before it answers. The answer
+    carries the component's activity reading (the driver's first round of waiting for quiet comes with
+    the clock move) and `still`: the move committed nothing and left nothing in flight (exchange/activity.py).
     """
 
     async def handler(request: web.Request) -> web.Response:
         body = await request.json()
+        commits = activity.commits
         try:
             clock.set(datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00")))
         except (KeyError, ValueError) as exc:
             return json_response({"error": "bad-clock", "message": str(exc)}, status=400)
         if after is not None:
             await after()
-        return json_response({"now": clock.now().isoformat(), **(await report() if report else {})})
+        reading = await activity.read(in_flight)
+        still = activity.commits == commits and reading.in_flight == 0
+        return json_response({"now": clock.now().isoformat(), **reading.as_dict(), "still": still})
 
     return handler
 

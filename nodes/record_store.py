@@ -31,11 +31,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from exchange.clock import utc
 from exchange.errors import StoreError
-from exchange.store import Database
+from exchange.store import Database, Transaction
 from nodes.desk import Desk, DeskResult, decision_rounds
 from nodes.jsonable import from_jsonable, to_jsonable
 from nodes.records import Due, Key, Loaded, Lookup, Put, Query, RecordKind, Trigger
@@ -148,7 +146,7 @@ class RecordStore:
         rows = await self._db.fetch_all("SELECT kind, owner, id, data FROM records WHERE family = ?", (family,))
         return Loaded(self._decoded(family, kinds, rows), complete=True)
 
-    async def write(self, db: aiosqlite.Connection, family: str, kinds: Kinds, puts: Sequence[Put]) -> None:
+    async def write(self, db: Transaction, family: str, kinds: Kinds, puts: Sequence[Put]) -> None:
         """File `puts` (records with their index values and timers) in the open transaction `db`."""
         if not puts:
             return
@@ -184,7 +182,7 @@ class RecordStore:
             "DELETE FROM timers WHERE family = ? AND kind = ? AND owner = ? AND id = ?": stopped,
         }
         for statement, rows in statements.items():
-            if rows:  # each statement is a trip to the database thread: skip those with nothing to do
+            if rows:
                 await db.executemany(statement, rows)
 
     def _decoded(self, family: str, kinds: Kinds, rows: Iterable[Any]) -> dict[Key, Any]:

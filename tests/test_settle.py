@@ -9,17 +9,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from exchange.activity import Activity
+from exchange.clock import VirtualClock
 from exchange.runner import Deployment, Driver, RunReport
 from exchange.scenario import Expectations
 from exchange.settle import wait_until_settled
 from exchange.store import Database
+from exchange.web import set_clock_handler
 from nodes.families import describe_document
 from nodes.language import load_scenario
 from nodes.launch import local_deployment
@@ -170,6 +175,34 @@ async def test_after_settling_nothing_is_pending_anywhere(pilot: tuple[Deploymen
     _, deliveries = await _get(session, f"{deployment.hub_url}/deliveries")
     assert {d["state"] for d in deliveries["deliveries"]} == {"delivered"}
     assert len(asked) % len(urls) == 0 and len(asked) <= len(urls) * (2 + 2 * hub["last_delivery"])
+
+
+async def test_a_clock_move_is_still_only_when_it_commits_nothing_and_leaves_nothing_in_flight() -> None:
+    """The driver skips settling after a move that every component calls still: so each must mean it."""
+    activity = Activity()
+    clock = VirtualClock(datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
+    deadline_fires = False
+
+    async def tick() -> None:
+        if deadline_fires:
+            activity.committed()  # a deadline that fired committed its decision
+
+    work = Work(activity, 0)
+    app = web.Application()
+    app.router.add_put("/control/clock", set_clock_handler(clock, activity, work.in_flight, after=tick))
+    async with TestServer(app) as server, aiohttp.ClientSession() as session:
+
+        async def move(now: str) -> dict[str, Any]:
+            async with session.put(server.make_url("/control/clock"), json={"now": now}) as response:
+                answer: dict[str, Any] = await response.json()
+                return answer
+
+        assert (await move("2026-03-02T09:00:00Z"))["still"] is True
+        deadline_fires = True
+        assert (await move("2026-03-02T10:00:00Z"))["still"] is False
+        deadline_fires, work.count = False, 1  # a released envelope: nothing committed, but in flight
+        moved = await move("2026-03-02T11:00:00Z")
+        assert (moved["still"], moved["quiet"], moved["in_flight"]) == (False, False, 1)
 
 
 # -- the driver ---------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ tracked, held by scripted faults and listed like every other message.
 
 from __future__ import annotations
 
-import aiosqlite
 from aiohttp import web
 
 from exchange.client import Answer
@@ -33,7 +32,7 @@ from exchange.ippc.service import HubService, generic_validator
 from exchange.ippc.store import IppcStore
 from exchange.ippc.wsdl import wsdl
 from exchange.pki import TrustStore
-from exchange.store import Database
+from exchange.store import Database, Transaction
 from exchange.tls import peer_certificate
 from exchange.web import json_response
 
@@ -75,10 +74,10 @@ class IppcFace:
 
     # -- hooks for the caravan hub (inside its transactions) -------------------------------------------------
 
-    async def accepted(self, db: aiosqlite.Connection, envelope: Envelope, caravan_delivery: int) -> None:
+    async def accepted(self, db: Transaction, envelope: Envelope, caravan_delivery: int) -> None:
         await self.service.accepted(db, envelope, caravan_delivery)
 
-    async def settled(self, db: aiosqlite.Connection, caravan_delivery: int, state: str, answer: Answer) -> None:
+    async def settled(self, db: Transaction, caravan_delivery: int, state: str, answer: Answer) -> None:
         await self.service.settled(db, caravan_delivery, state, answer)
 
     async def counts(self) -> dict[str, int]:

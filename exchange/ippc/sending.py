@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-import aiosqlite
-
 from exchange.clock import Clock
 from exchange.envelope import Envelope
 from exchange.errors import CaravanError, Issue, ProtocolError, TrustError
@@ -37,6 +35,7 @@ from exchange.ippc.store import Delivery, IppcStore
 from exchange.ippc.tracking import TrackingEvent, advance
 from exchange.pki import TrustStore
 from exchange.safexml import parse_document
+from exchange.store import Transaction
 
 __all__ = ["CARAVAN_CERTIFICATE", "HELD", "Relay", "Sending", "Validator", "public_header"]
 
@@ -55,7 +54,7 @@ pushes `pending` rows, and the scenario driver does not wait for held ones."""
 class Relay(Protocol):
     """The caravan hub's delivery queue, as the Hub face uses it: one more row in the caller's transaction."""
 
-    async def relay(self, db: aiosqlite.Connection, envelope: Envelope, key: str, *, held: bool) -> int:
+    async def relay(self, db: Transaction, envelope: Envelope, key: str, *, held: bool) -> int:
         """Queue `envelope` for its recipient node under the unique `key`; return the caravan delivery id."""
         ...
 
@@ -168,7 +167,7 @@ class Sending:
         return public_header(main)
 
     async def _store_delivery(
-        self, db: aiosqlite.Connection, header: EnvelopeHeader, recipient: NppoProfile, content: str,
+        self, db: Transaction, header: EnvelopeHeader, recipient: NppoProfile, content: str,
         event: TrackingEvent, error: str | None, signature: Signature, woken: set[str],
         *, forwarded_from: int | None = None,
     ) -> Delivery:
@@ -199,7 +198,7 @@ class Sending:
 
     # -- caravan envelopes (called by the caravan hub inside its transactions) --------------------------------
 
-    async def accepted(self, db: aiosqlite.Connection, envelope: Envelope, caravan_delivery: int) -> None:
+    async def accepted(self, db: Transaction, envelope: Envelope, caravan_delivery: int) -> None:
         """A caravan envelope was just stored: an ePhyto gets its hub delivery number and tracking here.
 
         It was signed and verified on its way in (caravan's exchange takes signed documents only). An

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import aiosqlite
-
 from exchange.client import Answer
 from exchange.clock import Clock
 from exchange.envelope import Envelope
@@ -44,6 +42,7 @@ from exchange.ippc.store import Delivery, IppcStore, stamp
 from exchange.ippc.tracking import REPORTS, TrackingEvent, advance, push_event
 from exchange.pki import TrustStore
 from exchange.safexml import parse_document
+from exchange.store import Transaction
 from exchange.validation import validate
 
 __all__ = ["HubService", "generic_validator"]
@@ -216,7 +215,7 @@ class HubService:
         return public_header(settled)
 
     async def _settle(
-        self, db: aiosqlite.Connection, delivery: Delivery, state: TrackingInfo, error: str | None,
+        self, db: Transaction, delivery: Delivery, state: TrackingInfo, error: str | None,
         *, attempts: int | None = None,
     ) -> None:
         now = self._clock.now()
@@ -259,19 +258,19 @@ class HubService:
 
     # -- caravan envelopes (called by the caravan hub inside its transactions) --------------------------------
 
-    async def accepted(self, db: aiosqlite.Connection, envelope: Envelope, caravan_delivery: int) -> None:
+    async def accepted(self, db: Transaction, envelope: Envelope, caravan_delivery: int) -> None:
         """A caravan envelope was just stored: an ePhyto gets its hub delivery number and tracking (see `sending`)."""
         await self._sending.accepted(db, envelope, caravan_delivery)
 
     async def settled(
-        self, db: aiosqlite.Connection, caravan_delivery: int, caravan_state: str, answer: Answer
+        self, db: Transaction, caravan_delivery: int, caravan_state: str, answer: Answer
     ) -> None:
         """The caravan hub settled a push: move the ePhyto's tracking the same way."""
         delivery = await self._store.by_caravan(db, caravan_delivery)
         if delivery is not None:
             await self.pushed(db, delivery, answer, gave_up=caravan_state == "failed")
 
-    async def pushed(self, db: aiosqlite.Connection, delivery: Delivery, answer: Answer, *, gave_up: bool) -> None:
+    async def pushed(self, db: Transaction, delivery: Delivery, answer: Answer, *, gave_up: bool) -> None:
         event = push_event(answer, gave_up=gave_up)
         state = None if event is None else advance(delivery.state, event)
         if state is not None:

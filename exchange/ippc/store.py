@@ -4,7 +4,7 @@ One row per delivery: the Hub header, the content, how it reaches the importer (
 pulled, fixed when it is accepted), its tracking state, what the hub found about the content's own
 signature, the delivery it is a forwarded copy of (if any), and the id of the caravan hub's delivery row
 that carries it to the importer's node, so that one delivery is never tracked twice.
-Writers take the aiosqlite connection of a transaction the caller holds, so a Hub state change commits
+Writers take the `Transaction` the caller holds, so a Hub state change commits
 together with whatever caused it.
 """
 
@@ -14,11 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-import aiosqlite
-
 from exchange.clock import utc
 from exchange.ippc.entities import EnvelopeHeader, Forwarding, HubEnvelope, Receive, Signature, TrackingInfo
-from exchange.store import Database
+from exchange.store import Database, Row, Transaction
 
 __all__ = ["SCHEMA", "Delivery", "IppcStore", "stamp"]
 
@@ -92,7 +90,7 @@ class IppcStore:
 
     async def insert(
         self,
-        db: aiosqlite.Connection,
+        db: Transaction,
         header: EnvelopeHeader,
         content: str | None,
         *,
@@ -120,12 +118,12 @@ class IppcStore:
         await db.execute("UPDATE ippc_deliveries SET number = ? WHERE id = ?", (number, key))
         return _delivery(await _one(db, "SELECT * FROM ippc_deliveries WHERE id = ?", (key,)))
 
-    async def link(self, db: aiosqlite.Connection, key: int, caravan_delivery: int) -> None:
+    async def link(self, db: Transaction, key: int, caravan_delivery: int) -> None:
         """Record the caravan delivery row that carries this delivery to its importer's node."""
         await db.execute("UPDATE ippc_deliveries SET caravan_delivery = ? WHERE id = ?", (caravan_delivery, key))
 
     async def settle(
-        self, db: aiosqlite.Connection, key: int, state: TrackingInfo, error: str | None, at: datetime,
+        self, db: Transaction, key: int, state: TrackingInfo, error: str | None, at: datetime,
         *, attempts: int | None = None,
     ) -> None:
         final = state is not TrackingInfo.PENDING_DELIVERY
@@ -135,11 +133,11 @@ class IppcStore:
             (state.value, error, stamp(at) if final else None, attempts, key),
         )
 
-    async def by_caravan(self, db: aiosqlite.Connection, caravan_delivery: int) -> Delivery | None:
+    async def by_caravan(self, db: Transaction, caravan_delivery: int) -> Delivery | None:
         row = await _one(db, "SELECT * FROM ippc_deliveries WHERE caravan_delivery = ?", (caravan_delivery,))
         return None if row is None else _delivery(row)
 
-    async def locked(self, db: aiosqlite.Connection, number: str) -> Delivery | None:
+    async def locked(self, db: Transaction, number: str) -> Delivery | None:
         row = await _one(db, "SELECT * FROM ippc_deliveries WHERE number = ?", (number.strip(),))
         return None if row is None else _delivery(row)
 
@@ -149,14 +147,13 @@ class IppcStore:
         row = await self._db.fetch_one("SELECT * FROM ippc_deliveries WHERE number = ?", (number.strip(),))
         return None if row is None else await self.with_forwardings(_delivery(row))
 
-    async def with_forwardings(self, delivery: Delivery, db: aiosqlite.Connection | None = None) -> Delivery:
+    async def with_forwardings(self, delivery: Delivery, db: Transaction | None = None) -> Delivery:
         """The delivery with its forwarded copies (code and delivery number) in its header's Forwardings."""
         query = "SELECT recipient, number FROM ippc_deliveries WHERE forwarded_from = ? ORDER BY id"
         if db is None:
             rows = await self._db.fetch_all(query, (delivery.key,))
         else:
-            async with db.execute(query, (delivery.key,)) as cursor:
-                rows = list(await cursor.fetchall())
+            rows = await db.fetch_all(query, (delivery.key,))
         if not rows:
             return delivery
         forwardings = tuple(Forwarding(row["recipient"], row["number"]) for row in rows)
@@ -202,12 +199,11 @@ class IppcStore:
             )
 
 
-async def _one(db: aiosqlite.Connection, sql: str, parameters: tuple[object, ...]) -> aiosqlite.Row | None:
-    async with db.execute(sql, parameters) as cursor:
-        return await cursor.fetchone()
+async def _one(db: Transaction, sql: str, parameters: tuple[object, ...]) -> Row | None:
+    return await db.fetch_one(sql, parameters)
 
 
-def _delivery(row: aiosqlite.Row) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     header = EnvelopeHeader(
         sender=row["sender"],
         recipient=row["recipient"],
