@@ -9,7 +9,7 @@ OUT ?= out/pilot
 BENCH_MOVEMENTS ?= 10 40 100
 CORRIDOR_MOVEMENTS ?= 100 1000 10000
 
-.PHONY: run test bench bench-corridor install clean compose-test constraints
+.PHONY: run test bench bench-corridor install clean compose-test constraints bindings
 
 run: $(STAMP)
 	$(BIN)/caravan run scenarios/aze-geo-uzb-transit.yaml --out $(OUT)
@@ -40,11 +40,17 @@ $(STAMP): $(VENV)/bin/python pyproject.toml constraints.txt
 compose-test:
 	scripts/compose-test.sh
 
+# The CATS data bindings (nodes/customs/p5/, committed) from schemas/cats/*.xsd, after a schema change.
+# xsdata's generator is needed only here; at run time caravan needs xsdata's core alone.
+bindings: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bindings]'
+	scripts/generate-bindings.sh nodes/customs/p5
+
 # After a dependency change in pyproject.toml: resolve afresh in a throwaway venv and pin what it installed.
 constraints:
 	rm -rf .venv-constraints
 	$(PYTHON) -m venv .venv-constraints || python3 -m venv .venv-constraints
-	.venv-constraints/bin/python -m pip install --quiet '.[test]'
+	.venv-constraints/bin/python -m pip install --quiet '.[test,bindings]'
 	{ grep '^#' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable | grep -iv '^caravan'; } \
 		> constraints.txt.new
 	mv constraints.txt.new constraints.txt
