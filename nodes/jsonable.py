@@ -47,13 +47,15 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 def from_jsonable(kind: Any, data: Any) -> Any:
     """Rebuild a value of type `kind` from what `to_jsonable` produced."""
+    if data is None:  # an optional value, or a required one a partial record leaves out (a P5 binding's group)
+        return None
     origin = typing.get_origin(kind)
     arguments = typing.get_args(kind)
     if origin in (typing.Union, types.UnionType):
         options = [option for option in arguments if option is not type(None)]
         if len(options) != 1:
             raise TypeError(f"only optional unions can be read back, not {kind}")
-        return None if data is None else from_jsonable(options[0], data)
+        return from_jsonable(options[0], data)
     if origin is tuple:
         return tuple(from_jsonable(arguments[0], item) for item in data)
     if origin in (dict, Mapping):

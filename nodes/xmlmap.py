@@ -38,6 +38,7 @@ __all__ = [
     "Part",
     "Struct",
     "enum_kind",
+    "mapped_paths",
     "read",
     "write",
 ]
@@ -198,3 +199,26 @@ def read(element: etree._Element, struct: Struct, namespace: str = "", **known: 
                 for found in element.findall(_find_path(field.path, namespace))
             )
     return struct.cls(**values)
+
+
+def mapped_paths(struct: Struct, prefix: str = "") -> frozenset[str]:
+    """The element paths (below the element `struct` is read from) whose text the table maps.
+
+    A document with a data element outside them holds more than the dataclass: its reader can tell, and
+    keep the rest some other way, rather than drop it unseen."""
+    found: set[str] = set()
+    for field in struct.fields:
+        path = "/".join(step for step in (prefix, field.path) if step)
+        if isinstance(field, (Leaf, Fixed)):
+            found.add(path)
+        elif isinstance(field, Part):
+            found |= mapped_paths(field.struct, path)
+        else:
+            if field.numbered:
+                found.add(f"{path}/sequenceNumber")
+            item = field.item
+            if isinstance(item, Leaf):
+                found.add("/".join(step for step in (path, item.path) if step))
+            else:
+                found |= mapped_paths(item, path)
+    return frozenset(found)

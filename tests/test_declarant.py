@@ -8,8 +8,11 @@ messages go to customs the way scripted declarations do, and customs' answers co
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import re
 import shutil
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -360,22 +363,72 @@ async def test_every_answer_a_trader_gets_is_valid_against_the_official_p5_schem
 # -- the scenario step and the command line ---------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def scenario_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
+    """The P5 trader scenario run once for the tests below: its exit code, what it printed, its directory."""
+    out = tmp_path_factory.mktemp("p5-trader") / "run"
+    capture = out.parent / "stdout.txt"
+    with capture.open("w") as stream, contextlib.redirect_stdout(stream):
+        code = main(["run", str(SCENARIO), "--out", str(out)])
+    return code, capture.read_text(), out
+
+
+def _documents(out: Path) -> dict[str, etree._Element]:
+    return {path.name: etree.parse(str(path)).getroot()
+            for path in sorted((out / "messages").glob("*.xml")) if not path.name.endswith(".envelope.xml")}
+
+
 def test_caravan_validate_then_the_scenario_step_lodges_the_file_and_the_answers_are_in_messages(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    scenario_run: tuple[int, str, Path]
 ) -> None:
     for sample in sorted(SAMPLES.glob("*.xml")):
         assert main(["validate", str(sample)]) == 0
-    out = tmp_path / "run"
-    assert main(["run", str(SCENARIO), "--out", str(out)]) == 0, capsys.readouterr().out
-    names = sorted(path.name for path in (out / "messages").glob("*.xml"))
-    lodged = [name for name in names if "-CC015C-" in name]
-    documents = {name: etree.parse(str(out / "messages" / name)).getroot() for name in names}
+    code, stdout, out = scenario_run
+    assert code == 0, stdout
+    documents = _documents(out)
+    lodged = [name for name in documents if "-CC015C-" in name]
     by_lrn = {documents[name].findtext("TransitOperation/LRN"): name for name in lodged}
     silk_road = documents[by_lrn["UZ26SRTP5000001"]]
     assert silk_road.findtext("Consignment/LocationOfGoods/authorisationNumber") == "UZACT301234567001"
     answered = {(etree.QName(root).localname, root.findtext("TransitOperation/LRN"))
                 for root in documents.values()}
     assert {("CC928C", "UZ26SRTP5000001"), ("CC028C", "UZ26SRTP5000001"), ("CC056C", "UZ26SRTP5000002")} <= answered
+
+
+_TRAVELLING_GROUPS = (
+    "Authorisation/referenceNumber",
+    "Consignment/LocationOfGoods/authorisationNumber",
+    "Consignment/DepartureTransportMeans/identificationNumber",
+    "Consignment/PlaceOfLoading/UNLocode",
+    "Consignment/TransportEquipment/GoodsReference/declarationGoodsItemNumber",
+    "Consignment/HouseConsignment/AdditionalSupplyChainActor/identificationNumber",
+    "Consignment/HouseConsignment/TransportDocument/referenceNumber",
+)
+"""Groups of the trader's CC015C (scenarios/samples/p5/uz-cc015c-silk-road.xml) that no named field of the
+domain's Declaration holds: only the P5 binding carries them on."""
+
+
+def test_the_groups_a_trader_lodges_reach_the_release_and_the_records_of_transit_and_destination(
+    scenario_run: tuple[int, str, Path]
+) -> None:
+    code, stdout, out = scenario_run
+    assert code == 0, stdout
+    documents = _documents(out)
+    movement = {name: root for name, root in documents.items()
+                if root.findtext("TransitOperation/LRN") == "UZ26SRTP5000001"}
+    lodged = next(root for name, root in movement.items() if "-CC015C-" in name)
+    stated = {path: lodged.findtext(path) for path in _TRAVELLING_GROUPS}
+    assert None not in stated.values()
+    later = {name: root for name, root in movement.items() if name.split("-")[1] in ("CC029C", "CD050C", "CD001C")}
+    assert {name.split("-")[1] for name in later} == {"CC029C", "CD050C", "CD001C"}
+    for name, root in later.items():
+        assert {path: root.findtext(path) for path in _TRAVELLING_GROUPS} == stated, name
+    # the office of transit keeps them in its movement record (durable storage), not only in the message
+    with sqlite3.connect(out / "db" / "az.sqlite") as database:
+        rows = database.execute("SELECT data FROM records WHERE family = 'cats' AND kind = 'transit'").fetchall()
+    kept = [json.loads(data)["declaration"] for (data,) in rows]
+    silk_road = next(declaration for declaration in kept if declaration["lrn"] == "UZ26SRTP5000001")
+    assert silk_road["p5"]["consignment"]["location_of_goods"]["authorisation_number"] == "UZACT301234567001"
 
 
 def test_a_submit_step_naming_a_missing_file_or_another_nodes_trader_is_refused_by_the_check(

@@ -15,20 +15,27 @@ The XML is NCTS P5 (51.8.6) as written: names, order and cardinalities of `schem
 the official schemas. Where P5 requires data the domain classes do not hold yet (a flag caravan never
 sets, the acceptance date of a release), `_COMPLETE` fills it in before writing and `_FROM_HEADER` gives
 back on reading what P5 does not carry; both say what they assume.
+
+A declaration carries more P5 groups than its named fields (a trader's LocationOfGoods, transport means,
+parties...): reading one whose document has data elements the tables do not map keeps the whole of it as
+the generated binding (`Declaration.p5`, `nodes.customs.binding`), and writing a message that carries such
+a declaration completes what the tables wrote with every group of it that the message's schema has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, time, timezone
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from lxml import etree
 
 from exchange.clock import utc
 from exchange.errors import DocumentError
+from nodes.customs.binding import bind, carry, complete, render
 from nodes.customs.model import (
     AAR,
     ATR,
@@ -83,7 +90,8 @@ from nodes.customs.model import (
     UnloadingRemarks,
     WriteOffNotification,
 )
-from nodes.xmlmap import DATE, DECIMAL, INT, Each, Fixed, Kind, Leaf, Part, Struct, read, write
+from nodes.customs.p5 import CC015CType
+from nodes.xmlmap import DATE, DECIMAL, INT, Each, Fixed, Kind, Leaf, Part, Struct, mapped_paths, read, write
 
 __all__ = ["NCTS_NS", "PHASE_ID", "correlation", "decode", "encode", "summary"]
 
@@ -748,7 +756,8 @@ def _order_transit_operation(root: etree._Element) -> None:
 
 
 def encode(message: CatsMessage) -> etree._Element:
-    """Build the NCTS XML of `message`: a `ncts:<code>` root with PhaseID, header, then the message data."""
+    """Build the NCTS XML of `message`: a `ncts:<code>` root with PhaseID, header, then the message data,
+    and every group of its declaration's P5 binding that the tables do not write."""
     root = etree.Element(f"{{{NCTS_NS}}}{message.code}", nsmap={"ncts": NCTS_NS})
     root.set("PhaseID", PHASE_ID)
     write(root, message.header, _HEADER)
@@ -757,7 +766,10 @@ def encode(message: CatsMessage) -> etree._Element:
     root.find("messageIdentification").addnext(message_type)
     message = _COMPLETE.get(message.code, lambda same: same)(message)
     write(root, message, _MESSAGES[message.code])
-    if hasattr(message, "declaration"):
+    declaration: Declaration | None = getattr(message, "declaration", None)
+    if declaration is not None and declaration.p5 is not None:
+        return render(complete(bind(root), declaration.p5))  # the binding writes P5's order
+    if declaration is not None:
         _order_transit_operation(root)
     return root
 
@@ -771,7 +783,35 @@ def decode(root: etree._Element) -> CatsMessage:
     header = read(root, _HEADER)
     known = _FROM_HEADER.get(name.localname, lambda _: {})(header)
     message = read(root, struct, header=header, **known)
+    declaration: Declaration | None = getattr(message, "declaration", None)
+    if declaration is not None and _holds_unmapped_data(root, name.localname):
+        message = replace(message, declaration=replace(declaration, p5=carry(bind(root), CC015CType)))
     return _READ_BACK.get(name.localname, lambda same: same)(message)
+
+
+@cache
+def _mapped_paths(code: str) -> frozenset[str]:
+    return mapped_paths(_HEADER) | {"messageType"} | mapped_paths(_MESSAGES[code])
+
+
+def _holds_unmapped_data(root: etree._Element, code: str) -> bool:
+    """Whether the document has a data element the tables of its message do not read: binding it costs a
+    walk of the tree, so only a declaration richer than its named fields is bound."""
+    mapped = _mapped_paths(code)
+    return any(path not in mapped for path in _data_paths(root))
+
+
+def _data_paths(element: etree._Element, prefix: str = "") -> Iterator[str]:
+    """The paths of the data (leaf) elements under `element`; elements in a namespace (a ds:Signature) are
+    no CATS data, comments and processing instructions none at all."""
+    for child in element:
+        if not isinstance(child.tag, str) or child.tag.startswith("{"):
+            continue
+        path = f"{prefix}{child.tag}"
+        if len(child):
+            yield from _data_paths(child, f"{path}/")
+        else:
+            yield path
 
 
 def correlation(message: CatsMessage) -> str:

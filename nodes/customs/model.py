@@ -4,7 +4,8 @@ Names follow the NCTS Phase 5 data groups (reference/transit.md §1.7) so that a
 can find each field: `Declaration` is the TRANSIT OPERATION plus the groups of CC015C, `Header` is the
 MESSAGE group, and each message class carries the code it is sent as. The codec
 (`nodes.customs.codec`) turns these into XML that validates against `schemas/cats/` and back; the
-office agencies only ever see these classes.
+office agencies only ever see these classes. What a declaration holds beyond the named fields the state
+machines decide on travels with it as the generated P5 binding (`Declaration.p5`, nodes/customs/p5/).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+
+from nodes.customs.p5 import CC015CType
 
 __all__ = [
     "AAR",
@@ -200,6 +203,12 @@ class Declaration:
     office of destination. The office of departure sets it at release, so it is None in a CC015C and
     given in the CC029C, CD050C and CD001C that follow; a movement with no arrival advice by then goes
     to enquiry (CC140C).
+
+    `p5` is the whole declaration as it was lodged (or, at an office of transit or destination, as the
+    record it received carries it), bound to the generated CC015C class, when it holds more than the named
+    fields: a trader's LocationOfGoods, DepartureTransportMeans, Authorisation, house-consignment parties...
+    The codec writes each of its groups into every later message whose schema has that group; the named
+    fields, which the offices decide on, win where both state a value.
     """
 
     lrn: str
@@ -215,6 +224,7 @@ class Declaration:
     limit_date: date | None = None
     reduced_dataset_indicator: bool = False  # P5 reducedDatasetIndicator
     binding_itinerary: bool = False  # P5 bindingItinerary: the countries of routing must be kept to
+    p5: CC015CType | None = None
 
 
 @dataclass(frozen=True)
