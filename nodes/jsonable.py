@@ -11,9 +11,10 @@ Decimal (as a string, so no float rounding), datetime and date (ISO 8601), str/i
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -41,8 +42,45 @@ def to_jsonable(value: Any) -> Any:
 
 
 @cache
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _field_type(cls: type, name: str) -> Any:
+    """The type of field `name` of dataclass `cls`, its annotation evaluated where it was written, on first use.
+
+    Per field rather than per class (`typing.get_type_hints`), so that a name its module provides on demand
+    (a module `__getattr__`, PEP 562: nodes.customs.model and the generated P5 bindings) is imported only when
+    a record holds a value of that field, never because the record's class has one."""
+    owner = next(base for base in cls.__mro__ if name in vars(base).get("__annotations__", {}))
+    annotation = owner.__annotations__[name]
+    if not isinstance(annotation, str):  # a module without `from __future__ import annotations`
+        return annotation
+    module = sys.modules[owner.__module__]
+    return eval(annotation, vars(module), _OnDemand(module))  # what typing.get_type_hints does per field
+
+
+def _read_field(cls: type, name: str, data: Any) -> Any:
+    """A field's value read back; an absent value (None) never needs, so never resolves, the field's type."""
+    return None if data is None else from_jsonable(_field_type(cls, name), data)
+
+
+class _OnDemand(Mapping[str, Any]):
+    """The names `module` provides through its `__getattr__` only, as the local names of an annotation's
+    evaluation: eval looks here first, and anything else falls through to the module's own globals."""
+
+    def __init__(self, module: types.ModuleType) -> None:
+        self._module = module
+
+    def __getitem__(self, name: str) -> Any:
+        if name in vars(self._module):
+            raise KeyError(name)
+        try:
+            return getattr(self._module, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 def from_jsonable(kind: Any, data: Any) -> Any:
@@ -61,8 +99,7 @@ def from_jsonable(kind: Any, data: Any) -> Any:
     if origin in (dict, Mapping):
         return {key: from_jsonable(arguments[1], item) for key, item in data.items()}
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        hints = _field_types(kind)
-        return kind(**{name: from_jsonable(hints[name], item) for name, item in data.items()})
+        return kind(**{name: _read_field(kind, name, item) for name, item in data.items()})
     if isinstance(kind, type) and issubclass(kind, Enum):
         return kind(data)
     if kind is Decimal:

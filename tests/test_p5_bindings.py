@@ -45,6 +45,50 @@ def test_every_cats_schema_has_its_generated_message_class() -> None:
     assert all(f"{code}Type" in dir(p5) for code in codes)
 
 
+# -- loaded on demand: a process that never binds never imports the 228 generated classes ---------------------
+
+_LOADED = """
+import json, sys
+bindings = ("nodes.customs.p5", "nodes.customs.binding", "xsdata")
+print(json.dumps(sorted(name for name in sys.modules if name.startswith(bindings))))
+"""
+
+_NEVER_BINDS = """
+import exchange.cli, exchange.hub, exchange.runner, nodes.launch, nodes.node
+from nodes.customs.codec import decode, encode
+from nodes.customs.model import Declaration
+from nodes.jsonable import from_jsonable, to_jsonable
+from tests import cats_samples
+
+release = decode(encode(cats_samples.release_for_transit()))
+assert from_jsonable(Declaration, to_jsonable(release.declaration)) == release.declaration
+""" + _LOADED
+
+_BINDS = """
+from lxml import etree
+from nodes.customs.codec import decode
+
+decode(etree.parse("tests/data/p5/cc015c-hmrc-style.xml").getroot())
+""" + _LOADED
+
+
+def _modules_loaded_by(program: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_process_whose_declarations_its_named_fields_hold_never_imports_the_bindings() -> None:
+    """The hub, a node and the runner start, and a pilot release is encoded, decoded and kept as a record,
+    without loading the bindings (they cost a process 0.3 s of start-up, over a second on a loaded machine)."""
+    assert _modules_loaded_by(_NEVER_BINDS) == []
+
+
+def test_the_first_declaration_richer_than_its_named_fields_loads_the_bindings() -> None:
+    loaded = _modules_loaded_by(_BINDS)
+    assert {"nodes.customs.p5", "nodes.customs.p5.cc015c", "nodes.customs.binding", "xsdata"} <= set(loaded)
+
+
 # -- a declaration through the codec: named fields for the offices, every other P5 group kept beside them ------
 
 FIXTURES = ROOT / "tests" / "data" / "p5"

@@ -20,6 +20,8 @@ A declaration carries more P5 groups than its named fields (a trader's LocationO
 parties...): reading one whose document has data elements the tables do not map keeps the whole of it as
 the generated binding (`Declaration.p5`, `nodes.customs.binding`), and writing a message that carries such
 a declaration completes what the tables wrote with every group of it that the message's schema has.
+The bindings are imported by the first message that needs them: 228 generated classes cost a process a
+noticeable share of its start-up, and most processes (the hub, a run of the pilot) never bind at all.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from lxml import etree
 
 from exchange.clock import utc
 from exchange.errors import DocumentError
-from nodes.customs.binding import bind, carry, complete, render
 from nodes.customs.model import (
     AAR,
     ATR,
@@ -90,7 +91,6 @@ from nodes.customs.model import (
     UnloadingRemarks,
     WriteOffNotification,
 )
-from nodes.customs.p5 import CC015CType
 from nodes.xmlmap import DATE, DECIMAL, INT, Each, Fixed, Kind, Leaf, Part, Struct, mapped_paths, read, write
 
 __all__ = ["NCTS_NS", "PHASE_ID", "correlation", "decode", "encode", "summary"]
@@ -768,6 +768,8 @@ def encode(message: CatsMessage) -> etree._Element:
     write(root, message, _MESSAGES[message.code])
     declaration: Declaration | None = getattr(message, "declaration", None)
     if declaration is not None and declaration.p5 is not None:
+        from nodes.customs.binding import bind, complete, render
+
         return render(complete(bind(root), declaration.p5))  # the binding writes P5's order
     if declaration is not None:
         _order_transit_operation(root)
@@ -785,6 +787,9 @@ def decode(root: etree._Element) -> CatsMessage:
     message = read(root, struct, header=header, **known)
     declaration: Declaration | None = getattr(message, "declaration", None)
     if declaration is not None and _holds_unmapped_data(root, name.localname):
+        from nodes.customs.binding import bind, carry
+        from nodes.customs.p5 import CC015CType
+
         message = replace(message, declaration=replace(declaration, p5=carry(bind(root), CC015CType)))
     return _READ_BACK.get(name.localname, lambda same: same)(message)
 

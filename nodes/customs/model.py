@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from nodes.customs.p5 import CC015CType
+if TYPE_CHECKING:
+    from nodes.customs.p5 import CC015CType
 
 __all__ = [
     "AAR",
@@ -71,6 +73,17 @@ __all__ = [
     "UnloadingRemarks",
     "WriteOffNotification",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`CC015CType`, the annotation of `Declaration.p5`, imported on first use (PEP 562): the generated bindings
+    cost a process a noticeable share of its start-up, and most never meet a declaration that needs them.
+    `nodes.jsonable` resolves the annotation through here when it reads back a record that holds one."""
+    if name == "CC015CType":
+        from nodes.customs.p5 import CC015CType
+
+        return CC015CType
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
