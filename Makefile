@@ -31,19 +31,20 @@ install: $(STAMP)
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 
-# constraints.txt pins every package at the version the image installs too (Dockerfile)
+# constraints.txt pins every package at the version the image installs too (Dockerfile). The development venv
+# also holds the bindings generator: `make test` regenerates nodes/customs/p5/ and compares it byte for byte.
 $(STAMP): $(VENV)/bin/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bindings]'
 	touch $(STAMP)
 
 compose-test:
 	scripts/compose-test.sh
 
 # The CATS data bindings (nodes/customs/p5/, committed) from schemas/cats/*.xsd, after a schema change.
-# xsdata's generator is needed only here; at run time caravan needs xsdata's core alone.
+# xsdata's generator (the 'bindings' extra) is needed only here and in the test that regenerates them; at run
+# time caravan needs xsdata's core alone (the image installs no extras).
 bindings: $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bindings]'
 	scripts/generate-bindings.sh nodes/customs/p5
 
 # After a dependency change in pyproject.toml: resolve afresh in a throwaway venv and pin what it installed.
