@@ -204,6 +204,11 @@ def test_released_declaration_summary_names_the_time_limit() -> None:
         ({"delivery_date": None, "office_of_destination_actual": None, "text": None}, "not delivered"),
         ({"delivery_date": None, "office_of_destination_actual": None, "text": "Lost"}, "not delivered: Lost"),
         ({"text": None}, "delivered 2026-03-09 at GE000510"),
+        (
+            {"delivery_date": None, "office_of_destination_actual": None, "text": "Never presented",
+             "consignee_actual": cats_samples.CONSIGNEE},
+            "not delivered; consignee (actual) Kolkheti Fresh Trade LLC: Never presented",
+        ),
     ],
 )
 def test_enquiry_answer_optional_data_is_left_out_and_read_back(answer: dict[str, object], expected: str) -> None:

@@ -169,6 +169,24 @@ def test_enquiry_answer_needs_no_enquiry_data_but_the_enquiry_office() -> None:
     assert errors(root)
 
 
+def test_enquiry_answer_may_name_the_holder_in_full_and_the_consignee_who_took_the_goods() -> None:
+    """As HMRC's 51.8.0 CC141C: the holder's name and address beside its number, CONSIGNMENT/CONSIGNEE (ACTUAL)
+    last, its name and address required; CC140C names the holder the same way."""
+    answer = replace(cats_samples.information_about_non_arrived_movement(), consignee_actual=cats_samples.CONSIGNEE)
+    root = encode(answer)
+    holder = root.find("HolderOfTheTransitProcedure")
+    holder.append(etree.fromstring("<name>Samarkand Fruit Export LLC</name>"))
+    holder.append(etree.fromstring("<Address><streetAndNumber>Amir Temur 12</streetAndNumber><city>Samarkand</city>"
+                                   "<country>UZ</country></Address>"))
+    assert errors(root) == []
+    assert root[-1].tag == "Consignment"
+    root.find("Consignment/ConsigneeActual").remove(root.find("Consignment/ConsigneeActual/name"))
+    assert errors(root)
+    request = encode(cats_samples.request_on_non_arrived_movement())
+    request.find("HolderOfTheTransitProcedure").append(etree.fromstring("<name>Samarkand Fruit Export LLC</name>"))
+    assert errors(request) == []
+
+
 def test_signature_may_follow_the_content_but_nothing_else() -> None:
     root = encode(cats_samples.arrival_advice())
     root.append(etree.Element("{http://www.w3.org/2000/09/xmldsig#}Signature"))

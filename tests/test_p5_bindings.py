@@ -45,7 +45,7 @@ def test_every_cats_schema_has_its_generated_message_class() -> None:
     assert all(f"{code}Type" in dir(p5) for code in codes)
 
 
-# -- loaded on demand: a process that never binds never imports the 228 generated classes ---------------------
+# -- loaded on demand: a process that never binds never imports the generated classes ---------------------------
 
 _LOADED = """
 import json, sys

@@ -137,6 +137,57 @@ def test_structure_matches_the_official_schema(code: str, official_model, carava
     assert ours == theirs  # cardinalities and value spaces
 
 
+HMRC_51_8_0_ROOTS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "CC140C": (
+        ("TransitOperation", "TransitOperationType23", True),
+        ("CustomsOfficeOfDeparture", "CustomsOfficeOfDepartureType03", True),
+        ("CustomsOfficeOfEnquiryAtDeparture", "CustomsOfficeOfEnquiryAtDepartureType01", True),
+        ("HolderOfTheTransitProcedure", "HolderOfTheTransitProcedureType20", True),
+    ),
+    "CC141C": (
+        ("TransitOperation", "TransitOperationType43", True),
+        ("CustomsOfficeOfDestinationActual", "CustomsOfficeOfDestinationActualType01", False),
+        ("CustomsOfficeOfEnquiryAtDeparture", "CustomsOfficeOfEnquiryAtDepartureType01", True),
+        ("HolderOfTheTransitProcedure", "HolderOfTheTransitProcedureType19", True),
+        ("Enquiry", "EnquiryType01", False),
+        ("Consignment", "ConsignmentType07", False),
+    ),
+}
+"""The root of HMRC's 51.8.0 CC140C and CC141C (hmrc/transit-movements-validator, conf/xsd/): after the MESSAGE
+group, each data group by name, type and whether it is required. The official 51.8.6 set dropped these two
+message schemas but kept the types they are built of (its ctypes.xsd lists CC140C and CC141C among their users),
+so the oracle rebuilds the two messages from those types."""
+
+
+@pytest.fixture(scope="module")
+def hmrc_enquiry_model(tmp_path_factory: pytest.TempPathFactory) -> xmlschema.XMLSchema11:
+    roots = []
+    for code, groups in HMRC_51_8_0_ROOTS.items():
+        elements = "".join(f'<xs:element name="{name}" type="{kind}" minOccurs="{int(required)}"/>'
+                           for name, kind, required in groups)
+        roots.append(f'<xs:element name="{code}" type="{code}Type"/><xs:complexType name="{code}Type"><xs:sequence>'
+                     f'<xs:group ref="MESSAGE"/>{elements}</xs:sequence>'
+                     f'<xs:attribute name="PhaseID" type="phaseIDtype"/></xs:complexType>')
+    wrapper = tmp_path_factory.mktemp("p5-enquiry") / "enquiry.xsd"
+    wrapper.write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns="http://ncts.dgtaxud.ec" '
+        'targetNamespace="http://ncts.dgtaxud.ec" elementFormDefault="unqualified">'
+        f'<xs:include schemaLocation="{(OFFICIAL / "ctypes.xsd").as_uri()}"/>'
+        f'<xs:include schemaLocation="{(OFFICIAL / "htypes.xsd").as_uri()}"/>{"".join(roots)}</xs:schema>'
+    )
+    return xmlschema.XMLSchema11(str(wrapper))
+
+
+@pytest.mark.parametrize("code", sorted(HMRC_51_8_0_ROOTS))
+def test_enquiry_messages_match_hmrc_51_8_0_over_the_official_types(code: str, hmrc_enquiry_model) -> None:
+    """CC140C and CC141C as HMRC publish them: the holder's full identity, CC141C's CONSIGNMENT (ACTUAL)."""
+    caravans = xmlschema.XMLSchema10(str(CATS / f"{code.lower()}.xsd"))
+    theirs = _paths(hmrc_enquiry_model.elements[code], f"/{code}")
+    ours = _paths(caravans.elements[code], f"/{code}")
+    assert [row[0] for row in ours] == [row[0] for row in theirs]  # names and order
+    assert ours == theirs  # cardinalities and value spaces
+
+
 def test_cc015c_has_all_313_element_paths(official_model, caravan_model) -> None:
     assert len(_paths(caravan_model.elements["CC015C"], "/CC015C")) == 313
 

@@ -12,7 +12,8 @@ planned for control, so a trader's declaration with M1's LRN gets a control deci
 2. arrivals at ge: the released one arrives at an authorised consignee (CC007C → CC043C), who sends its
    unloading remarks (CC044C → CC025C; the holder gets the write-off, CC045C);
 3. the clock passes the time limit of the presented one, which never arrives: the holder gets the enquiry
-   (CC140C) and answers through the API that the goods were not delivered (CC141C → CC035C).
+   (CC140C) and answers through the API that the goods were not delivered (CC141C → CC035C), as HMRC's 51.8.0
+   CC141C allows: naming itself in full (EORI, name, address) and the consignee who actually took the goods.
 
 The official P5 schemas (../shared/reference/ncts-p5-xsd/, 51.8.6) are the oracle where they are present; the
 checks against them skip, saying so, where they are absent. That set has no CC140C or CC141C: HMRC's 51.8.6
@@ -169,6 +170,13 @@ async def _round_trip(workdir: Path) -> RoundTrip:
             "preparationDateAndTime": "2026-03-11T09:00:00", "TransitOperation/MRN": presented_mrn,
             "CustomsOfficeOfEnquiryAtDeparture/referenceNumber": "UZ000100",
             "HolderOfTheTransitProcedure/identificationNumber": HOLDER,
+            "HolderOfTheTransitProcedure/name": "Silk Road Textiles LLC",
+            "HolderOfTheTransitProcedure/Address/streetAndNumber": "12 Amir Temur Avenue",
+            "HolderOfTheTransitProcedure/Address/postcode": "100000",
+            "HolderOfTheTransitProcedure/Address/city": "Tashkent",
+            "HolderOfTheTransitProcedure/Address/country": "UZ",
+            "Consignment/ConsigneeActual/identificationNumber": CONSIGNEE,
+            "Consignment/ConsigneeActual/name": "Black Sea Logistics LLC",
         }))
         await trader.answers(HOLDER, "uz", pre_lodged, "departures", {"CC035C"})
     return trip
@@ -195,6 +203,25 @@ def test_each_trader_message_gets_the_answers_p5_gives(trip: RoundTrip) -> None:
     assert trip.answers["CC009C"][0].findtext("Invalidation/decision") == "1"
     assert trip.answers["CC035C"][0].findtext("TransitOperation/MRN") == trip.sent["CC141C"][0].findtext(
         "TransitOperation/MRN")
+
+
+def test_an_enquiry_answer_naming_the_holder_in_full_and_the_actual_consignee_gets_a_valid_recovery_notice(
+    trip: RoundTrip,
+) -> None:
+    """The CC141C as a national system writes it (HMRC's 51.8.0 groups) is taken, and the office of departure
+    answers with a P5-valid CC035C whose text carries what the holder said, the actual consignee included."""
+    [answer] = trip.sent["CC141C"]
+    assert answer.findtext("HolderOfTheTransitProcedure/name") == "Silk Road Textiles LLC"
+    assert answer.findtext("HolderOfTheTransitProcedure/Address/city") == "Tashkent"
+    assert answer.findtext("Consignment/ConsigneeActual/identificationNumber") == CONSIGNEE
+    [recovery] = trip.answers["CC035C"]
+    assert recovery.findtext("TransitOperation/MRN") == answer.findtext("TransitOperation/MRN")
+    assert recovery.findtext("HolderOfTheTransitProcedure/identificationNumber") == HOLDER
+    assert "not delivered; consignee (actual) Black Sea Logistics LLC: The goods were handed to the consignee" in (
+        recovery.findtext("RecoveryNotification/recoveryNotificationText"))
+    assert [issue for issue in validate(recovery) if issue.level == "SEVERE"] == []
+    if OFFICIAL.is_dir():  # reference material beside the project
+        assert official_errors(recovery) == []
 
 
 def test_every_message_of_the_round_trip_is_valid_against_caravans_schema(trip: RoundTrip) -> None:

@@ -107,9 +107,9 @@ SENT: Mapping[str, Sent] = {
 
 CARAVAN_DESIGNED = frozenset({"CC140C", "CC141C"})
 """CC messages the official 51.8.6 set beside the project has no schema for. P5 has them (IE140/IE141, and
-HMRC published their 51.8.0 schemas in hmrc/transit-movements-validator `conf/xsd/`): caravan's schemas carry
-the same data groups, but no oracle checks them, and CC141C's is stricter: no optional CONSIGNMENT (CONSIGNEE
-(ACTUAL)), and the holder by identification number only."""
+HMRC published their 51.8.0 schemas in hmrc/transit-movements-validator `conf/xsd/`): caravan's schemas follow
+those in names, order and cardinalities (the holder's full identity, CC141C's optional CONSIGNMENT (CONSIGNEE
+(ACTUAL))), checked against that structure over the official 51.8.6 types (tests/test_p5_oracle.py)."""
 
 _PRESENTATION_DAYS = CustomsConfig(country="ZZ", offices=()).presentation_period.days
 
@@ -193,9 +193,9 @@ def _lines() -> Iterator[str]:
            "offices' transition tables (`nodes/customs/tables.py`), the refusal table and the Schematron rules; "
            "a test keeps it in sync. `CC` messages pass between a trader and customs and follow NCTS P5 51.8.6 "
            f"(`schemas/cats/`), except {', '.join(sorted(CARAVAN_DESIGNED))}, which that schema set lacks: "
-           "caravan's schemas carry the data groups of P5's (HMRC's 51.8.0 set has them), CC141C's stricter (no "
-           "optional CONSIGNMENT, the holder by identification number only); `CD` messages pass between "
-           "administrations and are caravan's design in the P5 style.")
+           "caravan's schemas follow HMRC's 51.8.0 ones (names, order, cardinalities: the holder's full identity, "
+           "CC141C's optional CONSIGNMENT with the consignee who actually took the goods); `CD` messages pass "
+           "between administrations and are caravan's design in the P5 style.")
     yield ""
     yield "## Messages"
     yield ""

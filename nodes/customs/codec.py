@@ -20,7 +20,7 @@ A declaration carries more P5 groups than its named fields (a trader's LocationO
 parties...): reading one whose document has data elements the tables do not map keeps the whole of it as
 the generated binding (`Declaration.p5`, `nodes.customs.binding`), and writing a message that carries such
 a declaration completes what the tables wrote with every group of it that the message's schema has.
-The bindings are imported by the first message that needs them: 228 generated classes cost a process a
+The bindings are imported by the first message that needs them: the generated classes cost a process a
 noticeable share of its start-up, and most processes (the hub, a run of the pilot) never bind at all.
 """
 
@@ -543,6 +543,7 @@ _MESSAGES: dict[str, Struct] = {
                 _HOLDER_ID,
                 Leaf("Enquiry/TC11DeliveryDate", "delivery_date", DATE),
                 Leaf("Enquiry/text", "text"),
+                Part("Consignment/ConsigneeActual", "consignee_actual", _TRADER),
             ),
         ),
         Struct(

@@ -549,6 +549,10 @@ class InformationAboutNonArrivedMovement:
 
     As in P5, the goods count as delivered when the holder gives the date on its proof of delivery
     (Enquiry/TC11DeliveryDate) and the office where they were presented; without a date they were not.
+    `consignee_actual` (CONSIGNMENT/CONSIGNEE (ACTUAL)) is who actually took the goods, where the holder knows:
+    goods handed to a consignee but never presented at an office are still not delivered, and the office of
+    departure records whom the holder names. The holder may name itself in full (name, address) as well as by
+    its identification number; `holder` is that number, which the office matches against the declaration.
     """
 
     header: Header
@@ -558,6 +562,7 @@ class InformationAboutNonArrivedMovement:
     holder: str
     delivery_date: date | None  # TC11DeliveryDate
     text: str | None
+    consignee_actual: Trader | None = None  # identification number optional here, name and address required
     code = "CC141C"
 
     @property
@@ -570,6 +575,8 @@ class InformationAboutNonArrivedMovement:
         said = "not delivered"
         if self.delivered:
             said = f"delivered {self.delivery_date} at {self.office_of_destination_actual}"
+        if self.consignee_actual is not None:
+            said += f"; consignee (actual) {self.consignee_actual.name}"
         return f"{said}: {self.text}" if self.text else said
 
 

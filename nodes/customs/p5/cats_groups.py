@@ -1090,6 +1090,28 @@ class EndorsementCC182CType:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EnquiryCC141CType:
+    tc11_delivery_date: None | str = field(
+        default=None,
+        metadata={
+            "name": "TC11DeliveryDate",
+            "type": "Element",
+            "namespace": "",
+            "pattern": r"\d{4}-\d{2}-\d{2}",
+        },
+    )
+    text: None | str = field(
+        default=None,
+        metadata={
+            "type": "Element",
+            "namespace": "",
+            "max_length": 512,
+            "pattern": r"\P{Z}(.*\P{Z})?",
+        },
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class GNSSType:
     latitude: str = field(
         metadata={
@@ -3071,6 +3093,35 @@ class CommodityCC044CType:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConsigneeActualCC141CType:
+    identification_number: None | str = field(
+        default=None,
+        metadata={
+            "name": "identificationNumber",
+            "type": "Element",
+            "namespace": "",
+            "max_length": 17,
+            "pattern": r"\P{Z}(.*\P{Z})?",
+        },
+    )
+    name: str = field(
+        metadata={
+            "type": "Element",
+            "namespace": "",
+            "max_length": 70,
+            "pattern": r"\P{Z}(.*\P{Z})?",
+        }
+    )
+    address: AddressCC015CType = field(
+        metadata={
+            "name": "Address",
+            "type": "Element",
+            "namespace": "",
+        }
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class ConsigneeCC015CType:
     identification_number: None | str = field(
         default=None,
@@ -4912,6 +4963,17 @@ class UnloadingRemarkType:
             "max_length": 512,
             "pattern": r"\P{Z}(.*\P{Z})?",
         },
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsignmentCC141CType:
+    consignee_actual: ConsigneeActualCC141CType = field(
+        metadata={
+            "name": "ConsigneeActual",
+            "type": "Element",
+            "namespace": "",
+        }
     )
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from nodes.customs.p5.cats_groups import (
     CustomsOfficeType,
-    EconomicOperatorCC029CType,
+    HolderOfTheTransitProcedureCC928CType,
 )
 from nodes.customs.p5.cats_types import (
     MessageTypeType,
@@ -86,7 +86,7 @@ class CC140CType:
             "namespace": "",
         }
     )
-    holder_of_the_transit_procedure: EconomicOperatorCC029CType = field(
+    holder_of_the_transit_procedure: HolderOfTheTransitProcedureCC928CType = field(
         metadata={
             "name": "HolderOfTheTransitProcedure",
             "type": "Element",

@@ -5,8 +5,10 @@ from dataclasses import dataclass, field
 
 from nodes.customs.p5.cats_common_domain import MovementType
 from nodes.customs.p5.cats_groups import (
+    ConsignmentCC141CType,
     CustomsOfficeType,
-    EconomicOperatorCC029CType,
+    EnquiryCC141CType,
+    HolderOfTheTransitProcedureCC170CType,
 )
 from nodes.customs.p5.cats_types import (
     MessageTypeType,
@@ -88,17 +90,25 @@ class CC141CType:
             "namespace": "",
         }
     )
-    holder_of_the_transit_procedure: EconomicOperatorCC029CType = field(
+    holder_of_the_transit_procedure: HolderOfTheTransitProcedureCC170CType = field(
         metadata={
             "name": "HolderOfTheTransitProcedure",
             "type": "Element",
             "namespace": "",
         }
     )
-    enquiry: None | CC141CType.Enquiry = field(
+    enquiry: None | EnquiryCC141CType = field(
         default=None,
         metadata={
             "name": "Enquiry",
+            "type": "Element",
+            "namespace": "",
+        },
+    )
+    consignment: None | ConsignmentCC141CType = field(
+        default=None,
+        metadata={
+            "name": "Consignment",
             "type": "Element",
             "namespace": "",
         },
@@ -118,27 +128,6 @@ class CC141CType:
             "type": "Attribute",
         },
     )
-
-    @dataclass(frozen=True, kw_only=True)
-    class Enquiry:
-        tc11_delivery_date: None | str = field(
-            default=None,
-            metadata={
-                "name": "TC11DeliveryDate",
-                "type": "Element",
-                "namespace": "",
-                "pattern": r"\d{4}-\d{2}-\d{2}",
-            },
-        )
-        text: None | str = field(
-            default=None,
-            metadata={
-                "type": "Element",
-                "namespace": "",
-                "max_length": 512,
-                "pattern": r".{1,512}",
-            },
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
