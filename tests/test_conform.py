@@ -12,10 +12,10 @@ import io
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import junitparser
@@ -28,6 +28,7 @@ from exchange.errors import TransportError
 from exchange.health import check_health
 from exchange.tls import DRIVER, TlsIdentity
 from tests.ports import free_ports
+from tests.processes import wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 CARAVAN = [sys.executable, "-m", "exchange.cli"]
@@ -35,7 +36,6 @@ SUITES = ROOT / "scenarios" / "conformance"
 STANDIN = ROOT / "tests" / "standin" / "standin.py"
 DEPARTURE, TRANSIT_DESTINATION = "cats-departure", "cats-transit-destination"
 RUN_LIMIT = 240  # seconds: a conform run that takes longer hangs, which is a failure of its own
-UP_LIMIT = 120  # seconds a system under test gets to come up on a loaded machine
 COMPONENTS = 4  # prepare numbers the hub and up to three nodes from the base port
 
 
@@ -89,11 +89,7 @@ def _running(command: list[str], url: str | None, prepared: Path, log: Path) -> 
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + UP_LIMIT
-        while not _up(url, prepared, log):
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"{url or command} did not come up: {log.read_text()}"
-            time.sleep(0.2)
+        wait_until_ready(partial(_up, url, prepared, log), process, url or " ".join(command), log)
         yield process
     finally:
         process.terminate()

@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import yaml
 
 from exchange.tls import DRIVER, TlsIdentity
 from tests.ports import free_ports
+from tests.processes import answers, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 CARAVAN = str(Path(sys.executable).with_name("caravan"))
@@ -95,13 +97,6 @@ def _get(url: str, context: ssl.SSLContext) -> dict[str, Any] | None:
         return None
 
 
-def _wait_up(url: str, context: ssl.SSLContext) -> None:
-    deadline = time.monotonic() + 30
-    while _get(f"{url}/status", context) is None:
-        assert time.monotonic() < deadline, f"{url} did not come up"
-        time.sleep(0.1)
-
-
 def _rows(database: Path, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(database) as connection:
         return connection.execute(sql).fetchall()
@@ -125,8 +120,9 @@ def test_killing_hub_and_nodes_mid_run_loses_nothing_and_applies_nothing_twice(t
     driver = None
     killed: list[str] = []
     try:
-        for name in processes:
-            _wait_up(urls[name], context)
+        for name, process in processes.items():
+            wait_until_ready(partial(answers, f"{urls[name]}/status", context), process, f"{name} at {urls[name]}",
+                             tmp_path / f"{name}.log")
         with (tmp_path / "driver.log").open("wb") as log:
             driver = subprocess.Popen(
                 [CARAVAN, "run", str(scenario), "--attach", str(work), "--out", str(work / "run")],

@@ -16,12 +16,10 @@ import sqlite3
 import ssl
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -37,6 +35,7 @@ from nodes.customs.mrn import allocate_mrn
 from nodes.language import load_scenario
 from nodes.launch import local_deployment
 from tests.ports import free_ports
+from tests.processes import answers, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "uzb-geo-p5-trader.yaml"
@@ -460,15 +459,7 @@ def _worked_example() -> str:
 
 
 def _serving(url: str, context: ssl.SSLContext, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"{url} exited with {process.returncode}"
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=5, context=context).close()
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
+    wait_until_ready(partial(answers, f"{url}/health", context), process, url)
 
 
 @pytest.mark.skipif(not all(shutil.which(tool) for tool in ("bash", "curl")), reason="the example needs bash and curl")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-import time
+from functools import partial
 from pathlib import Path
 from string import Template
 
@@ -22,6 +22,7 @@ from exchange.errors import TransportError
 from exchange.health import check_health
 from exchange.tls import DRIVER, TlsIdentity
 from tests.ports import free_ports
+from tests.processes import wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 CARAVAN = Path(sys.executable).with_name("caravan")
@@ -45,17 +46,12 @@ def _command(service: dict[str, object], data: Path, base_port: int = 0) -> list
     return [str(CARAVAN), *words[1:]]
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], driver: TlsIdentity, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{url}: process exited with {process.returncode}")
-        try:
-            check_health(url, driver.client_context(), timeout=1)
-            return
-        except TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
+def _healthy(url: str, driver: TlsIdentity) -> bool:
+    try:
+        check_health(url, driver.client_context(), timeout=1)
+    except TransportError:
+        return False
+    return True
 
 
 def test_pilot_runs_across_the_compose_services_as_processes(tmp_path: Path) -> None:
@@ -80,7 +76,8 @@ def test_pilot_runs_across_the_compose_services_as_processes(tmp_path: Path) -> 
                     _command(services[name], tmp_path), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
                 )
         for name, process in processes.items():
-            _wait_until_up(urls[name], process, driver)
+            wait_until_ready(partial(_healthy, urls[name], driver), process, f"{name} at {urls[name]}",
+                             tmp_path / f"{name}.log")
         pilot = subprocess.run(_command(services["pilot"], tmp_path), cwd=ROOT, capture_output=True, timeout=300)
         output = pilot.stdout.decode()
         assert pilot.returncode == 0, output + pilot.stderr.decode()

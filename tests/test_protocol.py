@@ -11,10 +11,10 @@ import shutil
 import ssl
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from nodes.declarant import Declarants
 from nodes.declarant_api import DeclarantApi
 from nodes.node import Node
 from tests.ports import free_ports
+from tests.processes import answers, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOL = ROOT / "docs" / "PROTOCOL.md"
@@ -178,15 +179,7 @@ def _call(url: str, context: ssl.SSLContext, *, method: str = "GET", body: bytes
 
 
 def _wait_for(url: str, context: ssl.SSLContext, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the hub exited with {process.returncode}"
-        try:
-            _call(url, context)
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
+    wait_until_ready(partial(answers, url, context), process, f"the hub at {url}")
 
 
 @pytest.mark.skipif(not all(shutil.which(tool) for tool in ("bash", "curl", "openssl", "xxd")),

@@ -20,6 +20,7 @@ import yaml
 from exchange.cli import INTERRUPTED, main
 from exchange.timeline import columns, fit
 from tests.ports import free_ports
+from tests.processes import STARTUP_CEILING
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
@@ -78,13 +79,14 @@ def test_fit_counts_wide_characters_as_two_columns() -> None:
     assert fit("short", None) == "short"
 
 
-def _on_a_terminal(command: list[str], until: str, timeout: float) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `command` with a pseudo-terminal as its stdout; read until `until` appears."""
+def _on_a_terminal(command: list[str], until: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `command` with a pseudo-terminal as its stdout; read until `until` appears, which the test then
+    knows has happened (a run that is slow to start on a loaded machine is waited for, up to the ceiling)."""
     leader, follower = pty.openpty()
     process = subprocess.Popen(command, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL)
     os.close(follower)
     seen = b""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + STARTUP_CEILING
     while until.encode() not in seen and time.monotonic() < deadline:
         ready, _, _ = select.select([leader], [], [], 0.5)
         if ready:
@@ -92,6 +94,11 @@ def _on_a_terminal(command: list[str], until: str, timeout: float) -> tuple[subp
                 seen += os.read(leader, 65536)
             except OSError:
                 break
+    if until.encode() not in seen:
+        process.kill()
+        process.wait(timeout=60)
+        os.close(leader)
+        raise AssertionError(f"{until!r} never appeared (exit {process.returncode}):\n{seen.decode(errors='replace')}")
     process.leader = leader  # type: ignore[attr-defined]
     return process, seen.decode(errors="replace")
 
@@ -118,7 +125,7 @@ def _rest(process: subprocess.Popen[bytes]) -> str:
 def test_a_clock_line_shows_while_speed_waits_on_a_terminal(tmp_path: Path) -> None:
     scenario = _two_steps(tmp_path, "2h")
     process, seen = _on_a_terminal([str(CARAVAN), "run", str(scenario), "--out", str(tmp_path / "run"),
-                                    "--speed", "2400"], "⏱", timeout=120)
+                                    "--speed", "2400"], "⏱")
     seen += _rest(process)
     assert process.returncode == 0, seen
     assert "⏱ 2026-03-02 08:" in seen and "virtual  ·  step 2/2 at 2026-03-02 10:00" in seen
@@ -134,10 +141,12 @@ def test_no_clock_line_when_the_output_is_not_a_terminal(tmp_path: Path) -> None
 
 
 def test_ctrl_c_prints_where_the_run_stopped_and_exits_130(tmp_path: Path) -> None:
+    """The interrupt is sent once the clock line shows the run waiting for step 2, a wait of ten virtual hours
+    that `--speed 60` makes ten real minutes: however slow the machine, Ctrl-C arrives in the middle of it."""
     scenario = _two_steps(tmp_path, "10h")
     out = tmp_path / "run"
-    process, seen = _on_a_terminal([str(CARAVAN), "run", str(scenario), "--out", str(out), "--speed", "600"],
-                                   "step 2/2 at", timeout=120)
+    process, seen = _on_a_terminal([str(CARAVAN), "run", str(scenario), "--out", str(out), "--speed", "60"],
+                                   "step 2/2 at")
     process.send_signal(signal.SIGINT)
     seen += _rest(process)
     assert process.returncode == INTERRUPTED == 130, seen
