@@ -602,7 +602,7 @@ class Node:
         app.router.add_put("/control/faults", faults_handler(self._faults, self._wake_forwarder))
         if isinstance(self._clock, VirtualClock):
             app.router.add_put("/control/clock", set_clock_handler(
-                self._clock, self._activity, self.in_flight, after=self._clock_moved))
+                self._clock, self._activity, self.in_flight, self.marks, after=self._clock_moved))
         for channel in self._channels:
             channel.add_routes(app)
         return app
