@@ -40,6 +40,7 @@ from enum import Enum
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -328,6 +329,8 @@ class Hub:
         envelope = await self.envelope(row["id"])
         assert envelope is not None
         url = self._directory[node].rstrip("/") + "/inbox"
+        if isinstance(self._clock, VirtualClock):  # the scenario's time travels with the push (Node.catch_up)
+            url += "?now=" + quote(self._clock.now().isoformat())
         return QueueItem(row["id"], url, envelope, row["attempts"], _route(row))
 
     async def _queue(self, node: str, *, capture: bool) -> tuple[Any, int]:
@@ -477,6 +480,16 @@ class Hub:
         return {"last_delivery": newest["delivery"], "last_refusal": newest["refusal"],
                 "last_transport": await self._transport.last_id(), "pushes": dict(self._pushes)}
 
+    async def _news(self, query: Mapping[str, str]) -> dict[str, Any]:
+        """`GET /status?deliveries_after=N` brings a page of the deliveries after N along, with their envelopes
+        (`deliveries_with_envelopes`): a driver reading the hub until it is quiet gets them without a request."""
+        after = query.get("deliveries_after")
+        if after is None:
+            return {}
+        if not after.isdigit():
+            raise ValueError(f"query parameter deliveries_after={after!r}: give a delivery id (0 or more)")
+        return {"deliveries": await self.deliveries_with_envelopes(int(after))}
+
     async def in_flight(self) -> int:
         """Deliveries the hub still has to push, SOAP ones included (one table): the pending ones no fault holds."""
         pending = await self._db.fetch_one("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'")
@@ -501,7 +514,7 @@ class Hub:
         app.router.add_get("/deliveries", self._handle_list)
         app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
         app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
-        add_status_route(app, self._activity, self.in_flight, self.marks, self.status)
+        add_status_route(app, self._activity, self.in_flight, self.marks, self.status, self._news)
         add_health_route(app, HUB)
         app.router.add_get("/clock", clock_handler(self._clock, TIME_WINDOW))
         app.router.add_get("/transport", transport_handler(self._transport))

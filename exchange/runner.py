@@ -178,6 +178,10 @@ class Driver:
         self._transport_marks: dict[str, int] = {HUB_TARGET: 0, **{node: 0 for node in self._observed}}
         self._requests = 0
         self._quiescence = Quiescence(HUB_TARGET, list(self._controlled))  # again once externals are probed
+        # every node's clock moves at every step when a step may depend on a node's time without reaching it
+        # through an action or a push: a fault window, a revocation or an attack, a system under test
+        self._every_clock = bool(deployment.external) or any(
+            step.action in DRIVER_ACTIONS - {NOTE} for step in scenario.steps)
         self._width = None if wide else DEFAULT_WIDTH
         self._parties = PartyBook(scenario.raw.get("nodes") or {})
         self._ticker = Ticker(printer, len(scenario.steps))
@@ -202,7 +206,7 @@ class Driver:
                 self._quiescence = Quiescence(HUB_TARGET, list(self._controlled),
                                               always=set(self._controlled) & set(self._deployment.external))
                 previous = self._scenario.start
-                await self._set_clocks(previous)
+                await self._set_clocks(previous, every=True)
                 try:
                     for step in self._scenario.steps:
                         self._position = step
@@ -243,7 +247,7 @@ class Driver:
         if self._speed and at > previous:
             await self._ticker.wait(previous, at, self._speed, step.index)
         if at > previous:
-            moved = await self._set_clocks(at)
+            moved = await self._set_clocks(at, every=self._every_clock)
             for fault in self._faults.ended(at):
                 self._say(f"{fault.until:%Y-%m-%d %H:%M}  ⚡ {fault.describe()}: over, the wire works again")
             # the last step left the deployment settled; a move that set nothing in motion anywhere leaves it so,
@@ -251,17 +255,28 @@ class Driver:
             if self._deployment.external or not all(answer.get("still") for answer in moved.values()):
                 await self._settle(at)
 
-    async def _set_clocks(self, at: datetime) -> dict[str, dict[str, Any]]:
-        """The hub first (it must not find the nodes' new envelopes in its future), then every node.
+    async def _set_clocks(self, at: datetime, *, every: bool) -> dict[str, dict[str, Any]]:
+        """The hub first (it must not find the nodes' new envelopes in its future), then the nodes that need it.
+
+        Unless `every`, a node's clock is moved only when its earliest timer (`next_due` in its last reading,
+        current since the last settle) is due by `at`: moving it would fire nothing else, and the node learns
+        the time from what can set it working, before it decides or stamps anything: an action carries the
+        step's time and the hub's pushes carry the hub's (`Node.catch_up`). `every` holds for scenarios whose
+        steps act on a node's time by other ways (fault windows, revocations, attacks, systems under test).
 
         Each answer carries the component's activity reading, taken after its deadlines fired, one after
         another: the settle that follows asks again only the nodes that were not quiet or got a push since.
         """
         body = {"now": at.isoformat()}
-        urls = {HUB_TARGET: self._deployment.hub_url, **self._controlled}
+        nodes = {node: url for node, url in self._controlled.items() if every or self._timer_due(node, at)}
+        urls = {HUB_TARGET: self._deployment.hub_url, **nodes}
         moved = {component: await self._call("PUT", f"{url}/control/clock", body) for component, url in urls.items()}
         self._quiescence.observe(moved)
         return moved
+
+    def _timer_due(self, node: str, at: datetime) -> bool:
+        due = self._quiescence.reading(node).get("next_due", at.isoformat())
+        return due is not None and datetime.fromisoformat(due) <= at
 
     async def _run_step_judged(self, step: Step) -> None:
         """A step; with external nodes, one that cannot be carried out (a counterpart holds no MRN because the
@@ -304,7 +319,8 @@ class Driver:
             await self._settle(step.at, answers_awaited=True)
             return
         self._say(f"{step.at:%Y-%m-%d %H:%M}  ▶ {step.node}: {step.action} {label}{note}")
-        body = {"do": step.action, "arguments": dict(step.arguments), "key": f"{self._scenario.name}#{step.index}"}
+        body = {"do": step.action, "arguments": dict(step.arguments), "key": f"{self._scenario.name}#{step.index}",
+                "now": step.at.isoformat()}
         self._quiescence.stir(step.node)
         answer = await self._call("POST", f"{self._controlled[step.node]}/control/actions", body)
         if "error" in answer:
@@ -419,7 +435,7 @@ class Driver:
             self._record({"kind": "unsettled", "at": _iso(at), "detail": exc.message})
             settled = await self._readings()
             answers_awaited = False  # it had the settle timeout to answer
-        await self._collect_messages(settled[HUB_TARGET]["last_delivery"])
+        await self._collect_messages(settled[HUB_TARGET])
         await self._collect_events(settled)
         await self._collect_refusals(settled[HUB_TARGET]["last_refusal"])
         await self._collect_transport(settled)
@@ -479,13 +495,21 @@ class Driver:
         urls = {HUB_TARGET: self._deployment.hub_url, **self._controlled}
 
         async def read(component: str, wait: float) -> dict[str, Any]:
-            return await self._call("GET", f"{urls[component]}/status?wait={wait:.3f}")
+            if component == HUB_TARGET:
+                news = f"&deliveries_after={self._messages.last_seq}"
+            else:
+                news = f"&events_after={self._event_marks[component]}" if component in self._event_marks else ""
+            return await self._call("GET", f"{urls[component]}/status?wait={wait:.3f}{news}")
 
         return await self._quiescence.settle(read, self._settle_timeout)
 
-    async def _collect_messages(self, newest: int) -> None:
-        """Every delivery up to `newest`, the hub's newest id (a listing comes in pages)."""
-        while (after := self._messages.last_seq) < newest:
+    async def _collect_messages(self, hub: Mapping[str, Any]) -> None:
+        """Every delivery up to the hub's newest: the first page brought along by its settled status when it was
+        asked during the settle (`deliveries_after`), then pages fetched until none is missing."""
+        for delivery in hub.get("deliveries", ()):
+            if delivery["delivery_id"] > self._messages.last_seq:
+                self._collect_message(delivery, base64.b64decode(delivery["envelope"], validate=True))
+        while (after := self._messages.last_seq) < hub["last_delivery"]:
             listing = await self._call("GET", f"{self._deployment.hub_url}/deliveries?after={after}&envelopes=base64")
             if not listing["deliveries"]:
                 return
@@ -526,11 +550,17 @@ class Driver:
                       f"{description.name}: {description.summary}")
 
     async def _collect_events(self, settled: Mapping[str, Mapping[str, Any]]) -> None:
+        """The events each node logged since the last collect: brought along by its settled status when it was
+        asked during the settle (`events_after`), else fetched."""
         for node, url in self._observed.items():
-            if settled[node]["last_event"] <= self._event_marks[node]:
+            mark = self._event_marks[node]
+            if settled[node]["last_event"] <= mark:
                 continue
-            listing = await self._call("GET", f"{url}/events?after={self._event_marks[node]}")
-            for event in listing["events"]:
+            if "events" in settled[node]:  # every event after an older or equal mark, up to its last_event
+                events = [event for event in settled[node]["events"] if event["id"] > mark]
+            else:
+                events = (await self._call("GET", f"{url}/events?after={mark}"))["events"]
+            for event in events:
                 self._event_marks[node] = event["id"]
                 self._record({**event, "kind": "node-event", "event": event["kind"]})
                 if event["kind"] in ("rejected", "guarantee", "refused-by-hub", "acknowledged", "pulled", "overdue"):

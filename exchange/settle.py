@@ -88,6 +88,10 @@ class Quiescence:
             else:
                 self._note(component, reading)
 
+    def reading(self, node: str) -> Mapping[str, Any]:
+        """The node's last reading; empty before the first."""
+        return self._readings.get(node, {})
+
     def readings(self) -> dict[str, Mapping[str, Any]]:
         """The last reading of every component, the hub's first."""
         assert self._hub_reading is not None, "no reading of the hub yet"

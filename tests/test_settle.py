@@ -8,6 +8,7 @@ pilot's hub and nodes in this process. No test waits for a length of time: each 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -21,6 +22,7 @@ from aiohttp.test_utils import TestServer
 
 from exchange.activity import Activity
 from exchange.clock import VirtualClock
+from exchange.envelope import ENVELOPE_SUFFIX, Envelope
 from exchange.runner import Deployment, Driver, RunReport
 from exchange.scenario import Expectations
 from exchange.settle import Quiescence
@@ -30,6 +32,7 @@ from nodes.families import describe_document
 from nodes.language import load_scenario
 from nodes.launch import local_deployment
 from nodes.node import Node
+from tests.traffic_scenarios import small_corridor, write
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
@@ -301,3 +304,44 @@ async def test_the_driver_asks_no_more_when_the_work_takes_longer(
     assert quick.requests <= request_bound(components, steps, quick.messages)
     assert slow.requests <= request_bound(components, steps, slow.messages)
     assert slow.requests <= quick.requests + 2 * components * steps, (quick.requests, slow.requests)
+
+
+async def test_a_node_whose_clock_the_driver_skips_never_stamps_a_message_with_a_stale_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generated traffic has no fault or drill: the driver moves only the hub's clock and those of nodes with a
+    timer due; the others learn the time from the action or the push that sets them working."""
+    scenario = load_scenario(write(tmp_path, small_corridor(11)))
+    moved: list[str] = []
+    call = Driver._call
+
+    async def spy(driver: Driver, method: str, url: str, body: Any = None) -> dict[str, Any]:
+        if url.endswith("/control/clock"):
+            moved.append(url)
+        return await call(driver, method, url, body)
+
+    monkeypatch.setattr(Driver, "_call", spy)
+    async with local_deployment(scenario, tmp_path / "run", tls=False) as deployment:
+        report = await Driver(scenario, deployment, tmp_path / "run", describe_document).run()
+    assert report.ok and report.messages == 2 * 19
+    moves = len({step.at for step in scenario.steps})
+    components = 1 + len(scenario.nodes)
+    assert len(moved) < components * moves / 2, "most nodes' clocks were left alone"
+    for line in (tmp_path / "run" / "events.jsonl").read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry["kind"] == "message":
+            sealed = (tmp_path / "run" / entry["file"].replace(".xml", ENVELOPE_SUFFIX)).read_bytes()
+            created = Envelope.from_xml(sealed).created
+            assert created.strftime("%Y-%m-%dT%H:%M:%SZ") == entry["at"], entry["file"]
+
+
+async def test_a_time_that_is_no_time_is_refused_with_its_rule(pilot: tuple[Deployment, aiohttp.ClientSession]) -> None:
+    deployment, session = pilot
+    body = {"do": "declare", "arguments": {"movement": "M1"}, "now": "soon"}
+    async with session.post(f"{deployment.node_urls['uz']}/control/actions", json=body) as response:
+        answer = await response.json()
+    assert response.status == 422 and (answer["rule"], answer["path"]) == ("bad-clock", "now"), answer
+    async with session.post(f"{deployment.node_urls['uz']}/inbox?now=later", data=b"<x/>") as response:
+        assert response.status == 422 and (await response.json())["rule"] == "bad-clock"
+    async with session.get(f"{deployment.node_urls['uz']}/status?wait=1&events_after=first") as response:
+        assert response.status == 400 and (await response.json())["error"] == "bad-query"
