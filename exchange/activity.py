@@ -43,7 +43,7 @@ from aiohttp import web
 
 from exchange.web import json_response
 
-__all__ = ["MAX_WAIT", "Activity", "Reading", "add_status_route"]
+__all__ = ["MAX_WAIT", "Activity", "Reading", "add_status_route", "bring_along"]
 
 MAX_WAIT = 60.0
 """The longest a status request may be held, in seconds."""
@@ -126,6 +126,21 @@ Report = Callable[[], Awaitable[dict[str, Any]]]
 
 News = Callable[[Mapping[str, str]], Awaitable[dict[str, Any]]]
 """What a status request's query asks to bring along, read after the marks; raises ValueError for a bad query."""
+
+
+def bring_along(parameter: str, key: str, read: Callable[[int], Awaitable[Any]]) -> News:
+    """A `News` answering `?PARAMETER=N` with `{KEY: await read(N)}`: the list after id N that the reader would
+    fetch next, brought along by its status answer."""
+
+    async def news(query: Mapping[str, str]) -> dict[str, Any]:
+        after = query.get(parameter)
+        if after is None:
+            return {}
+        if not after.isdigit():
+            raise ValueError(f"query parameter {parameter}={after!r}: give an id (0 or more)")
+        return {key: await read(int(after))}
+
+    return news
 
 
 def add_status_route(app: web.Application, activity: Activity, in_flight: InFlight, marks: Report,

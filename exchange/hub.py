@@ -45,7 +45,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from exchange.activity import Activity, add_status_route
+from exchange.activity import Activity, add_status_route, bring_along
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
@@ -480,16 +480,6 @@ class Hub:
         return {"last_delivery": newest["delivery"], "last_refusal": newest["refusal"],
                 "last_transport": await self._transport.last_id(), "pushes": dict(self._pushes)}
 
-    async def _news(self, query: Mapping[str, str]) -> dict[str, Any]:
-        """`GET /status?deliveries_after=N` brings a page of the deliveries after N along, with their envelopes
-        (`deliveries_with_envelopes`): a driver reading the hub until it is quiet gets them without a request."""
-        after = query.get("deliveries_after")
-        if after is None:
-            return {}
-        if not after.isdigit():
-            raise ValueError(f"query parameter deliveries_after={after!r}: give a delivery id (0 or more)")
-        return {"deliveries": await self.deliveries_with_envelopes(int(after))}
-
     async def in_flight(self) -> int:
         """Deliveries the hub still has to push, SOAP ones included (one table): the pending ones no fault holds."""
         pending = await self._db.fetch_one("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'")
@@ -514,7 +504,9 @@ class Hub:
         app.router.add_get("/deliveries", self._handle_list)
         app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
         app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
-        add_status_route(app, self._activity, self.in_flight, self.marks, self.status, self._news)
+        # `?deliveries_after=N`: the next page of deliveries with their envelopes, for a driver waiting for quiet
+        add_status_route(app, self._activity, self.in_flight, self.marks, self.status,
+                         bring_along("deliveries_after", "deliveries", self.deliveries_with_envelopes))
         add_health_route(app, HUB)
         app.router.add_get("/clock", clock_handler(self._clock, TIME_WINDOW))
         app.router.add_get("/transport", transport_handler(self._transport))

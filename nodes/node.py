@@ -36,7 +36,7 @@ import aiohttp
 from aiohttp import web
 from lxml import etree
 
-from exchange.activity import Activity, add_status_route
+from exchange.activity import Activity, add_status_route, bring_along
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
@@ -575,16 +575,6 @@ class Node:
         sendable = 0 if self._faults.offline(self.node_id, self._clock.now()) else outbox
         return inbox + sendable + self._activity.busy
 
-    async def _news(self, query: Mapping[str, str]) -> dict[str, Any]:
-        """`GET /status?events_after=N` brings the events after N along: a driver reading the node until it is
-        quiet gets them without a `GET /events` of its own."""
-        after = query.get("events_after")
-        if after is None:
-            return {}
-        if not after.isdigit():
-            raise ValueError(f"query parameter events_after={after!r}: give an event id (0 or more)")
-        return {"events": await self.events(int(after))}
-
     async def state(self) -> dict[str, Any]:
         """Every family's snapshot, from all its rows: for expectations and people, not for decisions."""
         return {
@@ -621,7 +611,9 @@ class Node:
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_post("/inbox", self._handle_inbox)
         app.router.add_post("/control/credentials", self._handle_credentials)
-        add_status_route(app, self._activity, self.in_flight, self.marks, self.status, self._news)
+        # `?events_after=N`: the events after N, for a driver waiting for quiet (no `GET /events` of its own)
+        add_status_route(app, self._activity, self.in_flight, self.marks, self.status,
+                         bring_along("events_after", "events", self.events))
         add_health_route(app, self.node_id)
         app.router.add_get("/state", self._handle_state)
         app.router.add_get("/events", self._handle_events)
