@@ -10,8 +10,9 @@ Every hub and node keeps an `Activity`:
 3. a long poll on the status endpoint, `GET /status?wait=S`: it answers as soon as the component has
    nothing in flight of its own, or after S seconds, whichever comes first, with what a waiter needs:
    the reading below and the component's marks (the ids of its newest delivery, event, refusal or
-   transport line, so the driver fetches a list only when it has something new). Without `wait` it
-   answers at once, and with every count of the component's status besides.
+   transport line, so the driver fetches a list only when it has something new), and what the query
+   asks to have brought along (a node's events after a given id: the list the driver would fetch next).
+   Without `wait` it answers at once, and with every count of the component's status besides.
 
 "In flight" is what the component itself still has to move: an inbox row not processed, an outbox row or
 a hub delivery not yet acknowledged by its receiver, an action under way. Envelopes a scripted fault holds
@@ -34,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ from aiohttp import web
 
 from exchange.web import json_response
 
-__all__ = ["MAX_WAIT", "Activity", "Reading", "add_status_route"]
+__all__ = ["MAX_WAIT", "Activity", "Reading", "add_status_route", "bring_along"]
 
 MAX_WAIT = 60.0
 """The longest a status request may be held, in seconds."""
@@ -123,9 +124,27 @@ class Activity:
 
 Report = Callable[[], Awaitable[dict[str, Any]]]
 
+News = Callable[[Mapping[str, str]], Awaitable[dict[str, Any]]]
+"""What a status request's query asks to bring along, read after the marks; raises ValueError for a bad query."""
+
+
+def bring_along(parameter: str, key: str, read: Callable[[int], Awaitable[Any]]) -> News:
+    """A `News` answering `?PARAMETER=N` with `{KEY: await read(N)}`: the list after id N that the reader would
+    fetch next, brought along by its status answer."""
+
+    async def news(query: Mapping[str, str]) -> dict[str, Any]:
+        after = query.get(parameter)
+        if after is None:
+            return {}
+        if not after.isdigit():
+            raise ValueError(f"query parameter {parameter}={after!r}: give an id (0 or more)")
+        return {key: await read(int(after))}
+
+    return news
+
 
 def add_status_route(app: web.Application, activity: Activity, in_flight: InFlight, marks: Report,
-                     status: Report) -> None:
+                     status: Report, news: News | None = None) -> None:
     """`GET /status[?wait=S]` on `app`, and a shutdown hook that answers the requests still waiting."""
 
     async def handler(request: web.Request) -> web.Response:
@@ -138,7 +157,12 @@ def add_status_route(app: web.Application, activity: Activity, in_flight: InFlig
             return json_response({"error": "bad-wait", "message": message, "path": "wait"}, status=400)
         reading = await activity.when_quiet(in_flight, wait)
         counts = {} if "wait" in request.query else await status()
-        return json_response({**counts, **await marks(), **reading.as_dict()})
+        answer = {**counts, **await marks(), **reading.as_dict()}
+        try:
+            brought = {} if news is None else await news(request.query)
+        except ValueError as exc:
+            return json_response({"error": "bad-query", "message": str(exc)}, status=400)
+        return json_response({**answer, **brought})
 
     async def release(app: web.Application) -> None:
         activity.close()

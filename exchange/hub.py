@@ -30,7 +30,9 @@ delivery table, one forwarder per recipient, one timeline for both faces.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
@@ -38,11 +40,12 @@ from enum import Enum
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
 
-from exchange.activity import Activity, add_status_route
+from exchange.activity import Activity, add_status_route, bring_along
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
@@ -69,6 +72,8 @@ from exchange.web import (
 __all__ = ["DELIVERY_TRANSITIONS", "DeliveryState", "Hub", "Receipt"]
 
 MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
+ENVELOPE_PAGE = 100
+"""Deliveries per page of `GET /deliveries?envelopes=base64`: about a megabyte of the pilots' envelopes."""
 
 
 class DeliveryState(str, Enum):
@@ -177,6 +182,7 @@ class Hub:
         self._clock = clock
         self._max_attempts = max_attempts
         self._forwarders: dict[str, Forwarder] = {}
+        self._pushes: Counter[str] = Counter()  # push attempts answered (or given up), per recipient: see `marks`
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
 
@@ -323,6 +329,8 @@ class Hub:
         envelope = await self.envelope(row["id"])
         assert envelope is not None
         url = self._directory[node].rstrip("/") + "/inbox"
+        if isinstance(self._clock, VirtualClock):  # the scenario's time travels with the push (Node.catch_up)
+            url += "?now=" + quote(self._clock.now().isoformat())
         return QueueItem(row["id"], url, envelope, row["attempts"], _route(row))
 
     async def _queue(self, node: str, *, capture: bool) -> tuple[Any, int]:
@@ -376,6 +384,8 @@ class Hub:
         self._wake_forwarders()
 
     async def _settle(self, item: QueueItem, answer: Answer) -> None:
+        assert item.route is not None
+        self._pushes[item.route.recipient] += 1  # counted while the delivery is still pending: see `marks`
         state = DELIVERY_TRANSITIONS[(DeliveryState.PENDING, answer.outcome)]
         attempts = item.attempts + 1
         if state is DeliveryState.PENDING and attempts >= self._max_attempts:
@@ -399,6 +409,14 @@ class Hub:
     async def deliveries(self, after: int = 0, limit: int = 500) -> list[Receipt]:
         rows = await self._db.fetch_all("SELECT * FROM deliveries WHERE id > ? ORDER BY id LIMIT ?", (after, limit))
         return [_receipt(row) for row in rows]
+
+    async def deliveries_with_envelopes(self, after: int = 0) -> list[dict[str, Any]]:
+        """A page of receipts, each with its envelope exactly as stored (base64): one request per page for a
+        reader that keeps every envelope (the scenario driver), not one per delivery."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM deliveries WHERE id > ? ORDER BY id LIMIT ?", (after, ENVELOPE_PAGE))
+        return [{**_receipt(row).as_dict(), "envelope": base64.b64encode(row["envelope"]).decode("ascii")}
+                for row in rows]
 
     async def envelope(self, delivery_id: int) -> bytes | None:
         row = await self._db.fetch_one("SELECT envelope FROM deliveries WHERE id = ?", (delivery_id,))
@@ -446,15 +464,21 @@ class Hub:
             counts.update(await self._ippc.counts())
         return counts
 
-    async def marks(self) -> dict[str, int]:
-        """The newest delivery, refusal and transport line: a reader that has seen them has nothing to fetch."""
+    async def marks(self) -> dict[str, Any]:
+        """The newest delivery, refusal and transport line: a reader that has seen them has nothing to fetch.
+
+        `pushes` counts, per recipient, the push attempts this hub instance has finished. It moves before the
+        delivery stops being pending, and after the recipient answered: a driver that saw the hub quiet with
+        the same count as before a node's quiet reading knows that no push reached that node since
+        (exchange/settle.py).
+        """
         newest = await self._db.fetch_one(
             "SELECT (SELECT COALESCE(MAX(id), 0) FROM deliveries) AS delivery, "
             "(SELECT COALESCE(MAX(id), 0) FROM refusals) AS refusal"
         )
         assert newest is not None
         return {"last_delivery": newest["delivery"], "last_refusal": newest["refusal"],
-                "last_transport": await self._transport.last_id()}
+                "last_transport": await self._transport.last_id(), "pushes": dict(self._pushes)}
 
     async def in_flight(self) -> int:
         """Deliveries the hub still has to push, SOAP ones included (one table): the pending ones no fault holds."""
@@ -480,7 +504,9 @@ class Hub:
         app.router.add_get("/deliveries", self._handle_list)
         app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
         app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
-        add_status_route(app, self._activity, self.in_flight, self.marks, self.status)
+        # `?deliveries_after=N`: the next page of deliveries with their envelopes, for a driver waiting for quiet
+        add_status_route(app, self._activity, self.in_flight, self.marks, self.status,
+                         bring_along("deliveries_after", "deliveries", self.deliveries_with_envelopes))
         add_health_route(app, HUB)
         app.router.add_get("/clock", clock_handler(self._clock, TIME_WINDOW))
         app.router.add_get("/transport", transport_handler(self._transport))
@@ -489,7 +515,7 @@ class Hub:
             app.add_subapp(IPPC_PREFIX, self._ippc.application())
         if isinstance(self._clock, VirtualClock):
             app.router.add_put("/control/clock", set_clock_handler(
-                self._clock, self._activity, self.in_flight, after=self._clock_moved))
+                self._clock, self._activity, self.in_flight, self.marks, after=self._clock_moved))
         return app
 
     async def _handle_index(self, request: web.Request) -> web.Response:
@@ -517,6 +543,8 @@ class Hub:
 
     async def _handle_list(self, request: web.Request) -> web.Response:
         after = int(request.query.get("after", "0"))
+        if request.query.get("envelopes") == "base64":
+            return json_response({"deliveries": await self.deliveries_with_envelopes(after)})
         return json_response({"deliveries": [receipt.as_dict() for receipt in await self.deliveries(after)]})
 
     async def _handle_tracking(self, request: web.Request) -> web.Response:

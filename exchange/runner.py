@@ -11,6 +11,7 @@ against the nodes' state and the hub's tracking.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import shutil
 import sys
@@ -32,7 +33,7 @@ from exchange.errors import ScenarioError, TransportError
 from exchange.faults import FaultBook, fault_from_step, plan_to_json
 from exchange.safexml import parse_document
 from exchange.scenario import Scenario, Step
-from exchange.settle import wait_until_settled
+from exchange.settle import Quiescence
 from exchange.signing import carries_signature
 from exchange.timeline import DEFAULT_WIDTH, PartyBook, Ticker, fit
 from exchange.tls import TlsIdentity
@@ -176,6 +177,11 @@ class Driver:
         self._faults = FaultBook()
         self._transport_marks: dict[str, int] = {HUB_TARGET: 0, **{node: 0 for node in self._observed}}
         self._requests = 0
+        self._quiescence = Quiescence(HUB_TARGET, list(self._controlled))  # again once externals are probed
+        # every node's clock moves at every step when a step may depend on a node's time without reaching it
+        # through an action or a push: a fault window, a revocation or an attack, a system under test
+        self._every_clock = bool(deployment.external) or any(
+            step.action in DRIVER_ACTIONS - {NOTE} for step in scenario.steps)
         self._width = None if wide else DEFAULT_WIDTH
         self._parties = PartyBook(scenario.raw.get("nodes") or {})
         self._ticker = Ticker(printer, len(scenario.steps))
@@ -197,8 +203,10 @@ class Driver:
                           + ", ".join(f"{n} ({spec.country})" for n, spec in self._scenario.nodes.items()))
                 self._record({"kind": "scenario", **scenario_outline(self._scenario)})
                 await self._probe_external()
+                self._quiescence = Quiescence(HUB_TARGET, list(self._controlled),
+                                              always=set(self._controlled) & set(self._deployment.external))
                 previous = self._scenario.start
-                await self._set_clocks(previous)
+                await self._set_clocks(previous, every=True)
                 try:
                     for step in self._scenario.steps:
                         self._position = step
@@ -239,23 +247,36 @@ class Driver:
         if self._speed and at > previous:
             await self._ticker.wait(previous, at, self._speed, step.index)
         if at > previous:
-            moved = await self._set_clocks(at)
+            moved = await self._set_clocks(at, every=self._every_clock)
             for fault in self._faults.ended(at):
                 self._say(f"{fault.until:%Y-%m-%d %H:%M}  ⚡ {fault.describe()}: over, the wire works again")
             # the last step left the deployment settled; a move that set nothing in motion anywhere leaves it so,
             # with nothing new to collect (only components caravan drives answer for themselves like this)
             if self._deployment.external or not all(answer.get("still") for answer in moved.values()):
-                await self._settle(at, moved)
+                await self._settle(at)
 
-    async def _set_clocks(self, at: datetime) -> dict[str, dict[str, Any]]:
-        """The hub first (it must not find the nodes' new envelopes in its future), then every node.
+    async def _set_clocks(self, at: datetime, *, every: bool) -> dict[str, dict[str, Any]]:
+        """The hub first (it must not find the nodes' new envelopes in its future), then the nodes that need it.
 
-        Each answer carries the component's activity reading, taken after its deadlines fired: together
-        they are the first round of waiting for quiet.
+        Unless `every`, a node's clock is moved only when its earliest timer (`next_due` in its last reading,
+        current since the last settle) is due by `at`: moving it would fire nothing else, and the node learns
+        the time from what can set it working, before it decides or stamps anything: an action carries the
+        step's time and the hub's pushes carry the hub's (`Node.catch_up`). `every` holds for scenarios whose
+        steps act on a node's time by other ways (fault windows, revocations, attacks, systems under test).
+
+        Each answer carries the component's activity reading, taken after its deadlines fired, one after
+        another: the settle that follows asks again only the nodes that were not quiet or got a push since.
         """
         body = {"now": at.isoformat()}
-        urls = {HUB_TARGET: self._deployment.hub_url, **self._controlled}
-        return {component: await self._call("PUT", f"{url}/control/clock", body) for component, url in urls.items()}
+        nodes = {node: url for node, url in self._controlled.items() if every or self._timer_due(node, at)}
+        urls = {HUB_TARGET: self._deployment.hub_url, **nodes}
+        moved = {component: await self._call("PUT", f"{url}/control/clock", body) for component, url in urls.items()}
+        self._quiescence.observe(moved)
+        return moved
+
+    def _timer_due(self, node: str, at: datetime) -> bool:
+        due = self._quiescence.reading(node).get("next_due", at.isoformat())
+        return due is not None and datetime.fromisoformat(due) <= at
 
     async def _run_step_judged(self, step: Step) -> None:
         """A step; with external nodes, one that cannot be carried out (a counterpart holds no MRN because the
@@ -298,7 +319,9 @@ class Driver:
             await self._settle(step.at, answers_awaited=True)
             return
         self._say(f"{step.at:%Y-%m-%d %H:%M}  ▶ {step.node}: {step.action} {label}{note}")
-        body = {"do": step.action, "arguments": dict(step.arguments), "key": f"{self._scenario.name}#{step.index}"}
+        body = {"do": step.action, "arguments": dict(step.arguments), "key": f"{self._scenario.name}#{step.index}",
+                "now": step.at.isoformat()}
+        self._quiescence.stir(step.node)
         answer = await self._call("POST", f"{self._controlled[step.node]}/control/actions", body)
         if "error" in answer:
             raise ScenarioError(f"step {step.index} ({step.action}) refused by {step.node}: {answer.get('message')}",
@@ -307,6 +330,7 @@ class Driver:
 
     async def _run_drill(self, step: Step) -> None:
         """The scenario CA's actions and security drills: the driver takes them itself."""
+        self._quiescence.stir_all()  # an attack or a reloaded key may reach any component
         if step.action == "attack":
             result = await attack(step.arguments, self._captured, self._deployment.pki, self._deployment.hub_url,
                                   step.at, self._session_for)
@@ -332,6 +356,7 @@ class Driver:
         """Install a fault on every component, heal faults, or restart a component, then let things settle."""
         note = f"  ({step.note})" if step.note else ""
         said = {**step.arguments, **({"node": step.node} if step.node else {})}
+        self._quiescence.stir_all()  # a fault plan or a restart changes what any component may do next
         if step.action == "restart":
             target = str(step.arguments.get("target", ""))
             if self._deployment.restart is None:
@@ -387,14 +412,11 @@ class Driver:
         trace.on_request_start.append(count)
         return trace
 
-    async def _settle(
-        self, at: datetime, first: Mapping[str, Mapping[str, Any]] | None = None, *, answers_awaited: bool = False
-    ) -> None:
+    async def _settle(self, at: datetime, *, answers_awaited: bool = False) -> None:
         """Wait until nothing is in flight, then log every message and event that the step caused.
 
-        `first` is a round of readings already in hand (the clock answers). The settled statuses say what
-        is new (the newest delivery, event, refusal and transport line of each component), so a list is
-        fetched only when it has something to add.
+        The settled statuses say what is new (the newest delivery, event, refusal and transport line of
+        each component), so a list is fetched only when it has something to add.
 
         An external node that offers no control API cannot say when it is done: when the step pushed it
         something or asked its operator to act (`answers_awaited`), its answers are given `answer_wait`
@@ -404,7 +426,7 @@ class Driver:
         self._messages.forget()
         known = self._messages.count
         try:
-            settled = await self._wait_quiet(first)
+            settled = await self._wait_quiet()
         except TransportError as exc:
             if not self._deployment.external:
                 raise
@@ -413,7 +435,7 @@ class Driver:
             self._record({"kind": "unsettled", "at": _iso(at), "detail": exc.message})
             settled = await self._readings()
             answers_awaited = False  # it had the settle timeout to answer
-        await self._collect_messages(settled[HUB_TARGET]["last_delivery"])
+        await self._collect_messages(settled[HUB_TARGET])
         await self._collect_events(settled)
         await self._collect_refusals(settled[HUB_TARGET]["last_refusal"])
         await self._collect_transport(settled)
@@ -426,7 +448,9 @@ class Driver:
     async def _readings(self) -> dict[str, Mapping[str, Any]]:
         """One status reading of every component, without waiting for quiet."""
         urls = {HUB_TARGET: self._deployment.hub_url, **self._controlled}
-        return {component: await self._call("GET", f"{url}/status") for component, url in urls.items()}
+        readings = {component: await self._call("GET", f"{url}/status") for component, url in urls.items()}
+        self._quiescence.observe(readings)
+        return readings
 
     async def _probe_external(self) -> None:
         """An external node gets control calls only if it offers caravan's control API: its `GET /status`
@@ -462,8 +486,8 @@ class Driver:
             self._say(f"{refusal['at'][:10]} {refusal['at'][11:16]}  ⛔ hub refused {what} from {who}: "
                       f"[{refusal['rule']}] {refusal['message']}")
 
-    async def _wait_quiet(self, first: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Mapping[str, Any]]:
-        """Until nothing is in flight anywhere: a double collect over the components' long polls.
+    async def _wait_quiet(self) -> dict[str, Mapping[str, Any]]:
+        """Until nothing is in flight anywhere: long polls of the hub and the nodes that can have changed.
 
         Envelopes a scripted fault holds are not in flight: they wait for the fault to end, which only a
         later step (moving the clock, healing) can bring about.
@@ -471,22 +495,28 @@ class Driver:
         urls = {HUB_TARGET: self._deployment.hub_url, **self._controlled}
 
         async def read(component: str, wait: float) -> dict[str, Any]:
-            return await self._call("GET", f"{urls[component]}/status?wait={wait:.3f}")
+            if component == HUB_TARGET:
+                news = f"&deliveries_after={self._messages.last_seq}"
+            else:
+                news = f"&events_after={self._event_marks[component]}" if component in self._event_marks else ""
+            return await self._call("GET", f"{urls[component]}/status?wait={wait:.3f}{news}")
 
-        return await wait_until_settled(read, list(urls), self._settle_timeout, first)
+        return await self._quiescence.settle(read, self._settle_timeout)
 
-    async def _collect_messages(self, newest: int) -> None:
-        """Every delivery up to `newest`, the hub's newest id (a listing comes in pages)."""
-        while (after := self._messages.last_seq) < newest:
-            listing = await self._call("GET", f"{self._deployment.hub_url}/deliveries?after={after}")
+    async def _collect_messages(self, hub: Mapping[str, Any]) -> None:
+        """Every delivery up to the hub's newest: the first page brought along by its settled status when it was
+        asked during the settle (`deliveries_after`), then pages fetched until none is missing."""
+        for delivery in hub.get("deliveries", ()):
+            if delivery["delivery_id"] > self._messages.last_seq:
+                self._collect_message(delivery, base64.b64decode(delivery["envelope"], validate=True))
+        while (after := self._messages.last_seq) < hub["last_delivery"]:
+            listing = await self._call("GET", f"{self._deployment.hub_url}/deliveries?after={after}&envelopes=base64")
             if not listing["deliveries"]:
                 return
             for delivery in listing["deliveries"]:
-                await self._collect_message(delivery)
+                self._collect_message(delivery, base64.b64decode(delivery["envelope"], validate=True))
 
-    async def _collect_message(self, delivery: Mapping[str, Any]) -> None:
-        url = f"{self._deployment.hub_url}/deliveries/{delivery['delivery_id']}/envelope"
-        envelope_bytes = await self._fetch(url)
+    def _collect_message(self, delivery: Mapping[str, Any], envelope_bytes: bytes) -> None:
         sealed = parse_document(envelope_bytes)  # parsed once: the envelope's fields and whether it is signed
         envelope = Envelope.from_element(sealed)
         seq = delivery["delivery_id"]
@@ -520,11 +550,17 @@ class Driver:
                       f"{description.name}: {description.summary}")
 
     async def _collect_events(self, settled: Mapping[str, Mapping[str, Any]]) -> None:
+        """The events each node logged since the last collect: brought along by its settled status when it was
+        asked during the settle (`events_after`), else fetched."""
         for node, url in self._observed.items():
-            if settled[node]["last_event"] <= self._event_marks[node]:
+            mark = self._event_marks[node]
+            if settled[node]["last_event"] <= mark:
                 continue
-            listing = await self._call("GET", f"{url}/events?after={self._event_marks[node]}")
-            for event in listing["events"]:
+            if "events" in settled[node]:  # every event after an older or equal mark, up to its last_event
+                events = [event for event in settled[node]["events"] if event["id"] > mark]
+            else:
+                events = (await self._call("GET", f"{url}/events?after={mark}"))["events"]
+            for event in events:
                 self._event_marks[node] = event["id"]
                 self._record({**event, "kind": "node-event", "event": event["kind"]})
                 if event["kind"] in ("rejected", "guarantee", "refused-by-hub", "acknowledged", "pulled", "overdue"):
@@ -687,11 +723,6 @@ class Driver:
         answer: dict[str, Any] = await self._request(method, url, body, _json)
         return answer
 
-    async def _fetch(self, url: str) -> bytes:
-        """A stored document, byte for byte; see `_request` for components that are down."""
-        data: bytes = await self._request("GET", url, None, _raw)
-        return data
-
     async def _request(self, method: str, url: str, body: Any, read: Callable[[aiohttp.ClientResponse], Any]) -> Any:
         """A component that is down (restarting, killed mid-answer) is waited for, up to the settle timeout.
 
@@ -733,10 +764,6 @@ _TRANSPORT_MARKS = {"retry": "↻", "held": "⏸", "released": "⏵", "dropped":
 
 async def _json(response: aiohttp.ClientResponse) -> Any:
     return await response.json(content_type=None)
-
-
-async def _raw(response: aiohttp.ClientResponse) -> bytes:
-    return await response.read()
 
 
 def _merge_movements(states: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -24,7 +24,7 @@ from exchange.revocation import RevocationList
 from exchange.tls import peer_certificate
 
 if TYPE_CHECKING:  # exchange.activity answers with this module's json_response
-    from exchange.activity import Activity, InFlight
+    from exchange.activity import Activity, InFlight, Report
 
 __all__ = ["PEER", "Access", "clock_handler", "error_response", "json_response", "party_guard", "set_clock_handler"]
 
@@ -54,13 +54,15 @@ def set_clock_handler(
     clock: VirtualClock,
     activity: Activity,
     in_flight: InFlight,
+    marks: Report | None = None,
     after: Callable[[], Awaitable[None]] | None = None,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """`PUT /control/clock {"now": ISO-8601}`: the scenario driver moves a component's virtual time.
 
     `after` runs once the clock has moved, so a node can let deadlines fire before it answers. The answer
-    carries the component's activity reading (the driver's first round of waiting for quiet comes with
-    the clock move) and `still`: the move committed nothing and left nothing in flight (exchange/activity.py).
+    carries the component's activity reading and its `marks`, as a status answer does (the clock move is
+    the driver's first reading of the components, exchange/settle.py), and `still`: the move committed
+    nothing and left nothing in flight (exchange/activity.py).
     """
 
     async def handler(request: web.Request) -> web.Response:
@@ -74,7 +76,8 @@ def set_clock_handler(
             await after()
         reading = await activity.read(in_flight)
         still = activity.commits == commits and reading.in_flight == 0
-        return json_response({"now": clock.now().isoformat(), **reading.as_dict(), "still": still})
+        seen = {} if marks is None else await marks()
+        return json_response({"now": clock.now().isoformat(), **seen, **reading.as_dict(), "still": still})
 
     return handler
 

@@ -230,6 +230,11 @@ class Declarants:
 
     # -- lodging --------------------------------------------------------------------------------------------
 
+    async def take_hub_time(self) -> None:
+        """A trader's system lodges between the driver's steps, which move a node's clock only when they reach it
+        (exchange/runner.py `_set_clocks`): the node takes the hub's time first, so it stamps nothing stale."""
+        await self._node.catch_up_with_hub()
+
     async def lodge(self, trader: str, body: bytes, kind: str, movement_id: str | None = None) -> Lodged:
         """Check one message of `trader` for the route (`kind`, and `movement_id` for a follow-up), and send it.
 

@@ -114,10 +114,12 @@ class DeclarantApi:
         return await request.read()
 
     async def _submit(self, request: web.Request, trader: str) -> web.StreamResponse:
+        await self._declarants.take_hub_time()
         lodged = await self._declarants.lodge(trader, await self._body(request), _kind(request))
         return json_response(lodged.as_dict(), status=200 if lodged.duplicate else 202)
 
     async def _follow_up(self, request: web.Request, trader: str) -> web.StreamResponse:
+        await self._declarants.take_hub_time()
         lodged = await self._declarants.lodge(trader, await self._body(request), _kind(request),
                                               request.match_info["movementId"])
         return json_response(lodged.as_dict(), status=200 if lodged.duplicate else 202)

@@ -12,9 +12,10 @@ and its events are committed in one transaction together with marking the inbox 
 outbox is relayed to the hub in order, with retries.
 
 Scenario drivers use the control API: `POST /control/actions` for a step, `PUT /control/clock` to move
-virtual time (deadlines fire), `PUT /control/faults` to script network faults, `GET /status?wait=S` to
-wait until no work is in flight (exchange/activity.py), `GET /state`, `GET /events` and `GET /transport`
-to read what happened.
+virtual time (deadlines fire; an action's `now` and the hub's push `?now=` move it forward too, so a driver
+moves only the clocks of nodes whose `next_due` timer has come), `PUT /control/faults` to script network
+faults, `GET /status?wait=S` to wait until no work is in flight (exchange/activity.py), `GET /state`,
+`GET /events` and `GET /transport` to read what happened.
 While a scripted `offline` fault cuts the node off, it keeps working locally: actions commit and the
 outbox waits until the link is back.
 A channel (`attach`) opens the node to other parties: the declarant channel's trader API
@@ -35,7 +36,7 @@ import aiohttp
 from aiohttp import web
 from lxml import etree
 
-from exchange.activity import Activity, add_status_route
+from exchange.activity import Activity, add_status_route, bring_along
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
@@ -469,6 +470,34 @@ class Node:
     def _route(self, row: Any) -> Route:
         return Route(self.node_id, row["recipient"], row["message_type"], row["message_id"])
 
+    async def catch_up(self, now: str | None) -> None:
+        """Time that came with a request (an action's `now`, the hub's push `?now=`): a scenario driver moves only
+        the clocks of nodes with a timer due, so a node learns the time of a step from what reaches it, before
+        it decides or stamps anything. Only forward, and only on virtual time."""
+        if now is None or not isinstance(self._clock, VirtualClock):
+            return
+        try:
+            moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ProtocolError(f"now={now!r} is not an ISO-8601 time: {exc}", path="now", rule="bad-clock") from exc
+        if moment > self._clock.now():
+            self._clock.set(moment)
+            await self._clock_moved()
+
+    async def catch_up_with_hub(self) -> None:
+        """Take the hub's time (`GET /clock`) before work that reaches the node through neither the hub nor the
+        driver (a trader's own system lodging through the declarant channel between steps). If the hub does
+        not answer, the node goes on with its own time: it keeps working while cut off."""
+        if not isinstance(self._clock, VirtualClock):
+            return
+        try:
+            async with self.session.get(f"{self._hub_url}/clock", timeout=aiohttp.ClientTimeout(total=5)) as answer:
+                clock = await answer.json(content_type=None) if answer.status == 200 else {}
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return
+        if isinstance(clock, dict) and clock.get("virtual"):
+            await self.catch_up(str(clock.get("now")))
+
     async def _clock_moved(self) -> None:
         """Deadlines that passed take effect, and an offline window that ended lets the outbox go."""
         self._activity.touch()
@@ -542,10 +571,13 @@ class Node:
             "busy": self._activity.busy,
         }
 
-    async def marks(self) -> dict[str, int]:
-        """The newest event and transport line: a reader that has seen them has nothing to fetch."""
+    async def marks(self) -> dict[str, Any]:
+        """The newest event and transport line: a reader that has seen them has nothing to fetch. And `next_due`,
+        the node's earliest timer: a driver need not move the clock of a node before it (`PUT /control/clock`)."""
         newest = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM events")
-        return {"last_event": newest["n"] if newest else 0, "last_transport": await self._transport.last_id()}
+        due = await self._records.next_due(self._desks)
+        return {"last_event": newest["n"] if newest else 0, "last_transport": await self._transport.last_id(),
+                "next_due": None if due is None else due.isoformat()}
 
     async def in_flight(self) -> int:
         """Work the node still has to do by itself: inbox rows to process, outbox rows it may send, actions."""
@@ -593,7 +625,9 @@ class Node:
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_post("/inbox", self._handle_inbox)
         app.router.add_post("/control/credentials", self._handle_credentials)
-        add_status_route(app, self._activity, self.in_flight, self.marks, self.status)
+        # `?events_after=N`: the events after N, for a driver waiting for quiet (no `GET /events` of its own)
+        add_status_route(app, self._activity, self.in_flight, self.marks, self.status,
+                         bring_along("events_after", "events", self.events))
         add_health_route(app, self.node_id)
         app.router.add_get("/state", self._handle_state)
         app.router.add_get("/events", self._handle_events)
@@ -602,13 +636,14 @@ class Node:
         app.router.add_put("/control/faults", faults_handler(self._faults, self._wake_forwarder))
         if isinstance(self._clock, VirtualClock):
             app.router.add_put("/control/clock", set_clock_handler(
-                self._clock, self._activity, self.in_flight, after=self._clock_moved))
+                self._clock, self._activity, self.in_flight, self.marks, after=self._clock_moved))
         for channel in self._channels:
             channel.add_routes(app)
         return app
 
     async def _handle_inbox(self, request: web.Request) -> web.Response:
         try:
+            await self.catch_up(request.query.get("now"))  # only the hub may push (`party_guard`)
             receipt = await self.receive(await request.read())
         except CaravanError as exc:
             return error_response(exc)
@@ -633,6 +668,7 @@ class Node:
     async def _handle_action(self, request: web.Request) -> web.Response:
         body = await request.json()
         try:
+            await self.catch_up(body.get("now"))
             events = await self.act(str(body["do"]), body.get("arguments", {}), body.get("key"))
         except CaravanError as exc:
             return error_response(exc)

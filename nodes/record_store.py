@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,15 @@ class RecordStore:
             rows += await self._db.fetch_all(statement, [value for query in chosen
                                                          for value in _parameters(family, query)])
         return Loaded(self._decoded(family, kinds, rows), frozenset(asked))
+
+    async def next_due(self, families: Iterable[str]) -> datetime | None:
+        """The earliest timer of these families: a clock move before it finds nothing due (one index probe each)."""
+        due = []
+        for family in families:
+            row = await self._db.fetch_one("SELECT MIN(due_at) AS due FROM timers WHERE family = ?", (family,))
+            if row is not None and row["due"] is not None:
+                due.append(datetime.fromisoformat(row["due"]).replace(tzinfo=timezone.utc))
+        return min(due, default=None)
 
     async def load_all(self, family: str, kinds: Kinds) -> Loaded:
         """Every row of `family`: for snapshots, never for a decision."""

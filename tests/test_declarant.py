@@ -179,6 +179,22 @@ async def test_a_submitted_declaration_gets_acknowledgement_and_mrn_back_to_the_
     assert etree.tostring(sent) == etree.tostring(etree.fromstring(declaration()))  # kept as the trader sent it
 
 
+async def test_a_trader_lodging_at_a_node_whose_clock_lags_the_hub_gets_answers_stamped_at_the_hubs_time(
+        live: Live) -> None:
+    """A driver moves only the clocks that have a timer due: the node takes the hub's time before a lodgement,
+    or its envelopes would fall outside the hub's ten-minute window and be refused."""
+    async with live.party(DRIVER) as session:
+        async with session.get(f"{live.deployment.hub_url}/clock") as response:
+            start = datetime.fromisoformat((await response.json())["now"].replace("Z", "+00:00"))
+        later = (start + timedelta(days=1)).isoformat()
+        async with session.put(f"{live.deployment.hub_url}/control/clock", json={"now": later}) as response:
+            assert response.status == 200
+    status, lodged = await live.submit(HOLDER, "uz", "/movements/departures", declaration())
+    assert status == 202, lodged
+    messages = await live.answers(HOLDER, "uz", lodged["movementId"], "departures", {"CC928C", "CC028C"})
+    assert _first(messages, "CC028C")
+
+
 async def test_a_declaration_naming_an_unknown_office_is_answered_with_cc056c_code_and_pointer(live: Live) -> None:
     status, lodged = await live.submit(HOLDER, "uz", "/movements/departures",
                                        declaration("SRT-T-000002", "UZ26SRTT0000002", destination="GE000599"))

@@ -46,7 +46,7 @@ from exchange.faults import (
 )
 from exchange.pki import ScenarioPKI
 from exchange.runner import Deployment, Driver
-from exchange.settle import wait_until_settled
+from exchange.settle import Quiescence
 from exchange.signing import sign_document, verify_document
 from nodes.customs.codec import encode
 from nodes.families import describe_document
@@ -290,7 +290,8 @@ class Lab:
         async def read(component: str, wait: float) -> Any:
             return await self.call("GET", component, f"/status?wait={wait}")
 
-        await wait_until_settled(read, list(self.urls), timeout=60)
+        nodes = [component for component in self.urls if component != "hub"]
+        await Quiescence("hub", nodes).settle(read, timeout=60)
 
     async def deliveries(self, message_type: str, recipient: str) -> list[dict[str, Any]]:
         listing = await self.call("GET", "hub", "/deliveries")

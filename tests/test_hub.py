@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -110,6 +111,26 @@ async def test_accepted_envelope_is_pushed_and_tracked_to_delivered(running: Run
     tracking = await wait_for_state(running, receipt["delivery_id"], "delivered")
     assert tracking["delivered_at"] == "2026-03-02T09:00:00Z"
     assert running.recipient.received == [sent]  # the envelope as it was signed, byte for byte
+
+
+async def test_a_page_of_deliveries_carries_each_envelope_byte_for_byte_and_counts_pushes(
+        running: Running, pki: ScenarioPKI) -> None:
+    sample = cats_samples.aar()
+    messages = [replace(sample, header=replace(sample.header, message_id=f"UZ-PAGE-{n}")) for n in range(3)]
+    sent = [sealed(pki, message=message) for message in messages]
+    receipts = [(await submit(running, body))[1] for body in sent]
+    for receipt in receipts:
+        await wait_for_state(running, receipt["delivery_id"], "delivered")
+    async with running.session.get(f"{running.url}/deliveries?after=0&envelopes=base64") as response:
+        page = (await response.json())["deliveries"]
+    assert [base64.b64decode(delivery["envelope"]) for delivery in page] == sent
+    assert [delivery["delivery_id"] for delivery in page] == [receipt["delivery_id"] for receipt in receipts]
+    async with running.session.get(f"{running.url}/deliveries?after={receipts[0]['delivery_id']}") as response:
+        plain = (await response.json())["deliveries"]
+    assert len(plain) == 2 and "envelope" not in plain[0], "without the parameter a page is receipts alone"
+    async with running.session.get(f"{running.url}/status?wait=5") as response:
+        status = await response.json()
+    assert status["quiet"] and status["pushes"] == {"ge": 3}, "every finished push attempt is counted per recipient"
 
 
 async def test_duplicate_is_answered_with_the_original_receipt_and_delivered_once(running: Running,

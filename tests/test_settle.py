@@ -1,4 +1,5 @@
-"""Event-driven settling: components answer a long poll when they go quiet, and the driver's double collect.
+"""Event-driven settling: components answer a long poll when they go quiet, and the driver asks only what can
+have changed (the hub, and the nodes it pushed to since their last quiet reading).
 
 The unit tests drive `Activity` with a stand-in for a component's in-flight count; the HTTP tests run the
 pilot's hub and nodes in this process. No test waits for a length of time: each waits for an answer.
@@ -7,6 +8,7 @@ pilot's hub and nodes in this process. No test waits for a length of time: each 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -20,15 +22,17 @@ from aiohttp.test_utils import TestServer
 
 from exchange.activity import Activity
 from exchange.clock import VirtualClock
+from exchange.envelope import ENVELOPE_SUFFIX, Envelope
 from exchange.runner import Deployment, Driver, RunReport
 from exchange.scenario import Expectations
-from exchange.settle import wait_until_settled
+from exchange.settle import Quiescence
 from exchange.store import Database
 from exchange.web import set_clock_handler
 from nodes.families import describe_document
 from nodes.language import load_scenario
 from nodes.launch import local_deployment
 from nodes.node import Node
+from tests.traffic_scenarios import small_corridor, write
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
@@ -112,6 +116,53 @@ async def test_every_commit_moves_the_counter_and_a_rollback_does_not(tmp_path: 
         await database.close()
 
 
+class Script:
+    """Readings answered from a script, one list per component, recording who was asked in what order."""
+
+    def __init__(self, **answers: list[dict[str, Any]]) -> None:
+        self.answers = {component: iter(script) for component, script in answers.items()}
+        self.asked: list[str] = []
+
+    async def read(self, component: str, wait: float) -> dict[str, Any]:
+        self.asked.append(component)
+        return next(self.answers[component])
+
+
+def _hub(instance: str = "h1", **pushes: int) -> dict[str, Any]:
+    return {"quiet": True, "version": [instance, 1], "pushes": pushes}
+
+
+QUIET = {"quiet": True, "version": ["n", 1]}
+BUSY = {"quiet": False, "version": ["n", 1]}
+
+
+async def test_a_node_quiet_before_a_push_reached_it_is_asked_again_before_the_settle_ends() -> None:
+    quiescence = Quiescence("hub", ["a", "b", "c"])
+    quiescence.observe({"hub": _hub(), "a": QUIET, "b": QUIET, "c": QUIET})
+    quiescence.stir("a")
+    # a acts and is quiet once its envelope is in; the hub, quiet too, has pushed it to b meanwhile
+    script = Script(a=[QUIET, QUIET], b=[BUSY, QUIET], hub=[_hub(b=1), _hub(b=1, a=1), _hub(b=1, a=1)])
+    await quiescence.settle(script.read, timeout=60)
+    # b was busy at its first reading, its answer went to a: each is asked again; c, untouched, never
+    assert script.asked == ["a", "hub", "b", "hub", "a", "b", "hub"]
+
+
+async def test_a_restarted_hub_makes_every_node_be_asked_again() -> None:
+    quiescence = Quiescence("hub", ["a", "b"])
+    quiescence.observe({"hub": _hub(b=4), "a": QUIET, "b": QUIET})
+    script = Script(a=[QUIET], b=[QUIET], hub=[_hub("h2"), _hub("h2")])
+    await quiescence.settle(script.read, timeout=60)
+    assert script.asked == ["hub", "a", "b", "hub"], "counts of another hub instance say nothing"
+
+
+async def test_a_settle_with_nothing_stirred_asks_the_hub_alone() -> None:
+    quiescence = Quiescence("hub", ["a", "b"])
+    quiescence.observe({"hub": _hub(a=2), "a": QUIET, "b": QUIET})
+    script = Script(hub=[_hub(a=2)])
+    settled = await quiescence.settle(script.read, timeout=60)
+    assert script.asked == ["hub"] and settled["a"] is QUIET
+
+
 # -- over HTTP ----------------------------------------------------------------------------------------------
 
 
@@ -146,9 +197,19 @@ async def test_status_answers_with_a_version_and_refuses_a_bad_wait(
     assert restarted["version"][0] != instance, "a restarted component never looks unchanged"
 
 
-async def test_after_settling_nothing_is_pending_anywhere(pilot: tuple[Deployment, aiohttp.ClientSession]) -> None:
-    """A declaration fans out to three nodes and their answers come back; settling waits for all of it."""
+async def test_after_settling_nothing_is_pending_anywhere(
+    pilot: tuple[Deployment, aiohttp.ClientSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A declaration fans out to three nodes and their answers come back; settling waits for all of it, though
+    every node was quiet when the driver last read it and only the hub's count of pushes says who got work."""
     deployment, session = pilot
+    process = Node._process
+
+    async def slowly(node: Node, received: Any) -> None:
+        await asyncio.sleep(0.05)  # a slow desk: a settle that ended early would find inbox rows left
+        await process(node, received)
+
+    monkeypatch.setattr(Node, "_process", slowly)
     urls = {"hub": deployment.hub_url, **deployment.node_urls}
     asked: list[str] = []
 
@@ -157,15 +218,18 @@ async def test_after_settling_nothing_is_pending_anywhere(pilot: tuple[Deploymen
         return (await _get(session, f"{urls[component]}/status?wait={wait}"))[1]
 
     body = {"do": "declare", "arguments": {"movement": "M1"}}
-    async with session.put(f"{deployment.hub_url}/control/clock", json={"now": "2026-03-02T08:00:00Z"}):
-        pass
-    for node in deployment.node_urls.values():
-        async with session.put(f"{node}/control/clock", json={"now": "2026-03-02T08:00:00Z"}):
-            pass
+    moved = {}
+    for component, url in urls.items():  # the hub first, as the driver moves clocks: its answer comes before theirs
+        async with session.put(f"{url}/control/clock", json={"now": "2026-03-02T08:00:00Z"}) as response:
+            moved[component] = await response.json()
+    quiescence = Quiescence("hub", list(deployment.node_urls))
+    quiescence.observe(moved)
+    quiescence.stir("uz")
     async with session.post(f"{deployment.node_urls['uz']}/control/actions", json=body) as response:
         assert response.status == 200
-    settled = await wait_until_settled(read, list(urls), timeout=60)
-    assert set(settled["hub"]) == {"last_delivery", "last_refusal", "last_transport", "version", "in_flight", "quiet"}
+    settled = await quiescence.settle(read, timeout=60)
+    assert set(settled["hub"]) == {"last_delivery", "last_refusal", "last_transport", "pushes", "version",
+                                   "in_flight", "quiet"}
     statuses = {component: (await _get(session, f"{url}/status"))[1] for component, url in urls.items()}
     hub = statuses["hub"]
     assert hub["pending"] == 0 and hub["delivered"] == hub["last_delivery"] == settled["hub"]["last_delivery"] >= 5
@@ -174,7 +238,8 @@ async def test_after_settling_nothing_is_pending_anywhere(pilot: tuple[Deploymen
         assert statuses[node]["version"] == settled[node]["version"], "settled means nothing moves any more"
     _, deliveries = await _get(session, f"{deployment.hub_url}/deliveries")
     assert {d["state"] for d in deliveries["deliveries"]} == {"delivered"}
-    assert len(asked) % len(urls) == 0 and len(asked) <= len(urls) * (2 + 2 * hub["last_delivery"])
+    assert asked[-1] == "hub" and asked.count("hub") <= 1 + hub["last_delivery"]
+    assert len(asked) - asked.count("hub") <= 1 + hub["last_delivery"], "a node is asked once per push it got"
 
 
 async def test_a_clock_move_is_still_only_when_it_commits_nothing_and_leaves_nothing_in_flight() -> None:
@@ -239,3 +304,44 @@ async def test_the_driver_asks_no_more_when_the_work_takes_longer(
     assert quick.requests <= request_bound(components, steps, quick.messages)
     assert slow.requests <= request_bound(components, steps, slow.messages)
     assert slow.requests <= quick.requests + 2 * components * steps, (quick.requests, slow.requests)
+
+
+async def test_a_node_whose_clock_the_driver_skips_never_stamps_a_message_with_a_stale_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generated traffic has no fault or drill: the driver moves only the hub's clock and those of nodes with a
+    timer due; the others learn the time from the action or the push that sets them working."""
+    scenario = load_scenario(write(tmp_path, small_corridor(11)))
+    moved: list[str] = []
+    call = Driver._call
+
+    async def spy(driver: Driver, method: str, url: str, body: Any = None) -> dict[str, Any]:
+        if url.endswith("/control/clock"):
+            moved.append(url)
+        return await call(driver, method, url, body)
+
+    monkeypatch.setattr(Driver, "_call", spy)
+    async with local_deployment(scenario, tmp_path / "run", tls=False) as deployment:
+        report = await Driver(scenario, deployment, tmp_path / "run", describe_document).run()
+    assert report.ok and report.messages == 2 * 19
+    moves = len({step.at for step in scenario.steps})
+    components = 1 + len(scenario.nodes)
+    assert len(moved) < components * moves / 2, "most nodes' clocks were left alone"
+    for line in (tmp_path / "run" / "events.jsonl").read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry["kind"] == "message":
+            sealed = (tmp_path / "run" / entry["file"].replace(".xml", ENVELOPE_SUFFIX)).read_bytes()
+            created = Envelope.from_xml(sealed).created
+            assert created.strftime("%Y-%m-%dT%H:%M:%SZ") == entry["at"], entry["file"]
+
+
+async def test_a_time_that_is_no_time_is_refused_with_its_rule(pilot: tuple[Deployment, aiohttp.ClientSession]) -> None:
+    deployment, session = pilot
+    body = {"do": "declare", "arguments": {"movement": "M1"}, "now": "soon"}
+    async with session.post(f"{deployment.node_urls['uz']}/control/actions", json=body) as response:
+        answer = await response.json()
+    assert response.status == 422 and (answer["rule"], answer["path"]) == ("bad-clock", "now"), answer
+    async with session.post(f"{deployment.node_urls['uz']}/inbox?now=later", data=b"<x/>") as response:
+        assert response.status == 422 and (await response.json())["rule"] == "bad-clock"
+    async with session.get(f"{deployment.node_urls['uz']}/status?wait=1&events_after=first") as response:
+        assert response.status == 400 and (await response.json())["error"] == "bad-query"
