@@ -10,7 +10,9 @@ For every envelope a node submits, the hub
 4. validates the document against its XML Schema,
 5. commits it to SQLite, and only then answers 202 with a receipt,
 6. pushes it to the recipient node's inbox, in order, retrying with backoff, and tracks the delivery
-   (pending → delivered | failed).
+   (pending → delivered | failed). Only the acceptance waits for the disk: the mark of a push is
+   committed without a sync of its own, since a mark a power cut loses means one more push, which the
+   recipient absorbs as a duplicate.
 
 Pushes go through a `Wire` (exchange/transport.py) that applies the scenario's scripted faults
 (exchange/faults.py): deliveries a fault holds (recipient offline, partition, latency, reorder) wait
@@ -49,7 +51,7 @@ from exchange.envelope import Envelope
 from exchange.errors import CaravanError, DuplicateMessage, ProtocolError, TrustError
 from exchange.faults import FaultSwitch, Hold, Leg
 from exchange.health import add_health_route
-from exchange.intake import open_envelope
+from exchange.intake import open_envelope, read_claim
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
 from exchange.ippc.face import IppcFace
 from exchange.pki import TrustStore
@@ -207,7 +209,8 @@ class Hub:
 
         `peer` is the TLS identity of the connection (None on plain HTTP); it must be the sender.
         """
-        envelope = Envelope.from_xml(body)
+        claim = read_claim(body)  # the one parse: the checks below and the signature's all read this tree
+        envelope = claim.envelope
         if peer is not None and peer != envelope.sender:
             raise TrustError(
                 f"connection authenticated as {peer!r} submits an envelope from {envelope.sender!r}",
@@ -231,7 +234,7 @@ class Hub:
                 path="/Envelope/Recipient",
                 rule="unknown-recipient",
             )
-        opened = open_envelope(body, self._trust, at=self._clock.now(),
+        opened = open_envelope(claim, self._trust, at=self._clock.now(),
                                sender_country=self._countries.get(envelope.sender))
         return await self._store(opened.envelope, body)
 
@@ -252,34 +255,41 @@ class Hub:
                     )
                 await db.execute("UPDATE deliveries SET duplicates = duplicates + 1 WHERE id = ?", (existing["id"],))
                 return replace(_receipt(existing), duplicate=True)
-            key = await self._insert(db, envelope, envelope.message_id, body, DeliveryState.PENDING.value)
-            if self._ippc is not None:
-                await self._ippc.accepted(db, envelope, key)
-            row = await db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (key,))
-        assert row is not None
+            receipt = await self._insert(db, envelope, envelope.message_id, body, DeliveryState.PENDING.value, digest)
+            if self._ippc is not None:  # the face may hold the delivery for an NPPO that pulls
+                await self._ippc.accepted(db, envelope, receipt.delivery_id)
+                receipt = _receipt(await db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (receipt.delivery_id,)))
         forwarder = self._forwarders.get(envelope.recipient)
         if forwarder is not None:
             forwarder.wake()
-        return _receipt(row)
+        return receipt
 
-    async def _insert(self, db: Transaction, envelope: Envelope, key: str, body: bytes, state: str) -> int:
-        """One delivery row; `key` is unique per sender: the envelope's message id, or a Hub delivery number."""
+    async def _insert(
+        self, db: Transaction, envelope: Envelope, key: str, body: bytes, state: str, digest: str | None = None
+    ) -> Receipt:
+        """One delivery row, and its receipt; `key` is unique per sender: the envelope's message id, or a Hub
+        delivery number."""
+        accepted_at = _stamp(self._clock.now())
         cursor = await db.execute(
             """INSERT INTO deliveries (sender, message_id, recipient, message_type, correlation_id, digest,
                                        envelope, state, accepted_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (envelope.sender, key, envelope.recipient, envelope.message_type, envelope.correlation_id,
-             hashlib.sha256(envelope.document).hexdigest(), body, state, _stamp(self._clock.now())),
+             digest or hashlib.sha256(envelope.document).hexdigest(), body, state, accepted_at),
         )
         assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return Receipt(delivery_id=cursor.lastrowid, message_id=key, sender=envelope.sender,
+                       recipient=envelope.recipient, message_type=envelope.message_type,
+                       correlation_id=envelope.correlation_id, state=state, attempts=0, accepted_at=accepted_at,
+                       delivered_at=None, last_error=None)
 
     # -- the IPPC Hub face's relay (exchange.ippc.service.Relay) ---------------------------------------------
 
     async def relay(self, db: Transaction, envelope: Envelope, key: str, *, held: bool) -> int:
         """Queue what the IPPC Hub face accepted, in its transaction, keyed by its Hub delivery number: pushed
         by the recipient's forwarder like any envelope, or `held` until the recipient pulls it."""
-        return await self._insert(db, envelope, key, envelope.to_xml(), "held" if held else DeliveryState.PENDING.value)
+        state = "held" if held else DeliveryState.PENDING.value
+        return (await self._insert(db, envelope, key, envelope.to_xml(), state)).delivery_id
 
     def wake(self, node_id: str) -> None:
         forwarder = self._forwarders.get(node_id)
@@ -382,7 +392,11 @@ class Hub:
             state = DeliveryState.FAILED
         error = None if answer.outcome is Outcome.ACCEPTED else answer.describe()
         delivered_at = _stamp(self._clock.now()) if state is DeliveryState.DELIVERED else None
-        async with self._db.transaction() as db:
+        # Not synced on its own (the next acceptance syncs it): should a power cut lose it, the delivery is
+        # pending again and pushed again, and a recipient answers a duplicate push with its original receipt
+        # and does not process it twice (docs/PROTOCOL.md, the push contract, 4.); a refusal or a retry count
+        # redone is the same answer again.
+        async with self._db.transaction(durable=False) as db:
             await db.execute(
                 "UPDATE deliveries SET state = ?, attempts = ?, delivered_at = ?, last_error = ? WHERE id = ?",
                 (state.value, attempts, delivered_at, error, item.key),
