@@ -8,7 +8,8 @@ For every envelope a node submits, the hub
    and requires the signer to be the node named as sender,
 3. checks that the signed envelope agrees with the document (message type, message id),
 4. validates the document against its XML Schema,
-5. commits it to SQLite, and only then answers 202 with a receipt,
+5. commits it to SQLite, and only then answers 202 with a receipt (envelopes checked while a commit is
+   under way share the next one: one fsync for all of them, each still committed before its answer),
 6. pushes it to the recipient node's inbox, in order, retrying with backoff, and tracks the delivery
    (pending → delivered | failed). Only the acceptance waits for the disk: the mark of a push is
    committed without a sync of its own, since a mark a power cut loses means one more push, which the
@@ -149,6 +150,15 @@ class Receipt:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class _Intake:
+    """A checked envelope waiting for the group commit, and where its submitter waits for the outcome."""
+
+    envelope: Envelope
+    body: bytes
+    receipt: asyncio.Future[Receipt]
+
+
 class Hub:
     """Accepts, stores, routes and tracks envelopes between nodes."""
 
@@ -181,6 +191,8 @@ class Hub:
         self._forwarders: dict[str, Forwarder] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
+        self._intakes: list[_Intake] = []  # checked envelopes waiting for the next group commit
+        self._committing: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -239,29 +251,73 @@ class Hub:
         return await self._store(opened.envelope, body)
 
     async def _store(self, envelope: Envelope, body: bytes) -> Receipt:
+        """Commit the envelope, or find it stored already, and only then return its receipt.
+
+        Intakes that arrive while a commit is under way share the next one (group commit): one transaction
+        and one fsync for all of them, each in its own savepoint, so that one refused rolls back alone.
+        """
+        intake = _Intake(envelope, body, asyncio.get_running_loop().create_future())
+        self._intakes.append(intake)
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit_intakes(), name="hub-intake-commit")
+        return await intake.receipt
+
+    async def _commit_intakes(self) -> None:
+        """Commit every waiting intake together; meanwhile the next ones gather for the next commit."""
+        while self._intakes:
+            batch, self._intakes = self._intakes, []
+            outcomes: list[Receipt | CaravanError] = []
+            try:
+                async with self._db.transaction() as db:
+                    for intake in batch:
+                        outcomes.append(await self._record(db, intake.envelope, intake.body))
+            except Exception as failure:  # the store failed (a statement, the COMMIT): nothing of the batch was kept
+                for intake in batch:
+                    if not intake.receipt.done():
+                        intake.receipt.set_exception(failure)
+                continue
+            for intake, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Receipt):
+                    self.wake(intake.envelope.recipient)
+                if intake.receipt.done():  # its submitter went away: stored all the same, as a 202 unheard
+                    continue
+                if isinstance(outcome, CaravanError):
+                    intake.receipt.set_exception(outcome)
+                else:
+                    intake.receipt.set_result(outcome)
+
+    async def _record(self, db: Transaction, envelope: Envelope, body: bytes) -> Receipt | CaravanError:
+        """One intake of a group commit, in its own savepoint: its refusal rolls back only what it wrote."""
+        await db.execute("SAVEPOINT intake")
+        try:
+            receipt = await self._accept_row(db, envelope, body)
+        except CaravanError as refusal:
+            await db.execute("ROLLBACK TO intake")
+            await db.execute("RELEASE intake")
+            return refusal
+        await db.execute("RELEASE intake")
+        return receipt
+
+    async def _accept_row(self, db: Transaction, envelope: Envelope, body: bytes) -> Receipt:
         digest = hashlib.sha256(envelope.document).hexdigest()
-        async with self._db.transaction() as db:
-            existing = await db.fetch_one(
-                "SELECT * FROM deliveries WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)
-            )
-            if existing is not None:
-                if existing["digest"] != digest:
-                    raise DuplicateMessage(
-                        f"message id {envelope.message_id!r} from {envelope.sender!r} was already used for "
-                        "another document (NCTS functional error 26)",
-                        document=envelope.message_type,
-                        path="/Envelope/MessageId",
-                        rule="26",
-                    )
-                await db.execute("UPDATE deliveries SET duplicates = duplicates + 1 WHERE id = ?", (existing["id"],))
-                return replace(_receipt(existing), duplicate=True)
-            receipt = await self._insert(db, envelope, envelope.message_id, body, DeliveryState.PENDING.value, digest)
-            if self._ippc is not None:  # the face may hold the delivery for an NPPO that pulls
-                await self._ippc.accepted(db, envelope, receipt.delivery_id)
-                receipt = _receipt(await db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (receipt.delivery_id,)))
-        forwarder = self._forwarders.get(envelope.recipient)
-        if forwarder is not None:
-            forwarder.wake()
+        existing = await db.fetch_one(
+            "SELECT * FROM deliveries WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)
+        )
+        if existing is not None:
+            if existing["digest"] != digest:
+                raise DuplicateMessage(
+                    f"message id {envelope.message_id!r} from {envelope.sender!r} was already used for "
+                    "another document (NCTS functional error 26)",
+                    document=envelope.message_type,
+                    path="/Envelope/MessageId",
+                    rule="26",
+                )
+            await db.execute("UPDATE deliveries SET duplicates = duplicates + 1 WHERE id = ?", (existing["id"],))
+            return replace(_receipt(existing), duplicate=True)
+        receipt = await self._insert(db, envelope, envelope.message_id, body, DeliveryState.PENDING.value, digest)
+        if self._ippc is not None:  # the face may hold the delivery for an NPPO that pulls
+            await self._ippc.accepted(db, envelope, receipt.delivery_id)
+            receipt = _receipt(await db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (receipt.delivery_id,)))
         return receipt
 
     async def _insert(
@@ -318,6 +374,8 @@ class Hub:
 
     async def stop(self) -> None:
         self._activity.close()
+        if self._committing is not None:  # intakes already checked are committed and answered first
+            await asyncio.gather(self._committing, return_exceptions=True)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
