@@ -38,13 +38,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import aiohttp
+from lxml import etree
 
 from bench.movements import write_movements_scenario
 from bench.shutdown import CARAVAN, free_port, wait_until_serving
 from exchange.client import ENVELOPE_CONTENT_TYPE
-from exchange.envelope import Envelope
+from exchange.envelope import ENVELOPE_SUFFIX, Envelope
+from exchange.intake import unseal
 from exchange.pki import ScenarioPKI, TrustStore
-from exchange.signing import sign_document, verify_document
 from exchange.tls import TlsIdentity
 from exchange.validation import detect
 
@@ -69,9 +70,10 @@ class Latency:
 
 
 def _envelopes(cc015c: Path, run_pki: Path, pki: Path) -> Iterator[bytes]:
-    """Endless distinct CC015C envelopes from uz, signed with the prepared scenario's key."""
+    """Endless distinct CC015C envelopes from uz, each signed (the envelope, as a node signs it) with the
+    prepared scenario's key."""
     trust = TrustStore.from_file(run_pki / "ca.pem")
-    content = verify_document(cc015c.read_bytes(), trust, at=SAMPLE_TIME).root
+    content = unseal(cc015c.read_bytes(), trust, at=SAMPLE_TIME).root
     kind = detect(content)
     credentials = ScenarioPKI.load(pki).credentials(SENDER)
     identification = content.find(kind.message_id_path[0])
@@ -80,8 +82,8 @@ def _envelopes(cc015c: Path, run_pki: Path, pki: Path) -> Iterator[bytes]:
         serial += 1
         message_id = f"BENCH{serial:09d}"
         identification.text = message_id
-        document = sign_document(content, credentials)
-        yield Envelope(message_id, None, SENDER, SENDER, kind.code, HUB_TIME, document).to_xml()
+        document = etree.tostring(content, xml_declaration=True, encoding="UTF-8")
+        yield Envelope(message_id, None, SENDER, SENDER, kind.code, HUB_TIME, document).signed(credentials)
 
 
 def _sample_cc015c(scratch: Path) -> tuple[Path, Path]:
@@ -90,7 +92,7 @@ def _sample_cc015c(scratch: Path) -> tuple[Path, Path]:
     run = scratch / "sample-run"
     subprocess.run([sys.executable, "-m", "exchange.cli", "run", str(scenario), "--out", str(run)],
                    check=True, capture_output=True, timeout=300, cwd=ROOT)
-    return next((run / "messages").glob("*-CC015C-*.xml")), run / "pki"
+    return next((run / "messages").glob(f"*-CC015C-*{ENVELOPE_SUFFIX}")), run / "pki"
 
 
 @contextlib.contextmanager

@@ -8,9 +8,12 @@ For every envelope a node submits, the hub
    and requires the signer to be the node named as sender,
 3. checks that the signed envelope agrees with the document (message type, message id),
 4. validates the document against its XML Schema,
-5. commits it to SQLite, and only then answers 202 with a receipt,
+5. commits it to SQLite, and only then answers 202 with a receipt (envelopes checked while a commit is
+   under way share the next one: one fsync for all of them, each still committed before its answer),
 6. pushes it to the recipient node's inbox, in order, retrying with backoff, and tracks the delivery
-   (pending → delivered | failed).
+   (pending → delivered | failed). Only the acceptance waits for the disk: the mark of a push is
+   committed without a sync of its own, since a mark a power cut loses means one more push, which the
+   recipient absorbs as a duplicate.
 
 Pushes go through a `Wire` (exchange/transport.py) that applies the scenario's scripted faults
 (exchange/faults.py): deliveries a fault holds (recipient offline, partition, latency, reorder) wait
@@ -52,7 +55,7 @@ from exchange.envelope import Envelope
 from exchange.errors import CaravanError, DuplicateMessage, ProtocolError, TrustError
 from exchange.faults import FaultSwitch, Hold, Leg
 from exchange.health import add_health_route
-from exchange.intake import open_envelope
+from exchange.intake import open_envelope, read_claim
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
 from exchange.ippc.face import IppcFace
 from exchange.pki import TrustStore
@@ -152,6 +155,15 @@ class Receipt:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class _Intake:
+    """A checked envelope waiting for the group commit, and where its submitter waits for the outcome."""
+
+    envelope: Envelope
+    body: bytes
+    receipt: asyncio.Future[Receipt]
+
+
 class Hub:
     """Accepts, stores, routes and tracks envelopes between nodes."""
 
@@ -185,6 +197,8 @@ class Hub:
         self._pushes: Counter[str] = Counter()  # push attempts answered (or given up), per recipient: see `marks`
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
+        self._intakes: list[_Intake] = []  # checked envelopes waiting for the next group commit
+        self._committing: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -213,7 +227,8 @@ class Hub:
 
         `peer` is the TLS identity of the connection (None on plain HTTP); it must be the sender.
         """
-        envelope = Envelope.from_xml(body)
+        claim = read_claim(body)  # the one parse: the checks below and the signature's all read this tree
+        envelope = claim.envelope
         if peer is not None and peer != envelope.sender:
             raise TrustError(
                 f"connection authenticated as {peer!r} submits an envelope from {envelope.sender!r}",
@@ -237,55 +252,106 @@ class Hub:
                 path="/Envelope/Recipient",
                 rule="unknown-recipient",
             )
-        opened = open_envelope(body, self._trust, at=self._clock.now(),
+        opened = open_envelope(claim, self._trust, at=self._clock.now(),
                                sender_country=self._countries.get(envelope.sender))
         return await self._store(opened.envelope, body)
 
     async def _store(self, envelope: Envelope, body: bytes) -> Receipt:
-        digest = hashlib.sha256(envelope.document).hexdigest()
-        async with self._db.transaction() as db:
-            existing = await db.fetch_one(
-                "SELECT * FROM deliveries WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)
-            )
-            if existing is not None:
-                if existing["digest"] != digest:
-                    raise DuplicateMessage(
-                        f"message id {envelope.message_id!r} from {envelope.sender!r} was already used for "
-                        "another document (NCTS functional error 26)",
-                        document=envelope.message_type,
-                        path="/Envelope/MessageId",
-                        rule="26",
-                    )
-                await db.execute("UPDATE deliveries SET duplicates = duplicates + 1 WHERE id = ?", (existing["id"],))
-                return replace(_receipt(existing), duplicate=True)
-            key = await self._insert(db, envelope, envelope.message_id, body, DeliveryState.PENDING.value)
-            if self._ippc is not None:
-                await self._ippc.accepted(db, envelope, key)
-            row = await db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (key,))
-        assert row is not None
-        forwarder = self._forwarders.get(envelope.recipient)
-        if forwarder is not None:
-            forwarder.wake()
-        return _receipt(row)
+        """Commit the envelope, or find it stored already, and only then return its receipt.
 
-    async def _insert(self, db: Transaction, envelope: Envelope, key: str, body: bytes, state: str) -> int:
-        """One delivery row; `key` is unique per sender: the envelope's message id, or a Hub delivery number."""
+        Intakes that arrive while a commit is under way share the next one (group commit): one transaction
+        and one fsync for all of them, each in its own savepoint, so that one refused rolls back alone.
+        """
+        intake = _Intake(envelope, body, asyncio.get_running_loop().create_future())
+        self._intakes.append(intake)
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit_intakes(), name="hub-intake-commit")
+        return await intake.receipt
+
+    async def _commit_intakes(self) -> None:
+        """Commit every waiting intake together; meanwhile the next ones gather for the next commit."""
+        while self._intakes:
+            batch, self._intakes = self._intakes, []
+            outcomes: list[Receipt | CaravanError] = []
+            try:
+                async with self._db.transaction() as db:
+                    for intake in batch:
+                        outcomes.append(await self._record(db, intake.envelope, intake.body))
+            except Exception as failure:  # the store failed (a statement, the COMMIT): nothing of the batch was kept
+                for intake in batch:
+                    if not intake.receipt.done():
+                        intake.receipt.set_exception(failure)
+                continue
+            for intake, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Receipt):
+                    self.wake(intake.envelope.recipient)
+                if intake.receipt.done():  # its submitter went away: stored all the same, as a 202 unheard
+                    continue
+                if isinstance(outcome, CaravanError):
+                    intake.receipt.set_exception(outcome)
+                else:
+                    intake.receipt.set_result(outcome)
+
+    async def _record(self, db: Transaction, envelope: Envelope, body: bytes) -> Receipt | CaravanError:
+        """One intake of a group commit, in its own savepoint: its refusal rolls back only what it wrote."""
+        await db.execute("SAVEPOINT intake")
+        try:
+            receipt = await self._accept_row(db, envelope, body)
+        except CaravanError as refusal:
+            await db.execute("ROLLBACK TO intake")
+            await db.execute("RELEASE intake")
+            return refusal
+        await db.execute("RELEASE intake")
+        return receipt
+
+    async def _accept_row(self, db: Transaction, envelope: Envelope, body: bytes) -> Receipt:
+        digest = hashlib.sha256(envelope.document).hexdigest()
+        existing = await db.fetch_one(
+            "SELECT * FROM deliveries WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)
+        )
+        if existing is not None:
+            if existing["digest"] != digest:
+                raise DuplicateMessage(
+                    f"message id {envelope.message_id!r} from {envelope.sender!r} was already used for "
+                    "another document (NCTS functional error 26)",
+                    document=envelope.message_type,
+                    path="/Envelope/MessageId",
+                    rule="26",
+                )
+            await db.execute("UPDATE deliveries SET duplicates = duplicates + 1 WHERE id = ?", (existing["id"],))
+            return replace(_receipt(existing), duplicate=True)
+        receipt = await self._insert(db, envelope, envelope.message_id, body, DeliveryState.PENDING.value, digest)
+        if self._ippc is not None:  # the face may hold the delivery for an NPPO that pulls
+            await self._ippc.accepted(db, envelope, receipt.delivery_id)
+            receipt = _receipt(await db.fetch_one("SELECT * FROM deliveries WHERE id = ?", (receipt.delivery_id,)))
+        return receipt
+
+    async def _insert(
+        self, db: Transaction, envelope: Envelope, key: str, body: bytes, state: str, digest: str | None = None
+    ) -> Receipt:
+        """One delivery row, and its receipt; `key` is unique per sender: the envelope's message id, or a Hub
+        delivery number."""
+        accepted_at = _stamp(self._clock.now())
         cursor = await db.execute(
             """INSERT INTO deliveries (sender, message_id, recipient, message_type, correlation_id, digest,
                                        envelope, state, accepted_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (envelope.sender, key, envelope.recipient, envelope.message_type, envelope.correlation_id,
-             hashlib.sha256(envelope.document).hexdigest(), body, state, _stamp(self._clock.now())),
+             digest or hashlib.sha256(envelope.document).hexdigest(), body, state, accepted_at),
         )
         assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return Receipt(delivery_id=cursor.lastrowid, message_id=key, sender=envelope.sender,
+                       recipient=envelope.recipient, message_type=envelope.message_type,
+                       correlation_id=envelope.correlation_id, state=state, attempts=0, accepted_at=accepted_at,
+                       delivered_at=None, last_error=None)
 
     # -- the IPPC Hub face's relay (exchange.ippc.service.Relay) ---------------------------------------------
 
     async def relay(self, db: Transaction, envelope: Envelope, key: str, *, held: bool) -> int:
         """Queue what the IPPC Hub face accepted, in its transaction, keyed by its Hub delivery number: pushed
         by the recipient's forwarder like any envelope, or `held` until the recipient pulls it."""
-        return await self._insert(db, envelope, key, envelope.to_xml(), "held" if held else DeliveryState.PENDING.value)
+        state = "held" if held else DeliveryState.PENDING.value
+        return (await self._insert(db, envelope, key, envelope.to_xml(), state)).delivery_id
 
     def wake(self, node_id: str) -> None:
         forwarder = self._forwarders.get(node_id)
@@ -314,6 +380,8 @@ class Hub:
 
     async def stop(self) -> None:
         self._activity.close()
+        if self._committing is not None:  # intakes already checked are committed and answered first
+            await asyncio.gather(self._committing, return_exceptions=True)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -392,7 +460,11 @@ class Hub:
             state = DeliveryState.FAILED
         error = None if answer.outcome is Outcome.ACCEPTED else answer.describe()
         delivered_at = _stamp(self._clock.now()) if state is DeliveryState.DELIVERED else None
-        async with self._db.transaction() as db:
+        # Not synced on its own (the next acceptance syncs it): should a power cut lose it, the delivery is
+        # pending again and pushed again, and a recipient answers a duplicate push with its original receipt
+        # and does not process it twice (docs/PROTOCOL.md, the push contract, 4.); a refusal or a retry count
+        # redone is the same answer again.
+        async with self._db.transaction(durable=False) as db:
             await db.execute(
                 "UPDATE deliveries SET state = ?, attempts = ?, delivered_at = ?, last_error = ? WHERE id = ?",
                 (state.value, attempts, delivered_at, error, item.key),

@@ -38,7 +38,7 @@ from exchange.safexml import parse_document
 from exchange.signing import VerifiedDocument, carries_signature, verify_document
 from exchange.validation import DocumentType, detect, validate
 
-__all__ = ["Opened", "Unsealed", "UnsignedPolicy", "open_envelope", "unseal", "unsigned_finding"]
+__all__ = ["Claim", "Opened", "Unsealed", "UnsignedPolicy", "open_envelope", "read_claim", "unseal", "unsigned_finding"]
 
 
 class UnsignedPolicy(str, Enum):
@@ -72,8 +72,27 @@ def unsigned_finding(message_type: str, policy: UnsignedPolicy) -> Issue:
                  "(TLS client certificate)", "unsigned", "WARNING" if policy is UnsignedPolicy.WARN else "INFO")
 
 
+@dataclass(frozen=True)
+class Claim:
+    """An envelope as it arrived: parsed once and schema-checked, its fields not yet vouched for by anyone.
+
+    The hub reads the claim to refuse early what needs no signature check (wrong TLS identity, outside the
+    time window, unknown recipient); the signature check then works on the same tree, not a second parse.
+    """
+
+    body: bytes
+    root: etree._Element
+    envelope: Envelope
+
+
+def read_claim(body: bytes) -> Claim:
+    """Step 1: parse with the hardened parser and check the envelope schema."""
+    root = parse_document(body)
+    return Claim(body, root, Envelope.from_element(root))
+
+
 def open_envelope(
-    body: bytes,
+    body: bytes | Claim,
     trust: TrustStore,
     at: datetime,
     sender_country: str | None = None,
@@ -108,16 +127,16 @@ class Unsealed:
     verified: VerifiedDocument | None  # its `root` is the document; None when nothing signs it
 
 
-def unseal(body: bytes, trust: TrustStore, at: datetime) -> Unsealed:
+def unseal(body: bytes | Claim, trust: TrustStore, at: datetime) -> Unsealed:
     """Steps 1 to 3: verify the envelope's signature and the document's own; no binding, no policy.
 
-    `caravan verify` stops here; `open_envelope` goes on.
+    `body` may be a `Claim` already read (step 1 done). `caravan verify` stops here; `open_envelope` goes on.
     """
-    claimed = parse_document(body)
-    envelope = Envelope.from_element(claimed)
+    claim = body if isinstance(body, Claim) else read_claim(body)
+    envelope = claim.envelope
     sealed = None
-    if carries_signature(claimed):
-        sealed = verify_document(body, trust, at=at)
+    if carries_signature(claim.root):
+        sealed = verify_document(claim.body, trust, at=at, root=claim.root)
         envelope = Envelope.from_element(sealed.root)
         _check_signer(envelope, sealed, "/Envelope/Signature")
     document = parse_document(envelope.document)

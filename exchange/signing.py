@@ -93,8 +93,12 @@ def sign_document(root: etree._Element, credentials: Credentials) -> bytes:
     return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
 
 
-def verify_document(data: bytes, trust: TrustStore, at: datetime) -> VerifiedDocument:
+def verify_document(
+    data: bytes, trust: TrustStore, at: datetime, *, root: etree._Element | None = None
+) -> VerifiedDocument:
     """Check that `data` is a document signed under our profile by a certificate `trust` accepts at `at`.
+
+    `root` is `data` already read with `parse_document` (by a caller that looked at it first), or None.
 
     Raises DocumentError for bytes that are not a readable document, and TrustError otherwise, with the
     rule broken: "signature-missing", "signature-location" (not directly under the root: wrapping),
@@ -103,7 +107,8 @@ def verify_document(data: bytes, trust: TrustStore, at: datetime) -> VerifiedDoc
     made with the certificate's key), "signature-digest" (content changed after signing),
     "signature-malformed".
     """
-    root = parse_document(data)
+    if root is None:
+        root = parse_document(data)
     signature = _enveloped_signature(root)
     _check_algorithms(signature)
     leaf, others = _signing_certificate(signature)
@@ -111,7 +116,8 @@ def verify_document(data: bytes, trust: TrustStore, at: datetime) -> VerifiedDoc
     # never re-reads a CA file nor falls back to certifi's web roots.
     trust.validate_chain(leaf, others, at)
     try:
-        result = XMLVerifier().verify(root, x509_cert=leaf, expect_config=replace(_EXPECTED, verification_time=utc(at)))
+        # signxml reads the bytes once; given the element it would serialise it and then read that
+        result = XMLVerifier().verify(data, x509_cert=leaf, expect_config=replace(_EXPECTED, verification_time=utc(at)))
     except InvalidDigest as error:
         raise TrustError(f"document content changed after it was signed ({error})", rule="signature-digest") from None
     except cryptography.exceptions.InvalidSignature as error:

@@ -17,6 +17,12 @@ waits for the disk (the fsync that makes it durable, milliseconds). So:
    no hand-off either, once any transaction under way has committed: a task woken from inside a
    transaction (a forwarder told of a new delivery) finds its rows when it reads.
 
+4. a write that a power cut may lose because whoever needs it redoes it (the hub's mark that a recipient
+   took a push: a lost mark means one more push, which the recipient answers as a duplicate) commits with
+   `durable=False`: into the WAL on the loop's thread, no fsync, no hand-off. A killed process loses
+   nothing of it (the WAL is written before COMMIT returns); a power cut may lose what was committed this way
+   since the last durable commit, which syncs the whole WAL, these frames included.
+
 Commit listeners run before that lock is released, so whoever reads after a commit has seen it
 (exchange/activity.py relies on this).
 
@@ -43,6 +49,7 @@ from exchange.errors import ResourceBusy
 __all__ = ["Database", "Row", "Transaction", "ensure_unused"]
 
 _LOCK_SUFFIX = ".lock"
+_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
 Row = sqlite3.Row
 
@@ -118,9 +125,17 @@ class Database:
         self._listeners.append(listener)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        """Run the block as one `BEGIN IMMEDIATE … COMMIT`; any exception rolls everything back."""
+    async def transaction(self, *, durable: bool = True) -> AsyncIterator[Transaction]:
+        """Run the block as one `BEGIN IMMEDIATE … COMMIT`; any exception rolls everything back.
+
+        `durable=False` is for a write that a power cut may lose because whoever needs it redoes it (see the
+        module docstring, 4.): it commits on the loop's thread, without waiting for the disk.
+        """
         async with self._lock:
+            if not durable:
+                async with self._unsynced():
+                    yield Transaction(self._writer)
+                return
             self._writer.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(self._writer)
@@ -138,6 +153,28 @@ class Database:
                 listener()
             if cancelled:
                 raise asyncio.CancelledError
+
+    @asynccontextmanager
+    async def _unsynced(self) -> AsyncIterator[None]:
+        """`BEGIN IMMEDIATE … COMMIT` into the WAL without fsync and without the WAL's checkpoint (which would
+        fsync on the loop's thread); the next durable commit syncs these frames with its own and checkpoints.
+        SQLite takes a safety level only between transactions: it is lowered around this one alone."""
+        self._writer.execute("PRAGMA synchronous=NORMAL")
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._writer.execute("COMMIT")
+            except BaseException:
+                if self._writer.in_transaction:
+                    self._writer.execute("ROLLBACK")
+                raise
+        finally:
+            self._writer.execute("PRAGMA synchronous=FULL")
+            self._writer.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
+        for listener in self._listeners:
+            listener()
 
     async def fetch_all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Row]:
         """Rows as committed, after any transaction under way: a reader it woke finds what it wrote."""

@@ -154,6 +154,38 @@ async def test_same_message_id_with_other_content_is_error_26(running: Running, 
     assert body["error"] == "duplicate-message" and body["rule"] == "26"
 
 
+async def test_envelopes_submitted_together_share_a_commit_and_a_refused_one_rolls_back_alone(
+        running: Running, pki: ScenarioPKI, monkeypatch: pytest.MonkeyPatch) -> None:
+    durable = []  # the transactions that wait for the disk: the pushes' marks do not
+    transaction = running.hub._db.transaction
+
+    def counted(**kwargs: bool):
+        durable.append(kwargs.get("durable", True))
+        return transaction(**kwargs)
+
+    monkeypatch.setattr(running.hub._db, "transaction", counted)
+    distinct = [sealed(pki, message=replace(cats_samples.aar(), header=replace(cats_samples.aar().header,
+                                                                                  message_id=f"UZ-DEP-0002{n:02}")))
+                for n in range(8)]
+    original = sealed(pki)
+    other = cats_samples.aar()
+    conflicting = sealed(pki, message=replace(other, release_date=other.release_date.replace(day=3)))
+    answers = await asyncio.gather(*(submit(running, body) for body in [*distinct, original, original, conflicting]))
+    assert [status for status, _ in answers[:8]] == [202] * 8
+    assert len({receipt["delivery_id"] for _, receipt in answers[:8]}) == 8
+    # the same message id three times: whichever came first is stored, the same bytes again are absorbed with
+    # its receipt, other content is refused with error 26, and nothing of a refused one is kept
+    same = answers[8:]
+    assert sorted(status for status, _ in same) in ([200, 202, 409], [202, 409, 409])
+    assert len({receipt["delivery_id"] for status, receipt in same if status != 409}) == 1
+    assert {receipt["rule"] for status, receipt in same if status == 409} == {"26"}
+    async with running.session.get(f"{running.url}/deliveries") as response:
+        assert len((await response.json())["deliveries"]) == 9
+    absorbed = (await running.hub.status())["duplicates_absorbed"]
+    assert absorbed == [status for status, _ in same].count(200)
+    assert durable.count(True) < 9 + absorbed  # fewer commits than envelopes committed: some shared one
+
+
 async def test_sender_must_be_the_signer(running: Running, pki: ScenarioPKI) -> None:
     status, body = await submit(running, sealed(pki, signer="az", sender="uz"))
     assert status == 403
