@@ -141,16 +141,19 @@ def test_preparing_again_is_refused_while_a_component_holds_a_store(tmp_path: Pa
 
 def test_caravan_health_says_which_component_serves(tmp_path: Path) -> None:
     pilot = _Pilot.prepare(tmp_path)
-    hub, node = pilot.start("hub"), pilot.start("uz")
-    try:
-        checked = _caravan("health", "--config", str(pilot.out / "hub.yaml"))
-        assert checked.returncode == 0, checked.stderr
-        instance = pilot.health("hub").instance
-        assert checked.stdout.strip() == f"hub at {pilot.url('hub')}: serving (instance {instance})"
-        checked = _caravan("health", "--config", str(pilot.out / "uz.yaml"))  # a node checks itself as itself
-        assert checked.returncode == 0 and checked.stdout.startswith(f"uz at {pilot.url('uz')}: serving")
+    hub = pilot.start("hub")
+    try:  # the hub is stopped even when the node fails to start
+        node = pilot.start("uz")
+        try:
+            checked = _caravan("health", "--config", str(pilot.out / "hub.yaml"))
+            assert checked.returncode == 0, checked.stderr
+            instance = pilot.health("hub").instance
+            assert checked.stdout.strip() == f"hub at {pilot.url('hub')}: serving (instance {instance})"
+            checked = _caravan("health", "--config", str(pilot.out / "uz.yaml"))  # a node checks itself as itself
+            assert checked.returncode == 0 and checked.stdout.startswith(f"uz at {pilot.url('uz')}: serving")
+        finally:
+            node.stop()
     finally:
-        node.stop()
         hub.stop()
     gone = _caravan("health", "--config", str(pilot.out / "hub.yaml"), "--timeout", "2")
     assert gone.returncode == 3 and "Traceback" not in gone.stderr
