@@ -17,6 +17,12 @@ waits for the disk (the fsync that makes it durable, milliseconds). So:
    no hand-off either, once any transaction under way has committed: a task woken from inside a
    transaction (a forwarder told of a new delivery) finds its rows when it reads.
 
+A write whose loss at a power failure costs only a repetition that its reader absorbs (a node's "sent"
+mark: the hub answers a re-send with its original receipt) may say so, `transaction(durable=False)`: its
+COMMIT does not wait for the disk (`synchronous=NORMAL` for that one transaction) and so runs at once on
+the loop's thread. A killed process loses nothing even then (the write has reached the operating system),
+and the next durable commit syncs the log up to and including it: only a power failure can take it back.
+
 Commit listeners run before that lock is released, so whoever reads after a commit has seen it
 (exchange/activity.py relies on this).
 
@@ -118,22 +124,35 @@ class Database:
         self._listeners.append(listener)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        """Run the block as one `BEGIN IMMEDIATE … COMMIT`; any exception rolls everything back."""
+    async def transaction(self, *, durable: bool = True) -> AsyncIterator[Transaction]:
+        """Run the block as one `BEGIN IMMEDIATE … COMMIT`; any exception rolls everything back.
+
+        `durable=False`: the COMMIT does not wait for the disk (see the module's docstring for when that is safe).
+        """
         async with self._lock:
-            self._writer.execute("BEGIN IMMEDIATE")
+            if not durable:  # SQLite changes the level only outside a transaction
+                self._writer.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield Transaction(self._writer)
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
-            committed = asyncio.get_running_loop().run_in_executor(self._committer, self._writer.execute, "COMMIT")
-            cancelled = await _outlast(committed)
-            failure = committed.exception()
-            if failure is not None:
-                if self._writer.in_transaction:  # the COMMIT failed (disk full, I/O error): nothing was kept
+                self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Transaction(self._writer)
+                except BaseException:
                     self._writer.execute("ROLLBACK")
-                raise failure
+                    raise
+                if durable:
+                    committed = asyncio.get_running_loop().run_in_executor(
+                        self._committer, self._writer.execute, "COMMIT")
+                else:
+                    committed = _committed_at_once(self._writer)
+                cancelled = await _outlast(committed)
+                failure = committed.exception()
+                if failure is not None:
+                    if self._writer.in_transaction:  # the COMMIT failed (disk full, I/O error): nothing was kept
+                        self._writer.execute("ROLLBACK")
+                    raise failure
+            finally:
+                if not durable:
+                    self._writer.execute("PRAGMA synchronous=FULL")
             for listener in self._listeners:
                 listener()
             if cancelled:
@@ -155,6 +174,16 @@ def _connect(path: Path, opened: list[sqlite3.Connection], *, check_same_thread:
     opened.append(connection)
     connection.row_factory = sqlite3.Row
     return connection
+
+
+def _committed_at_once(writer: sqlite3.Connection) -> asyncio.Future[Any]:
+    """COMMIT on the calling thread, as a finished future (its result or its failure), like one from the thread."""
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    try:
+        done.set_result(writer.execute("COMMIT"))
+    except sqlite3.Error as failure:
+        done.set_exception(failure)
+    return done
 
 
 async def _outlast(future: asyncio.Future[Any]) -> bool:

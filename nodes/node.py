@@ -166,6 +166,10 @@ class Node:
         self._processing = asyncio.Event()
         self._inbox_idle = asyncio.Event()  # set when the inbox task found nothing left to process
         self._deciding = asyncio.Lock()  # one load → decide → commit at a time, or decisions overwrite each other
+        # what the process already knows about rows it wrote, so the hot path reads no document twice; after a
+        # restart both are empty and the rows themselves are read
+        self._taken: dict[int, tuple[etree._Element, tuple[Issue, ...]]] = {}  # inbox id -> document, findings
+        self._created: dict[str, str] = {}  # outbox message id -> the Created its stored envelope was signed with
         self._activity = Activity()
         database.on_commit(self._activity.committed)
         self._tasks: list[asyncio.Task[None]] = []
@@ -271,6 +275,8 @@ class Node:
                 "SELECT id, state, received_at FROM inbox WHERE sender = ? AND message_id = ?",
                 (envelope.sender, envelope.message_id),
             )
+        if inserted.rowcount:
+            self._taken[row["id"]] = (opened.root, opened.findings)
         self._processing.set()
         return {
             "node": self.node_id,
@@ -314,7 +320,7 @@ class Node:
                                           row["signature"]))
 
     async def _process(self, received: _Received) -> None:
-        root = etree.fromstring(received.document)
+        root, findings = self._taken.pop(received.key, None) or _read_again(received.document)
         family = detect(root).family
         desk = self._desks.get(family)
         now = self._clock.now()
@@ -322,7 +328,7 @@ class Node:
             event = NodeEvent("rejected", self.node_id, received.message_type, f"no desk for family {family!r}")
             await self._commit(None, DeskResult(events=(event,)), inbox=(received.key, "failed"))
             return
-        issues = [issue for issue in validate(root) if issue.area != "Schema"]
+        issues = list(findings)
         policy = self._unsigned.get(family)
         if received.signature == "unsigned" and policy is not None:
             issues.insert(0, unsigned_finding(received.message_type, policy))
@@ -378,12 +384,15 @@ class Node:
         return events
 
     async def tick(self) -> None:
-        """Let every desk's deadlines that have passed take effect: only the records whose timer is due are read."""
+        """Let every desk's deadlines that have passed take effect: only the records whose timer is due are read,
+        and a family with none due is not asked (most clock moves find nothing due at most nodes)."""
         self._activity.enter()
         try:
             for desk in self._desks.values():
                 async with self._deciding:
                     now = self._clock.now()
+                    if not await self._records.any_due(desk.family, now):
+                        continue
                     result = await self._records.decision(desk, desk.on_clock(now), now)
                     if result.changes or result.outgoing or result.events:
                         await self._commit(desk, result)
@@ -402,6 +411,7 @@ class Node:
     ) -> None:
         """Persist a desk's decision atomically: changed records, signed answers in the outbox, events, inbox mark."""
         now = self._clock.now()
+        self._created.update((outgoing.message_id, _stamp(now)) for outgoing in result.outgoing)
         envelopes = [
             (
                 outgoing.message_id,
@@ -454,7 +464,7 @@ class Node:
         )
         if row is None:
             return None
-        envelope = self._restamp(bytes(row["envelope"]))
+        envelope = self._restamp(bytes(row["envelope"]), row["message_id"])
         return QueueItem(row["id"], f"{self._hub_url}/envelopes", envelope, row["attempts"], self._route(row))
 
     async def _hold_outbox(self, hold: Hold) -> None:
@@ -480,7 +490,7 @@ class Node:
         if self._forwarder is not None:
             self._forwarder.wake()
 
-    def _restamp(self, stored: bytes) -> bytes:
+    def _restamp(self, stored: bytes, message_id: str) -> bytes:
         """Stamp Created afresh for each attempt, as a WS-Security timestamp is: the hub refuses stale envelopes,
         and a message that waited out an outage is not stale, only late. The document is untouched; the envelope,
         whose signature covers Created, is signed again.
@@ -488,13 +498,17 @@ class Node:
         An envelope sent in the second it was signed already says now (Created has whole seconds), so it goes
         as stored: most messages leave in the step that made them, and signing each twice cost a signature
         per message. Not when the node's key was rotated in that second: it may have been signed with the old one.
+        The node remembers when it signed what it queued, so the stored envelope is parsed only to be re-signed
+        (or when it was queued before a restart).
         """
-        envelope = Envelope.from_xml(stored)
         now = self._clock.now()
         rotated = self._rotated_at is not None and _stamp(self._rotated_at) == _stamp(now)
-        if _stamp(envelope.created) == _stamp(now) and not rotated:
+        created = self._created.get(message_id)
+        if created is None:
+            created = _stamp(Envelope.from_xml(stored).created)
+        if created == _stamp(now) and not rotated:
             return stored
-        return replace(envelope, created=now).signed(self._credentials)
+        return replace(Envelope.from_xml(stored), created=now).signed(self._credentials)
 
     def _written(self, root: etree._Element) -> bytes:
         """A document as it goes out: as its standard writes it, signed inside only where that standard says so
@@ -504,6 +518,10 @@ class Node:
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
     async def _settle(self, item: QueueItem, answer: Answer) -> None:
+        """Mark the outbox row as the hub answered. A "sent" mark is committed without waiting for the disk: lost
+        to a power failure (a killed process loses nothing), the row is pending again and goes once more, and
+        the hub answers the re-send with the original receipt (same sender, message id and document: it is
+        never delivered twice), which marks it sent."""
         attempts = item.attempts + 1
         if answer.outcome is Outcome.ACCEPTED:
             state, error = "sent", None
@@ -511,7 +529,9 @@ class Node:
             state, error = "failed", json.dumps(answer.body)[:2000]
         else:
             state, error = "pending", json.dumps(answer.body)[:2000]
-        async with self._db.transaction() as db:
+        if state != "pending" and item.route is not None:
+            self._created.pop(item.route.message_id, None)
+        async with self._db.transaction(durable=state != "sent") as db:
             await db.execute(
                 "UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE id = ?",
                 (state, attempts, error, item.key),
@@ -637,6 +657,13 @@ class Node:
         except CaravanError as exc:
             return error_response(exc)
         return json_response({"events": events})
+
+
+def _read_again(document: bytes) -> tuple[etree._Element, tuple[Issue, ...]]:
+    """A document taken before the process restarted, parsed and validated again as at its intake: it and its
+    business-rule findings."""
+    root = etree.fromstring(document)
+    return root, tuple(issue for issue in validate(root) if issue.area != "Schema")
 
 
 def _unsigned_answer(finding: Issue | None) -> dict[str, str]:
