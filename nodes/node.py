@@ -162,6 +162,8 @@ class Node:
         self._clock = clock
         self._hub_url = hub_url.rstrip("/")
         self._desks = dict(desks)
+        # a runtime Protocol check walks every member: asked once per desk, not once per push
+        self._admitting = {family: desk for family, desk in self._desks.items() if isinstance(desk, AdmittingDesk)}
         self._max_attempts = max_attempts
         self._processing = asyncio.Event()
         self._inbox_idle = asyncio.Event()  # set when the inbox task found nothing left to process
@@ -293,8 +295,8 @@ class Node:
         """A desk that refuses at the door (`AdmittingDesk`) judges the delivery against the records that every
         delivery taken before it left: the push is answered with its refusal, and nothing is stored. A
         duplicate is not judged again: it gets its original receipt."""
-        desk = self._desks.get(detect(root).family)
-        if not isinstance(desk, AdmittingDesk) or await self._db.fetch_one(
+        desk = self._admitting.get(detect(root).family)
+        if desk is None or await self._db.fetch_one(
                 "SELECT 1 FROM inbox WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)):
             return
         while await self._db.fetch_one("SELECT 1 FROM inbox WHERE state = 'received' LIMIT 1") is not None:
