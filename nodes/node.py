@@ -4,12 +4,14 @@ Inbound, the hub pushes an envelope to `POST /inbox`. The node verifies the enve
 the scenario trust anchor, requires the signer to be the envelope's sender, validates the document it carries,
 and commits it to its inbox before answering 200; a duplicate gets the original receipt. A desk that refuses
 at the door (the ePhyto NPPO's failed acknowledgement at delivery) first judges a new delivery against the
-records every earlier one left, and a refusal is the push's 4xx answer, with nothing stored. A separate task
-takes committed inbox rows in order and hands each to its family's desk, with the rows of state its
-decision needs (one per aggregate: this movement at this office, this certificate; `RecordStore`); the
-records the desk changed, the documents it answers with (in signed envelopes, queued in the outbox)
-and its events are committed in one transaction together with marking the inbox row processed. The
-outbox is relayed to the hub in order, with retries.
+records every earlier one left, and a refusal is the push's 4xx answer, with nothing stored. A delivery goes
+to its family's desk with the rows of state its decision needs (one per aggregate: this movement at this
+office, this certificate; `RecordStore`); the records the desk changed, the documents it answers with (in
+signed envelopes, queued in the outbox) and its events are committed in one transaction together with the
+inbox row, filed processed. When nothing waits in the inbox before it, that is one transaction with the
+delivery itself, before the push is answered (one commit per message); otherwise the delivery is filed
+`received` and a separate task decides on the waiting rows in order, marking each processed with its
+decision. The outbox is relayed to the hub in order, with retries.
 
 Scenario drivers use the control API: `POST /control/actions` for a step, `PUT /control/clock` to move
 virtual time (deadlines fire), `PUT /control/faults` to script network faults, `GET /status?wait=S` to
@@ -42,10 +44,10 @@ from exchange.envelope import Envelope
 from exchange.errors import CaravanError, Issue, ProtocolError, ScenarioError
 from exchange.faults import FaultSwitch, Hold, Leg
 from exchange.health import add_health_route
-from exchange.intake import UnsignedPolicy, open_envelope, unsigned_finding
+from exchange.intake import Opened, UnsignedPolicy, open_envelope, unsigned_finding
 from exchange.pki import Credentials, TrustStore
 from exchange.signing import sign_document
-from exchange.store import Database
+from exchange.store import Database, Transaction
 from exchange.tls import DRIVER, HUB, TlsIdentity
 from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_handler, transport_handler
 from exchange.validation import detect, validate
@@ -115,6 +117,28 @@ _SCHEMA = (
     TRANSPORT_SCHEMA,
     *RECORD_SCHEMA,
 )
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """A pushed envelope's document as the inbox keeps it."""
+
+    sender: str
+    message_id: str
+    message_type: str
+    document: bytes
+    received_at: str
+    signature: str  # "signed", or "unsigned" where the node's policy for the family took it so
+
+    async def insert(self, db: Transaction, state: str) -> int:
+        """File it in the inbox, `received` (for the inbox task) or already `processed`; its inbox id."""
+        cursor = await db.execute(
+            """INSERT INTO inbox (sender, message_id, message_type, document, state, received_at, signature)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (self.sender, self.message_id, self.message_type, self.document, state, self.received_at, self.signature),
+        )
+        key: int = cursor.lastrowid
+        return key
 
 
 @dataclass(frozen=True)
@@ -264,32 +288,59 @@ class Node:
                 rule="wrong-recipient",
             )
         await self._admit(envelope, opened.root)
-        document = etree.tostring(opened.root, encoding="UTF-8")
-        async with self._db.transaction() as db:
-            inserted = await db.execute(
-                """INSERT OR IGNORE INTO inbox (sender, message_id, message_type, document, state, received_at,
-                                                signature)
-                   VALUES (?, ?, ?, ?, 'received', ?, ?)""",
-                (envelope.sender, envelope.message_id, envelope.message_type, document, _stamp(self._clock.now()),
-                 opened.signature),
-            )
-            row = await db.fetch_one(
-                "SELECT id, state, received_at FROM inbox WHERE sender = ? AND message_id = ?",
+        async with self._deciding:  # every inbox row is filed under it: no second copy slips in between
+            known = await self._db.fetch_one(
+                "SELECT id, received_at FROM inbox WHERE sender = ? AND message_id = ?",
                 (envelope.sender, envelope.message_id),
             )
-        if inserted.rowcount:
-            self._taken[row["id"]] = (opened.root, opened.findings)
-        self._processing.set()
+            if known is None:
+                delivery = _Delivery(envelope.sender, envelope.message_id, envelope.message_type,
+                                     etree.tostring(opened.root, encoding="UTF-8"), _stamp(self._clock.now()),
+                                     opened.signature)
+                key, received_at = await self._take(delivery, opened), delivery.received_at
+            else:
+                key, received_at = known["id"], known["received_at"]
         return {
             "node": self.node_id,
-            "inboxId": row["id"],
+            "inboxId": key,
             "messageId": envelope.message_id,
             "sender": envelope.sender,
-            "receivedAt": row["received_at"],
-            "duplicate": inserted.rowcount == 0,  # already in the inbox: absorbed, not processed again
+            "receivedAt": received_at,
+            "duplicate": known is not None,  # already in the inbox: absorbed, not processed again
             "signature": opened.signature,
             **_unsigned_answer(opened.finding()),
         }
+
+    async def _take(self, delivery: _Delivery, opened: Opened) -> int:
+        """File a new delivery (under `_deciding`). When nothing waits in the inbox before it and its family has
+        a desk, it is decided at once and filed `processed` in the decision's own transaction: one commit per
+        message, and the push is answered once both are kept, or neither is (the hub pushes again). Otherwise
+        it waits `received`, in order, for the inbox task."""
+        root = opened.root
+        family = detect(root).family
+        desk = self._desks.get(family)
+        waiting = await self._db.fetch_one("SELECT 1 FROM inbox WHERE state = 'received' LIMIT 1")
+        if desk is None or waiting is not None:
+            async with self._db.transaction() as db:
+                key = await delivery.insert(db, "received")
+            self._taken[key] = (root, opened.findings)
+            self._processing.set()
+            return key
+        now = self._clock.now()
+        issues = self._findings(family, delivery.message_type, delivery.signature, opened.findings)
+        result = await self._records.decision(desk, desk.on_message(root, issues), now)
+        key = await self._commit(desk, result, delivery=delivery)
+        assert key is not None
+        return key
+
+    def _findings(self, family: str, message_type: str, signature: str, findings: Sequence[Issue]) -> list[Issue]:
+        """What a desk is told of a document beside it: its business-rule findings, and that it came unsigned
+        where the family's policy let it in so."""
+        issues = list(findings)
+        policy = self._unsigned.get(family)
+        if signature == "unsigned" and policy is not None:
+            issues.insert(0, unsigned_finding(message_type, policy))
+        return issues
 
     async def _admit(self, envelope: Envelope, root: etree._Element) -> None:
         """A desk that refuses at the door (`AdmittingDesk`) judges the delivery against the records that every
@@ -330,10 +381,7 @@ class Node:
             event = NodeEvent("rejected", self.node_id, received.message_type, f"no desk for family {family!r}")
             await self._commit(None, DeskResult(events=(event,)), inbox=(received.key, "failed"))
             return
-        issues = list(findings)
-        policy = self._unsigned.get(family)
-        if received.signature == "unsigned" and policy is not None:
-            issues.insert(0, unsigned_finding(received.message_type, policy))
+        issues = self._findings(family, received.message_type, received.signature, findings)
         async with self._deciding:
             result = await self._records.decision(desk, desk.on_message(root, issues), now)
             await self._commit(desk, result, inbox=(received.key, "processed"))
@@ -409,9 +457,11 @@ class Node:
         result: DeskResult,
         *,
         inbox: tuple[int, str] | None = None,
+        delivery: _Delivery | None = None,
         action: tuple[str, list[dict[str, Any]]] | None = None,
-    ) -> None:
-        """Persist a desk's decision atomically: changed records, signed answers in the outbox, events, inbox mark."""
+    ) -> int | None:
+        """Persist a desk's decision atomically: changed records, signed answers in the outbox, events, inbox mark
+        (or the delivery decided on, filed processed: its inbox id is returned)."""
         now = self._clock.now()
         self._created.update((outgoing.message_id, _stamp(now)) for outgoing in result.outgoing)
         envelopes = [
@@ -448,10 +498,12 @@ class Node:
             )
             if inbox is not None:
                 await db.execute("UPDATE inbox SET state = ? WHERE id = ?", (inbox[1], inbox[0]))
+            key = None if delivery is None else await delivery.insert(db, "processed")
             if action is not None:
                 await db.execute("INSERT INTO actions (key, events) VALUES (?, ?)", (action[0], json.dumps(action[1])))
         if envelopes and self._forwarder is not None:
             self._forwarder.wake()
+        return key
 
     # -- outbound -------------------------------------------------------------------------------------------
 
