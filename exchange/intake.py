@@ -55,6 +55,7 @@ class Opened:
     root: etree._Element  # what may be validated and acted upon: the document as signed
     verified: VerifiedDocument | None  # the signature that vouches for it; None: unsigned, taken by the policy
     policy: UnsignedPolicy | None = None  # the policy that took an unsigned document
+    findings: tuple[Issue, ...] = ()  # the document's business-rule findings, met on the way: for its receiver
 
     @property
     def signature(self) -> str:
@@ -113,8 +114,8 @@ def open_envelope(
     envelope.check_binding(document)
     if sender_country is not None and verified is not None:
         _check_authority(kind, document, envelope.sender, sender_country)
-    _check_schema(envelope, document)
-    return Opened(envelope, document, verified, policy)
+    findings = _check_schema(envelope, document)
+    return Opened(envelope, document, verified, policy, findings)
 
 
 @dataclass(frozen=True)
@@ -189,10 +190,13 @@ def _unsigned_policy(envelope: Envelope, kind: DocumentType, policies: Mapping[s
     return policy
 
 
-def _check_schema(envelope: Envelope, root: etree._Element) -> None:
-    issues = [issue for issue in validate(root) if issue.area == "Schema" and issue.level == "SEVERE"]
-    if issues:
-        raise ValidationFailed(envelope.message_type, issues)
+def _check_schema(envelope: Envelope, root: etree._Element) -> tuple[Issue, ...]:
+    """Refuse a document that breaks its schema; the findings of a valid one are its business-rule issues."""
+    issues = validate(root)
+    severe = [issue for issue in issues if issue.area == "Schema" and issue.level == "SEVERE"]
+    if severe:
+        raise ValidationFailed(envelope.message_type, severe)
+    return tuple(issue for issue in issues if issue.area != "Schema")
 
 
 def _check_authority(kind: DocumentType, root: etree._Element, sender: str, country: str) -> None:

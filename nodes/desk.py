@@ -95,7 +95,8 @@ class Desk(Protocol):
         ...
 
     def on_clock(self, now: datetime) -> Trigger:
-        """The clock moved to `now`: the rows whose timers are due."""
+        """The clock moved to `now`: the rows whose timers are due. A family's deadlines are its records' timers:
+        the node does not ask a desk none of whose timers is due."""
         ...
 
     def decide(self, trigger: Trigger, loaded: Loaded, now: datetime) -> DeskResult:

@@ -6,6 +6,10 @@ trip. Writing `to_dict`/`from_dict` by hand for every class would be a second
 copy of each class to keep in step; reading the annotations keeps one. Supported: dataclasses, Enum,
 Decimal (as a string, so no float rounding), datetime and date (ISO 8601), str/int/bool, `X | None`,
 `tuple[X, ...]` and `Mapping[str, X]` / `dict[str, X]`: what the agency states hold.
+
+Every decision reads and writes its records this way, so the way from a type to its conversion is worked
+out once per class or type hint and kept (`_writer`, `_reader`); a value then costs one call per field,
+not a walk through the typing module.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import dataclasses
 import sys
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -23,22 +27,39 @@ from typing import Any
 
 __all__ = ["from_jsonable", "to_jsonable"]
 
+Convert = Callable[[Any], Any]
+
+_PLAIN = (str, int, float, bool, type(None))
+
 
 def to_jsonable(value: Any) -> Any:
     """`value` as nested dicts, lists, strings, numbers, booleans and None."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {item.name: to_jsonable(getattr(value, item.name)) for item in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, tuple):
-        return [to_jsonable(item) for item in value]
+    return _writer(type(value))(value)
+
+
+def _same(value: Any) -> Any:
     return value
+
+
+@cache
+def _writer(cls: type) -> Convert:
+    """How a value of class `cls` is written: chosen by what the value is, in this order."""
+    if cls in _PLAIN:
+        return _same
+    if dataclasses.is_dataclass(cls):
+        names = tuple(item.name for item in dataclasses.fields(cls))
+        return lambda value: {name: to_jsonable(getattr(value, name)) for name in names}
+    if issubclass(cls, Enum):
+        return lambda value: value.value
+    if issubclass(cls, Decimal):
+        return str
+    if issubclass(cls, (datetime, date)):
+        return lambda value: value.isoformat()
+    if issubclass(cls, Mapping):
+        return lambda value: {str(key): to_jsonable(item) for key, item in value.items()}
+    if issubclass(cls, tuple):
+        return lambda value: [to_jsonable(item) for item in value]
+    return _same
 
 
 @cache
@@ -54,11 +75,6 @@ def _field_type(cls: type, name: str) -> Any:
         return annotation
     module = sys.modules[owner.__module__]
     return eval(annotation, vars(module), _OnDemand(module))  # what typing.get_type_hints does per field
-
-
-def _read_field(cls: type, name: str, data: Any) -> Any:
-    """A field's value read back; an absent value (None) never needs, so never resolves, the field's type."""
-    return None if data is None else from_jsonable(_field_type(cls, name), data)
 
 
 class _OnDemand(Mapping[str, Any]):
@@ -87,27 +103,68 @@ def from_jsonable(kind: Any, data: Any) -> Any:
     """Rebuild a value of type `kind` from what `to_jsonable` produced."""
     if data is None:  # an optional value, or a required one a partial record leaves out (a P5 binding's group)
         return None
+    return _reader(kind)(data)
+
+
+@cache
+def _reader(kind: Any) -> Convert:
+    """How a value of type `kind` is read back. A dataclass's fields are resolved at its first value, so a
+    class may refer to itself (through `X | None` or a tuple) without building its reader forever."""
     origin = typing.get_origin(kind)
     arguments = typing.get_args(kind)
     if origin in (typing.Union, types.UnionType):
         options = [option for option in arguments if option is not type(None)]
         if len(options) != 1:
-            raise TypeError(f"only optional unions can be read back, not {kind}")
-        return from_jsonable(options[0], data)
+            return _refuse(f"only optional unions can be read back, not {kind}")
+        return _optional(options[0])
     if origin is tuple:
-        return tuple(from_jsonable(arguments[0], item) for item in data)
+        return _items(arguments[0])
     if origin in (dict, Mapping):
-        return {key: from_jsonable(arguments[1], item) for key, item in data.items()}
+        return _entries(arguments[1])
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        return kind(**{name: _read_field(kind, name, item) for name, item in data.items()})
+        return _record(kind)
     if isinstance(kind, type) and issubclass(kind, Enum):
-        return kind(data)
-    if kind is Decimal:
-        return Decimal(data)
-    if kind is datetime:
-        return datetime.fromisoformat(data)
-    if kind is date:
-        return date.fromisoformat(data)
-    if kind in (str, int, bool):
-        return data
-    raise TypeError(f"cannot read a {kind} back from JSON")
+        return kind
+    readers: dict[Any, Convert] = {Decimal: Decimal, datetime: datetime.fromisoformat, date: date.fromisoformat,
+                                   str: _same, int: _same, bool: _same}
+    reader = readers.get(kind)
+    return reader if reader is not None else _refuse(f"cannot read a {kind} back from JSON")
+
+
+def _refuse(message: str) -> Convert:
+    def refuse(data: Any) -> Any:
+        raise TypeError(message)
+
+    return refuse
+
+
+def _optional(kind: Any) -> Convert:
+    value = _reader(kind)
+    return lambda data: None if data is None else value(data)
+
+
+def _items(kind: Any) -> Convert:
+    item = _reader(kind)
+    return lambda data: tuple([item(value) for value in data])
+
+
+def _entries(kind: Any) -> Convert:
+    item = _reader(kind)
+    return lambda data: {key: item(value) for key, value in data.items()}
+
+
+def _record(cls: type) -> Convert:
+    """A field's reader is worked out at the field's first value that is not None (`_field_type`), so a record
+    whose optional P5 binding is absent never imports the bindings."""
+    fields: dict[str, Convert] = {}
+
+    def field(name: str) -> Convert:
+        reader = fields.get(name)
+        if reader is None:
+            reader = fields[name] = _reader(_field_type(cls, name))
+        return reader
+
+    def read(data: Any) -> Any:
+        return cls(**{name: None if value is None else field(name)(value) for name, value in data.items()})
+
+    return read

@@ -4,12 +4,14 @@ Inbound, the hub pushes an envelope to `POST /inbox`. The node verifies the enve
 the scenario trust anchor, requires the signer to be the envelope's sender, validates the document it carries,
 and commits it to its inbox before answering 200; a duplicate gets the original receipt. A desk that refuses
 at the door (the ePhyto NPPO's failed acknowledgement at delivery) first judges a new delivery against the
-records every earlier one left, and a refusal is the push's 4xx answer, with nothing stored. A separate task
-takes committed inbox rows in order and hands each to its family's desk, with the rows of state its
-decision needs (one per aggregate: this movement at this office, this certificate; `RecordStore`); the
-records the desk changed, the documents it answers with (in signed envelopes, queued in the outbox)
-and its events are committed in one transaction together with marking the inbox row processed. The
-outbox is relayed to the hub in order, with retries.
+records every earlier one left, and a refusal is the push's 4xx answer, with nothing stored. A delivery goes
+to its family's desk with the rows of state its decision needs (one per aggregate: this movement at this
+office, this certificate; `RecordStore`); the records the desk changed, the documents it answers with (in
+signed envelopes, queued in the outbox) and its events are committed in one transaction together with the
+inbox row, filed processed. When nothing waits in the inbox before it, that is one transaction with the
+delivery itself, before the push is answered (one commit per message); otherwise the delivery is filed
+`received` and a separate task decides on the waiting rows in order, marking each processed with its
+decision. The outbox is relayed to the hub in order, with retries.
 
 Scenario drivers use the control API: `POST /control/actions` for a step, `PUT /control/clock` to move
 virtual time (deadlines fire; an action's `now` and the hub's push `?now=` move it forward too, so a driver
@@ -43,10 +45,10 @@ from exchange.envelope import Envelope
 from exchange.errors import CaravanError, Issue, ProtocolError, ScenarioError
 from exchange.faults import FaultSwitch, Hold, Leg
 from exchange.health import add_health_route
-from exchange.intake import UnsignedPolicy, open_envelope, unsigned_finding
+from exchange.intake import Opened, UnsignedPolicy, open_envelope, unsigned_finding
 from exchange.pki import Credentials, TrustStore
 from exchange.signing import sign_document
-from exchange.store import Database
+from exchange.store import Database, Transaction
 from exchange.tls import DRIVER, HUB, TlsIdentity
 from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_handler, transport_handler
 from exchange.validation import detect, validate
@@ -119,6 +121,28 @@ _SCHEMA = (
 
 
 @dataclass(frozen=True)
+class _Delivery:
+    """A pushed envelope's document as the inbox keeps it."""
+
+    sender: str
+    message_id: str
+    message_type: str
+    document: bytes
+    received_at: str
+    signature: str  # "signed", or "unsigned" where the node's policy for the family took it so
+
+    async def insert(self, db: Transaction, state: str) -> int:
+        """File it in the inbox, `received` (for the inbox task) or already `processed`; its inbox id."""
+        cursor = await db.execute(
+            """INSERT INTO inbox (sender, message_id, message_type, document, state, received_at, signature)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (self.sender, self.message_id, self.message_type, self.document, state, self.received_at, self.signature),
+        )
+        key: int = cursor.lastrowid
+        return key
+
+
+@dataclass(frozen=True)
 class _Received:
     key: int
     sender: str
@@ -163,10 +187,16 @@ class Node:
         self._clock = clock
         self._hub_url = hub_url.rstrip("/")
         self._desks = dict(desks)
+        # a runtime Protocol check walks every member: asked once per desk, not once per push
+        self._admitting = {family: desk for family, desk in self._desks.items() if isinstance(desk, AdmittingDesk)}
         self._max_attempts = max_attempts
         self._processing = asyncio.Event()
         self._inbox_idle = asyncio.Event()  # set when the inbox task found nothing left to process
         self._deciding = asyncio.Lock()  # one load → decide → commit at a time, or decisions overwrite each other
+        # what the process already knows about rows it wrote, so the hot path reads no document twice; after a
+        # restart both are empty and the rows themselves are read
+        self._taken: dict[int, tuple[etree._Element, tuple[Issue, ...]]] = {}  # inbox id -> document, findings
+        self._created: dict[str, str] = {}  # outbox message id -> the Created its stored envelope was signed with
         self._activity = Activity()
         database.on_commit(self._activity.committed)
         self._tasks: list[asyncio.Task[None]] = []
@@ -259,37 +289,66 @@ class Node:
                 rule="wrong-recipient",
             )
         await self._admit(envelope, opened.root)
-        document = etree.tostring(opened.root, encoding="UTF-8")
-        async with self._db.transaction() as db:
-            inserted = await db.execute(
-                """INSERT OR IGNORE INTO inbox (sender, message_id, message_type, document, state, received_at,
-                                                signature)
-                   VALUES (?, ?, ?, ?, 'received', ?, ?)""",
-                (envelope.sender, envelope.message_id, envelope.message_type, document, _stamp(self._clock.now()),
-                 opened.signature),
-            )
-            row = await db.fetch_one(
-                "SELECT id, state, received_at FROM inbox WHERE sender = ? AND message_id = ?",
+        async with self._deciding:  # every inbox row is filed under it: no second copy slips in between
+            known = await self._db.fetch_one(
+                "SELECT id, received_at FROM inbox WHERE sender = ? AND message_id = ?",
                 (envelope.sender, envelope.message_id),
             )
-        self._processing.set()
+            if known is None:
+                delivery = _Delivery(envelope.sender, envelope.message_id, envelope.message_type,
+                                     etree.tostring(opened.root, encoding="UTF-8"), _stamp(self._clock.now()),
+                                     opened.signature)
+                key, received_at = await self._take(delivery, opened), delivery.received_at
+            else:
+                key, received_at = known["id"], known["received_at"]
         return {
             "node": self.node_id,
-            "inboxId": row["id"],
+            "inboxId": key,
             "messageId": envelope.message_id,
             "sender": envelope.sender,
-            "receivedAt": row["received_at"],
-            "duplicate": inserted.rowcount == 0,  # already in the inbox: absorbed, not processed again
+            "receivedAt": received_at,
+            "duplicate": known is not None,  # already in the inbox: absorbed, not processed again
             "signature": opened.signature,
             **_unsigned_answer(opened.finding()),
         }
+
+    async def _take(self, delivery: _Delivery, opened: Opened) -> int:
+        """File a new delivery (under `_deciding`). When nothing waits in the inbox before it and its family has
+        a desk, it is decided at once and filed `processed` in the decision's own transaction: one commit per
+        message, and the push is answered once both are kept, or neither is (the hub pushes again). Otherwise
+        it waits `received`, in order, for the inbox task."""
+        root = opened.root
+        family = detect(root).family
+        desk = self._desks.get(family)
+        waiting = await self._db.fetch_one("SELECT 1 FROM inbox WHERE state = 'received' LIMIT 1")
+        if desk is None or waiting is not None:
+            async with self._db.transaction() as db:
+                key = await delivery.insert(db, "received")
+            self._taken[key] = (root, opened.findings)
+            self._processing.set()
+            return key
+        now = self._clock.now()
+        issues = self._findings(family, delivery.message_type, delivery.signature, opened.findings)
+        result = await self._records.decision(desk, desk.on_message(root, issues), now)
+        key = await self._commit(desk, result, delivery=delivery)
+        assert key is not None
+        return key
+
+    def _findings(self, family: str, message_type: str, signature: str, findings: Sequence[Issue]) -> list[Issue]:
+        """What a desk is told of a document beside it: its business-rule findings, and that it came unsigned
+        where the family's policy let it in so."""
+        issues = list(findings)
+        policy = self._unsigned.get(family)
+        if signature == "unsigned" and policy is not None:
+            issues.insert(0, unsigned_finding(message_type, policy))
+        return issues
 
     async def _admit(self, envelope: Envelope, root: etree._Element) -> None:
         """A desk that refuses at the door (`AdmittingDesk`) judges the delivery against the records that every
         delivery taken before it left: the push is answered with its refusal, and nothing is stored. A
         duplicate is not judged again: it gets its original receipt."""
-        desk = self._desks.get(detect(root).family)
-        if not isinstance(desk, AdmittingDesk) or await self._db.fetch_one(
+        desk = self._admitting.get(detect(root).family)
+        if desk is None or await self._db.fetch_one(
                 "SELECT 1 FROM inbox WHERE sender = ? AND message_id = ?", (envelope.sender, envelope.message_id)):
             return
         while await self._db.fetch_one("SELECT 1 FROM inbox WHERE state = 'received' LIMIT 1") is not None:
@@ -315,7 +374,7 @@ class Node:
                                           row["signature"]))
 
     async def _process(self, received: _Received) -> None:
-        root = etree.fromstring(received.document)
+        root, findings = self._taken.pop(received.key, None) or _read_again(received.document)
         family = detect(root).family
         desk = self._desks.get(family)
         now = self._clock.now()
@@ -323,10 +382,7 @@ class Node:
             event = NodeEvent("rejected", self.node_id, received.message_type, f"no desk for family {family!r}")
             await self._commit(None, DeskResult(events=(event,)), inbox=(received.key, "failed"))
             return
-        issues = [issue for issue in validate(root) if issue.area != "Schema"]
-        policy = self._unsigned.get(family)
-        if received.signature == "unsigned" and policy is not None:
-            issues.insert(0, unsigned_finding(received.message_type, policy))
+        issues = self._findings(family, received.message_type, received.signature, findings)
         async with self._deciding:
             result = await self._records.decision(desk, desk.on_message(root, issues), now)
             await self._commit(desk, result, inbox=(received.key, "processed"))
@@ -379,12 +435,15 @@ class Node:
         return events
 
     async def tick(self) -> None:
-        """Let every desk's deadlines that have passed take effect: only the records whose timer is due are read."""
+        """Let every desk's deadlines that have passed take effect: only the records whose timer is due are read,
+        and a family with none due is not asked (most clock moves find nothing due at most nodes)."""
         self._activity.enter()
         try:
             for desk in self._desks.values():
                 async with self._deciding:
                     now = self._clock.now()
+                    if not await self._records.any_due(desk.family, now):
+                        continue
                     result = await self._records.decision(desk, desk.on_clock(now), now)
                     if result.changes or result.outgoing or result.events:
                         await self._commit(desk, result)
@@ -399,10 +458,13 @@ class Node:
         result: DeskResult,
         *,
         inbox: tuple[int, str] | None = None,
+        delivery: _Delivery | None = None,
         action: tuple[str, list[dict[str, Any]]] | None = None,
-    ) -> None:
-        """Persist a desk's decision atomically: changed records, signed answers in the outbox, events, inbox mark."""
+    ) -> int | None:
+        """Persist a desk's decision atomically: changed records, signed answers in the outbox, events, inbox mark
+        (or the delivery decided on, filed processed: its inbox id is returned)."""
         now = self._clock.now()
+        self._created.update((outgoing.message_id, _stamp(now)) for outgoing in result.outgoing)
         envelopes = [
             (
                 outgoing.message_id,
@@ -437,10 +499,12 @@ class Node:
             )
             if inbox is not None:
                 await db.execute("UPDATE inbox SET state = ? WHERE id = ?", (inbox[1], inbox[0]))
+            key = None if delivery is None else await delivery.insert(db, "processed")
             if action is not None:
                 await db.execute("INSERT INTO actions (key, events) VALUES (?, ?)", (action[0], json.dumps(action[1])))
         if envelopes and self._forwarder is not None:
             self._forwarder.wake()
+        return key
 
     # -- outbound -------------------------------------------------------------------------------------------
 
@@ -455,7 +519,7 @@ class Node:
         )
         if row is None:
             return None
-        envelope = self._restamp(bytes(row["envelope"]))
+        envelope = self._restamp(bytes(row["envelope"]), row["message_id"])
         return QueueItem(row["id"], f"{self._hub_url}/envelopes", envelope, row["attempts"], self._route(row))
 
     async def _hold_outbox(self, hold: Hold) -> None:
@@ -509,7 +573,7 @@ class Node:
         if self._forwarder is not None:
             self._forwarder.wake()
 
-    def _restamp(self, stored: bytes) -> bytes:
+    def _restamp(self, stored: bytes, message_id: str) -> bytes:
         """Stamp Created afresh for each attempt, as a WS-Security timestamp is: the hub refuses stale envelopes,
         and a message that waited out an outage is not stale, only late. The document is untouched; the envelope,
         whose signature covers Created, is signed again.
@@ -517,13 +581,17 @@ class Node:
         An envelope sent in the second it was signed already says now (Created has whole seconds), so it goes
         as stored: most messages leave in the step that made them, and signing each twice cost a signature
         per message. Not when the node's key was rotated in that second: it may have been signed with the old one.
+        The node remembers when it signed what it queued, so the stored envelope is parsed only to be re-signed
+        (or when it was queued before a restart).
         """
-        envelope = Envelope.from_xml(stored)
         now = self._clock.now()
         rotated = self._rotated_at is not None and _stamp(self._rotated_at) == _stamp(now)
-        if _stamp(envelope.created) == _stamp(now) and not rotated:
+        created = self._created.get(message_id)
+        if created is None:
+            created = _stamp(Envelope.from_xml(stored).created)
+        if created == _stamp(now) and not rotated:
             return stored
-        return replace(envelope, created=now).signed(self._credentials)
+        return replace(Envelope.from_xml(stored), created=now).signed(self._credentials)
 
     def _written(self, root: etree._Element) -> bytes:
         """A document as it goes out: as its standard writes it, signed inside only where that standard says so
@@ -533,6 +601,10 @@ class Node:
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
     async def _settle(self, item: QueueItem, answer: Answer) -> None:
+        """Mark the outbox row as the hub answered. A "sent" mark is committed without waiting for the disk: lost
+        to a power failure (a killed process loses nothing), the row is pending again and goes once more, and
+        the hub answers the re-send with the original receipt (same sender, message id and document: it is
+        never delivered twice), which marks it sent."""
         attempts = item.attempts + 1
         if answer.outcome is Outcome.ACCEPTED:
             state, error = "sent", None
@@ -540,7 +612,9 @@ class Node:
             state, error = "failed", json.dumps(answer.body)[:2000]
         else:
             state, error = "pending", json.dumps(answer.body)[:2000]
-        async with self._db.transaction() as db:
+        if state != "pending" and item.route is not None:
+            self._created.pop(item.route.message_id, None)
+        async with self._db.transaction(durable=state != "sent") as db:
             await db.execute(
                 "UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE id = ?",
                 (state, attempts, error, item.key),
@@ -673,6 +747,13 @@ class Node:
         except CaravanError as exc:
             return error_response(exc)
         return json_response({"events": events})
+
+
+def _read_again(document: bytes) -> tuple[etree._Element, tuple[Issue, ...]]:
+    """A document taken before the process restarted, parsed and validated again as at its intake: it and its
+    business-rule findings."""
+    root = etree.fromstring(document)
+    return root, tuple(issue for issue in validate(root) if issue.area != "Schema")
 
 
 def _unsigned_answer(finding: Issue | None) -> dict[str, str]:

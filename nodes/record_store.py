@@ -150,6 +150,13 @@ class RecordStore:
                 due.append(datetime.fromisoformat(row["due"]).replace(tzinfo=timezone.utc))
         return min(due, default=None)
 
+    async def any_due(self, family: str, at: datetime) -> bool:
+        """Whether a record of `family` has a timer due at `at` or earlier: a family's deadlines are its timers,
+        so a clock move that finds none has nothing to decide (one index search, no row decoded)."""
+        row = await self._db.fetch_one("SELECT 1 FROM timers WHERE family = ? AND due_at <= ? LIMIT 1",
+                                       (family, _instant(at)))
+        return row is not None
+
     async def load_all(self, family: str, kinds: Kinds) -> Loaded:
         """Every row of `family`: for snapshots, never for a decision."""
         rows = await self._db.fetch_all("SELECT kind, owner, id, data FROM records WHERE family = ?", (family,))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import Any
 
 from lxml import etree
@@ -112,9 +113,11 @@ class Struct:
     fields: tuple[Leaf | Fixed | Part | Each, ...]
 
 
-def _qualified(path: str, namespace: str) -> list[str]:
-    steps = [step for step in path.split("/") if step]
-    return [f"{{{namespace}}}{step}" for step in steps] if namespace else steps
+@cache
+def _qualified(path: str, namespace: str) -> tuple[str, ...]:
+    """The steps of `path` as tags; kept per table path, since every message read or written asks again."""
+    steps = tuple(step for step in path.split("/") if step)
+    return tuple(f"{{{namespace}}}{step}" for step in steps) if namespace else steps
 
 
 def _child(parent: etree._Element, path: str, namespace: str) -> etree._Element:
@@ -131,6 +134,7 @@ def _new_child(parent: etree._Element, path: str, namespace: str) -> etree._Elem
     return etree.SubElement(_child(parent, head, namespace), _qualified(last, namespace)[0])
 
 
+@cache
 def _find_path(path: str, namespace: str) -> str:
     return "/".join(_qualified(path, namespace))
 

@@ -98,3 +98,18 @@ async def test_a_withdrawal_of_a_certificate_never_received_is_refused_and_nothi
     }
     assert (await importer.node.status())["inbox_pending"] == 0 and await importer.node.events() == []
     assert (await importer.node.state())["ephyto"]["received"] == {}
+
+
+async def test_a_push_that_finds_the_inbox_empty_is_decided_in_the_one_commit_that_files_it(
+    importer: Importer,
+) -> None:
+    commits: list[int] = []
+    importer.node.database.on_commit(lambda: commits.append(1))
+    receipt = await importer.node.receive(importer.pushed(_issue(NppoState(), "PC2")))
+    committed_by_the_push = len(commits)
+    # answered only once decided: nothing waits in the inbox, and the decision's events are already there
+    assert (await importer.node.status())["inbox_pending"] == 0
+    assert any(event["reference"] == "UZ-PC-2026-000902" for event in await importer.node.events())
+    assert committed_by_the_push == 1 and not receipt["duplicate"]
+    again = await importer.node.receive(importer.pushed(_issue(NppoState(), "PC2")))
+    assert again["duplicate"] and again["inboxId"] == receipt["inboxId"]
