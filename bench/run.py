@@ -9,8 +9,9 @@
    HTTP requests (from the run's events.jsonl), and the peak resident memory of that process (hub,
    nodes and driver together), from `wait4`. While it runs, that process's resident set, CPU time and
    messages so far are sampled every few seconds (bench/memory.py): the curve separates start-up from
-   growth per message. With `--tracemalloc` the run goes under tracemalloc (bench/traced.py) and the
-   results name the largest allocation sites and those that grew most while the messages went.
+   growth per message. The run goes through bench/probe.py, which reads from inside it the bytes SQLite
+   and (with `--tracemalloc`) Python hold; with `--tracemalloc` the results name the largest allocation
+   sites and those that grew most while the messages went.
 2. It measures the one-core ceiling (bench/ceiling.py) on the first run's CC015C envelope with that run's keys.
 3. It prints the figures, the ratio t(N2)/t(N1) between consecutive sizes beside N2/N1 (wall and CPU),
    end-to-end messages per CPU second as a share of the ceiling (also in CPU time), and the marginal
@@ -27,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -60,6 +62,7 @@ class Run:
     ok: bool
     directory: str  # the run's output: events, messages, keys
     samples: tuple[Sample, ...] = ()  # the process read every few seconds while it ran
+    probes: tuple[dict[str, float | None], ...] = ()  # read from inside: RSS, SQLite's and Python's bytes
     largest: tuple[Site, ...] = ()  # with --tracemalloc: the largest allocation sites near the end
     grown: tuple[Site, ...] = ()  # with --tracemalloc: the sites that grew most once the run was under way
 
@@ -86,12 +89,14 @@ def run_movements(count: int, out: Path, countries: int = 3, sample_every: float
                   traced: bool = False) -> Run:
     """One end-to-end run of `count` movements across `countries`; the run's files stay under `out`.
 
-    `traced` runs it under tracemalloc, its snapshots in `out/SCENARIO.tracemalloc/`."""
+    `traced` runs it under tracemalloc; the probe's readings and snapshots go to `out/SCENARIO.probe/`."""
     scenario = SCENARIO_WRITERS[countries](count, out)
     run_dir = out / scenario.stem
-    snapshots = run_dir.with_suffix(".tracemalloc")
-    runner = ["-m", "bench.traced", str(snapshots), "exchange.cli"] if traced else ["-m", "exchange.cli"]
-    command = [sys.executable, *runner, "run", str(scenario), "--out", str(run_dir)]
+    probe = run_dir.with_suffix(".probe")
+    shutil.rmtree(probe, ignore_errors=True)
+    options = ["--every", str(sample_every), *(["--tracemalloc"] if traced else [])]
+    command = [sys.executable, "-m", "bench.probe", str(probe), *options,
+               "exchange.cli", "run", str(scenario), "--out", str(run_dir)]
     with run_dir.with_suffix(".txt").open("wb") as log:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -101,11 +106,12 @@ def run_movements(count: int, out: Path, countries: int = 3, sample_every: float
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()]
     driver = next((event for event in events if event["kind"] == "driver"), {"steps": 0, "messages": 0, "requests": 0})
     largest, grown = ([], [])
-    if traced and (snapshots / "last.tracemalloc").exists():
-        largest, grown = allocation_sites(snapshots / "first.tracemalloc", snapshots / "last.tracemalloc")
+    if traced and (probe / "last.tracemalloc").exists():
+        largest, grown = allocation_sites(probe / "first.tracemalloc", probe / "last.tracemalloc")
+    readings = (probe / "probe.jsonl").read_text(encoding="utf-8").splitlines() if probe.exists() else []
     return Run(count, driver["steps"], driver["messages"], driver["requests"], wall,
                usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode == 0, str(run_dir),
-               tuple(samples), tuple(largest), tuple(grown))
+               tuple(samples), tuple(json.loads(line) for line in readings), tuple(largest), tuple(grown))
 
 
 def report(runs: Sequence[Run], ceiling: Ceiling) -> str:
@@ -140,14 +146,16 @@ def report(runs: Sequence[Run], ceiling: Ceiling) -> str:
 def memory_report(runs: Sequence[Run]) -> str:
     """Each run's resident set: at its first message, its highest reading, the peak, the growth per
     message once under way, and (traced runs) the allocation sites that grew most."""
-    lines = ["| movements | RSS at first message | highest sample | peak (wait4) | growth once under way |",
-             "|---:|---:|---:|---:|---:|"]
+    lines = ["| movements | RSS at first message | highest sample | peak (wait4) | growth once under way "
+             "| SQLite's own, highest |",
+             "|---:|---:|---:|---:|---:|---:|"]
     for run in runs:
         started = next((sample.rss_mb for sample in run.samples if sample.messages), None)
         highest = max((sample.rss_mb for sample in run.samples), default=None)
         growth = run.growth_mb_per_1000_messages
+        sqlite = max((probe["sqlite_mb"] or 0.0 for probe in run.probes), default=None)
         lines.append(f"| {run.movements} | {_mb(started)} | {_mb(highest)} | {run.peak_rss_mb:.0f} MB "
-                     f"| {'' if growth is None else f'{growth:.2f} MB per 1,000 messages'} |")
+                     f"| {'' if growth is None else f'{growth:.2f} MB per 1,000 messages'} | {_mb(sqlite)} |")
     for run in runs:
         if run.grown:
             lines += ["", f"{run.movements} movements under tracemalloc, the sites that grew most once under way:"]
