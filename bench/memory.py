@@ -53,12 +53,14 @@ class Site:
 
 def wait_sampling(process: subprocess.Popen[bytes], messages: Path,
                   every: float) -> tuple[int, os.struct_rusage, list[Sample]]:
-    """Wait for `process` as `os.wait4` does, reading it every `every` seconds: (status, usage, samples)."""
+    """Wait for `process` as `os.wait4` does, reading it every `every` seconds: (status, usage, samples);
+    `process.returncode` is set."""
     started = time.perf_counter()
     samples: list[Sample] = []
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: `process` must know
             return status, usage, samples
         sample = _read(process.pid, messages, time.perf_counter() - started)
         if sample is not None:

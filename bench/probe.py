@@ -1,6 +1,6 @@
 """Run a module as `python -m` would, reading from inside the process what /proc cannot tell apart.
 
-    python -m bench.probe DIRECTORY [--every 5] [--tracemalloc] MODULE [ARGUMENTS...]
+    python -m bench.probe DIRECTORY [--every 5] [--tracemalloc [--warm-up 60]] MODULE [ARGUMENTS...]
 
 `bench.run` starts its runs this way. A daemon thread appends a reading to DIRECTORY/probe.jsonl every
 `--every` seconds: the resident set, the bytes SQLite holds (`sqlite3_memory_used`: page caches,
@@ -9,8 +9,8 @@ allocated. The resident set less those two is native memory of other libraries (
 interpreter and the allocator's free lists.
 
 With `--tracemalloc` it also writes snapshots of Python's allocations: `first.tracemalloc` once the run
-has been going `WARM_UP_S` seconds (imports, schemas, components listening: start-up done), then
-`last.tracemalloc` every `SNAPSHOT_EVERY_S` seconds, replaced each time, so the last one is taken while
+has been going `--warm-up` seconds (imports, schemas, components listening: start-up done), then
+`last.tracemalloc` as often (60 s by default), replaced each time, so the last one is taken while
 the run still holds what it built (at exit the components are closed already).
 `bench.memory.allocation_sites` compares the two. Tracing costs time and memory of its own (a trace per
 allocated block): a traced run shows where memory goes, not how big or fast an untraced run is.
@@ -30,8 +30,6 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-WARM_UP_S = 60.0
-SNAPSHOT_EVERY_S = 60.0
 FRAMES = 1  # one frame per block: the allocating line, which is what `allocation_sites` groups by
 
 
@@ -56,10 +54,11 @@ def read_process(started: float, sqlite_used: Callable[[], int] | None) -> dict[
     }
 
 
-def probe(directory: Path, every: float, stop: threading.Event) -> None:
-    """A reading every `every` seconds; under tracemalloc, the snapshots as well; until `stop` is set."""
+def probe(directory: Path, every: float, warm_up: float, stop: threading.Event) -> None:
+    """A reading every `every` seconds; under tracemalloc, the snapshots every `warm_up` seconds as well;
+    until `stop` is set."""
     started, sqlite_used = time.monotonic(), sqlite_memory()
-    snapshots = ("first.tracemalloc", started + WARM_UP_S)
+    snapshots = ("first.tracemalloc", started + warm_up)
     with (directory / "probe.jsonl").open("a", encoding="utf-8") as readings:
         while not stop.wait(every):
             readings.write(json.dumps(read_process(started, sqlite_used)) + "\n")
@@ -67,7 +66,7 @@ def probe(directory: Path, every: float, stop: threading.Event) -> None:
             name, due = snapshots
             if tracemalloc.is_tracing() and time.monotonic() >= due:
                 _dump(directory / name)
-                snapshots = ("last.tracemalloc", time.monotonic() + SNAPSHOT_EVERY_S)
+                snapshots = ("last.tracemalloc", time.monotonic() + warm_up)
 
 
 def _dump(path: Path) -> None:
@@ -82,6 +81,8 @@ def main() -> None:
     parser.add_argument("directory", type=Path, help="where probe.jsonl and the snapshots go")
     parser.add_argument("--every", type=float, default=5.0, help="seconds between readings")
     parser.add_argument("--tracemalloc", action="store_true", help="trace Python's allocations, with snapshots")
+    parser.add_argument("--warm-up", type=float, default=60.0,
+                        help="seconds before the first snapshot, and between the later ones")
     parser.add_argument("module", help="the module to run, as python -m would")
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help="its arguments")
     args = parser.parse_args()
@@ -90,7 +91,8 @@ def main() -> None:
     if args.tracemalloc:
         tracemalloc.start(FRAMES)
     stop = threading.Event()
-    threading.Thread(target=probe, args=(args.directory, args.every, stop), name="probe", daemon=True).start()
+    reader = threading.Thread(target=probe, args=(args.directory, args.every, args.warm_up, stop), daemon=True)
+    reader.start()
     try:
         runpy.run_module(args.module, run_name="__main__", alter_sys=True)
     finally:
