@@ -16,17 +16,22 @@ The peak still comes from `wait4` (the kernel's high-water mark); the curve only
 
 from __future__ import annotations
 
+import argparse
+import bisect
+import json
 import os
 import re
 import subprocess
+import sys
 import time
 import tracemalloc
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from exchange.envelope import ENVELOPE_SUFFIX
 
-__all__ = ["Sample", "Site", "allocation_sites", "wait_sampling"]
+__all__ = ["Sample", "Site", "allocation_sites", "curve", "main", "wait_sampling"]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -108,3 +113,40 @@ def _short(filename: str) -> str:
     """A file name from the checkout or site-packages, without the machine's directories before it."""
     root = str(Path(__file__).resolve().parent.parent) + os.sep
     return re.sub(r"^.*/(site-packages|python3\.\d+)/", "", filename).removeprefix(root)
+
+
+def curve(samples: Sequence[Sample], probes: Sequence[Mapping[str, float | None]], points: int = 10) -> str:
+    """The run's memory at every `points`-th part of its messages, as a Markdown table: RSS, SQLite's own
+    bytes at the nearest probe reading, the rest, and CPU time; the slope is what each part added."""
+    total = max((sample.messages for sample in samples), default=0)
+    if not total:
+        return "(no message was sampled)"
+    times = [float(probe["wall_s"] or 0.0) for probe in probes]
+    lines = ["| messages | CPU time | RSS | SQLite's own | RSS less SQLite |", "|---:|---:|---:|---:|---:|"]
+    chosen = dict.fromkeys(next(sample for sample in samples if sample.messages >= total * part / points)
+                           for part in range(1, points + 1))  # a short run: one sample may stand for several
+    for sample in chosen:
+        nearest = min(bisect.bisect_left(times, sample.wall_s), len(times) - 1) if times else None
+        sqlite = None if nearest is None else probes[nearest]["sqlite_mb"]
+        rest = "" if sqlite is None else f"{sample.rss_mb - sqlite:.1f} MB"
+        lines.append(f"| {sample.messages:,} | {sample.cpu_s:.0f} s | {sample.rss_mb:.1f} MB "
+                     f"| {'' if sqlite is None else f'{sqlite:.1f} MB'} | {rest} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m bench.memory out/bench/results.json`: each run's memory curve, from the bench's results."""
+    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=main.__doc__)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--points", type=int, default=10, help="how many parts of the messages to show")
+    args = parser.parse_args(argv)
+    for run in json.loads(args.results.read_text(encoding="utf-8"))["runs"]:
+        samples = [Sample(**sample) for sample in run.get("samples", ())]
+        print(f"{run['movements']} movements, {run['messages']:,} messages, peak {run['peak_rss_mb']:.0f} MB:")
+        print(curve(samples, run.get("probes", ()), args.points))
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from bench.ceiling import Ceiling, measure_ceiling
 from bench.corridors import write_corridors_scenario
-from bench.memory import Sample, Site, allocation_sites, wait_sampling
+from bench.memory import Sample, Site, allocation_sites, curve, wait_sampling
 from bench.movements import write_movements_scenario
 
 __all__ = ["Run", "main"]
@@ -156,6 +156,8 @@ def memory_report(runs: Sequence[Run]) -> str:
         lines.append(f"| {run.movements} | {_mb(started)} | {_mb(highest)} | {run.peak_rss_mb:.0f} MB "
                      f"| {'' if growth is None else f'{growth:.2f} MB per 1,000 messages'} | {_mb(sqlite)} |")
     for run in runs:
+        lines += ["", f"{run.movements} movements, the curve (`python -m bench.memory results.json` prints it again):",
+                  curve(run.samples, run.probes)]
         if run.grown:
             lines += ["", f"{run.movements} movements under tracemalloc, the sites that grew most once under way:"]
             lines += [f"  {site.growth_mb:+8.2f} MB  {site.size_mb:8.2f} MB  {site.blocks:>9,} blocks  {site.site}"
