@@ -74,13 +74,15 @@ def wait_sampling(process: subprocess.Popen[bytes], messages: Path,
 
 
 def _read(pid: int, messages: Path, wall_s: float) -> Sample | None:
-    """The process as /proc shows it now; None when it exited between the wait and the reading."""
+    """The process as /proc shows it now; None once it has exited (gone, or a zombie not yet reaped)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
         fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    rss_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    rss_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    if rss_kb is None:  # exited, not yet reaped: a zombie has no memory to read
+        return None
     cpu_s = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14 and 15 of stat)
     return Sample(round(wall_s, 1), round(cpu_s, 2), round(rss_kb / 1024, 1), _count_messages(messages))
 
@@ -115,22 +117,25 @@ def _short(filename: str) -> str:
     return re.sub(r"^.*/(site-packages|python3\.\d+)/", "", filename).removeprefix(root)
 
 
-def curve(samples: Sequence[Sample], probes: Sequence[Mapping[str, float | None]], points: int = 10) -> str:
+def curve(samples: Sequence[Sample], probes: Sequence[Mapping[str, float | int | None]], points: int = 10) -> str:
     """The run's memory at every `points`-th part of its messages, as a Markdown table: RSS, SQLite's own
-    bytes at the nearest probe reading, the rest, and CPU time; the slope is what each part added."""
+    bytes and Python's blocks at the nearest probe reading, the rest, and CPU time."""
     total = max((sample.messages for sample in samples), default=0)
     if not total:
         return "(no message was sampled)"
     times = [float(probe["wall_s"] or 0.0) for probe in probes]
-    lines = ["| messages | CPU time | RSS | SQLite's own | RSS less SQLite |", "|---:|---:|---:|---:|---:|"]
+    lines = ["| messages | CPU time | RSS | SQLite's own | RSS less SQLite | Python's blocks |",
+             "|---:|---:|---:|---:|---:|---:|"]
     chosen = dict.fromkeys(next(sample for sample in samples if sample.messages >= total * part / points)
                            for part in range(1, points + 1))  # a short run: one sample may stand for several
     for sample in chosen:
         nearest = min(bisect.bisect_left(times, sample.wall_s), len(times) - 1) if times else None
-        sqlite = None if nearest is None else probes[nearest]["sqlite_mb"]
+        probe = {} if nearest is None else probes[nearest]
+        sqlite, blocks = probe.get("sqlite_mb"), probe.get("python_blocks")
         rest = "" if sqlite is None else f"{sample.rss_mb - sqlite:.1f} MB"
         lines.append(f"| {sample.messages:,} | {sample.cpu_s:.0f} s | {sample.rss_mb:.1f} MB "
-                     f"| {'' if sqlite is None else f'{sqlite:.1f} MB'} | {rest} |")
+                     f"| {'' if sqlite is None else f'{sqlite:.1f} MB'} | {rest} "
+                     f"| {'' if blocks is None else f'{blocks:,}'} |")
     return "\n".join(lines)
 
 

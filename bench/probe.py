@@ -4,9 +4,10 @@
 
 `bench.run` starts its runs this way. A daemon thread appends a reading to DIRECTORY/probe.jsonl every
 `--every` seconds: the resident set, the bytes SQLite holds (`sqlite3_memory_used`: page caches,
-statements, schemas of every connection in the process) and, under `--tracemalloc`, the bytes Python has
-allocated. The resident set less those two is native memory of other libraries (OpenSSL, libxml2), the
-interpreter and the allocator's free lists.
+statements, schemas of every connection in the process), the memory blocks Python has allocated
+(`sys.getallocatedblocks`, free to read) and, under `--tracemalloc`, their bytes. The resident set less
+SQLite and Python is native memory of other libraries (OpenSSL, libxml2), the interpreter and the
+allocator's free lists.
 
 With `--tracemalloc` it also writes snapshots of Python's allocations: `first.tracemalloc` once the run
 has been going `--warm-up` seconds (imports, schemas, components listening: start-up done), then
@@ -43,7 +44,7 @@ def sqlite_memory() -> Callable[[], int] | None:
     return function  # type: ignore[no-any-return]
 
 
-def read_process(started: float, sqlite_used: Callable[[], int] | None) -> dict[str, float | None]:
+def read_process(started: float, sqlite_used: Callable[[], int] | None) -> dict[str, float | int | None]:
     status = Path("/proc/self/status").read_text(encoding="ascii")
     rss_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
     return {
@@ -51,6 +52,7 @@ def read_process(started: float, sqlite_used: Callable[[], int] | None) -> dict[
         "rss_mb": round(rss_kb / 1024, 1),
         "sqlite_mb": None if sqlite_used is None else round(sqlite_used() / 2**20, 2),
         "python_mb": round(tracemalloc.get_traced_memory()[0] / 2**20, 2) if tracemalloc.is_tracing() else None,
+        "python_blocks": sys.getallocatedblocks(),  # untraced too: Python's objects, counted, not weighed
     }
 
 

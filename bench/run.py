@@ -62,7 +62,7 @@ class Run:
     ok: bool
     directory: str  # the run's output: events, messages, keys
     samples: tuple[Sample, ...] = ()  # the process read every few seconds while it ran
-    probes: tuple[dict[str, float | None], ...] = ()  # read from inside: RSS, SQLite's and Python's bytes
+    probes: tuple[dict[str, float | int | None], ...] = ()  # read from inside: RSS, SQLite's and Python's memory
     largest: tuple[Site, ...] = ()  # with --tracemalloc: the largest allocation sites near the end
     grown: tuple[Site, ...] = ()  # with --tracemalloc: the sites that grew most once the run was under way
 
@@ -77,7 +77,10 @@ class Run:
     @property
     def growth_mb_per_1000_messages(self) -> float | None:
         """RSS growth per 1,000 messages, from the first sample past a tenth of the messages to the last
-        sample: the slope once start-up is over; None for a run too short to have both."""
+        sample: the slope once start-up is over; None for a run too short to tell (under 1,000 messages,
+        start-up is still going on at a tenth of them)."""
+        if self.messages < 1000:
+            return None
         under_way = [sample for sample in self.samples if sample.messages >= self.messages / 10]
         if len(under_way) < 2 or under_way[-1].messages == under_way[0].messages:
             return None
@@ -93,7 +96,8 @@ def run_movements(count: int, out: Path, countries: int = 3, sample_every: float
     scenario = SCENARIO_WRITERS[countries](count, out)
     run_dir = out / scenario.stem
     probe = run_dir.with_suffix(".probe")
-    shutil.rmtree(probe, ignore_errors=True)
+    for previous in (probe, run_dir / "messages"):  # the sampler counts this run's messages, none left over
+        shutil.rmtree(previous, ignore_errors=True)
     options = ["--every", str(sample_every), *(["--tracemalloc"] if traced else [])]
     command = [sys.executable, "-m", "bench.probe", str(probe), *options,
                "exchange.cli", "run", str(scenario), "--out", str(run_dir)]
