@@ -1,13 +1,17 @@
 """`make bench`: the one-core ceiling, N-movement runs end to end, and peak memory, as a Markdown table.
 
-    python -m bench.run [--movements 10 40 100] [--out out/bench] [--ceiling-seconds 2]
+    python -m bench.run [--movements 10 40 100] [--out out/bench] [--ceiling-seconds 2] [--tracemalloc]
 
 1. For each N it writes a scenario of N complete movements (bench/movements.py) and runs it through the
    real runner as a user would, `python -m exchange.cli run SCENARIO --out DIR`: the hub and three nodes
    in one process, mutual TLS on loopback, every message signed, verified and validated. It records the
    wall time, the CPU time of that process (all its threads), the messages exchanged and the driver's
    HTTP requests (from the run's events.jsonl), and the peak resident memory of that process (hub,
-   nodes and driver together), from `wait4`.
+   nodes and driver together), from `wait4`. While it runs, that process's resident set, CPU time and
+   messages so far are sampled every few seconds (bench/memory.py): the curve separates start-up from
+   growth per message. The run goes through bench/probe.py, which reads from inside it the bytes SQLite
+   and (with `--tracemalloc`) Python hold; with `--tracemalloc` the results name the largest allocation
+   sites and those that grew most while the messages went.
 2. It measures the one-core ceiling (bench/ceiling.py) on the first run's CC015C envelope with that run's keys.
 3. It prints the figures, the ratio t(N2)/t(N1) between consecutive sizes beside N2/N1 (wall and CPU),
    end-to-end messages per CPU second as a share of the ceiling (also in CPU time), and the marginal
@@ -24,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -34,6 +39,7 @@ from pathlib import Path
 
 from bench.ceiling import Ceiling, measure_ceiling
 from bench.corridors import write_corridors_scenario
+from bench.memory import Sample, Site, allocation_sites, curve, wait_sampling
 from bench.movements import write_movements_scenario
 
 __all__ = ["Run", "main"]
@@ -55,6 +61,10 @@ class Run:
     peak_rss_mb: float
     ok: bool
     directory: str  # the run's output: events, messages, keys
+    samples: tuple[Sample, ...] = ()  # the process read every few seconds while it ran
+    probes: tuple[dict[str, float | int | None], ...] = ()  # read from inside: RSS, SQLite's and Python's memory
+    largest: tuple[Site, ...] = ()  # with --tracemalloc: the largest allocation sites near the end
+    grown: tuple[Site, ...] = ()  # with --tracemalloc: the sites that grew most once the run was under way
 
     @property
     def messages_per_s(self) -> float:
@@ -64,22 +74,47 @@ class Run:
     def messages_per_cpu_s(self) -> float:
         return self.messages / self.cpu_s
 
+    @property
+    def growth_mb_per_1000_messages(self) -> float | None:
+        """RSS growth per 1,000 messages, from the first sample past a tenth of the messages to the last
+        sample: the slope once start-up is over; None for a run too short to tell (under 1,000 messages,
+        start-up is still going on at a tenth of them)."""
+        if self.messages < 1000:
+            return None
+        under_way = [sample for sample in self.samples if sample.messages >= self.messages / 10]
+        if len(under_way) < 2 or under_way[-1].messages == under_way[0].messages:
+            return None
+        first, last = under_way[0], under_way[-1]
+        return 1000 * (last.rss_mb - first.rss_mb) / (last.messages - first.messages)
 
-def run_movements(count: int, out: Path, countries: int = 3) -> Run:
-    """One end-to-end run of `count` movements across `countries`; the run's files stay under `out`."""
+
+def run_movements(count: int, out: Path, countries: int = 3, sample_every: float = 5.0,
+                  traced: bool = False) -> Run:
+    """One end-to-end run of `count` movements across `countries`; the run's files stay under `out`.
+
+    `traced` runs it under tracemalloc; the probe's readings and snapshots go to `out/SCENARIO.probe/`."""
     scenario = SCENARIO_WRITERS[countries](count, out)
     run_dir = out / scenario.stem
-    command = [sys.executable, "-m", "exchange.cli", "run", str(scenario), "--out", str(run_dir)]
+    probe = run_dir.with_suffix(".probe")
+    for previous in (probe, run_dir / "messages"):  # the sampler counts this run's messages, none left over
+        shutil.rmtree(previous, ignore_errors=True)
+    options = ["--every", str(sample_every), *(["--tracemalloc"] if traced else [])]
+    command = [sys.executable, "-m", "bench.probe", str(probe), *options,
+               "exchange.cli", "run", str(scenario), "--out", str(run_dir)]
     with run_dir.with_suffix(".txt").open("wb") as log:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
+        _, usage, samples = wait_sampling(process, run_dir / "messages", sample_every)
         wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()]
     driver = next((event for event in events if event["kind"] == "driver"), {"steps": 0, "messages": 0, "requests": 0})
+    largest, grown = ([], [])
+    if traced and (probe / "last.tracemalloc").exists():
+        largest, grown = allocation_sites(probe / "first.tracemalloc", probe / "last.tracemalloc")
+    readings = (probe / "probe.jsonl").read_text(encoding="utf-8").splitlines() if probe.exists() else []
     return Run(count, driver["steps"], driver["messages"], driver["requests"], wall,
-               usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode == 0, str(run_dir))
+               usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode == 0, str(run_dir),
+               tuple(samples), tuple(json.loads(line) for line in readings), tuple(largest), tuple(grown))
 
 
 def report(runs: Sequence[Run], ceiling: Ceiling) -> str:
@@ -111,6 +146,35 @@ def report(runs: Sequence[Run], ceiling: Ceiling) -> str:
     return "\n".join(lines)
 
 
+def memory_report(runs: Sequence[Run]) -> str:
+    """Each run's resident set: at its first message, its highest reading, the peak, the growth per
+    message once under way, and (traced runs) the allocation sites that grew most."""
+    lines = ["| movements | RSS at first message | highest sample | peak (wait4) | growth once under way "
+             "| SQLite's own, highest |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for run in runs:
+        started = next((sample.rss_mb for sample in run.samples if sample.messages), None)
+        highest = max((sample.rss_mb for sample in run.samples), default=None)
+        growth = run.growth_mb_per_1000_messages
+        sqlite = max((probe["sqlite_mb"] or 0.0 for probe in run.probes), default=None)
+        lines.append(f"| {run.movements} | {_mb(started)} | {_mb(highest)} | {run.peak_rss_mb:.0f} MB "
+                     f"| {'' if growth is None else f'{growth:.2f} MB per 1,000 messages'} | {_mb(sqlite)} |")
+    for run in runs:
+        lines += ["", f"{run.movements} movements, the curve (`python -m bench.memory results.json` prints it again):",
+                  curve(run.samples, run.probes)]
+        if run.grown:
+            lines += ["", f"{run.movements} movements under tracemalloc, the sites that grew most once under way:"]
+            lines += [f"  {site.growth_mb:+8.2f} MB  {site.size_mb:8.2f} MB  {site.blocks:>9,} blocks  {site.site}"
+                      for site in run.grown]
+            lines += ["", "the largest sites near the end:"]
+            lines += [f"  {site.size_mb:8.2f} MB  {site.blocks:>9,} blocks  {site.site}" for site in run.largest]
+    return "\n".join(lines)
+
+
+def _mb(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f} MB"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--movements", type=int, nargs="+", default=[10, 40, 100], help="the sizes N to run")
@@ -118,26 +182,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="3: the pilot's route Tashkent -> Poti; 11: the CAREC corridors 1-6")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench")
     parser.add_argument("--ceiling-seconds", type=float, default=2.0, help="how long each part of the ceiling is timed")
+    parser.add_argument("--sample-every", type=float, default=5.0,
+                        help="seconds between readings of the run's RSS, CPU time and messages")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="run under tracemalloc and report the largest allocation sites and those that grew "
+                             "(slower: for finding what grows, not for timing)")
     args = parser.parse_args(argv)
     if any(count < 1 for count in args.movements):
         parser.error("--movements: give whole numbers of movements, 1 or more")
     args.out.mkdir(parents=True, exist_ok=True)
     runs = []
     for count in args.movements:
-        run = run_movements(count, args.out, args.countries)
+        run = run_movements(count, args.out, args.countries, args.sample_every, args.tracemalloc)
         print(f"{count} movements: {run.messages} messages in {run.wall_s:.1f} s", flush=True)
         runs.append(run)
     first = Path(runs[0].directory)
     cc015c = next((first / "messages").glob("*-CC015C-*.envelope.xml"))
-    ceiling = measure_ceiling(cc015c, first / "pki", "uz", CEILING_AT, seconds=args.ceiling_seconds)
+    sender = cc015c.name.split("-")[2]  # NNNN-CC015C-SENDER-to-RECIPIENT: eleven countries declare, not only uz
+    ceiling = measure_ceiling(cc015c, first / "pki", sender, CEILING_AT, seconds=args.ceiling_seconds)
     table = report(runs, ceiling)
     print()
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
     print(table)
+    print()
+    print(memory_report(runs))
     results = {"ceiling": {**asdict(ceiling), "unit_ms": ceiling.unit_ms},
                "runs": [{**asdict(run), "messages_per_s": run.messages_per_s,
-                         "messages_per_cpu_s": run.messages_per_cpu_s} for run in runs]}
+                         "messages_per_cpu_s": run.messages_per_cpu_s,
+                         "growth_mb_per_1000_messages": run.growth_mb_per_1000_messages} for run in runs]}
     (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0 if all(run.ok for run in runs) else 1
 

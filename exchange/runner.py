@@ -16,7 +16,7 @@ import json
 import shutil
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from exchange.safexml import parse_document
 from exchange.scenario import Scenario, Step
 from exchange.settle import Quiescence
 from exchange.signing import carries_signature
+from exchange.snapshots import PAGE_RECORDS, merge_page
 from exchange.timeline import DEFAULT_WIDTH, PartyBook, Ticker, fit
 from exchange.tls import TlsIdentity
 
@@ -571,9 +572,16 @@ class Driver:
 
     async def _check_expectations(self, wire: list[WireMessage]) -> list[Check]:
         expect = self._scenario.expectations
-        states = {node: await self._call("GET", f"{url}/state") for node, url in self._observed.items()}
-        movements = _merge_movements(states)
-        guarantees = _merge_guarantees(states)
+        movements: dict[str, dict[str, Any]] = {}
+        guarantees: dict[str, dict[str, Any]] = {}
+        wholly = {str(wanted.get("node")) for wanted in expect.values}  # nodes whose state a value path reads
+        states: dict[str, dict[str, Any]] = {}
+        for node, url in self._observed.items():  # page by page: no node's whole state held, unless a value needs it
+            async for page in self._state_pages(url):
+                _add_movements(movements, page)
+                _add_guarantees(guarantees, page)
+                if node in wholly:
+                    merge_page(states.setdefault(node, {}), page)
         checks: list[Check] = list(self._step_failures)
         for key, roles in expect.movements.items():
             actual = movements.get(key, {})
@@ -615,6 +623,16 @@ class Driver:
                 found = status.get(state, 0)
                 checks.append(Check(f"hub deliveries {state}", str(expected), str(found), found == int(expected)))
         return checks
+
+    async def _state_pages(self, url: str) -> AsyncIterator[dict[str, Any]]:
+        """A node's state a page at a time: `GET /state?limit=N`, then each page's `next` (exchange/snapshots.py)."""
+        query = f"limit={PAGE_RECORDS}"
+        while True:
+            page = await self._call("GET", f"{url}/state?{query}")
+            yield page["state"]
+            if page["next"] is None:
+                return
+            query = f"after={page['next']}&limit={PAGE_RECORDS}"
 
     def _check_traffic(self, flow: str, roles: Mapping[str, Mapping[str, int]],
                        movements: Mapping[str, Any]) -> list[Check]:
@@ -766,25 +784,21 @@ async def _json(response: aiohttp.ClientResponse) -> Any:
     return await response.json(content_type=None)
 
 
-def _merge_movements(states: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each node knows its own offices' view of a movement; a movement's full picture is their union."""
-    merged: dict[str, dict[str, Any]] = {}
-    for state in states.values():
-        for key, view in state.get("cats", {}).get("movements", {}).items():
-            target = merged.setdefault(key, {"transit": {}})
-            for name, value in view.items():
-                if name == "transit":
-                    target["transit"].update(value)
-                elif value is not None:
-                    target[name] = value
-    return merged
+def _add_movements(merged: dict[str, dict[str, Any]], state: Mapping[str, Any]) -> None:
+    """Each node knows its own offices' view of a movement, each page of it some records: a movement's full
+    picture is their union."""
+    for key, view in state.get("cats", {}).get("movements", {}).items():
+        target = merged.setdefault(key, {"transit": {}})
+        for name, value in view.items():
+            if name == "transit":
+                target["transit"].update(value)
+            elif value is not None:
+                target[name] = value
 
 
-def _merge_guarantees(states: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for state in states.values():
-        merged.update(state.get("cats", {}).get("guarantees", {}))
-    return merged
+def _add_guarantees(merged: dict[str, dict[str, Any]], state: Mapping[str, Any]) -> None:
+    """A later page's account replaces an earlier one's: the written row after the configured start."""
+    merged.update(state.get("cats", {}).get("guarantees", {}))
 
 
 def _role_state(movement: Mapping[str, Any], role: str) -> str:

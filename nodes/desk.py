@@ -103,8 +103,15 @@ class Desk(Protocol):
         """Decide on `trigger` with the rows loaded for it; raises `Unloaded` for a row it needs as well."""
         ...
 
-    def snapshot(self, loaded: Loaded) -> dict[str, Any]:
-        """What `GET /state` shows (movements, guarantees, statuses) from every row, for expectations and people."""
+    def snapshot(self, loaded: Loaded, *, configured: bool = True) -> dict[str, Any]:
+        """What `GET /state` shows (movements, guarantees, statuses) of the rows in `loaded`, for expectations
+        and people: of every row, or of one page of them (`nodes.state_pages`).
+
+        Each record adds to the snapshot on its own, so that pages merged in order
+        (`exchange.snapshots.merge_page`) make the snapshot of all their rows. `configured`: show what the
+        configuration starts with where `loaded` has no row for it (a guarantee register not yet written);
+        only a family's first page does, so that a written row on a later page replaces it.
+        """
         ...
 
 

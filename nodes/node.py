@@ -56,6 +56,7 @@ from exchange.web import Access, error_response, json_response, party_guard, set
 from nodes.desk import AdmittingDesk, Desk, DeskResult, NodeEvent
 from nodes.language import check_arguments
 from nodes.record_store import RECORD_SCHEMA, RecordStore, refuse_whole_state_store
+from nodes.state_pages import Cursor, StatePage, page_limit, read_state_page, read_whole_state
 
 __all__ = ["Node", "Service"]
 
@@ -664,11 +665,13 @@ class Node:
         return inbox + sendable + self._activity.busy
 
     async def state(self) -> dict[str, Any]:
-        """Every family's snapshot, from all its rows: for expectations and people, not for decisions."""
-        return {
-            family: desk.snapshot(await self._records.load_all(family, desk.kinds))
-            for family, desk in self._desks.items()
-        }
+        """Every family's snapshot, from all its rows, read a page at a time: for people, not for decisions."""
+        return await read_whole_state(self._records, self._desks)
+
+    async def state_page(self, after: str | None, limit: str | None) -> StatePage:
+        """One page of the snapshot (`nodes.state_pages`): from the start, or from a page's `next` token."""
+        cursor = None if after is None else Cursor.read(after, self._desks)
+        return await read_state_page(self._records, self._desks, cursor, page_limit(limit))
 
     async def events(self, after: int = 0) -> list[dict[str, Any]]:
         rows = await self._db.fetch_all("SELECT * FROM events WHERE id > ? ORDER BY id", (after,))
@@ -734,7 +737,15 @@ class Node:
         return json_response({"node": self.node_id, "serial": serial})
 
     async def _handle_state(self, request: web.Request) -> web.Response:
-        return json_response(await self.state())
+        """The whole state; with `limit` or `after`, one page of it and the `next` page's token."""
+        query = request.query
+        if "limit" not in query and "after" not in query:
+            return json_response(await self.state())
+        try:
+            page = await self.state_page(query.get("after"), query.get("limit"))
+        except CaravanError as exc:
+            return error_response(exc)
+        return json_response(page.as_dict())
 
     async def _handle_events(self, request: web.Request) -> web.Response:
         return json_response({"events": await self.events(int(request.query.get("after", "0")))})

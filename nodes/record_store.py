@@ -14,8 +14,8 @@ Three tables, created with the node's schema (`RECORD_SCHEMA`):
 `decision` runs one desk decision on exactly the rows it needs: it loads what the trigger names, hands
 them to the desk, and loads any further row the decision asks for (`nodes.desk.decision_rounds`).
 `write` files what the decision changed inside the caller's transaction (the node commits outbox
-envelopes, events, the inbox mark and these rows together, or none of them). `load_all` reads a whole
-family for `GET /state`. The desk decides; this module only reads and writes.
+envelopes, events, the inbox mark and these rows together, or none of them). `load_page` reads a family
+for `GET /state` a page at a time (`nodes.state_pages`). The desk decides; this module only reads and writes.
 
 A store written before state was kept per aggregate holds each family as one JSON document in a
 `desk_state` table. `refuse_whole_state_store` refuses such a store with a clear message instead of
@@ -95,6 +95,10 @@ _SELECTS: Mapping[type, str] = {
 }
 """One point search per query, each through the primary key or an index (never a scan of the family)."""
 
+_PAGE = "SELECT kind, owner, id, data FROM records WHERE family = ?{after} ORDER BY kind, owner, id LIMIT ?"
+_AFTER = " AND (kind, owner, id) > (?, ?, ?)"
+"""A snapshot's page: a range of the primary key (family, kind, owner, id), never the whole family at once."""
+
 _QUERIES_PER_STATEMENT = 100  # well under SQLite's limit of 500 terms in one compound SELECT
 
 
@@ -157,9 +161,15 @@ class RecordStore:
                                        (family, _instant(at)))
         return row is not None
 
-    async def load_all(self, family: str, kinds: Kinds) -> Loaded:
-        """Every row of `family`: for snapshots, never for a decision."""
-        rows = await self._db.fetch_all("SELECT kind, owner, id, data FROM records WHERE family = ?", (family,))
+    async def load_page(self, family: str, kinds: Kinds, after: Key | None, limit: int) -> Loaded:
+        """Up to `limit` rows of `family` after `after` (from the first without), in key order: a page of a
+        snapshot, never for a decision. The page counts as complete: it builds plain mappings of what it
+        holds (`Layout.state`), and a snapshot reads nothing but what is there."""
+        if after is None:
+            rows = await self._db.fetch_all(_PAGE.format(after=""), (family, limit))
+        else:
+            rows = await self._db.fetch_all(_PAGE.format(after=_AFTER), (family, after.kind, after.owner, after.id,
+                                                                        limit))
         return Loaded(self._decoded(family, kinds, rows), complete=True)
 
     async def write(self, db: Transaction, family: str, kinds: Kinds, puts: Sequence[Put]) -> None:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 from bench.corridors import CORRIDORS, corridors_scenario, write_corridors_scenario
+from bench.memory import allocation_sites, wait_sampling
 from bench.movements import FLOW, STEPS_PER_MOVEMENT, movement_key, write_movements_scenario
 from exchange.cli import main
 from nodes.language import load_scenario
 
+ROOT = Path(__file__).resolve().parent.parent
 CAREC_COUNTRIES = {"AF", "AZ", "CN", "GE", "KG", "KZ", "MN", "PK", "TJ", "TM", "UZ"}
 
 
@@ -75,3 +80,29 @@ def test_the_carec_corridors_scenario_runs_every_movement_to_its_expected_end_ac
     crossings = figures.getvalue().split("Border crossings, per country pair")[1].split("Legs and time")[0]
     for pair in ("AZ → GE", "UZ → TM", "TM → AZ", "KZ → CN", "MN → CN", "CN → PK", "TJ → AF", "AF → PK", "KG → KZ"):
         assert pair in crossings
+
+
+GROWER = """
+import time
+time.sleep(0.6)
+held = [b"x" * 1_000_000 for _ in range(40)]  # the line the snapshots must name: 40 MB
+time.sleep(1.2)
+raise SystemExit(3)
+"""
+
+
+def test_the_bench_samples_a_growing_run_and_still_gets_its_exit_status_and_peak(tmp_path: Path) -> None:
+    (tmp_path / "grower.py").write_text(GROWER, encoding="utf-8")
+    probe = tmp_path / "probe"
+    command = [sys.executable, "-m", "bench.probe", str(probe), "--every", "0.1", "--tracemalloc", "--warm-up", "0.3",
+               "grower"]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    process = subprocess.Popen(command, env=environment)
+    status, usage, samples = wait_sampling(process, tmp_path / "messages", 0.1)
+    assert os.waitstatus_to_exitcode(status) == 3, "the run's own exit status comes through the probe"
+    rss = [sample.rss_mb for sample in samples]
+    assert max(rss) - rss[1] > 30 and usage.ru_maxrss / 1024 > max(rss) - 1  # the same memory, two counts
+    readings = [json.loads(line) for line in (probe / "probe.jsonl").read_text().splitlines()]
+    assert max(reading["python_mb"] for reading in readings) > 30
+    largest, grown = allocation_sites(probe / "first.tracemalloc", probe / "last.tracemalloc")
+    assert grown[0].site.endswith("grower.py:4") and grown[0].growth_mb > 30, grown[:3]

@@ -120,7 +120,7 @@ on_one_loop = pytest.mark.asyncio(loop_scope="module")
 
 @on_one_loop
 async def test_the_store_holds_a_row_per_movement_record_and_every_movement_is_released(uzbek: UzbekNode) -> None:
-    loaded = await uzbek.store.load_all("cats", uzbek.desk.kinds)
+    loaded = await uzbek.store.load_page("cats", uzbek.desk.kinds, None, 10 * MOVEMENTS)
     kinds = [key.kind for key in loaded.rows]
     assert kinds.count("departure") == kinds.count("lrn") == kinds.count("trader-movement") == MOVEMENTS
     assert len(uzbek.mrns) == MOVEMENTS

@@ -37,6 +37,7 @@ from nodes.customs.needs import customs_needs, holder_needs, lodged_needs, movem
 from nodes.customs.offices import CustomsAdministration
 from nodes.customs.outcome import Event, Outcome
 from nodes.customs.scenario import CatsScenario
+from nodes.customs.tables import DepartureState
 from nodes.customs.trader import TRADER_LAYOUT, TRADER_SERIAL, TraderDesk, TraderState
 from nodes.desk import DeskResult, NodeEvent, OutgoingDocument, ReadMessage, ScenarioStep
 from nodes.records import Due, Key, Loaded, Query, Trigger, select
@@ -195,12 +196,13 @@ class CatsDesk:
         trader = (Key(TRADER_SERIAL.name, str(arguments.get("trader", movement["consignee"]))),)
         return (*movement_needs(holder, lrn), *(trader if action in _CONSIGNEE_ACTIONS else ()))
 
-    def snapshot(self, loaded: Loaded) -> dict[str, Any]:
-        return self._snapshot(self._state(loaded))
+    def snapshot(self, loaded: Loaded, *, configured: bool = True) -> dict[str, Any]:
+        return self._snapshot(self._state(loaded, configured))
 
-    def _state(self, loaded: Loaded) -> CatsState:
+    def _state(self, loaded: Loaded, configured: bool = True) -> CatsState:
         """The agencies' state the loaded rows make; the guarantee register reads as configured until written."""
-        return CatsState(CUSTOMS_LAYOUT.state(loaded, self._configured), TRADER_LAYOUT.state(loaded))
+        return CatsState(CUSTOMS_LAYOUT.state(loaded, self._configured if configured else None),
+                         TRADER_LAYOUT.state(loaded))
 
     def _snapshot(self, state: CatsState) -> dict[str, Any]:
         """Movements by scenario key as this node's offices see them, and this node's guarantee register."""
@@ -210,12 +212,18 @@ class CatsDesk:
             key = self._cats.key_of_lrn(lrn) or lrn
             return movements.setdefault(key, {"lrn": lrn, "transit": {}})
 
-        customs = state.customs
-        for holder, lrns in customs.lrns.items():
+        customs = state.customs  # each record adds to its movement's view on its own: a page shows its records
+        for lrns in customs.lrns.values():
             for lrn, mrn in lrns.items():
                 entry = view(lrn)
+                if mrn is None:
+                    entry["departure"] = DepartureState.REJECTED.value
                 entry["mrn"] = mrn
-                entry["departure"] = customs.departure_state(holder, lrn).value  # type: ignore[union-attr]
+        for departures in customs.departures.values():
+            for departure in departures.values():
+                entry = view(departure.lrn)
+                entry["mrn"] = departure.mrn
+                entry["departure"] = departure.state.value
         for book in customs.transits.values():
             for record in book.values():
                 view(record.declaration.lrn)["transit"][record.office] = record.state.value

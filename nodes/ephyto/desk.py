@@ -127,8 +127,8 @@ class EphytoDesk:
             outcome.events,
         )
 
-    def snapshot(self, loaded: Loaded) -> dict[str, Any]:
-        return self._snapshot(NPPO_LAYOUT.state(loaded))
+    def snapshot(self, loaded: Loaded, *, configured: bool = True) -> dict[str, Any]:
+        return self._snapshot(NPPO_LAYOUT.state(loaded))  # an NPPO starts with no records: nothing configured
 
     def _snapshot(self, state: NppoState) -> dict[str, Any]:
         """Certificates by scenario key: what this NPPO issued and what it received, with their states."""

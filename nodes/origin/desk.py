@@ -149,7 +149,7 @@ class EcoDesk:
             outcome.events,
         )
 
-    def snapshot(self, loaded: Loaded) -> dict[str, Any]:
+    def snapshot(self, loaded: Loaded, *, configured: bool = True) -> dict[str, Any]:
         return snapshot(ORIGIN_LAYOUT.state(loaded), self._eco.key_of, self._customs.trust)
 
     def _receive(self, state: OriginState, received: ReadMessage, now: datetime) -> Outcome:
