@@ -443,7 +443,8 @@ class Node:
             for desk in self._desks.values():
                 async with self._deciding:
                     now = self._clock.now()
-                    if not await self._records.any_due(desk.family, now):
+                    due = await self._records.next_due((desk.family,))
+                    if due is None or due > now:
                         continue
                     result = await self._records.decision(desk, desk.on_clock(now), now)
                     if result.changes or result.outgoing or result.events:

@@ -154,13 +154,6 @@ class RecordStore:
                 due.append(datetime.fromisoformat(row["due"]).replace(tzinfo=timezone.utc))
         return min(due, default=None)
 
-    async def any_due(self, family: str, at: datetime) -> bool:
-        """Whether a record of `family` has a timer due at `at` or earlier: a family's deadlines are its timers,
-        so a clock move that finds none has nothing to decide (one index search, no row decoded)."""
-        row = await self._db.fetch_one("SELECT 1 FROM timers WHERE family = ? AND due_at <= ? LIMIT 1",
-                                       (family, _instant(at)))
-        return row is not None
-
     async def load_page(self, family: str, kinds: Kinds, after: Key | None, limit: int) -> Loaded:
         """Up to `limit` rows of `family` after `after` (from the first without), in key order: a page of a
         snapshot, never for a decision. The page counts as complete: it builds plain mappings of what it
