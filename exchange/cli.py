@@ -44,6 +44,7 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -177,6 +178,13 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _listen_port(text: str) -> int:
+    """A port to listen on; 0 takes any free one, told on the ready line (a caller never guesses a free port)."""
+    if not text.isdigit() or not 0 <= int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port number (1-65535, or 0 for any free one)")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="caravan", description="Digital-trade document exchange simulator.")
     parser.add_argument("--debug", action="store_true", help="print the Python traceback of an error")
@@ -199,15 +207,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--external-restarts", action="store_true",
                      help="with --attach: a restart step waits up to --wait seconds for the component to be "
                           "restarted from outside (docker-compose restart hub)")
-    run.add_argument("--view", type=_port, default=None, metavar="PORT",
-                     help="serve the trainers' view of the run live at http://127.0.0.1:PORT/ while it plays")
+    run.add_argument("--view", type=_listen_port, default=None, metavar="PORT",
+                     help="serve the trainers' view of the run live at http://127.0.0.1:PORT/ while it plays "
+                          "(0: any free port, told on the `live view:` line)")
     run.add_argument("--wide", action="store_true",
                      help="print the timeline's lines in full (default: cut to 120 columns)")
     run.set_defaults(handler=_run)
 
     view = command("view", "replay a finished run in the browser at http://127.0.0.1:PORT/")
     view.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the --out directory of a `caravan run`")
-    view.add_argument("--port", type=_port, default=8080)
+    view.add_argument("--port", type=_listen_port, default=8080,
+                      help="default 8080; 0: any free port, told on the `caravan view:` line")
     view.add_argument("--host", default="127.0.0.1",
                       help="the address to listen on (default 127.0.0.1; 0.0.0.0 in a container, docker-compose.yml)")
     view.set_defaults(handler=_view)
@@ -347,9 +357,11 @@ def _run(args: argparse.Namespace) -> int:
     out = _output_directory(args.out or Path(tempfile.mkdtemp(prefix=f"caravan-{scenario.name}-")))
     feed = None
     if args.view is not None:
+        from exchange.listener import bind_listener
         from exchange.view import RunFeed
 
         feed = RunFeed(out)
+        view_listener = bind_listener("127.0.0.1", args.view, "--view")  # first: a port in use stops the run unplayed
     options = {"speed": args.speed, "printer": sys.stdout, "settle_timeout": args.wait, "wide": args.wide,
                "listener": feed.append if feed is not None else None}
 
@@ -374,12 +386,18 @@ def _run(args: argparse.Namespace) -> int:
         run = asyncio.ensure_future(drive())
         run.add_done_callback(lambda _: feed.finish())
 
+        view_url: list[str] = []  # the page's URL, with the port bound (any free one for --view 0)
+
+        def announce(url: str) -> None:
+            view_url.append(url)
+            print(f"live view: {url}", flush=True)
+
         async def until_stopped() -> None:
             outcome.append(await run)  # a Ctrl-C while the run plays cancels the run too
-            print(f"the run is over; the view stays at http://127.0.0.1:{args.view}/ until Ctrl-C", flush=True)
+            print(f"the run is over; the view stays at {view_url[0]} until Ctrl-C", flush=True)
             await asyncio.Event().wait()
 
-        await serve_view(feed, args.view, lambda url: print(f"live view: {url}", flush=True), until=until_stopped())
+        await serve_view(feed, view_listener, announce, until=until_stopped())
         return outcome[0]
 
     try:
@@ -392,12 +410,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def _view(args: argparse.Namespace) -> int:
     """Serve a finished run until Ctrl-C, which is how a server is stopped: exit 0."""
+    from exchange.listener import bind_listener
     from exchange.view import RunFeed, serve_view
 
     feed = RunFeed.replay(_directory(args.run_dir, "RUN_DIR") or args.run_dir)
+    listener = bind_listener(args.host, args.port, "--port")
     try:
-        asyncio.run(serve_view(feed, args.port, lambda url: print(f"caravan view: {url} (Ctrl-C stops)", flush=True),
-                               host=args.host))
+        asyncio.run(serve_view(feed, listener, lambda url: print(f"caravan view: {url} (Ctrl-C stops)", flush=True)))
     except KeyboardInterrupt:
         pass
     return OK
@@ -598,11 +617,12 @@ def _conform(args: argparse.Namespace) -> int:
 
 
 def _hub(args: argparse.Namespace) -> int:
-    from exchange.listener import bind_listener
+    from exchange.listener import bind_listener, bound_port
     from nodes.configs import load_hub_config
 
     config = load_hub_config(args.config)
     listener = bind_listener(config.host, config.port)  # first: a port in use stops us before the store opens
+    config = replace(config, port=bound_port(listener))  # `listen.port: 0` took any free port: say which
     from nodes.launch import serve_hub
 
     asyncio.run(serve_hub(config, listener, partial(print, f"caravan hub listening on {config.url}", flush=True)))
@@ -610,11 +630,12 @@ def _hub(args: argparse.Namespace) -> int:
 
 
 def _node(args: argparse.Namespace) -> int:
-    from exchange.listener import bind_listener
+    from exchange.listener import bind_listener, bound_port
     from nodes.configs import load_node_config
 
     config = load_node_config(args.config)
     listener = bind_listener(config.host, config.port)  # first: a port in use stops us before the store opens
+    config = replace(config, port=bound_port(listener))  # `listen.port: 0` took any free port: say which
     from nodes.launch import serve_node
 
     announce = partial(print, f"caravan node {config.node} listening on {config.url}", flush=True)

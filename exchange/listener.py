@@ -3,6 +3,10 @@
 A hub or node that finds its port taken must stop before it has opened its store, loaded its keys or
 said "listening": the port is most likely taken by a running copy of itself, whose store is not to be
 touched. So start-up binds first (`bind_listener`) and hands the bound socket to the HTTP server.
+
+Port 0 asks the kernel for any free port. A component whose peers need not know its port in advance (a view, a
+test's component, the whole of a one-process `caravan run`) binds port 0 and tells the port it got
+(`bound_port`): a port chosen first and bound later can be taken in between by any process's outgoing connection.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import socket
 
 from exchange.errors import InputError, ResourceBusy
 
-__all__ = ["bind_listener", "free_port"]
+__all__ = ["bind_listener", "bound_port"]
 
 _BACKLOG = 128
 
 
-def bind_listener(host: str, port: int) -> socket.socket:
-    """A non-blocking TCP socket listening on `host:port`; ResourceBusy when another process has the port.
+def bind_listener(host: str, port: int, setting: str = "listen.port") -> socket.socket:
+    """A non-blocking TCP socket listening on `host:port`; ResourceBusy, naming `setting` (where the port was
+    given), when another process has the port. Port 0: any free port (`bound_port` tells which).
 
     SO_REUSEADDR, as aiohttp's own sites set it on POSIX, lets a restarted component take its port back
     while old connections linger in TIME_WAIT; it never lets two sockets listen on one port.
@@ -35,15 +40,13 @@ def bind_listener(host: str, port: int) -> socket.socket:
             raise ResourceBusy(
                 f"port {port} on {host} is in use by another process (a copy of this component already "
                 "running?); stop it or choose another port",
-                path="listen.port",
+                path=setting,
             ) from None
         raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", path="listen") from None
     listener.setblocking(False)
     return listener
 
 
-def free_port(host: str) -> int:
-    """A port nothing listens on now, for components started in this process (`caravan run`)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+def bound_port(listener: socket.socket) -> int:
+    """The port `listener` listens on: the one the kernel chose, when it was bound to port 0."""
+    return int(listener.getsockname()[1])

@@ -12,6 +12,8 @@ and `caravan node` read.
 5. Where a component listens (`listen.host`) and the name the others reach it by (`address`) differ in a
    container: it listens on every interface (0.0.0.0) and is reached by its service name, which its TLS
    certificate carries. Without `address`, the listening host is the name.
+6. `listen.port: 0` takes any free port, which the ready line tells (`caravan node uz listening on URL`): for a
+   component no peer finds through a config, such as one behind a proxy that reads that line.
 """
 
 from __future__ import annotations
@@ -235,8 +237,9 @@ class _Config:
 
     def port(self) -> int:
         value = self._value("listen.port")
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-            raise self.error("listen.port", f"is {value!r}; a TCP port number (1-65535) is wanted")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 65536:
+            raise self.error("listen.port", f"is {value!r}; a TCP port number (1-65535, or 0 for any free one, "
+                                            "told on the ready line) is wanted")
         return value
 
     def path(self, key: str, *, existing: bool = False) -> Path:

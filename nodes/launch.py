@@ -45,7 +45,7 @@ from exchange.ippc.directory import Directory
 from exchange.ippc.entities import ChannelRule, Direction, Receive, RuleType
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
 from exchange.ippc.face import IppcFace
-from exchange.listener import bind_listener, free_port
+from exchange.listener import bind_listener, bound_port
 from exchange.pki import Credentials, NodeSubject, ScenarioPKI, TrustStore, ca_name
 from exchange.revocation import CRL_FILE
 from exchange.runner import Deployment
@@ -294,18 +294,28 @@ async def _open_and_serve(
 
 @asynccontextmanager
 async def local_deployment(scenario: Scenario, workdir: Path, *, tls: bool = True) -> AsyncIterator[Deployment]:
-    """Start the hub and every node in this process on free loopback ports; stop them on exit."""
-    ports = {name: free_port(HOST) for name in [HUB, *scenario.nodes]}
-    hub_config, node_configs = _configs(scenario, workdir, ports, tls=tls)
-    _empty_stores(workdir / DB_DIR)
-    write_pki(scenario, workdir / PKI_DIR)
-    local = _Local(scenario, hub_config, node_configs)
+    """Start the hub and every node in this process on free loopback ports; stop them on exit.
+
+    Every port is bound (to port 0: the kernel's choice) before any config is written, and each component is
+    served on the very socket its port came from: a port chosen first and bound later could be taken in between
+    by any process's outgoing connection, which on a busy machine happens.
+    """
+    listeners = {name: bind_listener(HOST, 0) for name in [HUB, *scenario.nodes]}
+    local: _Local | None = None
     try:
+        ports = {name: bound_port(listener) for name, listener in listeners.items()}
+        hub_config, node_configs = _configs(scenario, workdir, ports, tls=tls)
+        _empty_stores(workdir / DB_DIR)
+        write_pki(scenario, workdir / PKI_DIR)
+        local = _Local(scenario, hub_config, node_configs)
         for name in [HUB, *node_configs]:
-            await local.start(name)
+            await local.start(name, listeners.pop(name))
         yield replace(_deployment(hub_config), restart=local.restart)
     finally:
-        await local.close()
+        for listener in listeners.values():  # those of components that never started
+            listener.close()
+        if local is not None:
+            await local.close()
 
 
 class _Local:
@@ -322,27 +332,32 @@ class _Local:
         self._nodes = dict(nodes)
         self._running: dict[str, tuple[Hub | Node, web.AppRunner]] = {}
 
-    async def start(self, name: str) -> None:
-        """Bind the component's port, then open it and serve, as `caravan hub`/`caravan node` do."""
+    async def start(self, name: str, listener: socket.socket) -> None:
+        """Open the component behind `listener`, bound by the caller first, and serve, as `caravan hub`/`caravan
+        node` do."""
         opener: Callable[[], Awaitable[Hub | Node]]
         if name == HUB:
-            host, port, opener = self._hub.host, self._hub.port, partial(open_hub, self._hub)
-        elif name in self._nodes:
-            config = self._nodes[name]
-            host, port, opener = config.host, config.port, partial(open_node, config, self._scenario)
+            opener = partial(open_hub, self._hub)
         else:
-            raise ScenarioError(f"there is no component {name!r} to start; known: {HUB}, {', '.join(self._nodes)}")
-        listener = bind_listener(host, port)
-        opened = await _open_and_serve(listener, opener, _tls(self._hub.tls, self._hub.pki, name))
-        self._running[name] = opened
+            opener = partial(open_node, self._nodes[name], self._scenario)
+        self._running[name] = await _open_and_serve(listener, opener, _tls(self._hub.tls, self._hub.pki, name))
 
     async def restart(self, name: str) -> None:
+        """Bind the port again the moment the old server lets it go, before the component's slower stop: the
+        port came from the kernel's ephemeral range, and the shorter it is unbound, the less chance an outgoing
+        connection of any process takes it (the new socket queues what arrives until the component serves)."""
         if name not in self._running:
             raise ScenarioError(f"there is no running component {name!r} to restart; known: {', '.join(self._running)}")
         component, runner = self._running.pop(name)
+        config = self._hub if name == HUB else self._nodes[name]
         await runner.cleanup()
-        await component.stop()
-        await self.start(name)
+        listener = bind_listener(config.host, config.port)
+        try:
+            await component.stop()
+        except BaseException:
+            listener.close()
+            raise
+        await self.start(name, listener)
 
     async def close(self) -> None:
         """Servers first (nothing new comes in), then the components, the hub last."""

@@ -105,7 +105,7 @@ def test_a_second_copy_leaves_the_running_hub_and_its_store_alone(tmp_path: Path
     assert "listening" not in again.stdout
 
     elsewhere = yaml.safe_load((prepared / "hub.yaml").read_text())
-    elsewhere["listen"]["port"] = free_ports(1)
+    elsewhere["listen"]["port"] = 0  # any free port: this copy must fail on the store, not on a port
     (prepared / "hub-elsewhere.yaml").write_text(yaml.safe_dump(elsewhere))
     shared = _caravan("hub", "--config", str(prepared / "hub-elsewhere.yaml"), cwd=tmp_path)
     assert shared.returncode == 3, shared.stderr
@@ -151,3 +151,23 @@ def test_a_store_is_held_by_one_opener_at_a_time(tmp_path: Path) -> None:
         await (await Database.open(store, [])).close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("component", ["hub", "uz"])
+def test_a_component_on_port_0_serves_at_the_port_its_ready_line_tells(component: str, tmp_path: Path,
+                                                                         started: list[Started]) -> None:
+    """`listen.port: 0` takes any free port, and the ready line tells which, so whoever starts it reads the port
+    instead of guessing a free one that another process could take first."""
+    prepared = _prepare(tmp_path / "prep", free_ports(4))
+    config = yaml.safe_load((prepared / f"{component}.yaml").read_text())
+    config["listen"]["port"] = 0
+    (prepared / f"{component}-any-port.yaml").write_text(yaml.safe_dump(config))
+    kind = "hub" if component == "hub" else "node"
+    process = Started([kind, "--config", str(prepared / f"{component}-any-port.yaml")], tmp_path, tmp_path / "log")
+    started.append(process)
+    line = process.log.read_text().strip()
+    prefix = f"caravan {kind} {'' if component == 'hub' else 'uz '}listening on http://127.0.0.1:"
+    assert line.startswith(prefix), line
+    port = int(line.removeprefix(prefix))
+    assert port != 0
+    assert process.status(f"http://127.0.0.1:{port}")  # the port told is the one it serves on

@@ -19,8 +19,7 @@ import yaml
 
 from exchange.cli import INTERRUPTED, main
 from exchange.timeline import columns, fit
-from tests.ports import free_ports
-from tests.processes import STARTUP_CEILING
+from tests.processes import STARTUP_CEILING, announced
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
@@ -172,12 +171,13 @@ def test_view_listens_on_the_address_asked_for(tmp_path: Path) -> None:
     """docker-compose's `view` listens on every interface of its container; here 127.0.0.2 tells the asked-for
     address from the default 127.0.0.1, which alone would not answer there."""
     (tmp_path / "events.jsonl").write_text('{"kind": "scenario", "name": "one entry"}\n')
-    port = free_ports()
-    view = subprocess.Popen([str(CARAVAN), "view", str(tmp_path), "--host", "127.0.0.2", "--port", str(port)],
+    view = subprocess.Popen([str(CARAVAN), "view", str(tmp_path), "--host", "127.0.0.2", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert view.stdout is not None
-        assert view.stdout.readline().strip() == f"caravan view: http://127.0.0.2:{port}/ (Ctrl-C stops)"
+        ready = announced(view, "caravan view:", "the view")
+        port = ready.port
+        assert port != 0  # the port the kernel chose for --port 0, not the 0 asked for
+        assert ready.output.strip() == f"caravan view: http://127.0.0.2:{port}/ (Ctrl-C stops)"
         with urllib.request.urlopen(f"http://127.0.0.2:{port}/api/entries", timeout=10) as answer:
             assert json.load(answer) == {"entries": [{"kind": "scenario", "name": "one entry"}], "finished": True}
     finally:

@@ -12,13 +12,11 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tests.ports import free_ports
-from tests.processes import listens, wait_until_ready
+from tests.processes import announced
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
@@ -41,19 +39,14 @@ def _run(scenario: Path, out: Path) -> Path:
     return out
 
 
-def _wait_until_serving(process: subprocess.Popen[str], port: int) -> None:
-    wait_until_ready(partial(listens, port), process, f"the view on port {port}")
-
-
 class Viewer:
-    """`caravan view RUN_DIR` on a free port, stopped by the fixture that started it."""
+    """`caravan view RUN_DIR` on any free port (`--port 0`), at the URL its ready line tells; stopped by the fixture
+    that started it."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.port = free_ports()
-        self.process = subprocess.Popen([str(CARAVAN), "view", str(run_dir), "--port", str(self.port)],
+        self.process = subprocess.Popen([str(CARAVAN), "view", str(run_dir), "--port", "0"],
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        _wait_until_serving(self.process, self.port)
-        self.url = f"http://127.0.0.1:{self.port}/"
+        self.url = announced(self.process, "caravan view:", "the view").url
 
     def stop(self) -> None:
         self.process.terminate()
@@ -187,12 +180,13 @@ def test_faults_and_retries_are_marked_as_faults(browser: object, tmp_path: Path
 def test_the_live_view_follows_a_run_while_it_plays(browser: object, tmp_path: Path) -> None:
     """`--speed 14400` plays the pilot's six virtual days in about 40 s, long enough for the page to open while
     the run plays even when a loaded machine is slow to start the browser (43200 left a loaded run 12 s)."""
-    port = free_ports()
-    run = subprocess.Popen([str(CARAVAN), "run", str(PILOT), "--out", str(tmp_path), "--view", str(port),
+    run = subprocess.Popen([str(CARAVAN), "run", str(PILOT), "--out", str(tmp_path), "--view", "0",
                             "--speed", "14400"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_until_serving(run, port)
-        page = _page(browser, f"http://127.0.0.1:{port}/")
+        live = announced(run, "live view:", "the live view")
+        port = live.port
+        assert port != 0  # the port the kernel chose, not the 0 asked for
+        page = _page(browser, live.url)
         assert page.inner_text("#mode") == "● live"
         first = page.locator(".msg").count()
         page.wait_for_function(f"document.querySelectorAll('.msg').length > {first}", timeout=60_000)
@@ -203,7 +197,8 @@ def test_the_live_view_follows_a_run_while_it_plays(browser: object, tmp_path: P
         again = _page(browser, f"http://127.0.0.1:{port}/")  # after the run, the page stays up as a replay
         assert again.inner_text("#mode") == "replay"
         run.send_signal(signal.SIGINT)
-        output, _ = run.communicate(timeout=60)
+        rest, _ = run.communicate(timeout=60)
+        output = live.output + rest
         assert run.returncode == 0, output  # the run's own code: every expectation held
         assert f"live view: http://127.0.0.1:{port}/" in output
         assert f"the run is over; the view stays at http://127.0.0.1:{port}/ until Ctrl-C" in output

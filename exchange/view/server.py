@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -38,18 +39,20 @@ def view_application(feed: RunFeed) -> web.Application:
     return app
 
 
-async def serve_view(feed: RunFeed, port: int, announce: Callable[[str], None],
-                     until: Awaitable[object] | None = None, host: str = "127.0.0.1") -> None:
-    """Serve `feed` on `host`:`port` until `until` completes (or forever), then close the server.
+async def serve_view(feed: RunFeed, listener: socket.socket, announce: Callable[[str], None],
+                     until: Awaitable[object] | None = None) -> None:
+    """Serve `feed` behind `listener` until `until` completes (or forever), then close the server.
 
+    The caller binds `listener` first (`exchange.listener.bind_listener`), so a port in use is told before
+    anything runs, and port 0 gets any free port: `announce` is given the URL with the port actually bound.
     The page has no login, so it listens on loopback unless asked otherwise: a container asks for 0.0.0.0 and
     publishes the port on the host's loopback only (docker-compose.yml, service `view`).
     """
+    host, port = listener.getsockname()[:2]
     runner = web.AppRunner(view_application(feed), handle_signals=False)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
+        await web.SockSite(runner, listener).start()
         announce(f"http://{host}:{port}/")
         await (until if until is not None else asyncio.Event().wait())
     finally:

@@ -26,12 +26,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -41,6 +42,7 @@ from aiohttp import web
 from lxml import etree
 
 from exchange.envelope import Envelope
+from exchange.listener import bind_listener, bound_port
 from exchange.pki import ScenarioPKI
 from exchange.tls import TLS_DIR, TlsIdentity
 from nodes.configs import load_node_config, write_node_config
@@ -51,16 +53,10 @@ REFUSALS = frozenset({"CD906C", "EcoRefusal"})
 ANSWERS = REFUSALS | {"SPSAcknowledgement", "EcoVerificationResponse"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Proxy:
     """NODE towards the hub; caravan's node behind it, on plain HTTP."""
 
-    def __init__(self, prepared: Path, node: str, fault: str, inner: str) -> None:
+    def __init__(self, prepared: Path, node: str, fault: str, inner: str | None) -> None:
         self.config = load_node_config(prepared / f"{node}.yaml")
         self.node = node
         self.fault = fault
@@ -80,6 +76,7 @@ class Proxy:
         if self.fault == "silent":
             return web.json_response({})
         body = await request.read()
+        assert self.inner is not None, f"fault {self.fault} runs no node behind the stand-in to forward to"
         async with aiohttp.ClientSession() as plain, plain.request(
             request.method, f"{self.inner}{request.path_qs}", data=body, headers=_forwarded(request)
         ) as answer:
@@ -173,6 +170,20 @@ async def _serve_closing(host: str, port: int) -> asyncio.AbstractServer:
     return await asyncio.start_server(close, host, port)
 
 
+async def _start_node(config: Path) -> tuple[subprocess.Popen[str], str]:
+    """caravan's node on any free port (its config says port 0) and the URL it reports on its ready line: no port
+    guessed free here, that another process could take before the node binds it."""
+    child = subprocess.Popen([sys.executable, "-m", "exchange.cli", "node", "--config", str(config)],
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    line = await asyncio.to_thread(child.stdout.readline)
+    if " listening on " not in line:
+        child.terminate()
+        raise SystemExit(f"stand-in: the node behind it did not start (exit {child.wait(timeout=10)}): {line!r}")
+    threading.Thread(target=shutil.copyfileobj, args=(child.stdout, sys.stdout), daemon=True).start()  # the rest
+    return child, line.rsplit(" ", 1)[1].strip()
+
+
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prepared", type=Path, required=True)
@@ -182,7 +193,7 @@ async def main(argv: list[str]) -> int:
     config = load_node_config(args.prepared / f"{args.node}.yaml")
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    child: subprocess.Popen[bytes] | None = None
+    child: subprocess.Popen[str] | None = None
     runners: list[web.AppRunner] = []
     if args.fault == "close":
         server = await _serve_closing(config.host, config.port)
@@ -190,13 +201,14 @@ async def main(argv: list[str]) -> int:
         await stop.wait()
         server.close()
         return 0
-    inner_port, relay_port = _free_port(), _free_port()
-    proxy = Proxy(args.prepared, args.node, args.fault, f"http://127.0.0.1:{inner_port}")
+    relay = bind_listener("127.0.0.1", 0)  # bound first: the node behind is configured with the port it got
+    inner: str | None = None
     if args.fault not in ("silent", "foreign-cert"):
         inner_config = args.prepared / f"{args.node}-standin.yaml"
-        write_node_config(inner_config, replace(config, host="127.0.0.1", port=inner_port, address=None, tls=False,
-                                                hub=f"http://127.0.0.1:{relay_port}"))
-        child = subprocess.Popen([sys.executable, "-m", "exchange.cli", "node", "--config", str(inner_config)])
+        write_node_config(inner_config, replace(config, host="127.0.0.1", port=0, address=None, tls=False,
+                                                hub=f"http://127.0.0.1:{bound_port(relay)}"))
+        child, inner = await _start_node(inner_config)
+    proxy = Proxy(args.prepared, args.node, args.fault, inner)
     try:
         await proxy.start()
         inside = web.Application(client_max_size=8 * 1024 * 1024)
@@ -204,17 +216,18 @@ async def main(argv: list[str]) -> int:
         outside = web.Application(client_max_size=8 * 1024 * 1024)
         outside.router.add_route("*", "/{tail:.*}", proxy.outside)
         context = _foreign_context() if args.fault == "foreign-cert" else proxy.tls.server_context()
-        for app, host, port, ssl_context in ((inside, "127.0.0.1", relay_port, None),
-                                              (outside, config.host, config.port, context)):
+        for app, listener, ssl_context in ((inside, relay, None),
+                                           (outside, bind_listener(config.host, config.port), context)):
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
-            await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
             runners.append(runner)
+            await web.SockSite(runner, listener, ssl_context=ssl_context).start()
         print(json.dumps({"ready": True, "fault": args.fault}), flush=True)
         await stop.wait()
     finally:
         for runner in runners:
             await runner.cleanup()
+        relay.close()  # in case its server never started; closing it again does nothing
         if proxy.session is not None:
             await proxy.session.close()
         if child is not None:
