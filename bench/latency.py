@@ -41,7 +41,7 @@ import aiohttp
 from lxml import etree
 
 from bench.movements import write_movements_scenario
-from bench.shutdown import CARAVAN, free_port, wait_until_serving
+from bench.shutdown import start_alone
 from exchange.client import ENVELOPE_CONTENT_TYPE
 from exchange.envelope import ENVELOPE_SUFFIX, Envelope
 from exchange.intake import unseal
@@ -52,7 +52,6 @@ from exchange.validation import detect
 __all__ = ["Latency", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
-PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
 SENDER = "uz"
 HUB_TIME = datetime(2026, 3, 2, 6, 0, tzinfo=timezone.utc)  # the pilot's start: a prepared hub's clock
 SAMPLE_TIME = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)  # when bench/movements.py declares
@@ -98,14 +97,8 @@ def _sample_cc015c(scratch: Path) -> tuple[Path, Path]:
 @contextlib.contextmanager
 def _hub(directory: Path) -> Iterator[str]:
     """`caravan hub` of the prepared pilot, as a process, until the block ends; yields its URL."""
-    port = free_port()
-    subprocess.run([str(CARAVAN), "prepare", str(PILOT), "--out", str(directory), "--base-port", str(port)],
-                   check=True, capture_output=True, timeout=120)
-    process = subprocess.Popen([str(CARAVAN), "hub", "--config", str(directory / "hub.yaml")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"https://127.0.0.1:{port}"
+    process, url = start_alone("hub", directory)
     try:
-        wait_until_serving(process, url, directory / "pki", "the hub")
         yield url
     finally:
         process.send_signal(signal.SIGTERM)

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 from exchange.errors import TransportError
 from exchange.health import check_health
@@ -34,10 +35,23 @@ CARAVAN = Path(sys.executable).with_name("caravan")
 GOAL = 1.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def start_alone(component: str, directory: Path) -> tuple[subprocess.Popen[str], str]:
+    """Prepare the pilot in `directory` and start `component` ("hub" or a node id) alone, on any free port (its
+    `listen.port` set to 0): its ready line tells the URL, so no port is guessed free here and bound later, when
+    another process could have taken it. Returns the process, serving, and that URL."""
+    subprocess.run([str(CARAVAN), "prepare", str(PILOT), "--out", str(directory)], check=True, capture_output=True,
+                   timeout=120)
+    config = directory / f"{component}.yaml"
+    settings = yaml.safe_load(config.read_text())
+    settings["listen"]["port"] = 0
+    config.write_text(yaml.safe_dump(settings))
+    kind = "hub" if component == "hub" else "node"
+    process = subprocess.Popen([str(CARAVAN), kind, "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    url = process.stdout.readline().rsplit(" ", 1)[-1].strip()  # "caravan hub listening on URL"; "" if it failed
+    wait_until_serving(process, url, directory / "pki", component)
+    return process, url
 
 
 def wait_until_serving(process: subprocess.Popen[str], url: str, pki: Path, what: str) -> None:
@@ -57,14 +71,7 @@ def wait_until_serving(process: subprocess.Popen[str], url: str, pki: Path, what
 
 def _stop_time(component: str, directory: Path) -> float:
     """Seconds from SIGTERM to the exit of one freshly started `component` ("hub" or a node id)."""
-    port = free_port()  # the component's own port; the others' are never bound here
-    base = port - ["hub", "uz", "az", "ge"].index(component)
-    subprocess.run([str(CARAVAN), "prepare", str(PILOT), "--out", str(directory), "--base-port", str(base)],
-                   check=True, capture_output=True, timeout=120)
-    kind = "hub" if component == "hub" else "node"
-    process = subprocess.Popen([str(CARAVAN), kind, "--config", str(directory / f"{component}.yaml")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_until_serving(process, f"https://127.0.0.1:{port}", directory / "pki", component)
+    process, _ = start_alone(component, directory)
     began = time.monotonic()
     process.send_signal(signal.SIGTERM)
     code = process.wait(timeout=60)

@@ -74,6 +74,7 @@ __all__ = ["EXIT_CODES", "error_lines", "exit_code", "main"]
 
 OK, DOES_NOT_HOLD, BAD_INPUT, ENVIRONMENT, INTERNAL = 0, 1, 2, 3, 70
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
+PREPARE_BASE_PORT = 8700  # below every kernel's ephemeral range (Linux's from 32768), so nothing takes it unasked
 
 EXIT_CODES: Mapping[type[CaravanError], int] = {
     CaravanError: BAD_INPUT,
@@ -250,7 +251,9 @@ def _parser() -> argparse.ArgumentParser:
     prepare = command("prepare", "write PKI and per-component configs for separate processes")
     prepare.add_argument("scenario", type=Path)
     prepare.add_argument("--out", type=Path, required=True)
-    prepare.add_argument("--base-port", type=_port, default=8700)
+    prepare.add_argument("--base-port", type=_port, default=PREPARE_BASE_PORT,
+                         help=f"the hub's port; each node's follows (default {PREPARE_BASE_PORT}; best outside the "
+                              "kernel's ephemeral range, /proc/sys/net/ipv4/ip_local_port_range)")
     prepare.add_argument("--hosts", choices=["loopback", "compose"], default="loopback",
                          help="loopback: every component on 127.0.0.1 (default); compose: each listens on 0.0.0.0 "
                               "and is reached by its own name (hub, uz, ...), as docker-compose.yml names them")
@@ -600,7 +603,21 @@ def _prepare(args: argparse.Namespace) -> int:
     for path in prepare(scenario, out, args.base_port, tls=not args.plain_http, placement=PLACEMENTS[args.hosts],
                         external=external):
         print(path)
+    _note_ephemeral_ports(range(args.base_port, args.base_port + 1 + len(scenario.nodes)))
     return OK
+
+
+def _note_ephemeral_ports(ports: range) -> None:
+    """Say so when prepared ports lie in the kernel's ephemeral range: they are written now and bound only when
+    each component starts, and until then any process's outgoing connection may take one (exit 3 at start)."""
+    from exchange.listener import ephemeral_ports
+
+    ephemeral = ephemeral_ports()
+    if ephemeral is None or not set(ports) & set(ephemeral):
+        return
+    print(f"note: ports {ports.start}-{ports.stop - 1} lie in this machine's ephemeral range {ephemeral.start}-"
+          f"{ephemeral.stop - 1}, from which any process's outgoing connection may take one before its component "
+          f"starts; a --base-port outside it (the default {PREPARE_BASE_PORT} is) avoids that", file=sys.stderr)
 
 
 def _conform(args: argparse.Namespace) -> int:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import errno
 import socket
+from pathlib import Path
 
 from exchange.errors import InputError, ResourceBusy
 
-__all__ = ["bind_listener", "bound_port"]
+__all__ = ["EPHEMERAL_RANGE", "bind_listener", "bound_port", "ephemeral_ports"]
 
 _BACKLOG = 128
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
 def bind_listener(host: str, port: int, setting: str = "listen.port") -> socket.socket:
@@ -50,3 +52,14 @@ def bind_listener(host: str, port: int, setting: str = "listen.port") -> socket.
 def bound_port(listener: socket.socket) -> int:
     """The port `listener` listens on: the one the kernel chose, when it was bound to port 0."""
     return int(listener.getsockname()[1])
+
+
+def ephemeral_ports() -> range | None:
+    """The ports the kernel hands out for any process's outgoing connections and binds to port 0 (None where it
+    does not say: not Linux). A port chosen in advance and bound later is safe from other processes only outside
+    this range: inside it, an outgoing connection made in between can take it."""
+    try:
+        low, high = EPHEMERAL_RANGE.read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return None

@@ -7,7 +7,7 @@ chosen first and bound later, often more than once (a test stops and restarts co
 two kinds of taker could take a chosen port, and each is shut out:
 
 1. the kernel, for any process's outgoing connection or bind to port 0. It takes those ports only from its
-   ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), so reserved ports are chosen outside it;
+   ephemeral range (`exchange.listener.ephemeral_ports`), so reserved ports are chosen outside it;
 2. another test: a second xdist worker, or another checkout's suite on the same machine. Each reserved port is
    locked (flock) through a file under one directory shared by every checkout, held by the reserving process
    until its test ends. The kernel drops the lock if that process dies, so no reservation outlives its holder.
@@ -28,6 +28,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from exchange.listener import EPHEMERAL_RANGE, ephemeral_ports
+
 __all__ = ["free_ports", "release_reserved_ports", "RESERVATIONS"]
 
 RESERVATIONS = Path(tempfile.gettempdir()) / "caravan-test-ports"
@@ -36,8 +38,6 @@ could be unlinked and created anew would let two holders lock two different file
 
 LOWEST = 20000
 """Below this lie the ports services and demos commonly take (8080, caravan's own 8700, databases)."""
-
-_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,9 @@ def free_ports(count: int = 1) -> int:
     """The first of `count` consecutive loopback ports reserved for the calling test (prepare numbers components
     from it): outside the kernel's ephemeral range, locked against every other test, and not listened on now."""
     RESERVATIONS.mkdir(exist_ok=True)
-    low, high = _ephemeral_range()
+    ephemeral = ephemeral_ports()
+    assert ephemeral is not None, f"{EPHEMERAL_RANGE} does not say which ports the kernel hands out"
+    low, high = ephemeral.start, ephemeral.stop - 1
     candidates = [port for port in range(LOWEST, 65536 - count + 1) if port + count - 1 < low or port > high]
     if not candidates:
         raise AssertionError(f"no {count} consecutive ports from {LOWEST} lie outside the ephemeral range "
@@ -109,9 +111,3 @@ def _bindable(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def _ephemeral_range() -> tuple[int, int]:
-    """The ports the kernel hands out for outgoing connections and binds to port 0: those a reservation avoids."""
-    low, high = _EPHEMERAL.read_text().split()
-    return int(low), int(high)

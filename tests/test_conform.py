@@ -12,7 +12,7 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from functools import partial
@@ -64,19 +64,9 @@ def _prepare(tmp_path: Path, suite: str, **external: str) -> Path:
     prepared = tmp_path / "prepared"
     options = [f"--external={node}={url}" for node, url in external.items()]
     done = _caravan("prepare", str(SUITES / f"{suite}.yaml"), "--out", str(prepared),
-                    "--base-port", str(_base_port(external.values())), *options)
+                    "--base-port", str(free_ports(COMPONENTS)), *options)  # never an inbox's: those are reserved too
     assert done.returncode == 0, done.stderr
     return prepared
-
-
-def _base_port(inboxes: Iterable[str]) -> int:
-    """A range of ports for the hub and the caravan nodes that is free now, every one of them checked (a port
-    next to a free one is often the client end of another test's connection), and clear of the inboxes."""
-    taken = {int(url.rsplit(":", 1)[1]) for url in inboxes}
-    while True:
-        base = free_ports(COMPONENTS)
-        if not taken & set(range(base, base + COMPONENTS)):
-            return base
 
 
 def _inbox() -> str:

@@ -16,7 +16,7 @@ from tests.ports import LOWEST, free_ports, release_reserved_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = 40  # per process: more ports than a whole suite run reserves at once
-EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")  # read here as written, not through the code tested
 
 _RESERVE_AND_HOLD = f"""
 import sys

@@ -110,6 +110,18 @@ def test_prepare_on_loopback_writes_no_address(tmp_path: Path) -> None:
     assert hub["nodes"]["uz"] == "https://127.0.0.1:8701"
 
 
+def test_prepare_notes_ports_an_outgoing_connection_could_take_before_the_components_start(tmp_path: Path) -> None:
+    """Prepared ports are bound only when each component starts; in the kernel's ephemeral range any process's
+    outgoing connection may take one first, so prepare says so (and still prepares: the choice is the user's)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    inside = _prepare(tmp_path / "inside", low)
+    assert inside.returncode == 0, inside.stderr
+    assert (f"note: ports {low}-{low + 3} lie in this machine's ephemeral range {low}-" in inside.stderr
+            and "a --base-port outside it (the default 8700 is) avoids that" in inside.stderr)
+    outside = _prepare(tmp_path / "outside", 8700)
+    assert outside.returncode == 0 and "note:" not in outside.stderr, outside.stderr
+
+
 def test_preparing_again_starts_afresh_with_a_new_pki_and_empty_stores(tmp_path: Path) -> None:
     pilot = _Pilot.prepare(tmp_path)
     first_ca = pilot.ca()
