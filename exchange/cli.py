@@ -74,7 +74,7 @@ __all__ = ["EXIT_CODES", "error_lines", "exit_code", "main"]
 
 OK, DOES_NOT_HOLD, BAD_INPUT, ENVIRONMENT, INTERNAL = 0, 1, 2, 3, 70
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
-PREPARE_BASE_PORT = 8700  # below every kernel's ephemeral range (Linux's from 32768), so nothing takes it unasked
+PREPARE_BASE_PORT = 8700  # below Linux's default ephemeral range (32768-60999): no outgoing connection takes it
 
 EXIT_CODES: Mapping[type[CaravanError], int] = {
     CaravanError: BAD_INPUT,
