@@ -36,11 +36,19 @@ class SystemClock:
         return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+_KEPT_WIDTH = 40
+"""Bytes of a keep file: every ISO-8601 UTC time (32 characters with microseconds), padded with spaces."""
+
+
 class VirtualClock:
     """Scenario time: it stands still until the runner sets it, and never goes backwards.
 
     With a `keep` file the time survives a restart: a hub or node killed mid-scenario comes back at the
     scenario time it had reached, not at the start (which would make every fresh envelope look stale).
+    The clock moves at almost every step, so the file is overwritten in place with one `pwrite` of a fixed
+    width rather than staged and renamed (a rename costs the driver's process ~0.2 CPU ms a move): a
+    SIGKILL lands before or after that one system call, never in it, and the fixed width leaves no tail of
+    a longer time behind.
     """
 
     def __init__(self, start: datetime, keep: Path | None = None) -> None:
@@ -58,6 +66,8 @@ class VirtualClock:
             raise ValueError(f"virtual time cannot go back from {self._now.isoformat()} to {moment.isoformat()}")
         self._now = moment
         if self._keep is not None:
-            staged = self._keep.with_suffix(".tmp")
-            staged.write_text(moment.isoformat(), encoding="utf-8")
-            os.replace(staged, self._keep)
+            kept = os.open(self._keep, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                os.pwrite(kept, moment.isoformat().encode("ascii").ljust(_KEPT_WIDTH), 0)
+            finally:
+                os.close(kept)
