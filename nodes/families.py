@@ -39,7 +39,7 @@ class Family:
 
 
 def _describe_cats(root: etree._Element) -> Description:
-    message = decode(root)
+    message = decode(root, unmapped=False)  # a summary names mapped fields only
     return Description(MESSAGE_NAMES[message.code], summary(message), *message_parties(root))
 
 
