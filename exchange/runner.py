@@ -130,6 +130,47 @@ class _MessageBook:
         return self._kept
 
 
+class _Brought:
+    """What the status answers of a settle brought along and the driver has not collected yet: deliveries
+    from quiet hub answers, events from node answers. The next answer is asked only for what is newer, so a
+    step of ten hops carries its first envelope once, not ten times.
+
+    Only a quiet hub answer's deliveries are kept: nothing of the hub is in flight then, so each delivery's
+    state holds until the driver acts again (a push ends it, a fault's hold ends only with a clock move or a
+    heal), and the settle's last answer would report the same. A node's events never change once logged.
+    """
+
+    def __init__(self) -> None:
+        self.deliveries: dict[int, Mapping[str, Any]] = {}
+        self.events: dict[str, dict[int, Mapping[str, Any]]] = {}
+
+    def deliveries_after(self, collected: int) -> int:
+        return max(self.deliveries, default=collected)
+
+    def events_after(self, node: str, collected: int) -> int:
+        return max(self.events.get(node, ()), default=collected)
+
+    def note(self, component: str, answer: Mapping[str, Any]) -> None:
+        if component == HUB_TARGET:
+            if answer.get("quiet"):
+                self.deliveries.update((delivery["delivery_id"], delivery) for delivery in answer.get("deliveries", ()))
+        elif "events" in answer:
+            self.events.setdefault(component, {}).update((event["id"], event) for event in answer["events"])
+
+    def forget_deliveries(self) -> None:
+        self.deliveries.clear()
+
+    def take_deliveries(self, hub: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """Those kept and those the settled hub answer brought, in order; none is kept afterwards."""
+        taken = {**self.deliveries, **{delivery["delivery_id"]: delivery for delivery in hub.get("deliveries", ())}}
+        self.deliveries.clear()
+        return [taken[seq] for seq in sorted(taken)]
+
+    def take_events(self, node: str, reading: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        taken = {**self.events.pop(node, {}), **{event["id"]: event for event in reading.get("events", ())}}
+        return [taken[seq] for seq in sorted(taken)]
+
+
 class Driver:
     """Runs one scenario's steps against a deployment and checks its expectations."""
 
@@ -167,6 +208,7 @@ class Driver:
         self._step_failures: list[Check] = []
         self._refusals_expected: set[int] = set()
         self._event_marks: dict[str, int] = {node: 0 for node in self._observed}
+        self._brought = _Brought()
         self._session: aiohttp.ClientSession | None = None
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._captured: list[Captured] = []
@@ -435,6 +477,7 @@ class Driver:
                       "unanswered); going on")
             self._record({"kind": "unsettled", "at": _iso(at), "detail": exc.message})
             settled = await self._readings()
+            self._brought.forget_deliveries()  # the hub is busy: read every delivery's state as it stands now
             answers_awaited = False  # it had the settle timeout to answer
         await self._collect_messages(settled[HUB_TARGET])
         await self._collect_events(settled)
@@ -497,17 +540,21 @@ class Driver:
 
         async def read(component: str, wait: float) -> dict[str, Any]:
             if component == HUB_TARGET:
-                news = f"&deliveries_after={self._messages.last_seq}"
+                news = f"&deliveries_after={self._brought.deliveries_after(self._messages.last_seq)}"
+            elif component in self._event_marks:
+                news = f"&events_after={self._brought.events_after(component, self._event_marks[component])}"
             else:
-                news = f"&events_after={self._event_marks[component]}" if component in self._event_marks else ""
-            return await self._call("GET", f"{urls[component]}/status?wait={wait:.3f}{news}")
+                news = ""
+            answer = await self._call("GET", f"{urls[component]}/status?wait={wait:.3f}{news}")
+            self._brought.note(component, answer)
+            return answer
 
         return await self._quiescence.settle(read, self._settle_timeout)
 
     async def _collect_messages(self, hub: Mapping[str, Any]) -> None:
-        """Every delivery up to the hub's newest: the first page brought along by its settled status when it was
-        asked during the settle (`deliveries_after`), then pages fetched until none is missing."""
-        for delivery in hub.get("deliveries", ()):
+        """Every delivery up to the hub's newest: those brought along by its quiet answers during the settle
+        (`deliveries_after`, `_Brought`), then pages fetched until none is missing."""
+        for delivery in self._brought.take_deliveries(hub):
             if delivery["delivery_id"] > self._messages.last_seq:
                 self._collect_message(delivery, base64.b64decode(delivery["envelope"], validate=True))
         while (after := self._messages.last_seq) < hub["last_delivery"]:
@@ -551,17 +598,17 @@ class Driver:
                       f"{description.name}: {description.summary}")
 
     async def _collect_events(self, settled: Mapping[str, Mapping[str, Any]]) -> None:
-        """The events each node logged since the last collect: brought along by its settled status when it was
-        asked during the settle (`events_after`), else fetched."""
+        """The events each node logged since the last collect: brought along by its status answers during the
+        settle (`events_after`, `_Brought`), else fetched."""
         for node, url in self._observed.items():
             mark = self._event_marks[node]
+            brought = self._brought.take_events(node, settled[node])
             if settled[node]["last_event"] <= mark:
                 continue
-            if "events" in settled[node]:  # every event after an older or equal mark, up to its last_event
-                events = [event for event in settled[node]["events"] if event["id"] > mark]
-            else:
-                events = (await self._call("GET", f"{url}/events?after={mark}"))["events"]
-            for event in events:
+            if "events" not in settled[node]:  # a reading that brought none (a clock move's answer): the rest
+                after = max(mark, brought[-1]["id"] if brought else mark)
+                brought += (await self._call("GET", f"{url}/events?after={after}"))["events"]
+            for event in (event for event in brought if event["id"] > mark):
                 self._event_marks[node] = event["id"]
                 self._record({**event, "kind": "node-event", "event": event["kind"]})
                 if event["kind"] in ("rejected", "guarantee", "refused-by-hub", "acknowledged", "pulled", "overdue"):
