@@ -18,9 +18,11 @@ Every hub and node keeps an `Activity`:
 a hub delivery not yet acknowledged by its receiver, an action under way. Envelopes a scripted fault holds
 are not in flight: only a later step (the clock, a healed fault) can release them.
 
-Moving the virtual clock (`PUT /control/clock`, exchange/web.py) answers with such a reading too, and
-with `still`: the move committed nothing and left nothing in flight. When every component says so, the
-move set nothing in motion, and a deployment that had settled before it is still settled.
+A node's action (`POST /control/actions?wait=S`, nodes/node.py) can answer with such a reading too, once
+the node has nothing in flight after it. Moving the virtual clock (`PUT /control/clock`, exchange/web.py)
+answers with such a reading, and with `still`: the move committed nothing and left nothing in flight.
+When every component says so, the move set nothing in motion, and a deployment that had settled before it
+is still settled.
 
 The answer's `version` ([instance, changes]) and `in_flight` are one consistent reading: the counter is
 read before and after the count, and the count is taken again if it moved in between. Because listeners
@@ -43,7 +45,8 @@ from aiohttp import web
 
 from exchange.web import json_response
 
-__all__ = ["MAX_WAIT", "Activity", "Reading", "add_status_route", "bring_along"]
+__all__ = ["MAX_WAIT", "Activity", "BadQuery", "Reading", "add_status_route", "bring_along", "quiet_answer",
+           "requested_wait"]
 
 MAX_WAIT = 60.0
 """The longest a status request may be held, in seconds."""
@@ -143,26 +146,58 @@ def bring_along(parameter: str, key: str, read: Callable[[int], Awaitable[Any]])
     return news
 
 
+class BadQuery(ValueError):
+    """A status query the component cannot answer; `rule` and `path` name what is wrong in it."""
+
+    def __init__(self, rule: str, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.rule, self.path = rule, path
+
+    def response(self) -> web.Response:
+        body = {"error": self.rule, "message": str(self), **({"path": self.path} if self.path else {})}
+        return json_response(body, status=400)
+
+
+def requested_wait(query: Mapping[str, str]) -> float | None:
+    """The `wait=S` of a query (None without one); `BadQuery` outside 0 to `MAX_WAIT` seconds."""
+    if "wait" not in query:
+        return None
+    try:
+        wait = float(query["wait"])
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= MAX_WAIT:
+        raise BadQuery("bad-wait", f"query parameter wait={query['wait']!r}: give seconds from 0 to {MAX_WAIT:.0f}",
+                       "wait")
+    return wait
+
+
+async def quiet_answer(activity: Activity, in_flight: InFlight, marks: Report, wait: float,
+                       query: Mapping[str, str], news: News | None = None,
+                       counts: Report | None = None) -> dict[str, Any]:
+    """What a waiter is told once the component has nothing in flight (or `wait` seconds ran out): the
+    reading, the `counts` and marks read just after it, and what the query asks to have brought along.
+    `BadQuery` for a query whose news the component cannot read."""
+    reading = await activity.when_quiet(in_flight, wait)
+    answer = {**({} if counts is None else await counts()), **await marks(), **reading.as_dict()}
+    try:
+        brought = {} if news is None else await news(query)
+    except ValueError as exc:
+        raise BadQuery("bad-query", str(exc)) from exc
+    return {**answer, **brought}
+
+
 def add_status_route(app: web.Application, activity: Activity, in_flight: InFlight, marks: Report,
                      status: Report, news: News | None = None) -> None:
     """`GET /status[?wait=S]` on `app`, and a shutdown hook that answers the requests still waiting."""
 
     async def handler(request: web.Request) -> web.Response:
         try:
-            wait = float(request.query.get("wait", "0"))
-        except ValueError:
-            wait = -1.0
-        if not 0 <= wait <= MAX_WAIT:
-            message = f"query parameter wait={request.query['wait']!r}: give seconds from 0 to {MAX_WAIT:.0f}"
-            return json_response({"error": "bad-wait", "message": message, "path": "wait"}, status=400)
-        reading = await activity.when_quiet(in_flight, wait)
-        counts = {} if "wait" in request.query else await status()
-        answer = {**counts, **await marks(), **reading.as_dict()}
-        try:
-            brought = {} if news is None else await news(request.query)
-        except ValueError as exc:
-            return json_response({"error": "bad-query", "message": str(exc)}, status=400)
-        return json_response({**answer, **brought})
+            wait = requested_wait(request.query)
+            return json_response(await quiet_answer(activity, in_flight, marks, wait or 0.0, request.query, news,
+                                                    counts=status if wait is None else None))
+        except BadQuery as exc:
+            return exc.response()
 
     async def release(app: web.Application) -> None:
         activity.close()

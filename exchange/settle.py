@@ -15,8 +15,9 @@ A node's quiet reading is *current* while the hub's count of pushes to it equals
 in its last answer before that reading (the *baseline*: the hub answer of the previous round, or of the
 clock move that preceded the reading), from the same hub instance. The settle ends after a round whose
 hub answer is quiet and leaves every node's reading current. Steps begin with the readings of the last
-settle: only the node the driver acted upon (`stir`), or every node after a step the driver cannot
-bound (a fault, a restart, a drill: `stir_all`), must be asked again.
+settle: only the node the driver acted upon (`stir`; the action's own answer may carry the node's reading
+taken once it went quiet, `observe`), or every node after a step the driver cannot bound (a fault, a
+restart, a drill: `stir_all`), must be asked again.
 
 Why that is enough: let H be the last hub answer, quiet. Every node n was quiet at its reading r(n),
 which came before H (its round's nodes answer before its hub is asked). A node that is quiet starts work
@@ -81,7 +82,8 @@ class Quiescence:
         self.stir(*self._nodes)
 
     def observe(self, readings: Mapping[str, Mapping[str, Any]]) -> None:
-        """Readings taken one after another, in the mapping's order, the hub's first (the clock move's answers)."""
+        """Readings taken one after another, in the mapping's order, the hub's first (the clock move's answers,
+        or a node's answer to an action, taken after the last hub reading)."""
         for component, reading in readings.items():
             if component == self._hub:
                 self._hub_reading = reading

@@ -38,7 +38,7 @@ import aiohttp
 from aiohttp import web
 from lxml import etree
 
-from exchange.activity import Activity, add_status_route, bring_along
+from exchange.activity import Activity, BadQuery, add_status_route, bring_along, quiet_answer, requested_wait
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
@@ -199,6 +199,8 @@ class Node:
         self._taken: dict[int, tuple[etree._Element, tuple[Issue, ...]]] = {}  # inbox id -> document, findings
         self._created: dict[str, str] = {}  # outbox message id -> the Created its stored envelope was signed with
         self._activity = Activity()
+        # `?events_after=N` of a status or action answer: the events after N, for a driver waiting for quiet
+        self._event_news = bring_along("events_after", "events", self.events)
         database.on_commit(self._activity.committed)
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
@@ -703,9 +705,7 @@ class Node:
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_post("/inbox", self._handle_inbox)
         app.router.add_post("/control/credentials", self._handle_credentials)
-        # `?events_after=N`: the events after N, for a driver waiting for quiet (no `GET /events` of its own)
-        add_status_route(app, self._activity, self.in_flight, self.marks, self.status,
-                         bring_along("events_after", "events", self.events))
+        add_status_route(app, self._activity, self.in_flight, self.marks, self.status, self._event_news)
         add_health_route(app, self.node_id)
         app.router.add_get("/state", self._handle_state)
         app.router.add_get("/events", self._handle_events)
@@ -752,13 +752,23 @@ class Node:
         return json_response({"events": await self.events(int(request.query.get("after", "0")))})
 
     async def _handle_action(self, request: web.Request) -> web.Response:
+        """`POST /control/actions[?wait=S]`; with `wait`, the answer comes once the node has nothing in flight
+        and carries, as `reading`, what `GET /status?wait=S` would answer then: a driver that settles after
+        the action needs no long poll of its own for the node it acted on."""
         body = await request.json()
         try:
+            wait = requested_wait(request.query)
             await self.catch_up(body.get("now"))
             events = await self.act(str(body["do"]), body.get("arguments", {}), body.get("key"))
+            if wait is None:
+                return json_response({"events": events})
+            reading = await quiet_answer(self._activity, self.in_flight, self.marks, wait, request.query,
+                                         self._event_news)
         except CaravanError as exc:
             return error_response(exc)
-        return json_response({"events": events})
+        except BadQuery as exc:
+            return exc.response()
+        return json_response({"events": events, "reading": reading})
 
 
 def _read_again(document: bytes) -> tuple[etree._Element, tuple[Issue, ...]]:

@@ -345,3 +345,27 @@ async def test_a_time_that_is_no_time_is_refused_with_its_rule(pilot: tuple[Depl
         assert response.status == 422 and (await response.json())["rule"] == "bad-clock"
     async with session.get(f"{deployment.node_urls['uz']}/status?wait=1&events_after=first") as response:
         assert response.status == 400 and (await response.json())["error"] == "bad-query"
+
+
+async def test_an_action_with_wait_answers_once_the_node_is_quiet_with_its_reading(
+    pilot: tuple[Deployment, aiohttp.ClientSession],
+) -> None:
+    deployment, session = pilot
+    uz = deployment.node_urls["uz"]
+    body = {"do": "declare", "arguments": {"movement": "M1"}, "key": "wait-test#1", "now": "2026-03-02T08:00:00Z"}
+    async with session.post(f"{uz}/control/actions?wait=soon", json=body) as response:
+        refused = await response.json()
+    assert response.status == 400 and (refused["error"], refused["path"]) == ("bad-wait", "wait")
+    _, before = await _get(session, f"{uz}/status")
+    assert before["last_event"] == 0, "a refused wait must not have carried out the action"
+
+    async with session.post(f"{uz}/control/actions?wait=30&events_after=0", json=body) as response:
+        answer = await response.json()
+
+    reading = answer["reading"]
+    assert response.status == 200 and reading["quiet"] is True and reading["in_flight"] == 0, answer
+    _, status = await _get(session, f"{uz}/status")
+    assert status["outbox_pending"] == 0, "quiet: the declaration left the node before the answer"
+    assert reading["last_event"] == status["last_event"] > 0
+    assert [event["id"] for event in reading["events"]] == list(range(1, status["last_event"] + 1))
+    assert reading["version"][0] == status["version"][0]
