@@ -37,6 +37,7 @@ ENVELOPE_SUFFIX = ".envelope.xml"
 """How a run's messages/ names a signed envelope, beside its document `NNNN-CODE-SENDER-to-RECIPIENT.xml`."""
 _SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "exchange" / "envelope.xsd"
 _FIELDS = ("MessageId", "CorrelationId", "Sender", "Recipient", "MessageType", "Created", "Document")
+_FIELD_TAGS = {f"{{{ENVELOPE_NS}}}{name}": name for name in _FIELDS}  # what the schema lets stand in the envelope
 
 
 @cache
@@ -124,8 +125,7 @@ class Envelope:
                 for error in schema.error_log
             ]
             raise ValidationFailed("Envelope", issues)
-        fields = {etree.QName(child).localname: (child.text or "") for child in root
-                  if etree.QName(child).namespace == ENVELOPE_NS}
+        fields = {_FIELD_TAGS[child.tag]: (child.text or "") for child in root if child.tag in _FIELD_TAGS}
         try:
             document = base64.b64decode(fields["Document"], validate=True)
         except binascii.Error as exc:

@@ -238,11 +238,13 @@ class TrustStore:
     anchors: tuple[x509.Certificate, ...]
     revocations: RevocationList | None = None
     _store: Store = field(init=False, repr=False, compare=False)
+    _verdicts: _ChainVerdicts = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.anchors:
             raise ValueError("a trust store needs at least one anchor certificate")
         object.__setattr__(self, "_store", Store(list(self.anchors)))
+        object.__setattr__(self, "_verdicts", _ChainVerdicts())
 
     @classmethod
     def from_pem(cls, data: bytes) -> TrustStore:
@@ -281,8 +283,21 @@ class TrustStore:
         so that an expired certificate is reported as such rather than as one of cryptography's path errors;
         before that, a certificate issued under a CA that is none of the anchors is reported as
         `ca-untrusted`, since the dates of a stranger's certificate say nothing.
+
+        A sender signs every message with the same chain, so the path check's verdict is kept
+        (`_ChainVerdicts`): the revocation list is read on every use, and the kept verdict holds only for
+        the same certificates, these anchors, and a time inside every validity period on its path.
         """
         at = utc(at)
+        if not self._verdicts.accepts(leaf, intermediates, at):
+            self._verdicts.keep(leaf, intermediates, self._verified_path(leaf, intermediates, at))
+        if self.revocations is not None:
+            self.revocations.check(leaf, at)
+
+    def _verified_path(
+        self, leaf: x509.Certificate, intermediates: Sequence[x509.Certificate], at: datetime
+    ) -> Sequence[x509.Certificate]:
+        """The full check of `validate_chain` but the revocation list: the path it found, leaf to anchor."""
         self._check_issuer(leaf, intermediates)
         _check_validity(leaf, at)
         verifier = (
@@ -293,11 +308,9 @@ class TrustStore:
             .build_client_verifier()
         )
         try:
-            verifier.verify(leaf, list(intermediates))
+            return verifier.verify(leaf, list(intermediates)).chain
         except VerificationError as error:
             raise _chain_error(leaf, error) from None
-        if self.revocations is not None:
-            self.revocations.check(leaf, at)
 
     def _check_issuer(self, leaf: x509.Certificate, intermediates: Sequence[x509.Certificate]) -> None:
         """Raise `ca-untrusted` unless the chain, climbed through `intermediates`, reaches one of the anchors.
@@ -312,6 +325,38 @@ class TrustStore:
                 raise _untrusted_ca(leaf, top, self.anchors)
             remaining.remove(parent)
             top = parent
+
+
+class _ChainVerdicts:
+    """The chains one `TrustStore` found a valid path for, and when each path holds.
+
+    Everything the path check looks at but the time is fixed by what keys a verdict: the leaf and the
+    intermediates given (certificates compare by their DER bytes) and the store's anchors (a store keeps its
+    own verdicts, and its anchors never change). The time is the one input that moves, and a path holds
+    exactly while the time is inside every validity period on it, so that window is kept and checked on
+    every use (ends included, as the verifier counts them); outside it the full check runs again and names
+    what is wrong. So a kept verdict accepts only what a fresh check would accept. Refusals are not kept.
+    Revocation is no part of it: `validate_chain` reads the revocation list on every use.
+    """
+
+    _LIMIT = 256  # distinct chains kept: a scenario has one per node and key, a long run a few more
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[x509.Certificate, tuple[x509.Certificate, ...]], tuple[datetime, datetime]] = {}
+
+    def accepts(self, leaf: x509.Certificate, intermediates: Sequence[x509.Certificate], at: datetime) -> bool:
+        window = self._windows.get((leaf, tuple(intermediates)))
+        return window is not None and window[0] <= at <= window[1]
+
+    def keep(
+        self, leaf: x509.Certificate, intermediates: Sequence[x509.Certificate], path: Sequence[x509.Certificate]
+    ) -> None:
+        if len(self._windows) >= self._LIMIT:
+            del self._windows[next(iter(self._windows))]  # the oldest: a renewed key's old chain, most likely
+        self._windows[(leaf, tuple(intermediates))] = (
+            max(certificate.not_valid_before_utc for certificate in path),
+            min(certificate.not_valid_after_utc for certificate in path),
+        )
 
 
 def ca_name(scenario: str, created: datetime) -> x509.Name:

@@ -12,6 +12,8 @@ validation, business rules) works on elements, and the tree stays reachable thro
 
 from __future__ import annotations
 
+from functools import cache
+
 from lxml import etree
 
 from exchange.errors import DocumentError
@@ -54,17 +56,17 @@ def parse_document(data: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = 
 
 
 def _check_depth(root: etree._Element, max_depth: int) -> None:
-    depth = 0
-    for event, element in etree.iterwalk(root, events=("start", "end")):
-        if event == "end":
-            depth -= 1
-            continue
-        depth += 1
-        if depth > max_depth:
-            path = root.getroottree().getpath(element)
-            raise DocumentError(
-                f"elements nest deeper than {max_depth} levels (at {path})", path=path, rule="xml-depth"
-            )
+    too_deep = _too_deep(max_depth)(root)
+    if too_deep:
+        path = root.getroottree().getpath(too_deep[0])
+        raise DocumentError(f"elements nest deeper than {max_depth} levels (at {path})", path=path, rule="xml-depth")
+
+
+@cache
+def _too_deep(max_depth: int) -> etree.XPath:
+    """The elements one level below `max_depth`, first in document order: libxml2 walks the levels itself,
+    where a walk in Python cost a third of reading a document (comments and PIs have no children: not counted)."""
+    return etree.XPath("/*" * (max_depth + 1))
 
 
 def _refusal(error: etree.XMLSyntaxError, data: bytes) -> DocumentError:

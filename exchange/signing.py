@@ -19,6 +19,7 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 
 import cryptography.exceptions
 from cryptography import x509
@@ -162,10 +163,15 @@ def _enveloped_signature(root: etree._Element) -> etree._Element:
     raise TrustError("document is not signed: no ds:Signature under the root element", rule="signature-missing")
 
 
+_SIGNATURE_METHOD = etree.XPath("string(ds:SignedInfo/ds:SignatureMethod/@Algorithm)", namespaces=_NS)
+_DIGEST_METHOD = etree.XPath("string(ds:DigestMethod/@Algorithm)", namespaces=_NS)
+_SIGNATURE_METHOD_URIS = frozenset(method.value for method in _SIGNATURE_METHODS)
+
+
 def _check_algorithms(signature: etree._Element) -> None:
     """Refuse what the profile does not allow with a precise reason, before signxml refuses it generically."""
-    method = signature.xpath("string(ds:SignedInfo/ds:SignatureMethod/@Algorithm)", namespaces=_NS)
-    if method not in {m.value for m in _SIGNATURE_METHODS}:
+    method = _SIGNATURE_METHOD(signature)
+    if method not in _SIGNATURE_METHOD_URIS:
         raise TrustError(f"signature method {method!r} is not accepted", rule="signature-algorithm")
     references = signature.findall("ds:SignedInfo/ds:Reference", _NS)
     if len(references) != 1 or references[0].get("URI") != "":
@@ -173,21 +179,30 @@ def _check_algorithms(signature: etree._Element) -> None:
         raise TrustError(
             f"signature must have one Reference URI='' (the whole document), has {uris}", rule="signature-reference"
         )
-    digest = references[0].xpath("string(ds:DigestMethod/@Algorithm)", namespaces=_NS)
+    digest = _DIGEST_METHOD(references[0])
     if digest != _DIGEST.value:
         raise TrustError(f"digest method {digest!r} is not accepted", rule="signature-algorithm")
 
 
 def _signing_certificate(signature: etree._Element) -> tuple[x509.Certificate, Sequence[x509.Certificate]]:
-    """Split KeyInfo's certificates into the signer's and the rest; XMLDSig implies no order among them.
-
-    The signer's certificate is the one that issued none of the others.
-    """
+    """Split KeyInfo's certificates into the signer's and the rest; XMLDSig implies no order among them."""
     elements = signature.findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", _NS)
     if not elements:
         raise TrustError("signature carries no certificate in KeyInfo/X509Data", rule="cert-missing")
+    return _split_chain(tuple(element.text or "" for element in elements))
+
+
+@lru_cache(maxsize=256)
+def _split_chain(encoded: tuple[str, ...]) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
+    """The signer's certificate and the others, from KeyInfo's base64 texts: the signer's is the one that
+    issued none of the others.
+
+    Kept per texts: a sender carries the same chain in every message, and reading it (with the name
+    comparisons that find the leaf) cost a fifth of a verification. Only the reading is kept; whether the
+    chain is trusted is asked on every use (`TrustStore.validate_chain`). Refusals are raised, never kept.
+    """
     try:
-        certificates = [x509.load_der_x509_certificate(base64.b64decode(element.text or "")) for element in elements]
+        certificates = [x509.load_der_x509_certificate(base64.b64decode(text)) for text in encoded]
     except ValueError as error:
         raise TrustError(f"certificate in KeyInfo cannot be read: {error}", rule="cert-malformed") from None
     leaves = [
@@ -198,4 +213,4 @@ def _signing_certificate(signature: etree._Element) -> tuple[x509.Certificate, S
     if len(leaves) != 1:
         raise TrustError(f"KeyInfo holds {len(leaves)} candidate signer certificates, not one", rule="cert-ambiguous")
     leaf = leaves[0]
-    return leaf, [certificate for certificate in certificates if certificate is not leaf]
+    return leaf, tuple(certificate for certificate in certificates if certificate is not leaf)

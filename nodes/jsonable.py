@@ -48,7 +48,7 @@ def _writer(cls: type) -> Convert:
         return _same
     if dataclasses.is_dataclass(cls):
         names = tuple(item.name for item in dataclasses.fields(cls))
-        return lambda value: {name: to_jsonable(getattr(value, name)) for name in names}
+        return lambda value: _fields(value, names)
     if issubclass(cls, Enum):
         return lambda value: value.value
     if issubclass(cls, Decimal):
@@ -60,6 +60,15 @@ def _writer(cls: type) -> Convert:
     if issubclass(cls, tuple):
         return lambda value: [to_jsonable(item) for item in value]
     return _same
+
+
+def _fields(value: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """A dataclass's fields written: most hold a plain value or None, kept as they are without a call each."""
+    written = {}
+    for name in names:
+        item = getattr(value, name)
+        written[name] = item if type(item) in _PLAIN else _writer(type(item))(item)
+    return written
 
 
 @cache
@@ -165,6 +174,13 @@ def _record(cls: type) -> Convert:
         return reader
 
     def read(data: Any) -> Any:
-        return cls(**{name: None if value is None else field(name)(value) for name, value in data.items()})
+        values = {}
+        for name, value in data.items():
+            if value is not None:
+                reader = fields.get(name) or field(name)
+                if reader is not _same:  # a text, number or flag comes back as it is, without a call
+                    value = reader(value)
+            values[name] = value
+        return cls(**values)
 
     return read

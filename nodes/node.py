@@ -442,10 +442,14 @@ class Node:
         and a family with none due is not asked (most clock moves find nothing due at most nodes)."""
         self._activity.enter()
         try:
+            due_each = await self._records.next_due_each(self._desks)
             for desk in self._desks.values():
+                due = due_each[desk.family]
+                if due is None or due > self._clock.now():
+                    continue
                 async with self._deciding:
                     now = self._clock.now()
-                    due = await self._records.next_due((desk.family,))
+                    due = await self._records.next_due((desk.family,))  # again, under the lock
                     if due is None or due > now:
                         continue
                     result = await self._records.decision(desk, desk.on_clock(now), now)

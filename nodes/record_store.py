@@ -146,13 +146,24 @@ class RecordStore:
         return Loaded(self._decoded(family, kinds, rows), frozenset(asked))
 
     async def next_due(self, families: Iterable[str]) -> datetime | None:
-        """The earliest timer of these families: a clock move before it finds nothing due (one index probe each)."""
-        due = []
-        for family in families:
-            row = await self._db.fetch_one("SELECT MIN(due_at) AS due FROM timers WHERE family = ?", (family,))
-            if row is not None and row["due"] is not None:
-                due.append(datetime.fromisoformat(row["due"]).replace(tzinfo=timezone.utc))
-        return min(due, default=None)
+        """The earliest timer of these families: a clock move before it finds nothing due."""
+        return min(filter(None, (await self.next_due_each(families)).values()), default=None)
+
+    async def next_due_each(self, families: Iterable[str]) -> dict[str, datetime | None]:
+        """Each family's earliest timer (None: none set), in one statement: a node's status reading asks for every
+        family's, and a clock move before a family's finds nothing due there.
+
+        One index probe per family: each is a scalar subquery of its own, a lone MIN over one family, which
+        SQLite answers from the first entry of `timers_due` (a MIN beside other columns or over several
+        families would walk their timers)."""
+        names = tuple(dict.fromkeys(families))
+        if not names:
+            return {}
+        probes = ", ".join("(SELECT MIN(due_at) FROM timers WHERE family = ?)" for _ in names)
+        row = await self._db.fetch_one(f"SELECT {probes}", names)
+        assert row is not None  # a SELECT without FROM gives one row
+        return {name: None if due is None else datetime.fromisoformat(due).replace(tzinfo=timezone.utc)
+                for name, due in zip(names, row, strict=True)}
 
     async def load_page(self, family: str, kinds: Kinds, after: Key | None, limit: int) -> Loaded:
         """Up to `limit` rows of `family` after `after` (from the first without), in key order: a page of a

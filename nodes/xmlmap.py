@@ -123,9 +123,20 @@ def _qualified(path: str, namespace: str) -> tuple[str, ...]:
 def _child(parent: etree._Element, path: str, namespace: str) -> etree._Element:
     """Find or create the element at `path`; reusing an existing one is what lets two tables share it."""
     for step in _qualified(path, namespace):
-        found = parent.find(step)
+        found = next(parent.iterchildren(step), None)
         parent = etree.SubElement(parent, step) if found is None else found
     return parent
+
+
+def _first(element: etree._Element, path: str, namespace: str) -> etree._Element | None:
+    """The first element at `path` under `element` (itself for an empty path), as `find` would give it: step
+    by step through the children, which lxml matches in C where `find` goes through its ElementPath."""
+    for step in _qualified(path, namespace):
+        found = next(element.iterchildren(step), None)
+        if found is None:
+            return None
+        element = found
+    return element
 
 
 def _new_child(parent: etree._Element, path: str, namespace: str) -> etree._Element:
@@ -164,7 +175,7 @@ def write(element: etree._Element, obj: Any, struct: Struct, namespace: str = ""
 
 
 def _read_leaf(element: etree._Element, leaf: Leaf, namespace: str) -> Any:
-    found = element.find(_find_path(leaf.path, namespace)) if leaf.path else element
+    found = _first(element, leaf.path, namespace)
     if found is None:
         return None
     try:
@@ -194,7 +205,7 @@ def read(element: etree._Element, struct: Struct, namespace: str = "", **known: 
         if isinstance(field, Leaf):
             values[field.attr] = _read_leaf(element, field, namespace)
         elif isinstance(field, Part):
-            inner = element.find(_find_path(field.path, namespace)) if field.path else element
+            inner = _first(element, field.path, namespace)
             values[field.attr] = None if inner is None else read(inner, field.struct, namespace)
         else:
             item = field.item

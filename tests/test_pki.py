@@ -275,3 +275,49 @@ def test_trust_store_from_pem_and_file(pki: ScenarioPKI, tmp_path: Path) -> None
     TrustStore.from_pem(bundle).validate_chain(leaf, [], T0)
     with pytest.raises(ValueError):
         TrustStore(())
+
+
+def test_a_store_that_accepted_a_chain_refuses_it_outside_every_validity_period_on_its_path(pki: ScenarioPKI) -> None:
+    """A store keeps what its path check found (a sender's chain repeats in every message); the time is checked
+    on every use, the leaf's and the CA's periods both."""
+    trust = pki.trust_store()
+    leaf = pki.credentials("AZE").certificate
+    outlives_ca = issue(pki, lifetime=60 * DAY, usage=SIGNING)
+    for certificate in (leaf, outlives_ca):
+        trust.validate_chain(certificate, [], T0 + DAY)
+        trust.validate_chain(certificate, [], T0 + 30 * DAY)  # the CA's last instant, as the verifier counts it
+    assert rejection(trust, leaf, T0 - timedelta(seconds=1)).rule == "cert-not-yet-valid"
+    assert rejection(trust, leaf, T0 + 31 * DAY).rule == "cert-expired"
+    error = rejection(trust, outlives_ca, T0 + 31 * DAY)
+    assert error.rule == "cert-expired" and "a CA above" in error.message
+    trust.validate_chain(leaf, [], T0 + 2 * DAY)  # and back inside: accepted again
+
+
+def test_a_store_that_accepted_a_chain_refuses_a_revocation_at_once(pki: ScenarioPKI, tmp_path: Path) -> None:
+    pki.write(tmp_path)
+    trust, leaf = TrustStore.from_file(tmp_path / "ca.pem"), pki.credentials("AZE").certificate
+    trust.validate_chain(leaf, [], T0 + DAY)
+    (tmp_path / "ca.crl").write_bytes(pki.revocation_list({leaf.serial_number: T0 + DAY}, at=T0 + DAY))
+    assert rejection(trust, leaf, T0 + 2 * DAY).rule == "cert-revoked"
+    trust.validate_chain(pki.credentials("GEO").certificate, [], T0 + 2 * DAY)  # only the revoked one
+
+
+def test_what_a_store_accepted_vouches_for_no_lookalike(pki: ScenarioPKI) -> None:
+    """Same subject, issuer name, key identifier, serial and dates as an accepted leaf, another issuer's key:
+    the kept verdict is the accepted certificate's alone."""
+    trust, genuine = pki.trust_store(), pki.credentials("AZE").certificate
+    trust.validate_chain(genuine, [], T0 + DAY)
+    forger = ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(genuine.subject)
+        .issuer_name(genuine.issuer)
+        .public_key(genuine.public_key())
+        .serial_number(genuine.serial_number)
+        .not_valid_before(genuine.not_valid_before_utc)
+        .not_valid_after(genuine.not_valid_after_utc)
+    )
+    for extension_ in genuine.extensions:
+        builder = builder.add_extension(extension_.value, critical=extension_.critical)
+    lookalike = builder.sign(forger, hashes.SHA256())
+    assert rejection(trust, lookalike, T0 + DAY).rule == "cert-untrusted"

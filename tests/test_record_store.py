@@ -175,6 +175,18 @@ async def test_a_clock_move_reads_only_the_records_whose_timer_is_due(uzbek: Uzb
 
 
 @on_one_loop
+async def test_each_familys_earliest_timer_comes_in_one_reading(uzbek: UzbekNode) -> None:
+    """What a node's status and its clock moves ask: every family's earliest timer, None for a family without."""
+    rows = await uzbek.database.fetch_all("SELECT family, due_at FROM timers")
+    earliest = min(datetime.fromisoformat(row["due_at"]).replace(tzinfo=timezone.utc) for row in rows
+                   if row["family"] == "cats")
+    assert earliest > _expiry(3)  # the timers that fired in the clock move before are gone
+    assert await uzbek.store.next_due_each(["cats", "ephyto", "cats"]) == {"cats": earliest, "ephyto": None}
+    assert await uzbek.store.next_due(["ephyto", "cats"]) == earliest
+    assert await uzbek.store.next_due(["ephyto"]) is None and await uzbek.store.next_due_each([]) == {}
+
+
+@on_one_loop
 async def test_a_row_named_only_by_a_row_just_read_is_loaded_in_a_second_round(uzbek: UzbekNode) -> None:
     """A CC014C that names its declaration by LRN: the LRN row gives the MRN, which names the record."""
     lrn, mrn = uzbek.scenario.movements[movement_key(12)]["lrn"], uzbek.mrns[12]
