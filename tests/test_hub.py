@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -276,3 +277,40 @@ async def test_the_hub_answers_a_browser_at_its_root_with_its_clock_and_traffic(
     assert f"{NOW:%Y-%m-%d %H:%M}" in page and "scenario time" in page
     assert "<tr><td>delivered</td><td>1</td></tr>" in page
     assert "caravan view RUN_DIR" in page and "POST /envelopes" in page
+
+
+async def test_a_store_that_kept_envelopes_in_its_deliveries_is_moved_and_its_pending_push_goes_out(
+        tmp_path: Path, pki: ScenarioPKI) -> None:
+    """A hub store written before envelopes had their own table opens with its envelopes intact and pushable."""
+    sent = sealed(pki)
+    store = tmp_path / "hub.sqlite"
+    with sqlite3.connect(store) as old:
+        old.execute("""CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, sender TEXT NOT NULL, message_id TEXT NOT NULL,
+            recipient TEXT NOT NULL, message_type TEXT NOT NULL, correlation_id TEXT, digest TEXT NOT NULL,
+            envelope BLOB NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            accepted_at TEXT NOT NULL, delivered_at TEXT, last_error TEXT, duplicates INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (sender, message_id))""")
+        old.execute("INSERT INTO deliveries (sender, message_id, recipient, message_type, digest, envelope, state, "
+                    "accepted_at) VALUES ('uz', 'OLD-1', 'ge', 'CC015C', 'x', ?, 'pending', '2026-03-02T09:00:00Z')",
+                    (sent,))
+    old.close()
+    recipient = Recipient()
+    node_server = TestServer(recipient.application())
+    await node_server.start_server()
+    hub = await Hub.open(store, pki.trust_store(), {"ge": str(node_server.make_url(""))}, VirtualClock(NOW))
+    try:
+        assert await hub.envelope(1) == sent
+        await hub.start()
+        for _ in range(200):
+            if recipient.received:
+                break
+            await asyncio.sleep(0.02)
+        assert recipient.received == [sent], "the pending delivery was pushed from the moved envelope"
+    finally:
+        await hub.stop()
+        await node_server.close()
+    with sqlite3.connect(store) as moved:
+        columns = {row[1] for row in moved.execute("PRAGMA table_info(deliveries)")}
+    moved.close()
+    assert "envelope" not in columns

@@ -74,8 +74,9 @@ class IppcFace:
 
     # -- hooks for the caravan hub (inside its transactions) -------------------------------------------------
 
-    async def accepted(self, db: Transaction, envelope: Envelope, caravan_delivery: int) -> None:
-        await self.service.accepted(db, envelope, caravan_delivery)
+    async def accepted(self, db: Transaction, envelope: Envelope, caravan_delivery: int) -> bool:
+        """True when the face held the delivery for an NPPO that pulls (its state is then `held`)."""
+        return await self.service.accepted(db, envelope, caravan_delivery)
 
     async def settled(self, db: Transaction, caravan_delivery: int, state: str, answer: Answer) -> None:
         await self.service.settled(db, caravan_delivery, state, answer)

@@ -198,19 +198,20 @@ class Sending:
 
     # -- caravan envelopes (called by the caravan hub inside its transactions) --------------------------------
 
-    async def accepted(self, db: Transaction, envelope: Envelope, caravan_delivery: int) -> None:
+    async def accepted(self, db: Transaction, envelope: Envelope, caravan_delivery: int) -> bool:
         """A caravan envelope was just stored: an ePhyto gets its hub delivery number and tracking here.
 
         It was signed and verified on its way in (caravan's exchange takes signed documents only). An
         ePhyto for an NPPO that pulls is parked as `held`; the FORWARD rules of its sender and recipient
         give it copies, relayed like any other; a (type, status) the sender may not send refuses the whole
-        submission (the caller's transaction rolls back).
+        submission (the caller's transaction rolls back). True when it held the delivery: the caller's receipt
+        then says `held`.
         """
         if envelope.message_type != CARAVAN_CERTIFICATE:
-            return
+            return False
         sender, recipient = self._directory().by_node(envelope.sender), self._directory().by_node(envelope.recipient)
         if sender is None or recipient is None:
-            return
+            return False
         header = _certificate_header(envelope, sender, recipient)
         if not sender.may_send(header.certificate_type, header.certificate_status):
             raise ProtocolError(
@@ -230,6 +231,7 @@ class Sending:
                                        TrackingEvent.QUEUED, None, Signature.SIGNED, woken, forwarded_from=main.key)
         for node_id in woken:
             self._relay.wake(node_id)
+        return recipient.receive is Receive.PULL
 
 
 

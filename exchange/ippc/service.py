@@ -258,9 +258,9 @@ class HubService:
 
     # -- caravan envelopes (called by the caravan hub inside its transactions) --------------------------------
 
-    async def accepted(self, db: Transaction, envelope: Envelope, caravan_delivery: int) -> None:
+    async def accepted(self, db: Transaction, envelope: Envelope, caravan_delivery: int) -> bool:
         """A caravan envelope was just stored: an ePhyto gets its hub delivery number and tracking (see `sending`)."""
-        await self._sending.accepted(db, envelope, caravan_delivery)
+        return await self._sending.accepted(db, envelope, caravan_delivery)
 
     async def settled(
         self, db: Transaction, caravan_delivery: int, caravan_state: str, answer: Answer

@@ -42,6 +42,8 @@ SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS ippc_queue ON ippc_deliveries (recipient, state, route, id)",
     "CREATE INDEX IF NOT EXISTS ippc_copies ON ippc_deliveries (forwarded_from)",
+    # every settled push of the caravan hub looks its delivery up here (`by_caravan`): no scan per push
+    "CREATE INDEX IF NOT EXISTS ippc_caravan ON ippc_deliveries (caravan_delivery)",
     """CREATE TABLE IF NOT EXISTS ippc_profiles (
         node_id TEXT PRIMARY KEY,
         receive TEXT NOT NULL
