@@ -1,6 +1,7 @@
 """`make bench`: the one-core ceiling, N-movement runs end to end, and peak memory, as a Markdown table.
 
     python -m bench.run [--movements 10 40 100] [--out out/bench] [--ceiling-seconds 2] [--tracemalloc]
+    python -m bench.run --deployed [--base-port 18700] ...
 
 1. For each N it writes a scenario of N complete movements (bench/movements.py) and runs it through the
    real runner as a user would, `python -m exchange.cli run SCENARIO --out DIR`: the hub and three nodes
@@ -17,6 +18,10 @@
    end-to-end messages per CPU second as a share of the ceiling (also in CPU time), and the marginal
    rate between consecutive sizes (extra messages over extra CPU time: start-up costs cancel out); it
    writes them to OUT/results.json as well.
+
+With `--deployed` each run goes through bench/deployed.py instead: one process per component, started with
+the commands of docker-compose.yml, its wall rate set against the one-core ceiling and its CPU time and peak
+memory counted per process.
 
 Timing goals live here and nowhere in the test suite: the machine, its load and the date go with them.
 On a shared machine the CPU figures are the steadier ones; the wall figures say what a user waits.
@@ -39,6 +44,7 @@ from pathlib import Path
 
 from bench.ceiling import Ceiling, measure_ceiling
 from bench.corridors import write_corridors_scenario
+from bench.deployed import deployed_report, run_deployed
 from bench.memory import Sample, Site, allocation_sites, curve, wait_sampling
 from bench.movements import write_movements_scenario
 
@@ -117,12 +123,23 @@ def run_movements(count: int, out: Path, countries: int = 3, sample_every: float
                tuple(samples), tuple(json.loads(line) for line in readings), tuple(largest), tuple(grown))
 
 
+def _ceiling(messages: Path, pki: Path, seconds: float) -> Ceiling:
+    """The one-core ceiling on a run's first CC015C envelope, with that run's keys."""
+    cc015c = next(messages.glob("*-CC015C-*.envelope.xml"))
+    sender = cc015c.name.split("-")[2]  # NNNN-CC015C-SENDER-to-RECIPIENT: eleven countries declare, not only uz
+    return measure_ceiling(cc015c, pki, sender, CEILING_AT, seconds=seconds)
+
+
+def _ceiling_line(ceiling: Ceiling) -> str:
+    return (f"One-core ceiling (sign + verify + validate a {ceiling.document_bytes:,}-byte CC015C, twice): "
+            f"{ceiling.unit_ms:.2f} CPU ms = {ceiling.messages_per_second:.0f} messages per CPU second "
+            f"(sign {ceiling.sign_ms:.2f} ms, verify {ceiling.verify_ms:.2f} ms, "
+            f"validate {ceiling.validate_ms:.2f} ms; the unit took {ceiling.unit_wall_ms:.2f} ms of wall time)")
+
+
 def report(runs: Sequence[Run], ceiling: Ceiling) -> str:
     lines = [
-        f"One-core ceiling (sign + verify + validate a {ceiling.document_bytes:,}-byte CC015C, twice): "
-        f"{ceiling.unit_ms:.2f} CPU ms = {ceiling.messages_per_second:.0f} messages per CPU second "
-        f"(sign {ceiling.sign_ms:.2f} ms, verify {ceiling.verify_ms:.2f} ms, validate {ceiling.validate_ms:.2f} ms; "
-        f"the unit took {ceiling.unit_wall_ms:.2f} ms of wall time)",
+        _ceiling_line(ceiling),
         "",
         "| movements | steps | messages | wall time | CPU time | messages/s (wall) | messages per CPU s "
         "| share of ceiling (CPU) | marginal messages per CPU s | driver requests | peak RSS "
@@ -187,19 +204,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tracemalloc", action="store_true",
                         help="run under tracemalloc and report the largest allocation sites and those that grew "
                              "(slower: for finding what grows, not for timing)")
+    parser.add_argument("--deployed", action="store_true",
+                        help="one process per component, as docker-compose.yml runs them (bench/deployed.py)")
+    parser.add_argument("--base-port", type=int, default=18700,
+                        help="with --deployed: the hub's port; the nodes take the ports after it")
     args = parser.parse_args(argv)
     if any(count < 1 for count in args.movements):
         parser.error("--movements: give whole numbers of movements, 1 or more")
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.deployed:
+        return _main_deployed(args)
     runs = []
     for count in args.movements:
         run = run_movements(count, args.out, args.countries, args.sample_every, args.tracemalloc)
         print(f"{count} movements: {run.messages} messages in {run.wall_s:.1f} s", flush=True)
         runs.append(run)
     first = Path(runs[0].directory)
-    cc015c = next((first / "messages").glob("*-CC015C-*.envelope.xml"))
-    sender = cc015c.name.split("-")[2]  # NNNN-CC015C-SENDER-to-RECIPIENT: eleven countries declare, not only uz
-    ceiling = measure_ceiling(cc015c, first / "pki", sender, CEILING_AT, seconds=args.ceiling_seconds)
+    ceiling = _ceiling(first / "messages", first / "pki", args.ceiling_seconds)
     table = report(runs, ceiling)
     print()
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
@@ -212,6 +233,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "messages_per_cpu_s": run.messages_per_cpu_s,
                          "growth_mb_per_1000_messages": run.growth_mb_per_1000_messages} for run in runs]}
     (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0 if all(run.ok for run in runs) else 1
+
+
+def _main_deployed(args: argparse.Namespace) -> int:
+    runs = []
+    for count in args.movements:
+        scenario = SCENARIO_WRITERS[args.countries](count, args.out)
+        run = run_deployed(scenario, count, args.out, args.base_port)
+        print(f"{count} movements, one process per component: {run.messages} messages in {run.wall_s:.1f} s",
+              flush=True)
+        runs.append(run)
+    ceiling = _ceiling(Path(runs[0].directory) / "run" / "messages", Path(runs[0].directory) / "pki",
+                       args.ceiling_seconds)
+    print()
+    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    print(_ceiling_line(ceiling))
+    print()
+    print(deployed_report(runs, ceiling))
+    results = {"ceiling": {**asdict(ceiling), "unit_ms": ceiling.unit_ms},
+               "deployed": [{**asdict(run), "cpu_s": run.cpu_s, "messages_per_s": run.messages_per_s,
+                             "components_rss_mb": run.components_rss_mb} for run in runs]}
+    (args.out / "results-deployed.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0 if all(run.ok for run in runs) else 1
 
 

@@ -13,10 +13,12 @@ from pathlib import Path
 import yaml
 
 from bench.corridors import CORRIDORS, corridors_scenario, write_corridors_scenario
+from bench.deployed import run_deployed
 from bench.memory import allocation_sites, wait_sampling
 from bench.movements import FLOW, STEPS_PER_MOVEMENT, movement_key, write_movements_scenario
 from exchange.cli import main
 from nodes.language import load_scenario
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 CAREC_COUNTRIES = {"AF", "AZ", "CN", "GE", "KG", "KZ", "MN", "PK", "TJ", "TM", "UZ"}
@@ -106,3 +108,15 @@ def test_the_bench_samples_a_growing_run_and_still_gets_its_exit_status_and_peak
     assert max(reading["python_mb"] for reading in readings) > 30
     largest, grown = allocation_sites(probe / "first.tracemalloc", probe / "last.tracemalloc")
     assert grown[0].site.endswith("grower.py:4") and grown[0].growth_mb > 30, grown[:3]
+
+
+def test_the_deployed_bench_runs_each_component_as_its_own_process_and_counts_each(tmp_path: Path) -> None:
+    scenario = write_movements_scenario(1, tmp_path)
+    run = run_deployed(scenario, 1, tmp_path, free_ports(4))
+    assert run.ok, (tmp_path / f"{scenario.stem}.deployed.txt").read_text()
+    assert run.messages == 19  # the pilot's M1, declaration to write-off, as the one-process bench counts it
+    assert sorted(process.name for process in run.processes) == ["az", "driver", "ge", "hub", "uz"]
+    for process in run.processes:  # each measured apart: a process that did no work would show no CPU
+        assert process.exit_code == 0 and process.cpu_s > 0.1 and process.peak_rss_mb > 20, process
+    assert run.cpu_s == sum(process.cpu_s for process in run.processes)
+    assert run.components_rss_mb < sum(process.peak_rss_mb for process in run.processes)  # the driver left out

@@ -1,0 +1,162 @@
+"""The same N-movement run as `bench.run`, deployed as in docker-compose.yml: one process per component.
+
+`bench.run` puts the hub, the nodes and the driver in one Python process, which can use at most one core:
+its messages per CPU second compare like with like against the one-core ceiling. A deployment does not
+run that way. Each national single window and the exchange hub are their own processes (their own
+containers in docker-compose.yml), so on a machine with several cores they work at the same time. This
+module measures that shape, with exactly the commands of the compose file:
+
+    caravan prepare SCENARIO --out DIR --base-port PORT
+    caravan hub --config DIR/hub.yaml          (and `caravan node --config DIR/NODE.yaml` for each node)
+    caravan run SCENARIO --attach DIR --out DIR/run
+
+It reports the wall time of the driven run (what a user waits for), the CPU time of every process from
+`wait4` (the hub, each node, the driver), and each process's peak resident set. The peaks of different
+processes are not simultaneous, so their sum is an upper bound of what hub and nodes held together.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bench.ceiling import Ceiling
+from exchange.errors import TransportError
+from exchange.health import check_health
+from exchange.tls import DRIVER, TlsIdentity
+
+__all__ = ["DeployedRun", "Process", "deployed_report", "run_deployed"]
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_CEILING = 180.0  # seconds a component may take to answer: a guard against a hang, not a goal
+
+
+@dataclass(frozen=True)
+class Process:
+    """One process of a deployed run, as `wait4` saw it when it ended."""
+
+    name: str  # hub, a node's name, or driver
+    cpu_s: float
+    peak_rss_mb: float
+    exit_code: int
+
+
+@dataclass(frozen=True)
+class DeployedRun:
+    movements: int
+    messages: int
+    wall_s: float  # the driven run, from `caravan run --attach` starting to its end
+    processes: tuple[Process, ...]
+    ok: bool  # every expectation held and every component stopped cleanly
+    directory: str
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU time of every process together: the hub, the nodes and the driver."""
+        return sum(process.cpu_s for process in self.processes)
+
+    @property
+    def components_rss_mb(self) -> float:
+        """The sum of the hub's and the nodes' peaks: an upper bound of what they held at any one time."""
+        return sum(process.peak_rss_mb for process in self.processes if process.name != "driver")
+
+    @property
+    def messages_per_s(self) -> float:
+        return self.messages / self.wall_s
+
+    @property
+    def messages_per_cpu_s(self) -> float:
+        return self.messages / self.cpu_s
+
+
+def run_deployed(scenario: Path, count: int, out: Path, base_port: int) -> DeployedRun:
+    """Prepare `scenario` for separate processes under `out`, start them, drive the run, stop them."""
+    prepared = out / f"{scenario.stem}.deployed"
+    _caravan("prepare", str(scenario), "--out", str(prepared), "--base-port", str(base_port))
+    hub_config = yaml.safe_load((prepared / "hub.yaml").read_text(encoding="utf-8"))
+    urls = {"hub": f"{'https' if hub_config['tls'] else 'http'}://{hub_config['listen']['host']}:"
+                   f"{hub_config['listen']['port']}", **hub_config["nodes"]}
+    driver_tls = TlsIdentity.in_pki(prepared / "pki", DRIVER)
+    context = driver_tls.client_context() if hub_config["tls"] else None
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name in urls:
+            command = "hub" if name == "hub" else "node"
+            with (prepared / f"{name}.log").open("wb") as log:
+                started[name] = subprocess.Popen(
+                    [sys.executable, "-m", "exchange.cli", command, "--config", str(prepared / f"{name}.yaml")],
+                    cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        for name, url in urls.items():
+            _wait_until_healthy(name, url, context, started[name], prepared / f"{name}.log")
+        run_dir = prepared / "run"
+        began = time.perf_counter()
+        with (out / f"{scenario.stem}.deployed.txt").open("wb") as log:
+            driver = subprocess.Popen(
+                [sys.executable, "-m", "exchange.cli", "run", str(scenario), "--attach", str(prepared),
+                 "--out", str(run_dir)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            driven = _reaped("driver", driver)
+        wall = time.perf_counter() - began
+        for process in started.values():
+            process.terminate()  # a clean stop: each component answers SIGTERM by closing its stores
+        stopped = [driven, *(_reaped(name, process) for name, process in started.items())]
+    finally:
+        for process in started.values():  # only after a failure: nothing left running
+            if process.returncode is None:
+                process.kill()
+                process.wait()
+    messages = sum(1 for _ in (run_dir / "messages").glob("*.envelope.xml"))
+    ok = all(process.exit_code == 0 for process in stopped)
+    return DeployedRun(count, messages, wall, tuple(stopped), ok, str(prepared))
+
+
+def deployed_report(runs: Sequence[DeployedRun], ceiling: Ceiling) -> str:
+    """The deployed runs as a Markdown table: wall rate against the one-core ceiling, CPU per process."""
+    lines = ["| movements | messages | wall time | messages/s (wall) | share of the one-core ceiling (wall) "
+             "| CPU time, all processes | of which hub · nodes · driver | messages per CPU s "
+             "| peak RSS, hub + nodes (sum of peaks) | expectations |",
+             "|---:|---:|---:|---:|---:|---:|---|---:|---:|---|"]
+    for run in runs:
+        by_name = {process.name: process.cpu_s for process in run.processes}
+        nodes = sum(cpu for name, cpu in by_name.items() if name not in ("hub", "driver"))
+        lines.append(
+            f"| {run.movements} | {run.messages} | {run.wall_s:.1f} s | {run.messages_per_s:.1f} "
+            f"| {100 * run.messages_per_s / ceiling.messages_per_second:.1f} % | {run.cpu_s:.1f} s "
+            f"| {by_name['hub']:.1f} · {nodes:.1f} · {by_name['driver']:.1f} s | {run.messages_per_cpu_s:.1f} "
+            f"| {run.components_rss_mb:.0f} MB | {'all hold' if run.ok else 'FAILED'} |")
+    return "\n".join(lines)
+
+
+def _caravan(*arguments: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "exchange.cli", *arguments], cwd=ROOT, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"caravan {' '.join(arguments)} failed:\n{done.stdout}{done.stderr}")
+
+
+def _wait_until_healthy(name: str, url: str, context: object, process: subprocess.Popen[bytes],
+                        log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_CEILING
+    while True:
+        try:
+            check_health(url, context, timeout=1)  # type: ignore[arg-type]
+            return
+        except TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            told = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise SystemExit(f"{name} at {url} did not come up:\n{told}")
+        time.sleep(0.2)
+
+
+def _reaped(name: str, process: subprocess.Popen[bytes]) -> Process:
+    """Wait for `process` with `wait4`, which gives its CPU time and peak memory (Popen.wait gives neither)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return Process(name, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode)
