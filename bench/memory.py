@@ -21,6 +21,7 @@ import bisect
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -59,18 +60,25 @@ class Site:
 def wait_sampling(process: subprocess.Popen[bytes], messages: Path,
                   every: float) -> tuple[int, os.struct_rusage, list[Sample]]:
     """Wait for `process` as `os.wait4` does, reading it every `every` seconds: (status, usage, samples);
-    `process.returncode` is set."""
+    `process.returncode` is set.
+
+    Between readings it waits on the process's pidfd, not in a sleep: the caller's wall time ends when the
+    process does, not at the next reading (a sleep made every wall time a multiple of `every`)."""
     started = time.perf_counter()
     samples: list[Sample] = []
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: `process` must know
-            return status, usage, samples
-        sample = _read(process.pid, messages, time.perf_counter() - started)
-        if sample is not None:
-            samples.append(sample)
-        time.sleep(every)
+    exited = os.pidfd_open(process.pid)
+    try:
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: `process` must know
+                return status, usage, samples
+            sample = _read(process.pid, messages, time.perf_counter() - started)
+            if sample is not None:
+                samples.append(sample)
+            select.select([exited], [], [], every)
+    finally:
+        os.close(exited)
 
 
 def _read(pid: int, messages: Path, wall_s: float) -> Sample | None:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -108,6 +109,15 @@ def test_the_bench_samples_a_growing_run_and_still_gets_its_exit_status_and_peak
     assert max(reading["python_mb"] for reading in readings) > 30
     largest, grown = allocation_sites(probe / "first.tracemalloc", probe / "last.tracemalloc")
     assert grown[0].site.endswith("grower.py:4") and grown[0].growth_mb > 30, grown[:3]
+
+
+def test_the_bench_sees_a_run_end_when_it_ends_not_at_its_next_reading(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    started = time.perf_counter()
+    status, _, samples = wait_sampling(process, tmp_path / "messages", 600.0)  # one reading, then the wait
+    waited = time.perf_counter() - started
+    assert os.waitstatus_to_exitcode(status) == 0 and len(samples) == 1
+    assert waited < 60, f"waited {waited:.1f} s: the wall time was rounded up to the reading interval"
 
 
 def test_the_deployed_bench_runs_each_component_as_its_own_process_and_counts_each(tmp_path: Path) -> None:
