@@ -22,6 +22,9 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && rm /tmp/requirements.txt
 # the package, its schemas and scenarios: .dockerignore lets nothing else in
 COPY . .
-RUN pip install --quiet --no-deps -c constraints.txt -e . && caravan --help >/dev/null
+# PYTHONDONTWRITEBYTECODE keeps the running containers from writing bytecode: it is written here, once, so no
+# component compiles every module it imports again each time it starts (about 0.35 CPU s)
+RUN pip install --quiet --no-deps -c constraints.txt -e . && python -m compileall -q exchange nodes \
+    && caravan --help >/dev/null
 ENTRYPOINT []
 CMD ["caravan", "--help"]

@@ -14,6 +14,7 @@ The driver prints one line per thing that happens. Three things make that readab
 from __future__ import annotations
 
 import asyncio
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,22 +27,45 @@ DEFAULT_WIDTH = 120
 _PARTY_WIDTH = 21  # "trader UZ301234567001": the longest label of the pilot, so arrows line up
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+"""No ASCII character is wide: only the others (a line's few arrows and emoji) need a look-up."""
+
+
 def columns(text: str) -> int:
     """How many terminal columns `text` takes: East Asian wide characters and emoji take two."""
-    return sum(2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
+    return len(text) + len(_wide_positions(text))
+
+
+def _wide_positions(text: str) -> list[int]:
+    """Where `text` has a character that takes two columns; found by a regular expression, not a Python
+    loop over every character: the timeline measures a line or two per message of a run."""
+    return [match.start() for match in _NON_ASCII.finditer(text)
+            if unicodedata.east_asian_width(match.group()) in ("W", "F")]
 
 
 def fit(text: str, width: int | None) -> str:
     """`text` cut to `width` columns with an ellipsis; None keeps it whole."""
-    if width is None or columns(text) <= width:
+    if width is None:
         return text
-    kept, used = [], 0
-    for char in text:
-        used += columns(char)
-        if used > width - 1:
-            break
-        kept.append(char)
-    return "".join(kept).rstrip() + "…"
+    wide = _wide_positions(text)
+    if len(text) + len(wide) <= width:
+        return text
+    return text[:_kept(len(text), wide, max(width - 1, 0))].rstrip() + "…"
+
+
+def _kept(length: int, wide: list[int], room: int) -> int:
+    """How many leading characters of a text of `length` characters, wide at the positions `wide`, fit in
+    `room` columns."""
+    kept = used = 0
+    for position in wide:
+        narrow = position - kept  # the narrow characters before this wide one
+        if used + narrow >= room:
+            return kept + room - used
+        used, kept = used + narrow, position
+        if used + 2 > room:
+            return kept
+        used, kept = used + 2, position + 1
+    return kept + min(length - kept, room - used)
 
 
 @dataclass(frozen=True)

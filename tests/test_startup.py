@@ -171,3 +171,21 @@ def test_a_component_on_port_0_serves_at_the_port_its_ready_line_tells(component
     port = int(line.removeprefix(prefix))
     assert port != 0
     assert process.status(f"http://127.0.0.1:{port}")  # the port told is the one it serves on
+
+
+def test_a_run_leaves_what_it_loaded_to_the_exit_not_to_the_collector(tmp_path: Path) -> None:
+    """`caravan run` freezes its objects out of the collector's passes at exit (shutdown would go over them all
+    for nothing), not when `main` returns: a caller that goes on, as this suite does, collects as before."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("not: a scenario\n", encoding="utf-8")
+    program = ("import atexit, gc, sys\n"
+               "atexit.register(lambda: print(gc.get_freeze_count()))\n"  # atexit runs in reverse: this one last
+               "from exchange.cli import main\n"
+               "code = main(['run', sys.argv[1]])\n"
+               "print(code, gc.get_freeze_count())\n")
+    done = subprocess.run([sys.executable, "-c", program, str(broken)], capture_output=True, text=True,
+                          timeout=START, check=True)
+    code, when_returned, at_exit = map(int, done.stdout.split())
+    assert code != 0  # the scenario is refused: the run registered the freeze before it read the scenario
+    assert when_returned == 0
+    assert at_exit > 10_000

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 import urllib.request
 from pathlib import Path
 
@@ -76,6 +77,26 @@ def test_fit_counts_wide_characters_as_two_columns() -> None:
     assert fit("x" * 130, 120) == "x" * 119 + "…"
     assert columns(fit("🔑" * 100, 120)) <= 120
     assert fit("short", None) == "short"
+
+
+@pytest.mark.parametrize("width", [0, 1, 2, 3, 5, 8, 13])
+def test_fit_keeps_the_longest_prefix_that_leaves_room_for_the_ellipsis(width: int) -> None:
+    """The cut found from the wide characters' positions is the one a walk over every character finds."""
+    texts = ["", "abc", "ab→cd", "a🔑b", "🔑🔑🔑🔑🔑🔑🔑", "ab 漢字 cd ⚔ ef", "x 🔑" * 4, "\u0378" * 9, "a   🔑   b"]
+    for text in texts:
+        assert columns(text) == sum(_one_char_columns(char) for char in text)
+        kept, used = "", 0
+        for char in text:
+            used += _one_char_columns(char)
+            if used > width - 1:
+                break
+            kept += char
+        walked = text if columns(text) <= width else kept.rstrip() + "…"
+        assert fit(text, width) == walked, (text, width)
+
+
+def _one_char_columns(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
 def _on_a_terminal(command: list[str], until: str) -> tuple[subprocess.Popen[bytes], str]:
