@@ -561,7 +561,10 @@ class Hub:
 
     async def in_flight(self) -> int:
         """Deliveries the hub still has to push, SOAP ones included (one table): the pending ones no fault holds."""
-        pending = await self._db.fetch_one("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'")
+        # Through the partial index of pending rows: left to itself, SQLite counts them by scanning every delivery
+        # in `deliveries_queue` (covering, so it looks cheaper), 22 ms at 190,000 deliveries, after every commit.
+        pending = await self._db.fetch_one(
+            "SELECT COUNT(*) AS n FROM deliveries INDEXED BY deliveries_pending WHERE state = 'pending'")
         return (pending["n"] if pending else 0) - await self._held()
 
     async def _held(self) -> int:

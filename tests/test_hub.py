@@ -314,3 +314,23 @@ async def test_a_store_that_kept_envelopes_in_its_deliveries_is_moved_and_its_pe
         columns = {row[1] for row in moved.execute("PRAGMA table_info(deliveries)")}
     moved.close()
     assert "envelope" not in columns
+
+
+async def test_the_readings_after_every_commit_and_push_search_the_deliveries_and_never_scan_them(
+        running: Running, pki: ScenarioPKI) -> None:
+    """`in_flight` (read after every commit while a driver waits) and the forwarder's queue stay O(log n) as the
+    deliveries grow: each statement's plan searches an index, or scans only the partial index of pending rows."""
+    assert (await submit(running, sealed(pki, recipient="uz")))[0] == 202
+    statements: list[str] = []
+    running.hub._db._reader.set_trace_callback(statements.append)
+    try:
+        await running.hub.in_flight()
+        await running.hub._queue("uz", capture=True)
+    finally:
+        running.hub._db._reader.set_trace_callback(None)
+    assert len(statements) == 2
+    with sqlite3.connect(running.hub._db._reader.execute("PRAGMA database_list").fetchone()[2]) as store:
+        plans = [detail for statement in statements for *_, detail in store.execute(f"EXPLAIN QUERY PLAN {statement}")]
+    store.close()
+    scans = [plan for plan in plans if plan.startswith("SCAN") and "deliveries_pending" not in plan]
+    assert not scans, plans
