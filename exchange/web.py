@@ -19,9 +19,8 @@ from exchange.errors import (
     TrustError,
     ValidationFailed,
 )
-from exchange.pki import common_name
 from exchange.revocation import RevocationList
-from exchange.tls import peer_certificate
+from exchange.tls import peer
 
 if TYPE_CHECKING:  # exchange.activity answers with this module's json_response
     from exchange.activity import Activity, InFlight, Report
@@ -123,12 +122,12 @@ def party_guard(
     async def guard(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        certificate = peer_certificate(request)
-        identity = None if certificate is None else common_name(certificate)
+        caller = peer(request)
+        identity = None if caller is None else caller.party
         rule = next((rule for rule in rules if request.path.startswith(rule.prefix)), None)
         try:
-            if certificate is not None and revocations is not None:
-                revocations.check(certificate, clock.now())
+            if caller is not None and revocations is not None:
+                revocations.check(caller.certificate, clock.now())
             if identity is not None and rule is not None and rule.parties is not None and identity not in rule.parties:
                 allowed = ", ".join(sorted(rule.parties))
                 message = f"{request.path} is for {allowed}; this connection is {identity!r}"
