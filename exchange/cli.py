@@ -51,6 +51,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from exchange import eventloop
 from exchange.clock import utc
 from exchange.errors import (
     CaravanError,
@@ -406,7 +407,7 @@ def _run(args: argparse.Namespace) -> int:
         return outcome[0]
 
     try:
-        return OK if asyncio.run(drive_in_view() if feed is not None else drive()) else DOES_NOT_HOLD
+        return OK if eventloop.run(drive_in_view() if feed is not None else drive()) else DOES_NOT_HOLD
     except KeyboardInterrupt:
         if not outcome:  # stopped while the run played
             raise
@@ -430,7 +431,7 @@ def _view(args: argparse.Namespace) -> int:
     feed = RunFeed.replay(_directory(args.run_dir, "RUN_DIR") or args.run_dir)
     listener = bind_listener(args.host, args.port, "--port")
     try:
-        asyncio.run(serve_view(feed, listener, lambda url: print(f"caravan view: {url} (Ctrl-C stops)", flush=True)))
+        eventloop.run(serve_view(feed, listener, lambda url: print(f"caravan view: {url} (Ctrl-C stops)", flush=True)))
     except KeyboardInterrupt:
         pass
     return OK
@@ -653,7 +654,7 @@ def _hub(args: argparse.Namespace) -> int:
     config = replace(config, port=bound_port(listener))  # `listen.port: 0` took any free port: say which
     from nodes.launch import serve_hub
 
-    asyncio.run(serve_hub(config, listener, partial(print, f"caravan hub listening on {config.url}", flush=True)))
+    eventloop.run(serve_hub(config, listener, partial(print, f"caravan hub listening on {config.url}", flush=True)))
     return _stopped()
 
 
@@ -667,7 +668,7 @@ def _node(args: argparse.Namespace) -> int:
     from nodes.launch import serve_node
 
     announce = partial(print, f"caravan node {config.node} listening on {config.url}", flush=True)
-    asyncio.run(serve_node(config, listener, announce))
+    eventloop.run(serve_node(config, listener, announce))
     return _stopped()
 
 

@@ -9,6 +9,7 @@ whose signature does not verify against the trust anchors is refused rather than
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -29,13 +30,17 @@ class RevocationList:
 
     def __init__(self, path: Path, anchors: Sequence[x509.Certificate]) -> None:
         self._path = path
+        self._name = str(path)
         self._anchors = tuple(anchors)
         self._stamp: tuple[int, int] | None = None
         self._revoked: dict[int, datetime] = {}
 
     def check(self, certificate: x509.Certificate, at: datetime) -> None:
         """Raise TrustError (cert-revoked) if `certificate` was revoked at or before `at`."""
-        revoked_at = self._current().get(certificate.serial_number)
+        revoked = self._current()
+        if not revoked:  # nothing revoked, as in most runs: every request is checked, so this is the usual answer
+            return
+        revoked_at = revoked.get(certificate.serial_number)
         if revoked_at is not None and revoked_at <= utc(at):
             subject = certificate.subject.rfc4514_string()
             raise TrustError(
@@ -46,7 +51,7 @@ class RevocationList:
 
     def _current(self) -> dict[int, datetime]:
         try:
-            status = self._path.stat()
+            status = os.stat(self._name)  # not Path.stat: a third of the check, which runs on every request
         except FileNotFoundError:
             self._stamp, self._revoked = None, {}
             return self._revoked

@@ -18,15 +18,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from cryptography import x509
 
+from exchange.pki import common_name
 from exchange.revocation import CRL_FILE, RevocationList
 
 if TYPE_CHECKING:  # a health check builds a client context without loading the HTTP server stack
     from aiohttp import web
 
-__all__ = ["DRIVER", "HUB", "TLS_DIR", "TRADERS_DIR", "TRADER_ORGANIZATION", "TlsIdentity", "peer_certificate"]
+__all__ = [
+    "DRIVER", "HUB", "TLS_DIR", "TRADERS_DIR", "TRADER_ORGANIZATION", "Peer", "TlsIdentity", "peer", "peer_certificate",
+]
 
 TLS_DIR = "tls"
 TRADERS_DIR = "traders"
@@ -58,11 +62,17 @@ class TlsIdentity:
         return cls(eori, directory / f"{eori}.pem", directory / f"{eori}-key.pem", directory / "ca.pem")
 
     def server_context(self) -> ssl.SSLContext:
-        """Serve with this identity and require a client certificate from the scenario CA."""
+        """Serve with this identity and require a client certificate from the scenario CA.
+
+        Renegotiation is refused, so a connection's client certificate is the one of its handshake for as long
+        as it lasts (TLS 1.3 has none, and the server never asks for a certificate after the handshake):
+        `peer` reads it once per connection.
+        """
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.ca))
         context.load_cert_chain(str(self.certificate), str(self.key))
         context.verify_mode = ssl.CERT_REQUIRED
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.options |= ssl.OP_NO_RENEGOTIATION
         return context
 
     def client_context(self) -> ssl.SSLContext:
@@ -78,12 +88,46 @@ class TlsIdentity:
         return RevocationList(self.ca.parent.parent / CRL_FILE, anchors)
 
 
-def peer_certificate(request: web.Request) -> x509.Certificate | None:
-    """The client certificate of a mutual-TLS request, or None on plain HTTP."""
+@dataclass(frozen=True)
+class Peer:
+    """Who is at the other end of a mutual-TLS connection: its client certificate and the party it names."""
+
+    certificate: x509.Certificate
+    party: str
+
+
+_PEERS: WeakKeyDictionary[ssl.SSLObject, Peer] = WeakKeyDictionary()
+"""Each open connection's peer, by its TLS object: gone with the connection."""
+
+
+def peer(request: web.Request) -> Peer | None:
+    """The TLS peer of a request, or None on plain HTTP.
+
+    Read once per connection, not once per request: a kept-alive connection carries many requests, and
+    reading the certificate again, parsing it and finding its common name cost more than the rest of the
+    access check. The certificate cannot change on a connection (`TlsIdentity.server_context`).
+    """
     transport = request.transport
     ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
     if ssl_object is None:
         return None
+    known = _PEERS.get(ssl_object)
+    if known is None:
+        certificate = _peer_certificate(ssl_object)
+        if certificate is None:
+            return None
+        known = _PEERS[ssl_object] = Peer(certificate, common_name(certificate))
+    return known
+
+
+def peer_certificate(request: web.Request) -> x509.Certificate | None:
+    """The client certificate of a mutual-TLS request, or None on plain HTTP."""
+    transport = request.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    return None if ssl_object is None else _peer_certificate(ssl_object)
+
+
+def _peer_certificate(ssl_object: ssl.SSLObject) -> x509.Certificate | None:
     der = ssl_object.getpeercert(binary_form=True)
     return None if der is None else _certificate(der)
 

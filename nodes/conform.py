@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
+from exchange import eventloop
 from exchange.conformance import Check, WireMessage, pushes_answered, refused_from, sent_anything, texts_by_name
 from exchange.errors import CaravanError, InputError, TransportError
 from exchange.health import check_health
@@ -104,7 +104,7 @@ def _run_suite(
                                                          for node in scenario.nodes if node not in external}})
         driver = Driver(scenario, attached_deployment(prepared), run_dir, describe_document, printer=printer,
                         settle_timeout=wait, answer_wait=answer_wait)
-        report = asyncio.run(driver.run())
+        report = eventloop.run(driver.run())
     except CaravanError as exc:
         suite.cases.append(Case("the scenario runs to its end", False, "every step carried out", exc.message,
                                 exc.rule or exc.code))

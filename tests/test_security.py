@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -20,7 +21,7 @@ from exchange.envelope import Envelope
 from exchange.pki import ScenarioPKI
 from exchange.revocation import CRL_FILE
 from exchange.runner import Deployment
-from exchange.tls import DRIVER, TlsIdentity
+from exchange.tls import DRIVER, TLS_DIR, TlsIdentity
 from nodes.customs.codec import encode
 from nodes.language import load_scenario
 from nodes.launch import local_deployment
@@ -120,8 +121,6 @@ async def test_a_stale_envelope_is_refused_and_a_fresh_one_accepted(live: Live) 
 async def test_revocation_takes_effect_on_the_next_request(live: Live) -> None:
     pki = ScenarioPKI.load(live.pki)
     tls_serial = TlsIdentity.in_pki(live.pki, "uz").certificate.read_bytes()
-    from cryptography import x509
-
     serial = x509.load_pem_x509_certificate(tls_serial).serial_number
     (live.pki / CRL_FILE).write_bytes(pki.revocation_list({serial: START}, at=START))
     async with live.session("uz") as uz:
@@ -131,6 +130,35 @@ async def test_revocation_takes_effect_on_the_next_request(live: Live) -> None:
         async with driver.get(f"{live.deployment.hub_url}/refusals") as response:
             refusals = (await response.json())["refusals"]
     assert refusals[-1]["rule"] == "cert-revoked" and refusals[-1]["peer"] == "uz"
+
+
+async def test_a_kept_alive_connection_is_checked_against_the_crl_on_every_request(live: Live) -> None:
+    """A connection's peer is read once (exchange.tls.peer), its revocation on every request: a revocation made
+    between two requests of one connection refuses the second."""
+    opened: list[aiohttp.TraceConnectionCreateEndParams] = []
+
+    async def count(session: object, context: object, params: aiohttp.TraceConnectionCreateEndParams) -> None:
+        opened.append(params)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_end.append(count)
+    identity = TlsIdentity.in_pki(live.pki, "uz")
+    connector = aiohttp.TCPConnector(ssl=identity.client_context(), limit=1)
+    url = f"{live.deployment.hub_url}/envelopes"
+    async with aiohttp.ClientSession(connector=connector, trace_configs=[trace]) as uz:
+        status, _ = await post(uz, url, signed_envelope(live.pki, message_id="UZ-KEPT-1"))
+        assert status == 202
+        serial = x509.load_pem_x509_certificate(identity.certificate.read_bytes()).serial_number
+        (live.pki / CRL_FILE).write_bytes(ScenarioPKI.load(live.pki).revocation_list({serial: START}, at=START))
+        status, body = await post(uz, url, signed_envelope(live.pki, message_id="UZ-KEPT-2"))
+    assert status == 403 and body["rule"] == "cert-revoked"
+    assert len(opened) == 1  # both requests went over the one connection
+
+
+def test_a_server_refuses_renegotiation_so_a_connection_keeps_its_peer(tmp_path: Path) -> None:
+    """`exchange.tls.peer` reads a connection's client certificate once: no renegotiation may bring in another."""
+    ScenarioPKI.generate(["hub"], valid_from=START).write(tmp_path / TLS_DIR)
+    assert TlsIdentity.in_pki(tmp_path, "hub").server_context().options & ssl.OP_NO_RENEGOTIATION
 
 
 async def test_a_crl_not_signed_by_the_scenario_ca_is_refused(live: Live) -> None:
