@@ -101,13 +101,6 @@ _AFTER = " AND (kind, owner, id) > (?, ?, ?)"
 
 _QUERIES_PER_STATEMENT = 100  # well under SQLite's limit of 500 terms in one compound SELECT
 
-_KEPT_RECORDS = 512
-"""How many records a store keeps decoded: the movements under way (a movement's next message comes while it is
-among the latest few hundred written), not a node's whole history."""
-
-Where = tuple[str, str, str, str]
-"""A record's row: (family, kind, owner, id)."""
-
 
 def _parameters(family: str, query: Query) -> tuple[str, ...]:
     if isinstance(query, Key):
@@ -128,10 +121,6 @@ class RecordStore:
     def __init__(self, database: Database, access: Access | None = None) -> None:
         self._db = database
         self._access = access
-        # (JSON as last written or read, value), by row: a row that still holds that JSON is that value, so it is
-        # not decoded again. Kept by content, it needs no invalidation: a write rolled back, or a row that changed
-        # in any other way, holds other JSON and is decoded (a movement's record: 0.2 ms, at every message).
-        self._kept: dict[Where, tuple[str, Any]] = {}
 
     async def decision(self, desk: Desk, trigger: Trigger, now: datetime) -> DeskResult:
         """`desk`'s decision on `trigger`, given the rows it names and then each further row it asks for."""
@@ -154,7 +143,7 @@ class RecordStore:
             statement = " UNION ALL ".join(_SELECTS[type(query)] for query in chosen)
             rows += await self._db.fetch_all(statement, [value for query in chosen
                                                          for value in _parameters(family, query)])
-        return Loaded(self._decoded(family, kinds, rows, keep=True), frozenset(asked))
+        return Loaded(self._decoded(family, kinds, rows), frozenset(asked))
 
     async def next_due(self, families: Iterable[str]) -> datetime | None:
         """The earliest timer of these families: a clock move before it finds nothing due."""
@@ -185,7 +174,7 @@ class RecordStore:
         else:
             rows = await self._db.fetch_all(_PAGE.format(after=_AFTER), (family, after.kind, after.owner, after.id,
                                                                         limit))
-        return Loaded(self._decoded(family, kinds, rows, keep=False), complete=True)
+        return Loaded(self._decoded(family, kinds, rows), complete=True)
 
     async def write(self, db: Transaction, family: str, kinds: Kinds, puts: Sequence[Put]) -> None:
         """File `puts` (records with their index values and timers) in the open transaction `db`."""
@@ -199,9 +188,7 @@ class RecordStore:
         for put in puts:
             kind, key = kinds[put.key.kind], put.key
             where = (family, key.kind, key.owner, key.id)
-            data = encode(put.value)
-            records.append((*where, data))
-            self._keep(where, data, put.value)
+            records.append((*where, encode(put.value)))
             for index in kind.indexes:
                 value = index.of(put.value)
                 if value is None:
@@ -228,28 +215,14 @@ class RecordStore:
             if rows:
                 await db.executemany(statement, rows)
 
-    def _decoded(self, family: str, kinds: Kinds, rows: Iterable[Any], *, keep: bool) -> dict[Key, Any]:
-        """The rows' records; with `keep`, a decision's, kept for its movement's next one (a snapshot's pages
-        would only push the movements under way out)."""
+    def _decoded(self, family: str, kinds: Kinds, rows: Iterable[Any]) -> dict[Key, Any]:
         decoded = {}
         for row in rows:
-            key, data = Key(row["kind"], row["id"], row["owner"]), row["data"]
-            where = (family, key.kind, key.owner, key.id)
-            kept = self._kept.get(where)
-            value = kept[1] if kept is not None and kept[0] == data else decode(kinds[key.kind], data)
-            if keep:
-                self._keep(where, data, value)
-            decoded[key] = value
+            key = Key(row["kind"], row["id"], row["owner"])
+            decoded[key] = decode(kinds[key.kind], row["data"])
             if self._access is not None:
                 self._access("read", family, key)
         return decoded
-
-    def _keep(self, where: Where, data: str, value: Any) -> None:
-        """Remember `value` as what `data` in row `where` decodes to; the least recently kept goes past the limit."""
-        self._kept.pop(where, None)
-        self._kept[where] = (data, value)
-        if len(self._kept) > _KEPT_RECORDS:
-            del self._kept[next(iter(self._kept))]
 
 
 async def refuse_whole_state_store(path: Path) -> None:

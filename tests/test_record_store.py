@@ -34,8 +34,7 @@ from nodes.customs.tables import DepartureState
 from nodes.customs.trader import MOVEMENT_BY_MRN, TRADER_MOVEMENT
 from nodes.desk import DeskResult, decision_rounds
 from nodes.language import load_scenario
-from nodes.record_store import RECORD_SCHEMA, RecordStore, decode
-from nodes.record_store import encode as encode_record
+from nodes.record_store import RECORD_SCHEMA, RecordStore
 from nodes.records import Due, Key, Lookup, Put, Trigger
 from tests.ports import free_ports
 
@@ -237,45 +236,6 @@ async def test_a_decision_whose_commit_fails_leaves_no_row_index_or_timer(tmp_pa
         assert len(await database.fetch_all("SELECT * FROM timers")) == 1
         found = await store.load("cats", kinds, [Lookup("departure", "lrn", record.lrn), Due(record.deadline)])
         assert list(found.rows.values()) == [record], "found by its index and by its timer, read back whole"
-    finally:
-        await database.close()
-
-
-@on_one_loop
-async def test_a_record_read_back_as_it_was_written_is_not_decoded_again_and_equals_its_row(
-        uzbek: UzbekNode) -> None:
-    """The store keeps what it wrote and read: a record still holding that JSON comes back as the value kept (the
-    same object, twice), and that value is what decoding its row gives (the round trip loses nothing)."""
-    rows = await uzbek.database.fetch_all("SELECT kind, owner, id, data FROM records WHERE family = 'cats'")
-    keys = [Key(row["kind"], row["id"], row["owner"]) for row in rows]
-    first = (await uzbek.store.load("cats", uzbek.desk.kinds, keys)).rows
-    again = (await uzbek.store.load("cats", uzbek.desk.kinds, keys)).rows
-    assert len(first) == len(rows) > 3 * MOVEMENTS
-    for row, key in zip(rows, keys, strict=True):
-        assert again[key] is first[key]
-        assert first[key] == decode(uzbek.desk.kinds[key.kind], row["data"]), key
-    uzbek.touched.take()
-
-
-@on_one_loop
-async def test_a_kept_record_is_not_what_a_row_changed_since_or_a_rolled_back_write_reads(tmp_path: Path) -> None:
-    database = await Database.open(tmp_path / "node.sqlite", RECORD_SCHEMA)
-    store, kinds = RecordStore(database), {DEPARTURE.name: DEPARTURE}
-    record = _released(T0)
-    key = Key("departure", record.mrn, DEPARTURE_OFFICE)
-    try:
-        async with database.transaction() as db:
-            await store.write(db, "cats", kinds, [Put(key, record)])
-        assert (await store.load("cats", kinds, [key])).rows[key] is record
-        with pytest.raises(RuntimeError):
-            async with database.transaction() as db:
-                await store.write(db, "cats", kinds, [Put(key, replace(record, control_text="never kept"))])
-                raise RuntimeError("killed before the commit")
-        assert (await store.load("cats", kinds, [key])).rows[key] == record, "the row as committed, decoded"
-        changed = replace(record, control_text="written by another hand")
-        async with database.transaction() as db:
-            await db.execute("UPDATE records SET data = ? WHERE id = ?", (encode_record(changed), record.mrn))
-        assert (await store.load("cats", kinds, [key])).rows[key] == changed
     finally:
         await database.close()
 
