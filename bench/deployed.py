@@ -32,10 +32,26 @@ from exchange.errors import TransportError
 from exchange.health import check_health
 from exchange.tls import DRIVER, TlsIdentity
 
-__all__ = ["DeployedRun", "Process", "deployed_report", "run_deployed"]
+__all__ = ["DeployedRun", "Process", "Rates", "deployed_report", "run_deployed"]
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_CEILING = 180.0  # seconds a component may take to answer: a guard against a hang, not a goal
+
+
+class Rates:
+    """Messages per second of wall time and per CPU second, for any run that knows its three totals."""
+
+    messages: int
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def messages_per_s(self) -> float:
+        return self.messages / self.wall_s
+
+    @property
+    def messages_per_cpu_s(self) -> float:
+        return self.messages / self.cpu_s
 
 
 @dataclass(frozen=True)
@@ -49,7 +65,7 @@ class Process:
 
 
 @dataclass(frozen=True)
-class DeployedRun:
+class DeployedRun(Rates):
     movements: int
     messages: int
     wall_s: float  # the driven run, from `caravan run --attach` starting to its end
@@ -66,14 +82,6 @@ class DeployedRun:
     def components_rss_mb(self) -> float:
         """The sum of the hub's and the nodes' peaks: an upper bound of what they held at any one time."""
         return sum(process.peak_rss_mb for process in self.processes if process.name != "driver")
-
-    @property
-    def messages_per_s(self) -> float:
-        return self.messages / self.wall_s
-
-    @property
-    def messages_per_cpu_s(self) -> float:
-        return self.messages / self.cpu_s
 
 
 def run_deployed(scenario: Path, count: int, out: Path, base_port: int) -> DeployedRun:

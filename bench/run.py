@@ -45,7 +45,7 @@ from pathlib import Path
 
 from bench.ceiling import Ceiling, measure_ceiling
 from bench.corridors import write_corridors_scenario
-from bench.deployed import deployed_report, run_deployed
+from bench.deployed import Rates, deployed_report, run_deployed
 from bench.memory import Sample, Site, allocation_sites, curve, wait_sampling
 from bench.movements import write_movements_scenario
 
@@ -60,7 +60,7 @@ SCENARIO_WRITERS: dict[int, Callable[[int, Path], Path]] = {3: write_movements_s
 
 
 @dataclass(frozen=True)
-class Run:
+class Run(Rates):
     movements: int
     steps: int
     messages: int
@@ -74,14 +74,6 @@ class Run:
     probes: tuple[dict[str, float | int | None], ...] = ()  # read from inside: RSS, SQLite's and Python's memory
     largest: tuple[Site, ...] = ()  # with --tracemalloc: the largest allocation sites near the end
     grown: tuple[Site, ...] = ()  # with --tracemalloc: the sites that grew most once the run was under way
-
-    @property
-    def messages_per_s(self) -> float:
-        return self.messages / self.wall_s
-
-    @property
-    def messages_per_cpu_s(self) -> float:
-        return self.messages / self.cpu_s
 
     @property
     def growth_mb_per_1000_messages(self) -> float | None:
