@@ -116,6 +116,7 @@ _SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS inbox_waiting ON inbox (id) WHERE state = 'received'",
     "CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox (id) WHERE state = 'pending'",
+    "CREATE INDEX IF NOT EXISTS outbox_failed ON outbox (id) WHERE state = 'failed'",  # counted by GET /status
     TRANSPORT_SCHEMA,
     *RECORD_SCHEMA,
 )

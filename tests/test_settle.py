@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from aiohttp.test_utils import TestServer
 from exchange.activity import Activity
 from exchange.clock import VirtualClock
 from exchange.envelope import ENVELOPE_SUFFIX, Envelope
+from exchange.pki import ScenarioPKI
 from exchange.runner import Deployment, Driver, RunReport
 from exchange.scenario import Expectations
 from exchange.settle import Quiescence
@@ -369,3 +371,28 @@ async def test_an_action_with_wait_answers_once_the_node_is_quiet_with_its_readi
     assert reading["last_event"] == status["last_event"] > 0
     assert [event["id"] for event in reading["events"]] == list(range(1, status["last_event"] + 1))
     assert reading["version"][0] == status["version"][0]
+
+
+async def test_a_nodes_status_readings_search_its_queues_and_never_scan_them(tmp_path: Path) -> None:
+    """A node's readings (`in_flight` after every commit while a driver waits, the marks, `GET /status`'s counts)
+    stay cheap as the outbox grows: every plan searches, or scans only a partial index of the rows it counts.
+    A full scan of the outbox reads every envelope's overflow pages: 17 ms at 5,900 rows."""
+    pki = ScenarioPKI.generate(["uz"], valid_from=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    node = await Node.open("uz", tmp_path / "uz.sqlite", pki.trust_store(), pki.credentials("uz"),
+                           VirtualClock(datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)), "https://127.0.0.1:9", {})
+    statements: list[str] = []
+    node._db._reader.set_trace_callback(statements.append)
+    try:
+        await node.in_flight()
+        await node.marks()
+        await node.status()
+    finally:
+        node._db._reader.set_trace_callback(None)
+        await node.stop()
+    partial = ("USING INDEX inbox_waiting", "USING INDEX outbox_waiting", "USING INDEX outbox_failed")
+    with sqlite3.connect(tmp_path / "uz.sqlite") as store:
+        plans = [detail for statement in statements for *_, detail in store.execute(f"EXPLAIN QUERY PLAN {statement}")]
+    store.close()
+    scans = [plan for plan in plans
+             if plan.startswith("SCAN") and plan != "SCAN CONSTANT ROW" and not plan.endswith(partial)]
+    assert statements and not scans, plans
