@@ -369,8 +369,7 @@ class Driver:
         self._quiescence.stir(step.node)
         # the node answers once it has nothing in flight, with the reading a settle's first long poll of it would
         # take (a node that does not offer it, an external one, is asked by the settle as before)
-        news = (f"&events_after={self._brought.events_after(step.node, self._event_marks[step.node])}"
-                if step.node in self._event_marks else "")
+        news = self._event_news(step.node)
         answer = await self._call("POST", f"{self._controlled[step.node]}/control/actions?wait={LONG_POLL:.0f}{news}",
                                   body)
         if "error" in answer:
@@ -551,15 +550,19 @@ class Driver:
         async def read(component: str, wait: float) -> dict[str, Any]:
             if component == HUB_TARGET:
                 news = f"&deliveries_after={self._brought.deliveries_after(self._messages.last_seq)}"
-            elif component in self._event_marks:
-                news = f"&events_after={self._brought.events_after(component, self._event_marks[component])}"
             else:
-                news = ""
+                news = self._event_news(component)
             answer = await self._call("GET", f"{urls[component]}/status?wait={wait:.3f}{news}")
             self._brought.note(component, answer)
             return answer
 
         return await self._quiescence.settle(read, self._settle_timeout)
+
+    def _event_news(self, node: str) -> str:
+        """The query that asks a node's answer to bring its events not yet brought ("" for a node without events)."""
+        if node not in self._event_marks:
+            return ""
+        return f"&events_after={self._brought.events_after(node, self._event_marks[node])}"
 
     async def _collect_messages(self, hub: Mapping[str, Any]) -> None:
         """Every delivery up to the hub's newest: those brought along by its quiet answers during the settle

@@ -122,9 +122,8 @@ def peer(request: web.Request) -> Peer | None:
 
 def peer_certificate(request: web.Request) -> x509.Certificate | None:
     """The client certificate of a mutual-TLS request, or None on plain HTTP."""
-    transport = request.transport
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    return None if ssl_object is None else _peer_certificate(ssl_object)
+    known = peer(request)
+    return None if known is None else known.certificate
 
 
 def _peer_certificate(ssl_object: ssl.SSLObject) -> x509.Certificate | None:
