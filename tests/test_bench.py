@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from bench.concurrency import bound, read_footprints
+from bench.concurrency import main as concurrency_main
 from bench.corridors import CORRIDORS, corridors_scenario, write_corridors_scenario
 from bench.deployed import run_deployed
 from bench.memory import allocation_sites, wait_sampling
@@ -130,3 +132,53 @@ def test_the_deployed_bench_runs_each_component_as_its_own_process_and_counts_ea
         assert process.exit_code == 0 and process.cpu_s > 0.1 and process.peak_rss_mb > 20, process
     assert run.cpu_s == sum(process.cpu_s for process in run.processes)
     assert run.components_rss_mb < sum(process.peak_rss_mb for process in run.processes)  # the driver left out
+
+
+def _event_log(path: Path, entries: list[dict]) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "events.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in entries), encoding="utf-8")
+    return path
+
+
+def _step(index: int, node: str | None, movement: str | None = None) -> dict:
+    return {"kind": "step", "index": index, "node": node, "do": "declare",
+            "arguments": {"movement": movement} if movement else {}}
+
+
+def _message(sender: str, recipient: str) -> dict:
+    return {"kind": "message", "sender": sender, "recipient": recipient}
+
+
+def test_the_concurrency_bound_overlaps_only_steps_whose_nodes_and_movements_differ(tmp_path: Path) -> None:
+    run = _event_log(tmp_path, [
+        {"kind": "scenario"},
+        _step(0, "uz", "M1"), _message("uz", "az"),
+        _step(1, "kz", "M2"), _message("kz", "cn"),  # other nodes, other movement: beside step 0
+        _step(2, "ge", "M1"), _message("ge", "ge"), _message("ge", "ge"),  # after its movement's step 0
+        _step(3, "cn", "M3"), _message("cn", "kg"),  # a node step 1 holds: after it
+        {"kind": "expectation"},
+    ])
+    footprints = read_footprints(run / "events.jsonl")
+    assert [(f.nodes, f.messages, f.movement) for f in footprints] == [
+        ({"uz", "az"}, 1, "M1"), ({"kz", "cn"}, 1, "M2"), ({"ge"}, 2, "M1"), ({"cn", "kg"}, 1, "M3")]
+    result = bound(footprints)
+    assert (result.work, result.span) == (9, 5)  # 0 and 1 from 0 to 2; then 2 (to 5) and 3 (to 4)
+    assert result.speed_up == 1.8 and result.busiest_node == "cn" and result.busiest_work == 4
+
+
+def test_a_step_that_names_no_node_waits_for_everything_and_holds_every_node(tmp_path: Path) -> None:
+    run = _event_log(tmp_path, [
+        _step(0, "uz", "M1"), _message("uz", "az"), _message("uz", "az"),
+        _step(1, None), _step(2, "kz", "M2"), _message("kz", "cn")])
+    result = bound(read_footprints(run / "events.jsonl"))
+    assert (result.work, result.span, result.speed_up) == (6, 6, 1.0)  # 0 to 3, the barrier 3 to 4, then 4 to 6
+
+
+def test_the_concurrency_command_names_what_is_missing_instead_of_failing(tmp_path: Path) -> None:
+    with contextlib.redirect_stderr(io.StringIO()) as stderr:
+        assert concurrency_main([str(tmp_path)]) == 2
+    assert "no events.jsonl" in stderr.getvalue()
+    run = _event_log(tmp_path / "run", [_step(0, "uz", "M1"), _message("uz", "az"), _step(1, "kz", "M2")])
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        assert concurrency_main([str(run)]) == 0
+    assert "2 steps, 3 units of work" in stdout.getvalue() and "at most 1.50 times faster" in stdout.getvalue()
