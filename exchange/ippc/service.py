@@ -90,6 +90,7 @@ class HubService:
         self.directory = directory
         self._clock = clock
         self._validator = validator
+        self._relay = relay  # a pulled ePhyto's acknowledgement settles its caravan delivery too
         self._sending = Sending(store, lambda: self.directory, clock, trust, relay, validator)
 
     async def start(self) -> None:
@@ -221,11 +222,8 @@ class HubService:
         now = self._clock.now()
         await self._store.settle(db, delivery.key, state, error, now, attempts=attempts)
         if delivery.caravan_delivery is not None and delivery.route is Receive.PULL and state in CARAVAN_STATE:
-            await db.execute(
-                "UPDATE deliveries SET state = ?, delivered_at = ?, last_error = ? WHERE id = ?",
-                (CARAVAN_STATE[state], stamp(now) if state is not TrackingInfo.FAILED_DELIVERY else None, error,
-                 delivery.caravan_delivery),
-            )
+            await self._relay.pulled(db, delivery.caravan_delivery, CARAVAN_STATE[state],
+                                     stamp(now) if state is not TrackingInfo.FAILED_DELIVERY else None, error)
 
     # -- validation, directory, channels and code lists ------------------------------------------------------
 
