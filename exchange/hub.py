@@ -63,7 +63,7 @@ from exchange.ippc.face import IppcFace
 from exchange.ippc.sending import HELD
 from exchange.pki import TrustStore
 from exchange.store import Database, Transaction
-from exchange.tally import DeliveryTally
+from exchange.tally import Tally
 from exchange.tls import DRIVER, HUB, TlsIdentity
 from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_handler, transport_handler
 from exchange.web import (
@@ -136,6 +136,9 @@ _SCHEMA = (
     TRANSPORT_SCHEMA,
 )
 
+ABSORBED = "duplicates_absorbed"
+"""The hub's tally counts the duplicate submissions it absorbed under this name, beside the delivery states."""
+
 REFUSAL_LOG_ROWS = 10_000
 """The refusal log keeps the newest rows only, so a stream of hostile requests cannot fill the disk."""
 
@@ -183,14 +186,14 @@ class Hub:
         directory: Mapping[str, str],
         clock: Clock,
         *,
-        tally: DeliveryTally,
+        tally: Tally,
         max_attempts: int = 1000,
         tls: TlsIdentity | None = None,
         countries: Mapping[str, str] | None = None,
         ippc: IppcFace | None = None,
         faults: FaultSwitch | None = None,
     ) -> None:
-        """`tally` holds the totals of `database`'s deliveries (`DeliveryTally.read`): status answers from it."""
+        """`tally` holds the totals of `database`'s deliveries (`_read_tally`): status answers from it."""
         self._db = database
         self._tally = tally
         self._activity = Activity()
@@ -229,7 +232,7 @@ class Hub:
         database = await Database.open(path, _SCHEMA)
         await _move_envelopes_out(database)
         return cls(
-            database, trust, directory, clock, tally=await DeliveryTally.read(database), max_attempts=max_attempts,
+            database, trust, directory, clock, tally=await _read_tally(database), max_attempts=max_attempts,
             tls=tls, countries=countries, ippc=ippc, faults=FaultSwitch.beside(path),
         )
 
@@ -329,7 +332,7 @@ class Hub:
                     rule="26",
                 )
             await db.execute("UPDATE deliveries SET duplicates = duplicates + 1 WHERE id = ?", (existing["id"],))
-            self._tally.absorbed(db)
+            self._tally.added(db, ABSORBED)
             return replace(_receipt(existing), duplicate=True)
         receipt = await self._insert(db, envelope, envelope.message_id, body, DeliveryState.PENDING.value, digest)
         if self._ippc is not None and await self._ippc.accepted(db, envelope, receipt.delivery_id):
@@ -555,14 +558,16 @@ class Hub:
         """Every count of the hub's traffic. Deliveries per state and duplicates come from running totals and
         `refused` from an index look-up, whatever the store's size; `held` reads the pending deliveries to the
         recipients a fault may hold now (none without a fault), the IPPC face's counts are its own."""
+        tallied = self._tally.counts()
+        absorbed = tallied.pop(ABSORBED, 0)
         counts = {state.value: 0 for state in DeliveryState}
-        counts.update(self._tally.states())
+        counts.update(tallied)
         refused = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM refusals")
-        counts["duplicates_absorbed"] = self._tally.duplicates_absorbed
+        counts["duplicates_absorbed"] = absorbed
         counts["refused"] = refused["n"] if refused else 0
         counts["held"] = await self._held()
         if self._ippc is not None:
-            counts.update(await self._ippc.counts())
+            counts.update(self._ippc.counts())
         return counts
 
     async def marks(self) -> dict[str, Any]:
@@ -662,6 +667,13 @@ class Hub:
         if envelope is None:
             return json_response({"error": "unknown-delivery", "message": "no such delivery"}, status=404)
         return web.Response(body=envelope, content_type="application/xml")
+
+
+async def _read_tally(database: Database) -> Tally:
+    """The deliveries per state and the duplicates absorbed (under `ABSORBED`), counted over the whole store."""
+    return await Tally.read(
+        database, "SELECT state AS name, COUNT(*) AS n FROM deliveries GROUP BY state",
+        f"SELECT '{ABSORBED}' AS name, COALESCE(SUM(duplicates), 0) AS n FROM deliveries")
 
 
 async def _move_envelopes_out(database: Database) -> None:

@@ -1,5 +1,5 @@
-"""The hub's status totals are running totals (exchange/tally.py): after any mix of traffic, and after the hub
-is opened again on its store, they are what a count over the store says."""
+"""The hub's status totals, and its IPPC face's, are running totals (exchange/tally.py): after any mix of
+traffic, and after the hub is opened again on its store, they are what a count over the store says."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ import pytest
 from exchange.clock import VirtualClock
 from exchange.errors import ProtocolError
 from exchange.faults import Offline, plan_to_json
-from exchange.hub import Hub
+from exchange.hub import ABSORBED, Hub
+from exchange.ippc.directory import Directory
 from exchange.ippc.entities import Receive
+from exchange.ippc.face import IppcFace
 from exchange.store import Database
-from exchange.tally import DeliveryTally
+from exchange.tally import Tally
 from tests import cats_samples
-from tests.ippc_support import NOW, Deployment, deployment
+from tests.ippc_support import NOW, NPPOS, Deployment, deployment
 from tests.ippc_support import envelope as soap_envelope
 from tests.test_hub import envelope as cats_envelope
 from tests.test_ippc_tracking import caravan_ephyto
@@ -30,20 +32,30 @@ from tests.test_ippc_tracking import caravan_ephyto
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def store_totals(store: Path) -> tuple[dict[str, int], int]:
-    """Deliveries per state and duplicates absorbed, counted over the whole store (what status used to do)."""
+def counted(store: Path, query: str) -> dict[str, int]:
+    """Rows of (name, n), counted over the whole store (what status used to do at every request)."""
     with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
-        states = dict(db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state ORDER BY state").fetchall())
-        absorbed = db.execute("SELECT COALESCE(SUM(duplicates), 0) FROM deliveries").fetchone()[0]
-    return states, absorbed
+        return {name: n for name, n in db.execute(query).fetchall() if n}
 
 
-def assert_status_is_the_stores(status: dict[str, int], tally: DeliveryTally, store: Path) -> None:
+def store_totals(store: Path) -> tuple[dict[str, int], int]:
+    """Deliveries per state, and duplicates absorbed."""
+    absorbed = counted(store, "SELECT 'absorbed', SUM(duplicates) FROM deliveries").get("absorbed", 0)
+    return counted(store, "SELECT state, COUNT(*) FROM deliveries GROUP BY state ORDER BY state"), absorbed
+
+
+def assert_status_is_the_stores(status: dict[str, int], hub: Hub, store: Path) -> None:
     states, absorbed = store_totals(store)
-    assert tally.states() == states
+    assert hub._tally.counts() == {**states, **({ABSORBED: absorbed} if absorbed else {})}
     assert {name: status[name] for name in ("pending", "delivered", "failed")} == {
         name: states.get(name, 0) for name in ("pending", "delivered", "failed")}
     assert status["duplicates_absorbed"] == absorbed
+
+
+def assert_ippc_status_is_the_stores(status: dict[str, int], store: Path) -> None:
+    ippc = {**counted(store, "SELECT state, COUNT(*) FROM ippc_deliveries GROUP BY state"),
+            **counted(store, "SELECT signature, COUNT(*) FROM ippc_deliveries GROUP BY signature")}
+    assert {name.removeprefix("ippc:"): n for name, n in status.items() if name.startswith("ippc:") and n} == ippc
 
 
 def cats(sender: str, recipient: str, message_id: str, running: Deployment) -> bytes:
@@ -104,45 +116,56 @@ async def test_status_totals_are_the_stores_after_a_mix_of_traffic_and_after_a_r
         status = await get(driver, running, "/status?wait=10")
         assert status["quiet"]
         status = await get(driver, running, "/status")
-        assert_status_is_the_stores(status, running.hub._tally, store)
+        assert_status_is_the_stores(status, running.hub, store)
         assert store_totals(store) == ({"delivered": 3, "failed": 1, "held": 1, "pending": 1}, 1)
         assert (status["held"], status["refused"]) == (1, 1)
+        assert_ippc_status_is_the_stores(status, store)
+        assert (status["ippc:Delivered"], status["ippc:PendingDelivery"]) == (1, 1)
 
-    nowhere = {node: "http://127.0.0.1:9" for node in running.stand_ins}  # opened, not started: nothing is pushed
-    reopened = await Hub.open(store, running.pki.trust_store(), nowhere, VirtualClock(NOW))
+    clock = VirtualClock(NOW)
+    face = IppcFace(Directory.from_pki(running.pki_dir, NPPOS, clock), clock, running.pki.trust_store())
+    nowhere = {node: "http://127.0.0.1:9" for node in NPPOS}
+    reopened = await Hub.open(store, running.pki.trust_store(), nowhere, clock, ippc=face)
     try:
-        assert_status_is_the_stores(await reopened.status(), reopened._tally, store)
+        await face.start(reopened._db, reopened)  # the face's part of `Hub.start`, without pushing anything
+        status = await reopened.status()
+        assert_status_is_the_stores(status, reopened, store)
+        assert_ippc_status_is_the_stores(status, store)
     finally:
         await reopened.stop()
 
 
-async def test_the_tally_reads_the_store_and_moves_only_with_what_commits(tmp_path: Path) -> None:
+async def test_a_tally_reads_the_store_and_moves_only_with_what_commits(tmp_path: Path) -> None:
     database = await Database.open(tmp_path / "hub.sqlite", [
-        "CREATE TABLE deliveries (id INTEGER PRIMARY KEY, state TEXT NOT NULL, duplicates INTEGER NOT NULL)"])
+        "CREATE TABLE deliveries (id INTEGER PRIMARY KEY, state TEXT NOT NULL, signed TEXT NOT NULL)"])
     async with database.transaction() as db:
-        await db.executemany("INSERT INTO deliveries (state, duplicates) VALUES (?, ?)",
-                             [("delivered", 2), ("delivered", 0), ("pending", 1)])
-    tally = await DeliveryTally.read(database)
-    assert (tally.states(), tally.duplicates_absorbed) == ({"delivered": 2, "pending": 1}, 3)
+        await db.executemany("INSERT INTO deliveries (state, signed) VALUES (?, ?)",
+                             [("delivered", "yes"), ("delivered", "no"), ("pending", "yes")])
+    tally = await Tally.read(database, "SELECT state AS name, COUNT(*) AS n FROM deliveries GROUP BY state",
+                             "SELECT signed AS name, COUNT(*) AS n FROM deliveries GROUP BY signed")
+    assert tally.counts() == {"delivered": 2, "no": 1, "pending": 1, "yes": 2}
     async with database.transaction() as db:
-        tally.added(db, "pending")
+        tally.added(db, "pending", "yes")
         tally.moved(db, "pending", "failed")
         tally.moved(db, "delivered", "delivered")
-        tally.absorbed(db)
-        assert tally.states() == {"delivered": 2, "pending": 1}, "nothing moves before the COMMIT"
-    assert (tally.states(), tally.duplicates_absorbed) == ({"delivered": 2, "failed": 1, "pending": 1}, 4)
+        assert tally.counts() == {"delivered": 2, "no": 1, "pending": 1, "yes": 2}, "nothing moves before the COMMIT"
+    assert tally.counts() == {"delivered": 2, "failed": 1, "no": 1, "pending": 1, "yes": 3}
+    async with database.transaction() as db:
+        tally.moved(db, "pending", "delivered")
+    assert tally.counts() == {"delivered": 3, "failed": 1, "no": 1, "yes": 3}, "a name without rows is left out"
     with pytest.raises(RuntimeError):
         async with database.transaction() as db:
             tally.added(db, "held")
-            tally.absorbed(db)
             raise RuntimeError("the batch failed")
-    assert (tally.states(), tally.duplicates_absorbed) == ({"delivered": 2, "failed": 1, "pending": 1}, 4)
+    assert tally.counts() == {"delivered": 3, "failed": 1, "no": 1, "yes": 3}
     await database.close()
 
 
-def test_only_the_hub_writes_its_deliveries_table_so_every_write_reaches_the_tally() -> None:
-    """A write to `deliveries` elsewhere (the IPPC face did two) would leave the status totals behind the store."""
-    writes = re.compile(r"(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+deliveries\b")
+@pytest.mark.parametrize(("table", "owner"), [("deliveries", "exchange/hub.py"),
+                                              ("ippc_deliveries", "exchange/ippc/store.py")])
+def test_one_module_writes_each_tallied_table_so_every_write_reaches_its_tally(table: str, owner: str) -> None:
+    """A write elsewhere (the IPPC face wrote the hub's deliveries twice) would leave status behind the store."""
+    writes = re.compile(rf"(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+{table}\b")
     writers = {path.relative_to(ROOT).as_posix() for path in (ROOT / "exchange").rglob("*.py")
                if writes.search(path.read_text(encoding="utf-8"))}
-    assert writers == {"exchange/hub.py"}
+    assert writers == {owner}
