@@ -71,8 +71,8 @@ class Transaction:
 
     @asynccontextmanager
     async def savepoint(self, name: str) -> AsyncIterator[None]:
-        """A part of the transaction that an exception rolls back alone (and goes on): its writes and its
-        `on_commit` actions are dropped, the rest of the transaction stays."""
+        """A part of the transaction that an exception rolls back alone before it goes on up: the part's writes
+        and `on_commit` actions are dropped, the rest of the transaction stays (one intake of a group commit)."""
         kept = len(self._on_commit)
         self._connection.execute(f"SAVEPOINT {name}")
         try:
