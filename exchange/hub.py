@@ -27,7 +27,9 @@ The IPPC Hub face (exchange/ippc), when mounted, sees every accepted ePhyto (`ac
 push (`settled`) inside the hub's transactions, and queues what it accepts over SOAP through `relay`: one
 delivery table, one forwarder per recipient, one timeline for both faces.
 
-`GET /status?wait=S` answers once the hub has no delivery left to push (exchange/activity.py).
+`GET /status?wait=S` answers once the hub has no delivery left to push (exchange/activity.py). Its counts
+of deliveries per state and of duplicates absorbed are running totals (exchange/tally.py), moved by every
+committed write to the delivery table, all of which are here: a status request does not count the store.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from exchange.ippc.face import IppcFace
 from exchange.ippc.sending import HELD
 from exchange.pki import TrustStore
 from exchange.store import Database, Transaction
+from exchange.tally import Tally
 from exchange.tls import DRIVER, HUB, TlsIdentity
 from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_handler, transport_handler
 from exchange.web import (
@@ -133,6 +136,9 @@ _SCHEMA = (
     TRANSPORT_SCHEMA,
 )
 
+ABSORBED = "duplicates_absorbed"
+"""The hub's tally counts the duplicate submissions it absorbed under this name, beside the delivery states."""
+
 REFUSAL_LOG_ROWS = 10_000
 """The refusal log keeps the newest rows only, so a stream of hostile requests cannot fill the disk."""
 
@@ -180,13 +186,16 @@ class Hub:
         directory: Mapping[str, str],
         clock: Clock,
         *,
+        tally: Tally,
         max_attempts: int = 1000,
         tls: TlsIdentity | None = None,
         countries: Mapping[str, str] | None = None,
         ippc: IppcFace | None = None,
         faults: FaultSwitch | None = None,
     ) -> None:
+        """`tally` holds the totals of `database`'s deliveries (`_read_tally`): status answers from it."""
         self._db = database
+        self._tally = tally
         self._activity = Activity()
         database.on_commit(self._activity.committed)
         self._faults = faults or FaultSwitch()  # scripted network faults (scenarios); empty: none
@@ -223,8 +232,8 @@ class Hub:
         database = await Database.open(path, _SCHEMA)
         await _move_envelopes_out(database)
         return cls(
-            database, trust, directory, clock, max_attempts=max_attempts, tls=tls, countries=countries, ippc=ippc,
-            faults=FaultSwitch.beside(path),
+            database, trust, directory, clock, tally=await _read_tally(database), max_attempts=max_attempts,
+            tls=tls, countries=countries, ippc=ippc, faults=FaultSwitch.beside(path),
         )
 
     # -- accepting ------------------------------------------------------------------------------------------
@@ -300,16 +309,13 @@ class Hub:
                     intake.receipt.set_result(outcome)
 
     async def _record(self, db: Transaction, envelope: Envelope, body: bytes) -> Receipt | CaravanError:
-        """One intake of a group commit, in its own savepoint: its refusal rolls back only what it wrote."""
-        await db.execute("SAVEPOINT intake")
+        """One intake of a group commit, in its own savepoint: its refusal rolls back only what it wrote (and
+        what it told the tally)."""
         try:
-            receipt = await self._accept_row(db, envelope, body)
+            async with db.savepoint("intake"):
+                return await self._accept_row(db, envelope, body)
         except CaravanError as refusal:
-            await db.execute("ROLLBACK TO intake")
-            await db.execute("RELEASE intake")
             return refusal
-        await db.execute("RELEASE intake")
-        return receipt
 
     async def _accept_row(self, db: Transaction, envelope: Envelope, body: bytes) -> Receipt:
         digest = hashlib.sha256(envelope.document).hexdigest()
@@ -326,6 +332,7 @@ class Hub:
                     rule="26",
                 )
             await db.execute("UPDATE deliveries SET duplicates = duplicates + 1 WHERE id = ?", (existing["id"],))
+            self._tally.added(db, ABSORBED)
             return replace(_receipt(existing), duplicate=True)
         receipt = await self._insert(db, envelope, envelope.message_id, body, DeliveryState.PENDING.value, digest)
         if self._ippc is not None and await self._ippc.accepted(db, envelope, receipt.delivery_id):
@@ -346,6 +353,7 @@ class Hub:
              digest or hashlib.sha256(envelope.document).hexdigest(), state, accepted_at),
         )
         assert cursor.lastrowid is not None
+        self._tally.added(db, state)
         await db.execute("INSERT INTO envelopes (delivery, body) VALUES (?, ?)", (cursor.lastrowid, body))
         return Receipt(delivery_id=cursor.lastrowid, message_id=key, sender=envelope.sender,
                        recipient=envelope.recipient, message_type=envelope.message_type,
@@ -359,6 +367,21 @@ class Hub:
         by the recipient's forwarder like any envelope, or `held` until the recipient pulls it."""
         state = HELD if held else DeliveryState.PENDING.value
         return (await self._insert(db, envelope, key, envelope.to_xml(), state)).delivery_id
+
+    async def hold(self, db: Transaction, delivery_id: int) -> None:
+        """Park a delivery just stored as pending (an ePhyto for an NPPO that pulls): the forwarder leaves it."""
+        await db.execute("UPDATE deliveries SET state = ? WHERE id = ?", (HELD, delivery_id))
+        self._tally.moved(db, DeliveryState.PENDING.value, HELD)
+
+    async def pulled(
+        self, db: Transaction, delivery_id: int, state: str, delivered_at: str | None, error: str | None
+    ) -> None:
+        """Settle a delivery its NPPO pulled and acknowledged (or reported on), from whatever state it was in."""
+        row = await db.fetch_one("SELECT state FROM deliveries WHERE id = ?", (delivery_id,))
+        await db.execute("UPDATE deliveries SET state = ?, delivered_at = ?, last_error = ? WHERE id = ?",
+                         (state, delivered_at, error, delivery_id))
+        if row is not None:
+            self._tally.moved(db, row["state"], state)
 
     def wake(self, node_id: str) -> None:
         forwarder = self._forwarders.get(node_id)
@@ -476,6 +499,7 @@ class Hub:
                 "UPDATE deliveries SET state = ?, attempts = ?, delivered_at = ?, last_error = ? WHERE id = ?",
                 (state.value, attempts, delivered_at, error, item.key),
             )
+            self._tally.moved(db, DeliveryState.PENDING.value, state.value)  # the forwarder pushes pending ones only
             if self._ippc is not None:
                 await self._ippc.settled(db, item.key, state.value, answer)
 
@@ -531,16 +555,19 @@ class Hub:
             )
 
     async def status(self) -> dict[str, int]:
-        rows = await self._db.fetch_all("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state")
+        """Every count of the hub's traffic. Deliveries per state and duplicates come from running totals and
+        `refused` from an index look-up, whatever the store's size; `held` reads the pending deliveries to the
+        recipients a fault may hold now (none without a fault), the IPPC face's counts are its own."""
+        tallied = self._tally.counts()
+        absorbed = tallied.pop(ABSORBED, 0)
         counts = {state.value: 0 for state in DeliveryState}
-        counts.update({row["state"]: row["n"] for row in rows})
-        absorbed = await self._db.fetch_one("SELECT COALESCE(SUM(duplicates), 0) AS n FROM deliveries")
+        counts.update(tallied)
         refused = await self._db.fetch_one("SELECT COALESCE(MAX(id), 0) AS n FROM refusals")
-        counts["duplicates_absorbed"] = absorbed["n"] if absorbed else 0
+        counts["duplicates_absorbed"] = absorbed
         counts["refused"] = refused["n"] if refused else 0
         counts["held"] = await self._held()
         if self._ippc is not None:
-            counts.update(await self._ippc.counts())
+            counts.update(self._ippc.counts())
         return counts
 
     async def marks(self) -> dict[str, Any]:
@@ -640,6 +667,13 @@ class Hub:
         if envelope is None:
             return json_response({"error": "unknown-delivery", "message": "no such delivery"}, status=404)
         return web.Response(body=envelope, content_type="application/xml")
+
+
+async def _read_tally(database: Database) -> Tally:
+    """The deliveries per state and the duplicates absorbed (under `ABSORBED`), counted over the whole store."""
+    return await Tally.read(
+        database, "SELECT state AS name, COUNT(*) AS n FROM deliveries GROUP BY state",
+        f"SELECT '{ABSORBED}' AS name, COALESCE(SUM(duplicates), 0) AS n FROM deliveries")
 
 
 async def _move_envelopes_out(database: Database) -> None:

@@ -24,7 +24,8 @@ waits for the disk (the fsync that makes it durable, milliseconds). So:
    since the last durable commit, which syncs the whole WAL, these frames included.
 
 Commit listeners run before that lock is released, so whoever reads after a commit has seen it
-(exchange/activity.py relies on this).
+(exchange/activity.py relies on this). A transaction's own `on_commit` actions (state kept in memory beside
+the store, such as the hub's running totals) run just before them, and only once its COMMIT has succeeded.
 
 One store, one process: opening a store takes an exclusive advisory lock on a `.lock` file beside it,
 which the operating system drops when the process ends, however it ends. A second hub or node given
@@ -59,6 +60,35 @@ class Transaction:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
+        self._on_commit: list[Callable[[], None]] = []
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once this transaction has committed, and never if what asked for it rolled back.
+
+        For state kept in memory beside the store (running totals): it moves only with what the store kept.
+        """
+        self._on_commit.append(action)
+
+    @asynccontextmanager
+    async def savepoint(self, name: str) -> AsyncIterator[None]:
+        """A part of the transaction that an exception rolls back alone before it goes on up: the part's writes
+        and `on_commit` actions are dropped, the rest of the transaction stays (one intake of a group commit)."""
+        kept = len(self._on_commit)
+        self._connection.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            if self._connection.in_transaction:  # else SQLite already rolled everything back (an I/O error)
+                self._connection.execute(f"ROLLBACK TO {name}")
+                self._connection.execute(f"RELEASE {name}")
+            del self._on_commit[kept:]
+            raise
+        self._connection.execute(f"RELEASE {name}")
+
+    def committed(self) -> None:
+        """The transaction committed: run what asked to run then, in the order asked."""
+        for action in self._on_commit:
+            action()
 
     async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
         """One statement; the cursor says `lastrowid` and `rowcount`."""
@@ -132,13 +162,14 @@ class Database:
         module docstring, 4.): it commits on the loop's thread, without waiting for the disk.
         """
         async with self._lock:
+            transaction = Transaction(self._writer)
             if not durable:
-                async with self._unsynced():
-                    yield Transaction(self._writer)
+                async with self._unsynced(transaction):
+                    yield transaction
                 return
             self._writer.execute("BEGIN IMMEDIATE")
             try:
-                yield Transaction(self._writer)
+                yield transaction
             except BaseException:
                 self._writer.execute("ROLLBACK")
                 raise
@@ -149,13 +180,14 @@ class Database:
                 if self._writer.in_transaction:  # the COMMIT failed (disk full, I/O error): nothing was kept
                     self._writer.execute("ROLLBACK")
                 raise failure
+            transaction.committed()
             for listener in self._listeners:
                 listener()
             if cancelled:
                 raise asyncio.CancelledError
 
     @asynccontextmanager
-    async def _unsynced(self) -> AsyncIterator[None]:
+    async def _unsynced(self, transaction: Transaction) -> AsyncIterator[None]:
         """`BEGIN IMMEDIATE … COMMIT` into the WAL without fsync and without the WAL's checkpoint (which would
         fsync on the loop's thread); the next durable commit syncs these frames with its own and checkpoints.
         SQLite takes a safety level only between transactions: it is lowered around this one alone."""
@@ -173,6 +205,7 @@ class Database:
         finally:
             self._writer.execute("PRAGMA synchronous=FULL")
             self._writer.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
+        transaction.committed()
         for listener in self._listeners:
             listener()
 

@@ -4,6 +4,7 @@ only around their own transaction."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -62,3 +63,40 @@ def test_unsynced_commits_survive_a_killed_process(tmp_path: Path) -> None:
         return row["n"]
 
     assert asyncio.run(count()) == 51
+
+
+async def test_a_transactions_commit_actions_run_once_it_committed_before_the_listeners_and_never_when_undone(
+        tmp_path: Path) -> None:
+    database = await Database.open(tmp_path / "store.sqlite", SCHEMA)
+    ran: list[str] = []
+    database.on_commit(lambda: ran.append("listener"))
+    for durable in (True, False):
+        async with database.transaction(durable=durable) as db:
+            await db.execute("INSERT INTO marks VALUES (1)")
+            db.on_commit(lambda: ran.append("kept"))
+            assert ran == []  # not before the COMMIT
+        assert ran == ["kept", "listener"], "an action runs before the listeners: a reader they wake sees it"
+        ran.clear()
+        with pytest.raises(RuntimeError):
+            async with database.transaction(durable=durable) as db:
+                db.on_commit(lambda: ran.append("undone"))
+                raise RuntimeError("refused half-way")
+        assert ran == []
+    await database.close()
+
+
+async def test_a_savepoint_that_fails_drops_its_writes_and_its_commit_actions_and_the_rest_commits(
+        tmp_path: Path) -> None:
+    database = await Database.open(tmp_path / "store.sqlite", SCHEMA)
+    ran: list[int] = []
+    async with database.transaction() as db:
+        for n in (1, 2, 3):
+            with pytest.raises(ValueError) if n == 2 else contextlib.nullcontext():
+                async with db.savepoint("part"):
+                    await db.execute("INSERT INTO marks VALUES (?)", (n,))
+                    db.on_commit(lambda n=n: ran.append(n))
+                    if n == 2:
+                        raise ValueError("this part is refused")
+    assert ran == [1, 3]
+    assert [row["n"] for row in await database.fetch_all("SELECT n FROM marks ORDER BY n")] == [1, 3]
+    await database.close()

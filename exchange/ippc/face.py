@@ -81,8 +81,8 @@ class IppcFace:
     async def settled(self, db: Transaction, caravan_delivery: int, state: str, answer: Answer) -> None:
         await self.service.settled(db, caravan_delivery, state, answer)
 
-    async def counts(self) -> dict[str, int]:
-        return await self.service.counts()
+    def counts(self) -> dict[str, int]:
+        return self.service.counts()
 
     # -- HTTP ------------------------------------------------------------------------------------------------
 

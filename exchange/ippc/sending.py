@@ -52,10 +52,21 @@ pushes `pending` rows, and the scenario driver does not wait for held ones."""
 
 
 class Relay(Protocol):
-    """The caravan hub's delivery queue, as the Hub face uses it: one more row in the caller's transaction."""
+    """The caravan hub's delivery queue, as the Hub face uses it: every write to it goes through here, in the
+    caller's transaction (the hub keeps running totals of its deliveries, exchange/tally.py)."""
 
     async def relay(self, db: Transaction, envelope: Envelope, key: str, *, held: bool) -> int:
         """Queue `envelope` for its recipient node under the unique `key`; return the caravan delivery id."""
+        ...
+
+    async def hold(self, db: Transaction, caravan_delivery: int) -> None:
+        """Park a caravan delivery just stored as pending, for an NPPO that pulls: its state becomes `held`."""
+        ...
+
+    async def pulled(
+        self, db: Transaction, caravan_delivery: int, state: str, delivered_at: str | None, error: str | None
+    ) -> None:
+        """Settle a caravan delivery its NPPO pulled: `state` is `delivered` or `failed`."""
         ...
 
     def wake(self, node_id: str) -> None:
@@ -224,7 +235,7 @@ class Sending:
                                         state=TrackingInfo.PENDING_DELIVERY, at=self._clock.now(),
                                         signature=Signature.SIGNED, caravan_delivery=caravan_delivery)
         if recipient.receive is Receive.PULL:
-            await db.execute("UPDATE deliveries SET state = ? WHERE id = ?", (HELD, caravan_delivery))
+            await self._relay.hold(db, caravan_delivery)
         woken: set[str] = set()
         for target in self._forwarding_targets(header, sender, recipient):
             await self._store_delivery(db, replace(header, recipient=target.country), target, content,

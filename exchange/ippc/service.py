@@ -90,6 +90,7 @@ class HubService:
         self.directory = directory
         self._clock = clock
         self._validator = validator
+        self._relay = relay  # a pulled ePhyto's acknowledgement settles its caravan delivery too
         self._sending = Sending(store, lambda: self.directory, clock, trust, relay, validator)
 
     async def start(self) -> None:
@@ -219,13 +220,10 @@ class HubService:
         *, attempts: int | None = None,
     ) -> None:
         now = self._clock.now()
-        await self._store.settle(db, delivery.key, state, error, now, attempts=attempts)
+        await self._store.settle(db, delivery, state, error, now, attempts=attempts)
         if delivery.caravan_delivery is not None and delivery.route is Receive.PULL and state in CARAVAN_STATE:
-            await db.execute(
-                "UPDATE deliveries SET state = ?, delivered_at = ?, last_error = ? WHERE id = ?",
-                (CARAVAN_STATE[state], stamp(now) if state is not TrackingInfo.FAILED_DELIVERY else None, error,
-                 delivery.caravan_delivery),
-            )
+            await self._relay.pulled(db, delivery.caravan_delivery, CARAVAN_STATE[state],
+                                     stamp(now) if state is not TrackingInfo.FAILED_DELIVERY else None, error)
 
     # -- validation, directory, channels and code lists ------------------------------------------------------
 
@@ -277,14 +275,14 @@ class HubService:
             error = None if event is TrackingEvent.ACKNOWLEDGED else _describe(answer)
             await self._settle(db, delivery, state, error, attempts=delivery.attempts + 1)
         else:
-            await self._store.settle(db, delivery.key, delivery.state, delivery.header.error or _describe(answer),
+            await self._store.settle(db, delivery, delivery.state, delivery.header.error or _describe(answer),
                                      self._clock.now(), attempts=delivery.attempts + 1)
 
-    async def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[str, int]:
         """Deliveries per tracking state and per signature state, as flat `ippc:<state>` counters."""
         states: Iterable[str] = [state.value for state in TrackingInfo if state is not TrackingInfo.ENVELOPE_NOT_EXISTS]
         counts = {name: 0 for name in (*states, *(signature.value for signature in Signature))}
-        counts.update(await self._store.counts())
+        counts.update(self._store.counts())
         return {f"ippc:{state}": n for state, n in counts.items()}
 
 

@@ -5,7 +5,8 @@ pulled, fixed when it is accepted), its tracking state, what the hub found about
 signature, the delivery it is a forwarded copy of (if any), and the id of the caravan hub's delivery row
 that carries it to the importer's node, so that one delivery is never tracked twice.
 Writers take the `Transaction` the caller holds, so a Hub state change commits
-together with whatever caused it.
+together with whatever caused it. They are the only writers of the table: they keep the running counts
+per tracking state and per signature state (exchange/tally.py) that the hub's status reports.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 from exchange.clock import utc
 from exchange.ippc.entities import EnvelopeHeader, Forwarding, HubEnvelope, Receive, Signature, TrackingInfo
 from exchange.store import Database, Row, Transaction
+from exchange.tally import Tally
 
 __all__ = ["SCHEMA", "Delivery", "IppcStore", "stamp"]
 
@@ -78,15 +80,20 @@ class Delivery:
 class IppcStore:
     def __init__(self, database: Database) -> None:
         self._db = database
+        self._tally = Tally({})  # deliveries per tracking state and per signature state: read by `create`
 
     @property
     def database(self) -> Database:
         return self._db
 
     async def create(self) -> None:
+        """Create the tables, and count the deliveries once: every write below keeps the counts from then on."""
         async with self._db.transaction() as db:
             for statement in SCHEMA:
                 await db.execute(statement)
+        self._tally = await Tally.read(
+            self._db, "SELECT state AS name, COUNT(*) AS n FROM ippc_deliveries GROUP BY state",
+            "SELECT signature AS name, COUNT(*) AS n FROM ippc_deliveries GROUP BY signature")
 
     # -- writing (inside the caller's transaction) -----------------------------------------------------------
 
@@ -116,6 +123,7 @@ class IppcStore:
         )
         key = cursor.lastrowid
         assert key is not None
+        self._tally.added(db, state.value, signature.value)
         number = f"{NUMBER_PREFIX}{key:012d}"
         await db.execute("UPDATE ippc_deliveries SET number = ? WHERE id = ?", (number, key))
         return _delivery(await _one(db, "SELECT * FROM ippc_deliveries WHERE id = ?", (key,)))
@@ -125,15 +133,17 @@ class IppcStore:
         await db.execute("UPDATE ippc_deliveries SET caravan_delivery = ? WHERE id = ?", (caravan_delivery, key))
 
     async def settle(
-        self, db: Transaction, key: int, state: TrackingInfo, error: str | None, at: datetime,
+        self, db: Transaction, delivery: Delivery, state: TrackingInfo, error: str | None, at: datetime,
         *, attempts: int | None = None,
     ) -> None:
+        """Move `delivery`, as read in this transaction, to `state`."""
         final = state is not TrackingInfo.PENDING_DELIVERY
         await db.execute(
             "UPDATE ippc_deliveries SET state = ?, error = ?, settled_at = ?, attempts = COALESCE(?, attempts) "
             "WHERE id = ?",
-            (state.value, error, stamp(at) if final else None, attempts, key),
+            (state.value, error, stamp(at) if final else None, attempts, delivery.key),
         )
+        self._tally.moved(db, delivery.state.value, state.value)
 
     async def by_caravan(self, db: Transaction, caravan_delivery: int) -> Delivery | None:
         row = await _one(db, "SELECT * FROM ippc_deliveries WHERE caravan_delivery = ?", (caravan_delivery,))
@@ -173,12 +183,10 @@ class IppcStore:
             where, parameters = where + " AND sender = ?", (*parameters, sender)
         return await self._many(where, parameters)
 
-    async def counts(self) -> dict[str, int]:
-        """Deliveries per tracking state, and per signature state."""
-        rows = await self._db.fetch_all("SELECT state, COUNT(*) AS n FROM ippc_deliveries GROUP BY state")
-        signatures = await self._db.fetch_all(
-            "SELECT signature, COUNT(*) AS n FROM ippc_deliveries GROUP BY signature")
-        return {**{row["state"]: row["n"] for row in rows}, **{row["signature"]: row["n"] for row in signatures}}
+    def counts(self) -> dict[str, int]:
+        """Deliveries per tracking state, and per signature state (the ones that have any), as committed:
+        running totals (exchange/tally.py), not a count over every delivery."""
+        return self._tally.counts()
 
     async def _many(self, where: str, parameters: Iterable[str], *, limit: int = 1000) -> list[Delivery]:
         rows = await self._db.fetch_all(
