@@ -45,7 +45,7 @@ STARTUP_CEILING = 180.0  # seconds a component may take to answer: a guard again
 READ_EVERY = 2.0
 """Seconds between readings of the components' memory. Each reading costs CPU in the kernel, which walks
 every component's page tables: about 20 ms for twelve components of 100 MB each. Every 0.5 s that was 4-8 %
-of the run's own CPU time (100 movements, eleven countries); every 2 s it is about 1 %, and the peaks were
+of the run's own CPU time (100 movements, eleven countries); every 2 s it is 1-2 %, and the peaks were
 the same within the runs' spread (the components' memory only grows, so the highest sum is near the end).
 The table reports the readings' CPU time beside the run's."""
 
