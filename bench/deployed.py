@@ -12,7 +12,12 @@ module measures that shape, with exactly the commands of the compose file:
 
 It reports the wall time of the driven run (what a user waits for), the CPU time of every process from
 `wait4` (the hub, each node, the driver), and each process's peak resident set. The peaks of different
-processes are not simultaneous, so their sum is an upper bound of what hub and nodes held together.
+processes are not simultaneous, and each counts in full the pages all processes share (the interpreter,
+lxml, OpenSSL, the compiled schemas, mapped from the same files), so their sum overstates what hub and nodes
+held together. While the driver runs, the bench therefore also reads every hub and node process at the same
+instant, every `READ_EVERY` seconds (bench/memory.py's `Together`): the highest sum of their RSS, and the
+highest sum of their PSS, which counts each shared page once. The driver is left out of both sums, so its
+share of the shared pages is too: the PSS sum is what hub and nodes hold beside one more Python process.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from bench.ceiling import Ceiling
+from bench.memory import Together, wait_reading
 from exchange.errors import TransportError
 from exchange.health import check_health
 from exchange.tls import DRIVER, TlsIdentity
@@ -36,6 +42,12 @@ __all__ = ["DeployedRun", "Process", "Rates", "deployed_report", "run_deployed"]
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_CEILING = 180.0  # seconds a component may take to answer: a guard against a hang, not a goal
+READ_EVERY = 2.0
+"""Seconds between readings of the components' memory. Each reading costs CPU in the kernel, which walks
+every component's page tables: about 20 ms for twelve components of 100 MB each. Every 0.5 s that was 4-8 %
+of the run's own CPU time (100 movements, eleven countries); every 2 s it is 1-2 %, and the peaks were
+the same within the runs' spread (the components' memory only grows, so the highest sum is near the end).
+The table reports the readings' CPU time beside the run's."""
 
 
 class Rates:
@@ -70,6 +82,7 @@ class DeployedRun(Rates):
     messages: int
     wall_s: float  # the driven run, from `caravan run --attach` starting to its end
     processes: tuple[Process, ...]
+    together: Together  # the hub's and nodes' memory, read at the same instants while the driver ran
     ok: bool  # every expectation held and every component stopped cleanly
     directory: str
 
@@ -104,12 +117,13 @@ def run_deployed(scenario: Path, count: int, out: Path, base_port: int) -> Deplo
         for name, url in urls.items():
             _wait_until_healthy(name, url, context, started[name], prepared / f"{name}.log")
         run_dir = prepared / "run"
+        together, components = Together(), [process.pid for process in started.values()]
         began = time.perf_counter()
         with (out / f"{scenario.stem}.deployed.txt").open("wb") as log:
             driver = subprocess.Popen(
                 [sys.executable, "-m", "exchange.cli", "run", str(scenario), "--attach", str(prepared),
                  "--out", str(run_dir)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-            driven = _reaped("driver", driver)
+            driven = _reaped("driver", driver, lambda: together.read(components))
         wall = time.perf_counter() - began
         for process in started.values():
             process.terminate()  # a clean stop: each component answers SIGTERM by closing its stores
@@ -121,15 +135,17 @@ def run_deployed(scenario: Path, count: int, out: Path, base_port: int) -> Deplo
                 process.wait()
     messages = sum(1 for _ in (run_dir / "messages").glob("*.envelope.xml"))
     ok = all(process.exit_code == 0 for process in stopped)
-    return DeployedRun(count, messages, wall, tuple(stopped), ok, str(prepared))
+    return DeployedRun(count, messages, wall, tuple(stopped), together, ok, str(prepared))
 
 
 def deployed_report(runs: Sequence[DeployedRun], ceiling: Ceiling) -> str:
-    """The deployed runs as a Markdown table: wall rate against the one-core ceiling, CPU per process."""
+    """The deployed runs as a Markdown table: wall rate against the one-core ceiling, CPU per process, and
+    the hub's and nodes' memory three ways (sum of peaks, peak of the simultaneous RSS and PSS sums)."""
     lines = ["| movements | messages | wall time | messages/s (wall) | share of the one-core ceiling (wall) "
              "| CPU time, all processes | of which hub · nodes · driver | messages per CPU s "
-             "| peak RSS, hub + nodes (sum of peaks) | expectations |",
-             "|---:|---:|---:|---:|---:|---:|---|---:|---:|---|"]
+             "| peak RSS, hub + nodes (sum of peaks) | peak RSS, hub + nodes (simultaneous) "
+             "| peak PSS, hub + nodes (simultaneous) | memory readings (reader's CPU) | expectations |",
+             "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|"]
     for run in runs:
         by_name = {process.name: process.cpu_s for process in run.processes}
         nodes = sum(cpu for name, cpu in by_name.items() if name not in ("hub", "driver"))
@@ -137,8 +153,14 @@ def deployed_report(runs: Sequence[DeployedRun], ceiling: Ceiling) -> str:
             f"| {run.movements} | {run.messages} | {run.wall_s:.1f} s | {run.messages_per_s:.1f} "
             f"| {100 * run.messages_per_s / ceiling.messages_per_second:.1f} % | {run.cpu_s:.1f} s "
             f"| {by_name['hub']:.1f} · {nodes:.1f} · {by_name['driver']:.1f} s | {run.messages_per_cpu_s:.1f} "
-            f"| {run.components_rss_mb:.0f} MB | {'all hold' if run.ok else 'FAILED'} |")
+            f"| {run.components_rss_mb:.0f} MB | {_read_mb(run.together.rss_mb)} | {_read_mb(run.together.pss_mb)} "
+            f"| {run.together.readings} ({1000 * run.together.cpu_s:.0f} ms) | {'all hold' if run.ok else 'FAILED'} |")
     return "\n".join(lines)
+
+
+def _read_mb(value: float | None) -> str:
+    """A simultaneous sum, or why there is none: a missing figure is unknown, and 0 would read as a result."""
+    return "no smaps_rollup" if value is None else f"{value:.0f} MB"
 
 
 def _caravan(*arguments: str) -> None:
@@ -163,8 +185,8 @@ def _wait_until_healthy(name: str, url: str, context: object, process: subproces
         time.sleep(0.2)
 
 
-def _reaped(name: str, process: subprocess.Popen[bytes]) -> Process:
-    """Wait for `process` with `wait4`, which gives its CPU time and peak memory (Popen.wait gives neither)."""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return Process(name, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode)
+def _reaped(name: str, process: subprocess.Popen[bytes], read: Callable[[], None] = lambda: None) -> Process:
+    """Wait for `process` with `wait4`, which gives its CPU time and peak memory (Popen.wait gives neither),
+    calling `read` every `READ_EVERY` seconds until it ends."""
+    status, usage = wait_reading(process, READ_EVERY, read)
+    return Process(name, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))

@@ -12,6 +12,10 @@ eleven stores) and a term per message look the same in one number. So the bench
    the allocation sites that grew while the messages went, the last alone the largest sites.
 
 The peak still comes from `wait4` (the kernel's high-water mark); the curve only explains it.
+
+A run of several processes (`bench.run --deployed`) is read the same way, all its components at each
+instant (`Together`): the sums of their RSS and of their PSS at one time, which `wait4`'s peaks, one per
+process and each at its own time, cannot give.
 """
 
 from __future__ import annotations
@@ -26,13 +30,13 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from exchange.envelope import ENVELOPE_SUFFIX
 
-__all__ = ["Sample", "Site", "allocation_sites", "curve", "main", "wait_sampling"]
+__all__ = ["Sample", "Site", "Together", "allocation_sites", "curve", "main", "wait_reading", "wait_sampling"]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -57,28 +61,40 @@ class Site:
     growth_mb: float  # since the first snapshot, taken once the run was under way
 
 
-def wait_sampling(process: subprocess.Popen[bytes], messages: Path,
-                  every: float) -> tuple[int, os.struct_rusage, list[Sample]]:
-    """Wait for `process` as `os.wait4` does, reading it every `every` seconds: (status, usage, samples);
+def wait_reading(process: subprocess.Popen[bytes], every: float,
+                 read: Callable[[], None]) -> tuple[int, os.struct_rusage]:
+    """Wait for `process` as `os.wait4` does, calling `read` every `every` seconds: (status, usage);
     `process.returncode` is set.
 
     Between readings it waits on the process's pidfd, not in a sleep: the caller's wall time ends when the
     process does, not at the next reading (a sleep made every wall time a multiple of `every`)."""
-    started = time.perf_counter()
-    samples: list[Sample] = []
     exited = os.pidfd_open(process.pid)
     try:
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: `process` must know
-                return status, usage, samples
-            sample = _read(process.pid, messages, time.perf_counter() - started)
-            if sample is not None:
-                samples.append(sample)
+                return status, usage
+            read()
             select.select([exited], [], [], every)
     finally:
         os.close(exited)
+
+
+def wait_sampling(process: subprocess.Popen[bytes], messages: Path,
+                  every: float) -> tuple[int, os.struct_rusage, list[Sample]]:
+    """`wait_reading`, with a `Sample` of the process (RSS, CPU time, messages so far) at each reading:
+    (status, usage, samples)."""
+    started = time.perf_counter()
+    samples: list[Sample] = []
+
+    def read() -> None:
+        sample = _read(process.pid, messages, time.perf_counter() - started)
+        if sample is not None:
+            samples.append(sample)
+
+    status, usage = wait_reading(process, every, read)
+    return status, usage, samples
 
 
 def _read(pid: int, messages: Path, wall_s: float) -> Sample | None:
@@ -88,11 +104,56 @@ def _read(pid: int, messages: Path, wall_s: float) -> Sample | None:
         fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    rss_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    rss_kb = _kb(status, "VmRSS:")
     if rss_kb is None:  # exited, not yet reaped: a zombie has no memory to read
         return None
     cpu_s = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14 and 15 of stat)
     return Sample(round(wall_s, 1), round(cpu_s, 2), round(rss_kb / 1024, 1), _count_messages(messages))
+
+
+def _kb(text: str, field: str) -> int | None:
+    """The kB of `field` (with its colon, e.g. "VmRSS:") in a /proc file of "Field:   N kB" lines; None
+    if the file has no such line."""
+    return next((int(line.split()[1]) for line in text.splitlines() if line.startswith(field)), None)
+
+
+@dataclass
+class Together:
+    """The highest sums of RSS and of PSS over several processes, each sum read at one instant.
+
+    Processes started from the same files share their pages: the interpreter, lxml, OpenSSL, the compiled
+    schemas. RSS counts a shared page in full in every process that maps it, so a sum of RSS counts it once
+    per process (and a sum of `wait4`'s peaks, each at its own time, adds that the peaks need not coincide).
+    PSS (proportional set size) counts 1/n of a page in each of the n processes that map it: summed over
+    them, each page counts once. Both come from /proc/PID/smaps_rollup (Linux 4.14 and later); where it is
+    missing, or no instant read every process, the peaks stay None: unknown, not zero."""
+
+    rss_mb: float | None = None
+    pss_mb: float | None = None
+    readings: int = 0  # instants at which every process was read
+    cpu_s: float = 0.0  # the reader's own CPU time: for each reading the kernel walks every page table
+
+    def read(self, pids: Sequence[int]) -> None:
+        """Read every process in `pids` now and keep the sums if they are the highest yet; an instant that
+        misses one of them (it has exited, or there is no smaps_rollup) is no sum and is left out."""
+        started = time.process_time()
+        rollups = [rollup for rollup in map(_rollup, pids) if rollup is not None]
+        self.cpu_s += time.process_time() - started
+        if len(rollups) < len(pids):
+            return
+        self.readings += 1
+        self.rss_mb = max(sum(rss for rss, _ in rollups) / 1024, self.rss_mb or 0.0)
+        self.pss_mb = max(sum(pss for _, pss in rollups) / 1024, self.pss_mb or 0.0)
+
+
+def _rollup(pid: int) -> tuple[int, int] | None:
+    """The process's RSS and PSS now, in kB; None if it has gone, is a zombie, or smaps_rollup is missing."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    rss_kb, pss_kb = _kb(text, "Rss:"), _kb(text, "Pss:")
+    return None if rss_kb is None or pss_kb is None else (rss_kb, pss_kb)
 
 
 def _count_messages(messages: Path) -> int:

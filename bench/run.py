@@ -21,7 +21,8 @@
 
 With `--deployed` each run goes through bench/deployed.py instead: one process per component, started with
 the commands of docker-compose.yml, its wall rate set against the one-core ceiling and its CPU time and peak
-memory counted per process.
+memory counted per process; the hub's and nodes' RSS and PSS are also summed at the same instants while the
+driver runs (PSS counts the pages the processes share once).
 
 Timing goals live here and nowhere in the test suite: the machine, its load and the date go with them.
 On a shared machine the CPU figures are the steadier ones; the wall figures say what a user waits.

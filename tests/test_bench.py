@@ -13,11 +13,12 @@ from pathlib import Path
 
 import yaml
 
+from bench.ceiling import Ceiling
 from bench.concurrency import bound, read_footprints
 from bench.concurrency import main as concurrency_main
 from bench.corridors import CORRIDORS, corridors_scenario, write_corridors_scenario
-from bench.deployed import run_deployed
-from bench.memory import allocation_sites, wait_sampling
+from bench.deployed import DeployedRun, Process, deployed_report, run_deployed
+from bench.memory import Together, allocation_sites, wait_sampling
 from bench.movements import FLOW, STEPS_PER_MOVEMENT, movement_key, write_movements_scenario
 from exchange.cli import main
 from nodes.language import load_scenario
@@ -122,6 +123,55 @@ def test_the_bench_sees_a_run_end_when_it_ends_not_at_its_next_reading(tmp_path:
     assert waited < 60, f"waited {waited:.1f} s: the wall time was rounded up to the reading interval"
 
 
+HOLDER = """
+import sys
+print("ready", flush=True)
+sys.stdin.readline()
+held = b"x" * 50_000_000  # written, so resident: 47.7 MiB
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_reading_processes_together_sums_their_pss_which_counts_shared_pages_once() -> None:
+    holders = [subprocess.Popen([sys.executable, "-c", HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True) for _ in range(2)]
+    try:
+        assert [holder.stdout.readline() for holder in holders] == ["ready\n"] * 2  # type: ignore[union-attr]
+        together = Together()
+        together.read([holder.pid for holder in holders])
+        rss_before, pss_before = together.rss_mb, together.pss_mb
+        assert rss_before is not None and pss_before is not None, "no /proc/PID/smaps_rollup on this system"
+        assert pss_before < rss_before - 1, "two interpreters share their pages: PSS counts them once, RSS twice"
+        holders[0].stdin.write("\n")  # type: ignore[union-attr]
+        holders[0].stdin.flush()  # type: ignore[union-attr]
+        assert holders[0].stdout.readline() == "holding\n"  # type: ignore[union-attr]
+        together.read([holder.pid for holder in holders])
+        assert together.pss_mb is not None and 45 < together.pss_mb - pss_before < 52, (pss_before, together)
+        holders[1].kill()
+        holders[1].wait()
+        together.read([holder.pid for holder in holders])
+        assert together.readings == 2, "an instant that misses a process is no sum"
+        assert 0 < together.cpu_s < 1
+    finally:
+        for holder in holders:
+            holder.kill()
+            holder.communicate()
+
+
+def test_the_deployed_table_gives_hub_and_nodes_memory_three_ways_and_says_when_it_could_not_read_it() -> None:
+    processes = (Process("hub", 2.0, 90.0, 0), Process("uz", 3.0, 100.0, 0), Process("driver", 1.0, 80.0, 0))
+    read = DeployedRun(10, 190, 9.1, processes, Together(150.4, 120.2, 18, 0.034), True, "deployed")
+    unread = DeployedRun(10, 190, 9.1, processes, Together(), True, "deployed")
+    header, rule, *rows = deployed_report([read, unread], Ceiling(4000, 1.0, 1.0, 1.0, 6.0)).splitlines()
+    for column in ("peak RSS, hub + nodes (sum of peaks)", "peak RSS, hub + nodes (simultaneous)",
+                   "peak PSS, hub + nodes (simultaneous)", "memory readings (reader's CPU)"):
+        assert column in header
+    assert all(line.count("|") == header.count("|") for line in (rule, *rows))
+    assert "| 190 MB | 150 MB | 120 MB | 18 (34 ms) |" in rows[0]
+    assert "| 190 MB | no smaps_rollup | no smaps_rollup | 0 (0 ms) |" in rows[1]
+
+
 def test_the_deployed_bench_runs_each_component_as_its_own_process_and_counts_each(tmp_path: Path) -> None:
     scenario = write_movements_scenario(1, tmp_path)
     run = run_deployed(scenario, 1, tmp_path, free_ports(4))
@@ -132,6 +182,10 @@ def test_the_deployed_bench_runs_each_component_as_its_own_process_and_counts_ea
         assert process.exit_code == 0 and process.cpu_s > 0.1 and process.peak_rss_mb > 20, process
     assert run.cpu_s == sum(process.cpu_s for process in run.processes)
     assert run.components_rss_mb < sum(process.peak_rss_mb for process in run.processes)  # the driver left out
+    together = run.together  # read while the driver ran, each sum at one instant: no higher than the peaks' sum,
+    # but for a fraction of a percent (wait4's peak comes from the kernel's RSS counters, smaps_rollup from a walk)
+    assert together.readings > 0 and together.pss_mb is not None and together.rss_mb is not None, together
+    assert together.pss_mb < together.rss_mb <= 1.01 * run.components_rss_mb, together
 
 
 def _event_log(path: Path, entries: list[dict]) -> Path:
