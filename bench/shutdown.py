@@ -8,7 +8,7 @@ exits 1 when the worst misses the goal. The timed tests (tests/test_topology.py)
 bound, as timing on a shared machine must; this is where the goal itself is measured.
 
 The measurement is the process's own stop: the server stops taking requests, in-flight requests get
-`nodes.launch.SHUTDOWN_GRACE`, the store closes. A container engine adds its own signalling and bookkeeping
+`nodes.serving.SHUTDOWN_GRACE`, the store closes. A container engine adds its own signalling and bookkeeping
 on top (scripts/compose-test.sh prints `docker stop` round trips).
 """
 

@@ -652,7 +652,7 @@ def _hub(args: argparse.Namespace) -> int:
     config = load_hub_config(args.config)
     listener = bind_listener(config.host, config.port)  # first: a port in use stops us before the store opens
     config = replace(config, port=bound_port(listener))  # `listen.port: 0` took any free port: say which
-    from nodes.launch import serve_hub
+    from nodes.serving import serve_hub  # not nodes.launch: a hub loads none of the nodes' code
 
     eventloop.run(serve_hub(config, listener, partial(print, f"caravan hub listening on {config.url}", flush=True)))
     return _stopped()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -35,16 +34,12 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.clock import Clock, SystemClock, VirtualClock
 from exchange.errors import ResourceBusy, ScenarioError, TransportError
 from exchange.health import check_health
 from exchange.hub import Hub
 from exchange.intake import UnsignedPolicy
 from exchange.ippc.client import HubClient
-from exchange.ippc.directory import Directory
-from exchange.ippc.entities import ChannelRule, Direction, Receive, RuleType
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
-from exchange.ippc.face import IppcFace
 from exchange.listener import bind_listener, bound_port
 from exchange.pki import Credentials, NodeSubject, ScenarioPKI, TrustStore, ca_name
 from exchange.revocation import CRL_FILE
@@ -62,13 +57,13 @@ from nodes.configs import (
 )
 from nodes.declarant import Declarants, trader_ids
 from nodes.declarant_api import DeclarantApi
-from nodes.ephyto.validation import validate_phyto
 from nodes.external import ExternalNode, read_external, write_external
 from nodes.families import build_desks
 from nodes.ippc_deliver import deliver_file
 from nodes.ippc_pull import pull_ephytos
 from nodes.language import load_scenario
 from nodes.node import Node, Service
+from nodes.serving import component_clock, open_and_serve, open_hub, serve_until_stopped, tls_identity
 
 __all__ = [
     "COMPOSE",
@@ -80,15 +75,12 @@ __all__ = [
     "local_deployment",
     "node_services",
     "prepare",
-    "serve_hub",
     "serve_node",
 ]
 
 HOST = "127.0.0.1"
 PKI_DIR = "pki"
 DB_DIR = "db"
-SHUTDOWN_GRACE = 0.5
-"""Seconds a stopping server gives requests in flight (a long poll, say) before it closes their connections."""
 
 
 @dataclass(frozen=True)
@@ -110,11 +102,6 @@ class Placement:
 LOOPBACK = Placement(HOST, by_name=False)
 COMPOSE = Placement("0.0.0.0", by_name=True)
 PLACEMENTS: Mapping[str, Placement] = {"loopback": LOOPBACK, "compose": COMPOSE}
-
-
-def _clock(start: datetime | None, database: Path) -> Clock:
-    """The system clock, or scenario time kept beside the database so that it survives a restart."""
-    return SystemClock() if start is None else VirtualClock(start, keep=database.with_suffix(".clock"))
 
 
 def write_pki(scenario: Scenario, directory: Path, tls_hosts: Mapping[str, str] | None = None) -> None:
@@ -160,23 +147,6 @@ def write_pki(scenario: Scenario, directory: Path, tls_hosts: Mapping[str, str] 
     )
 
 
-def _tls(enabled: bool, pki: Path, party: str) -> TlsIdentity | None:
-    return TlsIdentity.in_pki(pki, party) if enabled else None
-
-
-async def open_hub(config: HubConfig) -> Hub:
-    trust = TrustStore.from_file(config.pki / "ca.pem")
-    tls = _tls(config.tls, config.pki, HUB)
-    clock = _clock(config.clock_start, config.database)
-    directory = _directory(config, clock)
-    ippc = IppcFace(directory, clock, trust, validator=validate_phyto)
-    hub = await Hub.open(
-        config.database, trust, config.nodes, clock, tls=tls, countries=config.countries, ippc=ippc
-    )
-    await hub.start()
-    return hub
-
-
 def _nppo_settings(node: Mapping[str, Any]) -> dict[str, Any]:
     """What the IPPC Hub face needs to know of a node's NPPO: its name, how it receives, its channel rules."""
     ephyto = node.get("ephyto") or {}
@@ -189,26 +159,6 @@ def _unsigned_policy(node: Mapping[str, Any]) -> UnsignedPolicy:
     return UnsignedPolicy(str((node.get("ephyto") or {}).get("unsigned", UnsignedPolicy.ACCEPT.value)))
 
 
-def _directory(config: HubConfig, clock: Clock) -> Directory:
-    """The IPPC Hub face's directory: every node an NPPO, with the settings its scenario gives it."""
-    nppos = config.nppos or {}
-
-    def rules(settings: Mapping[str, Any]) -> tuple[ChannelRule, ...]:
-        return tuple(
-            ChannelRule(index, RuleType(str(rule["rule"]).upper()), Direction(str(rule["direction"]).upper()),
-                        int(rule.get("type", 851)), int(rule.get("status", 70)), str(rule["country"]).upper(),
-                        bool(rule.get("active", True)))
-            for index, rule in enumerate(settings.get("rules") or (), start=1)
-        )
-
-    return Directory.from_pki(
-        config.pki, config.nodes, clock,
-        receive={node: Receive(str(s.get("receive", "push")).upper()) for node, s in nppos.items()},
-        names={node: str(s.get("name") or "") for node, s in nppos.items()},
-        rules={node: rules(s) for node, s in nppos.items()},
-    )
-
-
 async def open_node(config: NodeConfig, scenario: Scenario) -> Node:
     def credentials() -> Credentials:
         return ScenarioPKI.load(config.pki).credentials(config.node)
@@ -218,10 +168,10 @@ async def open_node(config: NodeConfig, scenario: Scenario) -> Node:
         config.database,
         TrustStore.from_file(config.pki / "ca.pem"),
         credentials(),
-        _clock(config.clock_start, config.database),
+        component_clock(config.clock_start, config.database),
         config.hub,
         build_desks(scenario, config.node),
-        tls=_tls(config.tls, config.pki, config.node),
+        tls=tls_identity(config.tls, config.pki, config.node),
         reload_credentials=credentials,
         services=node_services(config.scenario.parent, scenario.nodes[config.node].country),
         unsigned={"ephyto": _unsigned_policy(scenario.nodes[config.node].data)},
@@ -260,36 +210,6 @@ async def _deliver_to_hub(
 def _hub_client(node: Node) -> HubClient:
     """A client of the IPPC Hub face with the node's own TLS identity."""
     return HubClient(node.session, f"{node.hub_url}{IPPC_PREFIX.rstrip('/')}/DeliveryService")
-
-
-async def _serve(app: web.Application, listener: socket.socket, tls: TlsIdentity | None) -> web.AppRunner:
-    """Serve `app` on an already bound socket; the server owns the socket from here and closes it."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
-    await runner.setup()
-    try:
-        await web.SockSite(runner, listener, ssl_context=tls.server_context() if tls else None).start()
-    except BaseException:
-        await runner.cleanup()
-        raise
-    return runner
-
-
-async def _open_and_serve(
-    listener: socket.socket, open_component: Callable[[], Awaitable[Hub | Node]], tls: TlsIdentity | None
-) -> tuple[Hub | Node, web.AppRunner]:
-    """Open a component behind a bound `listener` and serve it; on failure close what was opened."""
-    try:
-        component: Hub | Node = await open_component()
-    except BaseException:
-        listener.close()
-        raise
-    try:
-        runner = await _serve(component.application(), listener, tls)
-    except BaseException:
-        listener.close()
-        await component.stop()  # its store and tasks are open: close them, or the process cannot exit
-        raise
-    return component, runner
 
 
 @asynccontextmanager
@@ -340,7 +260,7 @@ class _Local:
             opener = partial(open_hub, self._hub)
         else:
             opener = partial(open_node, self._nodes[name], self._scenario)
-        self._running[name] = await _open_and_serve(listener, opener, _tls(self._hub.tls, self._hub.pki, name))
+        self._running[name] = await open_and_serve(listener, opener, tls_identity(self._hub.tls, self._hub.pki, name))
 
     async def restart(self, name: str) -> None:
         """Bind the port again the moment the old server lets it go, before the component's slower stop: the
@@ -369,7 +289,7 @@ class _Local:
 
 
 def _deployment(hub: HubConfig) -> Deployment:
-    return Deployment(hub.url, dict(hub.nodes), pki=hub.pki, driver_tls=_tls(hub.tls, hub.pki, DRIVER))
+    return Deployment(hub.url, dict(hub.nodes), pki=hub.pki, driver_tls=tls_identity(hub.tls, hub.pki, DRIVER))
 
 
 def _empty_stores(directory: Path) -> None:
@@ -457,33 +377,13 @@ def prepare(
     return written + write_external(out, external, hub.url)
 
 
-async def serve_hub(config: HubConfig, listener: socket.socket, announce: Callable[[], None]) -> None:
-    """Run the hub behind `listener` (bound by the caller, first) until cancelled; `announce` once it serves."""
-    hub, runner = await _open_and_serve(listener, partial(open_hub, config), _tls(config.tls, config.pki, HUB))
-    await _serve_until_stopped(hub, runner, announce)
-
-
 async def serve_node(config: NodeConfig, listener: socket.socket, announce: Callable[[], None]) -> None:
     """Run one node behind `listener` until cancelled; `announce` once it serves."""
     async def open_with_scenario() -> Node:
         return await open_node(config, load_scenario(config.scenario))
 
-    node, runner = await _open_and_serve(listener, open_with_scenario, _tls(config.tls, config.pki, config.node))
-    await _serve_until_stopped(node, runner, announce)
-
-
-async def _serve_until_stopped(component: Hub | Node, runner: web.AppRunner, announce: Callable[[], None]) -> None:
-    """Serve until SIGTERM (a clean stop: return) or cancellation (Ctrl-C); either way close server and store."""
-    loop = asyncio.get_running_loop()
-    terminated = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, terminated.set)
-    try:
-        announce()
-        await terminated.wait()
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-        await runner.cleanup()
-        await component.stop()
+    node, runner = await open_and_serve(listener, open_with_scenario, tls_identity(config.tls, config.pki, config.node))
+    await serve_until_stopped(node, runner, announce)
 
 
 def attached_deployment(directory: Path, restarts: OutsideRestarts | None = None) -> Deployment:

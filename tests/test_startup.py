@@ -189,3 +189,16 @@ def test_a_run_leaves_what_it_loaded_to_the_exit_not_to_the_collector(tmp_path: 
     assert code != 0  # the scenario is refused: the run registered the freeze before it read the scenario
     assert when_returned == 0
     assert at_exit > 10_000
+
+
+def test_a_hub_process_loads_none_of_the_nodes_or_the_drivers_code() -> None:
+    """`caravan hub` imports `nodes.serving`, not `nodes.launch`: the agencies' desks, the scenario language and the
+    driver are about half of what `nodes.launch` loads, and a hub process needs none of them."""
+    program = ("import sys\n"  # what `caravan hub` imports, in `exchange.cli` and in its `_hub`
+               "import exchange.cli, exchange.listener, nodes.configs, nodes.serving\n"
+               "print(' '.join(sorted(sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=START,
+                          check=True)
+    loaded = set(done.stdout.split())
+    assert "exchange.hub" in loaded
+    assert loaded.isdisjoint({"nodes.launch", "nodes.node", "nodes.language", "nodes.families", "exchange.runner"})
