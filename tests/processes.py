@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -27,6 +28,13 @@ from pathlib import Path
 
 STARTUP_CEILING = 180.0
 """Seconds a process may take to become ready: a guard against a hang, not a goal (bench/ holds goals)."""
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a process a test will interrupt as Ctrl-C does: SIGINT at its default, whatever the test
+    run inherited. A shell's background job (`make test &`, `nohup`) starts with SIGINT ignored, its children
+    inherit that, and Python leaves an ignored SIGINT ignored: the interrupt would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_until_ready(ready: Callable[[], bool], process: subprocess.Popen, what: str, log: Path | None = None,

@@ -20,7 +20,7 @@ import yaml
 
 from exchange.cli import INTERRUPTED, main
 from exchange.timeline import columns, fit
-from tests.processes import STARTUP_CEILING, announced
+from tests.processes import STARTUP_CEILING, announced, interruptible
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
@@ -103,7 +103,8 @@ def _on_a_terminal(command: list[str], until: str) -> tuple[subprocess.Popen[byt
     """Start `command` with a pseudo-terminal as its stdout; read until `until` appears, which the test then
     knows has happened (a run that is slow to start on a loaded machine is waited for, up to the ceiling)."""
     leader, follower = pty.openpty()
-    process = subprocess.Popen(command, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL,
+                               preexec_fn=interruptible)
     os.close(follower)
     seen = b""
     deadline = time.monotonic() + STARTUP_CEILING

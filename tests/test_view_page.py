@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import announced
+from tests.processes import announced, interruptible
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
@@ -181,7 +181,8 @@ def test_the_live_view_follows_a_run_while_it_plays(browser: object, tmp_path: P
     """`--speed 14400` plays the pilot's six virtual days in about 40 s, long enough for the page to open while
     the run plays even when a loaded machine is slow to start the browser (43200 left a loaded run 12 s)."""
     run = subprocess.Popen([str(CARAVAN), "run", str(PILOT), "--out", str(tmp_path), "--view", "0",
-                            "--speed", "14400"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            "--speed", "14400"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           preexec_fn=interruptible)
     try:
         live = announced(run, "live view:", "the live view")
         port = live.port
