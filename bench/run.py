@@ -13,11 +13,14 @@
    growth per message. The run goes through bench/probe.py, which reads from inside it the bytes SQLite
    and (with `--tracemalloc`) Python hold; with `--tracemalloc` the results name the largest allocation
    sites and those that grew most while the messages went.
-2. It measures the one-core ceiling (bench/ceiling.py) on the first run's CC015C envelope with that run's keys.
-3. It prints the figures, the ratio t(N2)/t(N1) between consecutive sizes beside N2/N1 (wall and CPU),
-   end-to-end messages per CPU second as a share of the ceiling (also in CPU time), and the marginal
-   rate between consecutive sizes (extra messages over extra CPU time: start-up costs cancel out); it
-   writes them to OUT/results.json as well.
+2. Right after each run it measures the one-core ceiling (bench/ceiling.py) on the first run's CC015C envelope
+   with that run's keys. The host's own speed drifts by up to a factor of two within an hour (bench/README.md,
+   session 8), so each run is set against the ceiling measured when it ended, not against one taken
+   minutes later.
+3. It prints the figures, the ratio t(N2)/t(N1) between consecutive sizes beside N2/N1 (wall, CPU, and CPU
+   in units of each run's own ceiling), end-to-end messages per CPU second as a share of the run's ceiling,
+   and the marginal rate between consecutive sizes (extra messages over extra CPU time: start-up costs
+   cancel out); it writes them to OUT/results.json as well.
 
 With `--deployed` each run goes through bench/deployed.py instead: one process per component, started with
 the commands of docker-compose.yml, its wall rate set against the one-core ceiling and its CPU time and peak
@@ -143,29 +146,35 @@ def _ceiling_line(ceiling: Ceiling) -> str:
             f"validate {ceiling.validate_ms:.2f} ms; the unit took {ceiling.unit_wall_ms:.2f} ms of wall time)")
 
 
-def report(runs: Sequence[Run], ceiling: Ceiling) -> str:
-    lines = [
-        _ceiling_line(ceiling),
+def report(runs: Sequence[Run], ceilings: Sequence[Ceiling]) -> str:
+    """The runs as a Markdown table, each set against `ceilings[i]`, the ceiling measured right after it."""
+    lines = [_ceiling_line(ceilings[0])]
+    if len(ceilings) > 1:
+        lines.append("Measured again right after each run: " + ", ".join(
+            f"{run.movements} movements {ceiling.unit_ms:.2f} ms" for run, ceiling in zip(runs, ceilings, strict=True)))
+    lines += [
         "",
         "| movements | steps | messages | wall time | CPU time | messages/s (wall) | messages per CPU s "
         "| share of ceiling (CPU) | marginal messages per CPU s | driver requests | peak RSS "
-        "| t(N)/t(previous N), wall · CPU | expectations |",
+        "| t(N)/t(previous N), wall · CPU · CPU in ceilings | expectations |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
-    previous: Run | None = None
-    for run in runs:
-        ratio = "" if previous is None else (
-            f"{run.wall_s / previous.wall_s:.2f} · {run.cpu_s / previous.cpu_s:.2f} "
-            f"for ×{run.movements / previous.movements:g}")
-        marginal = "" if previous is None else (
-            f"{(run.messages - previous.messages) / (run.cpu_s - previous.cpu_s):.1f}")
+    previous: tuple[Run, Ceiling] | None = None
+    for run, ceiling in zip(runs, ceilings, strict=True):
+        ratio = marginal = ""
+        if previous is not None:
+            before, its_ceiling = previous
+            in_ceilings = (run.cpu_s / ceiling.unit_ms) / (before.cpu_s / its_ceiling.unit_ms)
+            ratio = (f"{run.wall_s / before.wall_s:.2f} · {run.cpu_s / before.cpu_s:.2f} · {in_ceilings:.2f} "
+                     f"for ×{run.movements / before.movements:g}")
+            marginal = f"{(run.messages - before.messages) / (run.cpu_s - before.cpu_s):.1f}"
         lines.append(
             f"| {run.movements} | {run.steps} | {run.messages} | {run.wall_s:.1f} s | {run.cpu_s:.1f} s "
             f"| {run.messages_per_s:.1f} | {run.messages_per_cpu_s:.1f} "
             f"| {100 * run.messages_per_cpu_s / ceiling.messages_per_second:.1f} % | {marginal} | {run.requests} "
             f"| {run.peak_rss_mb:.0f} MB | {ratio} | {'all hold' if run.ok else 'FAILED'} |"
         )
-        previous = run
+        previous = run, ceiling
     return "\n".join(lines)
 
 
@@ -221,24 +230,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     compile_packages()
     if args.deployed:
         return _main_deployed(args)
-    runs = []
+    runs: list[Run] = []
+    ceilings: list[Ceiling] = []
     for count in args.movements:
         run = run_movements(count, args.out, args.countries, args.sample_every, args.tracemalloc)
         print(f"{count} movements: {run.messages} messages in {run.wall_s:.1f} s", flush=True)
         runs.append(run)
-    first = Path(runs[0].directory)
-    ceiling = _ceiling(first / "messages", first / "pki", args.ceiling_seconds)
-    table = report(runs, ceiling)
+        first = Path(runs[0].directory)  # every ceiling on the same document and keys: only the host may differ
+        ceilings.append(_ceiling(first / "messages", first / "pki", args.ceiling_seconds))
+    table = report(runs, ceilings)
     print()
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
     print(table)
     print()
     print(memory_report(runs))
-    results = {"ceiling": {**asdict(ceiling), "unit_ms": ceiling.unit_ms},
+    results = {"ceiling": {**asdict(ceilings[0]), "unit_ms": ceilings[0].unit_ms},
                "runs": [{**asdict(run), "messages_per_s": run.messages_per_s,
                          "messages_per_cpu_s": run.messages_per_cpu_s,
-                         "growth_mb_per_1000_messages": run.growth_mb_per_1000_messages} for run in runs]}
+                         "growth_mb_per_1000_messages": run.growth_mb_per_1000_messages,
+                         "ceiling": {**asdict(ceiling), "unit_ms": ceiling.unit_ms}}
+                        for run, ceiling in zip(runs, ceilings, strict=True)]}
     (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0 if all(run.ok for run in runs) else 1
 

@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
+from bench import ceiling
 from bench.ceiling import Ceiling
 from bench.concurrency import bound, read_footprints
 from bench.concurrency import main as concurrency_main
@@ -20,6 +22,8 @@ from bench.corridors import CORRIDORS, corridors_scenario, write_corridors_scena
 from bench.deployed import DeployedRun, Process, deployed_report, run_deployed
 from bench.memory import Together, allocation_sites, wait_sampling
 from bench.movements import FLOW, STEPS_PER_MOVEMENT, movement_key, write_movements_scenario
+from bench.run import CEILING_AT, Run
+from bench.run import report as run_report
 from exchange.cli import main
 from nodes.language import load_scenario
 from tests.ports import free_ports
@@ -236,3 +240,37 @@ def test_the_concurrency_command_names_what_is_missing_instead_of_failing(tmp_pa
     with contextlib.redirect_stdout(io.StringIO()) as stdout:
         assert concurrency_main([str(run)]) == 0
     assert "2 steps, 3 units of work" in stdout.getvalue() and "at most 1.50 times faster" in stdout.getvalue()
+
+
+def test_each_run_is_set_against_the_ceiling_measured_right_after_it() -> None:
+    """The host slowed down between the runs: the ceiling went from 4 to 5 ms. Against one ceiling the larger
+    run would look 12.5 times as costly for 10 times the messages; against its own, it costs 10 times."""
+    runs = [Run(100, 600, 1000, 1800, 10.5, 10.0, 120.0, True, "a"),
+            Run(1000, 6000, 10000, 18000, 126.0, 125.0, 150.0, True, "b")]
+    ceilings = [Ceiling(4000, 0.5, 1.0, 0.5, 4.2), Ceiling(4000, 0.5, 1.5, 0.5, 5.3)]
+    lines = run_report(runs, ceilings).splitlines()
+    assert "Measured again right after each run: 100 movements 4.00 ms, 1000 movements 5.00 ms" in lines
+    first, second = (line.split(" | ") for line in lines if line.startswith(("| 100 |", "| 1000 |")))
+    assert first[7] == "40.0 %" and second[7] == "40.0 %"  # 100 and 80 messages per CPU s, at 250 and 200
+    assert second[11] == "12.00 · 12.50 · 10.00 for ×10"
+
+
+def test_the_ceiling_takes_the_median_of_rounds_that_interleave_its_parts(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "run"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", str(write_movements_scenario(1, tmp_path)), "--out", str(out)]) == 0
+    cc015c = next((out / "messages").glob("*-CC015C-*.envelope.xml"))
+    measured = ceiling.measure_ceiling(cc015c, out / "pki", "uz", CEILING_AT, seconds=0.05)  # really timed
+    assert 0 < measured.sign_ms and 0 < measured.verify_ms and 0 < measured.validate_ms and 0 < measured.unit_wall_ms
+    order: list[str] = []
+    readings = iter(range(1, 100))
+
+    def timed(call: object, seconds: float, clock: object) -> float:  # the rounds' readings: 1, 2, 3, ...
+        order.append("unit" if clock is time.perf_counter else "part")
+        return float(next(readings))
+
+    monkeypatch.setattr(ceiling, "_per_call_ms", timed)
+    figures = ceiling.measure_ceiling(cc015c, out / "pki", "uz", CEILING_AT, seconds=1.0)
+    assert order == ["part", "part", "part", "unit"] * ceiling.ROUNDS  # each part once in every round
+    assert (figures.sign_ms, figures.verify_ms, figures.validate_ms, figures.unit_wall_ms) == (9.0, 10.0, 11.0, 12.0)
