@@ -6,20 +6,21 @@ commit survives a killed process. caravan adds a lock so that one logical transa
 inbox row processed, save the new movement state, queue the answers") is never interleaved with another.
 
 Where the time goes decides the shape. A statement is answered from memory in microseconds; only COMMIT
-waits for the disk (the fsync that makes it durable, milliseconds). So:
+waits for the disk (the fsync that makes it durable). So:
 
-1. a transaction's statements run at once on the event loop's thread, on the store's one writing
-   connection, inside `BEGIN IMMEDIATE`;
-2. its COMMIT runs on the store's own commit thread, so the fsync never holds up the other parties
-   sharing the loop: one hand-off per transaction, not one per statement (handing each statement to a
-   thread, as aiosqlite does, cost more CPU than the statements themselves);
-3. reads outside a transaction (`fetch_one`, `fetch_all`) run on a second, read-only connection, with
-   no hand-off either, once any transaction under way has committed: a task woken from inside a
-   transaction (a forwarder told of a new delivery) finds its rows when it reads.
+1. a transaction's statements, and its COMMIT, run at once on the event loop's thread, on the store's one
+   writing connection, inside `BEGIN IMMEDIATE`. The loop waits out the fsync (0.2 ms on this project's
+   machine). Handing the COMMIT to a thread so the loop could go on meanwhile cost more: the hand-off and
+   the loop's wake-up each time made every part of a run slower, crypto included, 4 CPU s of 31 in a
+   100-movement run, about 1 ms per commit (bench/README.md, session 9). One fsync at a time also keeps
+   the hub's group commit whole: intakes that arrive during one are read, and committed together, after it;
+2. reads outside a transaction (`fetch_one`, `fetch_all`) run on a second, read-only connection, once any
+   transaction under way has committed: a task woken from inside a transaction (a forwarder told of a new
+   delivery) finds its rows when it reads.
 
-4. a write that a power cut may lose because whoever needs it redoes it (the hub's mark that a recipient
+3. a write that a power cut may lose because whoever needs it redoes it (the hub's mark that a recipient
    took a push: a lost mark means one more push, which the recipient answers as a duplicate) commits with
-   `durable=False`: into the WAL on the loop's thread, no fsync, no hand-off. A killed process loses
+   `durable=False`: into the WAL, without the fsync. A killed process loses
    nothing of it (the WAL is written before COMMIT returns); a power cut may lose what was committed this way
    since the last durable commit, which syncs the whole WAL, these frames included.
 
@@ -39,9 +40,8 @@ import asyncio
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,6 @@ class Database:
         self._writer = writer
         self._reader = reader
         self._owner = owner  # the descriptor holding the store's lock
-        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-commit")
         self._lock = asyncio.Lock()
         self._listeners: list[Callable[[], None]] = []
 
@@ -126,8 +125,7 @@ class Database:
         owner = _take(path)
         connections: list[sqlite3.Connection] = []
         try:
-            # the writer is used by the loop's thread and, for COMMIT, the commit thread: never both at once
-            writer = _connect(path, connections, check_same_thread=False)
+            writer = _connect(path, connections)
             writer.execute("PRAGMA journal_mode=WAL")
             writer.execute("PRAGMA synchronous=FULL")
             for statement in schema:
@@ -144,7 +142,6 @@ class Database:
     async def close(self) -> None:
         try:
             async with self._lock:  # a transaction under way finishes first
-                self._committer.shutdown(wait=True)
                 self._reader.close()
                 self._writer.close()
         finally:
@@ -159,55 +156,39 @@ class Database:
         """Run the block as one `BEGIN IMMEDIATE … COMMIT`; any exception rolls everything back.
 
         `durable=False` is for a write that a power cut may lose because whoever needs it redoes it (see the
-        module docstring, 4.): it commits on the loop's thread, without waiting for the disk.
+        module docstring, 3.): it commits without waiting for the disk.
         """
         async with self._lock:
             transaction = Transaction(self._writer)
-            if not durable:
-                async with self._unsynced(transaction):
+            with self._safety(durable=durable):
+                self._writer.execute("BEGIN IMMEDIATE")
+                try:
                     yield transaction
-                return
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield transaction
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
-            committed = asyncio.get_running_loop().run_in_executor(self._committer, self._writer.execute, "COMMIT")
-            cancelled = await _outlast(committed)
-            failure = committed.exception()
-            if failure is not None:
-                if self._writer.in_transaction:  # the COMMIT failed (disk full, I/O error): nothing was kept
-                    self._writer.execute("ROLLBACK")
-                raise failure
+                    self._writer.execute("COMMIT")
+                except BaseException:
+                    if self._writer.in_transaction:  # the block failed, or the COMMIT did (disk full, I/O error)
+                        self._writer.execute("ROLLBACK")
+                    raise
             transaction.committed()
             for listener in self._listeners:
                 listener()
-            if cancelled:
-                raise asyncio.CancelledError
 
-    @asynccontextmanager
-    async def _unsynced(self, transaction: Transaction) -> AsyncIterator[None]:
-        """`BEGIN IMMEDIATE … COMMIT` into the WAL without fsync and without the WAL's checkpoint (which would
-        fsync on the loop's thread); the next durable commit syncs these frames with its own and checkpoints.
-        SQLite takes a safety level only between transactions: it is lowered around this one alone."""
+    @contextmanager
+    def _safety(self, *, durable: bool) -> Iterator[None]:
+        """A durable COMMIT syncs the WAL (and with it the frames of every unsynced one before it), and
+        checkpoints it now and then. An unsynced one goes into the WAL without fsync and without a checkpoint
+        (which would fsync). SQLite takes a safety level only between transactions: it is lowered around
+        that one alone."""
+        if durable:
+            yield
+            return
         self._writer.execute("PRAGMA synchronous=NORMAL")
         self._writer.execute("PRAGMA wal_autocheckpoint=0")
         try:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                self._writer.execute("COMMIT")
-            except BaseException:
-                if self._writer.in_transaction:
-                    self._writer.execute("ROLLBACK")
-                raise
+            yield
         finally:
             self._writer.execute("PRAGMA synchronous=FULL")
             self._writer.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
-        transaction.committed()
-        for listener in self._listeners:
-            listener()
 
     async def fetch_all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Row]:
         """Rows as committed, after any transaction under way: a reader it woke finds what it wrote."""
@@ -219,27 +200,12 @@ class Database:
             return _fetch_one(self._reader, sql, parameters)
 
 
-def _connect(path: Path, opened: list[sqlite3.Connection], *, check_same_thread: bool = True) -> sqlite3.Connection:
+def _connect(path: Path, opened: list[sqlite3.Connection]) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), rows readable by column name."""
-    connection = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=check_same_thread)
+    connection = sqlite3.connect(path, isolation_level=None, timeout=5.0)
     opened.append(connection)
     connection.row_factory = sqlite3.Row
     return connection
-
-
-async def _outlast(future: asyncio.Future[Any]) -> bool:
-    """Wait until `future` is done even if the waiting task is cancelled meanwhile; say whether it was.
-
-    A COMMIT under way in its thread cannot be called back: the lock stays held, and the listeners told,
-    until it has finished, whatever happens to the task that asked for it.
-    """
-    cancelled = False
-    while not future.done():
-        try:
-            await asyncio.wait({future})
-        except asyncio.CancelledError:
-            cancelled = True
-    return cancelled
 
 
 def _fetch_one(connection: sqlite3.Connection, sql: str, parameters: Sequence[Any]) -> Row | None:
