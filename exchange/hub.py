@@ -440,11 +440,14 @@ class Hub:
         """
         now = self._clock.now()
         columns = "id, sender, recipient, message_type, message_id, accepted_at, attempts"
-        query = f"SELECT {columns} FROM deliveries WHERE recipient = ? AND state = ? ORDER BY id"
+        # the state written into the statement, not bound: a value bound where a partial index's condition
+        # (deliveries_pending) names the column makes SQLite plan the statement again on every run, 4 -> 19 µs
+        pending = DeliveryState.PENDING.value
+        query = f"SELECT {columns} FROM deliveries WHERE recipient = ? AND state = '{pending}' ORDER BY id"
         if not self._faults.could_hold(node, now):  # the common case: just the oldest
-            return await self._db.fetch_one(query + " LIMIT 1", (node, DeliveryState.PENDING.value)), 0
+            return await self._db.fetch_one(query + " LIMIT 1", (node,)), 0
         first, held, blocked = None, 0, {}
-        for row in await self._db.fetch_all(query, (node, DeliveryState.PENDING.value)):
+        for row in await self._db.fetch_all(query, (node,)):
             route = _route(row)
             hold = blocked.get(route.sender) or await self._hold(row, route, now, capture=capture)
             if hold is not None:
@@ -467,8 +470,9 @@ class Hub:
         if reorder is None:
             return None
         overtaken = await self._db.fetch_one(
-            "SELECT 1 FROM deliveries WHERE recipient = ? AND sender != ? AND id > ? AND state = ? LIMIT 1",
-            (route.recipient, route.sender, row["id"], DeliveryState.DELIVERED.value),
+            "SELECT 1 FROM deliveries WHERE recipient = ? AND sender != ? AND id > ? "
+            f"AND state = '{DeliveryState.DELIVERED.value}' LIMIT 1",  # written in, not bound: see _queue
+            (route.recipient, route.sender, row["id"]),
         )
         return None if overtaken else Hold(reorder, f"held back until later traffic reaches {route.recipient}")
 
