@@ -15,7 +15,7 @@ from exchange.errors import CaravanError
 from exchange.runner import Description
 from exchange.scenario import Scenario
 from exchange.validation import detect
-from nodes.customs.codec import decode, summary
+from nodes.customs.codec import summary_of
 from nodes.customs.desk import CatsDesk
 from nodes.customs.model import MESSAGE_NAMES
 from nodes.customs.parties import message_parties
@@ -39,8 +39,8 @@ class Family:
 
 
 def _describe_cats(root: etree._Element) -> Description:
-    message = decode(root, unmapped=False)  # a summary names mapped fields only
-    return Description(MESSAGE_NAMES[message.code], summary(message), *message_parties(root))
+    summary = summary_of(root)  # first: it refuses a document that is no CATS message
+    return Description(MESSAGE_NAMES[etree.QName(root).localname], summary, *message_parties(root))
 
 
 FAMILIES: Mapping[str, Family] = {

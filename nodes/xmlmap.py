@@ -14,12 +14,13 @@ path, never a bare ValueError or decimal.InvalidOperation escaping from deep ins
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from lxml import etree
@@ -38,6 +39,7 @@ __all__ = [
     "Leaf",
     "Part",
     "Struct",
+    "View",
     "enum_kind",
     "mapped_paths",
     "read",
@@ -111,6 +113,13 @@ class Struct:
 
     cls: type
     fields: tuple[Leaf | Fixed | Part | Each, ...]
+
+    @cached_property
+    def mapped(self) -> dict[str, Leaf | Part | Each]:
+        """The fields read from the document, by dataclass field name (what a `View` looks a name up in)."""
+        if hasattr(self.cls, "__post_init__"):  # its instances are not what its fields read: no view can stand in
+            raise TypeError(f"{self.cls.__name__} changes what it is built from; read it whole")
+        return {field.attr: field for field in self.fields if not isinstance(field, Fixed)}
 
 
 @cache
@@ -200,20 +209,58 @@ def read(element: etree._Element, struct: Struct, namespace: str = "", **known: 
     """Build `struct.cls` from the elements under `element`; `known` supplies fields held elsewhere."""
     values = dict(known)
     for field in struct.fields:
-        if isinstance(field, Fixed):
-            continue
-        if isinstance(field, Leaf):
+        if isinstance(field, Leaf):  # most fields: read here, without a call more per field
             values[field.attr] = _read_leaf(element, field, namespace)
-        elif isinstance(field, Part):
-            inner = _first(element, field.path, namespace)
-            values[field.attr] = None if inner is None else read(inner, field.struct, namespace)
-        else:
-            item = field.item
-            values[field.attr] = tuple(
-                _read_leaf(found, item, namespace) if isinstance(item, Leaf) else read(found, item, namespace)
-                for found in element.findall(_find_path(field.path, namespace))
-            )
+        elif not isinstance(field, Fixed):
+            values[field.attr] = _read_group(element, field, namespace, read)
     return struct.cls(**values)
+
+
+def _read_group(element: etree._Element, field: Part | Each, namespace: str,
+                make: Callable[[etree._Element, Struct, str], Any]) -> Any:
+    """A nested group's value (None when it is left out) or a repetition's tuple, each struct made by `make`."""
+    if isinstance(field, Part):
+        inner = _first(element, field.path, namespace)
+        return None if inner is None else make(inner, field.struct, namespace)
+    item = field.item
+    return tuple(
+        _read_leaf(found, item, namespace) if isinstance(item, Leaf) else make(found, item, namespace)
+        for found in element.findall(_find_path(field.path, namespace))
+    )
+
+
+class View:
+    """What `read` would build, reading each field from the element only when it is first asked for.
+
+    A reader that wants a few fields of a large message (a timeline's one-line summary wants a declaration's
+    route, mass and guarantee, not its every item and party) pays for those alone. Each field reads as `read`
+    reads it, from the same table; a name the table does not map is the class's own: a class attribute
+    (`code`), a dataclass default or a property, computed on the view. The dataclass's `__init__` does not
+    run: a class with a `__post_init__`, which may change what it is given, is refused on the first field.
+    """
+
+    __slots__ = ("_element", "_namespace", "_struct", "_values")
+
+    def __init__(self, element: etree._Element, struct: Struct, namespace: str = "", **known: Any) -> None:
+        self._element = element
+        self._struct = struct
+        self._namespace = namespace
+        self._values = known
+
+    def __getattr__(self, name: str) -> Any:
+        values = self._values
+        if name not in values:
+            values[name] = self._field(name)
+        return values[name]
+
+    def _field(self, name: str) -> Any:
+        field = self._struct.mapped.get(name)
+        if isinstance(field, Leaf):
+            return _read_leaf(self._element, field, self._namespace)
+        if field is not None:
+            return _read_group(self._element, field, self._namespace, View)
+        found = inspect.getattr_static(self._struct.cls, name)  # AttributeError, as the instance would raise
+        return found.fget(self) if isinstance(found, property) else found
 
 
 def mapped_paths(struct: Struct, prefix: str = "") -> frozenset[str]:

@@ -10,8 +10,8 @@ import pytest
 from lxml import etree
 
 from exchange.errors import DocumentError
-from nodes.customs.codec import NCTS_NS, correlation, decode, encode, summary
-from nodes.customs.model import MESSAGE_NAMES
+from nodes.customs.codec import NCTS_NS, correlation, decode, encode, summary, summary_of
+from nodes.customs.model import MESSAGE_NAMES, CatsMessage
 from tests import cats_samples
 
 
@@ -233,3 +233,37 @@ def test_correlation_is_mrn_once_allocated_else_lrn() -> None:
     assert correlation(cats_samples.rejection_from_departure()) == cats_samples.LRN
     assert correlation(cats_samples.mrn_allocated()) == cats_samples.MRN
     assert correlation(cats_samples.control_results()) == cats_samples.MRN
+
+
+def _variants() -> list[CatsMessage]:
+    """Every sample, and the variants whose summary reads a property, a branch or a read-back correction."""
+    refused = replace(cats_samples.guarantee_use_result(), accepted=False, reason_code="G09",
+                      reason_text="reference amount insufficient")
+    unclaimed = replace(cats_samples.recovery_notification(), amount_claimed=None, currency=None, text=None)
+    lost = replace(cats_samples.information_about_non_arrived_movement(), delivery_date=None,
+                   office_of_destination_actual=None, text="Lost", consignee_actual=cats_samples.CONSIGNEE)
+    pre_lodged = replace(cats_samples.declaration_amendment(), mrn=None)
+    return [factory() for factory in cats_samples.FACTORIES] + [refused, unclaimed, lost, pre_lodged]
+
+
+@pytest.mark.parametrize("message", _variants(), ids=lambda message: message.code)
+def test_summary_of_a_document_is_the_summary_of_its_decoded_message(message: CatsMessage) -> None:
+    root = reparse(encode(message))
+    assert summary_of(root) == summary(decode(root, unmapped=False)) == summary(message)
+
+
+@pytest.mark.parametrize("root", [etree.Element(f"{{{NCTS_NS}}}CC999C"), etree.Element("CC015C")])
+def test_summary_of_refuses_what_is_not_a_cats_message(root: etree._Element) -> None:
+    with pytest.raises(DocumentError):
+        summary_of(root)
+
+
+def test_summary_of_reads_only_what_the_line_shows() -> None:
+    root = reparse(encode(cats_samples.transit_declaration()))
+    root.find(".//ConsignmentItem//grossMass").text = "heavy"  # an item's mass: not on the line
+    with pytest.raises(DocumentError, match="cannot be read as gross_mass"):
+        decode(root, unmapped=False)
+    assert summary_of(root) == summary(cats_samples.transit_declaration())
+    root.find("Consignment/grossMass").text = "heavy"  # the consignment's: on the line, refused as decode does
+    with pytest.raises(DocumentError, match="cannot be read as gross_mass"):
+        summary_of(root)

@@ -63,10 +63,7 @@ def message_parties(root: etree._Element) -> tuple[str, str]:
     A type the table does not know, or a document without the group, falls back on the MESSAGE header
     (`messageSender`, `messageRecipient`), which names a trader or an administration (`NTA.UZ`).
     """
-    code = etree.QName(root).localname
-    header = (root.findtext("messageSender") or "", root.findtext("messageRecipient") or "")
-    groups = PARTY_GROUPS.get(code)
-    if groups is None:
-        return header
-    found = tuple(root.findtext(group) for group in groups)
-    return (found[0] or header[0], found[1] or header[1])
+    groups = PARTY_GROUPS.get(etree.QName(root).localname)
+    sender, recipient = (None, None) if groups is None else (root.findtext(group) for group in groups)
+    # the header is read only when a party is missing: the timeline asks this of every message
+    return (sender or root.findtext("messageSender") or "", recipient or root.findtext("messageRecipient") or "")
