@@ -79,6 +79,8 @@ class Channel(Protocol):
 
 MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
 
+_EVENT_DATA = json.JSONEncoder(default=str)  # an event's data as json.dumps(..., default=str) writes it, built once
+
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS inbox (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -473,7 +475,8 @@ class Node:
         """Persist a desk's decision atomically: changed records, signed answers in the outbox, events, inbox mark
         (or the delivery decided on, filed processed: its inbox id is returned)."""
         now = self._clock.now()
-        self._created.update((outgoing.message_id, _stamp(now)) for outgoing in result.outgoing)
+        stamp = _stamp(now)  # the envelopes' Created and the events' time: one strftime per commit
+        self._created.update((outgoing.message_id, stamp) for outgoing in result.outgoing)
         envelopes = [
             (
                 outgoing.message_id,
@@ -502,7 +505,7 @@ class Node:
             await db.executemany(
                 "INSERT INTO events (at, kind, agency, reference, detail, data) VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (_stamp(now), e.kind, e.agency, e.reference, e.detail, json.dumps(dict(e.data), default=str))
+                    (stamp, e.kind, e.agency, e.reference, e.detail, _EVENT_DATA.encode(dict(e.data)))
                     for e in result.events
                 ],
             )
@@ -594,11 +597,12 @@ class Node:
         (or when it was queued before a restart).
         """
         now = self._clock.now()
-        rotated = self._rotated_at is not None and _stamp(self._rotated_at) == _stamp(now)
+        stamp = _stamp(now)
+        rotated = self._rotated_at is not None and _stamp(self._rotated_at) == stamp
         created = self._created.get(message_id)
         if created is None:
             created = _stamp(Envelope.from_xml(stored).created)
-        if created == _stamp(now) and not rotated:
+        if created == stamp and not rotated:
             return stored
         return replace(Envelope.from_xml(stored), created=now).signed(self._credentials)
 

@@ -14,8 +14,10 @@ Three tables, created with the node's schema (`RECORD_SCHEMA`):
 `decision` runs one desk decision on exactly the rows it needs: it loads what the trigger names, hands
 them to the desk, and loads any further row the decision asks for (`nodes.desk.decision_rounds`).
 `write` files what the decision changed inside the caller's transaction (the node commits outbox
-envelopes, events, the inbox mark and these rows together, or none of them). `load_page` reads a family
-for `GET /state` a page at a time (`nodes.state_pages`). The desk decides; this module only reads and writes.
+envelopes, events, the inbox mark and these rows together, or none of them). A store keeps the records
+it last wrote or read with their JSON, so a row read back as it was left is not decoded again.
+`load_page` reads a family for `GET /state` a page at a time (`nodes.state_pages`). The desk decides;
+this module only reads and writes.
 
 A store written before state was kept per aggregate holds each family as one JSON document in a
 `desk_state` table. `refuse_whole_state_store` refuses such a store with a clear message instead of
@@ -76,9 +78,12 @@ Access = Callable[[str, str, Key], None]
 Kinds = Mapping[str, RecordKind]
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"))  # what json.dumps builds anew for every call with these options
+
+
 def encode(value: Any) -> str:
     """A record as the JSON its row holds."""
-    return json.dumps(to_jsonable(value), separators=(",", ":"))
+    return _JSON.encode(to_jsonable(value))
 
 
 def decode(kind: RecordKind, data: str) -> Any:
@@ -101,6 +106,12 @@ _AFTER = " AND (kind, owner, id) > (?, ?, ?)"
 
 _QUERIES_PER_STATEMENT = 100  # well under SQLite's limit of 500 terms in one compound SELECT
 
+_KEPT_ROWS = 256
+"""How many rows a store keeps decoded (`RecordStore._kept`), the least recently used leaving first. On the
+11-country corridor traffic a node finds 87 % of its reads kept at 256 rows (1,000 movements; 96 % at 100), 97 %
+at 1,024: a movement's rows come back within a few of its steps. Each row kept costs its JSON and its record,
+about 2.4 + 7 KB for a departure (tracemalloc): at most 25 MB for eleven busy nodes, against the 300 MB target."""
+
 
 def _parameters(family: str, query: Query) -> tuple[str, ...]:
     if isinstance(query, Key):
@@ -121,6 +132,12 @@ class RecordStore:
     def __init__(self, database: Database, access: Access | None = None) -> None:
         self._db = database
         self._access = access
+        # (family, kind, owner, id) -> the row's JSON as this store last wrote or read it, and its record: a row
+        # read back as it was written is not decoded again. Its JSON decides, never the store's belief: a write
+        # whose transaction was rolled back, or a row changed behind the store, reads as a different row and is
+        # decoded. Records are immutable (frozen dataclasses, changed by `replace`), so one may serve many
+        # decisions.
+        self._kept: dict[tuple[str, str, str, str], tuple[str, Any]] = {}
 
     async def decision(self, desk: Desk, trigger: Trigger, now: datetime) -> DeskResult:
         """`desk`'s decision on `trigger`, given the rows it names and then each further row it asks for."""
@@ -188,7 +205,9 @@ class RecordStore:
         for put in puts:
             kind, key = kinds[put.key.kind], put.key
             where = (family, key.kind, key.owner, key.id)
-            records.append((*where, encode(put.value)))
+            data = encode(put.value)
+            records.append((*where, data))
+            self._keep(where, data, put.value)
             for index in kind.indexes:
                 value = index.of(put.value)
                 if value is None:
@@ -219,10 +238,23 @@ class RecordStore:
         decoded = {}
         for row in rows:
             key = Key(row["kind"], row["id"], row["owner"])
-            decoded[key] = decode(kinds[key.kind], row["data"])
+            where, data = (family, key.kind, key.owner, key.id), row["data"]
+            kept = self._kept.get(where)
+            if kept is not None and kept[0] == data:
+                decoded[key] = kept[1]
+            else:
+                decoded[key] = decode(kinds[key.kind], data)
+            self._keep(where, data, decoded[key])
             if self._access is not None:
                 self._access("read", family, key)
         return decoded
+
+    def _keep(self, where: tuple[str, str, str, str], data: str, record: Any) -> None:
+        """Keep `record` as the row at `where` holding `data`, as the most recently used row."""
+        self._kept.pop(where, None)
+        self._kept[where] = (data, record)
+        if len(self._kept) > _KEPT_ROWS:
+            del self._kept[next(iter(self._kept))]
 
 
 async def refuse_whole_state_store(path: Path) -> None:

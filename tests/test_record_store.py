@@ -35,7 +35,7 @@ from nodes.customs.trader import MOVEMENT_BY_MRN, TRADER_MOVEMENT
 from nodes.desk import DeskResult, decision_rounds
 from nodes.language import load_scenario
 from nodes.record_store import RECORD_SCHEMA, RecordStore
-from nodes.records import Due, Key, Lookup, Put, Trigger
+from nodes.records import COUNTER, Due, Key, Lookup, Put, Trigger
 from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,8 +234,61 @@ async def test_a_decision_whose_commit_fails_leaves_no_row_index_or_timer(tmp_pa
         async with database.transaction() as db:
             await store.write(db, "cats", kinds, [Put(Key("departure", record.mrn, DEPARTURE_OFFICE), record)])
         assert len(await database.fetch_all("SELECT * FROM timers")) == 1
-        found = await store.load("cats", kinds, [Lookup("departure", "lrn", record.lrn), Due(record.deadline)])
+        found = await RecordStore(database).load("cats", kinds, [Lookup("departure", "lrn", record.lrn),
+                                                                 Due(record.deadline)])  # as after a restart
         assert list(found.rows.values()) == [record], "found by its index and by its timer, read back whole"
+    finally:
+        await database.close()
+
+
+@on_one_loop
+async def test_records_read_back_as_written_are_those_a_fresh_store_decodes(uzbek: UzbekNode) -> None:
+    """The store keeps the records it wrote and read, and serves a row read back unchanged without decoding it:
+    every kept record is the one its JSON gives, types included (a tuple stays a tuple, a Decimal its digits)."""
+    kept = await uzbek.store.load_page("cats", uzbek.desk.kinds, None, 10 * MOVEMENTS)
+    again = await uzbek.store.load_page("cats", uzbek.desk.kinds, None, 10 * MOVEMENTS)
+    decoded = await RecordStore(uzbek.database).load_page("cats", uzbek.desk.kinds, None, 10 * MOVEMENTS)
+    assert len(kept.rows) > 3 * MOVEMENTS
+    assert all(again.rows[key] is record for key, record in kept.rows.items()), "not decoded a second time"
+    assert {key: repr(record) for key, record in kept.rows.items()} == {
+        key: repr(record) for key, record in decoded.rows.items()}
+    uzbek.touched.take()
+
+
+@on_one_loop
+async def test_a_kept_record_is_not_taken_for_a_row_that_changed(tmp_path: Path) -> None:
+    """What the row holds decides: a write rolled back, or a row another writer changed, is read from the row."""
+    database = await Database.open(tmp_path / "node.sqlite", RECORD_SCHEMA)
+    store, kinds = RecordStore(database), {DEPARTURE.name: DEPARTURE}
+    key = Key("departure", _released(T0).mrn, DEPARTURE_OFFICE)
+    first, second, third = (_released(T0 + timedelta(days=days)) for days in (0, 1, 2))
+    try:
+        async with database.transaction() as db:
+            await store.write(db, "cats", kinds, [Put(key, first)])
+        with pytest.raises(RuntimeError):
+            async with database.transaction() as db:
+                await store.write(db, "cats", kinds, [Put(key, second)])
+                raise RuntimeError("killed before the commit")
+        assert (await store.load("cats", kinds, [key])).rows == {key: first}
+        async with database.transaction() as db:
+            await RecordStore(database).write(db, "cats", kinds, [Put(key, third)])
+        assert (await store.load("cats", kinds, [key])).rows == {key: third}
+    finally:
+        await database.close()
+
+
+@on_one_loop
+async def test_a_store_keeps_only_the_most_recently_used_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nodes.record_store._KEPT_ROWS", 2)
+    database = await Database.open(tmp_path / "node.sqlite", RECORD_SCHEMA)
+    store = RecordStore(database)
+    counters = {number: Key("counter", f"c{number}") for number in (1, 2, 3)}
+    try:
+        async with database.transaction() as db:
+            await store.write(db, "cats", {"counter": COUNTER}, [Put(key, 1000 + n) for n, key in counters.items()])
+        assert list(store._kept) == [("cats", "counter", "", "c2"), ("cats", "counter", "", "c3")]
+        await store.load("cats", {"counter": COUNTER}, [counters[1]])
+        assert list(store._kept) == [("cats", "counter", "", "c3"), ("cats", "counter", "", "c1")]
     finally:
         await database.close()
 

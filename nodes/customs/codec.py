@@ -26,7 +26,7 @@ noticeable share of its start-up, and most processes (the hub, a run of the pilo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, time, timezone
 from decimal import Decimal
@@ -828,21 +828,23 @@ def _mapped_paths(code: str) -> frozenset[str]:
 def _holds_unmapped_data(root: etree._Element, code: str) -> bool:
     """Whether the document has a data element the tables of its message do not read: binding it costs a
     walk of the tree, so only a declaration richer than its named fields is bound."""
-    mapped = _mapped_paths(code)
-    return any(path not in mapped for path in _data_paths(root))
+    return _unmapped_below(root, _mapped_paths(code), "")
 
 
-def _data_paths(element: etree._Element, prefix: str = "") -> Iterator[str]:
-    """The paths of the data (leaf) elements under `element`; elements in a namespace (a ds:Signature) are
-    no CATS data, comments and processing instructions none at all."""
+def _unmapped_below(element: etree._Element, mapped: frozenset[str], prefix: str) -> bool:
+    """Whether a data (leaf) element under `element`, its path starting with `prefix`, is not in `mapped`; the first
+    one ends the walk. Elements in a namespace (a ds:Signature) are no CATS data, comments and processing
+    instructions none at all. A plain recursion: a generator of paths would hand each one up every level."""
     for child in element:
-        if not isinstance(child.tag, str) or child.tag.startswith("{"):
+        tag = child.tag
+        if not isinstance(tag, str) or tag.startswith("{"):
             continue
-        path = f"{prefix}{child.tag}"
         if len(child):
-            yield from _data_paths(child, f"{path}/")
-        else:
-            yield path
+            if _unmapped_below(child, mapped, f"{prefix}{tag}/"):
+                return True
+        elif f"{prefix}{tag}" not in mapped:
+            return True
+    return False
 
 
 def correlation(message: CatsMessage) -> str:
