@@ -603,9 +603,20 @@ class Hub:
         return (pending["n"] if pending else 0) - await self._held()
 
     async def _held(self) -> int:
+        """How many pending deliveries a fault holds now. Every one to a node that is offline is held: those are
+        counted in one index range, not judged row by row (7 ms a reading with 1,524 waiting for an offline
+        node, and every status reading and commit asks)."""
         now = self._clock.now()
-        holding = [node for node in self._directory if self._faults.could_hold(node, now)]
-        return sum([(await self._queue(node, capture=False))[1] for node in holding])
+        held = 0
+        for node in self._directory:
+            if self._faults.offline(node, now) is not None:
+                row = await self._db.fetch_one(
+                    "SELECT COUNT(*) AS n FROM deliveries WHERE recipient = ? "
+                    f"AND state = '{DeliveryState.PENDING.value}'", (node,))  # written in, not bound: see _queue
+                held += row["n"] if row else 0
+            elif self._faults.could_hold(node, now):
+                held += (await self._queue(node, capture=False))[1]
+        return held
 
     # -- HTTP -----------------------------------------------------------------------------------------------
 
