@@ -138,15 +138,16 @@ def run_deployed(scenario: Path, count: int, out: Path, base_port: int) -> Deplo
     return DeployedRun(count, messages, wall, tuple(stopped), together, ok, str(prepared))
 
 
-def deployed_report(runs: Sequence[DeployedRun], ceiling: Ceiling) -> str:
-    """The deployed runs as a Markdown table: wall rate against the one-core ceiling, CPU per process, and
-    the hub's and nodes' memory three ways (sum of peaks, peak of the simultaneous RSS and PSS sums)."""
+def deployed_report(runs: Sequence[DeployedRun], ceilings: Sequence[Ceiling]) -> str:
+    """The deployed runs as a Markdown table: wall rate against the one-core ceiling measured right after each
+    run (`ceilings[i]`), CPU per process, and the hub's and nodes' memory three ways (sum of peaks, peak of the
+    simultaneous RSS and PSS sums)."""
     lines = ["| movements | messages | wall time | messages/s (wall) | share of the one-core ceiling (wall) "
              "| CPU time, all processes | of which hub · nodes · driver | messages per CPU s "
              "| peak RSS, hub + nodes (sum of peaks) | peak RSS, hub + nodes (simultaneous) "
              "| peak PSS, hub + nodes (simultaneous) | memory readings (reader's CPU) | expectations |",
              "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|"]
-    for run in runs:
+    for run, ceiling in zip(runs, ceilings, strict=True):
         by_name = {process.name: process.cpu_s for process in run.processes}
         nodes = sum(cpu for name, cpu in by_name.items() if name not in ("hub", "driver"))
         lines.append(

@@ -23,9 +23,9 @@
    cancel out); it writes them to OUT/results.json as well.
 
 With `--deployed` each run goes through bench/deployed.py instead: one process per component, started with
-the commands of docker-compose.yml, its wall rate set against the one-core ceiling and its CPU time and peak
-memory counted per process; the hub's and nodes' RSS and PSS are also summed at the same instants while the
-driver runs (PSS counts the pages the processes share once).
+the commands of docker-compose.yml, its wall rate set against the one-core ceiling measured right after it (as
+in 2.), its CPU time and peak memory counted per process; the hub's and nodes' RSS and PSS are also summed
+at the same instants while the driver runs (PSS counts the pages the processes share once).
 
 Timing goals live here and nowhere in the test suite: the machine, its load and the date go with them.
 On a shared machine the CPU figures are the steadier ones; the wall figures say what a user waits.
@@ -146,13 +146,18 @@ def _ceiling_line(ceiling: Ceiling) -> str:
             f"validate {ceiling.validate_ms:.2f} ms; the unit took {ceiling.unit_wall_ms:.2f} ms of wall time)")
 
 
-def report(runs: Sequence[Run], ceilings: Sequence[Ceiling]) -> str:
-    """The runs as a Markdown table, each set against `ceilings[i]`, the ceiling measured right after it."""
+def _ceiling_lines(movements: Sequence[int], ceilings: Sequence[Ceiling]) -> list[str]:
+    """The first run's ceiling in full, then, with more than one run, each run's own."""
     lines = [_ceiling_line(ceilings[0])]
     if len(ceilings) > 1:
         lines.append("Measured again right after each run: " + ", ".join(
-            f"{run.movements} movements {ceiling.unit_ms:.2f} ms" for run, ceiling in zip(runs, ceilings, strict=True)))
-    lines += [
+            f"{count} movements {ceiling.unit_ms:.2f} ms" for count, ceiling in zip(movements, ceilings, strict=True)))
+    return lines
+
+
+def report(runs: Sequence[Run], ceilings: Sequence[Ceiling]) -> str:
+    """The runs as a Markdown table, each set against `ceilings[i]`, the ceiling measured right after it."""
+    lines = [*_ceiling_lines([run.movements for run in runs], ceilings),
         "",
         "| movements | steps | messages | wall time | CPU time | messages/s (wall) | messages per CPU s "
         "| share of ceiling (CPU) | marginal messages per CPU s | driver requests | peak RSS "
@@ -245,11 +250,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table)
     print()
     print(memory_report(runs))
-    results = {"ceiling": {**asdict(ceilings[0]), "unit_ms": ceilings[0].unit_ms},
+    results = {"ceiling": _ceiling_json(ceilings[0]),
                "runs": [{**asdict(run), "messages_per_s": run.messages_per_s,
                          "messages_per_cpu_s": run.messages_per_cpu_s,
                          "growth_mb_per_1000_messages": run.growth_mb_per_1000_messages,
-                         "ceiling": {**asdict(ceiling), "unit_ms": ceiling.unit_ms}}
+                         "ceiling": _ceiling_json(ceiling)}
                         for run, ceiling in zip(runs, ceilings, strict=True)]}
     (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0 if all(run.ok for run in runs) else 1
@@ -257,25 +262,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main_deployed(args: argparse.Namespace) -> int:
     runs = []
+    ceilings: list[Ceiling] = []
     for count in args.movements:
         scenario = SCENARIO_WRITERS[args.countries](count, args.out)
         run = run_deployed(scenario, count, args.out, args.base_port)
         print(f"{count} movements, one process per component: {run.messages} messages in {run.wall_s:.1f} s",
               flush=True)
         runs.append(run)
-    ceiling = _ceiling(Path(runs[0].directory) / "run" / "messages", Path(runs[0].directory) / "pki",
-                       args.ceiling_seconds)
+        first = Path(runs[0].directory)  # as in `main`: every ceiling on the same document and keys
+        ceilings.append(_ceiling(first / "run" / "messages", first / "pki", args.ceiling_seconds))
     print()
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
-    print(_ceiling_line(ceiling))
+    print("\n".join(_ceiling_lines(args.movements, ceilings)))
     print()
-    print(deployed_report(runs, ceiling))
-    results = {"ceiling": {**asdict(ceiling), "unit_ms": ceiling.unit_ms},
+    print(deployed_report(runs, ceilings))
+    results = {"ceiling": _ceiling_json(ceilings[0]),
                "deployed": [{**asdict(run), "cpu_s": run.cpu_s, "messages_per_s": run.messages_per_s,
-                             "components_rss_mb": run.components_rss_mb} for run in runs]}
+                             "components_rss_mb": run.components_rss_mb, "ceiling": _ceiling_json(ceiling)}
+                            for run, ceiling in zip(runs, ceilings, strict=True)]}
     (args.out / "results-deployed.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0 if all(run.ok for run in runs) else 1
+
+
+def _ceiling_json(ceiling: Ceiling) -> dict[str, float]:
+    return {**asdict(ceiling), "unit_ms": ceiling.unit_ms}
 
 
 if __name__ == "__main__":

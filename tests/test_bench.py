@@ -167,13 +167,21 @@ def test_the_deployed_table_gives_hub_and_nodes_memory_three_ways_and_says_when_
     processes = (Process("hub", 2.0, 90.0, 0), Process("uz", 3.0, 100.0, 0), Process("driver", 1.0, 80.0, 0))
     read = DeployedRun(10, 190, 9.1, processes, Together(150.4, 120.2, 18, 0.034), True, "deployed")
     unread = DeployedRun(10, 190, 9.1, processes, Together(), True, "deployed")
-    header, rule, *rows = deployed_report([read, unread], Ceiling(4000, 1.0, 1.0, 1.0, 6.0)).splitlines()
+    header, rule, *rows = deployed_report([read, unread], [Ceiling(4000, 1.0, 1.0, 1.0, 6.0)] * 2).splitlines()
     for column in ("peak RSS, hub + nodes (sum of peaks)", "peak RSS, hub + nodes (simultaneous)",
                    "peak PSS, hub + nodes (simultaneous)", "memory readings (reader's CPU)"):
         assert column in header
     assert all(line.count("|") == header.count("|") for line in (rule, *rows))
     assert "| 190 MB | 150 MB | 120 MB | 18 (34 ms) |" in rows[0]
     assert "| 190 MB | no smaps_rollup | no smaps_rollup | 0 (0 ms) |" in rows[1]
+
+
+def test_each_deployed_run_is_set_against_the_ceiling_measured_after_it() -> None:
+    processes = (Process("hub", 2.0, 90.0, 0), Process("uz", 3.0, 100.0, 0), Process("driver", 1.0, 80.0, 0))
+    run = DeployedRun(10, 190, 9.5, processes, Together(), True, "deployed")  # 20 messages/s
+    fast, slow = Ceiling(4000, 1.0, 2.0, 2.0, 11.0), Ceiling(4000, 2.0, 4.0, 4.0, 22.0)  # 100 and 50 per second
+    rows = deployed_report([run, run], [fast, slow]).splitlines()[2:]
+    assert ["| 20.0 % |" in rows[0], "| 40.0 % |" in rows[1]] == [True, True]
 
 
 def test_the_deployed_bench_runs_each_component_as_its_own_process_and_counts_each(tmp_path: Path) -> None:
