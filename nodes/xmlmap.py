@@ -330,7 +330,7 @@ class View:
     A reader that wants a few fields of a large message (a timeline's one-line summary wants a declaration's
     route, mass and guarantee, not its every item and party) pays for those alone. Each field reads as `read`
     reads it, with the same compiled table; a name the table does not map is the class's own: a class attribute
-    (`code`), a dataclass default or a property, computed on the view. The dataclass's `__init__` does not
+    (`code`), a dataclass default, a property or a method, computed on the view. The dataclass's `__init__` does not
     run: a class with a `__post_init__`, which may change what it is given, is refused on the first field.
     """
 
@@ -358,9 +358,9 @@ class View:
         if hasattr(cls, "__post_init__"):  # its instances are not what its fields read: no view can stand in
             raise TypeError(f"{cls.__name__} changes what it is built from; read it whole")
         operation = self._plan.by_name.get(name)
-        if operation is None:
+        if operation is None:  # the class's own: bound to the view as to an instance (a property computed on it)
             found = inspect.getattr_static(cls, name)  # AttributeError, as the instance would raise
-            return found.fget(self) if isinstance(found, property) else found
+            return found.__get__(self, cls) if hasattr(found, "__get__") else found
         what, _, number, extra = operation
         place = self._place(number)
         return _load(place, extra) if what == _LEAF else _group(self._places[0], place, what, extra, View._of)

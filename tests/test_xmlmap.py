@@ -133,6 +133,9 @@ class _Order:
     def label(self) -> str:
         return f"{self.code} {self.number} ({len(self.lines)} lines)"
 
+    def heavier_than(self, mass: Decimal) -> bool:
+        return any(line.mass > mass for line in self.lines)
+
 
 _ORDER = Struct(_Order, (
     Leaf("number", "number"),
@@ -161,6 +164,7 @@ def test_a_view_reads_a_field_only_when_it_is_asked_for() -> None:
 def test_a_view_answers_what_the_class_holds_itself() -> None:
     view = View(etree.fromstring(_DOCUMENT), _ORDER)
     assert (view.code, view.source, view.label) == ("ORD", "paper", "ORD 7 (2 lines)")  # attribute, default, property
+    assert View(etree.fromstring(_DOCUMENT.replace("heavy", "2")), _ORDER).heavier_than(Decimal("1.9"))  # a method
     assert View(etree.fromstring(_DOCUMENT), _ORDER, source="web").source == "web"  # known, as `read` takes it
     with pytest.raises(AttributeError):
         view.missing  # noqa: B018
