@@ -93,14 +93,14 @@ class Run(Rates):
         return 1000 * (last.rss_mb - first.rss_mb) / (last.messages - first.messages)
 
 
-def compile_packages() -> None:
+def compile_packages(root: Path = ROOT) -> None:
     """Write the bytecode of caravan's own modules before anything is timed, as a user's second run finds it.
 
     A shell or image that sets PYTHONDONTWRITEBYTECODE (the Dockerfile does; so may a developer's) never
     writes it, and each run then compiles every module it imports again: about 0.35 CPU s of start-up that
     no user pays twice on a machine that writes bytecode. Up-to-date files are left alone."""
     for package in PACKAGES:
-        compileall.compile_dir(ROOT / package, quiet=1)
+        compileall.compile_dir(root / package, quiet=1)
 
 
 def run_movements(count: int, out: Path, countries: int = 3, sample_every: float = 5.0,

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from bench import ceiling
+from bench.ab import Pair, ab_report
 from bench.ceiling import Ceiling
 from bench.concurrency import bound, read_footprints
 from bench.concurrency import main as concurrency_main
@@ -282,3 +283,33 @@ def test_the_ceiling_takes_the_median_of_rounds_that_interleave_its_parts(tmp_pa
     figures = ceiling.measure_ceiling(cc015c, out / "pki", "uz", CEILING_AT, seconds=1.0)
     assert order == ["part", "part", "part", "unit"] * ceiling.ROUNDS  # each part once in every round
     assert (figures.sign_ms, figures.verify_ms, figures.validate_ms, figures.unit_wall_ms) == (9.0, 10.0, 11.0, 12.0)
+
+
+def test_the_ab_table_gives_each_pair_and_the_change_of_the_medians() -> None:
+    rows = ab_report("aa200be", [Pair(30.0, 27.0), Pair(32.0, 24.0), Pair(28.0, 28.0)]).splitlines()
+    assert rows[0] == "| pair | aa200be (CPU s) | this tree (CPU s) | change |"
+    assert rows[2:] == ["| 1 | 30.00 | 27.00 | -10.0 % |", "| 2 | 32.00 | 24.00 | -25.0 % |",
+                        "| 3 | 28.00 | 28.00 | +0.0 % |", "| median | 30.00 | 27.00 | -10.0 % |"]
+
+
+def _ab(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bench.ab", *arguments], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_ab_runs_a_revision_and_this_tree_in_turn_on_one_scenario(tmp_path: Path) -> None:
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout: bench.ab writes a revision out with git archive")
+    done = _ab("HEAD", "--countries", "3", "--movements", "1", "--pairs", "1", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| 1 |" in done.stdout and "| median |" in done.stdout
+    assert (tmp_path / "HEAD" / "exchange" / "cli.py").is_file()  # the revision, written out to run from
+    for side in ("before", "after"):  # each version wrote its own run of the same scenario
+        assert (tmp_path / side / "events.jsonl").is_file()
+
+
+def test_ab_names_a_revision_git_does_not_know_without_a_traceback(tmp_path: Path) -> None:
+    done = _ab("no-such-revision-here", "--pairs", "1", "--out", str(tmp_path))
+    assert done.returncode != 0
+    assert "git archive no-such-revision-here" in done.stderr and "Traceback" not in done.stderr
+
