@@ -16,13 +16,12 @@ waits for the disk (the fsync that makes it durable). So:
    the hub's group commit whole: intakes that arrive during one are read, and committed together, after it;
 2. reads outside a transaction (`fetch_one`, `fetch_all`) run on a second, read-only connection, once any
    transaction under way has committed: a task woken from inside a transaction (a forwarder told of a new
-   delivery) finds its rows when it reads.
-
+   delivery) finds its rows when it reads;
 3. a write that a power cut may lose because whoever needs it redoes it (the hub's mark that a recipient
    took a push: a lost mark means one more push, which the recipient answers as a duplicate) commits with
-   `durable=False`: into the WAL, without the fsync. A killed process loses
-   nothing of it (the WAL is written before COMMIT returns); a power cut may lose what was committed this way
-   since the last durable commit, which syncs the whole WAL, these frames included.
+   `durable=False`: into the WAL, without the fsync. A killed process loses nothing of it (the WAL is written
+   before COMMIT returns); a power cut may lose what was committed this way since the last durable commit,
+   which syncs the whole WAL, these frames included.
 
 Commit listeners run before that lock is released, so whoever reads after a commit has seen it
 (exchange/activity.py relies on this). A transaction's own `on_commit` actions (state kept in memory beside
