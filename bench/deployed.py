@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.ceiling import Ceiling
+from bench.ceiling import Ceiling, Round, read_rounds, sampled_beside
 from bench.memory import Together, wait_reading
 from exchange.errors import TransportError
 from exchange.health import check_health
@@ -85,6 +85,7 @@ class DeployedRun(Rates):
     together: Together  # the hub's and nodes' memory, read at the same instants while the driver ran
     ok: bool  # every expectation held and every component stopped cleanly
     directory: str
+    ceiling_rounds: tuple[Round, ...] = ()  # the ceiling sampled while the run went on (every process held)
 
     @property
     def cpu_s(self) -> float:
@@ -97,8 +98,13 @@ class DeployedRun(Rates):
         return sum(process.peak_rss_mb for process in self.processes if process.name != "driver")
 
 
-def run_deployed(scenario: Path, count: int, out: Path, base_port: int) -> DeployedRun:
-    """Prepare `scenario` for separate processes under `out`, start them, drive the run, stop them."""
+def run_deployed(scenario: Path, count: int, out: Path, base_port: int,
+                 ceiling_from: Path | None = None) -> DeployedRun:
+    """Prepare `scenario` for separate processes under `out`, start them, drive the run, stop them.
+
+    The ceiling is sampled while the driver runs, every process held still for each round (bench/ceiling.py),
+    on the first CC015C of the deployed run `ceiling_from` (this one when None); the wall time leaves the
+    pauses out."""
     prepared = out / f"{scenario.stem}.deployed"
     _caravan("prepare", str(scenario), "--out", str(prepared), "--base-port", str(base_port))
     hub_config = yaml.safe_load((prepared / "hub.yaml").read_text(encoding="utf-8"))
@@ -118,13 +124,21 @@ def run_deployed(scenario: Path, count: int, out: Path, base_port: int) -> Deplo
             _wait_until_healthy(name, url, context, started[name], prepared / f"{name}.log")
         run_dir = prepared / "run"
         together, components = Together(), [process.pid for process in started.values()]
+        source, rounds = ceiling_from or prepared, out / f"{scenario.stem}.deployed.ceiling.jsonl"
         began = time.perf_counter()
         with (out / f"{scenario.stem}.deployed.txt").open("wb") as log:
             driver = subprocess.Popen(
                 [sys.executable, "-m", "exchange.cli", "run", str(scenario), "--attach", str(prepared),
                  "--out", str(run_dir)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-            driven = _reaped("driver", driver, lambda: together.read(components))
-        wall = time.perf_counter() - began
+            pidfds = [os.pidfd_open(process.pid) for process in (*started.values(), driver)]
+            try:
+                with sampled_beside(source / "run" / "messages", source / "pki", rounds, pidfds, log):
+                    driven = _reaped("driver", driver, lambda: together.read(components))
+            finally:
+                for pidfd in pidfds:
+                    os.close(pidfd)
+        ceiling_rounds = read_rounds(rounds)
+        wall = time.perf_counter() - began - sum(each.paused_s for each in ceiling_rounds)
         for process in started.values():
             process.terminate()  # a clean stop: each component answers SIGTERM by closing its stores
         stopped = [driven, *(_reaped(name, process) for name, process in started.items())]
@@ -135,12 +149,12 @@ def run_deployed(scenario: Path, count: int, out: Path, base_port: int) -> Deplo
                 process.wait()
     messages = sum(1 for _ in (run_dir / "messages").glob("*.envelope.xml"))
     ok = all(process.exit_code == 0 for process in stopped)
-    return DeployedRun(count, messages, wall, tuple(stopped), together, ok, str(prepared))
+    return DeployedRun(count, messages, wall, tuple(stopped), together, ok, str(prepared), ceiling_rounds)
 
 
 def deployed_report(runs: Sequence[DeployedRun], ceilings: Sequence[Ceiling]) -> str:
-    """The deployed runs as a Markdown table: wall rate against the one-core ceiling measured right after each
-    run (`ceilings[i]`), CPU per process, and the hub's and nodes' memory three ways (sum of peaks, peak of the
+    """The deployed runs as a Markdown table: wall rate against each run's one-core ceiling (`ceilings[i]`),
+    CPU per process, and the hub's and nodes' memory three ways (sum of peaks, peak of the
     simultaneous RSS and PSS sums)."""
     lines = ["| movements | messages | wall time | messages/s (wall) | share of the one-core ceiling (wall) "
              "| CPU time, all processes | of which hub · nodes · driver | messages per CPU s "

@@ -13,10 +13,13 @@
    growth per message. The run goes through bench/probe.py, which reads from inside it the bytes SQLite
    and (with `--tracemalloc`) Python hold; with `--tracemalloc` the results name the largest allocation
    sites and those that grew most while the messages went.
-2. Right after each run it measures the one-core ceiling (bench/ceiling.py) on the first run's CC015C envelope
-   with that run's keys. The host's own speed drifts by up to a factor of two within an hour (bench/README.md,
-   session 8), so each run is set against the ceiling measured when it ended, not against one taken
-   minutes later.
+2. While each run goes on, a process beside it samples the one-core ceiling (bench/ceiling.py) every few
+   seconds on the first run's first CC015C envelope, with that run's keys, holding the run still for each
+   round; each run is set against the mean of its own rounds, and its wall time leaves the pauses out. The
+   host's own speed drifts by up to a factor of two within a minute (bench/README.md, sessions 8 and 10): a
+   ceiling timed for two seconds after the run is one draw from that drift, while the run's CPU time is
+   spent across all of it. The two-second ceiling is still measured right after each run and printed
+   beside; a run too short to sample is set against it.
 3. It prints the figures, the ratio t(N2)/t(N1) between consecutive sizes beside N2/N1 (wall, CPU, and CPU
    in units of each run's own ceiling), end-to-end messages per CPU second as a share of the run's ceiling,
    and the marginal rate between consecutive sizes (extra messages over extra CPU time: start-up costs
@@ -47,16 +50,24 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.ceiling import Ceiling, measure_ceiling
+from bench.ceiling import (
+    CEILING_AT,
+    Ceiling,
+    Round,
+    first_cc015c,
+    mean_ceiling,
+    measure_ceiling,
+    read_rounds,
+    sampled_beside,
+)
 from bench.corridors import write_corridors_scenario
-from bench.deployed import Rates, deployed_report, run_deployed
+from bench.deployed import DeployedRun, Rates, deployed_report, run_deployed
 from bench.memory import Sample, Site, allocation_sites, curve, wait_sampling
 from bench.movements import write_movements_scenario
 
 __all__ = ["Run", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
-CEILING_AT = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)  # when the bench scenarios declare their first movement
 PACKAGES = ("exchange", "nodes")
 """caravan's own code, which an editable install leaves uncompiled until something imports it."""
 SCENARIO_WRITERS: dict[int, Callable[[int, Path], Path]] = {3: write_movements_scenario, 11: write_corridors_scenario}
@@ -78,6 +89,7 @@ class Run(Rates):
     probes: tuple[dict[str, float | int | None], ...] = ()  # read from inside: RSS, SQLite's and Python's memory
     largest: tuple[Site, ...] = ()  # with --tracemalloc: the largest allocation sites near the end
     grown: tuple[Site, ...] = ()  # with --tracemalloc: the sites that grew most once the run was under way
+    ceiling_rounds: tuple[Round, ...] = ()  # the ceiling sampled while the run went on (held still for each)
 
     @property
     def growth_mb_per_1000_messages(self) -> float | None:
@@ -104,23 +116,34 @@ def compile_packages(root: Path = ROOT) -> None:
 
 
 def run_movements(count: int, out: Path, countries: int = 3, sample_every: float = 5.0,
-                  traced: bool = False) -> Run:
+                  traced: bool = False, ceiling_from: Path | None = None) -> Run:
     """One end-to-end run of `count` movements across `countries`; the run's files stay under `out`.
 
-    `traced` runs it under tracemalloc; the probe's readings and snapshots go to `out/SCENARIO.probe/`."""
+    `traced` runs it under tracemalloc; the probe's readings and snapshots go to `out/SCENARIO.probe/`.
+    The ceiling is sampled beside it on the first CC015C of the run directory `ceiling_from` (this run's own
+    when None), so that runs of one bench differ only by the host's speed."""
     scenario = SCENARIO_WRITERS[countries](count, out)
     run_dir = out / scenario.stem
     probe = run_dir.with_suffix(".probe")
+    rounds = run_dir.with_suffix(".ceiling.jsonl")
     for previous in (probe, run_dir / "messages"):  # the sampler counts this run's messages, none left over
         shutil.rmtree(previous, ignore_errors=True)
     options = ["--every", str(sample_every), *(["--tracemalloc"] if traced else [])]
     command = [sys.executable, "-m", "bench.probe", str(probe), *options,
                "exchange.cli", "run", str(scenario), "--out", str(run_dir)]
+    source = ceiling_from or run_dir
     with run_dir.with_suffix(".txt").open("wb") as log:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        _, usage, samples = wait_sampling(process, run_dir / "messages", sample_every)
-        wall = time.perf_counter() - started
+        pidfd = os.pidfd_open(process.pid)
+        try:
+            with sampled_beside(source / "messages", source / "pki", rounds, [pidfd], log):
+                _, usage, samples = wait_sampling(process, run_dir / "messages", sample_every)
+        finally:
+            os.close(pidfd)
+        elapsed = time.perf_counter() - started
+    ceiling_rounds = read_rounds(rounds)
+    wall = elapsed - sum(each.paused_s for each in ceiling_rounds)  # the run's own: held still for the rounds
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()]
     driver = next((event for event in events if event["kind"] == "driver"), {"steps": 0, "messages": 0, "requests": 0})
     largest, grown = ([], [])
@@ -129,14 +152,22 @@ def run_movements(count: int, out: Path, countries: int = 3, sample_every: float
     readings = (probe / "probe.jsonl").read_text(encoding="utf-8").splitlines() if probe.exists() else []
     return Run(count, driver["steps"], driver["messages"], driver["requests"], wall,
                usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode == 0, str(run_dir),
-               tuple(samples), tuple(json.loads(line) for line in readings), tuple(largest), tuple(grown))
+               tuple(samples), tuple(json.loads(line) for line in readings), tuple(largest), tuple(grown),
+               ceiling_rounds)
 
 
 def _ceiling(messages: Path, pki: Path, seconds: float) -> Ceiling:
     """The one-core ceiling on a run's first CC015C envelope, with that run's keys."""
-    cc015c = next(messages.glob("*-CC015C-*.envelope.xml"))
-    sender = cc015c.name.split("-")[2]  # NNNN-CC015C-SENDER-to-RECIPIENT: eleven countries declare, not only uz
+    found = first_cc015c(messages)
+    assert found is not None, f"no CC015C envelope in {messages}"
+    cc015c, sender = found
     return measure_ceiling(cc015c, pki, sender, CEILING_AT, seconds=seconds)
+
+
+def set_against(rounds: Sequence[Round], after: Ceiling) -> Ceiling:
+    """The ceiling a run is measured against: the mean of the `rounds` sampled while it went on, or, for a run too
+    short to sample, `after`, the one measured right after it."""
+    return mean_ceiling(rounds) if rounds else after
 
 
 def _ceiling_line(ceiling: Ceiling) -> str:
@@ -150,13 +181,27 @@ def _ceiling_lines(movements: Sequence[int], ceilings: Sequence[Ceiling]) -> lis
     """The first run's ceiling in full, then, with more than one run, each run's own."""
     lines = [_ceiling_line(ceilings[0])]
     if len(ceilings) > 1:
-        lines.append("Measured again right after each run: " + ", ".join(
+        lines.append("Each run's own: " + ", ".join(
             f"{count} movements {ceiling.unit_ms:.2f} ms" for count, ceiling in zip(movements, ceilings, strict=True)))
     return lines
 
 
+def _sampled_lines(runs: Sequence[Run | DeployedRun], afters: Sequence[Ceiling]) -> list[str]:
+    """What each run is set against: the mean of the rounds sampled while it went on, their spread, and the
+    two-second ceiling measured right after it, for comparison."""
+    lines = ["Each run is set against the ceiling sampled while it went on (the mean rate of its rounds):"]
+    for run, after in zip(runs, afters, strict=True):
+        units = [each.ceiling.unit_ms for each in run.ceiling_rounds]
+        rounds = f"{len(units)} round" + ("s" if len(units) > 1 else "")
+        during = (f"{mean_ceiling(run.ceiling_rounds).unit_ms:.2f} ms over {rounds} "
+                  f"({min(units):.2f} to {max(units):.2f} ms)" if units else "no round sampled (too short): the "
+                  "ceiling measured right after it")
+        lines.append(f"- {run.movements} movements: {during}; right after it, for two seconds: {after.unit_ms:.2f} ms")
+    return lines
+
+
 def report(runs: Sequence[Run], ceilings: Sequence[Ceiling]) -> str:
-    """The runs as a Markdown table, each set against `ceilings[i]`, the ceiling measured right after it."""
+    """The runs as a Markdown table, each set against `ceilings[i]`, its own (`set_against`)."""
     lines = [*_ceiling_lines([run.movements for run in runs], ceilings),
         "",
         "| movements | steps | messages | wall time | CPU time | messages/s (wall) | messages per CPU s "
@@ -236,17 +281,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.deployed:
         return _main_deployed(args)
     runs: list[Run] = []
-    ceilings: list[Ceiling] = []
+    afters: list[Ceiling] = []
     for count in args.movements:
-        run = run_movements(count, args.out, args.countries, args.sample_every, args.tracemalloc)
+        first = Path(runs[0].directory) if runs else None  # every ceiling on the same document and keys
+        run = run_movements(count, args.out, args.countries, args.sample_every, args.tracemalloc, first)
         print(f"{count} movements: {run.messages} messages in {run.wall_s:.1f} s", flush=True)
         runs.append(run)
-        first = Path(runs[0].directory)  # every ceiling on the same document and keys: only the host may differ
-        ceilings.append(_ceiling(first / "messages", first / "pki", args.ceiling_seconds))
+        first = Path(runs[0].directory)
+        afters.append(_ceiling(first / "messages", first / "pki", args.ceiling_seconds))
+    ceilings = [set_against(run.ceiling_rounds, after) for run, after in zip(runs, afters, strict=True)]
     table = report(runs, ceilings)
     print()
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
+    print("\n".join(_sampled_lines(runs, afters)))
     print(table)
     print()
     print(memory_report(runs))
@@ -254,33 +302,37 @@ def main(argv: Sequence[str] | None = None) -> int:
                "runs": [{**asdict(run), "messages_per_s": run.messages_per_s,
                          "messages_per_cpu_s": run.messages_per_cpu_s,
                          "growth_mb_per_1000_messages": run.growth_mb_per_1000_messages,
-                         "ceiling": _ceiling_json(ceiling)}
-                        for run, ceiling in zip(runs, ceilings, strict=True)]}
+                         "ceiling": _ceiling_json(ceiling), "ceiling_after": _ceiling_json(after)}
+                        for run, ceiling, after in zip(runs, ceilings, afters, strict=True)]}
     (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0 if all(run.ok for run in runs) else 1
 
 
 def _main_deployed(args: argparse.Namespace) -> int:
-    runs = []
-    ceilings: list[Ceiling] = []
+    runs: list[DeployedRun] = []
+    afters: list[Ceiling] = []
     for count in args.movements:
         scenario = SCENARIO_WRITERS[args.countries](count, args.out)
-        run = run_deployed(scenario, count, args.out, args.base_port)
+        first = Path(runs[0].directory) if runs else None  # as in `main`: every ceiling on the same document and keys
+        run = run_deployed(scenario, count, args.out, args.base_port, first)
         print(f"{count} movements, one process per component: {run.messages} messages in {run.wall_s:.1f} s",
               flush=True)
         runs.append(run)
-        first = Path(runs[0].directory)  # as in `main`: every ceiling on the same document and keys
-        ceilings.append(_ceiling(first / "run" / "messages", first / "pki", args.ceiling_seconds))
+        first = Path(runs[0].directory)
+        afters.append(_ceiling(first / "run" / "messages", first / "pki", args.ceiling_seconds))
+    ceilings = [set_against(run.ceiling_rounds, after) for run, after in zip(runs, afters, strict=True)]
     print()
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
+    print("\n".join(_sampled_lines(runs, afters)))
     print("\n".join(_ceiling_lines(args.movements, ceilings)))
     print()
     print(deployed_report(runs, ceilings))
     results = {"ceiling": _ceiling_json(ceilings[0]),
                "deployed": [{**asdict(run), "cpu_s": run.cpu_s, "messages_per_s": run.messages_per_s,
-                             "components_rss_mb": run.components_rss_mb, "ceiling": _ceiling_json(ceiling)}
-                            for run, ceiling in zip(runs, ceilings, strict=True)]}
+                             "components_rss_mb": run.components_rss_mb, "ceiling": _ceiling_json(ceiling),
+                             "ceiling_after": _ceiling_json(after)}
+                            for run, ceiling, after in zip(runs, ceilings, afters, strict=True)]}
     (args.out / "results-deployed.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0 if all(run.ok for run in runs) else 1
 

@@ -23,7 +23,7 @@ from bench.corridors import CORRIDORS, corridors_scenario, write_corridors_scena
 from bench.deployed import DeployedRun, Process, deployed_report, run_deployed
 from bench.memory import Together, allocation_sites, wait_sampling
 from bench.movements import FLOW, STEPS_PER_MOVEMENT, movement_key, write_movements_scenario
-from bench.run import CEILING_AT, Run
+from bench.run import CEILING_AT, Run, set_against
 from bench.run import report as run_report
 from exchange.cli import main
 from nodes.language import load_scenario
@@ -251,25 +251,35 @@ def test_the_concurrency_command_names_what_is_missing_instead_of_failing(tmp_pa
     assert "2 steps, 3 units of work" in stdout.getvalue() and "at most 1.50 times faster" in stdout.getvalue()
 
 
-def test_each_run_is_set_against_the_ceiling_measured_right_after_it() -> None:
+def test_each_run_is_set_against_its_own_ceiling() -> None:
     """The host slowed down between the runs: the ceiling went from 4 to 5 ms. Against one ceiling the larger
     run would look 12.5 times as costly for 10 times the messages; against its own, it costs 10 times."""
     runs = [Run(100, 600, 1000, 1800, 10.5, 10.0, 120.0, True, "a"),
             Run(1000, 6000, 10000, 18000, 126.0, 125.0, 150.0, True, "b")]
     ceilings = [Ceiling(4000, 0.5, 1.0, 0.5, 4.2), Ceiling(4000, 0.5, 1.5, 0.5, 5.3)]
     lines = run_report(runs, ceilings).splitlines()
-    assert "Measured again right after each run: 100 movements 4.00 ms, 1000 movements 5.00 ms" in lines
+    assert "Each run's own: 100 movements 4.00 ms, 1000 movements 5.00 ms" in lines
     first, second = (line.split(" | ") for line in lines if line.startswith(("| 100 |", "| 1000 |")))
     assert first[7] == "40.0 %" and second[7] == "40.0 %"  # 100 and 80 messages per CPU s, at 250 and 200
     assert second[11] == "12.00 · 12.50 · 10.00 for ×10"
 
 
-def test_the_ceiling_takes_the_median_of_rounds_that_interleave_its_parts(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def pilot_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory of a one-movement run of the pilot: its messages/ and its pki/."""
+    base = tmp_path_factory.mktemp("pilot")
+    out = base / "run"
     with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["run", str(write_movements_scenario(1, tmp_path)), "--out", str(out)]) == 0
-    cc015c = next((out / "messages").glob("*-CC015C-*.envelope.xml"))
+        assert main(["run", str(write_movements_scenario(1, base)), "--out", str(out)]) == 0
+    return out
+
+
+def test_the_ceiling_takes_the_median_of_rounds_that_interleave_its_parts(pilot_run: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    out = pilot_run
+    found = ceiling.first_cc015c(out / "messages")
+    assert found is not None and found[1] == "uz"
+    cc015c = found[0]
     measured = ceiling.measure_ceiling(cc015c, out / "pki", "uz", CEILING_AT, seconds=0.05)  # really timed
     assert 0 < measured.sign_ms and 0 < measured.verify_ms and 0 < measured.validate_ms and 0 < measured.unit_wall_ms
     order: list[str] = []
@@ -283,6 +293,68 @@ def test_the_ceiling_takes_the_median_of_rounds_that_interleave_its_parts(tmp_pa
     figures = ceiling.measure_ceiling(cc015c, out / "pki", "uz", CEILING_AT, seconds=1.0)
     assert order == ["part", "part", "part", "unit"] * ceiling.ROUNDS  # each part once in every round
     assert (figures.sign_ms, figures.verify_ms, figures.validate_ms, figures.unit_wall_ms) == (9.0, 10.0, 11.0, 12.0)
+
+
+def test_the_ceiling_sampler_waits_for_a_whole_cc015c_then_holds_the_run_still_for_each_round(
+        pilot_run: Path, tmp_path: Path) -> None:
+    """Beside a run, the sampler finds no CC015C at first, then one still being written: it samples nothing
+    until the file reads whole. For each round it stops the run's process (SIGSTOP), which then spends no
+    CPU time, and continues it after. Stopped by SIGTERM, it ends with every line it wrote whole."""
+    messages, rounds_file = tmp_path / "messages", tmp_path / "rounds.jsonl"
+    messages.mkdir()
+    run = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # a run that never rests
+    pidfd = os.pidfd_open(run.pid)
+    try:
+        with open(os.devnull, "wb") as log, ceiling.sampled_beside(messages, pilot_run / "pki", rounds_file,
+                                                                   [pidfd], log):
+            cc015c = next((pilot_run / "messages").glob("*-CC015C-*.envelope.xml"))
+            whole = cc015c.read_bytes()
+            (messages / cc015c.name).write_bytes(whole[: len(whole) // 2])  # half written, as the driver writes
+            time.sleep(1.5)
+            assert not rounds_file.exists(), "a file still being written is not sampled"
+            (messages / cc015c.name).write_bytes(whole)
+            deadline = time.monotonic() + 60
+            while len(ceiling.read_rounds(rounds_file)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        rounds = ceiling.read_rounds(rounds_file)  # each line whole: one write each
+        assert len(rounds) >= 2 and rounds_file.read_text(encoding="utf-8").endswith("\n")
+        assert Path(f"/proc/{run.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "R", "continued after"
+        cpu_before = _cpu_s(run.pid)
+        with ceiling._held([pidfd]):
+            time.sleep(0.5)
+            assert _cpu_s(run.pid) - cpu_before < 0.05, "held still: no CPU time"
+    finally:
+        run.kill()
+        run.wait()
+        os.close(pidfd)
+    assert all(r.paused_s > 0 for r in rounds)
+    figures = [r.ceiling for r in rounds]
+    assert all(c.sign_ms > 0 and c.verify_ms > 0 and c.validate_ms > 0 and c.unit_wall_ms > 0 for c in figures)
+    assert {c.document_bytes for c in figures} == {ceiling.measure_ceiling(
+        cc015c, pilot_run / "pki", "uz", CEILING_AT, seconds=0.01).document_bytes}
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_run_is_set_against_the_mean_rate_of_the_ceiling_sampled_while_it_went_on() -> None:
+    """The host was fast for half the run and slow for the other half: a unit of 2 ms (500 per CPU second),
+    then 8 ms (125). The run's CPU seconds are spent across both, so it is set against their mean rate, 312.5
+    per second: a unit of 3.2 ms, not the units' mean of 5 ms (which would double the run's share), nor the
+    2-second ceiling measured after it, whatever that came out at. A run over before a first round is set
+    against that one."""
+    rounds = (ceiling.Round(Ceiling(4000, 0.25, 0.5, 0.25, 2.0), 0.4),
+              ceiling.Round(Ceiling(4000, 1.0, 2.0, 1.0, 8.0), 0.4))
+    mean = ceiling.mean_ceiling(rounds)
+    assert mean.unit_ms == pytest.approx(3.2) and mean.messages_per_second == pytest.approx(312.5)
+    assert (mean.sign_ms, mean.verify_ms, mean.validate_ms, mean.unit_wall_ms) == pytest.approx((0.4, 0.8, 0.4, 3.2))
+    sampled = Run(100, 600, 1000, 1800, 10.5, 8.0, 120.0, True, "a", ceiling_rounds=rounds)  # 125 per CPU s
+    after = Ceiling(4000, 0.5, 0.5, 0.25, 2.6)
+    assert set_against(sampled.ceiling_rounds, after) == mean and set_against((), after) is after
+    row = next(line for line in run_report([sampled], [mean]).splitlines() if line.startswith("| 100 |"))
+    assert row.split(" | ")[7] == "40.0 %"  # 125 messages per CPU s against 312.5
 
 
 def test_the_ab_table_gives_each_pair_and_the_change_of_the_medians() -> None:
