@@ -47,8 +47,8 @@ from exchange.intake import unseal
 from exchange.pki import ScenarioPKI, TrustStore
 from exchange.validation import validate
 
-__all__ = ["CEILING_AT", "ROUNDS", "Ceiling", "Round", "first_cc015c", "mean_ceiling", "measure_ceiling",
-           "read_rounds", "sample_ceiling", "sampled_beside"]
+__all__ = ["CEILING_AT", "ROUNDS", "Ceiling", "Parts", "Round", "ceiling_parts", "first_cc015c", "mean_ceiling",
+           "measure_ceiling", "read_rounds", "sample_ceiling", "sampled_beside", "time_round"]
 
 CEILING_AT = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 """When the bench scenarios declare their first movement: the instant the ceiling checks certificates at."""
@@ -84,8 +84,8 @@ Parts = dict[str, tuple[Callable[[], object], Callable[[], float]]]
 def measure_ceiling(cc015c_envelope: Path, pki: Path, signer: str, at: datetime, *, seconds: float = 2.0) -> Ceiling:
     """Time each part on the CC015C in `cc015c_envelope` (an envelope file of a run), re-signed as `signer`, for
     `seconds` in all, in `ROUNDS` interleaved rounds; each figure is the median of its rounds."""
-    parts = _parts(cc015c_envelope, pki, signer, at)
-    rounds = [_round(parts, seconds / ROUNDS) for _ in range(ROUNDS)]
+    parts = ceiling_parts(cc015c_envelope, pki, signer, at)
+    rounds = [time_round(parts, seconds / ROUNDS) for _ in range(ROUNDS)]
     medians = {name: statistics.median(timings[name] for timings in rounds) for name in parts}
     return Ceiling(document_bytes=_document_bytes(cc015c_envelope), **medians)
 
@@ -148,7 +148,7 @@ def sample_ceiling(messages: Path, pki: Path, at: datetime, out: Path, *, every:
             began = time.perf_counter()
             try:
                 with _held(hold):
-                    ceiling = Ceiling(document_bytes=size, **_round(parts, burst / 3))
+                    ceiling = Ceiling(document_bytes=size, **time_round(parts, burst / 3))
             except ProcessLookupError:  # the run is over
                 return
             line = json.dumps(asdict(Round(ceiling, time.perf_counter() - began))) + "\n"
@@ -227,12 +227,13 @@ def _parts_when_written(messages: Path, pki: Path, at: datetime) -> tuple[Parts,
         return None
     cc015c, signer = found
     try:
-        return _parts(cc015c, pki, signer, at), _document_bytes(cc015c)
+        return ceiling_parts(cc015c, pki, signer, at), _document_bytes(cc015c)
     except (OSError, CaravanError):
         return None
 
 
-def _parts(cc015c_envelope: Path, pki: Path, signer: str, at: datetime) -> Parts:
+def ceiling_parts(cc015c_envelope: Path, pki: Path, signer: str, at: datetime) -> Parts:
+    """The ceiling's parts on the CC015C in `cc015c_envelope`, re-signed as `signer` with the keys of `pki`."""
     trust = TrustStore.from_file(pki / "ca.pem")
     credentials = ScenarioPKI.load(pki).credentials(signer)
     envelope = Envelope.from_xml(cc015c_envelope.read_bytes())
@@ -251,7 +252,7 @@ def _parts(cc015c_envelope: Path, pki: Path, signer: str, at: datetime) -> Parts
     }
 
 
-def _round(parts: Parts, seconds: float) -> dict[str, float]:
+def time_round(parts: Parts, seconds: float) -> dict[str, float]:
     """Each part once, in order, for `seconds` each: milliseconds per call."""
     return {name: _per_call_ms(call, seconds, clock) for name, (call, clock) in parts.items()}
 

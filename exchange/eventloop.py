@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["run"]
+__all__ = ["new_loop", "run"]
 
 T = TypeVar("T")
 
@@ -26,6 +26,12 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run(main)` on the fastest loop this platform has; Ctrl-C and cancellation behave as there."""
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(main)
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """A loop of the kind `run` runs, for a caller that runs it itself (on a thread of its own)."""
+    factory = _loop_factory()
+    return factory() if factory is not None else asyncio.new_event_loop()
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # a hub process never loads the nodes' code
     from nodes.node import Node
 
 __all__ = [
-    "SHUTDOWN_GRACE", "component_clock", "open_and_serve", "open_hub", "serve_hub", "serve_until_stopped",
+    "SHUTDOWN_GRACE", "component_clock", "open_and_serve", "open_hub", "serve_app", "serve_hub", "serve_until_stopped",
     "tls_identity",
 ]
 
@@ -82,7 +82,7 @@ def _directory(config: HubConfig, clock: Clock) -> Directory:
     )
 
 
-async def _serve(app: web.Application, listener: socket.socket, tls: TlsIdentity | None) -> web.AppRunner:
+async def serve_app(app: web.Application, listener: socket.socket, tls: TlsIdentity | None) -> web.AppRunner:
     """Serve `app` on an already bound socket; the server owns the socket from here and closes it."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
@@ -104,7 +104,7 @@ async def open_and_serve(
         listener.close()
         raise
     try:
-        runner = await _serve(component.application(), listener, tls)
+        runner = await serve_app(component.application(), listener, tls)
     except BaseException:
         listener.close()
         await component.stop()  # its store and tasks are open: close them, or the process cannot exit

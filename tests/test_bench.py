@@ -21,6 +21,8 @@ from bench.concurrency import bound, read_footprints
 from bench.concurrency import main as concurrency_main
 from bench.corridors import CORRIDORS, corridors_scenario, write_corridors_scenario
 from bench.deployed import DeployedRun, Process, deployed_report, run_deployed
+from bench.floor import Floor, measure_floor
+from bench.floor import report as floor_report
 from bench.memory import Together, allocation_sites, wait_sampling
 from bench.movements import FLOW, STEPS_PER_MOVEMENT, movement_key, write_movements_scenario
 from bench.run import CEILING_AT, Run, set_against
@@ -385,3 +387,22 @@ def test_ab_names_a_revision_git_does_not_know_without_a_traceback(tmp_path: Pat
     assert done.returncode != 0
     assert "git archive no-such-revision-here" in done.stderr and "Traceback" not in done.stderr
 
+
+
+def test_the_floor_adds_what_every_message_must_do_and_leaves_the_rest_at_half_the_ceiling() -> None:
+    unit = Ceiling(4000, 0.5, 1.25, 0.25, 4.0)  # a 4 ms unit: 8 ms per message at half the ceiling
+    floor = Floor(unit, request_ms=0.4, status_ms=0.3, commit_ms=0.1, steps_per_message=0.5)
+    assert floor.crypto_ms == 3.5  # one signature, two verifications, two validations
+    assert floor.message_ms == pytest.approx(3.5 + 0.8 + 0.2 + 0.15)
+    assert floor.highest_share == pytest.approx(4.0 / 4.65) and floor.left_at_half_ms == pytest.approx(3.35)
+    text = floor_report(floor, measured_ms=12.0)
+    assert "| **floor** | | | **4.650** |" in text and "Highest share of the ceiling at the floor: 86.0 %" in text
+    assert "12.00 CPU ms per message, of which 7.35 ms above the floor" in text
+
+
+def test_the_floor_is_timed_over_mutual_tls_and_a_durable_store_with_the_runs_keys(pilot_run: Path) -> None:
+    floor = measure_floor(pilot_run, seconds=0.5)
+    assert floor.steps_per_message == 6 / 19  # the pilot's one movement: six steps, nineteen messages
+    assert 0 < floor.commit_ms and 0 < floor.request_ms and 0 < floor.status_ms and 0 < floor.ceiling.verify_ms
+    with pytest.raises(SystemExit, match="no CC015C envelope"):
+        measure_floor(pilot_run / "pki")
