@@ -20,11 +20,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --movements $(BENCH_MOVEMENTS) --out out/bench
+	$(BIN)/python -m bench.floor out/bench/bench-$(lastword $(BENCH_MOVEMENTS))-movements
 	$(BIN)/python -m bench.latency --out out/bench
 
 # issue 13's volume target: the eleven CAREC countries, 10,000 movements (hours on a small machine)
 bench-corridor: $(STAMP)
 	$(BIN)/python -m bench.run --countries 11 --movements $(CORRIDOR_MOVEMENTS) --out out/bench-corridor
+	$(BIN)/python -m bench.floor out/bench-corridor/carec-$(lastword $(CORRIDOR_MOVEMENTS))-movements
 
 install: $(STAMP)
 

@@ -1,6 +1,6 @@
 """The floor under a message: what the parts every message must have cost on their own, against the ceiling.
 
-    python -m bench.floor RUN_DIR [--seconds 10]
+    python -m bench.floor RUN_DIR [--seconds 10]      (RUN_DIR as bench.run leaves it: OUT/SCENARIO-NAME)
 
 Issue 13's target, end-to-end messages per CPU second at half the one-core ceiling, leaves each message two
 ceiling units of CPU (bench/ceiling.py). Part of that is spent before any of caravan's own logic runs, by what
@@ -53,7 +53,7 @@ from exchange.tls import DRIVER, TlsIdentity
 from exchange.web import json_response
 from nodes.serving import serve_app
 
-__all__ = ["Floor", "measure_floor"]
+__all__ = ["Floor", "measure_floor", "measured_ms", "report"]
 
 BATCH = 10
 """Requests or commits per timed call: the hand-over to the loop's thread is paid once for ten."""
@@ -229,14 +229,24 @@ def report(floor: Floor, measured_ms: float | None = None) -> str:
     return "\n".join(lines)
 
 
+def measured_ms(run: Path) -> float | None:
+    """The run's own CPU milliseconds per message, from the results.json `bench.run` wrote beside it; None for a
+    run it did not make."""
+    results = run.parent / "results.json"
+    if not results.exists():
+        return None
+    for entry in json.loads(results.read_text(encoding="utf-8")).get("runs", []):
+        if Path(entry["directory"]).resolve() == run.resolve():
+            return 1000 * entry["cpu_s"] / entry["messages"]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a run directory (messages/, pki/, events.jsonl), e.g. of bench.run")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the parts are timed in all")
-    parser.add_argument("--cpu-ms-per-message", type=float, default=None,
-                        help="the run's own CPU ms per message, to print beside the floor")
     args = parser.parse_args(argv)
-    print(report(measure_floor(args.run, seconds=args.seconds), args.cpu_ms_per_message))
+    print(report(measure_floor(args.run, seconds=args.seconds), measured_ms(args.run)))
     return 0
 
 

@@ -21,7 +21,7 @@ from bench.concurrency import bound, read_footprints
 from bench.concurrency import main as concurrency_main
 from bench.corridors import CORRIDORS, corridors_scenario, write_corridors_scenario
 from bench.deployed import DeployedRun, Process, deployed_report, run_deployed
-from bench.floor import Floor, measure_floor
+from bench.floor import Floor, measure_floor, measured_ms
 from bench.floor import report as floor_report
 from bench.memory import Together, allocation_sites, wait_sampling
 from bench.movements import FLOW, STEPS_PER_MOVEMENT, movement_key, write_movements_scenario
@@ -406,3 +406,12 @@ def test_the_floor_is_timed_over_mutual_tls_and_a_durable_store_with_the_runs_ke
     assert 0 < floor.commit_ms and 0 < floor.request_ms and 0 < floor.status_ms and 0 < floor.ceiling.verify_ms
     with pytest.raises(SystemExit, match="no CC015C envelope"):
         measure_floor(pilot_run / "pki")
+
+
+def test_the_floor_finds_the_runs_own_cost_in_the_results_bench_run_left_beside_it(tmp_path: Path) -> None:
+    run = tmp_path / "carec-100-movements"
+    assert measured_ms(run) is None  # not a bench run
+    entries = [{"directory": str(tmp_path / "other"), "cpu_s": 1.0, "messages": 1},
+               {"directory": str(run), "cpu_s": 22.1, "messages": 1784}]
+    (tmp_path / "results.json").write_text(json.dumps({"runs": entries}), encoding="utf-8")
+    assert measured_ms(run) == pytest.approx(12.388, abs=0.001)
