@@ -65,7 +65,7 @@ from bench.deployed import DeployedRun, Rates, deployed_report, run_deployed
 from bench.memory import Sample, Site, allocation_sites, curve, wait_sampling
 from bench.movements import write_movements_scenario
 
-__all__ = ["Run", "main"]
+__all__ = ["Run", "main", "report", "sampled_lines", "set_against"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("exchange", "nodes")
@@ -186,17 +186,20 @@ def _ceiling_lines(movements: Sequence[int], ceilings: Sequence[Ceiling]) -> lis
     return lines
 
 
-def _sampled_lines(runs: Sequence[Run | DeployedRun], afters: Sequence[Ceiling]) -> list[str]:
-    """What each run is set against: the mean of the rounds sampled while it went on, their spread, and the
-    two-second ceiling measured right after it, for comparison."""
+def sampled_lines(runs: Sequence[Run | DeployedRun], afters: Sequence[Ceiling]) -> list[str]:
+    """What each run is set against: the mean rate of the rounds sampled while it went on, and their spread,
+    beside the two-second ceiling measured right after it; or that one, for a run over before its first round."""
     lines = ["Each run is set against the ceiling sampled while it went on (the mean rate of its rounds):"]
     for run, after in zip(runs, afters, strict=True):
         units = [each.ceiling.unit_ms for each in run.ceiling_rounds]
+        if not units:
+            lines.append(f"- {run.movements} movements: over before a first round; set against the two-second "
+                         f"ceiling measured right after it, {after.unit_ms:.2f} ms")
+            continue
         rounds = f"{len(units)} round" + ("s" if len(units) > 1 else "")
-        during = (f"{mean_ceiling(run.ceiling_rounds).unit_ms:.2f} ms over {rounds} "
-                  f"({min(units):.2f} to {max(units):.2f} ms)" if units else "no round sampled (too short): the "
-                  "ceiling measured right after it")
-        lines.append(f"- {run.movements} movements: {during}; right after it, for two seconds: {after.unit_ms:.2f} ms")
+        lines.append(f"- {run.movements} movements: {mean_ceiling(run.ceiling_rounds).unit_ms:.2f} ms over {rounds} "
+                     f"({min(units):.2f} to {max(units):.2f} ms); right after it, for two seconds: "
+                     f"{after.unit_ms:.2f} ms")
     return lines
 
 
@@ -294,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
-    print("\n".join(_sampled_lines(runs, afters)))
+    print("\n".join(sampled_lines(runs, afters)))
     print(table)
     print()
     print(memory_report(runs))
@@ -324,7 +327,7 @@ def _main_deployed(args: argparse.Namespace) -> int:
     print()
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
-    print("\n".join(_sampled_lines(runs, afters)))
+    print("\n".join(sampled_lines(runs, afters)))
     print("\n".join(_ceiling_lines(args.movements, ceilings)))
     print()
     print(deployed_report(runs, ceilings))

@@ -25,7 +25,7 @@ from bench.floor import Floor, measure_floor, measured_ms
 from bench.floor import report as floor_report
 from bench.memory import Together, allocation_sites, wait_sampling
 from bench.movements import FLOW, STEPS_PER_MOVEMENT, movement_key, write_movements_scenario
-from bench.run import CEILING_AT, Run, set_against
+from bench.run import CEILING_AT, Run, sampled_lines, set_against
 from bench.run import report as run_report
 from exchange.cli import main
 from nodes.language import load_scenario
@@ -415,3 +415,15 @@ def test_the_floor_finds_the_runs_own_cost_in_the_results_bench_run_left_beside_
                {"directory": str(run), "cpu_s": 22.1, "messages": 1784}]
     (tmp_path / "results.json").write_text(json.dumps({"runs": entries}), encoding="utf-8")
     assert measured_ms(run) == pytest.approx(12.388, abs=0.001)
+
+
+def test_the_bench_says_what_each_run_is_set_against_and_names_a_run_too_short_to_sample() -> None:
+    after = Ceiling(4000, 0.5, 1.0, 0.5, 4.0)
+    rounds = (ceiling.Round(Ceiling(4000, 0.5, 1.0, 0.5, 4.0), 0.4),
+              ceiling.Round(Ceiling(4000, 1.0, 2.0, 1.0, 8.0), 0.4))
+    short = Run(10, 60, 190, 376, 4.0, 4.0, 100.0, True, "a")
+    sampled = Run(100, 600, 1900, 3591, 28.0, 27.0, 130.0, True, "b", ceiling_rounds=rounds)
+    assert sampled_lines([short, sampled], [after, after])[1:] == [
+        "- 10 movements: over before a first round; set against the two-second ceiling measured right after it, "
+        "4.00 ms",
+        "- 100 movements: 5.33 ms over 2 rounds (4.00 to 8.00 ms); right after it, for two seconds: 4.00 ms"]
