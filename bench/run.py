@@ -15,7 +15,7 @@
    sites and those that grew most while the messages went.
 2. While each run goes on, a process beside it samples the one-core ceiling (bench/ceiling.py) every few
    seconds on the first run's first CC015C envelope, with that run's keys, holding the run still for each
-   round; each run is set against the mean of its own rounds, and its wall time leaves the pauses out. The
+   round; each run is set against the mean rate of its own rounds, and its wall time leaves the pauses out. The
    host's own speed drifts by up to a factor of two within a minute (bench/README.md, sessions 8 and 10): a
    ceiling timed for two seconds after the run is one draw from that drift, while the run's CPU time is
    spent across all of it. The two-second ceiling is still measured right after each run and printed
@@ -159,7 +159,9 @@ def run_movements(count: int, out: Path, countries: int = 3, sample_every: float
 def _ceiling(messages: Path, pki: Path, seconds: float) -> Ceiling:
     """The one-core ceiling on a run's first CC015C envelope, with that run's keys."""
     found = first_cc015c(messages)
-    assert found is not None, f"no CC015C envelope in {messages}"
+    if found is None:
+        raise SystemExit(f"bench.run: no CC015C envelope in {messages}: the run ended before its first declaration "
+                         "(its log is beside it, SCENARIO.txt)")
     cc015c, sender = found
     return measure_ceiling(cc015c, pki, sender, CEILING_AT, seconds=seconds)
 
