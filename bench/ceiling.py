@@ -111,7 +111,7 @@ def sampled_beside(messages: Path, pki: Path, out: Path, hold: Sequence[int], lo
     try:
         yield
     finally:
-        sampler.terminate()  # SIGTERM: it ends its round, continues what it holds, and stops
+        sampler.terminate()  # SIGTERM (or a Ctrl-C): it ends its round, continues what it holds, and stops
         sampler.wait(timeout=60)
 
 
@@ -285,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="pidfds (inherited) of the run's processes, stopped for each round")
     args = parser.parse_args(argv)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda number, frame: stop.set())
+    for ending in (signal.SIGTERM, signal.SIGINT):  # the bench ends it; a Ctrl-C reaches the whole process group
+        signal.signal(ending, lambda number, frame: stop.set())
     sample_ceiling(args.messages, args.pki, args.at, args.out, every=args.every, burst=args.burst, hold=args.hold,
                    stop=stop)
     return 0

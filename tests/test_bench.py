@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -320,7 +321,7 @@ def test_the_ceiling_sampler_waits_for_a_whole_cc015c_then_holds_the_run_still_f
                 time.sleep(0.1)
         rounds = ceiling.read_rounds(rounds_file)  # each line whole: one write each
         assert len(rounds) >= 2 and rounds_file.read_text(encoding="utf-8").endswith("\n")
-        assert Path(f"/proc/{run.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "R", "continued after"
+        assert _state(run.pid) == "R", "continued after"
         cpu_before = _cpu_s(run.pid)
         with ceiling._held([pidfd]):
             time.sleep(0.5)
@@ -427,3 +428,31 @@ def test_the_bench_says_what_each_run_is_set_against_and_names_a_run_too_short_t
         "- 10 movements: over before a first round; set against the two-second ceiling measured right after it, "
         "4.00 ms",
         "- 100 movements: 5.33 ms over 2 rounds (4.00 to 8.00 ms); right after it, for two seconds: 4.00 ms"]
+
+
+def test_a_ctrl_c_ends_the_sampler_with_the_run_continued_and_no_traceback(pilot_run: Path, tmp_path: Path) -> None:
+    run = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    pidfd = os.pidfd_open(run.pid)
+    rounds_file = tmp_path / "rounds.jsonl"
+    try:
+        sampler = subprocess.Popen(
+            [sys.executable, "-m", "bench.ceiling", str(pilot_run / "messages"), str(pilot_run / "pki"),
+             str(rounds_file), "--at", CEILING_AT.isoformat(), "--every", "0.05", "--burst", "0.6",
+             "--hold", str(pidfd)],
+            cwd=ROOT, pass_fds=(pidfd,), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while _state(run.pid) != "T" and time.monotonic() < deadline:  # caught in the middle of a round
+            time.sleep(0.01)
+        sampler.send_signal(signal.SIGINT)
+        output, _ = sampler.communicate(timeout=60)
+        assert sampler.returncode == 0 and "Traceback" not in output, output
+        assert _state(run.pid) in ("R", "S"), "the run held for the round is continued"
+        assert len(ceiling.read_rounds(rounds_file)) >= 1  # the round under way was finished and written
+    finally:
+        run.kill()
+        run.wait()
+        os.close(pidfd)
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
