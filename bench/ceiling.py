@@ -47,8 +47,9 @@ from exchange.intake import unseal
 from exchange.pki import ScenarioPKI, TrustStore
 from exchange.validation import validate
 
-__all__ = ["CEILING_AT", "ROUNDS", "Ceiling", "Parts", "Round", "ceiling_parts", "first_cc015c", "mean_ceiling",
-           "measure_ceiling", "read_rounds", "sample_ceiling", "sampled_beside", "time_round"]
+__all__ = ["CEILING_AT", "ROUNDS", "Ceiling", "Parts", "Round", "ceiling_parts", "document_bytes", "first_cc015c",
+           "mean_ceiling", "measure_ceiling", "paused_s", "read_rounds", "sample_ceiling", "sampled_beside",
+           "time_round", "timed_medians"]
 
 CEILING_AT = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 """When the bench scenarios declare their first movement: the instant the ceiling checks certificates at."""
@@ -84,10 +85,14 @@ Parts = dict[str, tuple[Callable[[], object], Callable[[], float]]]
 def measure_ceiling(cc015c_envelope: Path, pki: Path, signer: str, at: datetime, *, seconds: float = 2.0) -> Ceiling:
     """Time each part on the CC015C in `cc015c_envelope` (an envelope file of a run), re-signed as `signer`, for
     `seconds` in all, in `ROUNDS` interleaved rounds; each figure is the median of its rounds."""
-    parts = ceiling_parts(cc015c_envelope, pki, signer, at)
+    medians = timed_medians(ceiling_parts(cc015c_envelope, pki, signer, at), seconds)
+    return Ceiling(document_bytes=document_bytes(cc015c_envelope.read_bytes()), **medians)
+
+
+def timed_medians(parts: Parts, seconds: float) -> dict[str, float]:
+    """Each part timed for `seconds` in all, in `ROUNDS` rounds that interleave the parts: the median of each."""
     rounds = [time_round(parts, seconds / ROUNDS) for _ in range(ROUNDS)]
-    medians = {name: statistics.median(timings[name] for timings in rounds) for name in parts}
-    return Ceiling(document_bytes=_document_bytes(cc015c_envelope), **medians)
+    return {name: statistics.median(timings[name] for timings in rounds) for name in parts}
 
 
 def first_cc015c(messages: Path) -> tuple[Path, str] | None:
@@ -98,21 +103,27 @@ def first_cc015c(messages: Path) -> tuple[Path, str] | None:
 
 
 @contextmanager
-def sampled_beside(messages: Path, pki: Path, out: Path, hold: Sequence[int], log: IO[bytes]) -> Iterator[None]:
+def sampled_beside(messages: Path, pki: Path, out: Path, hold: Sequence[subprocess.Popen[bytes]],
+                   log: IO[bytes]) -> Iterator[None]:
     """`python -m bench.ceiling` for the length of the block: rounds of the ceiling on the first CC015C of
-    `messages` with the keys of `pki`, appended to `out`, the processes of the pidfds `hold` stopped for each.
+    `messages` with the keys of `pki`, appended to `out`, the processes `hold` stopped for each.
 
-    The pidfds are the caller's, opened before it reaps anything, and passed down: the sampler can never stop
-    a process that took a run's pid."""
+    Enter it before anything waits for those processes: their pidfds are opened here, while none can have been
+    reaped, and passed down, so the sampler can never stop a process that took a run's pid."""
     out.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "bench.ceiling", str(messages), str(pki), str(out), "--at", CEILING_AT.isoformat(),
-               "--hold", *map(str, hold)]
-    sampler = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, pass_fds=tuple(hold))
+    pidfds = [os.pidfd_open(process.pid) for process in hold]
     try:
-        yield
+        command = [sys.executable, "-m", "bench.ceiling", str(messages), str(pki), str(out),
+                   "--at", CEILING_AT.isoformat(), "--hold", *map(str, pidfds)]
+        sampler = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, pass_fds=tuple(pidfds))
+        try:
+            yield
+        finally:
+            sampler.terminate()  # SIGTERM (or a Ctrl-C): it ends its round, continues what it holds, and stops
+            sampler.wait(timeout=60)
     finally:
-        sampler.terminate()  # SIGTERM (or a Ctrl-C): it ends its round, continues what it holds, and stops
-        sampler.wait(timeout=60)
+        for pidfd in pidfds:
+            os.close(pidfd)
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,11 @@ def sample_ceiling(messages: Path, pki: Path, at: datetime, out: Path, *, every:
             os.write(descriptor, line.encode())  # one write: a line is whole or absent
     finally:
         os.close(descriptor)
+
+
+def paused_s(rounds: Sequence[Round]) -> float:
+    """The wall time the run was held still for `rounds`: not the run's own."""
+    return sum(each.paused_s for each in rounds)
 
 
 def read_rounds(path: Path) -> tuple[Round, ...]:
@@ -227,7 +243,7 @@ def _parts_when_written(messages: Path, pki: Path, at: datetime) -> tuple[Parts,
         return None
     cc015c, signer = found
     try:
-        return ceiling_parts(cc015c, pki, signer, at), _document_bytes(cc015c)
+        return ceiling_parts(cc015c, pki, signer, at), document_bytes(cc015c.read_bytes())
     except (OSError, CaravanError):
         return None
 
@@ -257,8 +273,9 @@ def time_round(parts: Parts, seconds: float) -> dict[str, float]:
     return {name: _per_call_ms(call, seconds, clock) for name, (call, clock) in parts.items()}
 
 
-def _document_bytes(cc015c_envelope: Path) -> int:
-    return len(Envelope.from_xml(cc015c_envelope.read_bytes()).document)
+def document_bytes(envelope: bytes) -> int:
+    """The size of the document an envelope carries."""
+    return len(Envelope.from_xml(envelope).document)
 
 
 def _per_call_ms(call: Callable[[], object], seconds: float, clock: Callable[[], float]) -> float:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.ceiling import Ceiling, Round, read_rounds, sampled_beside
+from bench.ceiling import Ceiling, Round, paused_s, read_rounds, sampled_beside
 from bench.memory import Together, wait_reading
 from exchange.errors import TransportError
 from exchange.health import check_health
@@ -130,15 +130,10 @@ def run_deployed(scenario: Path, count: int, out: Path, base_port: int,
             driver = subprocess.Popen(
                 [sys.executable, "-m", "exchange.cli", "run", str(scenario), "--attach", str(prepared),
                  "--out", str(run_dir)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-            pidfds = [os.pidfd_open(process.pid) for process in (*started.values(), driver)]
-            try:
-                with sampled_beside(source / "run" / "messages", source / "pki", rounds, pidfds, log):
-                    driven = _reaped("driver", driver, lambda: together.read(components))
-            finally:
-                for pidfd in pidfds:
-                    os.close(pidfd)
+            with sampled_beside(source / "run" / "messages", source / "pki", rounds, [*started.values(), driver], log):
+                driven = _reaped("driver", driver, lambda: together.read(components))
         ceiling_rounds = read_rounds(rounds)
-        wall = time.perf_counter() - began - sum(each.paused_s for each in ceiling_rounds)
+        wall = time.perf_counter() - began - paused_s(ceiling_rounds)
         for process in started.values():
             process.terminate()  # a clean stop: each component answers SIGTERM by closing its stores
         stopped = [driven, *(_reaped(name, process) for name, process in started.items())]

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import json
 import socket
-import statistics
 import sys
 import tempfile
 import threading
@@ -45,8 +44,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.ceiling import CEILING_AT, ROUNDS, Ceiling, Parts, ceiling_parts, first_cc015c, time_round
-from exchange.envelope import Envelope
+from bench.ceiling import CEILING_AT, Ceiling, Parts, ceiling_parts, document_bytes, first_cc015c, timed_medians
 from exchange.eventloop import new_loop
 from exchange.store import Database
 from exchange.tls import DRIVER, TlsIdentity
@@ -106,11 +104,10 @@ def measure_floor(run: Path, *, seconds: float = 10.0) -> Floor:
                 "status_ms": (lambda: call(_times(status)), time.process_time),
                 "commit_ms": (lambda: call(_times(lambda: _commit(database, body))), time.process_time),
             }
-            rounds = [time_round(parts, seconds / ROUNDS / len(parts)) for _ in range(ROUNDS)]
+            medians = timed_medians(parts, seconds / len(parts))
         finally:
             call(database.close())
-    medians = {name: statistics.median(timings[name] for timings in rounds) for name in parts}
-    ceiling = Ceiling(len(Envelope.from_xml(body).document), *(medians[name] for name in _CEILING_FIGURES))
+    ceiling = Ceiling(document_bytes(body), *(medians[name] for name in _CEILING_FIGURES))
     return Floor(ceiling, medians["request_ms"] / BATCH, medians["status_ms"] / BATCH, medians["commit_ms"] / BATCH,
                  _steps_per_message(run))
 

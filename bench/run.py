@@ -57,6 +57,7 @@ from bench.ceiling import (
     first_cc015c,
     mean_ceiling,
     measure_ceiling,
+    paused_s,
     read_rounds,
     sampled_beside,
 )
@@ -135,15 +136,11 @@ def run_movements(count: int, out: Path, countries: int = 3, sample_every: float
     with run_dir.with_suffix(".txt").open("wb") as log:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        pidfd = os.pidfd_open(process.pid)
-        try:
-            with sampled_beside(source / "messages", source / "pki", rounds, [pidfd], log):
-                _, usage, samples = wait_sampling(process, run_dir / "messages", sample_every)
-        finally:
-            os.close(pidfd)
+        with sampled_beside(source / "messages", source / "pki", rounds, [process], log):
+            _, usage, samples = wait_sampling(process, run_dir / "messages", sample_every)
         elapsed = time.perf_counter() - started
     ceiling_rounds = read_rounds(rounds)
-    wall = elapsed - sum(each.paused_s for each in ceiling_rounds)  # the run's own: held still for the rounds
+    wall = elapsed - paused_s(ceiling_rounds)  # the run's own: held still for the rounds
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()]
     driver = next((event for event in events if event["kind"] == "driver"), {"steps": 0, "messages": 0, "requests": 0})
     largest, grown = ([], [])

@@ -309,7 +309,7 @@ def test_the_ceiling_sampler_waits_for_a_whole_cc015c_then_holds_the_run_still_f
     pidfd = os.pidfd_open(run.pid)
     try:
         with open(os.devnull, "wb") as log, ceiling.sampled_beside(messages, pilot_run / "pki", rounds_file,
-                                                                   [pidfd], log):
+                                                                   [run], log):
             cc015c = next((pilot_run / "messages").glob("*-CC015C-*.envelope.xml"))
             whole = cc015c.read_bytes()
             (messages / cc015c.name).write_bytes(whole[: len(whole) // 2])  # half written, as the driver writes
