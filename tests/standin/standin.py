@@ -158,9 +158,10 @@ def _forwarded(request: web.Request) -> dict[str, str]:
 def _foreign_context() -> ssl.SSLContext:
     """A server identity from a CA of its own: no party of the scenario trusts it."""
     pki = ScenarioPKI.generate(["stranger"], valid_from=datetime.now(timezone.utc) - timedelta(days=1))
-    directory = Path(tempfile.mkdtemp(prefix="standin-foreign-"))
-    pki.write(directory / TLS_DIR)
-    return TlsIdentity.in_pki(directory, "stranger").server_context()
+    with tempfile.TemporaryDirectory(prefix="standin-foreign-") as name:  # the context holds the key once loaded
+        directory = Path(name)
+        pki.write(directory / TLS_DIR)
+        return TlsIdentity.in_pki(directory, "stranger").server_context()
 
 
 async def _serve_closing(host: str, port: int) -> asyncio.AbstractServer:
