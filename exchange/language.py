@@ -39,6 +39,7 @@ __all__ = [
     "Amount",
     "Check",
     "Code",
+    "Count",
     "DayOrDate",
     "DocumentCheck",
     "IsoDate",
@@ -191,6 +192,8 @@ OneOrMore = BeforeValidator(_listed)
 """Annotate a list field with this to let a scenario write one value without brackets."""
 Code = Annotated[str, Field(min_length=1)]
 """A code or identifier: quoted when it looks like a number ("080810"), so no leading zero is lost."""
+Count = Annotated[int, Field(ge=0)]
+"""How many of something an expectation counts: a negative count could never hold."""
 NodeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9\-]{0,31}$")]
 """A node id: lower-case letters, digits and '-', e.g. uz."""
 

@@ -26,6 +26,7 @@ from exchange.language import (
     ActionRegistry,
     Amount,
     Code,
+    Count,
     DocumentCheck,
     Moment,
     NodeId,
@@ -133,7 +134,7 @@ DeliveryCounter = Literal["pending", "delivered", "failed", "duplicates_absorbed
 class ExpectSection(Record):
     """What must be true at the end; the family-specific parts are typed by the families' documents."""
 
-    deliveries: dict[DeliveryCounter, int] = Field(default_factory=dict,
+    deliveries: dict[DeliveryCounter, Count] = Field(default_factory=dict,
                                                    description="hub delivery counters at the end")
     values: list[ExpectValue] = Field(default_factory=list, description="any value of a node's state")
     refusals: list[ExpectRefusal] = Field(default_factory=list,
@@ -354,6 +355,8 @@ def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
     counted = sum(len(value) for value in expect.model_dump().values() if isinstance(value, (dict, list)))
     if counted == 0:
         yield ("expect",), "states no expectation: a run that checks nothing cannot pass"
+    for where in _empty_entries(expect.model_dump(by_alias=True, exclude_unset=True), ("expect",)):
+        yield where, "states nothing to check: give what must hold there, or leave it out"
     for index, exchange in enumerate(expect.exchanges):
         for key, node in (("from", exchange.sender), ("to", exchange.recipient)):
             if node is not None and node not in document.nodes:
@@ -370,6 +373,17 @@ def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
         if value.node != "hub" and value.node not in document.nodes:
             yield ("expect", "values", index, "node"), (f"is {value.node!r}{suggest(value.node, document.nodes)}: "
                                                         f"name a node ({', '.join(document.nodes)}) or hub")
+
+
+def _empty_entries(value: Any, where: KeyPath) -> Iterator[KeyPath]:
+    """Where an entry under `expect` is written empty (`M1: {}`, `messages: {M1: []}`): it yields no check, so
+    the run's verdict would not depend on it, and a whole `expect:` of such entries would hold 0 of 0."""
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        if isinstance(inner, (Mapping, list)) and not inner:
+            yield (*where, key)
+        else:
+            yield from _empty_entries(inner, (*where, key))
 
 
 def countries_check(document: Any) -> Iterator[tuple[KeyPath, str]]:

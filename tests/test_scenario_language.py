@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from exchange.cli import main
+from exchange.conformance import Check
 from exchange.errors import ScenarioError
+from exchange.runner import RunReport
 from nodes.families import FAMILIES, build_desks
 from nodes.language import ACTIONS, check_arguments, load_scenario
 from nodes.launch import node_services
@@ -30,6 +32,14 @@ def _replace_line(old: str, new: str) -> Callable[[str], str]:
     def change(text: str) -> str:
         assert old in text, f"mutation anchor {old!r} is gone from the pilot"
         return text.replace(old, new, 1)
+
+    return change
+
+
+def _replace_expect(section: str) -> Callable[[str], str]:
+    """The pilot with its `expect:` replaced by `section` (YAML lines under it)."""
+    def change(text: str) -> str:
+        return text[: text.index("\nexpect:")] + "\nexpect:\n" + section
 
     return change
 
@@ -78,6 +88,19 @@ MUTATIONS = [
      "baseline.crossings[2].office", "is in no node's offices"),
     ("baseline without its source", _replace_line("  source: \"CAREC CPMM", "  sources: \"CAREC CPMM"),
      "baseline.sources", "unknown key"),
+    # expectations that check nothing: the run held "0/0" and passed (an empty movement or guarantee), or held a
+    # check that cannot fail (an empty message sequence is a subsequence of any)
+    ("only empty expectations",
+     _replace_expect("  movements:\n    M1: {}\n  guarantees:\n    \"26UZ0009000000011\": {}\n"),
+     "expect.movements.M1", "states nothing to check"),
+    ("empty message sequence", _replace_expect("  messages:\n    M1: []\n"), "expect.messages.M1",
+     "states nothing to check"),
+    ("empty message counts", _replace_expect("  message_counts:\n    M1: {}\n"), "expect.message_counts.M1",
+     "states nothing to check"),
+    ("empty document content", _replace_expect("  documents:\n    - {movement: M1, type: CC056C, contains: {}}\n"),
+     "expect.documents[0].contains", "states nothing to check"),
+    ("negative delivery count", _replace_line("    failed: 0", "    failed: -1"), "expect.deliveries.failed",
+     "greater than or equal to 0"),
 ]
 
 
@@ -99,6 +122,12 @@ def test_a_mistake_is_refused_by_check_and_by_run_with_its_line_and_no_step_runs
     refused = capsys.readouterr()
     assert words in refused.err and "▶" not in refused.out and "Traceback" not in refused.err
     assert not out.exists(), "nothing may be started or written for a scenario that does not check"
+
+
+def test_a_run_whose_expectations_came_to_no_check_does_not_pass() -> None:
+    """The verdict's own guard, whatever let a scenario through with nothing to check: 0 of 0 is no pass."""
+    assert not RunReport().ok
+    assert RunReport(checks=[Check("movement M1 at departure", "WrittenOff", "WrittenOff", True)]).ok
 
 
 def test_every_finding_is_reported_at_once(tmp_path: Path) -> None:

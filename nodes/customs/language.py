@@ -21,6 +21,7 @@ from exchange.language import (
     Amount,
     Check,
     Code,
+    Count,
     DayOrDate,
     IsoDate,
     Moment,
@@ -194,7 +195,7 @@ class CatsExpect(ExpectSection):
     guarantees: dict[Code, GuaranteeFigures] = Field(default_factory=dict, description="GRN → figures")
     messages: dict[Code, list[MessageCode]] = Field(default_factory=dict,
                                                     description="movement key → message types in this order")
-    message_counts: dict[Code, dict[MessageCode, int]] = Field(
+    message_counts: dict[Code, dict[MessageCode, Count]] = Field(
         default_factory=dict, description="movement key → type → how many the hub accepted")
     documents: list[DocumentExpectation] = Field(default_factory=list, description="documents with given content")
     traffic: dict[Code, TrafficOutcome] = Field(

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from exchange.faults import duration
-from exchange.language import Amount, Code, Moment, Record, Span, Text, suggest
+from exchange.language import Amount, Code, Count, Moment, Record, Span, Text, suggest
 from exchange.scenario import Scenario, Step
 from exchange.yamlmarks import KeyPath
 from nodes.customs.tables import DepartureState, DestinationState, TransitState
@@ -91,7 +91,7 @@ class TrafficSection(Record):
 
 
 def _states(enum: Any) -> Any:
-    return dict[Literal[tuple(state.value for state in enum)], int]  # type: ignore[misc]
+    return dict[Literal[tuple(state.value for state in enum)], Count]  # type: ignore[misc]
 
 
 class TrafficOutcome(Record):
