@@ -305,10 +305,14 @@ def step_times(document: Any) -> Iterator[tuple[int, datetime]]:
     """Each step's absolute time: `+2h` counts from the step before (the first from `start`)."""
     previous: datetime = document.start
     for index, entry in enumerate(document.steps):
-        at = entry.at
-        moment = previous + duration(at[1:]) if isinstance(at, str) else at
+        moment = step_time(previous, entry.at)
         yield index, moment
         previous = max(previous, moment)
+
+
+def step_time(previous: datetime, at: datetime | str) -> datetime:
+    """`at` itself, or `+2h` after `previous`; OverflowError past the calendar's end (`steps_check` says so)."""
+    return previous + duration(at[1:]) if isinstance(at, str) else at
 
 
 def steps_check(registry: ActionRegistry) -> DocumentCheck:
@@ -316,9 +320,14 @@ def steps_check(registry: ActionRegistry) -> DocumentCheck:
 
     def check(document: Any) -> Iterator[tuple[KeyPath, str]]:
         previous: datetime = document.start
-        for index, moment in step_times(document):
+        for index, entry in enumerate(document.steps):
             where: KeyPath = ("steps", index)
-            entry = document.steps[index]
+            try:
+                moment = step_time(previous, entry.at)
+            except OverflowError:
+                yield (*where, "at"), (f"{entry.at} after {previous:%Y-%m-%dT%H:%M:%SZ} runs past the calendar's "
+                                       "end (year 9999)")
+                continue
             if moment < previous:
                 yield (*where, "at"), f"goes back in time ({moment:%Y-%m-%dT%H:%M:%SZ} < {previous:%Y-%m-%dT%H:%M:%SZ})"
             previous = max(previous, moment)

@@ -101,6 +101,13 @@ MUTATIONS = [
      "expect.documents[0].contains", "states nothing to check"),
     ("negative delivery count", _replace_line("    failed: 0", "    failed: -1"), "expect.deliveries.failed",
      "greater than or equal to 0"),
+    # times no datetime holds: `check` ended in an internal error (OverflowError, exit 70)
+    ("span beyond any timedelta", _replace_line("{at: +30m, node: uz, do: declare, movement: M3",
+                                                "{at: +99999999999d, node: uz, do: declare, movement: M3"),
+     "steps[1].at", "longer than any span of time"),
+    ("relative time past the calendar", _replace_line("{at: +2h, node: uz, do: record_control, movement: M2",
+                                                      "{at: +3000000d, node: uz, do: record_control, movement: M2"),
+     "steps[22].at", "runs past the calendar's end (year 9999)"),
 ]
 
 
