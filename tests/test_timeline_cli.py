@@ -20,6 +20,7 @@ import yaml
 
 from exchange.cli import INTERRUPTED, main
 from exchange.timeline import columns, fit
+from exchange.view import RunFeed
 from tests.processes import STARTUP_CEILING, announced, interruptible
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,6 +188,20 @@ def test_view_refuses_a_directory_that_holds_no_run(tmp_path: Path, capsys: pyte
     assert main(["view", str(tmp_path)]) == 2
     assert "events.jsonl:1: not a JSON entry" in capsys.readouterr().err
     assert main(["view", str(tmp_path / "absent")]) == 2
+
+
+def test_view_refuses_a_line_that_is_not_utf8_and_replays_one_holding_any_other_line_break(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A byte that is no UTF-8 was an internal error (exit 70); an entry whose text held U+2028 (a scenario note
+    may) was cut in two by `str.splitlines`, and a run that had passed could not be replayed."""
+    outline = '{"kind": "scenario", "name": "one entry"}\n'
+    (tmp_path / "events.jsonl").write_bytes(outline.encode() + b'{"kind": "step", "note": "caf\xe9"}\n')
+    assert main(["view", str(tmp_path)]) == 2
+    assert "events.jsonl:2: not UTF-8 text" in capsys.readouterr().err
+    note = {"kind": "step", "note": "only 5,000 USD left\u2028on the guarantee"}
+    (tmp_path / "events.jsonl").write_text(outline + json.dumps(note, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert RunFeed.replay(tmp_path).entries[1] == note
 
 
 def test_view_listens_on_the_address_asked_for(tmp_path: Path) -> None:
