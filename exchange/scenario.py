@@ -161,7 +161,10 @@ class BaselineSection(Record):
 
 
 class DocumentBase(Record):
-    scenario: Code = Field(description="the scenario's name (used in output paths and idempotency keys)")
+    scenario: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                          description="the scenario's name: letters, digits, '.', '_' and '-' (it names directories "
+                                      "of `caravan run` and `caravan conform`, so never '/' or '..'; and idempotency "
+                                      "keys)")
     title: Text | None = Field(None, description="one line for people")
     start: Moment = Field(description="when virtual time starts (ISO-8601, UTC)")
     pki: PkiSection = Field(default_factory=PkiSection, description="the scenario CA's key algorithm")

@@ -101,6 +101,10 @@ MUTATIONS = [
      "expect.documents[0].contains", "states nothing to check"),
     ("negative delivery count", _replace_line("    failed: 0", "    failed: -1"), "expect.deliveries.failed",
      "greater than or equal to 0"),
+    # the name names directories (`run`'s temporary one, `conform`'s runs/NAME): `run` failed with exit 3 on
+    # "/tmp/caravan-../../etc-...: No such file or directory", and `conform` would write outside its report
+    ("scenario name that is a path", _replace_line("scenario: aze-geo-uzb-transit", "scenario: ../../etc"),
+     "scenario", "should match pattern"),
     # times no datetime holds: `check` ended in an internal error (OverflowError, exit 70)
     ("span beyond any timedelta", _replace_line("{at: +30m, node: uz, do: declare, movement: M3",
                                                 "{at: +99999999999d, node: uz, do: declare, movement: M3"),
