@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from aiohttp.test_utils import TestClient, TestServer
 
 from exchange.cli import INTERRUPTED, main
 from exchange.timeline import columns, fit
 from exchange.view import RunFeed
+from exchange.view.server import view_application
 from tests.processes import STARTUP_CEILING, announced, interruptible
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,3 +222,24 @@ def test_view_listens_on_the_address_asked_for(tmp_path: Path) -> None:
     finally:
         view.terminate()
         view.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("at", [{}, {"at": "yesterday"}], ids=["no time", "no ISO time"])
+async def test_a_message_whose_entry_gives_no_time_opens_with_its_signature_unchecked(
+    tmp_path: Path, at: dict[str, str]
+) -> None:
+    """An events.jsonl edited by hand: the document endpoint answered 500 (KeyError, ValueError) and logged a
+    traceback; the page now shows the document and says why its signature was not checked."""
+    stem = "0001-CC015C-uz-to-uz"
+    (tmp_path / "messages").mkdir()
+    (tmp_path / "messages" / f"{stem}.xml").write_bytes(b"<CC015C/>")
+    (tmp_path / "messages" / f"{stem}.envelope.xml").write_bytes(b"<Envelope/>")
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "pki" / "ca.pem").write_bytes(b"")
+    feed = RunFeed(tmp_path, [{"kind": "scenario"}, {"kind": "message", "file": f"messages/{stem}.xml", **at}],
+                   finished=True)
+    async with TestClient(TestServer(view_application(feed))) as client:
+        answer = await client.get(f"/api/documents/{stem}.xml")
+        assert answer.status == 200, await answer.text()
+        signature = (await answer.json())["signature"]
+    assert signature["text"] == "signature not checked" and "gives no time it was accepted" in signature["detail"]
