@@ -133,10 +133,18 @@ CASES = {
                                       "'70000' is not a TCP port number"),
     "prepare-unknown-hosts": Case("prepare {eco} --out {d}/p --hosts everywhere", 2, "--hosts",
                                   "invalid choice: 'everywhere'"),
+    # wrote configs listening on ports 65536 and 65537 and said nothing (exit 0): the last nodes failed to start
+    "prepare-ports-past-65535": Case("prepare {eco} --out {d}/p --base-port 65534", 2, "--base-port 65534",
+                                     "the hub and 3 nodes take ports 65534-65537, past 65535"),
     # health
     "health-missing": Case("health --config {d}/nosuch.yaml", 2, "nosuch.yaml", "No such file or directory"),
     "health-given-a-scenario": Case("health --config {eco}", 2, "uzb-aze-eco.yaml", "is a scenario, not a hub config"),
     "health-nothing-started": Case("health --config {d}/prep/hub.yaml --timeout 2", 3, "hub.yaml", "does not answer"),
+    # an internal error (OverflowError: timestamp out of range for platform time_t), exit 70
+    "health-timeout-inf": Case("health --config {d}/prep/hub.yaml --timeout inf", 2, "--timeout",
+                               "'inf' is more than a day (86400 seconds)"),
+    "health-timeout-1e308": Case("health --config {d}/prep/hub.yaml --timeout 1e308", 2, "--timeout",
+                                 "more than a day"),
     # hub
     "hub-missing": Case("hub --config {d}/nosuch.yaml", 2, "nosuch.yaml", "No such file or directory"),
     "hub-empty": Case("hub --config {d}/empty.xml", 2, "empty.xml", "is empty"),

@@ -21,8 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from exchange.cli import INTERRUPTED, main
 from exchange.timeline import columns, fit
-from exchange.view import RunFeed
-from exchange.view.server import view_application
+from exchange.view import RunFeed, view_application
 from tests.processes import STARTUP_CEILING, announced, interruptible
 
 ROOT = Path(__file__).resolve().parent.parent
