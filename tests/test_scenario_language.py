@@ -211,3 +211,18 @@ def test_a_file_a_step_names_must_stand_beside_the_scenario(tmp_path: Path, caps
     moved.write_text(text, encoding="utf-8")
     assert main(["check", str(moved)]) == 2
     assert "steps[5].file: samples/UZ-PC-2026-000106.xml is no file beside the scenario" in capsys.readouterr().out
+
+
+def test_aliases_of_aliases_are_read_once_and_quoted_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Seven aliases of nine aliases of ... a list of nine: 9^7 paths. Line marks walked every one of them again at
+    each alias (9^9 was minutes, then a MemoryError, exit 70), and a finding quoted the whole value."""
+    levels = ["  l0: &l0 [x, x, x, x, x, x, x, x, x]"] + [
+        f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 7)]
+    text = PILOT_LINES.replace("legs:\n", "legs:\n" + "\n".join(levels) + "\n", 1)
+    text = text.replace("    route: [GE, AZ, TM, UZ]", "    route: *l6", 1)
+    scenario = tmp_path / "aliases.yaml"
+    scenario.write_text(text, encoding="utf-8")
+    assert main(["check", str(scenario)]) == 2
+    findings = capsys.readouterr().out.splitlines()
+    assert any("movements.M2.route[0]: Input should be a valid string (found [[" in line for line in findings)
+    assert max(len(line) for line in findings) < 1000  # it was 9^6 quoted values: megabytes
