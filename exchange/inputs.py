@@ -8,6 +8,7 @@ UnicodeDecodeError from deep inside a loader.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import yaml
 
 from exchange.errors import InputError
 
-__all__ = ["read_input", "read_json_lines", "read_text_input", "read_yaml_input"]
+__all__ = ["foreign_entry", "read_input", "read_json_lines", "read_text_input", "read_yaml_input"]
 
 
 def read_input(path: Path, what: str) -> bytes:
@@ -76,3 +77,11 @@ def read_json_lines(path: Path, what: str) -> list[tuple[int, dict[str, Any]]]:
             raise InputError(f"{path}:{number}: an entry is a JSON object", document=str(path))
         entries.append((number, entry))
     return entries
+
+
+def foreign_entry(directory: Path, own: re.Pattern[str]) -> Path | None:
+    """The first entry of `directory` whose name `own` does not match: what emptying it for a command's output
+    would destroy that the command did not write (None when there is none, or no such directory)."""
+    if not directory.is_dir():
+        return None
+    return next((entry for entry in sorted(directory.iterdir()) if not own.fullmatch(entry.name)), None)

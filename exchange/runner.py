@@ -14,6 +14,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import shutil
 import sys
 from collections import Counter
@@ -30,8 +31,9 @@ from exchange.conformance import Check, WireMessage, judge_exchange, judge_push,
 from exchange.drills import RELOADING_ACTIONS, Captured, attack, authority_action, send_variant
 from exchange.driver_actions import DRIVER_ACTIONS, FAULT_ACTIONS, HUB_TARGET, NOTE
 from exchange.envelope import ENVELOPE_SUFFIX, Envelope
-from exchange.errors import ScenarioError, TransportError
+from exchange.errors import InputError, ScenarioError, TransportError
 from exchange.faults import FaultBook, fault_from_step, plan_to_json
+from exchange.inputs import foreign_entry
 from exchange.safexml import parse_document
 from exchange.scenario import Scenario, Step
 from exchange.settle import LONG_POLL, Quiescence
@@ -63,6 +65,34 @@ class Description:
     summary: str
     sender: str = ""  # the sending party's identification (office, trader, NTA.UZ); "" when only the node is known
     recipient: str = ""
+
+
+_MESSAGE_FILES = re.compile(r"\d{4,}-[\w.-]+\.xml")
+"""What a run writes into messages/: NNNN-CODE-SENDER-to-RECIPIENT.xml, and .envelope.xml beside it."""
+
+
+def _refuse_foreign_output(out: Path) -> None:
+    """A run empties `out`/messages/ and writes `out`/events.jsonl afresh: InputError when either holds what no run
+    wrote (`--out .` in a project, a typo), which the run would destroy. An earlier run's are replaced."""
+    foreign = foreign_entry(out / "messages", _MESSAGE_FILES)
+    log = out / "events.jsonl"
+    if foreign is None and log.is_file() and not _opens_a_run(log):
+        foreign = log
+    if foreign is not None:
+        raise InputError(f"{foreign}: was not written by a caravan run, and a run writes {out}/messages/ and "
+                         f"{out}/events.jsonl afresh; give --out a run's directory, or a new one",
+                         document=str(foreign))
+
+
+def _opens_a_run(log: Path) -> bool:
+    """Whether `log`'s first line is a run's outline of its scenario (`scenario_outline`)."""
+    with log.open("rb") as lines:
+        first = lines.readline()
+    try:
+        entry = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(entry, dict) and entry.get("kind") == "scenario"
 
 
 @dataclass
@@ -236,6 +266,7 @@ class Driver:
         self._position: Step | None = None
 
     async def run(self) -> RunReport:
+        _refuse_foreign_output(self._out)
         shutil.rmtree(self._out / "messages", ignore_errors=True)  # only this run's messages, none left over
         (self._out / "messages").mkdir(parents=True)
         report = RunReport()

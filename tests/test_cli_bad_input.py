@@ -249,3 +249,31 @@ def test_the_installed_command_says_the_same_in_one_line(name: str, files: Path)
     assert done.returncode == case.code, done.stderr
     line = _one_line(done.stderr, findings=case.findings)
     assert line.startswith("caravan: ") and case.names in line and case.problem in line, line
+
+
+@pytest.mark.parametrize(("command", "place", "words"), [
+    ("run", "messages/letter.txt", "was not written by a caravan run"),
+    ("run", "events.jsonl", "was not written by a caravan run"),
+    ("run", "db/notes.txt", "is none of caravan's stores"),
+    ("prepare", "db/notes.txt", "is none of caravan's stores"),
+])
+def test_an_output_directory_holding_what_caravan_did_not_write_is_refused_and_kept(
+    command: str, place: str, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--out .` in a project, or a typo: a run emptied messages/ and db/ and wrote events.jsonl afresh, prepare
+    emptied db/, and whatever the user kept there was gone (exit 0)."""
+    out = tmp_path / "mine"
+    (out / place).parent.mkdir(parents=True, exist_ok=True)
+    (out / place).write_text("precious\n", encoding="utf-8")
+    ports = ["--base-port", str(free_ports(4))] if command == "prepare" else []
+    assert main([command, str(ECO), "--out", str(out), *ports]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"caravan: {out / place}: {words}"), line
+    assert (out / place).read_text(encoding="utf-8") == "precious\n"
+
+
+def test_a_run_directory_is_run_into_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "timeline.txt").write_text("a shell's redirection made this first\n", encoding="utf-8")
+    for _ in range(2):
+        assert main(["run", str(ECO), "--out", str(tmp_path)]) == 0, capsys.readouterr().err
+    assert (tmp_path / "timeline.txt").is_file()
