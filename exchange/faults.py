@@ -237,6 +237,17 @@ def _span(delta: timedelta) -> str:
 # -- reading faults: scenario steps and the control API ------------------------------------------------------
 
 
+def _window_end(at: datetime, span: Any) -> datetime:
+    """When a fault that lasts `for: span` from `at` ends: some time after it starts, within the calendar."""
+    length = duration(span)
+    if length <= timedelta(0):
+        raise ScenarioError(f"for {span!r}: a fault lasts some time; leave `for` out for one that lasts until healed")
+    try:
+        return at + length
+    except OverflowError:
+        raise ScenarioError(f"for {span!r} runs past the calendar's end (year 9999)") from None
+
+
 def fault_from_step(
     fault_id: str, at: datetime, node: str, arguments: Mapping[str, Any], nodes: Collection[str]
 ) -> Fault:
@@ -246,7 +257,7 @@ def fault_from_step(
     if kind not in FAULT_KINDS:
         raise ScenarioError(f"fault kind {kind!r} is unknown; known: {', '.join(FAULT_KINDS)}")
     cls = FAULT_KINDS[kind]
-    until = at + duration(args.pop("for")) if "for" in args else None
+    until = _window_end(at, args.pop("for")) if "for" in args else None
     unknown = set(args) - cls.ARGUMENTS
     if unknown:
         raise ScenarioError(f"fault {kind} takes no {sorted(unknown)}; it takes {sorted(cls.ARGUMENTS | {'for'})}")
