@@ -55,6 +55,7 @@ __all__ = [
     "Text",
     "problems_from",
     "render_path",
+    "repeated",
     "shown",
     "suggest",
 ]
@@ -351,6 +352,16 @@ def _inner_model(annotation: Any) -> Any:
         if found is not None:
             return found
     return None
+
+
+def repeated(given: Iterable[tuple[KeyPath, str]]) -> Iterator[tuple[KeyPath, str]]:
+    """A finding at each place in `given` (where, value) whose value an earlier place gave: office codes, trader
+    ids, GRNs, certificate numbers, which name one thing each (two e-COs of one number were taken for one)."""
+    first: dict[str, KeyPath] = {}
+    for where, value in given:
+        if value in first:
+            yield where, f"{value} is given twice; first at {render_path(first[value])}"
+        first.setdefault(value, where)
 
 
 def render_path(where: KeyPath) -> str:

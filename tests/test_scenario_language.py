@@ -13,7 +13,7 @@ from exchange.conformance import Check
 from exchange.errors import ScenarioError
 from exchange.runner import RunReport
 from nodes.families import FAMILIES, build_desks
-from nodes.language import ACTIONS, check_arguments, load_scenario
+from nodes.language import ACTIONS, check_arguments, check_scenario, load_scenario
 from nodes.launch import node_services
 from nodes.reference import scenario_reference
 
@@ -105,6 +105,12 @@ MUTATIONS = [
     # "/tmp/caravan-../../etc-...: No such file or directory", and `conform` would write outside its report
     ("scenario name that is a path", _replace_line("scenario: aze-geo-uzb-transit", "scenario: ../../etc"),
      "scenario", "should match pattern"),
+    # one code, id or number for two things: only the trader's mistakes that followed were named, if any
+    ("trader id twice", _replace_line("{id: UZ305551112002, name: Fergana", "{id: UZ301234567001, name: Fergana"),
+     "nodes.uz.traders[1].id", "UZ301234567001 is given twice; first at nodes.uz.traders[0].id"),
+    ("GRN twice", _replace_line('{grn: "26UZ0009000000029", holder: UZ305551112002',
+                                '{grn: "26UZ0009000000011", holder: UZ305551112002'),
+     "nodes.uz.guarantees[1].grn", "is given twice; first at nodes.uz.guarantees[0].grn"),
     # times no datetime holds: `check` ended in an internal error (OverflowError, exit 70)
     ("span beyond any timedelta", _replace_line("{at: +30m, node: uz, do: declare, movement: M3",
                                                 "{at: +99999999999d, node: uz, do: declare, movement: M3"),
@@ -226,3 +232,14 @@ def test_aliases_of_aliases_are_read_once_and_quoted_short(tmp_path: Path, capsy
     findings = capsys.readouterr().out.splitlines()
     assert any("movements.M2.route[0]: Input should be a valid string (found [[" in line for line in findings)
     assert max(len(line) for line in findings) < 1000  # it was 9^6 quoted values: megabytes
+
+
+def test_two_e_cos_of_one_number_are_refused(tmp_path: Path) -> None:
+    """They were taken for one certificate: the second's cancellation cancelled the first, at run time."""
+    eco = (ROOT / "scenarios" / "uzb-aze-eco.yaml").read_text(encoding="utf-8")
+    assert "number: UZ26CCI0000102" in eco
+    scenario = tmp_path / "eco.yaml"
+    scenario.write_text(eco.replace("number: UZ26CCI0000102", "number: UZ26CCI0000101", 1), encoding="utf-8")
+    findings = [str(finding) for finding in check_scenario(scenario)]
+    assert any("eco.certificates.C2.number: UZ26CCI0000101 is given twice; first at eco.certificates.C1.number"
+               in finding for finding in findings), findings

@@ -28,6 +28,7 @@ from exchange.language import (
     Record,
     StepAction,
     Text,
+    repeated,
     suggest,
 )
 from exchange.safexml import parse_document
@@ -436,13 +437,13 @@ CATS_ACTIONS: tuple[StepAction, ...] = (
 def _check_references(document: Any) -> Iterator[tuple[KeyPath, str]]:
     """Offices, traders and guarantees named anywhere exist; codes are unique."""
     offices, traders = _offices(document), _traders(document)
-    seen_offices: set[str] = set()
+    for section, key in (("offices", "reference"), ("traders", "id"), ("guarantees", "grn")):
+        yield from repeated((("nodes", node_id, section, index, key), getattr(entry, key))
+                            for node_id, node in document.nodes.items()
+                            for index, entry in enumerate(getattr(node, section)))
     for node_id, node in document.nodes.items():
         for index, office in enumerate(node.offices):
             where: KeyPath = ("nodes", node_id, "offices", index, "reference")
-            if office.reference in seen_offices:
-                yield where, f"{office.reference} is listed twice"
-            seen_offices.add(office.reference)
             if office.reference[:2] != node.country:
                 yield where, (f"{office.reference} starts with {office.reference[:2]}, "
                               f"not the node's country {node.country}")
