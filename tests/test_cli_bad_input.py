@@ -52,6 +52,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (here / "prep" / "no-pki.yaml").write_text(yaml.safe_dump(no_pki), encoding="utf-8")
     lost = dict(no_pki, pki="pki", scenario="gone.yaml")
     (here / "prep" / "lost-scenario.yaml").write_text(yaml.safe_dump(lost), encoding="utf-8")
+    node = dict(no_pki, pki="pki")
+    for name, change in (("clock-speed", {"clock": {**node["clock"], "speed": 2}}), ("store-dir", {"database": "pki"}),
+                         ("hub-not-url", {"hub": "hub.example"})):
+        (here / "prep" / f"{name}.yaml").write_text(yaml.safe_dump({**node, **change}), encoding="utf-8")
     return here
 
 
@@ -162,6 +166,14 @@ CASES = {
     "node-without-pki": Case("node --config {d}/prep/no-pki.yaml", 2, "no-pki.yaml", "holds no ca.pem"),
     "node-scenario-gone": Case("node --config {d}/prep/lost-scenario.yaml", 2, "lost-scenario.yaml",
                                "scenario points to"),
+    # the first ran as if `speed` were not there; the second was an internal error (SQLite's "unable to open
+    # database file", exit 70); the third started and failed every push to the hub later
+    "node-clock-key-unknown": Case("node --config {d}/prep/clock-speed.yaml", 2, "clock-speed.yaml",
+                                   "clock.speed is not a key of clock; known: start"),
+    "node-store-a-directory": Case("node --config {d}/prep/store-dir.yaml", 2, "store-dir.yaml",
+                                   "a directory; the store's file is wanted"),
+    "node-hub-not-a-url": Case("node --config {d}/prep/hub-not-url.yaml", 2, "hub-not-url.yaml",
+                               "hub is 'hub.example'; an http(s)://HOST:PORT URL is wanted"),
     # usage
     "no-command": Case("", 2, "COMMAND", "required"),
     "unknown-command": Case("verfiy x", 2, "verfiy", "invalid choice"),
