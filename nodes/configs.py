@@ -111,7 +111,7 @@ def load_hub_config(path: Path) -> HubConfig:
 def load_node_config(path: Path) -> NodeConfig:
     config = _Config.read(path, "node")
     return NodeConfig(
-        node=config.text("node"),
+        node=config.node(),
         scenario=config.path("scenario", existing=True),
         host=config.host(),
         port=config.port(),
@@ -279,6 +279,16 @@ class _Config:
         if parts.scheme not in ("http", "https") or not parts.hostname or not _has_port(parts):
             raise self.error(key, f"is {value!r}; an http(s)://HOST:PORT URL is wanted")
         return value
+
+    def node(self) -> str:
+        """The node's id, one the PKI has credentials for: `node: zz` got as far as serving, then stopped on
+        'no credentials for node' (exit 1) without naming the config."""
+        node, pki = self.text("node"), self.pki()
+        if not (pki / f"{node}.pem").is_file():
+            nodes = sorted(path.stem for path in pki.glob("*.pem")
+                           if path.stem != "ca" and not path.stem.endswith("-key"))
+            raise self.error("node", f"is {node!r}, whom {pki} issued no certificate; its nodes: {', '.join(nodes)}")
+        return node
 
     def pki(self) -> Path:
         directory = self.path("pki")

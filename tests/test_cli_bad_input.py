@@ -54,7 +54,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (here / "prep" / "lost-scenario.yaml").write_text(yaml.safe_dump(lost), encoding="utf-8")
     node = dict(no_pki, pki="pki")
     for name, change in (("clock-speed", {"clock": {**node["clock"], "speed": 2}}), ("store-dir", {"database": "pki"}),
-                         ("hub-not-url", {"hub": "hub.example"})):
+                         ("hub-not-url", {"hub": "hub.example"}), ("node-zz", {"node": "zz"})):
         (here / "prep" / f"{name}.yaml").write_text(yaml.safe_dump({**node, **change}), encoding="utf-8")
     return here
 
@@ -172,6 +172,8 @@ CASES = {
                                    "clock.speed is not a key of clock; known: start"),
     "node-store-a-directory": Case("node --config {d}/prep/store-dir.yaml", 2, "store-dir.yaml",
                                    "a directory; the store's file is wanted"),
+    "node-not-in-the-pki": Case("node --config {d}/prep/node-zz.yaml", 2, "node-zz.yaml",
+                                "issued no certificate; its nodes: az, ge, uz"),
     "node-hub-not-a-url": Case("node --config {d}/prep/hub-not-url.yaml", 2, "hub-not-url.yaml",
                                "hub is 'hub.example'; an http(s)://HOST:PORT URL is wanted"),
     # usage
