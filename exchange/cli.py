@@ -160,9 +160,13 @@ def _moment(text: str) -> datetime:
     if text == "now":
         return datetime.now(timezone.utc)
     try:
-        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 time (2026-04-01T10:00:00Z) or 'now'") from None
+    try:
+        return utc(moment)
+    except ValueError as exc:  # outside the calendar in UTC
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> float:

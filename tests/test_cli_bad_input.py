@@ -80,6 +80,9 @@ CASES = {
     "verify-missing-ca": Case("verify {d}/cert.xml --ca {d}/nosuch.pem", 2, "nosuch.pem", "No such file or directory"),
     "verify-binary-ca": Case("verify {d}/cert.xml --ca {d}/binary.bin", 2, "binary.bin", "holds no PEM certificate"),
     "verify-at-yesterday": Case(VERIFY + " --at yesterday", 2, "--at", "'yesterday' is not an ISO-8601 time"),
+    # a Python traceback (OverflowError in the option's type, which argparse does not catch), exit 1
+    "verify-at-past-the-calendar": Case(VERIFY + " --at 9999-12-31T23:59:59-05:00", 2, "--at",
+                                        "9999-12-31T23:59:59-05:00 is outside the calendar in UTC (years 1 to 9999)"),
     "run-binary": Case("run {d}/binary.bin", 2, "binary.bin", "not UTF-8 text", findings=True),
     "trust-list-binary": Case(VERIFY + " --trust-list {d}/binary.bin", 2, "binary.bin", "not UTF-8 text"),
     "node-given-hub-config": Case("node --config {d}/prep/hub.yaml", 2, "hub.yaml",
@@ -251,8 +254,8 @@ def test_a_fault_in_caravan_itself_is_one_line_and_exit_70(files: Path, capsys: 
     assert line == "caravan: internal error: KeyError: 'plan' (run with --debug for the traceback)"
 
 
-PROCESS_CASES = ["run-binary", "verify-at-yesterday", "validate-binary", "prepare-missing", "hub-given-node-config",
-                 "node-given-hub-config"]
+PROCESS_CASES = ["run-binary", "verify-at-yesterday", "verify-at-past-the-calendar", "validate-binary",
+                 "prepare-missing", "hub-given-node-config", "node-given-hub-config"]
 
 
 @pytest.mark.parametrize("name", PROCESS_CASES)

@@ -112,6 +112,9 @@ MUTATIONS = [
                                 '{grn: "26UZ0009000000011", holder: UZ305551112002'),
      "nodes.uz.guarantees[1].grn", "is given twice; first at nodes.uz.guarantees[0].grn"),
     # times no datetime holds: `check` ended in an internal error (OverflowError, exit 70)
+    ("a start whose UTC is past the calendar", _replace_line("start: 2026-03-02T06:00:00Z",
+                                                             "start: 9999-12-31T23:59:59-05:00"),
+     "start", "is outside the calendar in UTC (years 1 to 9999)"),
     ("span beyond any timedelta", _replace_line("{at: +30m, node: uz, do: declare, movement: M3",
                                                 "{at: +99999999999d, node: uz, do: declare, movement: M3"),
      "steps[1].at", "longer than any span of time"),
