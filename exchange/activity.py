@@ -45,8 +45,8 @@ from aiohttp import web
 
 from exchange.web import json_response
 
-__all__ = ["MAX_WAIT", "Activity", "BadQuery", "Reading", "add_status_route", "bring_along", "quiet_answer",
-           "requested_wait"]
+__all__ = ["MAX_ID", "MAX_WAIT", "Activity", "BadQuery", "Reading", "add_status_route", "bring_along", "query_id",
+           "quiet_answer", "requested_wait"]
 
 MAX_WAIT = 60.0
 """The longest a status request may be held, in seconds."""
@@ -136,12 +136,7 @@ def bring_along(parameter: str, key: str, read: Callable[[int], Awaitable[Any]])
     fetch next, brought along by its status answer."""
 
     async def news(query: Mapping[str, str]) -> dict[str, Any]:
-        after = query.get(parameter)
-        if after is None:
-            return {}
-        if not after.isdigit():
-            raise ValueError(f"query parameter {parameter}={after!r}: give an id (0 or more)")
-        return {key: await read(int(after))}
+        return {} if parameter not in query else {key: await read(query_id(query, parameter))}
 
     return news
 
@@ -156,6 +151,19 @@ class BadQuery(ValueError):
     def response(self) -> web.Response:
         body = {"error": self.rule, "message": str(self), **({"path": self.path} if self.path else {})}
         return json_response(body, status=400)
+
+
+MAX_ID = 2**63 - 1
+"""The largest id SQLite's INTEGER holds: a store asked about a larger one raises OverflowError."""
+
+
+def query_id(query: Mapping[str, str], parameter: str) -> int:
+    """`?after=N` and the like: the id a listing counts from (0 when absent); `BadQuery` for anything but a whole
+    number up to `MAX_ID` (`abc`, `-1`, `²`, twenty digits), which would otherwise end in a 500 from the store."""
+    text = query.get(parameter, "0")
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+        raise BadQuery("bad-query", f"query parameter {parameter}={text!r}: give an id (0 or more)", parameter)
+    return int(text)
 
 
 def requested_wait(query: Mapping[str, str]) -> float | None:

@@ -160,9 +160,13 @@ def _moment(text: str) -> datetime:
     if text == "now":
         return datetime.now(timezone.utc)
     try:
-        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 time (2026-04-01T10:00:00Z) or 'now'") from None
+    try:
+        return utc(moment)
+    except ValueError as exc:  # outside the calendar in UTC
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> float:
@@ -172,6 +176,19 @@ def _positive(text: str) -> float:
         value = 0.0
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+MAX_SECONDS = 86400.0
+"""The longest wait an option may ask for, a day: `health --timeout inf` (or 1e308) overflowed the socket's
+deadline, an internal error, and a longer wait is a typo, not a plan."""
+
+
+def _seconds(text: str) -> float:
+    """`--wait`, `--timeout`: seconds above 0, at most a day."""
+    value = _positive(text)
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than a day ({MAX_SECONDS:.0f} seconds)")
     return value
 
 
@@ -204,7 +221,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, help="where messages/, pki/ and events.jsonl go")
     run.add_argument("--speed", type=_positive, default=None, help="N virtual seconds per real second (demos)")
     run.add_argument("--attach", type=Path, default=None, help="drive components started from `prepare` configs")
-    run.add_argument("--wait", type=_positive, default=60.0, metavar="SECONDS",
+    run.add_argument("--wait", type=_seconds, default=60.0, metavar="SECONDS",
                      help="how long to wait for a component to answer or settle (default 60)")
     run.add_argument("--plain-http", action="store_true", help="no mutual TLS between components (demos only)")
     run.add_argument("--external-restarts", action="store_true",
@@ -270,10 +287,10 @@ def _parser() -> argparse.ArgumentParser:
     conform.add_argument("scenarios", type=Path, nargs="+")
     conform.add_argument("--prepared", type=Path, required=True, help="the directory `prepare --external` wrote")
     conform.add_argument("--report", type=Path, required=True, help="where junit.xml, report.html, report.json go")
-    conform.add_argument("--wait", type=_positive, default=20.0, metavar="SECONDS",
+    conform.add_argument("--wait", type=_seconds, default=20.0, metavar="SECONDS",
                          help="how long a step may take to settle; a push the system under test leaves "
                               "unanswered holds every step this long (default 20)")
-    conform.add_argument("--answer-wait", type=_positive, default=3.0, metavar="SECONDS",
+    conform.add_argument("--answer-wait", type=_seconds, default=3.0, metavar="SECONDS",
                          help="how long a system without caravan's control API is given to answer after a step "
                               "that concerns it (default 3)")
     conform.set_defaults(handler=_conform)
@@ -288,7 +305,7 @@ def _parser() -> argparse.ArgumentParser:
 
     health = command("health", "ask a started hub or node whether it serves (container health checks)")
     health.add_argument("--config", type=Path, required=True, help="the component's config, as it was started")
-    health.add_argument("--timeout", type=_positive, default=5.0, metavar="SECONDS")
+    health.add_argument("--timeout", type=_seconds, default=5.0, metavar="SECONDS")
     health.set_defaults(handler=_health)
     return parser
 
@@ -605,6 +622,10 @@ def _prepare(args: argparse.Namespace) -> int:
     from nodes.launch import PLACEMENTS, prepare
 
     scenario = load_scenario(args.scenario)
+    last_port = args.base_port + len(scenario.nodes)
+    if last_port > 65535:  # written now, refused only when the last nodes start (listen.port is 65536 ...)
+        raise InputError(f"--base-port {args.base_port}: the hub and {len(scenario.nodes)} nodes take ports "
+                         f"{args.base_port}-{last_port}, past 65535", path="--base-port")
     external = parse_external(args.external, list(scenario.nodes))
     for node in external.values():
         if node.tls == args.plain_http:

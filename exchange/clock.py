@@ -17,10 +17,17 @@ __all__ = ["Clock", "SystemClock", "VirtualClock", "utc"]
 
 
 def utc(moment: datetime) -> datetime:
-    """Return `moment` as an aware UTC datetime; naive values are taken to be UTC, as NCTS does."""
+    """Return `moment` as an aware UTC datetime; naive values are taken to be UTC, as NCTS does.
+
+    A time whose UTC lies outside years 1-9999 (9999-12-31T23:59:59-05:00) is a ValueError, as a time that is not
+    one is: every reader of a given time (`--at`, a scenario's `start`) refuses those already, and the
+    OverflowError `astimezone` raises was a traceback or an internal error."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{moment.isoformat()} is outside the calendar in UTC (years 1 to 9999)") from None
 
 
 class Clock(Protocol):

@@ -65,17 +65,25 @@ __all__ = [
 ]
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def duration(value: Any) -> timedelta:
-    """`90s`, `30m`, `2h`, `1d` (or a number of seconds), as a scenario writes a span of time."""
+    """`90s`, `30m`, `2h`, `1d` (or a number of seconds), as a scenario writes a span of time.
+
+    A span no `timedelta` holds (`99999999999d`, an infinite number of seconds) is a ScenarioError like any other
+    that is not a duration, not the OverflowError of deep inside a check."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
-    match = _DURATION.match(str(value).strip())
-    if match is None:
+        seconds = float(value)
+    elif (match := _DURATION.match(str(value).strip())) is not None:
+        seconds = float(match.group(1)) * _SECONDS[match.group(2)]
+    else:
         raise ScenarioError(f"{value!r} is not a duration: use 90s, 30m, 2h or 1d")
-    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    try:
+        return timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        raise ScenarioError(f"{value!r} is longer than any span of time a scenario can take "
+                            f"(at most {timedelta.max.days} days)") from None
 
 
 def _when(moment: datetime | None) -> str:
@@ -229,6 +237,17 @@ def _span(delta: timedelta) -> str:
 # -- reading faults: scenario steps and the control API ------------------------------------------------------
 
 
+def _window_end(at: datetime, span: Any) -> datetime:
+    """When a fault that lasts `for: span` from `at` ends: some time after it starts, within the calendar."""
+    length = duration(span)
+    if length <= timedelta(0):
+        raise ScenarioError(f"for {span!r}: a fault lasts some time; leave `for` out for one that lasts until healed")
+    try:
+        return at + length
+    except OverflowError:
+        raise ScenarioError(f"for {span!r} runs past the calendar's end (year 9999)") from None
+
+
 def fault_from_step(
     fault_id: str, at: datetime, node: str, arguments: Mapping[str, Any], nodes: Collection[str]
 ) -> Fault:
@@ -238,7 +257,7 @@ def fault_from_step(
     if kind not in FAULT_KINDS:
         raise ScenarioError(f"fault kind {kind!r} is unknown; known: {', '.join(FAULT_KINDS)}")
     cls = FAULT_KINDS[kind]
-    until = at + duration(args.pop("for")) if "for" in args else None
+    until = _window_end(at, args.pop("for")) if "for" in args else None
     unknown = set(args) - cls.ARGUMENTS
     if unknown:
         raise ScenarioError(f"fault {kind} takes no {sorted(unknown)}; it takes {sorted(cls.ARGUMENTS | {'for'})}")

@@ -50,7 +50,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from exchange.activity import Activity, add_status_route, bring_along
+from exchange.activity import Activity, BadQuery, add_status_route, bring_along, query_id
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
@@ -630,8 +630,9 @@ class Hub:
         app.router.add_post("/envelopes", self._handle_submit)
         app.router.add_get("/refusals", self._handle_refusals)
         app.router.add_get("/deliveries", self._handle_list)
-        app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
-        app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
+        # at most 18 digits: a longer id is no route (404), not an id past SQLite's INTEGER overflowing the store (500)
+        app.router.add_get("/deliveries/{delivery_id:\\d{1,18}}", self._handle_tracking)
+        app.router.add_get("/deliveries/{delivery_id:\\d{1,18}}/envelope", self._handle_envelope)
         # `?deliveries_after=N`: the next page of deliveries with their envelopes, for a driver waiting for quiet
         add_status_route(app, self._activity, self.in_flight, self.marks, self.status,
                          bring_along("deliveries_after", "deliveries", self.deliveries_with_envelopes))
@@ -667,10 +668,16 @@ class Hub:
         return json_response(receipt.as_dict(), status=200 if receipt.duplicate else 202)
 
     async def _handle_refusals(self, request: web.Request) -> web.Response:
-        return json_response({"refusals": await self.refusals(int(request.query.get("after", "0")))})
+        try:
+            return json_response({"refusals": await self.refusals(query_id(request.query, "after"))})
+        except BadQuery as exc:
+            return exc.response()
 
     async def _handle_list(self, request: web.Request) -> web.Response:
-        after = int(request.query.get("after", "0"))
+        try:
+            after = query_id(request.query, "after")
+        except BadQuery as exc:
+            return exc.response()
         if request.query.get("envelopes") == "base64":
             return json_response({"deliveries": await self.deliveries_with_envelopes(after)})
         return json_response({"deliveries": [receipt.as_dict() for receipt in await self.deliveries(after)]})

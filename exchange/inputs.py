@@ -7,6 +7,8 @@ UnicodeDecodeError from deep inside a loader.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import yaml
 
 from exchange.errors import InputError
 
-__all__ = ["read_input", "read_text_input", "read_yaml_input"]
+__all__ = ["foreign_entry", "read_input", "read_json_lines", "read_text_input", "read_yaml_input"]
 
 
 def read_input(path: Path, what: str) -> bytes:
@@ -52,3 +54,34 @@ def read_yaml_input(path: Path, what: str) -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(f"{path}: is not a {what}: not YAML ({problem}{where})", document=str(path)) from None
+
+
+def read_json_lines(path: Path, what: str) -> list[tuple[int, dict[str, Any]]]:
+    """Each line of a JSON Lines file (a run's events.jsonl) as an object, with its line number; InputError names
+    the file and the line that is not UTF-8 text, not JSON or not an object.
+
+    Lines end at a newline only: an entry's text may hold any other line break (a note's U+2028), at which
+    `str.splitlines` would cut the entry in two."""
+    entries = []
+    for number, line in enumerate(read_input(path, what).split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}:{number}: not UTF-8 text (byte {exc.start + 1} of the line is "
+                             f"0x{line[exc.start]:02x})", document=str(path)) from None
+        except ValueError as exc:
+            raise InputError(f"{path}:{number}: not a JSON entry ({exc})", document=str(path)) from None
+        if not isinstance(entry, dict):
+            raise InputError(f"{path}:{number}: an entry is a JSON object", document=str(path))
+        entries.append((number, entry))
+    return entries
+
+
+def foreign_entry(directory: Path, own: re.Pattern[str]) -> Path | None:
+    """The first entry of `directory` whose name `own` does not match: what emptying it for a command's output
+    would destroy that the command did not write (None when there is none, or no such directory)."""
+    if not directory.is_dir():
+        return None
+    return next((entry for entry in sorted(directory.iterdir()) if not own.fullmatch(entry.name)), None)

@@ -21,6 +21,7 @@ not implied:
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -39,6 +40,7 @@ __all__ = [
     "Amount",
     "Check",
     "Code",
+    "Count",
     "DayOrDate",
     "DocumentCheck",
     "IsoDate",
@@ -53,6 +55,8 @@ __all__ = [
     "Text",
     "problems_from",
     "render_path",
+    "repeated",
+    "shown",
     "suggest",
 ]
 
@@ -82,6 +86,16 @@ class Record(BaseModel):
 
 # -- value types ---------------------------------------------------------------------------------------------
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring, _SHOWN.maxother = 2, 6, 6, 80, 80
+
+
+def shown(value: Any) -> str:
+    """How a finding quotes the value it refuses: its repr, cut short. A YAML alias of aliases is a few hundred
+    bytes that stand for millions of values, and quoting it whole took a minute and printed hundreds of MB."""
+    return _SHOWN.repr(value)
+
+
 def _check_span(text: str) -> None:
     try:
         duration(text)
@@ -108,12 +122,12 @@ def _moment(value: Any) -> datetime | str:
         if moment.tzinfo is None:
             raise ValueError("has no time zone: write it in UTC with a Z (2026-03-02T08:00:00Z)")
         return utc(moment)
-    raise ValueError(f"is {value!r}: use ISO-8601 (2026-03-02T08:00:00Z) or +30m / +2h / +1d")
+    raise ValueError(f"is {shown(value)}: use ISO-8601 (2026-03-02T08:00:00Z) or +30m / +2h / +1d")
 
 
 def _span(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"is {value!r}: a span such as 30m, 2h or 1d")
+        raise ValueError(f"is {shown(value)}: a span such as 30m, 2h or 1d")
     _check_span(value)
     return value
 
@@ -121,16 +135,16 @@ def _span(value: Any) -> str:
 def _amount(value: Any) -> Decimal:
     """Amounts and masses are exact: quoted decimals or whole numbers, never binary floats."""
     if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError(f"is {value!r}: quote decimal amounts (\"20000.00\") so no digit is lost")
+        raise ValueError(f"is {shown(value)}: quote decimal amounts (\"20000.00\") so no digit is lost")
     if isinstance(value, (int, str)):
         try:
             amount = Decimal(str(value).strip())
         except InvalidOperation:
-            raise ValueError(f"is {value!r}, not a number") from None
+            raise ValueError(f"is {shown(value)}, not a number") from None
         if not amount.is_finite() or amount < 0:
-            raise ValueError(f"is {value!r}: a finite amount of zero or more")
+            raise ValueError(f"is {shown(value)}: a finite amount of zero or more")
         return amount
-    raise ValueError(f"is {value!r}, not a number")
+    raise ValueError(f"is {shown(value)}, not a number")
 
 
 def _day_or_date(value: Any) -> date | str:
@@ -147,7 +161,7 @@ def _day_or_date(value: Any) -> date | str:
             return date.fromisoformat(text)
         except ValueError:
             pass
-    raise ValueError(f"is {value!r}: use days (5d) or an ISO date (2026-03-05)")
+    raise ValueError(f"is {shown(value)}: use days (5d) or an ISO date (2026-03-05)")
 
 
 def _iso_date(value: Any) -> date:
@@ -160,7 +174,7 @@ def _iso_date(value: Any) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ValueError(f"is {value!r}: use an ISO date (2026-04-01)")
+    raise ValueError(f"is {shown(value)}: use an ISO date (2026-04-01)")
 
 
 def _listed(value: Any) -> Any:
@@ -171,7 +185,7 @@ def _listed(value: Any) -> Any:
 def _text(value: Any) -> str:
     """Free text; numbers are taken as written (a street number), anything else is refused."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"is {value!r}, not text")
+        raise ValueError(f"is {shown(value)}, not text")
     return str(value)
 
 
@@ -191,6 +205,8 @@ OneOrMore = BeforeValidator(_listed)
 """Annotate a list field with this to let a scenario write one value without brackets."""
 Code = Annotated[str, Field(min_length=1)]
 """A code or identifier: quoted when it looks like a number ("080810"), so no leading zero is lost."""
+Count = Annotated[int, Field(ge=0)]
+"""How many of something an expectation counts: a negative count could never hold."""
 NodeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9\-]{0,31}$")]
 """A node id: lower-case letters, digits and '-', e.g. uz."""
 
@@ -282,7 +298,7 @@ def problems_from(
         elif item["type"] == "value_error":
             message = message.removeprefix("Value error, ")
         elif "input" in item and item["type"] not in ("model_type", "dict_type", "list_type"):
-            message = f"{message} (found {item['input']!r})"
+            message = f"{message} (found {shown(item['input'])})"
         if (location, message) not in seen:
             seen.add((location, message))
             yield (*base, *location), message
@@ -336,6 +352,16 @@ def _inner_model(annotation: Any) -> Any:
         if found is not None:
             return found
     return None
+
+
+def repeated(given: Iterable[tuple[KeyPath, str]]) -> Iterator[tuple[KeyPath, str]]:
+    """A finding at each place in `given` (where, value) whose value an earlier place gave: office codes, trader
+    ids, GRNs, certificate numbers, which name one thing each (two e-COs of one number were taken for one)."""
+    first: dict[str, KeyPath] = {}
+    for where, value in given:
+        if value in first:
+            yield where, f"{value} is given twice; first at {render_path(first[value])}"
+        first.setdefault(value, where)
 
 
 def render_path(where: KeyPath) -> str:

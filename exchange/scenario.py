@@ -26,6 +26,7 @@ from exchange.language import (
     ActionRegistry,
     Amount,
     Code,
+    Count,
     DocumentCheck,
     Moment,
     NodeId,
@@ -133,7 +134,7 @@ DeliveryCounter = Literal["pending", "delivered", "failed", "duplicates_absorbed
 class ExpectSection(Record):
     """What must be true at the end; the family-specific parts are typed by the families' documents."""
 
-    deliveries: dict[DeliveryCounter, int] = Field(default_factory=dict,
+    deliveries: dict[DeliveryCounter, Count] = Field(default_factory=dict,
                                                    description="hub delivery counters at the end")
     values: list[ExpectValue] = Field(default_factory=list, description="any value of a node's state")
     refusals: list[ExpectRefusal] = Field(default_factory=list,
@@ -160,7 +161,10 @@ class BaselineSection(Record):
 
 
 class DocumentBase(Record):
-    scenario: Code = Field(description="the scenario's name (used in output paths and idempotency keys)")
+    scenario: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                          description="the scenario's name: letters, digits, '.', '_' and '-' (it names directories "
+                                      "of `caravan run` and `caravan conform`, so never '/' or '..'; and idempotency "
+                                      "keys)")
     title: Text | None = Field(None, description="one line for people")
     start: Moment = Field(description="when virtual time starts (ISO-8601, UTC)")
     pki: PkiSection = Field(default_factory=PkiSection, description="the scenario CA's key algorithm")
@@ -304,10 +308,14 @@ def step_times(document: Any) -> Iterator[tuple[int, datetime]]:
     """Each step's absolute time: `+2h` counts from the step before (the first from `start`)."""
     previous: datetime = document.start
     for index, entry in enumerate(document.steps):
-        at = entry.at
-        moment = previous + duration(at[1:]) if isinstance(at, str) else at
+        moment = step_time(previous, entry.at)
         yield index, moment
         previous = max(previous, moment)
+
+
+def step_time(previous: datetime, at: datetime | str) -> datetime:
+    """`at` itself, or `+2h` after `previous`; OverflowError past the calendar's end (`steps_check` says so)."""
+    return previous + duration(at[1:]) if isinstance(at, str) else at
 
 
 def steps_check(registry: ActionRegistry) -> DocumentCheck:
@@ -315,9 +323,14 @@ def steps_check(registry: ActionRegistry) -> DocumentCheck:
 
     def check(document: Any) -> Iterator[tuple[KeyPath, str]]:
         previous: datetime = document.start
-        for index, moment in step_times(document):
+        for index, entry in enumerate(document.steps):
             where: KeyPath = ("steps", index)
-            entry = document.steps[index]
+            try:
+                moment = step_time(previous, entry.at)
+            except OverflowError:
+                yield (*where, "at"), (f"{entry.at} after {previous:%Y-%m-%dT%H:%M:%SZ} runs past the calendar's "
+                                       "end (year 9999)")
+                continue
             if moment < previous:
                 yield (*where, "at"), f"goes back in time ({moment:%Y-%m-%dT%H:%M:%SZ} < {previous:%Y-%m-%dT%H:%M:%SZ})"
             previous = max(previous, moment)
@@ -354,6 +367,8 @@ def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
     counted = sum(len(value) for value in expect.model_dump().values() if isinstance(value, (dict, list)))
     if counted == 0:
         yield ("expect",), "states no expectation: a run that checks nothing cannot pass"
+    for where in _empty_entries(expect.model_dump(by_alias=True, exclude_unset=True), ("expect",)):
+        yield where, "states nothing to check: give what must hold there, or leave it out"
     for index, exchange in enumerate(expect.exchanges):
         for key, node in (("from", exchange.sender), ("to", exchange.recipient)):
             if node is not None and node not in document.nodes:
@@ -370,6 +385,17 @@ def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
         if value.node != "hub" and value.node not in document.nodes:
             yield ("expect", "values", index, "node"), (f"is {value.node!r}{suggest(value.node, document.nodes)}: "
                                                         f"name a node ({', '.join(document.nodes)}) or hub")
+
+
+def _empty_entries(value: Any, where: KeyPath) -> Iterator[KeyPath]:
+    """Where an entry under `expect` is written empty (`M1: {}`, `messages: {M1: []}`): it yields no check, so
+    the run's verdict would not depend on it, and a whole `expect:` of such entries would hold 0 of 0."""
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        if isinstance(inner, (Mapping, list)) and not inner:
+            yield (*where, key)
+        else:
+            yield from _empty_entries(inner, (*where, key))
 
 
 def countries_check(document: Any) -> Iterator[tuple[KeyPath, str]]:

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from exchange.activity import BadQuery, query_id
 from exchange.client import Answer, Outcome, QueueItem, Route, post_envelope
 from exchange.clock import Clock, utc
 from exchange.envelope import Envelope, rewrite_envelope
@@ -212,6 +213,9 @@ def transport_handler(log: TransportLog) -> Callable[[web.Request], Awaitable[we
     """`GET /transport?after=N`: the transport events since N, for the driver's timeline."""
 
     async def handler(request: web.Request) -> web.Response:
-        return json_response({"events": await log.after(int(request.query.get("after", "0")))})
+        try:
+            return json_response({"events": await log.after(query_id(request.query, "after"))})
+        except BadQuery as exc:
+            return exc.response()
 
     return handler

@@ -15,6 +15,7 @@ from exchange.errors import (
     CaravanError,
     DocumentError,
     DuplicateMessage,
+    InputError,
     ProtocolError,
     TrustError,
     ValidationFailed,
@@ -25,7 +26,8 @@ from exchange.tls import peer
 if TYPE_CHECKING:  # exchange.activity answers with this module's json_response
     from exchange.activity import Activity, InFlight, Report
 
-__all__ = ["PEER", "Access", "clock_handler", "error_response", "json_response", "party_guard", "set_clock_handler"]
+__all__ = ["PEER", "Access", "clock_handler", "error_response", "json_object", "json_response", "party_guard",
+           "set_clock_handler"]
 
 PEER: web.RequestKey[str | None] = web.RequestKey("caravan.peer", str)
 """Where `party_guard` leaves the TLS identity of a request (None on plain HTTP)."""
@@ -56,6 +58,22 @@ def error_response(error: CaravanError) -> web.Response:
     return json_response(error.as_dict(), status=status)
 
 
+async def json_object(request: web.Request, example: str) -> dict[str, Any]:
+    """A control request's body, which is a JSON object; InputError naming the request and showing `example`
+    otherwise (a body that was not JSON, or was a list, ended in a 500 and a traceback in the log)."""
+    try:
+        body = json.loads(await request.read())
+    except ValueError:  # not JSON, or not text: json's and the codec's errors are both ValueErrors
+        body = None
+    if not isinstance(body, dict):
+        raise InputError(f"the body is not a JSON object; send {example}", document=f"{request.method} {request.path}",
+                         rule="json-body")
+    return body
+
+
+_CLOCK_BODY = '{"now": "2026-03-02T08:00:00Z"}'
+
+
 def set_clock_handler(
     clock: VirtualClock,
     activity: Activity,
@@ -72,11 +90,16 @@ def set_clock_handler(
     """
 
     async def handler(request: web.Request) -> web.Response:
-        body = await request.json()
+        try:
+            now = (await json_object(request, _CLOCK_BODY)).get("now")
+        except InputError as exc:
+            return error_response(exc)
         commits = activity.commits
         try:
-            clock.set(datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00")))
-        except (KeyError, ValueError) as exc:
+            if not isinstance(now, str):
+                raise ValueError(f"now={now!r}: send {_CLOCK_BODY}")
+            clock.set(datetime.fromisoformat(now.replace("Z", "+00:00")))
+        except ValueError as exc:
             return json_response({"error": "bad-clock", "message": str(exc)}, status=400)
         if after is not None:
             await after()

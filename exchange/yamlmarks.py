@@ -60,7 +60,7 @@ def read_marked_yaml(path: Path) -> MarkedYaml:
     lines: dict[KeyPath, int] = {}
     duplicates: list[tuple[KeyPath, int]] = []
     if node is not None:
-        _index(node, (), lines, duplicates, depth=0)
+        _index(node, (), lines, duplicates, depth=0, indexed=set())
     return MarkedYaml(path, value, lines, tuple(duplicates))
 
 
@@ -87,14 +87,25 @@ def _composed_or_refused(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
 
 
 def _index(
-    node: yaml.Node, where: KeyPath, lines: dict[KeyPath, int], duplicates: list[tuple[KeyPath, int]], depth: int
+    node: yaml.Node, where: KeyPath, lines: dict[KeyPath, int], duplicates: list[tuple[KeyPath, int]], depth: int,
+    indexed: set[int],
 ) -> None:
-    if depth > 64:  # aliases can make a value its own descendant; nothing a scenario needs is this deep
+    """The lines of `node` and of every key path below it, and the keys written twice there.
+
+    A collection is indexed once, where it is first written: an alias (`*anchor`) of it elsewhere gets its own
+    line, and a finding below it the alias's line (`MarkedYaml.line`). Walked again at every alias, nine
+    aliases of nine aliases of ... of a list of nine (a few hundred bytes) were 9^9 paths: minutes of CPU,
+    then a MemoryError."""
+    if depth > 64:  # nothing a scenario needs is this deep
         return
     lines.setdefault(where, node.start_mark.line + 1)
+    if isinstance(node, yaml.CollectionNode):
+        if id(node) in indexed:
+            return
+        indexed.add(id(node))
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _index(item, (*where, index), lines, duplicates, depth + 1)
+            _index(item, (*where, index), lines, duplicates, depth + 1, indexed)
     elif isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         merged: list[yaml.Node] = []
@@ -107,11 +118,11 @@ def _index(
                 duplicates.append(((*where, key), key_node.start_mark.line + 1))
             seen.add(key)
             lines[(*where, key)] = key_node.start_mark.line + 1
-            _index(value_node, (*where, key), lines, duplicates, depth + 1)
+            _index(value_node, (*where, key), lines, duplicates, depth + 1, indexed)
         for source in merged:  # `<<: *anchor`: keys written here win, the merged ones point at the anchor
             for item in source.value if isinstance(source, yaml.SequenceNode) else [source]:
                 if isinstance(item, yaml.MappingNode):
                     for key_node, value_node in item.value:
                         key = (*where, key_node.value)
                         if key not in lines:
-                            _index(value_node, key, lines, duplicates, depth + 1)
+                            _index(value_node, key, lines, duplicates, depth + 1, indexed)

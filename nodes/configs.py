@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 import yaml
 
@@ -87,6 +88,8 @@ def component_url(tls: bool, host: str, port: int) -> str:
 
 _HUB_KEYS = ("listen", "address", "database", "pki", "nodes", "countries", "nppos", "clock", "tls")
 _NODE_KEYS = ("node", "scenario", "listen", "address", "hub", "database", "pki", "clock", "tls")
+_SECTION_KEYS = {"listen": ("host", "port"), "clock": ("start",)}
+"""The keys of a config's sections: `clock: {start: ..., speed: 2}` ran on as if `speed` were not there."""
 
 
 def load_hub_config(path: Path) -> HubConfig:
@@ -94,7 +97,7 @@ def load_hub_config(path: Path) -> HubConfig:
     return HubConfig(
         host=config.host(),
         port=config.port(),
-        database=config.path("database"),
+        database=config.store("database"),
         pki=config.pki(),
         nodes=config.mapping("nodes", required=True),
         clock_start=config.clock_start(),
@@ -108,12 +111,12 @@ def load_hub_config(path: Path) -> HubConfig:
 def load_node_config(path: Path) -> NodeConfig:
     config = _Config.read(path, "node")
     return NodeConfig(
-        node=config.text("node"),
+        node=config.node(),
         scenario=config.path("scenario", existing=True),
         host=config.host(),
         port=config.port(),
-        hub=config.text("hub"),
-        database=config.path("database"),
+        hub=config.url("hub"),
+        database=config.store("database"),
         pki=config.pki(),
         clock_start=config.clock_start(),
         tls=config.flag("tls"),
@@ -156,6 +159,13 @@ def write_node_config(path: Path, config: NodeConfig) -> None:
         "clock": _clock(config.clock_start),
         "tls": config.tls,
     })
+
+
+def _has_port(parts: SplitResult) -> bool:
+    try:
+        return parts.port is not None
+    except ValueError:  # not a number, or out of range
+        return False
 
 
 def _relative(target: Path, base: Path) -> str:
@@ -204,12 +214,17 @@ class _Config:
                                  f"`caravan node --config {path}`")
         if kind == "node" and "nodes" in data and "node" not in data:
             raise self.error("", f"is the hub's config, not a node's; start it with `caravan hub --config {path}`")
-        known = _HUB_KEYS if kind == "hub" else _NODE_KEYS
+        self._refuse_unknown(data, _HUB_KEYS if kind == "hub" else _NODE_KEYS, f"a {kind} config key")
+        for section, known in _SECTION_KEYS.items():
+            if isinstance(data.get(section), Mapping):
+                self._refuse_unknown(data[section], known, f"a key of {section}", f"{section}.")
+
+    def _refuse_unknown(self, data: Mapping[str, Any], known: tuple[str, ...], what: str, prefix: str = "") -> None:
         for key in data:
             if key not in known:
                 near = difflib.get_close_matches(str(key), known, n=1)
                 hint = f"did you mean {near[0]!r}? " if near else ""
-                raise self.error(str(key), f"is not a {kind} config key; {hint}known: {', '.join(known)}")
+                raise self.error(f"{prefix}{key}", f"is not {what}; {hint}known: {', '.join(known)}")
 
     def error(self, key: str, what: str) -> InputError:
         where = f" {key}" if key else ""
@@ -248,6 +263,32 @@ class _Config:
         if existing and not resolved.is_file():
             raise self.error(key, f"points to {resolved}, which is not a file")
         return resolved
+
+    def store(self, key: str) -> Path:
+        """Where the component's store is (made if missing); not a directory, on which SQLite's 'unable to open
+        database file' was an internal error."""
+        resolved = self.path(key)
+        if resolved.is_dir():
+            raise self.error(key, f"points to {resolved}, a directory; the store's file is wanted")
+        return resolved
+
+    def url(self, key: str) -> str:
+        """An http(s)://HOST:PORT URL: a node given `hub: not a url` started and failed every push later."""
+        value = self.text(key)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or not _has_port(parts):
+            raise self.error(key, f"is {value!r}; an http(s)://HOST:PORT URL is wanted")
+        return value
+
+    def node(self) -> str:
+        """The node's id, one the PKI has credentials for: `node: zz` got as far as serving, then stopped on
+        'no credentials for node' (exit 1) without naming the config."""
+        node, pki = self.text("node"), self.pki()
+        if not (pki / f"{node}.pem").is_file():
+            nodes = sorted(path.stem for path in pki.glob("*.pem")
+                           if path.stem != "ca" and not path.stem.endswith("-key"))
+            raise self.error("node", f"is {node!r}, whom {pki} issued no certificate; its nodes: {', '.join(nodes)}")
+        return node
 
     def pki(self) -> Path:
         directory = self.path("pki")

@@ -58,6 +58,10 @@ def conform(
     scenarios = [load_scenario(path) for path in scenario_paths]
     hub_config = load_hub_config(prepared / "hub.yaml")
     external = read_external(prepared)
+    if not external:  # caravan's own nodes judged against themselves: a PASS that says nothing of any system
+        raise InputError(f"--prepared {prepared}: names no system under test; prepare it with `caravan prepare "
+                         f"SCENARIO --out {prepared} --external NODE=INBOX_URL` (to run caravan's own nodes as "
+                         "separate processes, `caravan run --attach`)", document=str(prepared), path="--external")
     _check_fits(scenarios, set(hub_config.nodes), prepared)
     say: Callable[[str], None] = (lambda line: print(line, file=printer, flush=True)) if printer else (lambda _: None)
     for node, url in external.items():

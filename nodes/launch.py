@@ -22,6 +22,7 @@ in flight gets a moment to finish, its store is closed, and the process exits 0.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -34,9 +35,10 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.errors import ResourceBusy, ScenarioError, TransportError
+from exchange.errors import InputError, ResourceBusy, ScenarioError, TransportError
 from exchange.health import check_health
 from exchange.hub import Hub
+from exchange.inputs import foreign_entry
 from exchange.intake import UnsignedPolicy
 from exchange.ippc.client import HubClient
 from exchange.ippc.face import PREFIX as IPPC_PREFIX
@@ -292,12 +294,21 @@ def _deployment(hub: HubConfig) -> Deployment:
     return Deployment(hub.url, dict(hub.nodes), pki=hub.pki, driver_tls=tls_identity(hub.tls, hub.pki, DRIVER))
 
 
+_STORE_FILES = re.compile(r"[\w.-]+\.(sqlite(-wal|-shm|-journal)?|lock|clock|faults(-tmp)?)")
+"""What a component keeps in the stores' directory: its SQLite store (and the WAL beside it), its lock, its clock
+and its fault plan (`exchange.faults`)."""
+
+
 def _empty_stores(directory: Path) -> None:
     """Start from empty stores, not an earlier run's: wipe `directory`, unless a running component holds a store there.
 
     Wiping the stores of components still running would leave them writing into deleted files and the next
     run reading nothing they wrote; so a held store stops everything (ResourceBusy) with the directory untouched.
     """
+    foreign = foreign_entry(directory, _STORE_FILES)
+    if foreign is not None:  # `--out .` in a project, a typo: the stores' directory is wiped, so nothing else goes
+        raise InputError(f"{foreign}: is none of caravan's stores, and {directory} is emptied for the components' "
+                         f"stores; give an output directory of caravan's own, or a new one", document=str(foreign))
     try:
         ensure_unused(directory)
     except ResourceBusy as exc:

@@ -38,11 +38,19 @@ import aiohttp
 from aiohttp import web
 from lxml import etree
 
-from exchange.activity import Activity, BadQuery, add_status_route, bring_along, quiet_answer, requested_wait
+from exchange.activity import (
+    Activity,
+    BadQuery,
+    add_status_route,
+    bring_along,
+    query_id,
+    quiet_answer,
+    requested_wait,
+)
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
-from exchange.errors import CaravanError, Issue, ProtocolError, ScenarioError
+from exchange.errors import CaravanError, InputError, Issue, ProtocolError, ScenarioError
 from exchange.faults import FaultSwitch, Hold, Leg
 from exchange.health import add_health_route
 from exchange.intake import Opened, UnsignedPolicy, open_envelope, unsigned_finding
@@ -52,7 +60,7 @@ from exchange.store import Database, Transaction
 from exchange.tls import DRIVER, HUB, TlsIdentity
 from exchange.transport import TRANSPORT_SCHEMA, TransportLog, Wire, faults_handler, transport_handler
 from exchange.validation import detect, validate
-from exchange.web import Access, error_response, json_response, party_guard, set_clock_handler
+from exchange.web import Access, error_response, json_object, json_response, party_guard, set_clock_handler
 from nodes.desk import AdmittingDesk, Desk, DeskResult, NodeEvent
 from nodes.language import check_arguments
 from nodes.record_store import RECORD_SCHEMA, RecordStore, refuse_whole_state_store
@@ -758,17 +766,25 @@ class Node:
         return json_response(page.as_dict())
 
     async def _handle_events(self, request: web.Request) -> web.Response:
-        return json_response({"events": await self.events(int(request.query.get("after", "0")))})
+        try:
+            return json_response({"events": await self.events(query_id(request.query, "after"))})
+        except BadQuery as exc:
+            return exc.response()
 
     async def _handle_action(self, request: web.Request) -> web.Response:
         """`POST /control/actions[?wait=S]`; with `wait`, the answer comes once the node has nothing in flight
         and carries, as `reading`, what `GET /status?wait=S` would answer then: a driver that settles after
         the action needs no long poll of its own for the node it acted on."""
-        body = await request.json()
         try:
+            body = await json_object(request, _ACTION_BODY)
+            action, arguments = body.get("do"), body.get("arguments", {})
+            if not isinstance(action, str) or not isinstance(arguments, dict):
+                wrong = "arguments" if isinstance(action, str) else "do"
+                raise InputError(f"{wrong}={body.get(wrong)!r}: send {_ACTION_BODY}",
+                                 document=f"{request.method} {request.path}", path=wrong, rule="json-body")
             wait = requested_wait(request.query)
             await self.catch_up(body.get("now"))
-            events = await self.act(str(body["do"]), body.get("arguments", {}), body.get("key"))
+            events = await self.act(action, arguments, body.get("key"))
             if wait is None:
                 return json_response({"events": events})
             reading = await quiet_answer(self._activity, self.in_flight, self.marks, wait, request.query,
@@ -778,6 +794,10 @@ class Node:
         except BadQuery as exc:
             return exc.response()
         return json_response({"events": events, "reading": reading})
+
+
+_ACTION_BODY = '{"do": "declare", "arguments": {"movement": "M1"}}'
+"""What `POST /control/actions` takes: the step's action and its arguments (and `now`, `key` if the driver has them)."""
 
 
 def _read_again(document: bytes) -> tuple[etree._Element, tuple[Issue, ...]]:

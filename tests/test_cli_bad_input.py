@@ -52,6 +52,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (here / "prep" / "no-pki.yaml").write_text(yaml.safe_dump(no_pki), encoding="utf-8")
     lost = dict(no_pki, pki="pki", scenario="gone.yaml")
     (here / "prep" / "lost-scenario.yaml").write_text(yaml.safe_dump(lost), encoding="utf-8")
+    node = dict(no_pki, pki="pki")
+    for name, change in (("clock-speed", {"clock": {**node["clock"], "speed": 2}}), ("store-dir", {"database": "pki"}),
+                         ("hub-not-url", {"hub": "hub.example"}), ("node-zz", {"node": "zz"})):
+        (here / "prep" / f"{name}.yaml").write_text(yaml.safe_dump({**node, **change}), encoding="utf-8")
     return here
 
 
@@ -76,6 +80,9 @@ CASES = {
     "verify-missing-ca": Case("verify {d}/cert.xml --ca {d}/nosuch.pem", 2, "nosuch.pem", "No such file or directory"),
     "verify-binary-ca": Case("verify {d}/cert.xml --ca {d}/binary.bin", 2, "binary.bin", "holds no PEM certificate"),
     "verify-at-yesterday": Case(VERIFY + " --at yesterday", 2, "--at", "'yesterday' is not an ISO-8601 time"),
+    # a Python traceback (OverflowError in the option's type, which argparse does not catch), exit 1
+    "verify-at-past-the-calendar": Case(VERIFY + " --at 9999-12-31T23:59:59-05:00", 2, "--at",
+                                        "9999-12-31T23:59:59-05:00 is outside the calendar in UTC (years 1 to 9999)"),
     "run-binary": Case("run {d}/binary.bin", 2, "binary.bin", "not UTF-8 text", findings=True),
     "trust-list-binary": Case(VERIFY + " --trust-list {d}/binary.bin", 2, "binary.bin", "not UTF-8 text"),
     "node-given-hub-config": Case("node --config {d}/prep/hub.yaml", 2, "hub.yaml",
@@ -133,10 +140,18 @@ CASES = {
                                       "'70000' is not a TCP port number"),
     "prepare-unknown-hosts": Case("prepare {eco} --out {d}/p --hosts everywhere", 2, "--hosts",
                                   "invalid choice: 'everywhere'"),
+    # wrote configs listening on ports 65536 and 65537 and said nothing (exit 0): the last nodes failed to start
+    "prepare-ports-past-65535": Case("prepare {eco} --out {d}/p --base-port 65534", 2, "--base-port 65534",
+                                     "the hub and 3 nodes take ports 65534-65537, past 65535"),
     # health
     "health-missing": Case("health --config {d}/nosuch.yaml", 2, "nosuch.yaml", "No such file or directory"),
     "health-given-a-scenario": Case("health --config {eco}", 2, "uzb-aze-eco.yaml", "is a scenario, not a hub config"),
     "health-nothing-started": Case("health --config {d}/prep/hub.yaml --timeout 2", 3, "hub.yaml", "does not answer"),
+    # an internal error (OverflowError: timestamp out of range for platform time_t), exit 70
+    "health-timeout-inf": Case("health --config {d}/prep/hub.yaml --timeout inf", 2, "--timeout",
+                               "'inf' is more than a day (86400 seconds)"),
+    "health-timeout-1e308": Case("health --config {d}/prep/hub.yaml --timeout 1e308", 2, "--timeout",
+                                 "more than a day"),
     # hub
     "hub-missing": Case("hub --config {d}/nosuch.yaml", 2, "nosuch.yaml", "No such file or directory"),
     "hub-empty": Case("hub --config {d}/empty.xml", 2, "empty.xml", "is empty"),
@@ -154,6 +169,16 @@ CASES = {
     "node-without-pki": Case("node --config {d}/prep/no-pki.yaml", 2, "no-pki.yaml", "holds no ca.pem"),
     "node-scenario-gone": Case("node --config {d}/prep/lost-scenario.yaml", 2, "lost-scenario.yaml",
                                "scenario points to"),
+    # the first ran as if `speed` were not there; the second was an internal error (SQLite's "unable to open
+    # database file", exit 70); the third started and failed every push to the hub later
+    "node-clock-key-unknown": Case("node --config {d}/prep/clock-speed.yaml", 2, "clock-speed.yaml",
+                                   "clock.speed is not a key of clock; known: start"),
+    "node-store-a-directory": Case("node --config {d}/prep/store-dir.yaml", 2, "store-dir.yaml",
+                                   "a directory; the store's file is wanted"),
+    "node-not-in-the-pki": Case("node --config {d}/prep/node-zz.yaml", 2, "node-zz.yaml",
+                                "issued no certificate; its nodes: az, ge, uz"),
+    "node-hub-not-a-url": Case("node --config {d}/prep/hub-not-url.yaml", 2, "hub-not-url.yaml",
+                               "hub is 'hub.example'; an http(s)://HOST:PORT URL is wanted"),
     # usage
     "no-command": Case("", 2, "COMMAND", "required"),
     "unknown-command": Case("verfiy x", 2, "verfiy", "invalid choice"),
@@ -229,8 +254,8 @@ def test_a_fault_in_caravan_itself_is_one_line_and_exit_70(files: Path, capsys: 
     assert line == "caravan: internal error: KeyError: 'plan' (run with --debug for the traceback)"
 
 
-PROCESS_CASES = ["run-binary", "verify-at-yesterday", "validate-binary", "prepare-missing", "hub-given-node-config",
-                 "node-given-hub-config"]
+PROCESS_CASES = ["run-binary", "verify-at-yesterday", "verify-at-past-the-calendar", "validate-binary",
+                 "prepare-missing", "hub-given-node-config", "node-given-hub-config"]
 
 
 @pytest.mark.parametrize("name", PROCESS_CASES)
@@ -241,3 +266,31 @@ def test_the_installed_command_says_the_same_in_one_line(name: str, files: Path)
     assert done.returncode == case.code, done.stderr
     line = _one_line(done.stderr, findings=case.findings)
     assert line.startswith("caravan: ") and case.names in line and case.problem in line, line
+
+
+@pytest.mark.parametrize(("command", "place", "words"), [
+    ("run", "messages/letter.txt", "was not written by a caravan run"),
+    ("run", "events.jsonl", "was not written by a caravan run"),
+    ("run", "db/notes.txt", "is none of caravan's stores"),
+    ("prepare", "db/notes.txt", "is none of caravan's stores"),
+])
+def test_an_output_directory_holding_what_caravan_did_not_write_is_refused_and_kept(
+    command: str, place: str, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--out .` in a project, or a typo: a run emptied messages/ and db/ and wrote events.jsonl afresh, prepare
+    emptied db/, and whatever the user kept there was gone (exit 0)."""
+    out = tmp_path / "mine"
+    (out / place).parent.mkdir(parents=True, exist_ok=True)
+    (out / place).write_text("precious\n", encoding="utf-8")
+    ports = ["--base-port", str(free_ports(4))] if command == "prepare" else []
+    assert main([command, str(ECO), "--out", str(out), *ports]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"caravan: {out / place}: {words}"), line
+    assert (out / place).read_text(encoding="utf-8") == "precious\n"
+
+
+def test_a_run_directory_is_run_into_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "timeline.txt").write_text("a shell's redirection made this first\n", encoding="utf-8")
+    for _ in range(2):
+        assert main(["run", str(ECO), "--out", str(tmp_path)]) == 0, capsys.readouterr().err
+    assert (tmp_path / "timeline.txt").is_file()

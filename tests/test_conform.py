@@ -182,6 +182,17 @@ def test_conform_refuses_a_scenario_with_other_nodes_than_prepared_before_starti
     assert done.returncode == 2 and "holds no hub.yaml" in done.stderr
 
 
+def test_conform_refuses_a_prepared_directory_with_no_system_under_test(tmp_path: Path) -> None:
+    """Prepared without --external, conform started caravan's own nodes, judged them against themselves and said
+    `verdict: PASS` (exit 0): a green verdict about no system at all."""
+    prepared = _prepare(tmp_path, DEPARTURE)
+    done = _caravan("conform", str(SUITES / f"{DEPARTURE}.yaml"), "--prepared", str(prepared),
+                    "--report", str(tmp_path / "report"))
+    assert done.returncode == 2, done.stdout
+    assert "names no system under test" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "report" / "logs").exists()  # nothing was started
+
+
 # -- caravan's own node passes every suite -------------------------------------------------------------------
 
 

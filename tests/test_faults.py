@@ -165,6 +165,9 @@ def test_step_syntax_reads_every_kind_and_round_trips_through_json() -> None:
         ("", {"kind": "latency", "from": "az", "to": "uz"}, "needs a delay"),
         ("", {"kind": "partition", "between": ["az", "az"]}, "two different nodes"),
         ("ge", {"kind": "offline", "for": "two hours"}, "not a duration"),
+        # an internal error (OverflowError) in caravan check, and a window of no time at all
+        ("ge", {"kind": "offline", "for": "99999999d"}, "runs past the calendar's end"),
+        ("ge", {"kind": "offline", "for": "0s"}, "a fault lasts some time"),
     ],
 )
 def test_a_mistyped_fault_step_is_refused_with_a_reason(node: str, arguments: dict[str, Any], complaint: str) -> None:

@@ -99,6 +99,9 @@ def test_a_movement_never_controlled_is_counted_but_left_out_of_end_to_end() -> 
     (lambda path: (path.mkdir(), (path / "events.jsonl").write_text('{"kind": "scenario"}\n{not json\n')),
      ":2: not a JSON"),
     (lambda path: (path.mkdir(), (path / "events.jsonl").write_text('{"kind": "step"}\n')), "has no scenario record"),
+    # a byte that is no UTF-8 (a disk error, an editor's Latin-1) was an internal error, exit 70
+    (lambda path: (path.mkdir(), (path / "events.jsonl").write_bytes(b'{"kind": "scenario"}\n{"note": "caf\xe9"}\n')),
+     ":2: not UTF-8 text (byte 14 of the line is 0xe9)"),
 ])
 def test_figures_refuses_what_is_no_run_in_one_line_with_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], prepare: object, words: str

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from exchange.cli import main
+from exchange.conformance import Check
 from exchange.errors import ScenarioError
+from exchange.runner import RunReport
 from nodes.families import FAMILIES, build_desks
-from nodes.language import ACTIONS, check_arguments, load_scenario
+from nodes.language import ACTIONS, check_arguments, check_scenario, load_scenario
 from nodes.launch import node_services
 from nodes.reference import scenario_reference
 
@@ -30,6 +32,14 @@ def _replace_line(old: str, new: str) -> Callable[[str], str]:
     def change(text: str) -> str:
         assert old in text, f"mutation anchor {old!r} is gone from the pilot"
         return text.replace(old, new, 1)
+
+    return change
+
+
+def _replace_expect(section: str) -> Callable[[str], str]:
+    """The pilot with its `expect:` replaced by `section` (YAML lines under it)."""
+    def change(text: str) -> str:
+        return text[: text.index("\nexpect:")] + "\nexpect:\n" + section
 
     return change
 
@@ -78,6 +88,39 @@ MUTATIONS = [
      "baseline.crossings[2].office", "is in no node's offices"),
     ("baseline without its source", _replace_line("  source: \"CAREC CPMM", "  sources: \"CAREC CPMM"),
      "baseline.sources", "unknown key"),
+    # expectations that check nothing: the run held "0/0" and passed (an empty movement or guarantee), or held a
+    # check that cannot fail (an empty message sequence is a subsequence of any)
+    ("only empty expectations",
+     _replace_expect("  movements:\n    M1: {}\n  guarantees:\n    \"26UZ0009000000011\": {}\n"),
+     "expect.movements.M1", "states nothing to check"),
+    ("empty message sequence", _replace_expect("  messages:\n    M1: []\n"), "expect.messages.M1",
+     "states nothing to check"),
+    ("empty message counts", _replace_expect("  message_counts:\n    M1: {}\n"), "expect.message_counts.M1",
+     "states nothing to check"),
+    ("empty document content", _replace_expect("  documents:\n    - {movement: M1, type: CC056C, contains: {}}\n"),
+     "expect.documents[0].contains", "states nothing to check"),
+    ("negative delivery count", _replace_line("    failed: 0", "    failed: -1"), "expect.deliveries.failed",
+     "greater than or equal to 0"),
+    # the name names directories (`run`'s temporary one, `conform`'s runs/NAME): `run` failed with exit 3 on
+    # "/tmp/caravan-../../etc-...: No such file or directory", and `conform` would write outside its report
+    ("scenario name that is a path", _replace_line("scenario: aze-geo-uzb-transit", "scenario: ../../etc"),
+     "scenario", "should match pattern"),
+    # one code, id or number for two things: only the trader's mistakes that followed were named, if any
+    ("trader id twice", _replace_line("{id: UZ305551112002, name: Fergana", "{id: UZ301234567001, name: Fergana"),
+     "nodes.uz.traders[1].id", "UZ301234567001 is given twice; first at nodes.uz.traders[0].id"),
+    ("GRN twice", _replace_line('{grn: "26UZ0009000000029", holder: UZ305551112002',
+                                '{grn: "26UZ0009000000011", holder: UZ305551112002'),
+     "nodes.uz.guarantees[1].grn", "is given twice; first at nodes.uz.guarantees[0].grn"),
+    # times no datetime holds: `check` ended in an internal error (OverflowError, exit 70)
+    ("a start whose UTC is past the calendar", _replace_line("start: 2026-03-02T06:00:00Z",
+                                                             "start: 9999-12-31T23:59:59-05:00"),
+     "start", "is outside the calendar in UTC (years 1 to 9999)"),
+    ("span beyond any timedelta", _replace_line("{at: +30m, node: uz, do: declare, movement: M3",
+                                                "{at: +99999999999d, node: uz, do: declare, movement: M3"),
+     "steps[1].at", "longer than any span of time"),
+    ("relative time past the calendar", _replace_line("{at: +2h, node: uz, do: record_control, movement: M2",
+                                                      "{at: +3000000d, node: uz, do: record_control, movement: M2"),
+     "steps[22].at", "runs past the calendar's end (year 9999)"),
 ]
 
 
@@ -99,6 +142,12 @@ def test_a_mistake_is_refused_by_check_and_by_run_with_its_line_and_no_step_runs
     refused = capsys.readouterr()
     assert words in refused.err and "▶" not in refused.out and "Traceback" not in refused.err
     assert not out.exists(), "nothing may be started or written for a scenario that does not check"
+
+
+def test_a_run_whose_expectations_came_to_no_check_does_not_pass() -> None:
+    """The verdict's own guard, whatever let a scenario through with nothing to check: 0 of 0 is no pass."""
+    assert not RunReport().ok
+    assert RunReport(checks=[Check("movement M1 at departure", "WrittenOff", "WrittenOff", True)]).ok
 
 
 def test_every_finding_is_reported_at_once(tmp_path: Path) -> None:
@@ -171,3 +220,29 @@ def test_a_file_a_step_names_must_stand_beside_the_scenario(tmp_path: Path, caps
     moved.write_text(text, encoding="utf-8")
     assert main(["check", str(moved)]) == 2
     assert "steps[5].file: samples/UZ-PC-2026-000106.xml is no file beside the scenario" in capsys.readouterr().out
+
+
+def test_aliases_of_aliases_are_read_once_and_quoted_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Seven aliases of nine aliases of ... a list of nine: 9^7 paths. Line marks walked every one of them again at
+    each alias (9^9 was minutes, then a MemoryError, exit 70), and a finding quoted the whole value."""
+    levels = ["  l0: &l0 [x, x, x, x, x, x, x, x, x]"] + [
+        f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 7)]
+    text = PILOT_LINES.replace("legs:\n", "legs:\n" + "\n".join(levels) + "\n", 1)
+    text = text.replace("    route: [GE, AZ, TM, UZ]", "    route: *l6", 1)
+    scenario = tmp_path / "aliases.yaml"
+    scenario.write_text(text, encoding="utf-8")
+    assert main(["check", str(scenario)]) == 2
+    findings = capsys.readouterr().out.splitlines()
+    assert any("movements.M2.route[0]: Input should be a valid string (found [[" in line for line in findings)
+    assert max(len(line) for line in findings) < 1000  # it was 9^6 quoted values: megabytes
+
+
+def test_two_e_cos_of_one_number_are_refused(tmp_path: Path) -> None:
+    """They were taken for one certificate: the second's cancellation cancelled the first, at run time."""
+    eco = (ROOT / "scenarios" / "uzb-aze-eco.yaml").read_text(encoding="utf-8")
+    assert "number: UZ26CCI0000102" in eco
+    scenario = tmp_path / "eco.yaml"
+    scenario.write_text(eco.replace("number: UZ26CCI0000102", "number: UZ26CCI0000101", 1), encoding="utf-8")
+    findings = [str(finding) for finding in check_scenario(scenario)]
+    assert any("eco.certificates.C2.number: UZ26CCI0000101 is given twice; first at eco.certificates.C1.number"
+               in finding for finding in findings), findings

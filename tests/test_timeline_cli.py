@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from aiohttp.test_utils import TestClient, TestServer
 
 from exchange.cli import INTERRUPTED, main
 from exchange.timeline import columns, fit
+from exchange.view import RunFeed, view_application
 from tests.processes import STARTUP_CEILING, announced, interruptible
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,6 +191,20 @@ def test_view_refuses_a_directory_that_holds_no_run(tmp_path: Path, capsys: pyte
     assert main(["view", str(tmp_path / "absent")]) == 2
 
 
+def test_view_refuses_a_line_that_is_not_utf8_and_replays_one_holding_any_other_line_break(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A byte that is no UTF-8 was an internal error (exit 70); an entry whose text held U+2028 (a scenario note
+    may) was cut in two by `str.splitlines`, and a run that had passed could not be replayed."""
+    outline = '{"kind": "scenario", "name": "one entry"}\n'
+    (tmp_path / "events.jsonl").write_bytes(outline.encode() + b'{"kind": "step", "note": "caf\xe9"}\n')
+    assert main(["view", str(tmp_path)]) == 2
+    assert "events.jsonl:2: not UTF-8 text" in capsys.readouterr().err
+    note = {"kind": "step", "note": "only 5,000 USD left\u2028on the guarantee"}
+    (tmp_path / "events.jsonl").write_text(outline + json.dumps(note, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert RunFeed.replay(tmp_path).entries[1] == note
+
+
 def test_view_listens_on_the_address_asked_for(tmp_path: Path) -> None:
     """docker-compose's `view` listens on every interface of its container; here 127.0.0.2 tells the asked-for
     address from the default 127.0.0.1, which alone would not answer there."""
@@ -205,3 +221,24 @@ def test_view_listens_on_the_address_asked_for(tmp_path: Path) -> None:
     finally:
         view.terminate()
         view.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("at", [{}, {"at": "yesterday"}], ids=["no time", "no ISO time"])
+async def test_a_message_whose_entry_gives_no_time_opens_with_its_signature_unchecked(
+    tmp_path: Path, at: dict[str, str]
+) -> None:
+    """An events.jsonl edited by hand: the document endpoint answered 500 (KeyError, ValueError) and logged a
+    traceback; the page now shows the document and says why its signature was not checked."""
+    stem = "0001-CC015C-uz-to-uz"
+    (tmp_path / "messages").mkdir()
+    (tmp_path / "messages" / f"{stem}.xml").write_bytes(b"<CC015C/>")
+    (tmp_path / "messages" / f"{stem}.envelope.xml").write_bytes(b"<Envelope/>")
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "pki" / "ca.pem").write_bytes(b"")
+    feed = RunFeed(tmp_path, [{"kind": "scenario"}, {"kind": "message", "file": f"messages/{stem}.xml", **at}],
+                   finished=True)
+    async with TestClient(TestServer(view_application(feed))) as client:
+        answer = await client.get(f"/api/documents/{stem}.xml")
+        assert answer.status == 200, await answer.text()
+        signature = (await answer.json())["signature"]
+    assert signature["text"] == "signature not checked" and "gives no time it was accepted" in signature["detail"]

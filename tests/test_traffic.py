@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from exchange.cli import main
+from exchange.errors import ScenarioError
+from nodes.customs import traffic
 from nodes.language import check_scenario, load_scenario
 from tests.traffic_scenarios import CORRIDOR, small_corridor, write
 
@@ -77,6 +80,21 @@ def test_a_generated_movement_follows_its_flow(tmp_path: Path) -> None:
      "traffic.flows.tashkent-poti", "has no outcome under expect.traffic"),
     (lambda s: s["expect"]["traffic"].update(westbound={"departure": {"WrittenOff": 1}}),
      "expect.traffic.westbound", "no flow under traffic.flows"),
+    # values `run` met with an internal error (exit 70) after `check` had called them valid
+    (lambda s: s["traffic"]["flows"]["tashkent-poti"].update(interval="0s"),
+     "traffic.flows.tashkent-poti.interval", "a mean time above zero"),
+    (lambda s: s["traffic"]["flows"]["tashkent-poti"].update(legs=["0m"]),
+     "traffic.flows.tashkent-poti.legs[0]", "a mean time above zero"),
+    (lambda s: s["traffic"]["flows"]["tashkent-poti"].update(clearance="0h"),
+     "traffic.flows.tashkent-poti.clearance", "a mean time above zero"),
+    (lambda s: s["traffic"]["flows"]["tashkent-poti"].update(daily=[float("nan")] + [1] * 23),
+     "traffic.flows.tashkent-poti.daily[0]", "finite number"),
+    (lambda s: s["traffic"]["flows"]["tashkent-poti"].update(interval="999999999d"),
+     "traffic.flows.tashkent-poti", "past the calendar's end (year 9999)"),
+    (lambda s: s["traffic"]["flows"]["tashkent-poti"].update(legs=["99999999999d"]),
+     "traffic.flows.tashkent-poti.legs[0]", "longer than any span of time"),
+    (lambda s: s["expect"]["traffic"]["tashkent-poti"].update(departure={"WrittenOff": 3, "Released": -1}),
+     "expect.traffic.tashkent-poti.departure.Released", "greater than or equal to 0"),
 ])
 def test_check_refuses_a_traffic_block_that_does_not_fit(tmp_path: Path, change: Any, field: str, words: str) -> None:
     scenario = small_corridor()
@@ -113,3 +131,29 @@ def test_a_traffic_run_fails_when_its_movements_end_elsewhere_than_stated(
     out = capsys.readouterr().out
     assert "✗ traffic tashkent-poti: movements WrittenOff at departure  expected '2', got '0'" in out
     assert "DiscrepanciesPending 2" in out
+
+
+@pytest.mark.parametrize("flow", [{"interval": "0s"}, {"legs": ["0s"]}, {"interval": "999999999d"}],
+                         ids=["zero interval", "zero legs", "beyond the calendar"])
+def test_run_refuses_traffic_it_cannot_generate_as_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             flow: dict[str, Any]) -> None:
+    """These ran into ZeroDivisionError, gammavariate's ValueError and OverflowError: exit 70, internal error."""
+    scenario = small_corridor()
+    scenario["traffic"]["flows"]["tashkent-poti"].update(flow)
+    assert main(["run", str(write(tmp_path, scenario)), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("caravan: ") and "traffic.flows.tashkent-poti" in err and "internal error" not in err
+
+
+def test_draws_that_run_past_the_calendar_are_refused_not_an_overflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check leaves the draws a margin around the means; were they to go past it anyway, loading says so."""
+    monkeypatch.setattr(traffic, "CALENDAR_MARGIN", 0)
+    scenario = small_corridor(eastbound=1)
+    remaining = datetime(9999, 12, 31, tzinfo=timezone.utc) - datetime(2026, 3, 2, tzinfo=timezone.utc)
+    legs = [f"{remaining.days // 2}d"]  # every leg half way to the calendar's end: their sum runs past it
+    scenario["traffic"]["flows"]["tashkent-poti"].update(legs=legs)
+    with pytest.raises(ScenarioError, match="its movements run past the calendar's end") as caught:
+        load_scenario(write(tmp_path, scenario))
+    assert caught.value.path == "traffic.flows.tashkent-poti"

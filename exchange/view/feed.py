@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from exchange.errors import InputError
+from exchange.inputs import read_json_lines
 
 __all__ = ["RunFeed"]
 
@@ -30,12 +30,8 @@ class RunFeed:
             raise InputError(f"{run_dir}: no events.jsonl here; give the --out directory of a `caravan run`",
                              document=str(run_dir))
         entries = []
-        for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), start=1):
-            try:
-                entry = json.loads(line)
-            except ValueError as exc:
-                raise InputError(f"{log}:{number}: not a JSON entry ({exc})", document=str(log)) from None
-            if not isinstance(entry, dict) or "kind" not in entry:
+        for number, entry in read_json_lines(log, "run's events.jsonl"):
+            if "kind" not in entry:
                 raise InputError(f"{log}:{number}: an entry needs a 'kind'", document=str(log))
             entries.append(entry)
         if not entries or entries[0]["kind"] != "scenario":

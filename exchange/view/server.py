@@ -98,7 +98,7 @@ async def _document(request: web.Request) -> web.Response:
     if message is None:
         return web.json_response({"error": "not-found", "message": f"no message {name} in this run"}, status=404)
     try:
-        view = await asyncio.to_thread(inspect_document, feed.run_dir, message["file"], message["at"])
+        view = await asyncio.to_thread(inspect_document, feed.run_dir, message["file"], str(message.get("at", "")))
     except CaravanError as exc:
         return web.json_response(exc.as_dict(), status=422)
     return web.json_response(view.as_dict())

@@ -24,7 +24,6 @@ Nothing here reads the wall clock: every time is the scenario's.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange.errors import InputError
+from exchange.inputs import read_json_lines
 
 __all__ = ["CorridorFigures", "Distribution", "Leg", "MovementTimes", "corridor_figures", "read_run"]
 
@@ -140,20 +140,11 @@ def read_run(run_dir: Path) -> tuple[Mapping[str, Any], list[Mapping[str, Any]]]
                          document=str(path))
     run: Mapping[str, Any] | None = None
     steps: list[Mapping[str, Any]] = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}: not a JSON line ({exc.msg})", document=str(path),
-                                 path=f"line {number}", rule="events-jsonl") from None
-            if not isinstance(event, dict):
-                raise InputError(f"{path}:{number}: an event is a JSON object", document=str(path),
-                                 path=f"line {number}", rule="events-jsonl")
-            if event.get("kind") == "scenario":
-                run = event
-            elif event.get("kind") == "step":
-                steps.append(event)
+    for _, event in read_json_lines(path, "run's events.jsonl"):
+        if event.get("kind") == "scenario":
+            run = event
+        elif event.get("kind") == "step":
+            steps.append(event)
     if run is None:
         raise InputError(f"{path}: has no scenario record (kind: scenario): it was written by a caravan without "
                          "`figures`; run the scenario again", document=str(path), rule="events-jsonl")

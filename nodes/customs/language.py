@@ -21,12 +21,14 @@ from exchange.language import (
     Amount,
     Check,
     Code,
+    Count,
     DayOrDate,
     IsoDate,
     Moment,
     Record,
     StepAction,
     Text,
+    repeated,
     suggest,
 )
 from exchange.safexml import parse_document
@@ -194,7 +196,7 @@ class CatsExpect(ExpectSection):
     guarantees: dict[Code, GuaranteeFigures] = Field(default_factory=dict, description="GRN → figures")
     messages: dict[Code, list[MessageCode]] = Field(default_factory=dict,
                                                     description="movement key → message types in this order")
-    message_counts: dict[Code, dict[MessageCode, int]] = Field(
+    message_counts: dict[Code, dict[MessageCode, Count]] = Field(
         default_factory=dict, description="movement key → type → how many the hub accepted")
     documents: list[DocumentExpectation] = Field(default_factory=list, description="documents with given content")
     traffic: dict[Code, TrafficOutcome] = Field(
@@ -435,13 +437,13 @@ CATS_ACTIONS: tuple[StepAction, ...] = (
 def _check_references(document: Any) -> Iterator[tuple[KeyPath, str]]:
     """Offices, traders and guarantees named anywhere exist; codes are unique."""
     offices, traders = _offices(document), _traders(document)
-    seen_offices: set[str] = set()
+    for section, key in (("offices", "reference"), ("traders", "id"), ("guarantees", "grn")):
+        yield from repeated((("nodes", node_id, section, index, key), getattr(entry, key))
+                            for node_id, node in document.nodes.items()
+                            for index, entry in enumerate(getattr(node, section)))
     for node_id, node in document.nodes.items():
         for index, office in enumerate(node.offices):
             where: KeyPath = ("nodes", node_id, "offices", index, "reference")
-            if office.reference in seen_offices:
-                yield where, f"{office.reference} is listed twice"
-            seen_offices.add(office.reference)
             if office.reference[:2] != node.country:
                 yield where, (f"{office.reference} starts with {office.reference[:2]}, "
                               f"not the node's country {node.country}")

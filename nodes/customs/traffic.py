@@ -29,14 +29,15 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, FiniteFloat
 
+from exchange.errors import ScenarioError
 from exchange.faults import duration
-from exchange.language import Amount, Code, Moment, Record, Span, Text, suggest
+from exchange.language import Amount, Code, Count, Moment, Record, Span, Text, suggest
 from exchange.scenario import Scenario, Step
 from exchange.yamlmarks import KeyPath
 from nodes.customs.tables import DepartureState, DestinationState, TransitState
@@ -62,7 +63,7 @@ class TrafficFlow(Record):
     movements: int = Field(ge=1, le=100_000, description="how many movements the flow generates")
     start: Moment = Field(description="when the first declaration may be lodged (ISO-8601, UTC)")
     interval: Span = Field(description="mean time between two declarations (Poisson arrivals), e.g. 20m")
-    daily: list[float] | None = Field(None, min_length=24, max_length=24,
+    daily: list[FiniteFloat] | None = Field(None, min_length=24, max_length=24,
                                       description="24 relative weights, hour 0-23 UTC: the daily pattern "
                                                   "(the busiest hour runs at the mean interval)")
     departure: Code = Field(description="office of departure")
@@ -91,7 +92,7 @@ class TrafficSection(Record):
 
 
 def _states(enum: Any) -> Any:
-    return dict[Literal[tuple(state.value for state in enum)], int]  # type: ignore[misc]
+    return dict[Literal[tuple(state.value for state in enum)], Count]  # type: ignore[misc]
 
 
 class TrafficOutcome(Record):
@@ -122,6 +123,8 @@ def check_traffic(document: Any) -> Iterator[tuple[KeyPath, str]]:
             yield (*base, "start"), "must be an absolute time (2026-03-02T06:00:00Z), not relative"
         if flow.daily is not None and (min(flow.daily) < 0 or max(flow.daily) <= 0):
             yield (*base, "daily"), "weights are zero or more, and at least one is above zero"
+        else:
+            yield from _check_times(flow, base)
         if name not in document.expect.traffic:
             yield (*base,), (f"has no outcome under expect.traffic.{name}: say where its {flow.movements} movements "
                              "end, or a run could pass without checking them")
@@ -138,6 +141,33 @@ def check_traffic(document: Any) -> Iterator[tuple[KeyPath, str]]:
             if sum(counts.values()) != size:
                 yield (*where, role), (f"counts {sum(counts.values())} movements, the flow has {size}: "
                                        "account for every one")
+
+
+CALENDAR_MARGIN = 10
+"""How many times its mean duration a flow must fit before the calendar's end: the draws around the means
+cannot reach it then (were they to, `expand_traffic` says so; it never overflows)."""
+
+
+def _check_times(flow: TrafficFlow, base: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    """Declarations arrive at a mean `interval` and legs and the clearance are drawn around theirs: a mean of
+    zero has nothing to draw around (the arrival rate would divide by it), and the flow's movements must end
+    before the calendar does (year 9999)."""
+    means = [("interval", flow.interval), ("clearance", flow.clearance),
+             *((("legs", index), leg) for index, leg in enumerate(flow.legs))]
+    zero = [(key, span) for key, span in means if duration(span) <= timedelta(0)]
+    for key, span in zero:
+        yield (*base, *(key if isinstance(key, tuple) else (key,))), f"is {span}: a mean time above zero, e.g. 1m"
+    if zero or not isinstance(flow.start, datetime):
+        return
+    thinning = max(flow.daily) * len(flow.daily) / sum(flow.daily) if flow.daily else 1.0
+    legs = sum(duration(leg).total_seconds() for leg in flow.legs) * (len(flow.transit) + 1 if len(flow.legs) == 1
+                                                                       else 1)
+    seconds = (flow.movements * duration(flow.interval).total_seconds() * thinning + legs
+               + duration(flow.clearance).total_seconds()
+               + (duration(flow.resolve_after).total_seconds() if flow.resolve_after is not None else 0))
+    if flow.start.timestamp() + CALENDAR_MARGIN * seconds > datetime.max.replace(tzinfo=timezone.utc).timestamp():
+        yield base, (f"runs {seconds / 86400 / 365.25:,.0f} years on average from {flow.start:%Y-%m-%d}: its "
+                     "movements would end past the calendar's end (year 9999); shorten interval or legs")
 
 
 def _check_offices(directory: _Directory, flow: TrafficFlow, base: KeyPath) -> Iterator[tuple[KeyPath, str]]:
@@ -226,7 +256,11 @@ def expand_traffic(scenario: Scenario) -> Scenario:
     keys: dict[str, tuple[str, ...]] = {}
     for number, (name, flow) in enumerate(section.flows.items(), start=1):
         rng = random.Random(f"{section.seed}:{name}")
-        generated = _FlowGenerator(name, number, flow, directory, rng).movements()
+        try:
+            generated = _FlowGenerator(name, number, flow, directory, rng).movements()
+        except OverflowError:  # draws far beyond their means, past what check_traffic's margin allows for
+            raise ScenarioError(f"traffic.flows.{name}: its movements run past the calendar's end (year 9999); "
+                                "shorten interval or legs", path=f"traffic.flows.{name}") from None
         keys[name] = tuple(key for key, _, _ in generated)
         for key, movement, steps in generated:
             movements[key] = movement

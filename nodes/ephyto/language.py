@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from exchange.language import Amount, Code, IsoDate, OneOrMore, Record, StepAction, Text, suggest
+from exchange.language import Amount, Code, IsoDate, OneOrMore, Record, StepAction, Text, repeated, suggest
 from exchange.scenario import NodeBase
 from exchange.yamlmarks import KeyPath
 
@@ -223,12 +223,9 @@ def _check_deliver(document: Any, step: Any, arguments: DeliverToHubArguments) -
 
 
 def _check_certificates(document: Any) -> Iterator[tuple[KeyPath, str]]:
-    numbers: dict[str, str] = {}
+    yield from repeated((("certificates", key, "number"), certificate.number)
+                        for key, certificate in document.certificates.items())
     for key, certificate in document.certificates.items():
-        if certificate.number in numbers:
-            earlier = numbers[certificate.number]
-            yield ("certificates", key, "number"), f"{certificate.number} is already certificate {earlier}"
-        numbers.setdefault(certificate.number, key)
         reexport = certificate.type in ("re-export", "657")
         if reexport and certificate.original is None:
             yield ("certificates", key, "original"), "is missing: a re-export names its original certificate"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from exchange.language import Amount, Code, IsoDate, Record, StepAction, Text, suggest
+from exchange.language import Amount, Code, IsoDate, Record, StepAction, Text, repeated, suggest
 from exchange.scenario import NodeBase
 from exchange.yamlmarks import KeyPath
 from nodes.origin.model import NONPREF, VerificationReason, VerificationResult
@@ -211,6 +211,8 @@ def _check_import(document: Any, step: Any, arguments: ImportDeclarationArgument
 
 def _check_certificates(document: Any) -> Iterator[tuple[KeyPath, str]]:
     authorities = _authorities(document)
+    yield from repeated((("eco", "certificates", key, "number"), certificate.number)
+                        for key, certificate in document.eco.certificates.items())
     for key, certificate in document.eco.certificates.items():
         base: KeyPath = ("eco", "certificates", key)
         if certificate.authority not in authorities:
