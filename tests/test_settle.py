@@ -165,6 +165,26 @@ async def test_a_settle_with_nothing_stirred_asks_the_hub_alone() -> None:
     assert script.asked == ["hub"] and settled["a"] is QUIET
 
 
+async def test_a_hub_still_delivering_when_its_long_poll_ran_out_keeps_the_settle_going() -> None:
+    """Every node's reading is current, but the hub answered busy (its wait ran out with a delivery pending): the
+    settle goes on until the hub answers quiet, and asks again the node its last push reached meanwhile."""
+    quiescence = Quiescence("hub", ["a", "b"])
+    quiescence.observe({"hub": _hub(a=1), "a": QUIET, "b": QUIET})
+    script = Script(a=[QUIET], hub=[{**_hub(a=1), "quiet": False}, _hub(a=2), _hub(a=2)])
+    settled = await quiescence.settle(script.read, timeout=60)
+    assert script.asked == ["hub", "hub", "a", "hub"] and settled["hub"]["quiet"] is True
+
+
+async def test_a_node_of_another_operator_is_asked_in_every_settle() -> None:
+    """Nodes caravan does not run may start work on their own: their readings are never taken as current."""
+    quiescence = Quiescence("hub", ["a", "sut"], always=["sut"])
+    quiescence.observe({"hub": _hub(), "a": QUIET, "sut": QUIET})
+    script = Script(sut=[QUIET, QUIET], hub=[_hub(), _hub()])
+    await quiescence.settle(script.read, timeout=60)
+    await quiescence.settle(script.read, timeout=60)
+    assert script.asked == ["sut", "hub", "sut", "hub"]
+
+
 # -- over HTTP ----------------------------------------------------------------------------------------------
 
 
