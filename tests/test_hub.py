@@ -18,6 +18,7 @@ from lxml import etree
 
 from exchange.clock import VirtualClock
 from exchange.envelope import Envelope, rewrite_envelope
+from exchange.errors import TrustError
 from exchange.hub import Hub
 from exchange.pki import ScenarioPKI
 from exchange.signing import sign_document
@@ -240,6 +241,51 @@ async def test_schema_invalid_document_is_refused_with_path(running: Running, pk
 async def test_envelope_type_must_match_the_signed_document(running: Running, pki: ScenarioPKI) -> None:
     status, body = await submit(running, sealed(pki, message_type="CD050C"))
     assert status == 422 and body["rule"] == "type-mismatch"
+
+
+async def test_envelope_message_id_must_be_the_one_its_document_states(running: Running, pki: ScenarioPKI) -> None:
+    """The hub deduplicates and tracks by the envelope's id: a signed envelope may not relabel its document."""
+    relabelled = replace(envelope(), message_id="UZ-OTHER-1").signed(pki.credentials("uz"))
+    status, body = await submit(running, relabelled)
+    assert (status, body["rule"], body["path"]) == (422, "id-mismatch", "/Envelope/MessageId")
+    assert "'UZ-OTHER-1'" in body["message"] and f"'{cats_samples.aar().header.message_id}'" in body["message"]
+    unnamed = encode(cats_samples.aar())
+    unnamed.remove(unnamed.find("messageIdentification"))
+    status, body = await submit(running, replace(envelope(), document=etree.tostring(unnamed)).signed(
+        pki.credentials("uz")))
+    assert (status, body["rule"], body["path"]) == (400, "id-missing", "/CD001C")
+    assert (await running.hub.status())["pending"] == 0  # neither was stored
+
+
+async def test_the_hub_routes_by_what_is_signed_not_by_text_a_comment_cuts_short(running: Running,
+                                                                                pki: ScenarioPKI) -> None:
+    """A comment is outside exclusive c14n, so one slipped into a field leaves the signature valid; the field's
+    text outside the signed content then reads 'g', and the hub must read the signed 'ge'."""
+    body = sealed(pki).replace(b"<env:Recipient>ge<", b"<env:Recipient>g<!---->e<", 1)
+    assert b"<!---->" in body
+    status, receipt = await submit(running, body)
+    assert status == 202, receipt
+    tracking = await wait_for_state(running, receipt["delivery_id"], "delivered")
+    assert tracking["recipient"] == "ge" and running.recipient.received == [body]
+
+
+async def test_a_comment_in_the_sender_does_not_pass_another_nodes_envelope_off_as_the_connections(
+        tmp_path: Path) -> None:
+    """Node uz relays an envelope node uz-2 signed, its Sender cut to 'uz' by a comment: the connection is checked
+    against the sender the signature vouches for, so it is refused as the unaltered one is."""
+    pki = ScenarioPKI.generate(["uz", "uz-2", "ge"], valid_from=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), {"ge": "http://127.0.0.1:9"}, VirtualClock(NOW))
+    genuine = replace(envelope(), sender="uz-2").signed(pki.credentials("uz-2"))
+    relayed = genuine.replace(b"<env:Sender>uz-2<", b"<env:Sender>uz<!---->-2<", 1)
+    try:
+        assert relayed != genuine
+        for body in (genuine, relayed):
+            with pytest.raises(TrustError) as refused:
+                await hub.accept(body, peer="uz")
+            assert refused.value.rule == "tls-identity" and "from 'uz-2'" in str(refused.value)
+        assert (await hub.status())["pending"] == 0
+    finally:
+        await hub.stop()
 
 
 async def test_unknown_recipient_and_broken_envelope_are_refused(running: Running, pki: ScenarioPKI) -> None:
