@@ -21,7 +21,7 @@ from exchange.envelope import Envelope
 from exchange.pki import ScenarioPKI
 from exchange.revocation import CRL_FILE
 from exchange.runner import Deployment
-from exchange.tls import DRIVER, TLS_DIR, TlsIdentity
+from exchange.tls import DRIVER, HUB, TLS_DIR, TlsIdentity
 from nodes.customs.codec import encode
 from nodes.language import load_scenario
 from nodes.launch import local_deployment
@@ -99,6 +99,15 @@ async def test_only_the_hub_may_push_to_a_node_inbox(live: Live) -> None:
     async with live.session("az") as node:
         status, body = await post(node, f"{live.deployment.node_urls['ge']}/inbox", b"<x/>")
     assert status == 403 and body["rule"] == "tls-identity"
+
+
+async def test_a_node_refuses_an_envelope_addressed_to_another_node_even_from_the_hub(live: Live) -> None:
+    """A misrouted push is refused, never processed: the envelope (signed, valid) is for ge, the inbox az's."""
+    async with live.session(HUB) as hub:
+        status, body = await post(hub, f"{live.deployment.node_urls['az']}/inbox", signed_envelope(live.pki))
+    assert (status, body["rule"], body["path"]) == (422, "wrong-recipient", "/Envelope/Recipient")
+    async with live.session(DRIVER) as driver, driver.get(f"{live.deployment.node_urls['az']}/status") as r:
+        assert (await r.json())["last_event"] == 0, "nothing was filed or decided"
 
 
 async def test_the_connection_must_be_the_envelope_sender(live: Live) -> None:
