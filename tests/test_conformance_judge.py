@@ -85,6 +85,10 @@ def test_traffic_checks_name_refusals_unanswered_pushes_and_silence() -> None:
     refused = refused_from("uz", refusals)
     assert not refused.holds and refused.rule == "signature-missing" and "CD050C UZ1" in refused.actual
     assert refused_from("ge", refusals).holds
+    posing = [{"sender": "az", "peer": "uz", "message_type": "CD050C", "message_id": "AZ1", "rule": "tls-identity",
+               "message": "connection authenticated as 'uz' submits an envelope from 'az'"}]
+    assert not refused_from("uz", posing).holds, "what a node's connection submitted is its own, whoever it names"
+    assert refused_from("uz", posing).rule == "tls-identity"
     pending = [*WIRE, _message(5, "11:00", "ge", "uz", "CD018C", state="pending",
                                last_error="no answer: ClientConnectorError: Connection refused")]
     pushes = pushes_answered("uz", pending)
