@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -258,3 +259,19 @@ def test_security_drills_scenario_refuses_every_attack(tmp_path: Path, capsys: p
                  "envelope-time-window", "cert-revoked", "cert-expired"):
         assert f"[{rule}]" in out, rule
     assert "ACCEPTED" not in out
+
+
+def test_a_refusal_expectation_holds_only_when_one_refusal_has_every_field_given(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The drills' hub refused uz's tampered envelope (signature-digest) and az's envelopes for their roles: no
+    refusal is of az's with signature-digest, though each field alone matches one."""
+    scenario = yaml.safe_load(DRILLS.read_text(encoding="utf-8"))
+    scenario["expect"] = {"refusals": [{"rule": "signature-digest", "sender": "uz"},
+                                       {"rule": "signature-digest", "sender": "az"}]}
+    path = tmp_path / "drills.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
+    assert main(["run", str(path), "--out", str(tmp_path / "run"), "--wide"]) == 1
+    held, failed = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("  ✓ ", "  ✗ "))]
+    assert held == "  ✓ hub refused rule=signature-digest, sender=uz"
+    assert failed.startswith("  ✗ hub refused rule=signature-digest, sender=az  expected 'refused', got '")
+    assert "signature-digest (uz)" in failed and "role-not-allowed (az)" in failed  # the refusals it saw
