@@ -6,7 +6,7 @@ import asyncio
 import base64
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,6 +39,7 @@ class Recipient:
 
     status: int = 200
     received: list[bytes] | None = None
+    first: list[int] = field(default_factory=list)  # statuses answered before `status`, one a push
 
     def application(self) -> web.Application:
         self.received = []
@@ -46,7 +47,7 @@ class Recipient:
         async def inbox(request: web.Request) -> web.Response:
             assert self.received is not None
             self.received.append(await request.read())
-            return web.json_response({"ok": True}, status=self.status)
+            return web.json_response({"ok": True}, status=self.first.pop(0) if self.first else self.status)
 
         app = web.Application()
         app.router.add_post("/inbox", inbox)
@@ -302,6 +303,19 @@ async def test_refusal_by_recipient_fails_the_delivery(running: Running, pki: Sc
     _, receipt = await submit(running, sealed(pki))
     tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
     assert tracking["attempts"] == 1 and "HTTP 422" in tracking["last_error"]
+
+
+async def test_an_answer_that_may_pass_is_retried_not_taken_for_a_refusal(running: Running, pki: ScenarioPKI) -> None:
+    """5xx, 408 and 429 say 'not now' (docs/PROTOCOL.md, retries): the same envelope is pushed again and the
+    delivery ends delivered by the answer that takes it, never failed by the first."""
+    sample = cats_samples.aar()
+    for n, answers in enumerate(([503, 429], [408])):
+        running.recipient.first = list(answers)
+        sent = sealed(pki, message=replace(sample, header=replace(sample.header, message_id=f"UZ-AGAIN-{n}")))
+        _, receipt = await submit(running, sent)
+        tracking = await wait_for_state(running, receipt["delivery_id"], "delivered")
+        assert tracking["attempts"] == len(answers) + 1, answers
+        assert running.recipient.received[-len(answers) - 1:] == [sent] * (len(answers) + 1)
 
 
 async def test_unreachable_recipient_is_retried_then_failed(running: Running, pki: ScenarioPKI) -> None:
