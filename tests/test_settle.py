@@ -393,6 +393,24 @@ async def test_an_action_with_wait_answers_once_the_node_is_quiet_with_its_readi
     assert reading["version"][0] == status["version"][0]
 
 
+async def test_an_action_sent_again_with_its_key_gets_the_first_answer_and_is_not_carried_out_twice(
+    pilot: tuple[Deployment, aiohttp.ClientSession],
+) -> None:
+    """A driver that lost an answer (the node killed after its commit) sends the step again with the same key."""
+    deployment, session = pilot
+    uz = deployment.node_urls["uz"]
+    body = {"do": "declare", "arguments": {"movement": "M1"}, "key": "again#1", "now": "2026-03-02T08:00:00Z"}
+    answers, marks = [], []
+    for _ in range(2):
+        async with session.post(f"{uz}/control/actions?wait=30", json=body) as response:
+            assert response.status == 200, await response.text()
+            answers.append((await response.json())["events"])
+        marks.append((await _get(session, f"{uz}/status"))[1]["last_event"])
+    assert answers[0] == answers[1]
+    assert [(event["kind"], event["detail"]) for event in answers[0]] == [("status", "Declaration sent")]
+    assert marks[0] == marks[1] > 0, "the second call committed nothing"
+
+
 async def test_a_nodes_status_readings_search_its_queues_and_never_scan_them(tmp_path: Path) -> None:
     """A node's readings (`in_flight` after every commit while a driver waits, the marks, `GET /status`'s counts)
     stay cheap as the outbox grows: every plan searches, or scans only a partial index of the rows it counts.
