@@ -259,6 +259,9 @@ def test_security_drills_scenario_refuses_every_attack(tmp_path: Path, capsys: p
                  "envelope-time-window", "cert-revoked", "cert-expired"):
         assert f"[{rule}]" in out, rule
     assert "ACCEPTED" not in out
+    # the revoked and the expired node learn that the hub refused their own messages: an event of the party
+    assert "10:05    · party uz: hub refused CC015C UZ301234567001-000002: [cert-revoked]" in out
+    assert "09:00    · party ge: hub refused CC007C GE204512345-000001: [cert-expired]" in out
 
 
 def test_a_refusal_expectation_holds_only_when_one_refusal_has_every_field_given(
