@@ -40,6 +40,7 @@ class Recipient:
     status: int = 200
     received: list[bytes] | None = None
     first: list[int] = field(default_factory=list)  # statuses answered before `status`, one a push
+    gate: asyncio.Event | None = None  # when given, every answer waits for it
 
     def application(self) -> web.Application:
         self.received = []
@@ -47,6 +48,8 @@ class Recipient:
         async def inbox(request: web.Request) -> web.Response:
             assert self.received is not None
             self.received.append(await request.read())
+            if self.gate is not None:
+                await self.gate.wait()
             return web.json_response({"ok": True}, status=self.first.pop(0) if self.first else self.status)
 
         app = web.Application()
@@ -316,6 +319,25 @@ async def test_an_answer_that_may_pass_is_retried_not_taken_for_a_refusal(runnin
         tracking = await wait_for_state(running, receipt["delivery_id"], "delivered")
         assert tracking["attempts"] == len(answers) + 1, answers
         assert running.recipient.received[-len(answers) - 1:] == [sent] * (len(answers) + 1)
+
+
+async def test_a_link_is_pushed_first_in_first_out(running: Running, pki: ScenarioPKI) -> None:
+    """Envelopes that queue for a recipient while it is busy with the first go to it in the order the hub took them
+    (docs/PROTOCOL.md, ordering): a CD118C must not overtake the CD050C before it."""
+    running.recipient.gate = asyncio.Event()
+    sample = cats_samples.aar()
+    sent = [sealed(pki, message=replace(sample, header=replace(sample.header, message_id=f"UZ-FIFO-{n}")))
+            for n in range(4)]
+    receipts = [(await submit(running, sent[0]))[1]]
+    for _ in range(200):  # the first push is in the recipient's hands, unanswered
+        if running.recipient.received:
+            break
+        await asyncio.sleep(0.01)
+    receipts += [(await submit(running, body))[1] for body in sent[1:]]
+    running.recipient.gate.set()
+    for receipt in receipts:
+        await wait_for_state(running, receipt["delivery_id"], "delivered")
+    assert running.recipient.received == sent
 
 
 async def test_unreachable_recipient_is_retried_then_failed(running: Running, pki: ScenarioPKI) -> None:
