@@ -369,23 +369,27 @@ async def test_a_time_that_is_no_time_is_refused_with_its_rule(pilot: tuple[Depl
         assert response.status == 400 and (await response.json())["error"] == "bad-query"
 
 
+async def _declare_m1(session: aiohttp.ClientSession, node: str, key: str, query: str) -> tuple[int, Any]:
+    """The pilot's first step, `declare M1` at 08:00 with idempotency `key`, posted to `node` with `query`."""
+    body = {"do": "declare", "arguments": {"movement": "M1"}, "key": key, "now": "2026-03-02T08:00:00Z"}
+    async with session.post(f"{node}/control/actions?{query}", json=body) as response:
+        return response.status, await response.json()
+
+
 async def test_an_action_with_wait_answers_once_the_node_is_quiet_with_its_reading(
     pilot: tuple[Deployment, aiohttp.ClientSession],
 ) -> None:
     deployment, session = pilot
     uz = deployment.node_urls["uz"]
-    body = {"do": "declare", "arguments": {"movement": "M1"}, "key": "wait-test#1", "now": "2026-03-02T08:00:00Z"}
-    async with session.post(f"{uz}/control/actions?wait=soon", json=body) as response:
-        refused = await response.json()
-    assert response.status == 400 and (refused["error"], refused["path"]) == ("bad-wait", "wait")
+    status, refused = await _declare_m1(session, uz, "wait-test#1", "wait=soon")
+    assert status == 400 and (refused["error"], refused["path"]) == ("bad-wait", "wait")
     _, before = await _get(session, f"{uz}/status")
     assert before["last_event"] == 0, "a refused wait must not have carried out the action"
 
-    async with session.post(f"{uz}/control/actions?wait=30&events_after=0", json=body) as response:
-        answer = await response.json()
+    status, answer = await _declare_m1(session, uz, "wait-test#1", "wait=30&events_after=0")
 
     reading = answer["reading"]
-    assert response.status == 200 and reading["quiet"] is True and reading["in_flight"] == 0, answer
+    assert status == 200 and reading["quiet"] is True and reading["in_flight"] == 0, answer
     _, status = await _get(session, f"{uz}/status")
     assert status["outbox_pending"] == 0, "quiet: the declaration left the node before the answer"
     assert reading["last_event"] == status["last_event"] > 0
@@ -398,14 +402,12 @@ async def test_an_action_sent_again_with_its_key_gets_the_first_answer_and_is_no
 ) -> None:
     """A driver that lost an answer (the node killed after its commit) sends the step again with the same key."""
     deployment, session = pilot
-    uz = deployment.node_urls["uz"]
-    body = {"do": "declare", "arguments": {"movement": "M1"}, "key": "again#1", "now": "2026-03-02T08:00:00Z"}
     answers, marks = [], []
     for _ in range(2):
-        async with session.post(f"{uz}/control/actions?wait=30", json=body) as response:
-            assert response.status == 200, await response.text()
-            answers.append((await response.json())["events"])
-        marks.append((await _get(session, f"{uz}/status"))[1]["last_event"])
+        status, answer = await _declare_m1(session, deployment.node_urls["uz"], "again#1", "wait=30")
+        assert status == 200, answer
+        answers.append(answer["events"])
+        marks.append((await _get(session, f"{deployment.node_urls['uz']}/status"))[1]["last_event"])
     assert answers[0] == answers[1]
     assert [(event["kind"], event["detail"]) for event in answers[0]] == [("status", "Declaration sent")]
     assert marks[0] == marks[1] > 0, "the second call committed nothing"
