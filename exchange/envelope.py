@@ -125,7 +125,7 @@ class Envelope:
                 for error in schema.error_log
             ]
             raise ValidationFailed("Envelope", issues)
-        fields = {_FIELD_TAGS[child.tag]: (child.text or "") for child in root if child.tag in _FIELD_TAGS}
+        fields = {_FIELD_TAGS[child.tag]: _text(child) for child in root if child.tag in _FIELD_TAGS}
         try:
             document = base64.b64decode(fields["Document"], validate=True)
         except binascii.Error as exc:
@@ -141,6 +141,13 @@ class Envelope:
             created=datetime.fromisoformat(fields["Created"].replace("Z", "+00:00")),
             document=document,
         )
+
+
+def _text(field: etree._Element) -> str:
+    """A field's whole text, as its schema and its signature see it: `.text` stops at a comment or a processing
+    instruction, which exclusive c14n and the schema's value read past (a comment is not even signed), so the
+    checks made before the signature's would read another sender, recipient or time than the one it vouches for."""
+    return "".join(field.itertext()) if len(field) else (field.text or "")
 
 
 def rewrite_envelope(body: bytes, *, document: bytes | None = None, created: datetime | None = None) -> bytes:

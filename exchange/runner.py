@@ -372,8 +372,9 @@ class Driver:
             self._say(f"{step.at:%Y-%m-%d %H:%M}  ✗ step {step.index} ({step.action}) could not be carried out: "
                       f"{exc.message}")
             self._record({"kind": "step-failed", "index": step.index, "detail": exc.message})
-            self._step_failures.append(Check(f"step {step.index} ({step.action} {step.node or ''}) can be carried "
-                                             "out".replace("  ", " "), "carried out", exc.message, False, "step"))
+            done_by = " ".join(part for part in (step.action, step.node) if part)
+            self._step_failures.append(Check(f"step {step.index} ({done_by}) can be carried out", "carried out",
+                                             exc.message, False, "step"))
 
     async def _run_step(self, step: Step) -> None:
         self._record({"kind": "step", "index": step.index, "at": _iso(step.at), "do": step.action, "node": step.node,

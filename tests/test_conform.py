@@ -297,6 +297,11 @@ def test_a_system_that_answers_200_to_everything_and_sends_nothing_fails(tmp_pat
     assert failed["uz sent messages the hub accepted"]["seen"] == "nothing"
     assert "uz sends the anticipated transit record (CD050C) to the office of transit" in failed
     assert cases["uz answered every push 2xx (0 pushed)"]["holds"]  # answering is not conforming
+    # the run goes on past the steps the silence made impossible, each a failed case with its reason
+    steps = {name: case["seen"] for name, case in failed.items() if case["rule"] == "step"}
+    assert steps["step 1 (present_at_transit az) can be carried out"] == (
+        "step 1 (present_at_transit) refused by az: az holds no MRN for movement M1 (LRN UZ26TAS0000101)")
+    assert steps["step 5 (send_variant) can be carried out"].startswith("no message crossed the wire yet")
 
 
 # -- bad input: a failed case with a clear reason, never a hang or a traceback -------------------------------

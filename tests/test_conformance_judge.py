@@ -70,12 +70,25 @@ def test_no_message_to_answer_is_its_own_failure() -> None:
     assert not check.holds and check.rule == "exchange-trigger" and "no CD050C reached uz" in check.actual
 
 
+def test_only_a_message_after_the_latest_trigger_answers_it() -> None:
+    """uz answered the first CD118C but not the second: what it sent before the one it answers counts for nothing."""
+    wire = [*WIRE[:2], _message(5, "09:00", "az", "uz", "CD118C")]
+    check = judge_exchange({"from": "uz", "type": "CD906C", "answers": "CD118C", "within": "1h"}, wire, set())
+    assert not check.holds and check.rule == "exchange-sent"
+    assert check.expected == "CD906C from uz after CD118C #5 az→uz at 2026-03-04T09:00:00Z"
+    assert check.actual == "none; uz sent nothing"
+
+
 def test_traffic_checks_name_refusals_unanswered_pushes_and_silence() -> None:
     refusals = [{"sender": "uz", "peer": "uz", "message_type": "CD050C", "message_id": "UZ1",
                  "rule": "signature-missing", "message": "no ds:Signature"}]
     refused = refused_from("uz", refusals)
     assert not refused.holds and refused.rule == "signature-missing" and "CD050C UZ1" in refused.actual
     assert refused_from("ge", refusals).holds
+    posing = [{"sender": "az", "peer": "uz", "message_type": "CD050C", "message_id": "AZ1", "rule": "tls-identity",
+               "message": "connection authenticated as 'uz' submits an envelope from 'az'"}]
+    assert not refused_from("uz", posing).holds, "what a node's connection submitted is its own, whoever it names"
+    assert refused_from("uz", posing).rule == "tls-identity"
     pending = [*WIRE, _message(5, "11:00", "ge", "uz", "CD018C", state="pending",
                                last_error="no answer: ClientConnectorError: Connection refused")]
     pushes = pushes_answered("uz", pending)
@@ -179,3 +192,15 @@ def test_the_reports_carry_the_verdict_and_every_failures_evidence(tmp_path: Pat
     assert "<script" not in page
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["verdict"] == "fail" and data["suites"][0]["failed"] == 1
+
+
+def test_a_verdict_with_nothing_judged_is_no_pass(tmp_path: Path) -> None:
+    """No failure is not enough: a suite that judged no case, or a run with no suite, conforms to nothing."""
+    assert not Verdict([], {}).passed
+    idle = Verdict([Suite("s1", "Suite one", "s1.yaml"), Suite("s2", "Suite two", "s2.yaml",
+                                                               [Case("uz sends CD001C", True, "≥1", "CD001C #8")])], {})
+    assert not idle.passed
+    write_reports(idle, tmp_path)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["verdict"] == "fail" and [suite["passed"] for suite in data["suites"]] == [False, True]
+    assert "FAIL: 1 of 1 checks hold" in (tmp_path / "report.html").read_text()

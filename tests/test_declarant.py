@@ -207,6 +207,22 @@ async def test_a_declaration_naming_an_unknown_office_is_answered_with_cc056c_co
     assert "CC028C" not in {message["messageType"] for message in messages}
 
 
+async def test_a_declaration_breaking_a_business_rule_reaches_customs_and_is_answered_with_cc056c(
+        live: Live) -> None:
+    """Schema-valid, it passes the hub; the rule it breaks (R0003: an office of transit named twice) is the office
+    of departure's to answer, with the rule, its code and the place, and no MRN."""
+    root = etree.fromstring(declaration("SRT-T-000006", "UZ26SRTT0000006"))
+    root.findall("CustomsOfficeOfTransitDeclared")[2].find("referenceNumber").text = "AZ000210"
+    status, lodged = await live.submit(HOLDER, "uz", "/movements/departures", etree.tostring(root))
+    assert status == 202, lodged
+    messages = await live.answers(HOLDER, "uz", lodged["movementId"], "departures", {"CC056C"})
+    rejection = await live.document(HOLDER, "uz", _first(messages, "CC056C")["_links"]["self"]["href"])
+    assert [(e.findtext("errorPointer"), e.findtext("errorCode"), e.findtext("errorReason"),
+             e.findtext("originalAttributeValue")) for e in rejection.findall("FunctionalError")] == [
+        ("/CC015C/CustomsOfficeOfTransitDeclared[3]/referenceNumber", "14", "R0003", "AZ000210")]
+    assert "CC028C" not in {message["messageType"] for message in messages}
+
+
 async def test_a_schema_invalid_declaration_is_refused_with_its_path_and_nothing_is_kept(live: Live) -> None:
     root = etree.fromstring(declaration("SRT-T-000003", "UZ26SRTT0000003"))
     operation = root.find("TransitOperation")

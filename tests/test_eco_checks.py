@@ -186,6 +186,7 @@ def test_integrity_of_a_signature_maps_the_signing_rules() -> None:
 def test_status_codes() -> None:
     view = StatusView("UZ26CCI0000101", 1, ReceivedState.RECEIVED, date(2027, 4, 1))
     assert status_of(view, AT).code == "ISSUED"
+    assert status_of(view, datetime(2027, 4, 1, 23, 59, tzinfo=timezone.utc)).code == "ISSUED"  # its last day
     assert status_of(view, datetime(2027, 4, 2, tzinfo=timezone.utc)).code == "DOCUMENT_EXPIRED"
     used = replace(view, state=ReceivedState.USED, used_by="D1")
     assert status_of(used, AT, "D1").valid and status_of(used, AT).valid

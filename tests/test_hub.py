@@ -6,7 +6,7 @@ import asyncio
 import base64
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from lxml import etree
 
 from exchange.clock import VirtualClock
 from exchange.envelope import Envelope, rewrite_envelope
+from exchange.errors import TrustError
 from exchange.hub import Hub
 from exchange.pki import ScenarioPKI
 from exchange.signing import sign_document
@@ -38,6 +39,8 @@ class Recipient:
 
     status: int = 200
     received: list[bytes] | None = None
+    first: list[int] = field(default_factory=list)  # statuses answered before `status`, one a push
+    gate: asyncio.Event | None = None  # when given, every answer waits for it
 
     def application(self) -> web.Application:
         self.received = []
@@ -45,7 +48,9 @@ class Recipient:
         async def inbox(request: web.Request) -> web.Response:
             assert self.received is not None
             self.received.append(await request.read())
-            return web.json_response({"ok": True}, status=self.status)
+            if self.gate is not None:
+                await self.gate.wait()
+            return web.json_response({"ok": True}, status=self.first.pop(0) if self.first else self.status)
 
         app = web.Application()
         app.router.add_post("/inbox", inbox)
@@ -242,6 +247,51 @@ async def test_envelope_type_must_match_the_signed_document(running: Running, pk
     assert status == 422 and body["rule"] == "type-mismatch"
 
 
+async def test_envelope_message_id_must_be_the_one_its_document_states(running: Running, pki: ScenarioPKI) -> None:
+    """The hub deduplicates and tracks by the envelope's id: a signed envelope may not relabel its document."""
+    relabelled = replace(envelope(), message_id="UZ-OTHER-1").signed(pki.credentials("uz"))
+    status, body = await submit(running, relabelled)
+    assert (status, body["rule"], body["path"]) == (422, "id-mismatch", "/Envelope/MessageId")
+    assert "'UZ-OTHER-1'" in body["message"] and f"'{cats_samples.aar().header.message_id}'" in body["message"]
+    unnamed = encode(cats_samples.aar())
+    unnamed.remove(unnamed.find("messageIdentification"))
+    status, body = await submit(running, replace(envelope(), document=etree.tostring(unnamed)).signed(
+        pki.credentials("uz")))
+    assert (status, body["rule"], body["path"]) == (400, "id-missing", "/CD001C")
+    assert (await running.hub.status())["pending"] == 0  # neither was stored
+
+
+async def test_the_hub_routes_by_what_is_signed_not_by_text_a_comment_cuts_short(running: Running,
+                                                                                pki: ScenarioPKI) -> None:
+    """A comment is outside exclusive c14n, so one slipped into a field leaves the signature valid; the field's
+    text outside the signed content then reads 'g', and the hub must read the signed 'ge'."""
+    body = sealed(pki).replace(b"<env:Recipient>ge<", b"<env:Recipient>g<!---->e<", 1)
+    assert b"<!---->" in body
+    status, receipt = await submit(running, body)
+    assert status == 202, receipt
+    tracking = await wait_for_state(running, receipt["delivery_id"], "delivered")
+    assert tracking["recipient"] == "ge" and running.recipient.received == [body]
+
+
+async def test_a_comment_in_the_sender_does_not_pass_another_nodes_envelope_off_as_the_connections(
+        tmp_path: Path) -> None:
+    """Node uz relays an envelope node uz-2 signed, its Sender cut to 'uz' by a comment: the connection is checked
+    against the sender the signature vouches for, so it is refused as the unaltered one is."""
+    pki = ScenarioPKI.generate(["uz", "uz-2", "ge"], valid_from=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), {"ge": "http://127.0.0.1:9"}, VirtualClock(NOW))
+    genuine = replace(envelope(), sender="uz-2").signed(pki.credentials("uz-2"))
+    relayed = genuine.replace(b"<env:Sender>uz-2<", b"<env:Sender>uz<!---->-2<", 1)
+    try:
+        assert relayed != genuine
+        for body in (genuine, relayed):
+            with pytest.raises(TrustError) as refused:
+                await hub.accept(body, peer="uz")
+            assert refused.value.rule == "tls-identity" and "from 'uz-2'" in str(refused.value)
+        assert (await hub.status())["pending"] == 0
+    finally:
+        await hub.stop()
+
+
 async def test_unknown_recipient_and_broken_envelope_are_refused(running: Running, pki: ScenarioPKI) -> None:
     status, body = await submit(running, sealed(pki, recipient="kz"))
     assert status == 422 and body["rule"] == "unknown-recipient"
@@ -256,6 +306,38 @@ async def test_refusal_by_recipient_fails_the_delivery(running: Running, pki: Sc
     _, receipt = await submit(running, sealed(pki))
     tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
     assert tracking["attempts"] == 1 and "HTTP 422" in tracking["last_error"]
+
+
+async def test_an_answer_that_may_pass_is_retried_not_taken_for_a_refusal(running: Running, pki: ScenarioPKI) -> None:
+    """5xx, 408 and 429 say 'not now' (docs/PROTOCOL.md, retries): the same envelope is pushed again and the
+    delivery ends delivered by the answer that takes it, never failed by the first."""
+    sample = cats_samples.aar()
+    for n, answers in enumerate(([503, 429], [408])):
+        running.recipient.first = list(answers)
+        sent = sealed(pki, message=replace(sample, header=replace(sample.header, message_id=f"UZ-AGAIN-{n}")))
+        _, receipt = await submit(running, sent)
+        tracking = await wait_for_state(running, receipt["delivery_id"], "delivered")
+        assert tracking["attempts"] == len(answers) + 1, answers
+        assert running.recipient.received[-len(answers) - 1:] == [sent] * (len(answers) + 1)
+
+
+async def test_a_link_is_pushed_first_in_first_out(running: Running, pki: ScenarioPKI) -> None:
+    """Envelopes that queue for a recipient while it is busy with the first go to it in the order the hub took them
+    (docs/PROTOCOL.md, ordering): a CD118C must not overtake the CD050C before it."""
+    running.recipient.gate = asyncio.Event()
+    sample = cats_samples.aar()
+    sent = [sealed(pki, message=replace(sample, header=replace(sample.header, message_id=f"UZ-FIFO-{n}")))
+            for n in range(4)]
+    receipts = [(await submit(running, sent[0]))[1]]
+    for _ in range(200):  # the first push is in the recipient's hands, unanswered
+        if running.recipient.received:
+            break
+        await asyncio.sleep(0.01)
+    receipts += [(await submit(running, body))[1] for body in sent[1:]]
+    running.recipient.gate.set()
+    for receipt in receipts:
+        await wait_for_state(running, receipt["delivery_id"], "delivered")
+    assert running.recipient.received == sent
 
 
 async def test_unreachable_recipient_is_retried_then_failed(running: Running, pki: ScenarioPKI) -> None:

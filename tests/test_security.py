@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,7 @@ from exchange.envelope import Envelope
 from exchange.pki import ScenarioPKI
 from exchange.revocation import CRL_FILE
 from exchange.runner import Deployment
-from exchange.tls import DRIVER, TLS_DIR, TlsIdentity
+from exchange.tls import DRIVER, HUB, TLS_DIR, TlsIdentity
 from nodes.customs.codec import encode
 from nodes.language import load_scenario
 from nodes.launch import local_deployment
@@ -101,6 +102,15 @@ async def test_only_the_hub_may_push_to_a_node_inbox(live: Live) -> None:
     assert status == 403 and body["rule"] == "tls-identity"
 
 
+async def test_a_node_refuses_an_envelope_addressed_to_another_node_even_from_the_hub(live: Live) -> None:
+    """A misrouted push is refused, never processed: the envelope (signed, valid) is for ge, the inbox az's."""
+    async with live.session(HUB) as hub:
+        status, body = await post(hub, f"{live.deployment.node_urls['az']}/inbox", signed_envelope(live.pki))
+    assert (status, body["rule"], body["path"]) == (422, "wrong-recipient", "/Envelope/Recipient")
+    async with live.session(DRIVER) as driver, driver.get(f"{live.deployment.node_urls['az']}/status") as r:
+        assert (await r.json())["last_event"] == 0, "nothing was filed or decided"
+
+
 async def test_the_connection_must_be_the_envelope_sender(live: Live) -> None:
     envelope = signed_envelope(live.pki, sender="uz")
     async with live.session("az") as az:
@@ -109,13 +119,16 @@ async def test_the_connection_must_be_the_envelope_sender(live: Live) -> None:
 
 
 async def test_a_stale_envelope_is_refused_and_a_fresh_one_accepted(live: Live) -> None:
+    """The window is ten minutes either side of the hub's time (docs/PROTOCOL.md): replayed, or dated ahead."""
     async with live.session("uz") as uz:
-        stale = signed_envelope(live.pki, created=START - timedelta(hours=1), message_id="UZ-STALE-1")
-        status, body = await post(uz, f"{live.deployment.hub_url}/envelopes", stale)
-        assert status == 422 and body["rule"] == "envelope-time-window"
-        fresh = signed_envelope(live.pki, message_id="UZ-FRESH-1")
-        status, body = await post(uz, f"{live.deployment.hub_url}/envelopes", fresh)
-        assert status == 202 and body["state"] == "pending"
+        for n, off in enumerate((timedelta(hours=-1), timedelta(minutes=-11), timedelta(minutes=11))):
+            stale = signed_envelope(live.pki, created=START + off, message_id=f"UZ-STALE-{n}")
+            status, body = await post(uz, f"{live.deployment.hub_url}/envelopes", stale)
+            assert status == 422 and body["rule"] == "envelope-time-window", off
+        for n, off in enumerate((timedelta(0), timedelta(minutes=-9), timedelta(minutes=9))):
+            fresh = signed_envelope(live.pki, created=START + off, message_id=f"UZ-FRESH-{n}")
+            status, body = await post(uz, f"{live.deployment.hub_url}/envelopes", fresh)
+            assert status == 202 and body["state"] == "pending", off
 
 
 async def test_revocation_takes_effect_on_the_next_request(live: Live) -> None:
@@ -246,3 +259,22 @@ def test_security_drills_scenario_refuses_every_attack(tmp_path: Path, capsys: p
                  "envelope-time-window", "cert-revoked", "cert-expired"):
         assert f"[{rule}]" in out, rule
     assert "ACCEPTED" not in out
+    # the revoked and the expired node learn that the hub refused their own messages: an event of the party
+    assert "10:05    · party uz: hub refused CC015C UZ301234567001-000002: [cert-revoked]" in out
+    assert "09:00    · party ge: hub refused CC007C GE204512345-000001: [cert-expired]" in out
+
+
+def test_a_refusal_expectation_holds_only_when_one_refusal_has_every_field_given(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The drills' hub refused uz's tampered envelope (signature-digest) and az's envelopes for their roles: no
+    refusal is of az's with signature-digest, though each field alone matches one."""
+    scenario = yaml.safe_load(DRILLS.read_text(encoding="utf-8"))
+    scenario["expect"] = {"refusals": [{"rule": "signature-digest", "sender": "uz"},
+                                       {"rule": "signature-digest", "sender": "az"}]}
+    path = tmp_path / "drills.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
+    assert main(["run", str(path), "--out", str(tmp_path / "run"), "--wide"]) == 1
+    held, failed = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("  ✓ ", "  ✗ "))]
+    assert held == "  ✓ hub refused rule=signature-digest, sender=uz"
+    assert failed.startswith("  ✗ hub refused rule=signature-digest, sender=az  expected 'refused', got '")
+    assert "signature-digest (uz)" in failed and "role-not-allowed (az)" in failed  # the refusals it saw

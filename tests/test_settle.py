@@ -165,6 +165,26 @@ async def test_a_settle_with_nothing_stirred_asks_the_hub_alone() -> None:
     assert script.asked == ["hub"] and settled["a"] is QUIET
 
 
+async def test_a_hub_still_delivering_when_its_long_poll_ran_out_keeps_the_settle_going() -> None:
+    """Every node's reading is current, but the hub answered busy (its wait ran out with a delivery pending): the
+    settle goes on until the hub answers quiet, and asks again the node its last push reached meanwhile."""
+    quiescence = Quiescence("hub", ["a", "b"])
+    quiescence.observe({"hub": _hub(a=1), "a": QUIET, "b": QUIET})
+    script = Script(a=[QUIET], hub=[{**_hub(a=1), "quiet": False}, _hub(a=2), _hub(a=2)])
+    settled = await quiescence.settle(script.read, timeout=60)
+    assert script.asked == ["hub", "hub", "a", "hub"] and settled["hub"]["quiet"] is True
+
+
+async def test_a_node_of_another_operator_is_asked_in_every_settle() -> None:
+    """Nodes caravan does not run may start work on their own: their readings are never taken as current."""
+    quiescence = Quiescence("hub", ["a", "sut"], always=["sut"])
+    quiescence.observe({"hub": _hub(), "a": QUIET, "sut": QUIET})
+    script = Script(sut=[QUIET, QUIET], hub=[_hub(), _hub()])
+    await quiescence.settle(script.read, timeout=60)
+    await quiescence.settle(script.read, timeout=60)
+    assert script.asked == ["sut", "hub", "sut", "hub"]
+
+
 # -- over HTTP ----------------------------------------------------------------------------------------------
 
 
@@ -349,28 +369,48 @@ async def test_a_time_that_is_no_time_is_refused_with_its_rule(pilot: tuple[Depl
         assert response.status == 400 and (await response.json())["error"] == "bad-query"
 
 
+async def _declare_m1(session: aiohttp.ClientSession, node: str, key: str, query: str) -> tuple[int, Any]:
+    """The pilot's first step, `declare M1` at 08:00 with idempotency `key`, posted to `node` with `query`."""
+    body = {"do": "declare", "arguments": {"movement": "M1"}, "key": key, "now": "2026-03-02T08:00:00Z"}
+    async with session.post(f"{node}/control/actions?{query}", json=body) as response:
+        return response.status, await response.json()
+
+
 async def test_an_action_with_wait_answers_once_the_node_is_quiet_with_its_reading(
     pilot: tuple[Deployment, aiohttp.ClientSession],
 ) -> None:
     deployment, session = pilot
     uz = deployment.node_urls["uz"]
-    body = {"do": "declare", "arguments": {"movement": "M1"}, "key": "wait-test#1", "now": "2026-03-02T08:00:00Z"}
-    async with session.post(f"{uz}/control/actions?wait=soon", json=body) as response:
-        refused = await response.json()
-    assert response.status == 400 and (refused["error"], refused["path"]) == ("bad-wait", "wait")
+    status, refused = await _declare_m1(session, uz, "wait-test#1", "wait=soon")
+    assert status == 400 and (refused["error"], refused["path"]) == ("bad-wait", "wait")
     _, before = await _get(session, f"{uz}/status")
     assert before["last_event"] == 0, "a refused wait must not have carried out the action"
 
-    async with session.post(f"{uz}/control/actions?wait=30&events_after=0", json=body) as response:
-        answer = await response.json()
+    status, answer = await _declare_m1(session, uz, "wait-test#1", "wait=30&events_after=0")
 
     reading = answer["reading"]
-    assert response.status == 200 and reading["quiet"] is True and reading["in_flight"] == 0, answer
+    assert status == 200 and reading["quiet"] is True and reading["in_flight"] == 0, answer
     _, status = await _get(session, f"{uz}/status")
     assert status["outbox_pending"] == 0, "quiet: the declaration left the node before the answer"
     assert reading["last_event"] == status["last_event"] > 0
     assert [event["id"] for event in reading["events"]] == list(range(1, status["last_event"] + 1))
     assert reading["version"][0] == status["version"][0]
+
+
+async def test_an_action_sent_again_with_its_key_gets_the_first_answer_and_is_not_carried_out_twice(
+    pilot: tuple[Deployment, aiohttp.ClientSession],
+) -> None:
+    """A driver that lost an answer (the node killed after its commit) sends the step again with the same key."""
+    deployment, session = pilot
+    answers, marks = [], []
+    for _ in range(2):
+        status, answer = await _declare_m1(session, deployment.node_urls["uz"], "again#1", "wait=30")
+        assert status == 200, answer
+        answers.append(answer["events"])
+        marks.append((await _get(session, f"{deployment.node_urls['uz']}/status"))[1]["last_event"])
+    assert answers[0] == answers[1]
+    assert [(event["kind"], event["detail"]) for event in answers[0]] == [("status", "Declaration sent")]
+    assert marks[0] == marks[1] > 0, "the second call committed nothing"
 
 
 async def test_a_nodes_status_readings_search_its_queues_and_never_scan_them(tmp_path: Path) -> None:

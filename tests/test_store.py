@@ -22,8 +22,11 @@ async def test_an_unsynced_commit_is_read_back_told_to_listeners_and_leaves_the_
     database = await Database.open(tmp_path / "store.sqlite", SCHEMA)
     told = []
     database.on_commit(lambda: told.append(1))
+    assert (await database.fetch_one("PRAGMA journal_mode"))[0] == "wal"  # a killed writer's commits are in the WAL
     async with database.transaction(durable=False) as db:
         await db.execute("INSERT INTO marks VALUES (1)")
+        assert (await db.fetch_one("PRAGMA synchronous"))[0] == 1  # NORMAL: no fsync at this COMMIT
+        assert (await db.fetch_one("PRAGMA wal_autocheckpoint"))[0] == 0  # nor a checkpoint, which would sync
     assert (await database.fetch_one("SELECT COUNT(*) AS n FROM marks"))["n"] == 1
     assert told == [1]
     with pytest.raises(RuntimeError):
