@@ -34,6 +34,7 @@ from exchange.envelope import ENVELOPE_SUFFIX, Envelope
 from exchange.errors import InputError, ScenarioError, TransportError
 from exchange.faults import FaultBook, fault_from_step, plan_to_json
 from exchange.inputs import foreign_entry
+from exchange.language import shown, suggest
 from exchange.safexml import parse_document
 from exchange.scenario import Scenario, Step
 from exchange.settle import LONG_POLL, Quiescence
@@ -745,18 +746,29 @@ class Driver:
         return checks
 
     async def _check_value(self, wanted: Mapping[str, Any], states: Mapping[str, Any]) -> Check:
-        """`{node: ge, path: ephyto/certificates/X/status, equals: Accepted}`; node `hub` reads the hub's status."""
-        node, expected = str(wanted.get("node", "")), wanted.get("equals")
+        """`{node: ge, path: ephyto/certificates/X/status, equals: Accepted}`, or `{…, path: cats/movements,
+        lacks: M2}`; node `hub` reads the hub's status. A path that leads nowhere fails either way: a misspelt step
+        must not pass for a value that is absent."""
+        node = str(wanted.get("node", ""))
         path = wanted.get("path", "")
         steps = [str(step) for step in path] if isinstance(path, list) else str(path).split("/")
         if node == "hub":
             value: Any = await self._call("GET", f"{self._deployment.hub_url}/status")
         else:
             value = states.get(node, {})
-        for step in steps:
-            value = value.get(step) if isinstance(value, Mapping) else None
-        what = f"{node}: {'/'.join(steps)}"
-        return Check(what, str(expected), str(value), str(value) == str(expected))
+        lacks = wanted.get("lacks")
+        what = f"{node}: {'/'.join(steps)}" + ("" if lacks is None else f" lacks {lacks}")
+        expected = f"no {lacks}" if lacks is not None else str(wanted.get("equals"))
+        for depth, step in enumerate(steps):
+            if not isinstance(value, Mapping) or step not in value:
+                return Check(what, expected, _nothing_at(steps[:depth], step, value), False)
+            value = value[step]
+        if lacks is None:
+            return Check(what, expected, str(value), str(value) == expected)
+        if not isinstance(value, Mapping):
+            return Check(what, expected, f"{shown(value)}, which has no keys", False)
+        found = f"{lacks}: {shown(value[lacks])}" if lacks in value else f"{len(value)} other keys"
+        return Check(what, expected, found, lacks not in value)
 
     def _check_refusal(self, wanted: Mapping[str, Any]) -> Check:
         """`{rule: cert-revoked, sender: uz}`: some refusal in the hub's log has every field given."""
@@ -910,6 +922,16 @@ def _add_movements(merged: dict[str, dict[str, Any]], state: Mapping[str, Any]) 
 def _add_guarantees(merged: dict[str, dict[str, Any]], state: Mapping[str, Any]) -> None:
     """A later page's account replaces an earlier one's: the written row after the configured start."""
     merged.update(state.get("cats", {}).get("guarantees", {}))
+
+
+def _nothing_at(reached: list[str], step: str, there: Any) -> str:
+    """Where a path stops leading anywhere, and what is there instead: what a misspelt step was meant to be."""
+    where = "/".join(reached) or "the top"
+    if not isinstance(there, Mapping):
+        return f"no such path: {where} is {shown(there)}, not a mapping with {step!r}"
+    keys = sorted(map(str, there))
+    listed = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "") or "none"
+    return f"no such path: {where} has no {step!r}{suggest(step, keys)}; its keys: {listed}"
 
 
 def _role_state(movement: Mapping[str, Any], role: str) -> str:

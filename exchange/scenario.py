@@ -84,7 +84,10 @@ class StepEntry(BaseModel):
 class ExpectValue(Record):
     node: NodeId = Field(description="the node whose GET /state is read, or hub for the hub's GET /status")
     path: str | list[str] = Field(description="the path in that state, e.g. ephyto/issued/PC1/status")
-    equals: str | int | bool = Field(description="the value expected there")
+    equals: str | int | bool | None = Field(None, description="the value expected there; the path must lead to "
+                                                              "it (a misspelt step fails, whatever the value)")
+    lacks: Code | None = Field(None, description="instead of `equals`: a key the mapping at `path` must not have, "
+                                                  "e.g. path: cats/movements, lacks: M2 (the mapping must be there)")
 
 
 class ExpectRefusal(Record):
@@ -385,6 +388,10 @@ def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
         if value.node != "hub" and value.node not in document.nodes:
             yield ("expect", "values", index, "node"), (f"is {value.node!r}{suggest(value.node, document.nodes)}: "
                                                         f"name a node ({', '.join(document.nodes)}) or hub")
+        given = [key for key in ("equals", "lacks") if getattr(value, key) is not None]
+        if len(given) != 1:
+            yield ("expect", "values", index), ("give one of `equals` (the value at the path) and `lacks` (a key the "
+                                                "mapping at the path must not have)")
 
 
 def _empty_entries(value: Any, where: KeyPath) -> Iterator[KeyPath]:

@@ -50,7 +50,11 @@ WRONG_EXPECTATIONS = {
     "documents": [{"movement": "M3", "type": "CC056C", "contains": {"errorCode": "12"}},
                   {"movement": "M3", "type": "CC056C", "contains": {"errorCode": "12", "errorReason": "CL999"}}],
     "values": [{"node": "uz", "path": "cats/movements/M3/departure", "equals": "Rejected"},
-               {"node": "hub", "path": "delivered", "equals": 31}],
+               {"node": "hub", "path": "delivered", "equals": 31},
+               {"node": "uz", "path": "cats/movements", "lacks": "M2"},  # M2 comes later
+               {"node": "uz", "path": "cats/movements", "lacks": "M3"},
+               {"node": "uz", "path": "cats/movments", "lacks": "M2"},  # misspelt: no mapping to lack it
+               {"node": "uz", "path": "cats/movments/M2/departure", "equals": "None"}],  # absent is not None
     "refusals": [{"rule": "signature-digest"}],
     "deliveries": {"failed": 0, "delivered": 31},
 }
@@ -66,7 +70,7 @@ def test_every_kind_of_expectation_fails_when_the_run_ends_otherwise(
     path.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
     assert main(["run", str(path), "--out", str(tmp_path / "run"), "--wide"]) == 1
     stdout = capsys.readouterr().out
-    assert "Expectations: 7/16 hold" in stdout
+    assert "Expectations: 8/20 hold" in stdout
     assert [line for line in stdout.splitlines() if line.startswith("  ✗ ")] == [
         "  ✗ movement M1 at transit  expected 'Passed', got 'ATRReceived, Passed'",  # the offices disagree
         "  ✗ movement M3 at departure  expected 'WrittenOff', got 'Rejected'",
@@ -77,6 +81,12 @@ def test_every_kind_of_expectation_fails_when_the_run_ends_otherwise(
         "  ✗ document CC056C of M3 contains errorCode=12, errorReason=CL999  expected 'present', "
         "got 'messages/0012-CC056C-uz-to-uz.xml'",
         "  ✗ hub: delivered  expected '31', got '32'",
+        "  ✗ uz: cats/movements lacks M3  expected 'no M3', "
+        "got \"M3: {'departure': 'Rejected', 'lrn': 'UZ26TAS0000002', 'mrn': None, 'transit': {}}\"",
+        "  ✗ uz: cats/movments lacks M2  expected 'no M2', got \"no such path: cats has no 'movments' "
+        "(did you mean 'movements'?); its keys: guarantees, movements, traders\"",
+        "  ✗ uz: cats/movments/M2/departure  expected 'None', got \"no such path: cats has no 'movments' "
+        "(did you mean 'movements'?); its keys: guarantees, movements, traders\"",
         "  ✗ hub refused rule=signature-digest  expected 'refused', got 'no refusals'",
         "  ✗ hub deliveries delivered  expected '31', got '32'",
     ]

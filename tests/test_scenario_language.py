@@ -101,6 +101,12 @@ MUTATIONS = [
      "expect.documents[0].contains", "states nothing to check"),
     ("negative delivery count", _replace_line("    failed: 0", "    failed: -1"), "expect.deliveries.failed",
      "greater than or equal to 0"),
+    # a value with nothing to compare held whenever the path led nowhere (`str(None) == "None"`)
+    ("value to neither equal nor lack", _replace_expect("  values:\n    - {node: uz, path: cats/movements}\n"),
+     "expect.values[0]", "give one of `equals`"),
+    ("value to both equal and lack",
+     _replace_expect("  values:\n    - {node: uz, path: cats/movements, equals: x, lacks: M2}\n"),
+     "expect.values[0]", "give one of `equals`"),
     # the name names directories (`run`'s temporary one, `conform`'s runs/NAME): `run` failed with exit 3 on
     # "/tmp/caravan-../../etc-...: No such file or directory", and `conform` would write outside its report
     ("scenario name that is a path", _replace_line("scenario: aze-geo-uzb-transit", "scenario: ../../etc"),
