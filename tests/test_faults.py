@@ -183,6 +183,26 @@ def test_a_mistyped_fault_step_stops_the_scenario_before_it_runs(tmp_path: Path)
         load_scenario(broken)
 
 
+@pytest.mark.parametrize(("scenario", "written", "mistyped", "where"), [
+    ("faults-red-bridge.yaml", "type: CC007C, note: the arrival", "type: CC007X, note: the arrival",
+     r"steps\[9\]\.type"),
+    ("faults-red-bridge.yaml", "kind: corrupt, from: ge, to: uz, type: CD018C", "kind: corrupt, from: ge, to: uz, "
+     "type: CD18C", r"steps\[11\]\.type"),
+    ("security-drills.yaml", "kind: tamper, message: {type: CD001C}", "kind: tamper, message: {type: CD01C}",
+     r"steps\[1\]\.message\.type"),
+])
+def test_a_message_type_no_schema_declares_is_refused_where_a_step_selects_by_it(
+    tmp_path: Path, scenario: str, written: str, mistyped: str, where: str
+) -> None:
+    """A fault or a drill on a type no envelope can carry would never fire, and the run would pass untried."""
+    text = (ROOT / "scenarios" / scenario).read_text()
+    assert written in text
+    broken = tmp_path / scenario
+    broken.write_text(text.replace(written, mistyped))
+    with pytest.raises(ScenarioError, match=where + r".*no schema in schemas/ declares that message type"):
+        load_scenario(broken)
+
+
 def test_the_book_heals_what_a_step_names_and_announces_each_window_end_once() -> None:
     book = FaultBook()
     offline = fault_from_step("a", T0, "ge", {"kind": "offline", "for": "1h"}, NODES)
