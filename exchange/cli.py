@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import atexit
 import gc
+import os
 import sys
 import tempfile
 import traceback
@@ -76,6 +77,7 @@ __all__ = ["EXIT_CODES", "error_lines", "exit_code", "main"]
 
 OK, DOES_NOT_HOLD, BAD_INPUT, ENVIRONMENT, INTERNAL = 0, 1, 2, 3, 70
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
+PIPE_CLOSED = 141  # the shell's code for a command whose reader went away (128 + SIGPIPE): `caravan check | head`
 PREPARE_BASE_PORT = 8700  # below Linux's default ephemeral range (32768-60999): no outgoing connection takes it
 
 EXIT_CODES: Mapping[type[CaravanError], int] = {
@@ -106,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, debug=args.debug)
     except KeyboardInterrupt:
         return INTERRUPTED
+    except BrokenPipeError:  # the reader has what it wanted; nothing is wrong, and nobody is left to tell
+        _silence_stdout()
+        return PIPE_CLOSED
     except OSError as exc:  # what inputs are checked for is InputError by now: this is the machine's
         where = f"{exc.filename}: " if exc.filename else ""
         _say([f"caravan: {where}{exc.strerror or exc}"], debug=args.debug)
@@ -114,6 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say([f"caravan: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"],
              debug=args.debug)
         return INTERNAL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's flush at exit does not meet the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def exit_code(error: CaravanError) -> int:

@@ -294,3 +294,15 @@ def test_a_run_directory_is_run_into_again(tmp_path: Path, capsys: pytest.Captur
     for _ in range(2):
         assert main(["run", str(ECO), "--out", str(tmp_path)]) == 0, capsys.readouterr().err
     assert (tmp_path / "timeline.txt").is_file()
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`caravan check scenarios/*.yaml | head -1`: the reader has what it wanted. It said "caravan: Broken pipe"
+    and exit 3, an environment problem; now nothing on stderr, and the shell's code for a closed pipe."""
+    scenarios = sorted(str(path) for path in (ROOT / "scenarios").glob("*.yaml"))
+    with subprocess.Popen([str(CARAVAN), "check", *scenarios], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as check:
+        assert check.stdout is not None and check.stderr is not None
+        assert check.stdout.readline().endswith(b": valid\n")
+        check.stdout.close()  # as `head -1` does once it has its line
+        assert check.wait(timeout=120) == 141
+        assert check.stderr.read() == b""
