@@ -52,9 +52,9 @@ class Cursor:
         """The cursor a `next` token names; InputError for a token this node did not give."""
         try:
             fields = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        except (binascii.Error, ValueError) as exc:
-            raise InputError(f"after={token!r} is not a token from a previous page's next: {exc}",
-                             document="GET /state", path="after", rule="state-cursor") from exc
+        except (binascii.Error, ValueError) as exc:  # the decoder's own words name its insides, not the caller's error
+            raise InputError(f"after={token!r} is not a token from a previous page's next: pass that next as it was "
+                             "given", document="GET /state", path="after", rule="state-cursor") from exc
         if (not isinstance(fields, list) or len(fields) not in (1, 4) or fields[0] not in families
                 or not all(isinstance(field, str) for field in fields)):
             raise InputError(f"after={token!r} does not name a family of this node and a record key: pass the "

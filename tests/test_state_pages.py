@@ -62,5 +62,8 @@ async def test_a_page_request_the_node_cannot_serve_is_refused_with_the_paramete
                                        ("after=WyJub3BlIl0", "after", "state-cursor")):  # ["nope"]: no such family
             status, answer = await _get(session, f"{url}/state?{query}")
             assert status == 400 and answer["path"] == parameter and answer["rule"] == rule, (query, answer)
+        status, answer = await _get(session, f"{url}/state?after=not-a-token")  # no decoder's words
+        assert answer["message"] == ("after='not-a-token' is not a token from a previous page's next: pass that next "
+                                     "as it was given"), answer
         status, first = await _get(session, f"{url}/state?limit=500")
         assert status == 200 and set(first) == {"state", "next"}
