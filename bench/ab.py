@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.ab REV [--countries 11] [--movements 100] [--pairs 6] [--out out/bench-ab]
 
-The host's speed drifts by up to a factor of two within an hour (bench/README.md, sessions 8 and 9): a share of
+The host's speed drifts by up to a factor of two within an hour (docs/bench-history.md, sessions 8 and 9): a share of
 the ceiling taken now and one taken an hour ago cannot show a 10 % change. Two versions run in turn can: each
 pair sees the same stretch of the host, and the pairs' medians compare.
 

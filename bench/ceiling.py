@@ -11,7 +11,7 @@ Each part is timed in CPU time (`time.process_time`): on a machine shared with o
 measures the neighbours as much as caravan. The wall-clock unit is kept beside it for comparison.
 
 Even CPU time moves with the host: on this project's idle virtual machine, six measurements within half a
-minute gave 0.35 to 0.72 ms per signature and 0.77 to 1.00 ms per verification (bench/README.md, session 8),
+minute gave 0.35 to 0.72 ms per signature and 0.77 to 1.00 ms per verification (docs/bench-history.md, session 8),
 and six whole units within a minute 2.82 to 5.22 ms (session 10). So the parts are timed in `ROUNDS`
 interleaved rounds, each part once per round, and each figure is the median of its rounds: every part sees
 the same stretch of the host's drift.

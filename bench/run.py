@@ -16,7 +16,7 @@
 2. While each run goes on, a process beside it samples the one-core ceiling (bench/ceiling.py) every few
    seconds on the first run's first CC015C envelope, with that run's keys, holding the run still for each
    round; each run is set against the mean rate of its own rounds, and its wall time leaves the pauses out. The
-   host's own speed drifts by up to a factor of two within a minute (bench/README.md, sessions 8 and 10): a
+   host's own speed drifts by up to a factor of two within a minute (docs/bench-history.md, sessions 8 and 10): a
    ceiling timed for two seconds after the run is one draw from that drift, while the run's CPU time is
    spent across all of it. The two-second ceiling is still measured right after each run and printed
    beside; a run too short to sample is set against it.

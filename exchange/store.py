@@ -12,7 +12,7 @@ waits for the disk (the fsync that makes it durable). So:
    writing connection, inside `BEGIN IMMEDIATE`. The loop waits out the fsync (0.2 ms on this project's
    machine). Handing the COMMIT to a thread so the loop could go on meanwhile cost more: the hand-off and
    the loop's wake-up each time made every part of a run slower, crypto included, 4 CPU s of 31 in a
-   100-movement run, about 1 ms per commit (bench/README.md, session 9). One fsync at a time also keeps
+   100-movement run, about 1 ms per commit (docs/bench-history.md, session 9). One fsync at a time also keeps
    the hub's group commit whole: intakes that arrive during one are read, and committed together, after it;
 2. reads outside a transaction (`fetch_one`, `fetch_all`) run on a second, read-only connection, once any
    transaction under way has committed: a task woken from inside a transaction (a forwarder told of a new
