@@ -50,7 +50,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from exchange.activity import Activity, BadQuery, add_status_route, bring_along, query_id
+from exchange.activity import MAX_ID, Activity, BadQuery, add_status_route, bring_along, query_id
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
@@ -631,8 +631,8 @@ class Hub:
         app.router.add_get("/refusals", self._handle_refusals)
         app.router.add_get("/deliveries", self._handle_list)
         # at most 18 digits: a longer id is no route (404), not an id past SQLite's INTEGER overflowing the store (500)
-        app.router.add_get("/deliveries/{delivery_id:\\d{1,18}}", self._handle_tracking)
-        app.router.add_get("/deliveries/{delivery_id:\\d{1,18}}/envelope", self._handle_envelope)
+        app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
+        app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
         # `?deliveries_after=N`: the next page of deliveries with their envelopes, for a driver waiting for quiet
         add_status_route(app, self._activity, self.in_flight, self.marks, self.status,
                          bring_along("deliveries_after", "deliveries", self.deliveries_with_envelopes))
@@ -683,16 +683,28 @@ class Hub:
         return json_response({"deliveries": [receipt.as_dict() for receipt in await self.deliveries(after)]})
 
     async def _handle_tracking(self, request: web.Request) -> web.Response:
-        receipt = await self.tracking(int(request.match_info["delivery_id"]))
+        delivery_id = _delivery_id(request)
+        receipt = None if delivery_id is None else await self.tracking(delivery_id)
         if receipt is None:
-            return json_response({"error": "unknown-delivery", "message": "no such delivery"}, status=404)
+            return _unknown_delivery()
         return json_response(receipt.as_dict())
 
     async def _handle_envelope(self, request: web.Request) -> web.Response:
-        envelope = await self.envelope(int(request.match_info["delivery_id"]))
+        delivery_id = _delivery_id(request)
+        envelope = None if delivery_id is None else await self.envelope(delivery_id)
         if envelope is None:
-            return json_response({"error": "unknown-delivery", "message": "no such delivery"}, status=404)
+            return _unknown_delivery()
         return web.Response(body=envelope, content_type="application/xml")
+
+
+def _delivery_id(request: web.Request) -> int | None:
+    """The delivery id a path names; None past the largest id a store holds (asked, SQLite would overflow)."""
+    number = int(request.match_info["delivery_id"])
+    return number if number <= MAX_ID else None
+
+
+def _unknown_delivery() -> web.Response:
+    return json_response({"error": "unknown-delivery", "message": "no such delivery"}, status=404)
 
 
 async def _read_tally(database: Database) -> Tally:
