@@ -100,11 +100,12 @@ def _known_type(where: KeyPath, code: str | None) -> Iterator[tuple[KeyPath, str
 
 
 def _check_fault(document: Any, step: Any, arguments: FaultArguments) -> Iterator[tuple[KeyPath, str]]:
-    """The fault as the driver will build it, so a bad combination (a partition of one node) is found now."""
+    """The fault as the driver will build it at the step's instant, so a bad combination (a partition of one node)
+    or a window past the calendar is found now."""
     yield from _known_type(("type",), arguments.type)
     said = arguments.model_dump(by_alias=True, exclude_none=True)
     try:
-        fault_from_step("check", document.start, step.node or "", said, list(document.nodes))
+        fault_from_step("check", step.at, step.node or "", said, list(document.nodes))
     except ScenarioError as exc:
         yield (), exc.message
 

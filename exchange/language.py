@@ -215,7 +215,8 @@ NodeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9\-]{0,31}$")]
 
 
 Check = Callable[[Any, Any, Mapping[str, Any]], Iterable[tuple[KeyPath, str]]]
-"""(document, step, arguments) → (key path relative to the step, message) for each broken reference."""
+"""(document, step, arguments) → (key path relative to the step, message) for each broken reference. The step's
+`at` is its own instant, a `+2h` already resolved."""
 
 
 @dataclass(frozen=True)

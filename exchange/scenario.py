@@ -357,8 +357,8 @@ def steps_check(registry: ActionRegistry) -> DocumentCheck:
             except ValidationError as exc:
                 yield from problems_from(exc, action.arguments, where, arguments, StepEntry.model_fields)
                 continue
-            if action.check is not None:
-                for relative, message in action.check(document, entry, parsed):
+            if action.check is not None:  # the step at its own instant: a `+2h` resolved, as the driver will take it
+                for relative, message in action.check(document, entry.model_copy(update={"at": moment}), parsed):
                     yield (*where, *relative), message
 
     return check

@@ -175,6 +175,19 @@ def test_a_mistyped_fault_step_is_refused_with_a_reason(node: str, arguments: di
         fault_from_step("s", T0, node, arguments, NODES)
 
 
+def test_a_fault_window_past_the_calendar_is_found_at_its_own_step_not_the_start(tmp_path: Path) -> None:
+    """`check` built each fault at the scenario's start: a six-hour window opened on 31 December 9999 passed it, and
+    the run could not build it."""
+    last = "  - {at: +1m, do: heal, note: the plan is cleared; every counted fault was spent and the window is over}\n"
+    text = FAULTS.read_text()
+    assert last in text
+    broken = tmp_path / "late.yaml"
+    broken.write_text(text.replace(last, last + "  - {at: 9999-12-31T20:00:00Z, do: fault, kind: offline, node: ge, "
+                                               "for: 6h}\n"))
+    with pytest.raises(ScenarioError, match=r"steps\[\d+\].*for '6h' runs past the calendar's end"):
+        load_scenario(broken)
+
+
 def test_a_mistyped_fault_step_stops_the_scenario_before_it_runs(tmp_path: Path) -> None:
     text = FAULTS.read_text().replace("kind: offline, node: ge, for: 6h", "kind: offline, node: ge, for: 6 hours")
     broken = tmp_path / "broken.yaml"
