@@ -9,6 +9,7 @@ is for quiet (nothing in flight), never for a length of time.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import json
@@ -25,6 +26,7 @@ from lxml import etree
 
 from exchange.cli import main
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
+from exchange.envelope import Envelope
 from exchange.errors import ScenarioError, TrustError
 from exchange.faults import (
     Corrupt,
@@ -482,3 +484,49 @@ async def test_restart_needs_a_deployment_that_can_restart(lab: Lab, tmp_path: P
     driver = Driver(replace(scenario, steps=(restart,)), attached, tmp_path / "run", describe_document)
     with pytest.raises(ScenarioError, match="restart needs components this run started"):
         await driver.run()
+
+
+# -- a node's backlog -----------------------------------------------------------------------------------------
+
+
+async def test_a_restarted_node_decides_its_waiting_deliveries_in_the_order_they_arrived(lab: Lab) -> None:
+    """A backlog is decided oldest first. UZ, the office of departure of M1, is cut off while M1 crosses AZ and GE,
+    arrives and is controlled: the hub holds the five notifications for it. They are filed in UZ's inbox as the
+    node files a delivery that has to wait (`received`), in the order the hub took them: the rows a node stopped
+    before deciding leaves behind. The node does not look at its inbox until something wakes it; restarted, it
+    decides on the rows it finds. In arrival order M1 passes its three offices in turn, arrives and is written
+    off; in any other, a crossing is recorded out of turn or a notification comes before the movement is ready
+    for it (CD018C before CD006C is refused, 92 out of sequence)."""
+    await _declare_m1(lab)
+    await lab.install(Offline("off", T0, None, node="uz"))
+    for office in ("AZ000210", "AZ000310"):
+        await lab.act("az", "present_at_transit", movement="M1", office=office)
+    await lab.act("ge", "present_at_transit", movement="M1", office="GE000110")
+    await lab.act("ge", "notify_arrival", movement="M1")
+    await lab.act("ge", "record_control", movement="M1", seals_ok=True)
+    held = [Envelope.from_xml(base64.b64decode(d["envelope"]))
+            for d in (await lab.call("GET", "hub", "/deliveries?envelopes=base64"))["deliveries"]
+            if (d["recipient"], d["state"]) == ("uz", "pending")]
+    assert [envelope.message_type for envelope in held] == ["CD118C", "CD118C", "CD118C", "CD006C", "CD018C"]
+    before = (await lab.call("GET", "uz", "/status"))["last_event"]
+    with contextlib.closing(sqlite3.connect(lab.work / "db" / "uz.sqlite")) as db, db:
+        db.executemany(
+            "INSERT INTO inbox (sender, message_id, message_type, document, state, received_at) "
+            "VALUES (?, ?, ?, ?, 'received', ?)",
+            [(e.sender, e.message_id, e.message_type, e.document, lab.now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+             for e in held])
+    assert lab.deployment.restart is not None
+    await lab.deployment.restart("uz")
+    await lab.quiet()
+    events = (await lab.call("GET", "uz", f"/events?after={before}"))["events"]
+    assert [(event["kind"], event["detail"]) for event in events] == [
+        *[("state", "Released → Released on CD118C")] * 3,
+        ("state", "Released → Arrived on CD006C"),
+        ("state", "Arrived → WrittenOff on CD018C A1"),
+    ]
+    assert (await lab.call("GET", "uz", "/state"))["cats"]["movements"]["M1"]["departure"] == "WrittenOff"
+    with contextlib.closing(sqlite3.connect(lab.work / "db" / "uz.sqlite")) as db:
+        filed = db.execute("SELECT message_id, state FROM inbox ORDER BY id DESC LIMIT 5").fetchall()
+        [(record,)] = db.execute("SELECT data FROM records WHERE kind = 'departure'").fetchall()
+    assert filed[::-1] == [(envelope.message_id, "processed") for envelope in held]
+    assert json.loads(record)["passed_offices"] == ["AZ000210", "AZ000310", "GE000110"], "the crossings in order"
