@@ -9,22 +9,27 @@ is for quiet (nothing in flight), never for a length of time.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from lxml import etree
 
 from exchange.cli import main
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
+from exchange.clock import VirtualClock
+from exchange.envelope import Envelope
 from exchange.errors import ScenarioError, TrustError
 from exchange.faults import (
     Corrupt,
@@ -48,10 +53,12 @@ from exchange.pki import ScenarioPKI
 from exchange.runner import Deployment, Driver
 from exchange.settle import Quiescence
 from exchange.signing import sign_document, verify_document
+from exchange.store import Database
 from nodes.customs.codec import encode
-from nodes.families import describe_document
+from nodes.families import build_desks, describe_document
 from nodes.language import load_scenario
 from nodes.launch import local_deployment
+from nodes.node import Node
 from tests import cats_samples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -495,3 +502,125 @@ async def test_restart_needs_a_deployment_that_can_restart(lab: Lab, tmp_path: P
     driver = Driver(replace(scenario, steps=(restart,)), attached, tmp_path / "run", describe_document)
     with pytest.raises(ScenarioError, match="restart needs components this run started"):
         await driver.run()
+
+
+# -- a node's backlog -----------------------------------------------------------------------------------------
+
+
+async def test_a_restarted_node_decides_its_waiting_deliveries_in_the_order_they_arrived(lab: Lab) -> None:
+    """A backlog is decided oldest first. UZ, the office of departure of M1, is cut off while M1 crosses AZ and GE,
+    arrives and is controlled: the hub holds the five notifications for it. They are filed in UZ's inbox as the
+    node files a delivery that has to wait (`received`), in the order the hub took them: the rows a node stopped
+    before deciding leaves behind. The node does not look at its inbox until something wakes it; restarted, it
+    decides on the rows it finds. In arrival order M1 passes its three offices in turn, arrives and is written
+    off; in any other, a crossing is recorded out of turn or a notification comes before the movement is ready
+    for it (CD018C before CD006C is refused, 92 out of sequence)."""
+    await _declare_m1(lab)
+    await lab.install(Offline("off", T0, None, node="uz"))
+    for office in ("AZ000210", "AZ000310"):
+        await lab.act("az", "present_at_transit", movement="M1", office=office)
+    await lab.act("ge", "present_at_transit", movement="M1", office="GE000110")
+    await lab.act("ge", "notify_arrival", movement="M1")
+    await lab.act("ge", "record_control", movement="M1", seals_ok=True)
+    held = [Envelope.from_xml(base64.b64decode(d["envelope"]))
+            for d in (await lab.call("GET", "hub", "/deliveries?envelopes=base64"))["deliveries"]
+            if (d["recipient"], d["state"]) == ("uz", "pending")]
+    assert [envelope.message_type for envelope in held] == ["CD118C", "CD118C", "CD118C", "CD006C", "CD018C"]
+    before = (await lab.call("GET", "uz", "/status"))["last_event"]
+    with contextlib.closing(sqlite3.connect(lab.work / "db" / "uz.sqlite")) as db, db:
+        db.executemany(
+            "INSERT INTO inbox (sender, message_id, message_type, document, state, received_at) "
+            "VALUES (?, ?, ?, ?, 'received', ?)",
+            [(e.sender, e.message_id, e.message_type, e.document, lab.now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+             for e in held])
+    assert lab.deployment.restart is not None
+    await lab.deployment.restart("uz")
+    await lab.quiet()
+    events = (await lab.call("GET", "uz", f"/events?after={before}"))["events"]
+    assert [(event["kind"], event["detail"]) for event in events] == [
+        *[("state", "Released → Released on CD118C")] * 3,
+        ("state", "Released → Arrived on CD006C"),
+        ("state", "Arrived → WrittenOff on CD018C A1"),
+    ]
+    assert (await lab.call("GET", "uz", "/state"))["cats"]["movements"]["M1"]["departure"] == "WrittenOff"
+    with contextlib.closing(sqlite3.connect(lab.work / "db" / "uz.sqlite")) as db:
+        filed = db.execute("SELECT message_id, state FROM inbox ORDER BY id DESC LIMIT 5").fetchall()
+        [(record,)] = db.execute("SELECT data FROM records WHERE kind = 'departure'").fetchall()
+    assert filed[::-1] == [(envelope.message_id, "processed") for envelope in held]
+    assert json.loads(record)["passed_offices"] == ["AZ000210", "AZ000310", "GE000110"], "the crossings in order"
+
+
+# -- a node's outbox gives up -------------------------------------------------------------------------------
+
+
+BUSY = {"error": "unavailable", "message": "the hub is busy"}
+
+
+@dataclass
+class BusyHub:
+    """A stand-in hub that answers 503 to the first message a node submits, every time it comes, and takes
+    every other; the first answer waits for `queued`, so the node's later messages queue behind the first."""
+
+    queued: asyncio.Event = field(default_factory=asyncio.Event)
+    submitted: list[str] = field(default_factory=list)  # message ids, one a submission
+
+    def application(self) -> web.Application:
+        async def envelopes(request: web.Request) -> web.Response:
+            message_id = Envelope.from_xml(await request.read()).message_id
+            self.submitted.append(message_id)
+            if message_id != self.submitted[0]:
+                return web.json_response({"state": "pending"}, status=202)
+            await self.queued.wait()
+            return web.json_response(BUSY, status=503)
+
+        app = web.Application()
+        app.router.add_post("/envelopes", envelopes)
+        return app
+
+
+async def test_a_nodes_outbox_gives_up_on_a_message_after_its_last_attempt_and_sends_the_next(tmp_path: Path) -> None:
+    """A node retries a submission the hub cannot take (5xx) up to its limit of attempts (`max_attempts`), then
+    marks the row failed with the hub's last answer as its error and a `refused-by-hub` event, and does not send
+    it again; its outbox goes on: the message queued behind it, which never overtakes it while it is retried,
+    is sent."""
+    scenario = load_scenario(FAULTS)
+    pki = ScenarioPKI.generate(scenario.nodes, valid_from=T0 - timedelta(days=1))
+    hub = BusyHub()
+    store = tmp_path / "uz.sqlite"
+    args = (pki.trust_store(), pki.credentials("uz"), VirtualClock(T0))
+    async with TestServer(hub.application()) as hub_server:
+        hub_url = str(hub_server.make_url(""))
+        await (await Node.open("uz", store, *args, hub_url, {})).stop()  # lays out the store
+        # `Node.open` (every deployed node) keeps the constructor's default limit; this node's is three attempts
+        node = Node("uz", await Database.open(store, ()), *args, hub_url, build_desks(scenario, "uz"),
+                    max_attempts=3)
+        await node.start()
+        try:
+            async with TestServer(node.application()) as node_server, aiohttp.ClientSession() as session:
+
+                async def call(method: str, path: str, body: Any = None) -> Any:
+                    async with session.request(method, node_server.make_url(path), json=body) as response:
+                        assert response.status < 300
+                        return await response.json()
+
+                for movement in ("M1", "M2"):  # each declaration queues its CC015C for the office of departure
+                    await call("POST", "/control/actions", {"do": "declare", "arguments": {"movement": movement}})
+                hub.queued.set()
+                await call("GET", "/status?wait=30")
+                await call("PUT", "/control/faults", {"faults": []})  # wakes the outbox: a failed row stays failed
+                quiet = await call("GET", "/status?wait=30")
+                status = await call("GET", "/status")
+                events = (await call("GET", "/events"))["events"]
+                transport = (await call("GET", "/transport"))["events"]
+        finally:
+            await node.stop()
+    first, second = hub.submitted[0], hub.submitted[-1]
+    assert hub.submitted == [first] * 3 + [second], "three attempts, then the next row"
+    assert quiet["quiet"] and (status["outbox_pending"], status["outbox_failed"]) == (0, 1), status
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        rows = db.execute("SELECT message_id, state, attempts, last_error FROM outbox ORDER BY id").fetchall()
+    assert rows == [(first, "failed", 3, json.dumps(BUSY)), (second, "sent", 1, None)]
+    assert [(event["kind"], event["reference"], event["detail"], event["data"]) for event in events[2:]] == [
+        ("refused-by-hub", first, f"hub refused CC015C {first}: [unavailable] the hub is busy", BUSY)]
+    assert [event["detail"] for event in transport] == [
+        "retries CC015C uz→uz (attempt 2)", "retries CC015C uz→uz (attempt 3)"]
