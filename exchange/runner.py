@@ -659,7 +659,8 @@ class Driver:
             for event in (event for event in brought if event["id"] > mark):
                 self._event_marks[node] = event["id"]
                 self._record({**event, "kind": "node-event", "event": event["kind"]})
-                if event["kind"] in ("rejected", "guarantee", "refused-by-hub", "acknowledged", "pulled", "overdue"):
+                if event["kind"] in ("rejected", "guarantee", "refused-by-hub", "not-sent", "acknowledged", "pulled",
+                                     "overdue"):
                     agency = self._parties.label(event["agency"], node)
                     self._say(f"{event['at'][:10]} {event['at'][11:16]}    · {agency}: {event['detail']}")
 

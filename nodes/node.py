@@ -642,13 +642,11 @@ class Node:
             )
             if state == "failed":
                 envelope = Envelope.from_xml(item.envelope)
-                body = answer.body
-                detail = (f"hub refused {envelope.message_type} {envelope.message_id}: "
-                          f"[{body.get('rule', body.get('error', '?'))}] {body.get('message', '')}")
+                kind, detail = _failure(envelope, answer, attempts)
                 await db.execute(
                     "INSERT INTO events (at, kind, agency, reference, detail, data) VALUES (?, ?, ?, ?, ?, ?)",
-                    (_stamp(self._clock.now()), "refused-by-hub", self.node_id, envelope.message_id, detail,
-                     json.dumps(body)),
+                    (_stamp(self._clock.now()), kind, self.node_id, envelope.message_id, detail,
+                     json.dumps(answer.body)),
                 )
 
     # -- reading --------------------------------------------------------------------------------------------
@@ -822,6 +820,17 @@ def _event_dict(event: NodeEvent) -> dict[str, Any]:
         "detail": event.detail,
         "data": dict(event.data),
     }
+
+
+def _failure(envelope: Envelope, answer: Answer, attempts: int) -> tuple[str, str]:
+    """The event of an outbox row that failed: the hub refused it (`refused-by-hub`, its rule), or the node gave up
+    after its last attempt at a hub that never took it (`not-sent`, the hub's last answer): the hub refused
+    nothing then, and the event must not say it did."""
+    what = f"{envelope.message_type} {envelope.message_id}"
+    if answer.outcome is Outcome.REFUSED:
+        rule, words = answer.body.get("rule", answer.body.get("error", "?")), answer.body.get("message", "")
+        return "refused-by-hub", f"hub refused {what}: [{rule}] {words}"
+    return "not-sent", f"gave up sending {what} after {attempts} attempts; the hub's last answer: {answer.describe()}"
 
 
 def _stamp(moment: datetime) -> str:

@@ -580,9 +580,9 @@ class BusyHub:
 
 async def test_a_nodes_outbox_gives_up_on_a_message_after_its_last_attempt_and_sends_the_next(tmp_path: Path) -> None:
     """A node retries a submission the hub cannot take (5xx) up to its limit of attempts (`max_attempts`), then
-    marks the row failed with the hub's last answer as its error and a `refused-by-hub` event, and does not send
-    it again; its outbox goes on: the message queued behind it, which never overtakes it while it is retried,
-    is sent."""
+    marks the row failed with the hub's last answer as its error and a `not-sent` event (the hub refused nothing),
+    and does not send it again; its outbox goes on: the message queued behind it, which never overtakes it while
+    it is retried, is sent."""
     scenario = load_scenario(FAULTS)
     pki = ScenarioPKI.generate(scenario.nodes, valid_from=T0 - timedelta(days=1))
     hub = BusyHub()
@@ -621,6 +621,7 @@ async def test_a_nodes_outbox_gives_up_on_a_message_after_its_last_attempt_and_s
         rows = db.execute("SELECT message_id, state, attempts, last_error FROM outbox ORDER BY id").fetchall()
     assert rows == [(first, "failed", 3, json.dumps(BUSY)), (second, "sent", 1, None)]
     assert [(event["kind"], event["reference"], event["detail"], event["data"]) for event in events[2:]] == [
-        ("refused-by-hub", first, f"hub refused CC015C {first}: [unavailable] the hub is busy", BUSY)]
+        ("not-sent", first, f"gave up sending CC015C {first} after 3 attempts; the hub's last answer: HTTP 503: "
+                            "the hub is busy", BUSY)]
     assert [event["detail"] for event in transport] == [
         "retries CC015C uz→uz (attempt 2)", "retries CC015C uz→uz (attempt 3)"]

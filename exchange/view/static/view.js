@@ -90,7 +90,7 @@ function state() {
       const found = /GRN (\S+), balance ([\d,.]+)/.exec(entry.detail);
       if (found && guarantees[found[1]]) guarantees[found[1]].balance = Number(found[2].replace(/,/g, ""));
     }
-    if (entry.kind === "node-event" && ["rejected", "refused-by-hub"].includes(entry.event)) {
+    if (entry.kind === "node-event" && ["rejected", "refused-by-hub", "not-sent"].includes(entry.event)) {
       incidents.push({ kind: "refusal", mark: "✖", at: entry.at, text: `${entry.agency}: ${entry.detail}` });
     }
     if (entry.kind === "refusal") {
