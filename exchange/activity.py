@@ -45,8 +45,8 @@ from aiohttp import web
 
 from exchange.web import json_response
 
-__all__ = ["MAX_ID", "MAX_WAIT", "Activity", "BadQuery", "Reading", "add_status_route", "bring_along", "query_id",
-           "quiet_answer", "requested_wait"]
+__all__ = ["MAX_ID", "MAX_WAIT", "Activity", "BadQuery", "Reading", "add_status_route", "bring_along",
+           "listing_handler", "query_id", "quiet_answer", "requested_wait"]
 
 MAX_WAIT = 60.0
 """The longest a status request may be held, in seconds."""
@@ -164,6 +164,22 @@ def query_id(query: Mapping[str, str], parameter: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
         raise BadQuery("bad-query", f"query parameter {parameter}={text!r}: give an id (0 or more)", parameter)
     return int(text)
+
+
+def listing_handler(
+    key: str, read: Callable[[int], Awaitable[Any]]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """`GET /…?after=N` answering `{KEY: await read(N)}`, the rows after id N (a hub's refusals, a component's
+    events or transport lines); an N that is no id is a 400 naming it (`query_id`)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        try:
+            after = query_id(request.query, "after")
+        except BadQuery as exc:
+            return exc.response()
+        return json_response({key: await read(after)})
+
+    return handler
 
 
 def requested_wait(query: Mapping[str, str]) -> float | None:

@@ -50,7 +50,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from exchange.activity import MAX_ID, Activity, BadQuery, add_status_route, bring_along, query_id
+from exchange.activity import MAX_ID, Activity, BadQuery, add_status_route, bring_along, listing_handler, query_id
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
@@ -628,9 +628,8 @@ class Hub:
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_get("/", self._handle_index)
         app.router.add_post("/envelopes", self._handle_submit)
-        app.router.add_get("/refusals", self._handle_refusals)
+        app.router.add_get("/refusals", listing_handler("refusals", self.refusals))
         app.router.add_get("/deliveries", self._handle_list)
-        # at most 18 digits: a longer id is no route (404), not an id past SQLite's INTEGER overflowing the store (500)
         app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
         app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
         # `?deliveries_after=N`: the next page of deliveries with their envelopes, for a driver waiting for quiet
@@ -666,12 +665,6 @@ class Hub:
             await self._log_refusal(peer, body, exc)
             return error_response(exc)
         return json_response(receipt.as_dict(), status=200 if receipt.duplicate else 202)
-
-    async def _handle_refusals(self, request: web.Request) -> web.Response:
-        try:
-            return json_response({"refusals": await self.refusals(query_id(request.query, "after"))})
-        except BadQuery as exc:
-            return exc.response()
 
     async def _handle_list(self, request: web.Request) -> web.Response:
         try:

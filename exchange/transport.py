@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from exchange.activity import BadQuery, query_id
+from exchange.activity import listing_handler
 from exchange.client import Answer, Outcome, QueueItem, Route, post_envelope
 from exchange.clock import Clock, utc
 from exchange.envelope import Envelope, rewrite_envelope
@@ -212,10 +212,4 @@ def faults_handler(
 def transport_handler(log: TransportLog) -> Callable[[web.Request], Awaitable[web.Response]]:
     """`GET /transport?after=N`: the transport events since N, for the driver's timeline."""
 
-    async def handler(request: web.Request) -> web.Response:
-        try:
-            return json_response({"events": await log.after(query_id(request.query, "after"))})
-        except BadQuery as exc:
-            return exc.response()
-
-    return handler
+    return listing_handler("events", log.after)

@@ -43,7 +43,7 @@ from exchange.activity import (
     BadQuery,
     add_status_route,
     bring_along,
-    query_id,
+    listing_handler,
     quiet_answer,
     requested_wait,
 )
@@ -723,7 +723,7 @@ class Node:
         add_status_route(app, self._activity, self.in_flight, self.marks, self.status, self._event_news)
         add_health_route(app, self.node_id)
         app.router.add_get("/state", self._handle_state)
-        app.router.add_get("/events", self._handle_events)
+        app.router.add_get("/events", listing_handler("events", self.events))
         app.router.add_post("/control/actions", self._handle_action)
         app.router.add_get("/transport", transport_handler(self._transport))
         app.router.add_put("/control/faults", faults_handler(self._faults, self._wake_forwarder))
@@ -762,12 +762,6 @@ class Node:
         except CaravanError as exc:
             return error_response(exc)
         return json_response(page.as_dict())
-
-    async def _handle_events(self, request: web.Request) -> web.Response:
-        try:
-            return json_response({"events": await self.events(query_id(request.query, "after"))})
-        except BadQuery as exc:
-            return exc.response()
 
     async def _handle_action(self, request: web.Request) -> web.Response:
         """`POST /control/actions[?wait=S]`; with `wait`, the answer comes once the node has nothing in flight
