@@ -838,7 +838,8 @@ class Driver:
         self._say(f"The driver made {report.requests} HTTP requests for {len(self._scenario.steps)} steps.")
         for check in report.checks:
             mark = "✓" if check.holds else "✗"
-            detail = "" if check.holds else f"  expected {check.expected!r}, got {check.actual!r}"
+            detail = f"  expected {check.expected!r}, got {check.actual!r}" if not check.holds else (
+                f": {check.actual}" if _scalar(check.actual) else "")
             self._say(f"  {mark} {check.what}{detail}")
         self._say(f"Messages, events and credentials are in {self._out}/", whole=True)
 
@@ -890,6 +891,12 @@ a run's thousands of entries (7 us an entry where the one kept here takes 5)."""
 _TRANSPORT_MARKS = {"retry": "↻", "held": "⏸", "released": "⏵", "dropped": "↯", "duplicated": "⧉",
                     "corrupted": "≠"}
 """How each transport event reads in the timeline."""
+
+
+def _scalar(found: str) -> bool:
+    """Whether a check that holds shows what was found: a state, an amount, a count ("hub deliveries failed: 0",
+    where the name alone reads as if deliveries had failed), not a list of messages or a refusal's text."""
+    return 0 < len(found) <= 24 and found.split() == [found]
 
 
 def _write_file(path: str, data: bytes) -> None:

@@ -90,6 +90,12 @@ def test_every_kind_of_expectation_fails_when_the_run_ends_otherwise(
         "  ✗ hub refused rule=signature-digest  expected 'refused', got 'no refusals'",
         "  ✗ hub deliveries delivered  expected '31', got '32'",
     ]
+    held = [line for line in stdout.splitlines() if line.startswith("  ✓ ")]
+    # a check that holds shows the single value it found; lists and texts stay out of the line
+    assert "  ✓ hub deliveries failed: 0" in held
+    assert "  ✓ movement M1 at departure: Released" in held
+    assert "  ✓ guarantee 26UZ0009000000011 reserved: 20000.00" in held
+    assert "  ✓ messages of M3 (in order)" in held
 
 
 def test_timeline_names_messages_mrn_and_key_data(pilot_run: tuple[Path, int, str]) -> None:
