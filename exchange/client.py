@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["INTEGRITY_RULES", "Answer", "Forwarder", "Outcome", "QueueItem", "Route", "post_envelope"]
+__all__ = ["INTEGRITY_RULES", "MAX_ATTEMPTS", "Answer", "Forwarder", "Outcome", "QueueItem", "Route", "post_envelope"]
 
 ENVELOPE_CONTENT_TYPE = "application/xml"
 
@@ -113,6 +113,11 @@ class QueueItem:
     attempts: int
     route: Route | None = None
 
+
+MAX_ATTEMPTS = 1000
+"""Attempts at the head of a queue before it is given up and the next one goes: at the backoff's cap of 2 s,
+about half an hour of a peer that answers nothing or 5xx. A component's config sets its own
+(`retry: {max_attempts: N}`): a team whose system is down for a day on purpose raises it."""
 
 Send = Callable[[QueueItem], Awaitable[Answer]]
 """How a forwarder puts one item on the wire (a plain POST, or one that scripted faults may disturb)."""

@@ -51,7 +51,7 @@ import aiohttp
 from aiohttp import web
 
 from exchange.activity import MAX_ID, Activity, BadQuery, add_status_route, bring_along, listing_handler, query_id
-from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
+from exchange.client import MAX_ATTEMPTS, Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
 from exchange.errors import CaravanError, DuplicateMessage, ProtocolError, TrustError
@@ -187,7 +187,7 @@ class Hub:
         clock: Clock,
         *,
         tally: Tally,
-        max_attempts: int = 1000,
+        max_attempts: int = MAX_ATTEMPTS,
         tls: TlsIdentity | None = None,
         countries: Mapping[str, str] | None = None,
         ippc: IppcFace | None = None,
@@ -223,7 +223,7 @@ class Hub:
         directory: Mapping[str, str],
         clock: Clock,
         *,
-        max_attempts: int = 1000,
+        max_attempts: int = MAX_ATTEMPTS,
         tls: TlsIdentity | None = None,
         countries: Mapping[str, str] | None = None,
         ippc: IppcFace | None = None,

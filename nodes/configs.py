@@ -14,6 +14,9 @@ and `caravan node` read.
    certificate carries. Without `address`, the listening host is the name.
 6. `listen.port: 0` takes any free port, which the ready line tells (`caravan node uz listening on URL`): for a
    component no peer finds through a config, such as one behind a proxy that reads that line.
+7. `retry: {max_attempts: N}` is how many times the component tries the head of one of its queues (the
+   hub's pushes to a node, a node's submissions to the hub) before it gives that envelope up and sends the
+   next; without it, `exchange.client.MAX_ATTEMPTS` (about half an hour of a peer that answers nothing).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class HubConfig:
     countries: Mapping[str, str] | None = None  # node id -> the country it serves
     nppos: Mapping[str, Mapping[str, Any]] | None = None  # node id -> its NPPO's name and IPPC Hub settings
     address: str | None = None  # the name the others reach it by; None: `host`
+    max_attempts: int | None = None  # `retry.max_attempts`; None: exchange.client.MAX_ATTEMPTS
 
     @property
     def url(self) -> str:
@@ -76,6 +80,7 @@ class NodeConfig:
     clock_start: datetime | None
     tls: bool = True
     address: str | None = None  # the name the others reach it by; None: `host`
+    max_attempts: int | None = None  # `retry.max_attempts`; None: exchange.client.MAX_ATTEMPTS
 
     @property
     def url(self) -> str:
@@ -86,9 +91,9 @@ def component_url(tls: bool, host: str, port: int) -> str:
     return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
-_HUB_KEYS = ("listen", "address", "database", "pki", "nodes", "countries", "nppos", "clock", "tls")
-_NODE_KEYS = ("node", "scenario", "listen", "address", "hub", "database", "pki", "clock", "tls")
-_SECTION_KEYS = {"listen": ("host", "port"), "clock": ("start",)}
+_HUB_KEYS = ("listen", "address", "database", "pki", "nodes", "countries", "nppos", "clock", "tls", "retry")
+_NODE_KEYS = ("node", "scenario", "listen", "address", "hub", "database", "pki", "clock", "tls", "retry")
+_SECTION_KEYS = {"listen": ("host", "port"), "clock": ("start",), "retry": ("max_attempts",)}
 """The keys of a config's sections: `clock: {start: ..., speed: 2}` ran on as if `speed` were not there."""
 
 
@@ -105,6 +110,7 @@ def load_hub_config(path: Path) -> HubConfig:
         countries=config.mapping("countries"),
         nppos=config.settings("nppos"),
         address=config.optional_text("address"),
+        max_attempts=config.max_attempts(),
     )
 
 
@@ -121,6 +127,7 @@ def load_node_config(path: Path) -> NodeConfig:
         clock_start=config.clock_start(),
         tls=config.flag("tls"),
         address=config.optional_text("address"),
+        max_attempts=config.max_attempts(),
     )
 
 
@@ -143,6 +150,7 @@ def write_hub_config(path: Path, config: HubConfig) -> None:
         "nppos": {node: dict(settings) for node, settings in (config.nppos or {}).items()},
         "clock": _clock(config.clock_start),
         "tls": config.tls,
+        **_retry(config.max_attempts),
     })
 
 
@@ -158,6 +166,7 @@ def write_node_config(path: Path, config: NodeConfig) -> None:
         "pki": _relative(config.pki, base),
         "clock": _clock(config.clock_start),
         "tls": config.tls,
+        **_retry(config.max_attempts),
     })
 
 
@@ -175,6 +184,10 @@ def _relative(target: Path, base: Path) -> str:
 
 def _address(address: str | None) -> dict[str, str]:
     return {} if address is None else {"address": address}
+
+
+def _retry(max_attempts: int | None) -> dict[str, Any]:
+    return {} if max_attempts is None else {"retry": {"max_attempts": max_attempts}}
 
 
 def _clock(start: datetime | None) -> Any:
@@ -317,6 +330,17 @@ class _Config:
             return True
         if not isinstance(value, bool):
             raise self.error(key, f"is {value!r}; true or false is wanted")
+        return value
+
+    def max_attempts(self) -> int | None:
+        """`retry.max_attempts`: a whole number of attempts, at least one; None when the config leaves it out."""
+        retry = self._value("retry", required=False)
+        if retry is None:
+            return None
+        value = retry.get("max_attempts") if isinstance(retry, Mapping) else None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.error("retry.max_attempts", f"is {value!r}; a whole number of attempts, at least 1, is wanted "
+                                                   "(`retry: {max_attempts: 50}`)")
         return value
 
     def clock_start(self) -> datetime | None:

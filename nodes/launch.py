@@ -65,7 +65,7 @@ from nodes.ippc_deliver import deliver_file
 from nodes.ippc_pull import pull_ephytos
 from nodes.language import load_scenario
 from nodes.node import Node, Service
-from nodes.serving import component_clock, open_and_serve, open_hub, serve_until_stopped, tls_identity
+from nodes.serving import attempts_limit, component_clock, open_and_serve, open_hub, serve_until_stopped, tls_identity
 
 __all__ = [
     "COMPOSE",
@@ -177,6 +177,7 @@ async def open_node(config: NodeConfig, scenario: Scenario) -> Node:
         reload_credentials=credentials,
         services=node_services(config.scenario.parent, scenario.nodes[config.node].country),
         unsigned={"ephyto": _unsigned_policy(scenario.nodes[config.node].data)},
+        max_attempts=attempts_limit(config.max_attempts),
     )
     spec = scenario.nodes[config.node]
     declarants = await Declarants.open(node, spec.country, frozenset(trader_ids(spec.data)), config.scenario.parent)

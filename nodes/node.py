@@ -47,7 +47,7 @@ from exchange.activity import (
     quiet_answer,
     requested_wait,
 )
-from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
+from exchange.client import MAX_ATTEMPTS, Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
 from exchange.errors import CaravanError, InputError, Issue, ProtocolError, ScenarioError
@@ -176,7 +176,7 @@ class Node:
         hub_url: str,
         desks: Mapping[str, Desk],
         *,
-        max_attempts: int = 1000,
+        max_attempts: int = MAX_ATTEMPTS,
         tls: TlsIdentity | None = None,
         reload_credentials: Callable[[], Credentials] | None = None,
         services: Mapping[str, Service] | None = None,
@@ -229,6 +229,7 @@ class Node:
         hub_url: str,
         desks: Mapping[str, Desk],
         *,
+        max_attempts: int = MAX_ATTEMPTS,
         tls: TlsIdentity | None = None,
         reload_credentials: Callable[[], Credentials] | None = None,
         services: Mapping[str, Service] | None = None,
@@ -237,7 +238,7 @@ class Node:
         await refuse_whole_state_store(path)
         database = await Database.open(path, _SCHEMA)
         return cls(
-            node_id, database, trust, credentials, clock, hub_url, desks,
+            node_id, database, trust, credentials, clock, hub_url, desks, max_attempts=max_attempts,
             tls=tls, reload_credentials=reload_credentials, services=services, faults=FaultSwitch.beside(path),
             unsigned=unsigned,
         )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from exchange.client import MAX_ATTEMPTS
 from exchange.clock import Clock, SystemClock, VirtualClock
 from exchange.hub import Hub
 from exchange.ippc.directory import Directory
@@ -32,8 +33,8 @@ if TYPE_CHECKING:  # a hub process never loads the nodes' code
     from nodes.node import Node
 
 __all__ = [
-    "SHUTDOWN_GRACE", "component_clock", "open_and_serve", "open_hub", "serve_app", "serve_hub", "serve_until_stopped",
-    "tls_identity",
+    "SHUTDOWN_GRACE", "attempts_limit", "component_clock", "open_and_serve", "open_hub", "serve_app", "serve_hub",
+    "serve_until_stopped", "tls_identity",
 ]
 
 SHUTDOWN_GRACE = 0.5
@@ -43,6 +44,11 @@ SHUTDOWN_GRACE = 0.5
 def component_clock(start: datetime | None, database: Path) -> Clock:
     """The system clock, or scenario time kept beside the database so that it survives a restart."""
     return SystemClock() if start is None else VirtualClock(start, keep=database.with_suffix(".clock"))
+
+
+def attempts_limit(configured: int | None) -> int:
+    """A config's `retry.max_attempts`, or the forwarders' own default when it gives none."""
+    return MAX_ATTEMPTS if configured is None else configured
 
 
 def tls_identity(enabled: bool, pki: Path, party: str) -> TlsIdentity | None:
@@ -56,7 +62,8 @@ async def open_hub(config: HubConfig) -> Hub:
     directory = _directory(config, clock)
     ippc = IppcFace(directory, clock, trust, validator=validate_phyto)
     hub = await Hub.open(
-        config.database, trust, config.nodes, clock, tls=tls, countries=config.countries, ippc=ippc
+        config.database, trust, config.nodes, clock, tls=tls, countries=config.countries, ippc=ippc,
+        max_attempts=attempts_limit(config.max_attempts),
     )
     await hub.start()
     return hub

@@ -54,7 +54,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (here / "prep" / "lost-scenario.yaml").write_text(yaml.safe_dump(lost), encoding="utf-8")
     node = dict(no_pki, pki="pki")
     for name, change in (("clock-speed", {"clock": {**node["clock"], "speed": 2}}), ("store-dir", {"database": "pki"}),
-                         ("hub-not-url", {"hub": "hub.example"}), ("node-zz", {"node": "zz"})):
+                         ("hub-not-url", {"hub": "hub.example"}), ("node-zz", {"node": "zz"}),
+                         ("retry-none", {"retry": {"max_attempts": 0}}), ("retry-typo", {"retry": {"max_atempts": 5}}),
+                         ("retry-text", {"retry": {"max_attempts": "forever"}})):
         (here / "prep" / f"{name}.yaml").write_text(yaml.safe_dump({**node, **change}), encoding="utf-8")
     return here
 
@@ -179,6 +181,12 @@ CASES = {
                                 "issued no certificate; its nodes: az, ge, uz"),
     "node-hub-not-a-url": Case("node --config {d}/prep/hub-not-url.yaml", 2, "hub-not-url.yaml",
                                "hub is 'hub.example'; an http(s)://HOST:PORT URL is wanted"),
+    "node-retry-zero": Case("node --config {d}/prep/retry-none.yaml", 2, "retry-none.yaml",
+                            "retry.max_attempts is 0; a whole number of attempts, at least 1, is wanted"),
+    "node-retry-typo": Case("node --config {d}/prep/retry-typo.yaml", 2, "retry-typo.yaml",
+                            "retry.max_atempts is not a key of retry; did you mean 'max_attempts'?"),
+    "node-retry-text": Case("node --config {d}/prep/retry-text.yaml", 2, "retry-text.yaml",
+                            "retry.max_attempts is 'forever'; a whole number of attempts"),
     # usage
     "no-command": Case("", 2, "COMMAND", "required"),
     "unknown-command": Case("verfiy x", 2, "verfiy", "invalid choice"),

@@ -22,13 +22,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from lxml import etree
 
 from exchange.cli import main
 from exchange.client import Answer, Forwarder, Outcome, QueueItem, Route
-from exchange.clock import VirtualClock
 from exchange.envelope import Envelope
 from exchange.errors import ScenarioError, TrustError
 from exchange.faults import (
@@ -53,12 +53,11 @@ from exchange.pki import ScenarioPKI
 from exchange.runner import Deployment, Driver
 from exchange.settle import Quiescence
 from exchange.signing import sign_document, verify_document
-from exchange.store import Database
+from nodes.configs import load_node_config
 from nodes.customs.codec import encode
-from nodes.families import build_desks, describe_document
+from nodes.families import describe_document
 from nodes.language import load_scenario
-from nodes.launch import local_deployment
-from nodes.node import Node
+from nodes.launch import local_deployment, open_node
 from tests import cats_samples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -579,22 +578,20 @@ class BusyHub:
 
 
 async def test_a_nodes_outbox_gives_up_on_a_message_after_its_last_attempt_and_sends_the_next(tmp_path: Path) -> None:
-    """A node retries a submission the hub cannot take (5xx) up to its limit of attempts (`max_attempts`), then
-    marks the row failed with the hub's last answer as its error and a `not-sent` event (the hub refused nothing),
-    and does not send it again; its outbox goes on: the message queued behind it, which never overtakes it while
-    it is retried, is sent."""
+    """A node retries a submission the hub cannot take (5xx) up to the limit of attempts its config sets
+    (`retry: {max_attempts: 3}`), then marks the row failed with the hub's last answer as its error and a
+    `not-sent` event (the hub refused nothing), and does not send it again; its outbox goes on: the message
+    queued behind it, which never overtakes it while it is retried, is sent."""
     scenario = load_scenario(FAULTS)
-    pki = ScenarioPKI.generate(scenario.nodes, valid_from=T0 - timedelta(days=1))
+    assert main(["prepare", str(FAULTS), "--out", str(tmp_path), "--plain-http"]) == 0
+    config = tmp_path / "uz.yaml"
     hub = BusyHub()
-    store = tmp_path / "uz.sqlite"
-    args = (pki.trust_store(), pki.credentials("uz"), VirtualClock(T0))
     async with TestServer(hub.application()) as hub_server:
-        hub_url = str(hub_server.make_url(""))
-        await (await Node.open("uz", store, *args, hub_url, {})).stop()  # lays out the store
-        # `Node.open` (every deployed node) keeps the constructor's default limit; this node's is three attempts
-        node = Node("uz", await Database.open(store, ()), *args, hub_url, build_desks(scenario, "uz"),
-                    max_attempts=3)
-        await node.start()
+        settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+        config.write_text(yaml.safe_dump({**settings, "hub": str(hub_server.make_url("")).rstrip("/"),
+                                          "retry": {"max_attempts": 3}}), encoding="utf-8")
+        node = await open_node(load_node_config(config), scenario)  # as `caravan node --config` opens it
+        store = load_node_config(config).database
         try:
             async with TestServer(node.application()) as node_server, aiohttp.ClientSession() as session:
 

@@ -12,20 +12,25 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from lxml import etree
 
+from exchange.cli import main
 from exchange.clock import VirtualClock
 from exchange.envelope import Envelope, rewrite_envelope
 from exchange.errors import TrustError
 from exchange.hub import Hub
 from exchange.pki import ScenarioPKI
 from exchange.signing import sign_document
+from nodes.configs import load_hub_config
 from nodes.customs.codec import encode
+from nodes.serving import open_hub
 from tests import cats_samples
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+PILOT = Path(__file__).resolve().parent.parent / "scenarios" / "aze-geo-uzb-transit.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -346,6 +351,26 @@ async def test_unreachable_recipient_is_retried_then_failed(running: Running, pk
     assert tracking["attempts"] == 3
     status = await running.hub.status()
     assert status["failed"] == 1
+
+
+async def test_a_hub_gives_up_a_push_after_the_attempts_its_config_sets(tmp_path: Path) -> None:
+    """`retry: {max_attempts: 2}` in the hub's config (as `caravan hub --config` reads it): a push to a node that
+    answers nothing fails after two attempts, not the default thousand (half an hour of backoff)."""
+    assert main(["prepare", str(PILOT), "--out", str(tmp_path), "--plain-http"]) == 0
+    config = tmp_path / "hub.yaml"
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    config.write_text(yaml.safe_dump({**settings, "nodes": {**settings["nodes"], "ge": "http://127.0.0.1:9"},
+                                      "clock": {"start": NOW.isoformat()}, "retry": {"max_attempts": 2}}),
+                      encoding="utf-8")
+    hub = await open_hub(load_hub_config(config))
+    try:
+        async with TestServer(hub.application()) as server, aiohttp.ClientSession() as session:
+            running = Running(hub, str(server.make_url("")).rstrip("/"), Recipient(), session)
+            _, receipt = await submit(running, sealed(ScenarioPKI.load(tmp_path / "pki")))
+            tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
+    finally:
+        await hub.stop()
+    assert tracking["attempts"] == 2
 
 
 async def test_the_hub_answers_a_browser_at_its_root_with_its_clock_and_traffic(running: Running, pki: ScenarioPKI
