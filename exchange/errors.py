@@ -180,7 +180,7 @@ class InputError(CaravanError):
 
 
 class StoreError(CaravanError):
-    """A database caravan will not open: written in a form this version does not read."""
+    """A database caravan will not open: not a database, damaged, or written in a form this version does not read."""
 
     code = "store-unreadable"
 

@@ -229,7 +229,7 @@ class Hub:
         ippc: IppcFace | None = None,
     ) -> Hub:
         """`countries` (node → the country it serves) turns on the check that a node speaks only for it."""
-        database = await Database.open(path, _SCHEMA)
+        database = await Database.open(path, _SCHEMA, component="hub")
         await _move_envelopes_out(database)
         return cls(
             database, trust, directory, clock, tally=await _read_tally(database), max_attempts=max_attempts,

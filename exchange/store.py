@@ -44,7 +44,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from exchange.errors import ResourceBusy
+from exchange.errors import ResourceBusy, StoreError
 
 __all__ = ["Database", "Row", "Transaction", "ensure_unused"]
 
@@ -115,9 +115,12 @@ class Database:
         self._listeners: list[Callable[[], None]] = []
 
     @classmethod
-    async def open(cls, path: Path, schema: Iterable[str]) -> Database:
+    async def open(cls, path: Path, schema: Iterable[str], *, component: str | None = None) -> Database:
         """Open (creating if needed) the database at `path` and apply the `CREATE … IF NOT EXISTS` schema.
 
+        `component` ("hub", a node's id) claims a new store for that component, and refuses a store another
+        component claimed (StoreError) before the schema touches it: a node given the hub's store by a slip in
+        its config added its tables beside the hub's and logged into the hub's transport table.
         ResourceBusy when another process has the store open.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,14 +130,18 @@ class Database:
             writer = _connect(path, connections)
             writer.execute("PRAGMA journal_mode=WAL")
             writer.execute("PRAGMA synchronous=FULL")
+            if component is not None:
+                _claim(writer, path, component)
             for statement in schema:
                 writer.execute(statement)
             reader = _connect(path, connections)
             reader.execute("PRAGMA query_only=ON")
-        except BaseException:
+        except BaseException as exc:
             for connection in connections:
                 connection.close()
             os.close(owner)
+            if isinstance(exc, sqlite3.Error):
+                raise _unopenable(path, exc) from exc
             raise
         return cls(writer, reader, owner)
 
@@ -197,6 +204,27 @@ class Database:
     async def fetch_one(self, sql: str, parameters: Sequence[Any] = ()) -> Row | None:
         async with self._lock:
             return _fetch_one(self._reader, sql, parameters)
+
+
+def _claim(connection: sqlite3.Connection, path: Path, component: str) -> None:
+    """Mark the store as `component`'s, or refuse it when another component's mark is there. A store written
+    before stores were marked has no mark: it is claimed by whoever opens it first, as before."""
+    connection.execute("CREATE TABLE IF NOT EXISTS store_owner (component TEXT NOT NULL)")
+    row = connection.execute("SELECT component FROM store_owner").fetchone()
+    if row is None:
+        connection.execute("INSERT INTO store_owner (component) VALUES (?)", (component,))
+    elif row[0] != component:
+        raise StoreError(f"{path}: is the store of {row[0]!r}, not of {component!r}: each component keeps its own; "
+                         "give this one its own file (a new one is made where none is)",
+                         document=str(path), rule="store-of-another-component")
+
+
+def _unopenable(path: Path, error: sqlite3.Error) -> StoreError:
+    """A file SQLite will not take as a store (not a database, a damaged one, a place it cannot write): named with
+    SQLite's reason, rather than an internal error from the first statement. Nothing was written to it."""
+    return StoreError(f"{path}: cannot be opened as a store: {error}; give the component a store of its own (a new "
+                      "file is made where none is), or `caravan prepare` the directory afresh",
+                      document=str(path), rule="store-unreadable")
 
 
 def _connect(path: Path, opened: list[sqlite3.Connection]) -> sqlite3.Connection:

@@ -236,7 +236,7 @@ class Node:
         unsigned: Mapping[str, UnsignedPolicy] | None = None,
     ) -> Node:
         await refuse_whole_state_store(path)
-        database = await Database.open(path, _SCHEMA)
+        database = await Database.open(path, _SCHEMA, component=node_id)
         return cls(
             node_id, database, trust, credentials, clock, hub_url, desks, max_attempts=max_attempts,
             tls=tls, reload_credentials=reload_credentials, services=services, faults=FaultSwitch.beside(path),

@@ -7,9 +7,14 @@ runs the installed `caravan` as a process, so that what a shell sees is proven t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -17,6 +22,8 @@ import yaml
 
 import exchange.cli
 from exchange.cli import main
+from exchange.clock import VirtualClock
+from exchange.hub import Hub
 from exchange.pki import ScenarioPKI
 from exchange.signing import sign_document
 from nodes.origin.codec import encode
@@ -56,7 +63,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, change in (("clock-speed", {"clock": {**node["clock"], "speed": 2}}), ("store-dir", {"database": "pki"}),
                          ("hub-not-url", {"hub": "hub.example"}), ("node-zz", {"node": "zz"}),
                          ("retry-none", {"retry": {"max_attempts": 0}}), ("retry-typo", {"retry": {"max_atempts": 5}}),
-                         ("retry-text", {"retry": {"max_attempts": "forever"}})):
+                         ("retry-text", {"retry": {"max_attempts": "forever"}}),
+                         ("store-not-a-database", {"database": "../binary.bin"})):
         (here / "prep" / f"{name}.yaml").write_text(yaml.safe_dump({**node, **change}), encoding="utf-8")
     return here
 
@@ -181,6 +189,9 @@ CASES = {
                                 "issued no certificate; its nodes: az, ge, uz"),
     "node-hub-not-a-url": Case("node --config {d}/prep/hub-not-url.yaml", 2, "hub-not-url.yaml",
                                "hub is 'hub.example'; an http(s)://HOST:PORT URL is wanted"),
+    # an internal error (DatabaseError: file is not a database), exit 70
+    "node-store-not-a-database": Case("node --config {d}/prep/store-not-a-database.yaml", 2, "binary.bin",
+                                      "cannot be opened as a store: file is not a database"),
     "node-retry-zero": Case("node --config {d}/prep/retry-none.yaml", 2, "retry-none.yaml",
                             "retry.max_attempts is 0; a whole number of attempts, at least 1, is wanted"),
     "node-retry-typo": Case("node --config {d}/prep/retry-typo.yaml", 2, "retry-typo.yaml",
@@ -212,6 +223,41 @@ def test_bad_input_is_one_line_with_its_exit_code(name: str, files: Path, capsys
     line = _one_line(err, findings=case.findings)
     assert line.startswith("caravan: "), line
     assert case.names in line and case.problem in line, line
+
+
+def test_a_store_that_is_no_database_is_refused_and_left_as_it_was(files: Path) -> None:
+    """A config whose store is some other file: one line (above), and not a byte of that file changed."""
+    assert main(["node", "--config", str(files / "prep" / "store-not-a-database.yaml")]) == 2
+    assert (files / "binary.bin").read_bytes() == BINARY
+
+
+def test_a_node_given_another_components_store_is_refused_before_it_writes_there(
+        files: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A node config whose `database` names the hub's store (or another node's): one line naming whose it is, and
+    the store keeps only its owner's tables. Before, the node added its inbox, outbox and records beside the hub's
+    and served on."""
+    hub_store = tmp_path / "hub.sqlite"
+    trust = ScenarioPKI.load(files / "prep" / "pki").trust_store()
+    clock = VirtualClock(datetime(2026, 4, 1, tzinfo=timezone.utc))
+    asyncio.run(_opened_and_stopped(Hub.open(hub_store, trust, {}, clock)))  # the hub lays out and marks its store
+    tables = _tables(hub_store)
+    node = yaml.safe_load((files / "prep" / "uz.yaml").read_text(encoding="utf-8"))
+    config = tmp_path / "uz.yaml"
+    config.write_text(yaml.safe_dump({**node, "database": str(hub_store), "pki": str(files / "prep" / "pki"),
+                                      "scenario": str(ECO)}), encoding="utf-8")
+    assert main(["node", "--config", str(config)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"{hub_store}: is the store of 'hub', not of 'uz'" in line and "[store-of-another-component]" in line
+    assert _tables(hub_store) == tables and "inbox" not in tables
+
+
+async def _opened_and_stopped(opening: Awaitable[Hub]) -> None:
+    await (await opening).stop()
+
+
+def _tables(store: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        return sorted(row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
 
 
 def test_each_file_validate_cannot_read_gets_its_line_and_the_rest_are_still_validated(
