@@ -24,12 +24,17 @@ def read_input(path: Path, what: str) -> bytes:
     try:
         data = path.read_bytes()
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a {what}", document=str(path)) from None
+        raise InputError(f"{path}: is a directory, not {_a(what)}", document=str(path)) from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the {what}: {exc.strerror or exc}", document=str(path)) from None
     if not data.strip():
-        raise InputError(f"{path}: is empty; a {what} was expected", document=str(path))
+        raise InputError(f"{path}: is empty; {_a(what)} was expected", document=str(path))
     return data
+
+
+def _a(what: str) -> str:
+    """`what` with its article: "an XML document", "a trust anchor"."""
+    return f"{'an' if what[:1] in 'aeiouAEIOUX' else 'a'} {what}"
 
 
 def read_text_input(path: Path, what: str) -> str:
@@ -39,7 +44,7 @@ def read_text_input(path: Path, what: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{path}: is not a {what}: not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x}; a binary file?)",
+            f"{path}: is not {_a(what)}: not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x}; a binary file?)",
             document=str(path),
         ) from None
 
@@ -53,7 +58,7 @@ def read_yaml_input(path: Path, what: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{path}: is not a {what}: not YAML ({problem}{where})", document=str(path)) from None
+        raise InputError(f"{path}: is not {_a(what)}: not YAML ({problem}{where})", document=str(path)) from None
 
 
 def read_json_lines(path: Path, what: str) -> list[tuple[int, dict[str, Any]]]:

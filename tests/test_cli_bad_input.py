@@ -124,7 +124,7 @@ CASES = {
     "trust-list-a-list": Case(VERIFY + " --trust-list {d}/list.yaml", 2, "list.yaml", "has no 'nodes' section"),
     # validate
     "validate-missing": Case("validate {d}/nosuch.xml", 2, "nosuch.xml", "No such file or directory"),
-    "validate-empty": Case("validate {d}/empty.xml", 2, "empty.xml", "is empty"),
+    "validate-empty": Case("validate {d}/empty.xml", 2, "empty.xml", "is empty; an XML document was expected"),
     "validate-binary": Case("validate {d}/binary.bin", 2, "binary.bin", "not well-formed XML"),
     "validate-unknown-document": Case("validate {d}/unknown.xml", 2, "unknown.xml",
                                       "no schema declares the root element Invoice"),
