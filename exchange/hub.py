@@ -623,7 +623,12 @@ class Hub:
     def application(self) -> web.Application:
         middlewares = []
         if self._tls is not None:
-            rules = [Access(prefix, frozenset({DRIVER})) for prefix in ("/control/", "/refusals", "/transport")]
+            # "/deliveries/" (one delivery: its parties', `_shown_to`) before "/deliveries" (the listing of every
+            # administration's traffic, and `/status`, which brings it along: the driver's); the first match rules
+            rules = [Access("/deliveries/", None)] + [
+                Access(prefix, frozenset({DRIVER}))
+                for prefix in ("/control/", "/refusals", "/transport", "/deliveries", "/status")
+            ]
             middlewares.append(party_guard(rules, self._tls.revocations(), self._clock, self._log_refusal))
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_get("/", self._handle_index)
@@ -676,18 +681,27 @@ class Hub:
         return json_response({"deliveries": [receipt.as_dict() for receipt in await self.deliveries(after)]})
 
     async def _handle_tracking(self, request: web.Request) -> web.Response:
-        delivery_id = _delivery_id(request)
-        receipt = None if delivery_id is None else await self.tracking(delivery_id)
+        receipt = await self._shown_receipt(request)
         if receipt is None:
             return _unknown_delivery()
         return json_response(receipt.as_dict())
 
     async def _handle_envelope(self, request: web.Request) -> web.Response:
-        delivery_id = _delivery_id(request)
-        envelope = None if delivery_id is None else await self.envelope(delivery_id)
+        receipt = await self._shown_receipt(request)
+        envelope = None if receipt is None else await self.envelope(receipt.delivery_id)
         if envelope is None:
             return _unknown_delivery()
         return web.Response(body=envelope, content_type="application/xml")
+
+    async def _shown_receipt(self, request: web.Request) -> Receipt | None:
+        """The delivery the path names, if the caller may see it: its sender, its recipient and the driver may;
+        to another node, another administration's traffic does not exist (plain HTTP, a demo, names no caller)."""
+        delivery_id = _delivery_id(request)
+        receipt = None if delivery_id is None else await self.tracking(delivery_id)
+        caller = request.get(PEER)
+        if receipt is None or caller in (None, DRIVER, receipt.sender, receipt.recipient):
+            return receipt
+        return None
 
 
 def _delivery_id(request: web.Request) -> int | None:

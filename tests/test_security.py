@@ -111,6 +111,30 @@ async def test_a_node_refuses_an_envelope_addressed_to_another_node_even_from_th
         assert (await r.json())["last_event"] == 0, "nothing was filed or decided"
 
 
+async def test_a_node_reads_only_the_deliveries_it_sent_or_receives(live: Live) -> None:
+    """Another administration's traffic is not a participant's to read: az may not track, read or list uz's
+    declaration data sent to ge, which its sender, its recipient and the driver see."""
+    hub = live.deployment.hub_url
+    async with live.session("uz") as uz:
+        status, receipt = await post(uz, f"{hub}/envelopes", signed_envelope(live.pki, message_id="UZ-OWN-1"))
+    assert status == 202
+    own = (f"/deliveries/{receipt['delivery_id']}", f"/deliveries/{receipt['delivery_id']}/envelope")
+    for party in ("uz", "ge", DRIVER):
+        async with live.session(party) as session:
+            for path in own:
+                async with session.get(f"{hub}{path}") as response:
+                    assert response.status == 200, (party, path)
+    async with live.session("az") as az:
+        for path in own:
+            async with az.get(f"{hub}{path}") as response:
+                assert (response.status, (await response.json())["error"]) == (404, "unknown-delivery"), path
+        for path in ("/deliveries", "/deliveries?after=0&envelopes=base64", "/status?deliveries_after=0"):
+            async with az.get(f"{hub}{path}") as response:
+                assert (response.status, (await response.json())["rule"]) == (403, "tls-identity"), path
+    async with live.session(DRIVER) as driver, driver.get(f"{hub}/deliveries?envelopes=base64") as response:
+        assert [d["message_id"] for d in (await response.json())["deliveries"]] == ["UZ-OWN-1"]
+
+
 async def test_the_connection_must_be_the_envelope_sender(live: Live) -> None:
     envelope = signed_envelope(live.pki, sender="uz")
     async with live.session("az") as az:
