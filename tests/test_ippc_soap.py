@@ -120,9 +120,37 @@ async def test_wsdl_is_served_with_every_operation_and_this_address(tmp_path: Pa
 )
 async def test_bad_requests_get_hub_web_exception_faults(tmp_path: Path, body: str, expected: str) -> None:
     async with deployment(tmp_path) as hub:
-        status, root = await post(await hub.session("uz"), hub.endpoint, body, "DeliverEnvelope")
+        action = "GetEnvelopeTrackingInfo" if "GetEnvelopeTrackingInfo" in body else "DeliverEnvelope"  # its own
+        status, root = await post(await hub.session("uz"), hub.endpoint, body, action)
         assert status == 500
         assert expected.lower() in fault_message(root).lower()
+
+
+TRACKING = f"{SVC}IDeliveryService/GetEnvelopeTrackingInfo"
+
+
+@pytest.mark.parametrize(
+    ("headers", "sent"),
+    [
+        ({"SOAPAction": f'"{TRACKING}"'}, TRACKING),  # another operation's
+        ({"SOAPAction": '"x"'}, "x"),
+        ({"SOAPAction": '""'}, ""),
+        ({}, "none"),
+    ],
+)
+async def test_a_soap_action_other_than_the_operations_binding_is_a_client_fault_and_delivers_nothing(
+        tmp_path: Path, headers: dict[str, str], sent: str) -> None:
+    """WS-I Basic Profile R2744: the SOAPAction header is the binding's soapAction of the body's operation. The
+    real Hub dispatches by it, so a client that sends another must fail here as it would there."""
+    async with deployment(tmp_path) as hub:
+        session = await hub.session("uz")
+        async with session.post(hub.endpoint, data=(HAND_BUILT % certificate()).encode(),
+                                headers={"Content-Type": "text/xml; charset=utf-8", **headers}) as response:
+            status, root = response.status, etree.fromstring(await response.read())
+        assert (status, root.findtext("soap:Body/soap:Fault/faultcode", namespaces=NS)) == (500, "soap:Client")
+        message = fault_message(root)
+        assert f"SOAPAction {sent}" in message and f"{SVC}IDeliveryService/DeliverEnvelope" in message
+        assert await hub.hub.deliveries() == []
 
 
 async def test_a_client_certificate_the_directory_does_not_know_is_refused(tmp_path: Path) -> None:
