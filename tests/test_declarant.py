@@ -223,6 +223,25 @@ async def test_a_declaration_breaking_a_business_rule_reaches_customs_and_is_ans
     assert "CC028C" not in {message["messageType"] for message in messages}
 
 
+async def test_a_declaration_reusing_a_released_movements_lrn_gets_its_own_rejection_and_neither_takes_the_other(
+        live: Live) -> None:
+    """Customs refuse a used LRN (CC056C, code 14); the channel keeps each movement's answers apart, though both
+    name the LRN: the second is not shown released with the first one's MRN, the first is not shown rejected."""
+    _, first = await live.submit(HOLDER, "uz", "/movements/departures", declaration("SRT-T-000031", "UZ26SRTT0000031"))
+    await live.answers(HOLDER, "uz", first["movementId"], "departures", {"CC029C"})
+    status, again = await live.submit(HOLDER, "uz", "/movements/departures",
+                                      declaration("SRT-T-000032", "UZ26SRTT0000031"))
+    assert status == 202, again
+    messages = await live.answers(HOLDER, "uz", again["movementId"], "departures", {"CC056C"})
+    assert [m["messageType"] for m in messages] == ["CC015C", "CC056C"]
+    rejection = await live.document(HOLDER, "uz", _first(messages, "CC056C")["_links"]["self"]["href"])
+    assert [e.findtext("errorCode") for e in rejection.findall("FunctionalError")] == ["14"]
+    assert (await live.get(HOLDER, "uz", f"/movements/departures/{again['movementId']}"))[1][
+        "movementReferenceNumber"] is None
+    _, listing = await live.get(HOLDER, "uz", f"/movements/departures/{first['movementId']}/messages")
+    assert [m["messageType"] for m in listing["messages"]] == ["CC015C", "CC928C", "CC028C", "CC029C"]
+
+
 async def test_a_schema_invalid_declaration_is_refused_with_its_path_and_nothing_is_kept(live: Live) -> None:
     root = etree.fromstring(declaration("SRT-T-000003", "UZ26SRTT0000003"))
     operation = root.find("TransitOperation")
