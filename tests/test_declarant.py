@@ -263,6 +263,30 @@ async def test_a_declaration_for_another_holder_or_another_country_is_refused(li
     assert status == 400 and refusal["rule"] == "message-type"
 
 
+async def _nine_mebibytes() -> AsyncIterator[bytes]:
+    """A body sent without a length, past every limit of the node's HTTP layer."""
+    for _ in range(9 * 16):
+        yield b"x" * 65536
+
+
+@pytest.mark.parametrize(("path", "content_type", "body", "status", "place", "rule"), [
+    ("/movements/departures", "application/json", b"{}", 415, "Content-Type", "media-type"),
+    ("/movements/departures", None, declaration(), 415, "Content-Type", "media-type"),
+    ("/movements/parcels", "application/xml", declaration(), 404, "kind", "route"),
+    ("/movements/departures", "application/xml", _nine_mebibytes, 400, "", "too-large"),
+])
+async def test_every_refusal_at_the_door_is_an_error_body_naming_place_and_rule_and_keeps_nothing(
+        live: Live, path: str, content_type: str | None, body: object, status: int, place: str, rule: str) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    data = body() if callable(body) else body
+    async with live.trader(HOLDER) as session, session.post(live.url("uz", path), data=data,
+                                                             headers=headers) as response:
+        answer = (response.status, response.content_type, await response.json(content_type=None))
+    assert answer[:2] == (status, "application/json") and answer[2]["message"], answer
+    assert (answer[2].get("path", ""), answer[2]["rule"]) == (place, rule)
+    assert await live.get(HOLDER, "uz", "/movements/departures") == (200, {"movements": []})
+
+
 async def test_a_used_message_identification_is_error_26_and_the_same_message_again_is_absorbed(live: Live) -> None:
     first = await live.submit(HOLDER, "uz", "/movements/departures", declaration())
     again = await live.submit(HOLDER, "uz", "/movements/departures", declaration())
