@@ -47,10 +47,11 @@ class Answer:
         """The answer in a line for a delivery's `last_error`: the HTTP outcome, the receiver's words and, for a
         refusal, the rule and the place it names, so that whoever tracks the delivery learns why."""
         status = f"HTTP {self.status}" if self.status is not None else "no answer"
-        text = f"{status}: {self.body.get('message', self.body.get('error', ''))}"
+        rule = ""
         if self.body.get("rule"):
-            text += f" [rule {self.body['rule']}" + (f" at {self.body['path']}]" if self.body.get("path") else "]")
-        return text[:500]
+            rule = f" [rule {self.body['rule']}" + (f" at {self.body['path']}]" if self.body.get("path") else "]")
+        words = str(self.body.get("message", self.body.get("error", "")))
+        return f"{status}: {words[:max(0, 498 - len(status) - len(rule))]}{rule}"[:500]  # a long message keeps the rule
 
 
 async def post_envelope(session: aiohttp.ClientSession, url: str, envelope: bytes, *, timeout: float = 10.0) -> Answer:
