@@ -635,8 +635,8 @@ class Hub:
         app.router.add_post("/envelopes", self._handle_submit)
         app.router.add_get("/refusals", listing_handler("refusals", self.refusals))
         app.router.add_get("/deliveries", self._handle_list)
-        app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
-        app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
+        app.router.add_get("/deliveries/{delivery_id}", self._handle_tracking)
+        app.router.add_get("/deliveries/{delivery_id}/envelope", self._handle_envelope)
         # `?deliveries_after=N`: the next page of deliveries with their envelopes, for a driver waiting for quiet
         add_status_route(app, self._activity, self.in_flight, self.marks, self.status,
                          bring_along("deliveries_after", "deliveries", self.deliveries_with_envelopes))
@@ -705,8 +705,12 @@ class Hub:
 
 
 def _delivery_id(request: web.Request) -> int | None:
-    """The delivery id a path names; None past the largest id a store holds (asked, SQLite would overflow)."""
-    number = int(request.match_info["delivery_id"])
+    """The delivery id a path names; None for what is no id, or past the largest id a store holds (asked, SQLite
+    would overflow): no delivery has it (PROTOCOL.md's `unknown-delivery`, not aiohttp's plain-text 404)."""
+    text = request.match_info["delivery_id"]
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
     return number if number <= MAX_ID else None
 
 
