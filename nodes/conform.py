@@ -57,7 +57,7 @@ def conform(
     """Run every scenario against the prepared deployment and write the reports; the verdict."""
     scenarios = [load_scenario(path) for path in scenario_paths]
     hub_config = load_hub_config(prepared / "hub.yaml")
-    external = read_external(prepared)
+    external = read_external(prepared, hub_config.nodes)
     if not external:  # caravan's own nodes judged against themselves: a PASS that says nothing of any system
         raise InputError(f"--prepared {prepared}: names no system under test; prepare it with `caravan prepare "
                          f"SCENARIO --out {prepared} --external NODE=INBOX_URL` (to run caravan's own nodes as "

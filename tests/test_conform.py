@@ -193,6 +193,22 @@ def test_conform_refuses_a_prepared_directory_with_no_system_under_test(tmp_path
     assert not (tmp_path / "report" / "logs").exists()  # nothing was started
 
 
+@pytest.mark.parametrize(("listed", "says"), [
+    ("external: {zz: https://127.0.0.1:9443}\n", "'zz', which is no node of the prepared hub (az, ge, uz)"),
+    ("externals: {uz: https://127.0.0.1:9443}\n", "'externals' is no key of an external nodes list"),
+    ("external: {uz: https://127.0.0.1:9443}\nnote: x\n", "'note' is no key of an external nodes list"),
+])
+def test_conform_refuses_an_external_nodes_list_it_cannot_use_before_starting_anything(
+        tmp_path: Path, listed: str, says: str) -> None:
+    prepared = _prepare(tmp_path, DEPARTURE, uz=_inbox())
+    (prepared / "external.yaml").write_text(listed)
+    done = _caravan("conform", str(SUITES / f"{DEPARTURE}.yaml"), "--prepared", str(prepared),
+                    "--report", str(tmp_path / "report"))
+    assert done.returncode == 2, done.stdout
+    assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "report" / "logs").exists()  # nothing was started
+
+
 # -- caravan's own node passes every suite -------------------------------------------------------------------
 
 
