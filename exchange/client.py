@@ -55,13 +55,15 @@ class Answer:
 
 
 async def post_envelope(session: aiohttp.ClientSession, url: str, envelope: bytes, *, timeout: float = 10.0) -> Answer:
-    """POST one envelope and classify the answer; never raises for network trouble."""
+    """POST one envelope and classify the answer; never raises for network trouble. A redirect is not followed:
+    the envelope goes only where it is addressed, and a 3xx, no answer of the push contract, is retried."""
     try:
         async with session.post(
             url,
             data=envelope,
             headers={"Content-Type": ENVELOPE_CONTENT_TYPE},
             timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=False,
         ) as response:
             text = await response.text()
             body = _json_or_text(text)

@@ -340,6 +340,40 @@ async def test_a_link_is_pushed_first_in_first_out(running: Running, pki: Scenar
     assert running.recipient.received == sent
 
 
+async def test_a_push_answered_with_a_redirect_is_neither_followed_nor_taken_for_delivered(
+        tmp_path: Path, pki: ScenarioPKI) -> None:
+    """The push contract has 2xx, 4xx and 5xx (docs/PROTOCOL.md): an inbox answering 307 must not make the hub
+    post the envelope, as `hub`, wherever it points, nor have the other server's 2xx count as its delivery."""
+    elsewhere = Recipient()
+    elsewhere_server = TestServer(elsewhere.application())
+    await elsewhere_server.start_server()
+
+    async def inbox(request: web.Request) -> web.Response:
+        await request.read()
+        raise web.HTTPTemporaryRedirect(str(elsewhere_server.make_url("/inbox")))
+
+    redirecting = web.Application()
+    redirecting.router.add_post("/inbox", inbox)
+    inbox_server = TestServer(redirecting)
+    await inbox_server.start_server()
+    directory = {"ge": str(inbox_server.make_url("")), "uz": "http://127.0.0.1:9", "az": "http://127.0.0.1:9"}
+    hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), directory, VirtualClock(NOW), max_attempts=2)
+    await hub.start()
+    hub_server = TestServer(hub.application())
+    await hub_server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            running = Running(hub, str(hub_server.make_url("")).rstrip("/"), elsewhere, session)
+            _, receipt = await submit(running, sealed(pki))
+            tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
+    finally:
+        await hub_server.close()
+        await hub.stop()
+        await inbox_server.close()
+        await elsewhere_server.close()
+    assert elsewhere.received == [] and tracking["last_error"].startswith("HTTP 307")
+
+
 async def test_unreachable_recipient_is_retried_then_failed(running: Running, pki: ScenarioPKI) -> None:
     _, receipt = await submit(running, sealed(pki, recipient="az"))
     tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
