@@ -320,7 +320,13 @@ class Declarants:
             )
 
     async def _check_about(self, root: etree._Element, code: str, movement: TraderMovementView) -> None:
-        """A follow-up names the movement it is posted to, by its LRN or its MRN."""
+        """A follow-up names the movement it is posted to, by its LRN or its MRN: one naming neither (the schema
+        allows it; a P5 rule does not) would reach customs about nothing, and no answer could be listed under it."""
+        if _text(root, "TransitOperation/LRN") is None and _text(root, "TransitOperation/MRN") is None:
+            known = " or ".join(f"{name} {value}" for name, value in (("LRN", movement.lrn), ("MRN", movement.mrn))
+                                if value)
+            raise InputError(f"{code} names neither an LRN nor an MRN; name movement {movement.movement_id}'s: {known}",
+                             document=code, path=f"/{code}/TransitOperation", rule="movement")
         for name, expected in (("LRN", movement.lrn), ("MRN", movement.mrn)):
             named = _text(root, f"TransitOperation/{name}")
             if named is not None and named != expected:

@@ -332,6 +332,20 @@ async def test_only_the_nodes_own_traders_with_scenario_certificates_are_let_in(
 # -- follow-ups and arrivals ------------------------------------------------------------------------------------
 
 
+async def test_a_follow_up_naming_neither_lrn_nor_mrn_is_refused_and_nothing_is_sent(live: Live) -> None:
+    """The schema lets a CC014C leave both out (a P5 rule wants one); the channel must know the movement it is
+    about, or customs' answer could never be listed under it: the trader would wait for nothing."""
+    _, lodged = await live.submit(HOLDER, "uz", "/movements/departures", declaration())
+    path = f"/movements/departures/{lodged['movementId']}/messages"
+    before = await live.answers(HOLDER, "uz", lodged["movementId"], "departures", {"CC028C"})
+    root = etree.fromstring(invalidation("26UZ000100000001J5"))
+    root.find("TransitOperation").remove(root.find("TransitOperation/MRN"))
+    status, refusal = await live.submit(HOLDER, "uz", path, etree.tostring(root))
+    assert (status, refusal["rule"], refusal["path"]) == (400, "movement", "/CC014C/TransitOperation"), refusal
+    assert "CC014C" not in [m["messageType"] for m in (await live.get(HOLDER, "uz", path))[1]["messages"]]
+    assert [m["messageType"] for m in before][:3] == ["CC015C", "CC928C", "CC028C"]
+
+
 async def test_an_invalidation_after_release_is_answered_out_of_sequence(live: Live) -> None:
     _, lodged = await live.submit(HOLDER, "uz", "/movements/departures", declaration())
     movement = lodged["movementId"]
