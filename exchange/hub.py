@@ -770,7 +770,8 @@ td{{padding:.1em 1em .1em 0}}code{{background:#f3f3f3;padding:0 .2em}}</style></
 <ul>
 <li>The corridor in a browser: <code>caravan run SCENARIO --view 8080</code> while it plays, or
 <code>caravan view RUN_DIR</code> afterwards.</li>
-<li>Connecting a system: <code>POST /envelopes</code>, <code>GET /clock</code>, <code>GET /deliveries</code>;
+<li>Connecting a system: <code>POST /envelopes</code>, <code>GET /clock</code>, <code>GET /deliveries/{{id}}</code>
+(the deliveries it sent or receives);
 the protocol is docs/PROTOCOL.md, the OpenAPI document docs/openapi.yaml.</li>
 </ul>
 </body></html>

@@ -392,7 +392,7 @@ async def test_the_hub_answers_a_browser_at_its_root_with_its_clock_and_traffic(
         page = await response.text()
     assert f"{NOW:%Y-%m-%d %H:%M}" in page and "scenario time" in page
     assert "<tr><td>delivered</td><td>1</td></tr>" in page
-    assert "caravan view RUN_DIR" in page and "POST /envelopes" in page
+    assert "caravan view RUN_DIR" in page and "POST /envelopes" in page and "GET /deliveries/{id}</code>" in page
 
 
 async def test_a_store_that_kept_envelopes_in_its_deliveries_is_moved_and_its_pending_push_goes_out(
