@@ -65,8 +65,7 @@ async def post_envelope(session: aiohttp.ClientSession, url: str, envelope: byte
             timeout=aiohttp.ClientTimeout(total=timeout),
             allow_redirects=False,
         ) as response:
-            text = await response.text()
-            body = _json_or_text(text)
+            body = _json_or_text((await _answer_bytes(response)).decode("utf-8", errors="replace"))
             if 200 <= response.status < 300:
                 return Answer(Outcome.ACCEPTED, response.status, body)
             if 400 <= response.status < 500 and response.status not in (408, 429):
@@ -74,6 +73,19 @@ async def post_envelope(session: aiohttp.ClientSession, url: str, envelope: byte
             return Answer(Outcome.UNREACHABLE, response.status, body)
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         return Answer(Outcome.UNREACHABLE, None, {"error": "transport-failed", "message": _reason(exc)})
+
+
+ANSWER_BYTES = 1024 * 1024
+"""The most of an answer's body a sender reads: a receipt, or a refusal listing every schema finding of a large
+document, fits; a peer (a system under test's inbox) that answers with more cannot make the hub hold it all."""
+
+
+async def _answer_bytes(response: aiohttp.ClientResponse) -> bytes:
+    """The answer's body up to `ANSWER_BYTES`; the rest is left unread (the connection is then not reused)."""
+    body = bytearray()
+    while len(body) < ANSWER_BYTES and (chunk := await response.content.read(ANSWER_BYTES - len(body))):
+        body.extend(chunk)
+    return bytes(body)
 
 
 def _reason(exc: BaseException) -> str:

@@ -374,6 +374,46 @@ async def test_a_push_answered_with_a_redirect_is_neither_followed_nor_taken_for
     assert elsewhere.received == [] and tracking["last_error"].startswith("HTTP 307")
 
 
+async def test_a_push_answer_is_read_only_as_far_as_a_receipt_goes(tmp_path: Path, pki: ScenarioPKI) -> None:
+    """An inbox (a system under test) that answers a push 2xx with 64 MiB does not have the hub read them all:
+    what a receipt or a refusal needs is read, the delivery is delivered, and the rest is left unread."""
+    written = 0
+
+    async def inbox(request: web.Request) -> web.StreamResponse:
+        nonlocal written
+        await request.read()
+        answer = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        await answer.prepare(request)
+        try:
+            for _ in range(1024):
+                await answer.write(b"x" * 65536)
+                written += 65536
+        except (ConnectionError, RuntimeError):
+            pass  # the hub read what it needed and closed the connection
+        return answer
+
+    talkative = web.Application()
+    talkative.router.add_post("/inbox", inbox)
+    inbox_server = TestServer(talkative)
+    await inbox_server.start_server()
+    directory = {"ge": str(inbox_server.make_url("")), "uz": "http://127.0.0.1:9", "az": "http://127.0.0.1:9"}
+    hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), directory, VirtualClock(NOW), max_attempts=2)
+    await hub.start()
+    hub_server = TestServer(hub.application())
+    await hub_server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            running = Running(hub, str(hub_server.make_url("")).rstrip("/"), Recipient(), session)
+            _, receipt = await submit(running, sealed(pki))
+            await wait_for_state(running, receipt["delivery_id"], "delivered")
+            await asyncio.sleep(0.2)
+    finally:
+        await hub_server.close()
+        await hub.stop()
+        await inbox_server.close()
+    assert written < 32 * 1024 * 1024, f"the hub took {written} bytes of one answer"
+
+
 async def test_unreachable_recipient_is_retried_then_failed(running: Running, pki: ScenarioPKI) -> None:
     _, receipt = await submit(running, sealed(pki, recipient="az"))
     tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
