@@ -6,6 +6,7 @@ import asyncio
 import base64
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -65,21 +66,32 @@ class Running:
     session: aiohttp.ClientSession
 
 
-@pytest.fixture
-async def running(tmp_path: Path, pki: ScenarioPKI) -> AsyncIterator[Running]:
-    recipient = Recipient()
-    node_server = TestServer(recipient.application())
-    await node_server.start_server()
-    directory = {"ge": str(node_server.make_url("")), "uz": "http://127.0.0.1:9", "az": "http://127.0.0.1:9"}
-    hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), directory, VirtualClock(NOW), max_attempts=3)
+@asynccontextmanager
+async def pushing_to(tmp_path: Path, pki: ScenarioPKI, inbox: web.Application, recipient: Recipient | None = None,
+                     *, max_attempts: int = 2) -> AsyncIterator[Running]:
+    """A hub whose recipient ge is the inbox `inbox` serves (`recipient`, when that is a `Recipient`'s)."""
+    inbox_server = TestServer(inbox)
+    await inbox_server.start_server()
+    directory = {"ge": str(inbox_server.make_url("")), "uz": "http://127.0.0.1:9", "az": "http://127.0.0.1:9"}
+    hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), directory, VirtualClock(NOW),
+                         max_attempts=max_attempts)
     await hub.start()
     hub_server = TestServer(hub.application())
     await hub_server.start_server()
-    async with aiohttp.ClientSession() as session:
-        yield Running(hub, str(hub_server.make_url("")).rstrip("/"), recipient, session)
-    await hub_server.close()
-    await hub.stop()
-    await node_server.close()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Running(hub, str(hub_server.make_url("")).rstrip("/"), recipient or Recipient(), session)
+    finally:
+        await hub_server.close()
+        await hub.stop()
+        await inbox_server.close()
+
+
+@pytest.fixture
+async def running(tmp_path: Path, pki: ScenarioPKI) -> AsyncIterator[Running]:
+    recipient = Recipient()
+    async with pushing_to(tmp_path, pki, recipient.application(), recipient, max_attempts=3) as running:
+        yield running
 
 
 def envelope(*, sender: str = "uz", recipient: str = "ge", message=None, message_type: str | None = None) -> Envelope:
@@ -354,22 +366,11 @@ async def test_a_push_answered_with_a_redirect_is_neither_followed_nor_taken_for
 
     redirecting = web.Application()
     redirecting.router.add_post("/inbox", inbox)
-    inbox_server = TestServer(redirecting)
-    await inbox_server.start_server()
-    directory = {"ge": str(inbox_server.make_url("")), "uz": "http://127.0.0.1:9", "az": "http://127.0.0.1:9"}
-    hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), directory, VirtualClock(NOW), max_attempts=2)
-    await hub.start()
-    hub_server = TestServer(hub.application())
-    await hub_server.start_server()
     try:
-        async with aiohttp.ClientSession() as session:
-            running = Running(hub, str(hub_server.make_url("")).rstrip("/"), elsewhere, session)
+        async with pushing_to(tmp_path, pki, redirecting) as running:
             _, receipt = await submit(running, sealed(pki))
             tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
     finally:
-        await hub_server.close()
-        await hub.stop()
-        await inbox_server.close()
         await elsewhere_server.close()
     assert elsewhere.received == [] and tracking["last_error"].startswith("HTTP 307")
 
@@ -394,23 +395,10 @@ async def test_a_push_answer_is_read_only_as_far_as_a_receipt_goes(tmp_path: Pat
 
     talkative = web.Application()
     talkative.router.add_post("/inbox", inbox)
-    inbox_server = TestServer(talkative)
-    await inbox_server.start_server()
-    directory = {"ge": str(inbox_server.make_url("")), "uz": "http://127.0.0.1:9", "az": "http://127.0.0.1:9"}
-    hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), directory, VirtualClock(NOW), max_attempts=2)
-    await hub.start()
-    hub_server = TestServer(hub.application())
-    await hub_server.start_server()
-    try:
-        async with aiohttp.ClientSession() as session:
-            running = Running(hub, str(hub_server.make_url("")).rstrip("/"), Recipient(), session)
-            _, receipt = await submit(running, sealed(pki))
-            await wait_for_state(running, receipt["delivery_id"], "delivered")
-            await asyncio.sleep(0.2)
-    finally:
-        await hub_server.close()
-        await hub.stop()
-        await inbox_server.close()
+    async with pushing_to(tmp_path, pki, talkative) as running:
+        _, receipt = await submit(running, sealed(pki))
+        await wait_for_state(running, receipt["delivery_id"], "delivered")
+        await asyncio.sleep(0.2)
     assert written < 32 * 1024 * 1024, f"the hub took {written} bytes of one answer"
 
 
