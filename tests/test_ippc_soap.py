@@ -190,6 +190,19 @@ async def test_an_nppo_switches_to_pull_and_its_new_imports_wait_for_it(tmp_path
         assert hub.stand_ins["ge"].received == []
 
 
+@pytest.mark.parametrize("body", [b"", b"[]", b'"PULL"', b'{"receive": "BOTH"}', b'{"receive": 5}', b"\xff"])
+async def test_a_profile_the_face_cannot_read_is_refused_naming_the_field_and_rule(tmp_path: Path, body: bytes
+                                                                                  ) -> None:
+    async with deployment(tmp_path) as hub:
+        session = await hub.session("ge")
+        async with session.put(f"{hub.url}/hub/profile", data=body) as response:
+            answer = (response.status, await response.json())
+        assert answer[0] == 400 and answer[1]["message"], answer
+        assert (answer[1]["error"], answer[1]["path"], answer[1]["rule"]) == ("bad-profile", "receive", "receive-mode")
+        async with session.put(f"{hub.url}/hub/profile", json={"receive": "PULL"}) as response:
+            assert (response.status, (await response.json())["receive"]) == (200, "PULL")  # nothing else changed
+
+
 async def test_validate_phyto_xml_reports_areas_and_levels(tmp_path: Path) -> None:
     async with deployment(tmp_path) as hub:
         client = await hub.client("uz")

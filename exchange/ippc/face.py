@@ -131,7 +131,8 @@ class IppcFace:
         except CaravanError as error:
             return json_response(error.as_dict(), status=403)
         except (ValueError, AttributeError):
-            return json_response({"error": "bad-profile", "message": 'send {"receive": "PUSH" or "PULL"}'}, status=400)
+            return json_response({"error": "bad-profile", "message": 'send {"receive": "PUSH" or "PULL"}',
+                                  "path": "receive", "rule": "receive-mode"}, status=400)
         view = await self.service.configure(caller, receive)
         return json_response({"country": view.country, "receive": view.receive.value})
 
