@@ -107,14 +107,14 @@ async def test_wsdl_is_served_with_every_operation_and_this_address(tmp_path: Pa
         ("<<<", "not well-formed"),
         (f'<s:Envelope xmlns:s="{SOAP}"><s:Body><x:Nope xmlns:x="{SVC}"/></s:Body></s:Envelope>', "no operation"),
         (f'<s:Envelope xmlns:s="{SOAP}"><s:Body><x:GetEnvelopeTrackingInfo xmlns:x="{SVC}"/></s:Body></s:Envelope>',
-         "needs hubTrackingNumber"),
+         "Tag 'eph:hubTrackingNumber' expected"),
         (HAND_BUILT.replace("<hub:From>UZ</hub:From>", "<hub:From>AZ</hub:From>") % certificate(),
          "is not the NPPO of the client certificate"),
         (HAND_BUILT.replace("<hub:To>GE</hub:To>", "<hub:To>KZ</hub:To>") % certificate(), "not an active NPPO"),
         (HAND_BUILT.replace(">70<", ">99<") % certificate(), "may not send certificate type 851 with status 99"),
-        (HAND_BUILT.replace(">851<", ">eight<") % certificate(), "must be a number"),
+        (HAND_BUILT.replace(">851<", ">eight<") % certificate(), "/DeliverEnvelope/env/CertificateType: invalid"),
         (HAND_BUILT.replace("<hub:NPPOCertificateNumber>UZ-PC-2026-000101</hub:NPPOCertificateNumber>", "")
-         % certificate(), "has no NPPOCertificateNumber"),
+         % certificate(), "Tag 'hub:NPPOCertificateNumber' expected"),
         (HAND_BUILT % "", "no Content"),
     ],
 )
@@ -124,6 +124,23 @@ async def test_bad_requests_get_hub_web_exception_faults(tmp_path: Path, body: s
         status, root = await post(await hub.session("uz"), hub.endpoint, body, action)
         assert status == 500
         assert expected.lower() in fault_message(root).lower()
+
+
+@pytest.mark.parametrize(("change", "place"), [
+    (("<hub:From>UZ</hub:From>", "<eph:From>UZ</eph:From>"), "/DeliverEnvelope/env"),  # the service's namespace
+    (("<hub:From>UZ</hub:From>", "<From>UZ</From>"), "/DeliverEnvelope/env"),  # none
+    (("<hub:To>GE</hub:To>", "<hub:To>GE</hub:To><hub:Priority>1</hub:Priority>"), "/DeliverEnvelope/env"),
+])
+async def test_a_request_that_does_not_follow_the_wsdl_is_a_client_fault_naming_the_place(
+        tmp_path: Path, change: tuple[str, str], place: str) -> None:
+    """The face read a field by its local name in any namespace, so a client that put From in the wrong
+    namespace was served, where the Hub (and any client generated from its WSDL) reads it as absent."""
+    async with deployment(tmp_path) as hub:
+        status, root = await post(await hub.session("uz"), hub.endpoint, HAND_BUILT.replace(*change) % certificate(),
+                                  "DeliverEnvelope")
+        assert (status, root.findtext("soap:Body/soap:Fault/faultcode", namespaces=NS)) == (500, "soap:Client")
+        assert f"does not follow the Hub's WSDL at {place}" in fault_message(root)
+        assert await hub.hub.deliveries() == []
 
 
 TRACKING = f"{SVC}IDeliveryService/GetEnvelopeTrackingInfo"

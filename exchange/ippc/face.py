@@ -5,7 +5,8 @@ Mounted by the caravan hub under `/hub/`, so the endpoint is `/hub/DeliveryServi
 
 1. read the body up to `MAX_REQUEST_BYTES`; a larger request is answered with a HubWebException fault
    without reading the rest (at any size: the limit is checked against Content-Length, then as it streams);
-2. find the operation by the body element, and check the SOAPAction header is its binding's (WS-I BP R2744);
+2. find the operation by the body element, check the SOAPAction header is its binding's (WS-I BP R2744) and
+   the element follows the contract's types (`contract.check_request`);
 3. identify the calling NPPO by the TLS client certificate (a certificate the directory does not know,
    or one the scenario CA revoked, gets the Hub's refusal as a HubWebException; a certificate from another
    CA never gets past the TLS handshake);
@@ -24,6 +25,7 @@ from exchange.clock import Clock
 from exchange.envelope import Envelope
 from exchange.errors import CaravanError, DocumentError, ProtocolError
 from exchange.ippc import soap
+from exchange.ippc.contract import check_request
 from exchange.ippc.directory import Directory
 from exchange.ippc.entities import Receive
 from exchange.ippc.operations import OPERATIONS, Operation
@@ -102,6 +104,7 @@ class IppcFace:
             if operation is None or not name.startswith("{http://ephyto.ippc.int/}"):
                 raise ProtocolError(f"the hub serves no operation {name}", rule="unknown-operation")
             _check_action(request.headers.get("SOAPAction"), operation)
+            check_request(operation_element)
         except CaravanError as error:
             return _soap_response(soap.fault(error, client=True), status=500)
         try:
