@@ -47,23 +47,25 @@ class Answer:
         """The answer in a line for a delivery's `last_error`: the HTTP outcome, the receiver's words and, for a
         refusal, the rule and the place it names, so that whoever tracks the delivery learns why."""
         status = f"HTTP {self.status}" if self.status is not None else "no answer"
-        text = f"{status}: {self.body.get('message', self.body.get('error', ''))}"
+        rule = ""
         if self.body.get("rule"):
-            text += f" [rule {self.body['rule']}" + (f" at {self.body['path']}]" if self.body.get("path") else "]")
-        return text[:500]
+            rule = f" [rule {self.body['rule']}" + (f" at {self.body['path']}]" if self.body.get("path") else "]")
+        words = str(self.body.get("message", self.body.get("error", "")))
+        return f"{status}: {words[:max(0, 498 - len(status) - len(rule))]}{rule}"[:500]  # a long message keeps the rule
 
 
 async def post_envelope(session: aiohttp.ClientSession, url: str, envelope: bytes, *, timeout: float = 10.0) -> Answer:
-    """POST one envelope and classify the answer; never raises for network trouble."""
+    """POST one envelope and classify the answer; never raises for network trouble. A redirect is not followed:
+    the envelope goes only where it is addressed, and a 3xx, no answer of the push contract, is retried."""
     try:
         async with session.post(
             url,
             data=envelope,
             headers={"Content-Type": ENVELOPE_CONTENT_TYPE},
             timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=False,
         ) as response:
-            text = await response.text()
-            body = _json_or_text(text)
+            body = _json_or_text((await _answer_bytes(response)).decode("utf-8", errors="replace"))
             if 200 <= response.status < 300:
                 return Answer(Outcome.ACCEPTED, response.status, body)
             if 400 <= response.status < 500 and response.status not in (408, 429):
@@ -71,6 +73,19 @@ async def post_envelope(session: aiohttp.ClientSession, url: str, envelope: byte
             return Answer(Outcome.UNREACHABLE, response.status, body)
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         return Answer(Outcome.UNREACHABLE, None, {"error": "transport-failed", "message": _reason(exc)})
+
+
+ANSWER_BYTES = 1024 * 1024
+"""The most of an answer's body a sender reads: a receipt, or a refusal listing every schema finding of a large
+document, fits; a peer (a system under test's inbox) that answers with more cannot make the hub hold it all."""
+
+
+async def _answer_bytes(response: aiohttp.ClientResponse) -> bytes:
+    """The answer's body up to `ANSWER_BYTES`; the rest is left unread (the connection is then not reused)."""
+    body = bytearray()
+    while len(body) < ANSWER_BYTES and (chunk := await response.content.read(ANSWER_BYTES - len(body))):
+        body.extend(chunk)
+    return bytes(body)
 
 
 def _reason(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ delivery id, the hub's words), so a report can show what was expected and what w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -146,13 +147,27 @@ def judge_push(wanted: Mapping[str, object], messages: Sequence[WireMessage], re
     def holds(message: WireMessage) -> bool:
         if not refused:
             return message.state == "delivered"
-        answer = message.last_error or ""
-        return message.state == "failed" and answer.startswith("HTTP 4") and (
-            rule is None or f"[rule {rule}" in answer)
+        named = _refusal_rule(message.last_error)
+        return message.state == "failed" and named is not None and (rule is None or named == rule)
 
     wrong = [m for m in pushed if not holds(m)]
     evidence = "; ".join(f"{m.label}: {_answer(m)}" for m in (wrong or pushed))
     return Check(what, expected, evidence, not wrong, "push-refusal" if refused else "push-answer")
+
+
+_FINAL_4XX = re.compile(r"HTTP 4(?!08|29)\d\d: ")
+
+
+def _refusal_rule(last_error: str | None) -> str | None:
+    """The rule a delivery's last answer named ("" none) when that answer was a refusal, a 4xx other than the 408
+    and 429 the hub retries; else None. `exchange.client.Answer.describe` wrote it: its last bracket names the
+    rule, whatever words of the message look like one."""
+    if last_error is None or not _FINAL_4XX.match(last_error):
+        return None
+    start = last_error.rfind(" [rule ")
+    if start < 0 or not last_error.endswith("]"):
+        return ""
+    return last_error[start + len(" [rule "):-1].split(" at ", 1)[0]
 
 
 def _answer(message: WireMessage) -> str:

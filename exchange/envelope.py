@@ -130,7 +130,8 @@ class Envelope:
             document = base64.b64decode(fields["Document"], validate=True)
         except binascii.Error as exc:
             raise DocumentError(
-                f"Envelope Document is not base64: {exc}", document="Envelope", path="/Envelope/Document"
+                f"Envelope Document is not base64: {exc}", document="Envelope", path="/Envelope/Document",
+                rule="document-base64",
             ) from exc
         return cls(
             message_id=fields["MessageId"],

@@ -623,15 +623,20 @@ class Hub:
     def application(self) -> web.Application:
         middlewares = []
         if self._tls is not None:
-            rules = [Access(prefix, frozenset({DRIVER})) for prefix in ("/control/", "/refusals", "/transport")]
+            # "/deliveries/" (one delivery: its parties', `_shown_to`) before "/deliveries" (the listing of every
+            # administration's traffic, and `/status`, which brings it along: the driver's); the first match rules
+            rules = [Access("/deliveries/", None)] + [
+                Access(prefix, frozenset({DRIVER}))
+                for prefix in ("/control/", "/refusals", "/transport", "/deliveries", "/status")
+            ]
             middlewares.append(party_guard(rules, self._tls.revocations(), self._clock, self._log_refusal))
         app = web.Application(client_max_size=MAX_ENVELOPE_BYTES, middlewares=middlewares)
         app.router.add_get("/", self._handle_index)
         app.router.add_post("/envelopes", self._handle_submit)
         app.router.add_get("/refusals", listing_handler("refusals", self.refusals))
         app.router.add_get("/deliveries", self._handle_list)
-        app.router.add_get("/deliveries/{delivery_id:\\d+}", self._handle_tracking)
-        app.router.add_get("/deliveries/{delivery_id:\\d+}/envelope", self._handle_envelope)
+        app.router.add_get("/deliveries/{delivery_id}", self._handle_tracking)
+        app.router.add_get("/deliveries/{delivery_id}/envelope", self._handle_envelope)
         # `?deliveries_after=N`: the next page of deliveries with their envelopes, for a driver waiting for quiet
         add_status_route(app, self._activity, self.in_flight, self.marks, self.status,
                          bring_along("deliveries_after", "deliveries", self.deliveries_with_envelopes))
@@ -676,23 +681,36 @@ class Hub:
         return json_response({"deliveries": [receipt.as_dict() for receipt in await self.deliveries(after)]})
 
     async def _handle_tracking(self, request: web.Request) -> web.Response:
-        delivery_id = _delivery_id(request)
-        receipt = None if delivery_id is None else await self.tracking(delivery_id)
+        receipt = await self._shown_receipt(request)
         if receipt is None:
             return _unknown_delivery()
         return json_response(receipt.as_dict())
 
     async def _handle_envelope(self, request: web.Request) -> web.Response:
-        delivery_id = _delivery_id(request)
-        envelope = None if delivery_id is None else await self.envelope(delivery_id)
+        receipt = await self._shown_receipt(request)
+        envelope = None if receipt is None else await self.envelope(receipt.delivery_id)
         if envelope is None:
             return _unknown_delivery()
         return web.Response(body=envelope, content_type="application/xml")
 
+    async def _shown_receipt(self, request: web.Request) -> Receipt | None:
+        """The delivery the path names, if the caller may see it: its sender, its recipient and the driver may;
+        to another node, another administration's traffic does not exist (plain HTTP, a demo, names no caller)."""
+        delivery_id = _delivery_id(request)
+        receipt = None if delivery_id is None else await self.tracking(delivery_id)
+        caller = request.get(PEER)
+        if receipt is None or caller in (None, DRIVER, receipt.sender, receipt.recipient):
+            return receipt
+        return None
+
 
 def _delivery_id(request: web.Request) -> int | None:
-    """The delivery id a path names; None past the largest id a store holds (asked, SQLite would overflow)."""
-    number = int(request.match_info["delivery_id"])
+    """The delivery id a path names; None for what is no id, or past the largest id a store holds (asked, SQLite
+    would overflow): no delivery has it (PROTOCOL.md's `unknown-delivery`, not aiohttp's plain-text 404)."""
+    text = request.match_info["delivery_id"]
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
     return number if number <= MAX_ID else None
 
 
@@ -752,7 +770,8 @@ td{{padding:.1em 1em .1em 0}}code{{background:#f3f3f3;padding:0 .2em}}</style></
 <ul>
 <li>The corridor in a browser: <code>caravan run SCENARIO --view 8080</code> while it plays, or
 <code>caravan view RUN_DIR</code> afterwards.</li>
-<li>Connecting a system: <code>POST /envelopes</code>, <code>GET /clock</code>, <code>GET /deliveries</code>;
+<li>Connecting a system: <code>POST /envelopes</code>, <code>GET /clock</code>, <code>GET /deliveries/{{id}}</code>
+(the deliveries it sent or receives);
 the protocol is docs/PROTOCOL.md, the OpenAPI document docs/openapi.yaml.</li>
 </ul>
 </body></html>

@@ -32,7 +32,7 @@ from enum import Enum
 from lxml import etree
 
 from exchange.envelope import Envelope
-from exchange.errors import Issue, TrustError, ValidationFailed
+from exchange.errors import DocumentError, Issue, TrustError, ValidationFailed
 from exchange.pki import TrustStore
 from exchange.safexml import parse_document
 from exchange.signing import VerifiedDocument, carries_signature, verify_document
@@ -140,13 +140,22 @@ def unseal(body: bytes | Claim, trust: TrustStore, at: datetime) -> Unsealed:
         sealed = verify_document(claim.body, trust, at=at, root=claim.root)
         envelope = Envelope.from_element(sealed.root)
         _check_signer(envelope, sealed, "/Envelope/Signature")
-    document = parse_document(envelope.document)
+    document = _read_document(envelope)
     kind = detect(document)
     own = _verify_inside(envelope, kind, document, trust, at)
     if own is not None:
         document = own.root
     verified = sealed or own
     return Unsealed(envelope, document, kind, None if verified is None else replace(verified, root=document))
+
+
+def _read_document(envelope: Envelope) -> etree._Element:
+    """The document the envelope carries; a refusal of its bytes names its MessageType and the Document field."""
+    try:
+        return parse_document(envelope.document)
+    except DocumentError as error:
+        raise DocumentError(error.message, document=envelope.message_type, path="/Envelope/Document",
+                            rule=error.rule) from None
 
 
 def _verify_inside(

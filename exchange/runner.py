@@ -251,6 +251,7 @@ class Driver:
         # thousands of movements would otherwise hold every document twice
         self._replays = any(step.action in ("attack", "send_variant") for step in scenario.steps)
         self._refusals: list[dict[str, Any]] = []
+        self._refusals_before = 0  # the hub's last refusal before this run (`_begin_after_earlier_runs`)
         self._log: IO[str] | None = None
         self._faults = FaultBook()
         self._transport_marks: dict[str, int] = {HUB_TARGET: 0, **{node: 0 for node in self._observed}}
@@ -282,6 +283,7 @@ class Driver:
                           + ", ".join(f"{n} ({spec.country})" for n, spec in self._scenario.nodes.items()))
                 self._record({"kind": "scenario", **scenario_outline(self._scenario)})
                 await self._probe_external()
+                await self._begin_after_earlier_runs()
                 self._quiescence = Quiescence(HUB_TARGET, list(self._controlled),
                                               always=set(self._controlled) & set(self._deployment.external))
                 previous = self._scenario.start
@@ -561,8 +563,16 @@ class Driver:
             self._say(f"external node {node} at {url}: {how}")
             self._record({"kind": "external", "node": node, "url": url, "control_api": offers})
 
+    async def _begin_after_earlier_runs(self) -> None:
+        """A hub that served earlier runs keeps their deliveries and refusals (conform's suites one after another,
+        `run --attach`): this run collects, writes and judges only those after its start, or a system under
+        test silent in this run would be judged by what it sent in the one before."""
+        hub = await self._call("GET", f"{self._deployment.hub_url}/status")
+        self._messages.last_seq = int(hub["last_delivery"])
+        self._refusals_before = int(hub["last_refusal"])
+
     async def _collect_refusals(self, newest: int) -> None:
-        after = self._refusals[-1]["id"] if self._refusals else 0
+        after = self._refusals[-1]["id"] if self._refusals else self._refusals_before
         if newest <= after:
             return
         listing = await self._call("GET", f"{self._deployment.hub_url}/refusals?after={after}")

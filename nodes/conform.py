@@ -57,7 +57,7 @@ def conform(
     """Run every scenario against the prepared deployment and write the reports; the verdict."""
     scenarios = [load_scenario(path) for path in scenario_paths]
     hub_config = load_hub_config(prepared / "hub.yaml")
-    external = read_external(prepared)
+    external = read_external(prepared, hub_config.nodes)
     if not external:  # caravan's own nodes judged against themselves: a PASS that says nothing of any system
         raise InputError(f"--prepared {prepared}: names no system under test; prepare it with `caravan prepare "
                          f"SCENARIO --out {prepared} --external NODE=INBOX_URL` (to run caravan's own nodes as "
@@ -67,11 +67,9 @@ def conform(
     for node, url in external.items():
         say(f"system under test: {node} at {url}")
     suites: list[Suite] = []
-    refused: set[int] = set()  # deliveries a suite said must be refused: the hub keeps them for the next suites
     with _Components(prepared, out / "logs", START_TIMEOUT) as components:
         for scenario in scenarios:
-            suites.append(_run_suite(scenario, prepared, out, components, external, wait, answer_wait, printer,
-                                     refused))
+            suites.append(_run_suite(scenario, prepared, out, components, external, wait, answer_wait, printer))
     verdict = Verdict(suites, external)
     for path in write_reports(verdict, out):
         say(f"wrote {path}")
@@ -99,7 +97,7 @@ def _check_fits(scenarios: Sequence[Scenario], nodes: set[str], prepared: Path) 
 
 def _run_suite(
     scenario: Scenario, prepared: Path, out: Path, components: _Components, external: dict[str, str],
-    wait: float, answer_wait: float, printer: IO[str] | None, refused: set[int],
+    wait: float, answer_wait: float, printer: IO[str] | None,
 ) -> Suite:
     run_dir = out / "runs" / scenario.name
     suite = Suite(scenario.name, scenario.title, str(scenario.path), output=str(run_dir))
@@ -114,9 +112,8 @@ def _run_suite(
                                 exc.rule or exc.code))
         return suite
     checks = list(report.checks)
-    refused |= report.refusals_expected  # the hub keeps every suite's deliveries: so do the later suites' checks
-    for node in external:
-        checks += traffic_checks(node, report.wire, report.refusals, refused)
+    for node in external:  # the run's own traffic: the hub's from earlier suites is not this suite's to judge
+        checks += traffic_checks(node, report.wire, report.refusals, report.refusals_expected)
     suite.cases.extend(Case(check.what, check.holds, check.expected, check.actual, check.rule) for check in checks)
     return suite
 

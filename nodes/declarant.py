@@ -19,7 +19,9 @@ submission:
    lost answer gets the first answer and sends nothing twice.
 5. The channel keeps what each trader sent (its movements and the bytes of each message, table
    `declarant_messages`); what customs answered is the node's inbox, found by the trader's EORI and the
-   movement's LRN or MRN. A movement's messages list both, in the order they happened.
+   movement's MRN, or its LRN while it was the trader's latest declaration with that LRN (a reused LRN is
+   customs' to refuse; each movement keeps its own answers). A movement's messages list both, in the
+   order they happened.
 
 A trader sees only its own movements: another trader's movement id answers 404, as if it did not exist.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -317,7 +320,13 @@ class Declarants:
             )
 
     async def _check_about(self, root: etree._Element, code: str, movement: TraderMovementView) -> None:
-        """A follow-up names the movement it is posted to, by its LRN or its MRN."""
+        """A follow-up names the movement it is posted to, by its LRN or its MRN: one naming neither (the schema
+        allows it; a P5 rule does not) would reach customs about nothing, and no answer could be listed under it."""
+        if _text(root, "TransitOperation/LRN") is None and _text(root, "TransitOperation/MRN") is None:
+            known = " or ".join(f"{name} {value}" for name, value in (("LRN", movement.lrn), ("MRN", movement.mrn))
+                                if value)
+            raise InputError(f"{code} names neither an LRN nor an MRN; name movement {movement.movement_id}'s: {known}",
+                             document=code, path=f"/{code}/TransitOperation", rule="movement")
         for name, expected in (("LRN", movement.lrn), ("MRN", movement.mrn)):
             named = _text(root, f"TransitOperation/{name}")
             if named is not None and named != expected:
@@ -457,8 +466,9 @@ class Declarants:
         return None
 
     async def _answers(self, movement: TraderMovementView) -> list[tuple[int, MovementMessage]]:
-        """The inbox messages to the trader about the movement (its LRN, or the MRN an answer gave it),
-        with their inbox row ids."""
+        """The inbox messages to the trader about the movement, with their inbox row ids: those naming its MRN,
+        and those naming its LRN without another MRN while it was the trader's latest movement with that LRN
+        (`_lodged_between`); the CC028C among them allocates its MRN."""
         recipient = f"<messageRecipient>{movement.trader}</messageRecipient>".encode()
         rows = await self._node.database.fetch_all(
             "SELECT id, sender, message_type, document, received_at FROM inbox WHERE instr(document, ?) > 0 "
@@ -466,19 +476,38 @@ class Declarants:
         )
         found: list[tuple[int, MovementMessage]] = []
         mrn = movement.mrn
+        start, end = await self._lodged_between(movement)
         for row in rows:
             root = etree.fromstring(bytes(row["document"]))
             lrn, said = _text(root, "TransitOperation/LRN"), _text(root, "TransitOperation/MRN")
-            if movement.lrn is not None and lrn == movement.lrn:
-                mrn = mrn or said
-            elif mrn is None or said != mrn:
-                continue
+            if said is None or said != mrn:
+                if lrn is None or lrn != movement.lrn or not start < row["id"] <= end:
+                    continue
+                if said is not None and (mrn is not None or row["message_type"] != "CC028C"):
+                    continue
+                mrn = said or mrn
             identification = _text(root, "messageIdentification") or ""
             message = MovementMessage(message_key(_text(root, "messageSender") or row["sender"], identification),
                                       row["message_type"], "received", row["received_at"],
                                       _answer_document(bytes(row["document"])))
             found.append((row["id"], message))
         return found
+
+
+    async def _lodged_between(self, movement: TraderMovementView) -> tuple[int, float]:
+        """The inbox ids whose answers naming only the movement's LRN are its own: after the inbox's last row when
+        it was lodged, up to the last row when the trader lodged its next declaration with the same LRN (which
+        customs refuse, CC056C code 14: that answer is the next one's, and this one's is not shown there)."""
+        if movement.lrn is None:
+            return 0, 0
+        rows = await self._node.database.fetch_all(
+            "SELECT m.id, MIN(d.after_inbox) AS lodged FROM declarant_movements m JOIN declarant_messages d "
+            "ON d.movement_id = m.id WHERE m.trader = ? AND m.kind = ? AND m.lrn = ? GROUP BY m.id ORDER BY MIN(d.id)",
+            (movement.trader, movement.kind, movement.lrn),
+        )
+        lodged = [row["lodged"] for row in rows]
+        here = next(index for index, row in enumerate(rows) if row["id"] == movement.movement_id)
+        return lodged[here], lodged[here + 1] if here + 1 < len(lodged) else math.inf
 
 
 def _view(row: Any) -> TraderMovementView:

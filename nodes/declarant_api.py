@@ -13,9 +13,10 @@
 Bodies are `application/xml`; answers about movements are JSON with HAL-style `_links`, as HMRC's are.
 The caller is the trader whose EORI is the common name of its client certificate (`Declarants`). Refusals
 carry caravan's error body (document, path, rule): 400 unreadable, schema-invalid, wrong type or
-recipient for the route; 403 not the trader's own; 404 no such movement of the trader; 409 a used
-messageIdentification (NCTS error 26); 415 not XML; 501 a valid message this node's customs do not
-process yet.
+recipient for the route, or over `MAX_MESSAGE_BYTES`; 403 not the trader's own; 404 no such movement
+of the trader, or no such kind of movement; 409 a used messageIdentification (NCTS error 26); 415 not
+XML; 501 a valid message this node's customs do not process yet. The HTTP layer's own refusals (a
+route, a media type, a body it stopped reading) are given in the same body, never as plain text.
 """
 
 from __future__ import annotations
@@ -64,10 +65,17 @@ def _refusal(error: CaravanError) -> web.Response:
     return json_response(error.as_dict(), status=status)
 
 
+def _answer(status: type[web.HTTPException], error: str, message: str, path: str, rule: str) -> web.HTTPException:
+    """A refusal of the HTTP layer's (a route, a media type) in caravan's error body, not aiohttp's plain text."""
+    body = {"error": error, "message": message, "path": path, "rule": rule}
+    return status(text=json.dumps(body), content_type="application/json")
+
+
 def _kind(request: web.Request) -> str:
     kind = request.match_info["kind"]
     if kind not in (DEPARTURES, ARRIVALS):
-        raise web.HTTPNotFound()
+        raise _answer(web.HTTPNotFound, "not-found", f"no /movements/{kind}: the trader API serves "
+                      f"/movements/{DEPARTURES} and /movements/{ARRIVALS}", "kind", "route")
     return kind
 
 
@@ -105,13 +113,16 @@ class DeclarantApi:
 
     async def _body(self, request: web.Request) -> bytes:
         if request.content_type not in _XML_TYPES:
-            said = f"send application/xml, not {request.content_type}"
-            refusal = {"error": "unsupported-media-type", "message": said}
-            raise web.HTTPUnsupportedMediaType(text=json.dumps(refusal), content_type="application/json")
+            raise _answer(web.HTTPUnsupportedMediaType, "unsupported-media-type",
+                          f"send application/xml, not {request.content_type}", "Content-Type", "media-type")
         if request.content_length is not None and request.content_length > MAX_MESSAGE_BYTES:
             raise DocumentError(f"the message is {request.content_length} bytes; the limit is {MAX_MESSAGE_BYTES}",
                                 rule="too-large")
-        return await request.read()
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:  # sent without a length: the HTTP layer stopped reading it
+            raise DocumentError(f"the message is more than {MAX_MESSAGE_BYTES} bytes, the limit",
+                                rule="too-large") from None
 
     async def _submit(self, request: web.Request, trader: str) -> web.StreamResponse:
         await self._declarants.take_hub_time()

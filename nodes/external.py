@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -95,18 +95,28 @@ def write_external(directory: Path, external: Mapping[str, ExternalNode], hub_ur
     return written
 
 
-def read_external(directory: Path) -> dict[str, str]:
-    """Node id → inbox URL of every external node of a prepared directory (none for one prepared before)."""
+def read_external(directory: Path, nodes: Collection[str]) -> dict[str, str]:
+    """Node id → inbox URL of every external node of a prepared directory (none for one prepared before); each
+    must be one of the prepared hub's `nodes`, and the file holds nothing else: a key it does not know (a typo of
+    `external`) or a node no component is would otherwise be passed over, and a run judge what was not meant."""
     path = directory / EXTERNAL_FILE
     if not path.is_file():
         return {}
     data = read_yaml_input(path, "external nodes list")
+    for key in data if isinstance(data, Mapping) else ():
+        if key != "external":
+            raise InputError(f"{path}: {str(key)!r} is no key of an external nodes list; it holds `external:`, a "
+                             "mapping of node id to inbox URL", document=str(path), path=str(key))
     listed = data.get("external") if isinstance(data, Mapping) else None
     if listed is None:
         return {}
     if not isinstance(listed, Mapping):
         raise InputError(f"{path}: external is {listed!r}; a mapping of node id to inbox URL is wanted",
                          document=str(path), path="external")
+    for node in listed:
+        if str(node) not in nodes:
+            raise InputError(f"{path}: names {str(node)!r}, which is no node of the prepared hub "
+                             f"({', '.join(sorted(nodes))})", document=str(path), path=f"external/{node}")
     return {str(node): str(url) for node, url in listed.items()}
 
 

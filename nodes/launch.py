@@ -404,7 +404,7 @@ def attached_deployment(directory: Path, restarts: OutsideRestarts | None = None
     With `restarts`, a scenario's restart step waits for the component to be restarted from outside.
     """
     hub = load_hub_config(directory / "hub.yaml")
-    deployment = replace(_deployment(hub), external=read_external(directory))
+    deployment = replace(_deployment(hub), external=read_external(directory, hub.nodes))
     if restarts is None:
         return deployment
     urls = {HUB: hub.url, **hub.nodes}

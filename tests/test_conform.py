@@ -193,6 +193,22 @@ def test_conform_refuses_a_prepared_directory_with_no_system_under_test(tmp_path
     assert not (tmp_path / "report" / "logs").exists()  # nothing was started
 
 
+@pytest.mark.parametrize(("listed", "says"), [
+    ("external: {zz: https://127.0.0.1:9443}\n", "'zz', which is no node of the prepared hub (az, ge, uz)"),
+    ("externals: {uz: https://127.0.0.1:9443}\n", "'externals' is no key of an external nodes list"),
+    ("external: {uz: https://127.0.0.1:9443}\nnote: x\n", "'note' is no key of an external nodes list"),
+])
+def test_conform_refuses_an_external_nodes_list_it_cannot_use_before_starting_anything(
+        tmp_path: Path, listed: str, says: str) -> None:
+    prepared = _prepare(tmp_path, DEPARTURE, uz=_inbox())
+    (prepared / "external.yaml").write_text(listed)
+    done = _caravan("conform", str(SUITES / f"{DEPARTURE}.yaml"), "--prepared", str(prepared),
+                    "--report", str(tmp_path / "report"))
+    assert done.returncode == 2, done.stdout
+    assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "report" / "logs").exists()  # nothing was started
+
+
 # -- caravan's own node passes every suite -------------------------------------------------------------------
 
 
@@ -395,3 +411,27 @@ def test_several_scenarios_in_one_conform_call_make_one_report_and_exit_0_only_i
     xml = junitparser.JUnitXml.fromfile(str(report / "junit.xml"))
     assert [suite.name for suite in xml] == ["conformance-ephyto-export", "conformance-ephyto-export-later"]
     assert sum(suite.failures for suite in xml) == len(failed)
+
+
+def test_a_later_suite_judges_only_its_own_traffic_so_a_system_silent_in_it_fails(tmp_path: Path) -> None:
+    """The hub keeps every suite's deliveries: a suite in which the system sends nothing fails, though what it
+    sent in the suite before would hold its expectations (an exchange with no `about`, 'sent anything')."""
+    prepared = _prepare(tmp_path, "ephyto-export", uz=_inbox())
+    raw = yaml.safe_load((SUITES / "ephyto-export.yaml").read_text())
+    raw.update(scenario="conformance-ephyto-export-silent", title="Conformance: ePhyto exporting NPPO, silent",
+               start="2026-03-10T06:00:00Z", steps=[{"at": "2026-03-10T07:00:00Z", "do": "note", "text": "nothing"}],
+               expect={"exchanges": [{"name": "uz issues a certificate, status 70", "from": "uz", "to": "ge",
+                                      "type": "SPSCertificate", "contains": {"StatusCode": "70"}}]})
+    silent = tmp_path / "silent.yaml"
+    silent.write_text(yaml.safe_dump(raw, sort_keys=False))
+    report = tmp_path / "report"
+    with _own_node(prepared, "uz", tmp_path / "sut.log"):
+        done = _caravan("conform", str(SUITES / "ephyto-export.yaml"), str(silent), "--prepared", str(prepared),
+                        "--report", str(report), "--wait", "20", "--answer-wait", "1", limit=RUN_LIMIT)
+    assert "Traceback" not in done.stdout + done.stderr
+    first, second = json.loads((report / "report.json").read_text())["suites"]
+    assert first["passed"], done.stdout[-3000:]
+    failed = {case["name"]: case for case in second["cases"] if not case["holds"]}
+    assert set(failed) == {"uz issues a certificate, status 70", "uz sent messages the hub accepted"}, failed
+    assert failed["uz sent messages the hub accepted"]["seen"] == "nothing"
+    assert done.returncode == 1

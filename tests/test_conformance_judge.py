@@ -130,6 +130,33 @@ def test_a_push_the_standard_says_to_refuse_holds_only_when_refused_with_a_4xx_n
     assert judge_push({**wanted, "answer": "taken", "rule": None}, [_ack(7, "X", "delivered")], {"X"}).holds
 
 
+def _refusal(status: int, rule: str, message: str = "refused") -> str:
+    return Answer(Outcome.REFUSED, status, {"error": "protocol-error", "message": message, "rule": rule,
+                                             "path": "/SPSAcknowledgement"}).describe()
+
+
+@pytest.mark.parametrize(("last_error", "rule"), [
+    (_refusal(429, "unknown-certificate"), "unknown-certificate"),  # too many requests: retried, never final
+    (_refusal(408, "unknown-certificate"), None),  # a timeout: retried until the attempts ran out
+    (_refusal(422, "unknown-certificate-number"), "unknown-certificate"),  # another rule, however it starts
+    (_refusal(422, "out-of-sequence", "as in [rule unknown-certificate]"), "unknown-certificate"),  # words, no rule
+])
+def test_a_push_holds_as_refused_only_for_a_final_4xx_naming_exactly_the_rule(last_error: str, rule: str | None
+                                                                               ) -> None:
+    wanted = {"to": "uz", "type": "SPSAcknowledgement", "about": "X", "rule": rule}
+    assert not judge_push(wanted, [_ack(7, "X", "failed", last_error)], {"X"}).holds
+
+
+def test_a_refusals_rule_survives_a_long_message_in_last_error() -> None:
+    last_error = _refusal(422, "unknown-certificate", "x" * 600)
+    assert last_error.endswith("[rule unknown-certificate at /SPSAcknowledgement]") and len(last_error) <= 500
+    wanted = {"to": "uz", "type": "SPSAcknowledgement", "about": "X", "rule": "unknown-certificate"}
+    assert judge_push(wanted, [_ack(7, "X", "failed", last_error)], {"X"}).holds
+    pointer = Answer(Outcome.REFUSED, 422, {"message": "no such office", "rule": "12",
+                                            "path": "/CC015C/CustomsOfficeOfTransitDeclared[2]/referenceNumber"})
+    assert judge_push({**wanted, "rule": "12"}, [_ack(7, "X", "failed", pointer.describe())], {"X"}).holds
+
+
 def test_a_push_refused_as_expected_is_not_held_against_the_pushes_answered_check() -> None:
     wire = [*WIRE, _ack(7, "X", "failed", REFUSAL)]
     assert not pushes_answered("uz", wire).holds

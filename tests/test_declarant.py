@@ -223,6 +223,25 @@ async def test_a_declaration_breaking_a_business_rule_reaches_customs_and_is_ans
     assert "CC028C" not in {message["messageType"] for message in messages}
 
 
+async def test_a_declaration_reusing_a_released_movements_lrn_gets_its_own_rejection_and_neither_takes_the_other(
+        live: Live) -> None:
+    """Customs refuse a used LRN (CC056C, code 14); the channel keeps each movement's answers apart, though both
+    name the LRN: the second is not shown released with the first one's MRN, the first is not shown rejected."""
+    _, first = await live.submit(HOLDER, "uz", "/movements/departures", declaration("SRT-T-000031", "UZ26SRTT0000031"))
+    await live.answers(HOLDER, "uz", first["movementId"], "departures", {"CC029C"})
+    status, again = await live.submit(HOLDER, "uz", "/movements/departures",
+                                      declaration("SRT-T-000032", "UZ26SRTT0000031"))
+    assert status == 202, again
+    messages = await live.answers(HOLDER, "uz", again["movementId"], "departures", {"CC056C"})
+    assert [m["messageType"] for m in messages] == ["CC015C", "CC056C"]
+    rejection = await live.document(HOLDER, "uz", _first(messages, "CC056C")["_links"]["self"]["href"])
+    assert [e.findtext("errorCode") for e in rejection.findall("FunctionalError")] == ["14"]
+    assert (await live.get(HOLDER, "uz", f"/movements/departures/{again['movementId']}"))[1][
+        "movementReferenceNumber"] is None
+    _, listing = await live.get(HOLDER, "uz", f"/movements/departures/{first['movementId']}/messages")
+    assert [m["messageType"] for m in listing["messages"]] == ["CC015C", "CC928C", "CC028C", "CC029C"]
+
+
 async def test_a_schema_invalid_declaration_is_refused_with_its_path_and_nothing_is_kept(live: Live) -> None:
     root = etree.fromstring(declaration("SRT-T-000003", "UZ26SRTT0000003"))
     operation = root.find("TransitOperation")
@@ -242,6 +261,30 @@ async def test_a_declaration_for_another_holder_or_another_country_is_refused(li
     assert status == 400 and refusal["path"] == "/CC015C/messageRecipient"
     status, refusal = await live.submit(HOLDER, "uz", "/movements/arrivals", declaration("SRT-T-000005"))
     assert status == 400 and refusal["rule"] == "message-type"
+
+
+async def _nine_mebibytes() -> AsyncIterator[bytes]:
+    """A body sent without a length, past every limit of the node's HTTP layer."""
+    for _ in range(9 * 16):
+        yield b"x" * 65536
+
+
+@pytest.mark.parametrize(("path", "content_type", "body", "status", "place", "rule"), [
+    ("/movements/departures", "application/json", b"{}", 415, "Content-Type", "media-type"),
+    ("/movements/departures", None, declaration(), 415, "Content-Type", "media-type"),
+    ("/movements/parcels", "application/xml", declaration(), 404, "kind", "route"),
+    ("/movements/departures", "application/xml", _nine_mebibytes, 400, "", "too-large"),
+])
+async def test_every_refusal_at_the_door_is_an_error_body_naming_place_and_rule_and_keeps_nothing(
+        live: Live, path: str, content_type: str | None, body: object, status: int, place: str, rule: str) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    data = body() if callable(body) else body
+    async with live.trader(HOLDER) as session, session.post(live.url("uz", path), data=data,
+                                                             headers=headers) as response:
+        answer = (response.status, response.content_type, await response.json(content_type=None))
+    assert answer[:2] == (status, "application/json") and answer[2]["message"], answer
+    assert (answer[2].get("path", ""), answer[2]["rule"]) == (place, rule)
+    assert await live.get(HOLDER, "uz", "/movements/departures") == (200, {"movements": []})
 
 
 async def test_a_used_message_identification_is_error_26_and_the_same_message_again_is_absorbed(live: Live) -> None:
@@ -287,6 +330,20 @@ async def test_only_the_nodes_own_traders_with_scenario_certificates_are_let_in(
 
 
 # -- follow-ups and arrivals ------------------------------------------------------------------------------------
+
+
+async def test_a_follow_up_naming_neither_lrn_nor_mrn_is_refused_and_nothing_is_sent(live: Live) -> None:
+    """The schema lets a CC014C leave both out (a P5 rule wants one); the channel must know the movement it is
+    about, or customs' answer could never be listed under it: the trader would wait for nothing."""
+    _, lodged = await live.submit(HOLDER, "uz", "/movements/departures", declaration())
+    path = f"/movements/departures/{lodged['movementId']}/messages"
+    before = await live.answers(HOLDER, "uz", lodged["movementId"], "departures", {"CC028C"})
+    root = etree.fromstring(invalidation("26UZ000100000001J5"))
+    root.find("TransitOperation").remove(root.find("TransitOperation/MRN"))
+    status, refusal = await live.submit(HOLDER, "uz", path, etree.tostring(root))
+    assert (status, refusal["rule"], refusal["path"]) == (400, "movement", "/CC014C/TransitOperation"), refusal
+    assert "CC014C" not in [m["messageType"] for m in (await live.get(HOLDER, "uz", path))[1]["messages"]]
+    assert [m["messageType"] for m in before][:3] == ["CC015C", "CC928C", "CC028C"]
 
 
 async def test_an_invalidation_after_release_is_answered_out_of_sequence(live: Live) -> None:

@@ -70,6 +70,8 @@ CASES = {
     "deliveries after 26 digits": ("hub", "GET", "/deliveries?after=" + "9" * 26, None, 400, "give an id"),
     "a delivery id of 26 digits": ("hub", "GET", "/deliveries/" + "9" * 26, None, 404, "no such delivery"),
     "its envelope": ("hub", "GET", "/deliveries/" + "9" * 26 + "/envelope", None, 404, "no such delivery"),
+    "a delivery id that is a word": ("hub", "GET", "/deliveries/abc", None, 404, '"error": "unknown-delivery"'),
+    "the envelope of a word": ("hub", "GET", "/deliveries/-1/envelope", None, 404, '"error": "unknown-delivery"'),
     "refusals after a word": ("hub", "GET", "/refusals?after=x", None, 400, "after='x': give an id"),
     "transport after a word": ("hub", "GET", "/transport?after=q", None, 400, "after='q': give an id"),
     "status news after 26 digits": ("hub", "GET", "/status?deliveries_after=" + "9" * 26, None, 400,

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -70,21 +71,32 @@ class Running:
     session: aiohttp.ClientSession
 
 
-@pytest.fixture
-async def running(tmp_path: Path, pki: ScenarioPKI) -> AsyncIterator[Running]:
-    recipient = Recipient()
-    node_server = TestServer(recipient.application())
-    await node_server.start_server()
-    directory = {"ge": str(node_server.make_url("")), "uz": "http://127.0.0.1:9", "az": "http://127.0.0.1:9"}
-    hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), directory, VirtualClock(NOW), max_attempts=3)
+@asynccontextmanager
+async def pushing_to(tmp_path: Path, pki: ScenarioPKI, inbox: web.Application, recipient: Recipient | None = None,
+                     *, max_attempts: int = 2) -> AsyncIterator[Running]:
+    """A hub whose recipient ge is the inbox `inbox` serves (`recipient`, when that is a `Recipient`'s)."""
+    inbox_server = TestServer(inbox)
+    await inbox_server.start_server()
+    directory = {"ge": str(inbox_server.make_url("")), "uz": "http://127.0.0.1:9", "az": "http://127.0.0.1:9"}
+    hub = await Hub.open(tmp_path / "hub.sqlite", pki.trust_store(), directory, VirtualClock(NOW),
+                         max_attempts=max_attempts)
     await hub.start()
     hub_server = TestServer(hub.application())
     await hub_server.start_server()
-    async with aiohttp.ClientSession() as session:
-        yield Running(hub, str(hub_server.make_url("")).rstrip("/"), recipient, session)
-    await hub_server.close()
-    await hub.stop()
-    await node_server.close()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Running(hub, str(hub_server.make_url("")).rstrip("/"), recipient or Recipient(), session)
+    finally:
+        await hub_server.close()
+        await hub.stop()
+        await inbox_server.close()
+
+
+@pytest.fixture
+async def running(tmp_path: Path, pki: ScenarioPKI) -> AsyncIterator[Running]:
+    recipient = Recipient()
+    async with pushing_to(tmp_path, pki, recipient.application(), recipient, max_attempts=3) as running:
+        yield running
 
 
 def envelope(*, sender: str = "uz", recipient: str = "ge", message=None, message_type: str | None = None) -> Envelope:
@@ -345,6 +357,56 @@ async def test_a_link_is_pushed_first_in_first_out(running: Running, pki: Scenar
     assert running.recipient.received == sent
 
 
+async def test_a_push_answered_with_a_redirect_is_neither_followed_nor_taken_for_delivered(
+        tmp_path: Path, pki: ScenarioPKI) -> None:
+    """The push contract has 2xx, 4xx and 5xx (docs/PROTOCOL.md): an inbox answering 307 must not make the hub
+    post the envelope, as `hub`, wherever it points, nor have the other server's 2xx count as its delivery."""
+    elsewhere = Recipient()
+    elsewhere_server = TestServer(elsewhere.application())
+    await elsewhere_server.start_server()
+
+    async def inbox(request: web.Request) -> web.Response:
+        await request.read()
+        raise web.HTTPTemporaryRedirect(str(elsewhere_server.make_url("/inbox")))
+
+    redirecting = web.Application()
+    redirecting.router.add_post("/inbox", inbox)
+    try:
+        async with pushing_to(tmp_path, pki, redirecting) as running:
+            _, receipt = await submit(running, sealed(pki))
+            tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
+    finally:
+        await elsewhere_server.close()
+    assert elsewhere.received == [] and tracking["last_error"].startswith("HTTP 307")
+
+
+async def test_a_push_answer_is_read_only_as_far_as_a_receipt_goes(tmp_path: Path, pki: ScenarioPKI) -> None:
+    """An inbox (a system under test) that answers a push 2xx with 64 MiB does not have the hub read them all:
+    what a receipt or a refusal needs is read, the delivery is delivered, and the rest is left unread."""
+    written = 0
+
+    async def inbox(request: web.Request) -> web.StreamResponse:
+        nonlocal written
+        await request.read()
+        answer = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        await answer.prepare(request)
+        try:
+            for _ in range(1024):
+                await answer.write(b"x" * 65536)
+                written += 65536
+        except (ConnectionError, RuntimeError):
+            pass  # the hub read what it needed and closed the connection
+        return answer
+
+    talkative = web.Application()
+    talkative.router.add_post("/inbox", inbox)
+    async with pushing_to(tmp_path, pki, talkative) as running:
+        _, receipt = await submit(running, sealed(pki))
+        await wait_for_state(running, receipt["delivery_id"], "delivered")
+        await asyncio.sleep(0.2)
+    assert written < 32 * 1024 * 1024, f"the hub took {written} bytes of one answer"
+
+
 async def test_unreachable_recipient_is_retried_then_failed(running: Running, pki: ScenarioPKI) -> None:
     _, receipt = await submit(running, sealed(pki, recipient="az"))
     tracking = await wait_for_state(running, receipt["delivery_id"], "failed")
@@ -383,7 +445,7 @@ async def test_the_hub_answers_a_browser_at_its_root_with_its_clock_and_traffic(
         page = await response.text()
     assert f"{NOW:%Y-%m-%d %H:%M}" in page and "scenario time" in page
     assert "<tr><td>delivered</td><td>1</td></tr>" in page
-    assert "caravan view RUN_DIR" in page and "POST /envelopes" in page
+    assert "caravan view RUN_DIR" in page and "POST /envelopes" in page and "GET /deliveries/{id}</code>" in page
 
 
 async def test_a_store_that_kept_envelopes_in_its_deliveries_is_moved_and_its_pending_push_goes_out(

@@ -107,22 +107,67 @@ async def test_wsdl_is_served_with_every_operation_and_this_address(tmp_path: Pa
         ("<<<", "not well-formed"),
         (f'<s:Envelope xmlns:s="{SOAP}"><s:Body><x:Nope xmlns:x="{SVC}"/></s:Body></s:Envelope>', "no operation"),
         (f'<s:Envelope xmlns:s="{SOAP}"><s:Body><x:GetEnvelopeTrackingInfo xmlns:x="{SVC}"/></s:Body></s:Envelope>',
-         "needs hubTrackingNumber"),
+         "Tag 'eph:hubTrackingNumber' expected"),
         (HAND_BUILT.replace("<hub:From>UZ</hub:From>", "<hub:From>AZ</hub:From>") % certificate(),
          "is not the NPPO of the client certificate"),
         (HAND_BUILT.replace("<hub:To>GE</hub:To>", "<hub:To>KZ</hub:To>") % certificate(), "not an active NPPO"),
         (HAND_BUILT.replace(">70<", ">99<") % certificate(), "may not send certificate type 851 with status 99"),
-        (HAND_BUILT.replace(">851<", ">eight<") % certificate(), "must be a number"),
+        (HAND_BUILT.replace(">851<", ">eight<") % certificate(), "/DeliverEnvelope/env/CertificateType: invalid"),
         (HAND_BUILT.replace("<hub:NPPOCertificateNumber>UZ-PC-2026-000101</hub:NPPOCertificateNumber>", "")
-         % certificate(), "has no NPPOCertificateNumber"),
+         % certificate(), "Tag 'hub:NPPOCertificateNumber' expected"),
         (HAND_BUILT % "", "no Content"),
     ],
 )
 async def test_bad_requests_get_hub_web_exception_faults(tmp_path: Path, body: str, expected: str) -> None:
     async with deployment(tmp_path) as hub:
-        status, root = await post(await hub.session("uz"), hub.endpoint, body, "DeliverEnvelope")
+        action = "GetEnvelopeTrackingInfo" if "GetEnvelopeTrackingInfo" in body else "DeliverEnvelope"  # its own
+        status, root = await post(await hub.session("uz"), hub.endpoint, body, action)
         assert status == 500
         assert expected.lower() in fault_message(root).lower()
+
+
+@pytest.mark.parametrize(("change", "place"), [
+    (("<hub:From>UZ</hub:From>", "<eph:From>UZ</eph:From>"), "/DeliverEnvelope/env"),  # the service's namespace
+    (("<hub:From>UZ</hub:From>", "<From>UZ</From>"), "/DeliverEnvelope/env"),  # none
+    (("<hub:To>GE</hub:To>", "<hub:To>GE</hub:To><hub:Priority>1</hub:Priority>"), "/DeliverEnvelope/env"),
+])
+async def test_a_request_that_does_not_follow_the_wsdl_is_a_client_fault_naming_the_place(
+        tmp_path: Path, change: tuple[str, str], place: str) -> None:
+    """The face read a field by its local name in any namespace, so a client that put From in the wrong
+    namespace was served, where the Hub (and any client generated from its WSDL) reads it as absent."""
+    async with deployment(tmp_path) as hub:
+        status, root = await post(await hub.session("uz"), hub.endpoint, HAND_BUILT.replace(*change) % certificate(),
+                                  "DeliverEnvelope")
+        assert (status, root.findtext("soap:Body/soap:Fault/faultcode", namespaces=NS)) == (500, "soap:Client")
+        assert f"does not follow the Hub's WSDL at {place}" in fault_message(root)
+        assert await hub.hub.deliveries() == []
+
+
+TRACKING = f"{SVC}IDeliveryService/GetEnvelopeTrackingInfo"
+
+
+@pytest.mark.parametrize(
+    ("headers", "sent"),
+    [
+        ({"SOAPAction": f'"{TRACKING}"'}, TRACKING),  # another operation's
+        ({"SOAPAction": '"x"'}, "x"),
+        ({"SOAPAction": '""'}, ""),
+        ({}, "none"),
+    ],
+)
+async def test_a_soap_action_other_than_the_operations_binding_is_a_client_fault_and_delivers_nothing(
+        tmp_path: Path, headers: dict[str, str], sent: str) -> None:
+    """WS-I Basic Profile R2744: the SOAPAction header is the binding's soapAction of the body's operation. The
+    real Hub dispatches by it, so a client that sends another must fail here as it would there."""
+    async with deployment(tmp_path) as hub:
+        session = await hub.session("uz")
+        async with session.post(hub.endpoint, data=(HAND_BUILT % certificate()).encode(),
+                                headers={"Content-Type": "text/xml; charset=utf-8", **headers}) as response:
+            status, root = response.status, etree.fromstring(await response.read())
+        assert (status, root.findtext("soap:Body/soap:Fault/faultcode", namespaces=NS)) == (500, "soap:Client")
+        message = fault_message(root)
+        assert f"SOAPAction {sent}" in message and f"{SVC}IDeliveryService/DeliverEnvelope" in message
+        assert await hub.hub.deliveries() == []
 
 
 async def test_a_client_certificate_the_directory_does_not_know_is_refused(tmp_path: Path) -> None:
@@ -160,6 +205,19 @@ async def test_an_nppo_switches_to_pull_and_its_new_imports_wait_for_it(tmp_path
         header = await (await hub.client("uz")).deliver(envelope())
         assert [h.delivery_number for h in await ge.import_headers()] == [header.delivery_number]
         assert hub.stand_ins["ge"].received == []
+
+
+@pytest.mark.parametrize("body", [b"", b"[]", b'"PULL"', b'{"receive": "BOTH"}', b'{"receive": 5}', b"\xff"])
+async def test_a_profile_the_face_cannot_read_is_refused_naming_the_field_and_rule(tmp_path: Path, body: bytes
+                                                                                  ) -> None:
+    async with deployment(tmp_path) as hub:
+        session = await hub.session("ge")
+        async with session.put(f"{hub.url}/hub/profile", data=body) as response:
+            answer = (response.status, await response.json())
+        assert answer[0] == 400 and answer[1]["message"], answer
+        assert (answer[1]["error"], answer[1]["path"], answer[1]["rule"]) == ("bad-profile", "receive", "receive-mode")
+        async with session.put(f"{hub.url}/hub/profile", json={"receive": "PULL"}) as response:
+            assert (response.status, (await response.json())["receive"]) == (200, "PULL")  # nothing else changed
 
 
 async def test_validate_phyto_xml_reports_areas_and_levels(tmp_path: Path) -> None:

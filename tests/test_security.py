@@ -111,6 +111,52 @@ async def test_a_node_refuses_an_envelope_addressed_to_another_node_even_from_th
         assert (await r.json())["last_event"] == 0, "nothing was filed or decided"
 
 
+async def test_a_node_reads_only_the_deliveries_it_sent_or_receives(live: Live) -> None:
+    """Another administration's traffic is not a participant's to read: az may not track, read or list uz's
+    declaration data sent to ge, which its sender, its recipient and the driver see."""
+    hub = live.deployment.hub_url
+    async with live.session("uz") as uz:
+        status, receipt = await post(uz, f"{hub}/envelopes", signed_envelope(live.pki, message_id="UZ-OWN-1"))
+    assert status == 202
+    own = (f"/deliveries/{receipt['delivery_id']}", f"/deliveries/{receipt['delivery_id']}/envelope")
+    for party in ("uz", "ge", DRIVER):
+        async with live.session(party) as session:
+            for path in own:
+                async with session.get(f"{hub}{path}") as response:
+                    assert response.status == 200, (party, path)
+    async with live.session("az") as az:
+        for path in own:
+            async with az.get(f"{hub}{path}") as response:
+                assert (response.status, (await response.json())["error"]) == (404, "unknown-delivery"), path
+        for path in ("/deliveries", "/deliveries?after=0&envelopes=base64", "/status?deliveries_after=0"):
+            async with az.get(f"{hub}{path}") as response:
+                assert (response.status, (await response.json())["rule"]) == (403, "tls-identity"), path
+    async with live.session(DRIVER) as driver, driver.get(f"{hub}/deliveries?envelopes=base64") as response:
+        assert [d["message_id"] for d in (await response.json())["deliveries"]] == ["UZ-OWN-1"]
+
+
+@pytest.mark.parametrize(("document", "rule"), [(b"hello", "xml-malformed"), (b"", "xml-malformed"),
+                                              (b"<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>", "xml-dtd")])
+async def test_a_document_the_envelope_carries_that_cannot_be_read_is_refused_naming_its_type_and_place(
+        live: Live, document: bytes, rule: str) -> None:
+    envelope = Envelope("UZ-UNREADABLE-1", None, "uz", "ge", "CC015C", START, document)
+    async with live.session("uz") as uz:
+        status, body = await post(uz, f"{live.deployment.hub_url}/envelopes",
+                                  envelope.signed(ScenarioPKI.load(live.pki).credentials("uz")))
+    assert (status, body["error"], body["rule"]) == (400, "document-unreadable", rule)
+    assert (body["document"], body["path"]) == ("CC015C", "/Envelope/Document")
+
+
+async def test_a_document_field_that_is_not_base64_is_refused_with_its_rule(live: Live) -> None:
+    envelope = signed_envelope(live.pki, message_id="UZ-NOT-BASE64")
+    start = envelope.index(b"<env:Document>") + len(b"<env:Document>")
+    async with live.session("uz") as uz:
+        status, body = await post(uz, f"{live.deployment.hub_url}/envelopes", envelope[:start] + b"!!!"
+                                  + envelope[envelope.index(b"</env:Document>"):])
+    assert (status, body["error"], body["path"], body.get("rule")) == (
+        400, "document-unreadable", "/Envelope/Document", "document-base64")
+
+
 async def test_the_connection_must_be_the_envelope_sender(live: Live) -> None:
     envelope = signed_envelope(live.pki, sender="uz")
     async with live.session("az") as az:

@@ -5,7 +5,8 @@ Mounted by the caravan hub under `/hub/`, so the endpoint is `/hub/DeliveryServi
 
 1. read the body up to `MAX_REQUEST_BYTES`; a larger request is answered with a HubWebException fault
    without reading the rest (at any size: the limit is checked against Content-Length, then as it streams);
-2. find the operation by the body element;
+2. find the operation by the body element, check the SOAPAction header is its binding's (WS-I BP R2744) and
+   the element follows the contract's types (`contract.check_request`);
 3. identify the calling NPPO by the TLS client certificate (a certificate the directory does not know,
    or one the scenario CA revoked, gets the Hub's refusal as a HubWebException; a certificate from another
    CA never gets past the TLS handshake);
@@ -24,9 +25,10 @@ from exchange.clock import Clock
 from exchange.envelope import Envelope
 from exchange.errors import CaravanError, DocumentError, ProtocolError
 from exchange.ippc import soap
+from exchange.ippc.contract import check_request
 from exchange.ippc.directory import Directory
 from exchange.ippc.entities import Receive
-from exchange.ippc.operations import OPERATIONS
+from exchange.ippc.operations import OPERATIONS, Operation
 from exchange.ippc.sending import Relay, Validator
 from exchange.ippc.service import HubService, generic_validator
 from exchange.ippc.store import IppcStore
@@ -101,6 +103,8 @@ class IppcFace:
             operation = OPERATIONS.get(name.removeprefix("{http://ephyto.ippc.int/}"))
             if operation is None or not name.startswith("{http://ephyto.ippc.int/}"):
                 raise ProtocolError(f"the hub serves no operation {name}", rule="unknown-operation")
+            _check_action(request.headers.get("SOAPAction"), operation)
+            check_request(operation_element)
         except CaravanError as error:
             return _soap_response(soap.fault(error, client=True), status=500)
         try:
@@ -130,7 +134,8 @@ class IppcFace:
         except CaravanError as error:
             return json_response(error.as_dict(), status=403)
         except (ValueError, AttributeError):
-            return json_response({"error": "bad-profile", "message": 'send {"receive": "PUSH" or "PULL"}'}, status=400)
+            return json_response({"error": "bad-profile", "message": 'send {"receive": "PUSH" or "PULL"}',
+                                  "path": "receive", "rule": "receive-mode"}, status=400)
         view = await self.service.configure(caller, receive)
         return json_response({"country": view.country, "receive": view.receive.value})
 
@@ -148,6 +153,18 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
             raise DocumentError(f"the request exceeds the {limit} bytes the hub takes for SOAP requests",
                                 document="Envelope", path="/Envelope", rule="request-too-large")
     return bytes(body)
+
+
+def _check_action(sent: str | None, operation: Operation) -> None:
+    """WS-I Basic Profile R2744: a request's SOAPAction header is the binding's soapAction for its operation.
+    The Hub dispatches by that header, not by the body, so a client sending another one (or none) fails there:
+    it must not pass here. Quotes around the value are taken either way."""
+    if sent is not None and sent.strip().strip('"') == operation.soap_action:
+        return
+    shown = "none" if sent is None else sent.strip().strip('"')
+    raise ProtocolError(f"SOAPAction {shown} cannot be processed: the binding's SOAPAction for {operation.name} is "
+                        f"{operation.soap_action} (WS-I Basic Profile R2744)", document=operation.name,
+                        path="SOAPAction", rule="ActionNotSupported")
 
 
 def _soap_response(body: bytes, *, status: int = 200) -> web.Response:
