@@ -101,7 +101,11 @@ def judge_exchange(wanted: Mapping[str, object], messages: Sequence[WireMessage]
     if count is None and not holding:
         return Check(what, f"{code}{wanted_text}", "; ".join(
             f"{m.label}: {_shown(m.document, contains)}" for m in found), False, "exchange-content")
-    found = holding
+    taken = [m for m in holding if m.state == "delivered"]
+    if count is None and not taken:  # sent is not exchanged: the recipient refused it, or never answered
+        return Check(what, f"{code}{wanted_text} from {sender}{after} taken by its recipient",
+                     "; ".join(f"{m.label}: {_answer(m)}" for m in holding), False, "exchange-refused")
+    found = holding if count is not None else taken
     follows = wanted.get("follows")
     if follows and found:
         earlier = [m for m in messages if m.sender == sender and m.code == follows and about(m)]

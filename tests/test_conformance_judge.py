@@ -54,6 +54,25 @@ def test_a_message_that_must_not_be_sent_fails_when_it_was() -> None:
     assert judge_exchange({"from": "uz", "to": "ge", "type": "CD906C", "count": 0}, WIRE, set()).holds
 
 
+def test_a_message_its_recipient_refused_or_never_took_is_not_an_exchange() -> None:
+    """Sent is not exchanged: a CD006C that the office of departure refused at delivery (its last answer a 4xx
+    naming the rule), or that is still pending after its attempts, does not make `uz sends CD006C` hold; a later
+    one that was taken does."""
+    refused = _message(3, "09:00", "uz", "ge", "CD006C", state="failed",
+                       last_error="HTTP 422: unknown MRN [rule 90 at /CD006C/TransitOperation/MRN]")
+    pending = _message(5, "11:00", "uz", "ge", "CD006C", state="pending", last_error="no answer: timeout")
+    wire = [*WIRE[:2], refused, WIRE[3], pending]
+    check = judge_exchange({"from": "uz", "type": "CD006C"}, wire, set())
+    assert not check.holds and check.rule == "exchange-refused"
+    assert "CD006C #3 uz→ge" in check.actual and "[rule 90" in check.actual
+    assert "pending after 1 attempt" in check.actual
+    taken = _message(6, "12:00", "uz", "ge", "CD006C")
+    check = judge_exchange({"from": "uz", "type": "CD006C", "follows": "CD118C"}, [*wire, taken], set())
+    assert check.holds and "CD006C #6" in check.actual and "#3" not in check.actual
+    # a count is of what was sent, taken or not: `count: 0` still fails on the refused one
+    assert not judge_exchange({"from": "uz", "type": "CD006C", "count": 0}, wire, set()).holds
+
+
 def test_messages_in_the_wrong_order_fail_naming_both() -> None:
     check = judge_exchange({"from": "uz", "type": "CD006C", "follows": "CD118C"}, WIRE, set())
     assert not check.holds and check.rule == "exchange-order"
