@@ -145,6 +145,40 @@ function render() {
   drawBaseline(s);
 }
 
+// Offices a few kilometres apart (Poti and Red Bridge at this scale, a corridor's crossings) would print their
+// labels over each other, over each other's dots and over the countries' names. From the top down, each label
+// takes the first place around its dot that meets none of those nor a label already placed: its own place first,
+// then right or left of the dot, a line further down or up each time. One moved away from its dot gets a leader.
+function placeLabels(texts, obstacles) {
+  const boxOf = (element) => {  // in the map's coordinates: the element's own box, moved and scaled as it is drawn
+    const b = element.getBBox(), m = element.getCTM();
+    return { x: m.a * b.x + m.e, y: m.d * b.y + m.f, w: m.a * b.width, h: m.d * b.height };
+  };
+  const meets = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  const placed = obstacles.map(boxOf);
+  const put = (text, [anchor, x, y]) => {
+    text.setAttribute("text-anchor", anchor); text.setAttribute("x", x); text.setAttribute("y", y);
+    text.setAttribute("dx", 0);
+  };
+  for (const text of texts.slice().sort((a, b) => boxOf(a).y - boxOf(b).y)) {
+    const own = [text.getAttribute("text-anchor"), Number(text.getAttribute("x")) + Number(text.getAttribute("dx") || 0),
+                 Number(text.getAttribute("y"))];
+    const line = 13;
+    const places = [own];
+    for (let step = 0; step <= 8; step++) {
+      for (const y of step ? [4 + step * line, 4 - step * line] : [4]) places.push(["start", 11, y], ["end", -11, y]);
+    }
+    const free = places.find((place) => { put(text, place); return !placed.some((other) => meets(boxOf(text), other)); });
+    put(text, free || own);
+    placed.push(boxOf(text));
+    const [, x, y] = free || own;
+    if (Math.abs(y - own[2]) > 2 * line) {
+      d3.select(text.parentNode).insert("line", "text").attr("class", "leader")
+        .attr("x1", 0).attr("y1", 0).attr("x2", x).attr("y2", y - 4);
+    }
+  }
+}
+
 function placeOf(office, offices, centroids) {
   const entry = offices[office];
   if (entry && entry.unlocode && PLACES[entry.unlocode]) return PLACES[entry.unlocode];
@@ -221,9 +255,10 @@ function drawMap(s) {
     .attr("transform", (o) => { const p = placeOf(o.reference, s.offices, centroids); const [x, y] = projection(p); return `translate(${x},${y})`; });
   officeGroup.append("circle").attr("r", (o) => (o.unlocode ? 8 : 5)).attr("fill", (o) => colourOf(o.country));
   // only the places goods pass are labelled (guarantee offices have no place); AZ/GE pairs share a crossing
-  officeGroup.filter((o) => o.unlocode).append("text").attr("x", 11)
+  const officeLabels = officeGroup.filter((o) => o.unlocode).append("text").attr("x", 11)
     .attr("y", (o) => (o.country === "GE" ? -9 : 17)).attr("text-anchor", (o) => (o.country === "GE" ? "end" : "start"))
     .attr("dx", (o) => (o.country === "GE" ? -14 : 0)).text((o) => `${o.reference} ${(o.name || "").split(/[ (\-]/)[0]}`);
+  placeLabels(officeLabels.nodes(), [...officeGroup.selectAll("circle").nodes(), ...svg.selectAll(".country-label").nodes()]);
   officeGroup.append("title").text((o) => `${o.reference} ${o.name || ""} (${(o.roles || []).join(", ")})`);
   const here = Object.values(s.movements).filter((m) => m.last);
   const stacked = (m) => here.filter((other) => other.last === m.last).indexOf(m);  // movements at one office stack up
