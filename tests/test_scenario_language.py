@@ -117,6 +117,9 @@ MUTATIONS = [
     ("GRN twice", _replace_line('{grn: "26UZ0009000000029", holder: UZ305551112002',
                                 '{grn: "26UZ0009000000011", holder: UZ305551112002'),
      "nodes.uz.guarantees[1].grn", "is given twice; first at nodes.uz.guarantees[0].grn"),
+    # the run found M1's records for M4 at the office of transit: "not allowed in state Passed", exit 2 mid-run
+    ("LRN twice", _replace_line("lrn: UZ26FRG0000001", "lrn: UZ26TAS0000001"),
+     "movements.M4.lrn", "UZ26TAS0000001 is given twice; first at movements.M1.lrn"),
     # times no datetime holds: `check` ended in an internal error (OverflowError, exit 70)
     ("a start whose UTC is past the calendar", _replace_line("start: 2026-03-02T06:00:00Z",
                                                              "start: 9999-12-31T23:59:59-05:00"),

@@ -441,6 +441,8 @@ def _check_references(document: Any) -> Iterator[tuple[KeyPath, str]]:
         yield from repeated((("nodes", node_id, section, index, key), getattr(entry, key))
                             for node_id, node in document.nodes.items()
                             for index, entry in enumerate(getattr(node, section)))
+    # the offices of transit and destination find a movement by its LRN, whoever holds it: one LRN, one movement
+    yield from repeated((("movements", key, "lrn"), movement.lrn) for key, movement in document.movements.items())
     for node_id, node in document.nodes.items():
         for index, office in enumerate(node.offices):
             where: KeyPath = ("nodes", node_id, "offices", index, "reference")
