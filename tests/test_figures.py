@@ -152,7 +152,7 @@ def test_a_run_a_refused_step_stopped_is_figured_as_unfinished_and_without_that_
     capsys.readouterr()
     assert main(["figures", str(run), "--out", str(tmp_path / "figures")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("The run did not finish: it stopped at step 1: step 1 (record_control) refused by ge"), out
+    assert out.startswith("The run did not finish: it stopped: step 1 (record_control) refused by ge"), out
     assert "These figures are of what it did until then." in out
     rows = {row["movement"]: row for row in _rows(tmp_path / "figures" / "movements.csv")}
     assert rows["M1"]["controlled"] == "" and rows["M1"]["hours"] == ""

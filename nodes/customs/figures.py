@@ -165,7 +165,7 @@ def _shortfall(events: list[dict[str, Any]]) -> str | None:
         return (f"it was interrupted (Ctrl-C) at step {step + 1 if isinstance(step, int) else '?'} at virtual "
                 f"{last.get('at') or 'start'}")
     if last.get("kind") == "step-failed":
-        return f"it stopped at step {last.get('index')}: {last.get('detail')}"
+        return f"it stopped: {last.get('detail')}"
     return "its events.jsonl ends before the run did: the run is still going, or it was killed"
 
 
