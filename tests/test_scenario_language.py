@@ -117,6 +117,20 @@ MUTATIONS = [
     ("GRN twice", _replace_line('{grn: "26UZ0009000000029", holder: UZ305551112002',
                                 '{grn: "26UZ0009000000011", holder: UZ305551112002'),
      "nodes.uz.guarantees[1].grn", "is given twice; first at nodes.uz.guarantees[0].grn"),
+    # `count: 0` of a type or an element no schema declares held whatever was sent: "✓ uz sends no CC015", exit 0
+    ("exchange of no type", _replace_line(
+        "\nexpect:\n", "\nexpect:\n  exchanges: [{from: uz, type: CC015, count: 0}]\n"),
+     "expect.exchanges[0].type", "is 'CC015' (did you mean 'CC015C'?): no schema in schemas/ declares"),
+    ("exchange holding no element", _replace_line(
+        "\nexpect:\n", "\nexpect:\n  exchanges: [{from: uz, type: CC015C, contains: {LRNN: X}, count: 0}]\n"),
+     "expect.exchanges[0].contains.LRNN", "names no element the schemas of CC015C declare (did you mean 'LRN'?)"),
+    ("exchange answering no type", _replace_line(
+        "\nexpect:\n", "\nexpect:\n  exchanges: [{from: uz, type: CD906C, answers: CD118, count: 0}]\n"),
+     "expect.exchanges[0].answers", "no schema in schemas/ declares"),
+    ("push of no type", _replace_line("\nexpect:\n", "\nexpect:\n  pushes: [{to: ge, type: CD01C, answer: taken}]\n"),
+     "expect.pushes[0].type", "no schema in schemas/ declares"),
+    ("refusal of no type", _replace_line("\nexpect:\n", "\nexpect:\n  refusals: [{message_type: CC99C}]\n"),
+     "expect.refusals[0].message_type", "no schema in schemas/ declares"),
     # the run found M1's records for M4 at the office of transit: "not allowed in state Passed", exit 2 mid-run
     ("LRN twice", _replace_line("lrn: UZ26FRG0000001", "lrn: UZ26TAS0000001"),
      "movements.M4.lrn", "UZ26TAS0000001 is given twice; first at movements.M1.lrn"),
