@@ -269,3 +269,19 @@ def test_two_e_cos_of_one_number_are_refused(tmp_path: Path) -> None:
     findings = [str(finding) for finding in check_scenario(scenario)]
     assert any("eco.certificates.C2.number: UZ26CCI0000101 is given twice; first at eco.certificates.C1.number"
                in finding for finding in findings), findings
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ('changes: {consignee: {id: "1401234567"', 'changes: {consignee: {idx: "1401234567"',
+     "steps[1].changes.consignee.idx: unknown key (did you mean 'id'?)"),
+    ('changes: {consignee: {id: "1401234567"', 'changes: {import_country: Azerbaijan, consignee: {id: "1401234567"',
+     "steps[1].changes.import_country: String should match pattern"),
+], ids=["key misspelt inside a field", "value of the wrong form"])
+def test_an_e_co_replacement_is_typed_as_the_certificate_is(tmp_path: Path, old: str, new: str, words: str) -> None:
+    """A key misspelt inside a changed field passed check, and the run built the replacement without it, exit 0."""
+    eco = (ROOT / "scenarios" / "uzb-aze-eco.yaml").read_text(encoding="utf-8")
+    assert old in eco
+    scenario = tmp_path / "eco.yaml"
+    scenario.write_text(eco.replace(old, new, 1), encoding="utf-8")
+    findings = [str(finding) for finding in check_scenario(scenario)]
+    assert any(words in finding for finding in findings), findings

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from exchange.language import Amount, Code, IsoDate, Record, StepAction, Text, repeated, suggest
+from exchange.language import Amount, Code, IsoDate, Record, StepAction, Text, problems_from, repeated, suggest
 from exchange.scenario import NodeBase
 from exchange.yamlmarks import KeyPath
 from nodes.origin.model import NONPREF, VerificationReason, VerificationResult
@@ -195,9 +195,22 @@ def _issuer(document: Any, step: Any, arguments: EcoCertificateStep) -> Iterator
 def _check_replace(document: Any, step: Any, arguments: ReplaceEcoArguments) -> Iterator[tuple[KeyPath, str]]:
     yield from _issuer(document, step, arguments)
     fields = EcoCertificateEntry.model_fields
-    for name in arguments.changes:
-        if name not in fields:
-            yield ("changes", name), f"is no certificate field{suggest(name, fields)}"
+    unknown = [name for name in arguments.changes if name not in fields]
+    for name in unknown:
+        yield ("changes", name), f"is no certificate field{suggest(name, fields)}"
+    certificate = document.eco.certificates.get(arguments.certificate)
+    if certificate is not None and not unknown:
+        yield from _replaced_fields(certificate, arguments.changes)
+
+
+def _replaced_fields(certificate: EcoCertificateEntry, changes: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """The new values typed as the certificate's own: the issuing authority builds the replacement from them, and
+    a misspelt key inside one (`consignee: {idx: ...}`) was left out of it without a word."""
+    replaced = {**certificate.model_dump(mode="json", by_alias=True, exclude_unset=True), **changes}
+    try:
+        EcoCertificateEntry.model_validate(replaced)
+    except ValidationError as exc:
+        yield from problems_from(exc, EcoCertificateEntry, ("changes",), replaced)
 
 
 def _check_import(document: Any, step: Any, arguments: ImportDeclarationArguments) -> Iterator[tuple[KeyPath, str]]:
