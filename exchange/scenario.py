@@ -51,6 +51,7 @@ __all__ = [
     "Step",
     "StepEntry",
     "decimal",
+    "known_elements",
     "known_type",
     "load_scenario",
     "required",
@@ -375,7 +376,7 @@ def known_type(where: KeyPath, code: str | None) -> Iterator[tuple[KeyPath, str]
         yield where, f"is {code!r}{suggest(code, codes)}: no schema in schemas/ declares that message type"
 
 
-def _known_elements(where: KeyPath, code: str, contains: Mapping[str, str]) -> Iterator[tuple[KeyPath, str]]:
+def known_elements(where: KeyPath, code: str, contains: Mapping[str, str]) -> Iterator[tuple[KeyPath, str]]:
     """An element a message of type `code` cannot hold is never found: `count: 0` of messages holding it would
     hold whatever was sent."""
     names = declared_elements(code)
@@ -398,7 +399,7 @@ def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
                 yield ("expect", "exchanges", index, key), f"is {node!r}{suggest(node, document.nodes)}: name a node"
         for key in ("type", "answers", "follows"):
             yield from known_type(("expect", "exchanges", index, key), getattr(exchange, key))
-        yield from _known_elements(("expect", "exchanges", index, "contains"), exchange.type, exchange.contains)
+        yield from known_elements(("expect", "exchanges", index, "contains"), exchange.type, exchange.contains)
         if exchange.within is not None and exchange.answers is None:
             yield ("expect", "exchanges", index, "within"), "counts from the message it answers: give `answers` too"
     for index, push in enumerate(expect.pushes):

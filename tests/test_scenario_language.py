@@ -127,6 +127,8 @@ MUTATIONS = [
     ("exchange answering no type", _replace_line(
         "\nexpect:\n", "\nexpect:\n  exchanges: [{from: uz, type: CD906C, answers: CD118, count: 0}]\n"),
      "expect.exchanges[0].answers", "no schema in schemas/ declares"),
+    ("document holding no element", _replace_line("errorReason: CL173", "errorReasons: CL173"),
+     "expect.documents[0].contains.errorReasons", "names no element the schemas of CC056C declare"),
     ("push of no type", _replace_line("\nexpect:\n", "\nexpect:\n  pushes: [{to: ge, type: CD01C, answer: taken}]\n"),
      "expect.pushes[0].type", "no schema in schemas/ declares"),
     ("refusal of no type", _replace_line("\nexpect:\n", "\nexpect:\n  refusals: [{message_type: CC99C}]\n"),

@@ -32,7 +32,7 @@ from exchange.language import (
     suggest,
 )
 from exchange.safexml import parse_document
-from exchange.scenario import ExpectSection, NodeBase
+from exchange.scenario import ExpectSection, NodeBase, known_elements
 from exchange.yamlmarks import KeyPath
 from nodes.customs.config import ROLES
 from nodes.customs.guarantee import RiskLevel
@@ -492,6 +492,7 @@ def _check_expectations(document: Any) -> Iterator[tuple[KeyPath, str]]:
     for index, wanted in enumerate(expect.documents):
         if wanted.movement not in known:
             yield ("expect", "documents", index, "movement"), f"{wanted.movement} is no movement of the scenario"
+        yield from known_elements(("expect", "documents", index, "contains"), wanted.type, wanted.contains)
     for grn in expect.guarantees:
         if grn not in grns:
             yield ("expect", "guarantees", grn), f"{grn}{suggest(grn, grns)} is registered at no node's guarantees"
