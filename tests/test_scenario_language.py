@@ -127,6 +127,10 @@ MUTATIONS = [
     ("exchange answering no type", _replace_line(
         "\nexpect:\n", "\nexpect:\n  exchanges: [{from: uz, type: CD906C, answers: CD118, count: 0}]\n"),
      "expect.exchanges[0].answers", "no schema in schemas/ declares"),
+    # the run could only fail it: M2 "absent" at transit
+    ("transit state of a movement without transit", _replace_line(
+        "    transit: [{office: AZ000310}, {office: AZ000210}]\n", ""),
+     "expect.movements.M2.transit", "expects a state at offices of transit; M2 declares none"),
     ("document holding no element", _replace_line("errorReason: CL173", "errorReasons: CL173"),
      "expect.documents[0].contains.errorReasons", "names no element the schemas of CC056C declare"),
     ("push of no type", _replace_line("\nexpect:\n", "\nexpect:\n  pushes: [{to: ge, type: CD01C, answer: taken}]\n"),

@@ -95,6 +95,10 @@ def test_a_generated_movement_follows_its_flow(tmp_path: Path) -> None:
      "traffic.flows.tashkent-poti.legs[0]", "longer than any span of time"),
     (lambda s: s["expect"]["traffic"]["tashkent-poti"].update(departure={"WrittenOff": 3, "Released": -1}),
      "expect.traffic.tashkent-poti.departure.Released", "greater than or equal to 0"),
+    # a run could only fail it, every movement "absent" at transit
+    (lambda s: (s["traffic"]["flows"]["tashkent-poti"].update(transit=[], legs=["2d"]),
+                s["expect"]["traffic"]["tashkent-poti"].update(transit={"Passed": 2})),
+     "expect.traffic.tashkent-poti.transit", "the flow declares none"),
     # a scripted movement under a generated movement's key or LRN: `check` called it valid, and the run let the
     # generated movement take its place, so a step failed mid-run ("not allowed in state Passed", exit 2)
     (lambda s: s.update(movements={"tashkent-poti-00002": SOURCE["movements"]["M1"]}),

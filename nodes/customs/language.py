@@ -489,6 +489,10 @@ def _check_expectations(document: Any) -> Iterator[tuple[KeyPath, str]]:
             if key not in known:
                 hint = suggest(key, known)
                 yield ("expect", section, key), f"{key}{hint} is no movement of the scenario"
+    for key, states in expect.movements.items():
+        movement = document.movements.get(key)
+        if states.transit is not None and movement is not None and not movement.transit:
+            yield ("expect", "movements", key, "transit"), f"expects a state at offices of transit; {key} declares none"
     for index, wanted in enumerate(expect.documents):
         if wanted.movement not in known:
             yield ("expect", "documents", index, "movement"), f"{wanted.movement} is no movement of the scenario"

@@ -139,7 +139,9 @@ def check_traffic(document: Any) -> Iterator[tuple[KeyPath, str]]:
         if not given:
             yield where, "states no count: give the departure, destination or transit states of the flow's movements"
         for role, counts in given.items():
-            if sum(counts.values()) != size:
+            if role == "transit" and not flows[name].transit:
+                yield (*where, role), "counts states at offices of transit, and the flow declares none"
+            elif sum(counts.values()) != size:
                 yield (*where, role), (f"counts {sum(counts.values())} movements, the flow has {size}: "
                                        "account for every one")
 
