@@ -131,6 +131,14 @@ MUTATIONS = [
     ("transit state of a movement without transit", _replace_line(
         "    transit: [{office: AZ000310}, {office: AZ000210}]\n", ""),
      "expect.movements.M2.transit", "expects a state at offices of transit; M2 declares none"),
+    # a guarantee's `office` was read nowhere; a GRN at another country's node met G01 at run time, mid-run
+    ("office of guarantee that is not", _replace_line("currency: USD, office: UZ000900}", "currency: USD, office: "
+                                                      "UZ000100}"),
+     "nodes.uz.guarantees[0].office", "is UZ000100: GRNs issued in UZ are managed by UZ000900"),
+    ("GRN at another country's node", _replace_line('{grn: "26GE0009000000017"', '{grn: "26UZ0009000000037"'),
+     "nodes.ge.guarantees[0].grn", "was issued in UZ (GRN positions 3-4): register it at the node of UZ"),
+    ("GRN no office manages", _replace_line("guarantee office, roles: [GUA]", "guarantee office, roles: [DEP]"),
+     "nodes.uz.guarantees[0].grn", "where no office has role GUA to manage it"),
     ("document holding no element", _replace_line("errorReason: CL173", "errorReasons: CL173"),
      "expect.documents[0].contains.errorReasons", "names no element the schemas of CC056C declare"),
     ("push of no type", _replace_line("\nexpect:\n", "\nexpect:\n  pushes: [{to: ge, type: CD01C, answer: taken}]\n"),

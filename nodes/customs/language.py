@@ -452,6 +452,7 @@ def _check_references(document: Any) -> Iterator[tuple[KeyPath, str]]:
         for index, guarantee in enumerate(node.guarantees):
             if guarantee.holder not in traders:
                 yield ("nodes", node_id, "guarantees", index, "holder"), f"{guarantee.holder} is no trader of any node"
+            yield from _office_of_guarantee(offices, node.country, guarantee, ("nodes", node_id, "guarantees", index))
     grns = {guarantee.grn for node in document.nodes.values() for guarantee in node.guarantees}
     for key, movement in document.movements.items():
         base: KeyPath = ("movements", key)
@@ -469,6 +470,25 @@ def _check_references(document: Any) -> Iterator[tuple[KeyPath, str]]:
         if crossing.office not in offices:
             yield ("baseline", "crossings", index, "office"), (f"{crossing.office}{suggest(crossing.office, offices)} "
                                                                "is in no node's offices")
+
+
+def _office_of_guarantee(offices: Mapping[str, tuple[str, OfficeEntry]], country: str, guarantee: GuaranteeEntry,
+                         where: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    """A GRN is managed by the office with role GUA of the country it was issued in (GRN positions 3-4), which
+    keeps the register of its node: the guarantee is that country's node's, and `office`, when given, is that
+    office (it was read nowhere, so a wrong one went unnoticed)."""
+    issued = guarantee.grn[2:4]
+    managers = [reference for reference, (_, entry) in offices.items() if reference[:2] == issued
+                and "GUA" in entry.roles]
+    if issued != country:
+        yield (*where, "grn"), (f"{guarantee.grn} was issued in {issued} (GRN positions 3-4): register it at the "
+                                f"node of {issued}, not of {country}")
+    elif not managers:
+        yield (*where, "grn"), (f"{guarantee.grn} was issued in {issued}, where no office has role GUA to manage it "
+                                "(CD203C goes there)")
+    elif guarantee.office is not None and guarantee.office not in managers:
+        yield (*where, "office"), (f"is {guarantee.office}: GRNs issued in {issued} are managed by {managers[0]}, its "
+                                   "office with role GUA")
 
 
 def _declared_office(offices: Mapping[str, tuple[str, OfficeEntry]], office: str, role: str,
