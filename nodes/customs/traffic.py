@@ -40,6 +40,7 @@ from exchange.faults import duration
 from exchange.language import Amount, Code, Count, Moment, Record, Span, Text, suggest
 from exchange.scenario import Scenario, Step
 from exchange.yamlmarks import KeyPath
+from nodes.customs.forms import Country, PackageType
 from nodes.customs.tables import DepartureState, DestinationState, TransitState
 
 __all__ = ["TrafficOutcome", "TrafficSection", "check_traffic", "expand_traffic"]
@@ -55,7 +56,7 @@ class TrafficGoods(Record):
     description: Text = Field(description="description of goods")
     hs: Code = Field(pattern=r"^\d{6}$", description="HS sub-heading, 6 digits (quote it)")
     gross_kg: Amount = Field(description="mean gross mass in kg (each movement draws ±25 %)")
-    packages: Code = Field("PK", description="UN/ECE Rec 21 package type (CL017)")
+    packages: PackageType = Field("PK", description="UN/ECE Rec 21 package type (CL017, 2 characters)")
     weight: int = Field(1, ge=1, description="how often these goods travel, relative to the flow's other goods")
 
 
@@ -69,7 +70,8 @@ class TrafficFlow(Record):
     departure: Code = Field(description="office of departure")
     transit: list[Code] = Field(default_factory=list, description="offices of transit, in route order")
     destination: Code = Field(description="office of destination")
-    route: list[Code] = Field(default_factory=list, description="countries of routing (default: the offices')")
+    route: list[Country] = Field(default_factory=list, description="countries of routing, ISO alpha-2 (default: "
+                                 "the offices')")
     legs: list[Span] = Field(min_length=1, description="mean time of each leg, departure → each office of transit "
                              "→ destination; one value for every leg, or one per leg")
     clearance: Span = Field("1h", description="mean time from the arrival notice to the control at destination")
