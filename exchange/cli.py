@@ -25,6 +25,7 @@ Exit codes (README, "Exit codes"):
     70  a fault in caravan itself; `--debug` shows where
     130 stopped by Ctrl-C while a run plays; `caravan run` first prints the step and virtual time where it
         stopped (`run --view` serves the page after the run until Ctrl-C, then exits with the run's code)
+    141 the reader of its output went away (`| head`): it stops quietly, as a shell reports SIGPIPE
 
 One error path: every failure ends here as one line on stderr, `caravan: ...`, naming the file, the place
 and the rule where it has them (a message of several lines, such as a scenario's findings, is printed
@@ -230,7 +231,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = command("run", "run a scenario: hub and nodes on loopback, timeline, expectations")
     run.add_argument("scenario", type=Path)
-    run.add_argument("--out", type=Path, default=None, help="where messages/, pki/ and events.jsonl go")
+    run.add_argument("--out", type=Path, default=None, help="where messages/, pki/, db/ and events.jsonl go "
+                     "(default: a new temporary directory)")
     run.add_argument("--speed", type=_positive, default=None, help="N virtual seconds per real second (demos)")
     run.add_argument("--attach", type=Path, default=None, help="drive components started from `prepare` configs")
     run.add_argument("--wait", type=_seconds, default=60.0, metavar="SECONDS",

@@ -14,7 +14,7 @@ from exchange.drills import ATTACKS
 from exchange.errors import ScenarioError
 from exchange.faults import FAULT_KINDS, fault_from_step
 from exchange.language import Code, NodeId, Record, Span, StepAction, Text, suggest
-from exchange.validation import document_types
+from exchange.scenario import known_type
 from exchange.yamlmarks import KeyPath
 
 __all__ = ["DRIVER_ACTIONS", "DRIVER_STEP_ACTIONS", "FAULT_ACTIONS", "HUB_TARGET", "NOTE"]
@@ -91,18 +91,10 @@ def _nodes_named(document: Any, names: Mapping[str, str | None]) -> Iterator[tup
             yield (key,), f"is {value!r}{suggest(value, document.nodes)}, not one of {', '.join(document.nodes)}"
 
 
-def _known_type(where: KeyPath, code: str | None) -> Iterator[tuple[KeyPath, str]]:
-    """A message type that no schema declares matches no envelope: a fault on it would never fire, a drill never
-    find its message, and the run would pass as if it had been tried."""
-    codes = sorted({kind.code for kind in document_types().values()})
-    if code is not None and code not in codes:
-        yield where, f"is {code!r}{suggest(code, codes)}: no schema in schemas/ declares that message type"
-
-
 def _check_fault(document: Any, step: Any, arguments: FaultArguments) -> Iterator[tuple[KeyPath, str]]:
     """The fault as the driver will build it at the step's instant, so a bad combination (a partition of one node)
     or a window past the calendar is found now."""
-    yield from _known_type(("type",), arguments.type)
+    yield from known_type(("type",), arguments.type)
     said = arguments.model_dump(by_alias=True, exclude_none=True)
     try:
         fault_from_step("check", step.at, step.node or "", said, list(document.nodes))
@@ -111,7 +103,7 @@ def _check_fault(document: Any, step: Any, arguments: FaultArguments) -> Iterato
 
 
 def _check_heal(document: Any, step: Any, arguments: HealArguments) -> Iterator[tuple[KeyPath, str]]:
-    yield from _known_type(("type",), arguments.type)
+    yield from known_type(("type",), arguments.type)
     yield from _nodes_named(document, {"from": arguments.sender, "to": arguments.recipient})
     for index, node in enumerate(arguments.between or ()):
         yield from ((("between", index), message) for _, message in _nodes_named(document, {"": node}))
@@ -128,7 +120,7 @@ def _check_target(document: Any, step: Any, arguments: CertificateArguments) -> 
 
 
 def _check_selector(document: Any, selector: MessageSelector) -> Iterator[tuple[KeyPath, str]]:
-    yield from _known_type(("message", "type"), selector.type)
+    yield from known_type(("message", "type"), selector.type)
     for key, value in (("sender", selector.sender), ("recipient", selector.recipient)):
         for _, message in _nodes_named(document, {key: value}):
             yield ("message", key), message

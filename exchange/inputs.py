@@ -66,22 +66,33 @@ def read_json_lines(path: Path, what: str) -> list[tuple[int, dict[str, Any]]]:
     the file and the line that is not UTF-8 text, not JSON or not an object.
 
     Lines end at a newline only: an entry's text may hold any other line break (a note's U+2028), at which
-    `str.splitlines` would cut the entry in two."""
+    `str.splitlines` would cut the entry in two. A last line with no newline after it that does not decode is an
+    entry its writer has not finished (a run still going, or killed mid-write): after at least one entry it is left
+    out, not refused, so what the run did write can be read; the caller tells from the entries whether it ended."""
     entries = []
-    for number, line in enumerate(read_input(path, what).split(b"\n"), start=1):
+    lines = read_input(path, what).split(b"\n")
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}:{number}: not UTF-8 text (byte {exc.start + 1} of the line is "
-                             f"0x{line[exc.start]:02x})", document=str(path)) from None
-        except ValueError as exc:
-            raise InputError(f"{path}:{number}: not a JSON entry ({exc})", document=str(path)) from None
+        except ValueError as exc:  # UnicodeDecodeError too
+            if number == len(lines) and entries:
+                break
+            raise _undecodable(path, number, line, exc) from None
         if not isinstance(entry, dict):
             raise InputError(f"{path}:{number}: an entry is a JSON object", document=str(path))
         entries.append((number, entry))
     return entries
+
+
+def _undecodable(path: Path, number: int, line: bytes, exc: ValueError) -> InputError:
+    """Why line `number` of the JSON Lines file `path` is no entry."""
+    if isinstance(exc, UnicodeDecodeError):
+        why = f"not UTF-8 text (byte {exc.start + 1} of the line is 0x{line[exc.start]:02x})"
+    else:
+        why = f"not a JSON entry ({exc})"
+    return InputError(f"{path}:{number}: {why}", document=str(path))
 
 
 def foreign_entry(directory: Path, own: re.Pattern[str]) -> Path | None:

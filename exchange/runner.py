@@ -366,7 +366,8 @@ class Driver:
         try:
             await self._run_step(step)
         except ScenarioError as exc:
-            if not self._deployment.external:
+            if not self._deployment.external:  # the run stops here; its events say why (figures, the view)
+                self._record({"kind": "step-failed", "index": step.index, "detail": exc.message})
                 raise
             if step.node in self._deployment.external:  # what the system under test declines is its own affair:
                 self._say(f"{step.at:%Y-%m-%d %H:%M}  ·· {step.node} (external) declined: {exc.message}")

@@ -37,6 +37,7 @@ from exchange.language import (
     problems_from,
     suggest,
 )
+from exchange.validation import declared_elements, document_types
 from exchange.yamlmarks import KeyPath, read_marked_yaml
 
 __all__ = [
@@ -50,6 +51,8 @@ __all__ = [
     "Step",
     "StepEntry",
     "decimal",
+    "known_elements",
+    "known_type",
     "load_scenario",
     "required",
     "step_times",
@@ -364,6 +367,24 @@ def steps_check(registry: ActionRegistry) -> DocumentCheck:
     return check
 
 
+def known_type(where: KeyPath, code: str | None) -> Iterator[tuple[KeyPath, str]]:
+    """A message type that no schema declares matches no message: a fault on it would never fire, a drill never
+    find its message, an expectation of none of it (`count: 0`) would hold whatever was sent, and the run would
+    pass as if it had been tried."""
+    codes = sorted({kind.code for kind in document_types().values()})
+    if code is not None and code not in codes:
+        yield where, f"is {code!r}{suggest(code, codes)}: no schema in schemas/ declares that message type"
+
+
+def known_elements(where: KeyPath, code: str, contains: Mapping[str, str]) -> Iterator[tuple[KeyPath, str]]:
+    """An element a message of type `code` cannot hold is never found: `count: 0` of messages holding it would
+    hold whatever was sent."""
+    names = declared_elements(code)
+    for name in contains:
+        if names and name not in names:
+            yield (*where, name), f"names no element the schemas of {code} declare{suggest(name, names)}"
+
+
 def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
     """A run that checks nothing proves nothing: at least one expectation, and `values` name real nodes."""
     expect = document.expect
@@ -376,14 +397,20 @@ def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:
         for key, node in (("from", exchange.sender), ("to", exchange.recipient)):
             if node is not None and node not in document.nodes:
                 yield ("expect", "exchanges", index, key), f"is {node!r}{suggest(node, document.nodes)}: name a node"
+        for key in ("type", "answers", "follows"):
+            yield from known_type(("expect", "exchanges", index, key), getattr(exchange, key))
+        yield from known_elements(("expect", "exchanges", index, "contains"), exchange.type, exchange.contains)
         if exchange.within is not None and exchange.answers is None:
             yield ("expect", "exchanges", index, "within"), "counts from the message it answers: give `answers` too"
     for index, push in enumerate(expect.pushes):
         for key, node in (("to", push.recipient), ("from", push.sender)):
             if node is not None and node not in document.nodes:
                 yield ("expect", "pushes", index, key), f"is {node!r}{suggest(node, document.nodes)}: name a node"
+        yield from known_type(("expect", "pushes", index, "type"), push.type)
         if push.rule is not None and push.answer == "taken":
             yield ("expect", "pushes", index, "rule"), "names the rule of a refusal: give it with answer: refused"
+    for index, refusal in enumerate(expect.refusals):
+        yield from known_type(("expect", "refusals", index, "message_type"), refusal.message_type)
     for index, value in enumerate(expect.values):
         if value.node != "hub" and value.node not in document.nodes:
             yield ("expect", "values", index, "node"), (f"is {value.node!r}{suggest(value.node, document.nodes)}: "

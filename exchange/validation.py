@@ -37,7 +37,7 @@ from exchange.errors import DocumentError, Issue, ValidationFailed
 if TYPE_CHECKING:  # imported where a failure is explained: a run whose documents are valid never loads it
     import xmlschema
 
-__all__ = ["SCHEMAS", "DocumentType", "check", "detect", "document_types", "pointer", "validate"]
+__all__ = ["SCHEMAS", "DocumentType", "check", "declared_elements", "detect", "document_types", "pointer", "validate"]
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -142,6 +142,16 @@ def document_types() -> dict[str, DocumentType]:
                 raise ValueError(f"{qname} is declared by both {types[qname].xsd} and {kind.xsd}")
             types[qname] = kind
     return types
+
+
+@cache
+def declared_elements(code: str) -> frozenset[str]:
+    """The local names of the elements the schemas of message type `code`'s family declare (empty for a type no
+    schema declares): what a document of that type can hold, for an expectation that looks for one by name."""
+    kinds = [kind for kind in document_types().values() if kind.code == code]
+    files = {path for kind in kinds for path in kind.xsd.parent.glob("*.xsd")}
+    return frozenset(str(element.get("name")) for path in files
+                     for element in etree.parse(str(path)).iter(f"{_XSD}element") if element.get("name"))
 
 
 def detect(root: etree._Element) -> DocumentType:

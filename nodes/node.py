@@ -50,7 +50,7 @@ from exchange.activity import (
 from exchange.client import MAX_ATTEMPTS, Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
-from exchange.errors import CaravanError, InputError, Issue, ProtocolError, ScenarioError
+from exchange.errors import CaravanError, InputError, Issue, ProtocolError, ScenarioError, ValidationFailed
 from exchange.faults import FaultSwitch, Hold, Leg
 from exchange.health import add_health_route
 from exchange.intake import Opened, UnsignedPolicy, open_envelope, unsigned_finding
@@ -609,11 +609,14 @@ class Node:
         stamp = _stamp(now)
         rotated = self._rotated_at is not None and _stamp(self._rotated_at) == stamp
         created = self._created.get(message_id)
-        if created is None:
-            created = _stamp(Envelope.from_xml(stored).created)
-        if created == stamp and not rotated:
+        try:
+            if created is None:
+                created = _stamp(Envelope.from_xml(stored).created)
+            if created == stamp and not rotated:
+                return stored
+            return replace(Envelope.from_xml(stored), created=now).signed(self._credentials)
+        except ValidationFailed:  # an envelope the envelope schema refuses: the hub says so, and the row fails
             return stored
-        return replace(Envelope.from_xml(stored), created=now).signed(self._credentials)
 
     def _written(self, root: etree._Element) -> bytes:
         """A document as it goes out: as its standard writes it, signed inside only where that standard says so
@@ -641,12 +644,12 @@ class Node:
                 "UPDATE outbox SET state = ?, attempts = ?, last_error = ? WHERE id = ?",
                 (state, attempts, error, item.key),
             )
-            if state == "failed":
-                envelope = Envelope.from_xml(item.envelope)
-                kind, detail = _failure(envelope, answer, attempts)
+            if state == "failed":  # named by its route, not its envelope: one the hub refused may not parse
+                assert item.route is not None, "every outbox item carries its route (_next_outgoing)"
+                kind, detail = _failure(item.route, answer, attempts)
                 await db.execute(
                     "INSERT INTO events (at, kind, agency, reference, detail, data) VALUES (?, ?, ?, ?, ?, ?)",
-                    (_stamp(self._clock.now()), kind, self.node_id, envelope.message_id, detail,
+                    (_stamp(self._clock.now()), kind, self.node_id, item.route.message_id, detail,
                      json.dumps(answer.body)),
                 )
 
@@ -817,11 +820,11 @@ def _event_dict(event: NodeEvent) -> dict[str, Any]:
     }
 
 
-def _failure(envelope: Envelope, answer: Answer, attempts: int) -> tuple[str, str]:
+def _failure(route: Route, answer: Answer, attempts: int) -> tuple[str, str]:
     """The event of an outbox row that failed: the hub refused it (`refused-by-hub`, its rule), or the node gave up
     after its last attempt at a hub that never took it (`not-sent`, the hub's last answer): the hub refused
     nothing then, and the event must not say it did."""
-    what = f"{envelope.message_type} {envelope.message_id}"
+    what = f"{route.message_type} {route.message_id}"
     if answer.outcome is Outcome.REFUSED:
         rule, words = answer.body.get("rule", answer.body.get("error", "?")), answer.body.get("message", "")
         return "refused-by-hub", f"hub refused {what}: [{rule}] {words}"

@@ -582,3 +582,38 @@ def test_the_curl_worked_example_lodges_a_declaration_and_reads_the_mrn(tmp_path
         for process in processes:
             process.terminate()
             process.wait(timeout=10)
+
+
+_SPACED = "UZ26 SRTP5000001"
+"""A P5-valid LRN (TrimmedText22: a space inside is allowed) that the envelope's CorrelationId cannot carry."""
+
+
+@pytest.mark.parametrize("offline", [False, True], ids=["sent at once", "held by an offline window first"])
+def test_an_envelope_the_hub_refuses_on_its_form_fails_alone_and_the_node_sends_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], offline: bool
+) -> None:
+    """A trader's system lodged a CC015C whose LRN holds a space: the node sent it on with that LRN as its
+    correlation id, the hub refused the envelope (envelope-schema), and the node's outbox stopped for good (it
+    read the refused envelope back through the envelope schema: the forwarder died with ValidationFailed, or,
+    once held, never sent it). Nothing more left uz, and the run ended "components did not settle", exit 3."""
+    (tmp_path / "samples" / "p5").mkdir(parents=True)
+    for sample in SAMPLES.glob("*.xml"):
+        text = sample.read_text(encoding="utf-8").replace("<LRN>UZ26SRTP5000001</LRN>", f"<LRN>{_SPACED}</LRN>")
+        (tmp_path / "samples" / "p5" / sample.name).write_text(text, encoding="utf-8")
+    text = SCENARIO.read_text(encoding="utf-8").replace("UZ26SRTP5000001:", f'"{_SPACED}":').replace(
+        "movement: UZ26SRTP5000001,", f'movement: "{_SPACED}",')
+    if offline:
+        text = text.replace("  - {at: 2026-03-02T10:00:00Z, node: uz, do: submit",
+                            "  - {at: 2026-03-02T09:59:00Z, do: fault, kind: offline, node: uz, for: 1h}\n"
+                            "  - {at: 2026-03-02T10:00:00Z, node: uz, do: submit")
+    scenario = tmp_path / "spaced.yaml"
+    scenario.write_text(text, encoding="utf-8")
+    assert main(["run", str(scenario), "--out", str(tmp_path / "run")]) == 1  # that movement's answers never went
+    out = capsys.readouterr().out
+    assert "hub refused CC015C SRT-P5-000001: [envelope-schema]" in out, out
+    assert "CC170C Presentation notification" in out  # lodged two hours later, and sent
+    assert "Expectations: " in out
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text(encoding="utf-8").split("\n")
+              if line]
+    refused = [event for event in events if event.get("event") == "refused-by-hub"]
+    assert refused and "CorrelationId" in refused[0]["detail"], refused

@@ -8,12 +8,14 @@ a table entry no test reaches fails the suite.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from exchange.errors import ScenarioError
 from nodes.origin.tables import INQUIRY, ISSUED, PREFERENCE, RECEIVED, VERIFICATION
 from tests.eco_world import World, eco_scenario, variant
 
@@ -221,3 +223,13 @@ def test_an_unanswered_request_that_did_not_suspend_leaves_the_preference(tmp_pa
     assert snapshot["verifications"]["VR-UZ-9"]["state"] == "Overdue"
     assert snapshot["declarations"]["D-G1"]["state"] == "Accepted"
     assert [event.reference for _, event in world.events if event.kind == "overdue"] == ["VR-UZ-9"]
+
+
+@pytest.mark.parametrize("path", ["GoodsItem[1/NetWeight", "GoodsItem[1]/NoSuchElement"])
+def test_an_altered_copy_naming_no_element_is_refused_in_words(tmp_path: Path, path: str) -> None:
+    """A path the importing office could not read was an XPathEvalError: the node answered the step 500 and the
+    run ended with exit 3, as if the machine had failed."""
+    world = World(eco_scenario(tmp_path))
+    world.run("uz", "issue_eco", certificate="C1")
+    with pytest.raises(ScenarioError, match=rf"altered: '{re.escape(path)}' names no element of the certificate"):
+        world.act("az", "import_declaration", declaration="D-1", certificate="C1", altered={path: "9999"})

@@ -6,12 +6,13 @@ import csv
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from exchange.cli import main
 from nodes.customs.figures import Distribution, corridor_figures
-from tests.traffic_scenarios import small_corridor, write
+from tests.traffic_scenarios import SOURCE, small_corridor, write
 
 MOVEMENTS = 4
 
@@ -111,3 +112,70 @@ def test_figures_refuses_what_is_no_run_in_one_line_with_exit_2(
     assert main(["figures", str(target)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("caravan: ") and words in err and "Traceback" not in err
+
+
+def test_a_border_crossing_is_the_time_between_the_presentations_on_either_side_in_the_events(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """One crossing worked out by hand from events.jsonl: the first movement presented at Red Bridge (AZ), then at
+    Red Bridge (GE); legs.csv gives the time between, and with one sample per movement its max is the largest."""
+    assert main(["figures", str(run_dir), "--out", str(tmp_path)]) == 0
+    presented: dict[str, dict[str, datetime]] = {}
+    for step in _steps(run_dir):
+        arguments = step["arguments"]
+        if step["do"] == "present_at_transit":
+            at = datetime.fromisoformat(str(step["at"]).replace("Z", "+00:00"))
+            presented.setdefault(arguments["movement"], {})[arguments["office"]] = at  # type: ignore[index]
+    hours = sorted((offices["GE000110"] - offices["AZ000310"]).total_seconds() / 3600
+                   for offices in presented.values())
+    assert len(hours) == MOVEMENTS and hours[0] > 0
+    crossing = {row["what"]: row for row in _rows(tmp_path / "legs.csv")}["AZ000310 → GE000110"]
+    assert crossing["movements"] == str(MOVEMENTS)
+    assert float(crossing["max h"]) == pytest.approx(hours[-1], abs=0.05)
+    assert float(crossing["p50 h"]) == pytest.approx(hours[1], abs=0.05)  # nearest rank of 4: the 2nd
+    pair = {row["what"]: row for row in _rows(tmp_path / "crossings.csv")}["AZ → GE"]
+    assert float(pair["max h"]) == pytest.approx(hours[-1], abs=0.05)
+
+
+def test_a_run_a_refused_step_stopped_is_figured_as_unfinished_and_without_that_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The control at Poti is refused (no arrival was notified) and the run stops, exit 2. Its events recorded the
+    step and nothing more, so figures took M1 as controlled at destination, with an end-to-end time, and the run
+    as whole."""
+    scenario = small_corridor(eastbound=1)
+    scenario["movements"] = {"M1": SOURCE["movements"]["M1"]}
+    scenario["steps"] = [{"at": "2026-03-02T08:00:00Z", "node": "uz", "do": "declare", "movement": "M1"},
+                         {"at": "+1h", "node": "ge", "do": "record_control", "movement": "M1", "seals_ok": True}]
+    run = tmp_path / "run"
+    assert main(["run", str(write(tmp_path, scenario)), "--out", str(run)]) == 2
+    capsys.readouterr()
+    assert main(["figures", str(run), "--out", str(tmp_path / "figures")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("The run did not finish: it stopped: step 1 (record_control) refused by ge"), out
+    assert "These figures are of what it did until then." in out
+    rows = {row["movement"]: row for row in _rows(tmp_path / "figures" / "movements.csv")}
+    assert rows["M1"]["controlled"] == "" and rows["M1"]["hours"] == ""
+    assert "**The run did not finish" in (tmp_path / "figures" / "figures.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("cut", "words"), [
+    (lambda lines: lines[: len(lines) // 2] + [lines[len(lines) // 2][:40]],
+     "its events.jsonl ends before the run did: the run is still going, or it was killed"),
+    (lambda lines: [*lines[: len(lines) // 2], json.dumps({"kind": "interrupted", "step": 4,
+                                                           "at": "2026-03-02T18:00:00Z", "messages": 9})],
+     "it was interrupted (Ctrl-C) at step 5 at virtual 2026-03-02T18:00:00Z"),
+], ids=["cut mid-line", "interrupted"])
+def test_a_run_cut_short_shows_what_there_is_and_says_so(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], cut: Any, words: str
+) -> None:
+    """A run killed while writing (or read while it runs) ends in half a line: figures refused the whole run
+    ("not a JSON entry (Unterminated string ...)"); an interrupted run's figures were printed as the whole run's."""
+    lines = (run_dir / "events.jsonl").read_text(encoding="utf-8").split("\n")
+    short = tmp_path / "run"
+    short.mkdir()
+    (short / "events.jsonl").write_text("\n".join(cut(lines)), encoding="utf-8")
+    assert main(["figures", str(short)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"The run did not finish: {words}. These figures are of what it did until then.\n"), out
+    assert "movements," in out

@@ -117,6 +117,50 @@ MUTATIONS = [
     ("GRN twice", _replace_line('{grn: "26UZ0009000000029", holder: UZ305551112002',
                                 '{grn: "26UZ0009000000011", holder: UZ305551112002'),
      "nodes.uz.guarantees[1].grn", "is given twice; first at nodes.uz.guarantees[0].grn"),
+    # `count: 0` of a type or an element no schema declares held whatever was sent: "✓ uz sends no CC015", exit 0
+    ("exchange of no type", _replace_line(
+        "\nexpect:\n", "\nexpect:\n  exchanges: [{from: uz, type: CC015, count: 0}]\n"),
+     "expect.exchanges[0].type", "is 'CC015' (did you mean 'CC015C'?): no schema in schemas/ declares"),
+    ("exchange holding no element", _replace_line(
+        "\nexpect:\n", "\nexpect:\n  exchanges: [{from: uz, type: CC015C, contains: {LRNN: X}, count: 0}]\n"),
+     "expect.exchanges[0].contains.LRNN", "names no element the schemas of CC015C declare (did you mean 'LRN'?)"),
+    ("exchange answering no type", _replace_line(
+        "\nexpect:\n", "\nexpect:\n  exchanges: [{from: uz, type: CD906C, answers: CD118, count: 0}]\n"),
+     "expect.exchanges[0].answers", "no schema in schemas/ declares"),
+    # the run could only fail it: M2 "absent" at transit
+    ("transit state of a movement without transit", _replace_line(
+        "    transit: [{office: AZ000310}, {office: AZ000210}]\n", ""),
+     "expect.movements.M2.transit", "expects a state at offices of transit; M2 declares none"),
+    # a guarantee's `office` was read nowhere; a GRN at another country's node met G01 at run time, mid-run
+    ("office of guarantee that is not", _replace_line("currency: USD, office: UZ000900}", "currency: USD, office: "
+                                                      "UZ000100}"),
+     "nodes.uz.guarantees[0].office", "is UZ000100: GRNs issued in UZ are managed by UZ000900"),
+    ("GRN at another country's node", _replace_line('{grn: "26GE0009000000017"', '{grn: "26UZ0009000000037"'),
+     "nodes.ge.guarantees[0].grn", "was issued in UZ (GRN positions 3-4): register it at the node of UZ"),
+    ("GRN no office manages", _replace_line("guarantee office, roles: [GUA]", "guarantee office, roles: [DEP]"),
+     "nodes.uz.guarantees[0].grn", "where no office has role GUA to manage it"),
+    # values of a form the P5 schemas refuse: the hub refused the node's own CC015C (SEVERE Schema [pattern]), and
+    # the run stopped later on "az holds no MRN for movement M1"
+    ("country of routing of three letters", _replace_line("route: [UZ, TM, AZ, GE]", "route: [UZB, TM, AZ, GE]"),
+     "movements.M1.route[0]", "String should match pattern"),
+    ("mode of transport in words", _replace_line("transport: {inland: \"3\"", "transport: {inland: road"),
+     "movements.M1.transport.inland", "String should match pattern"),
+    ("seal too long", _replace_line("seals: [UZ-SEAL-000101", "seals: [UZ-SEAL-000101-0000000000000"),
+     "movements.M1.equipment[0].seals[0]", "at most 20 characters"),
+    ("city too long", _replace_line("city: Tashkent,", "city: Tashkent-Tovarnaya Tashkent-Tovarnaya,"),
+     "nodes.uz.traders[0].city", "at most 35 characters"),
+    # the envelope's CorrelationId cannot carry it: the hub refused the CC015C on its envelope
+    ("LRN with a space", _replace_line("lrn: UZ26TAS0000001", 'lrn: "UZ26 TAS0000001"'),
+     "movements.M1.lrn", "String should match pattern"),
+    ("document holding no element", _replace_line("errorReason: CL173", "errorReasons: CL173"),
+     "expect.documents[0].contains.errorReasons", "names no element the schemas of CC056C declare"),
+    ("push of no type", _replace_line("\nexpect:\n", "\nexpect:\n  pushes: [{to: ge, type: CD01C, answer: taken}]\n"),
+     "expect.pushes[0].type", "no schema in schemas/ declares"),
+    ("refusal of no type", _replace_line("\nexpect:\n", "\nexpect:\n  refusals: [{message_type: CC99C}]\n"),
+     "expect.refusals[0].message_type", "no schema in schemas/ declares"),
+    # the run found M1's records for M4 at the office of transit: "not allowed in state Passed", exit 2 mid-run
+    ("LRN twice", _replace_line("lrn: UZ26FRG0000001", "lrn: UZ26TAS0000001"),
+     "movements.M4.lrn", "UZ26TAS0000001 is given twice; first at movements.M1.lrn"),
     # times no datetime holds: `check` ended in an internal error (OverflowError, exit 70)
     ("a start whose UTC is past the calendar", _replace_line("start: 2026-03-02T06:00:00Z",
                                                              "start: 9999-12-31T23:59:59-05:00"),
@@ -252,3 +296,35 @@ def test_two_e_cos_of_one_number_are_refused(tmp_path: Path) -> None:
     findings = [str(finding) for finding in check_scenario(scenario)]
     assert any("eco.certificates.C2.number: UZ26CCI0000101 is given twice; first at eco.certificates.C1.number"
                in finding for finding in findings), findings
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ('changes: {consignee: {id: "1401234567"', 'changes: {consignee: {idx: "1401234567"',
+     "steps[1].changes.consignee.idx: unknown key (did you mean 'id'?)"),
+    ('changes: {consignee: {id: "1401234567"', 'changes: {import_country: Azerbaijan, consignee: {id: "1401234567"',
+     "steps[1].changes.import_country: String should match pattern"),
+], ids=["key misspelt inside a field", "value of the wrong form"])
+def test_an_e_co_replacement_is_typed_as_the_certificate_is(tmp_path: Path, old: str, new: str, words: str) -> None:
+    """A key misspelt inside a changed field passed check, and the run built the replacement without it, exit 0."""
+    findings = _eco_findings(tmp_path, old, new)
+    assert any(words in finding for finding in findings), findings
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    ("GoodsItem[1/PackageCount", "is no path of local names under Certificate, e.g. GoodsItem[1]/NetWeight"),
+    ("GoodsItem[1]/PackageCounts", "PackageCounts (did you mean 'PackageCount'?) is no element of an e-CO certificate"),
+], ids=["no path", "no element"])
+def test_an_altered_copy_names_elements_of_a_certificate(tmp_path: Path, path: str, words: str) -> None:
+    """Both passed check; the first ended the run in an XPathEvalError at the node (HTTP 500, exit 3), the second
+    in a refusal mid-run."""
+    findings = _eco_findings(tmp_path, '"GoodsItem[1]/PackageCount": "450"', f'"{path}": "450"')
+    assert any(f"steps[10].altered.{path}: {words}" in finding for finding in findings), findings
+
+
+def _eco_findings(tmp_path: Path, old: str, new: str) -> list[str]:
+    """What check finds in the e-CO pilot with `old` replaced by `new` once."""
+    eco = (ROOT / "scenarios" / "uzb-aze-eco.yaml").read_text(encoding="utf-8")
+    assert old in eco
+    scenario = tmp_path / "eco.yaml"
+    scenario.write_text(eco.replace(old, new, 1), encoding="utf-8")
+    return [str(finding) for finding in check_scenario(scenario)]

@@ -20,6 +20,7 @@ import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
 from exchange.cli import INTERRUPTED, main
+from exchange.errors import InputError
 from exchange.timeline import columns, fit
 from exchange.view import RunFeed, view_application
 from tests.processes import STARTUP_CEILING, announced, interruptible
@@ -203,6 +204,19 @@ def test_view_refuses_a_line_that_is_not_utf8_and_replays_one_holding_any_other_
     note = {"kind": "step", "note": "only 5,000 USD left\u2028on the guarantee"}
     (tmp_path / "events.jsonl").write_text(outline + json.dumps(note, ensure_ascii=False) + "\n", encoding="utf-8")
     assert RunFeed.replay(tmp_path).entries[1] == note
+
+
+def test_view_replays_a_run_whose_last_entry_was_cut_mid_line(tmp_path: Path) -> None:
+    """A run killed while writing, or read while it runs, ends in half an entry: the view refused the whole run
+    ("not a JSON entry (Unterminated string ...)"); it replays the entries written whole."""
+    outline = {"kind": "scenario", "scenario": "cut"}
+    step = {"kind": "step", "index": 0, "at": "2026-03-02T08:00:00Z", "do": "note", "arguments": {}}
+    whole = json.dumps(outline) + "\n" + json.dumps(step) + "\n"
+    (tmp_path / "events.jsonl").write_text(whole + '{"kind": "message", "summary": "MRN 26UZ', encoding="utf-8")
+    assert RunFeed.replay(tmp_path).entries == [outline, step]
+    (tmp_path / "events.jsonl").write_text(whole + '{"kind": "message"\n' + json.dumps(step) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"events.jsonl:3: not a JSON entry"):  # a broken line before others is
+        RunFeed.replay(tmp_path)  # no entry being written: refused as before
 
 
 def test_view_listens_on_the_address_asked_for(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from exchange.cli import main
 from exchange.errors import ScenarioError
 from nodes.customs import traffic
 from nodes.language import check_scenario, load_scenario
-from tests.traffic_scenarios import CORRIDOR, small_corridor, write
+from tests.traffic_scenarios import CORRIDOR, SOURCE, small_corridor, write
 
 
 def plan(path: Path) -> list[tuple[str, str, str, str]]:
@@ -95,6 +95,19 @@ def test_a_generated_movement_follows_its_flow(tmp_path: Path) -> None:
      "traffic.flows.tashkent-poti.legs[0]", "longer than any span of time"),
     (lambda s: s["expect"]["traffic"]["tashkent-poti"].update(departure={"WrittenOff": 3, "Released": -1}),
      "expect.traffic.tashkent-poti.departure.Released", "greater than or equal to 0"),
+    # the hub refused every generated CC015C as schema-invalid, and the run stopped on "az holds no MRN"
+    (lambda s: s["traffic"]["flows"]["tashkent-poti"].update(route=["UZB", "TM", "AZ", "GE"]),
+     "traffic.flows.tashkent-poti.route[0]", "String should match pattern"),
+    # a run could only fail it, every movement "absent" at transit
+    (lambda s: (s["traffic"]["flows"]["tashkent-poti"].update(transit=[], legs=["2d"]),
+                s["expect"]["traffic"]["tashkent-poti"].update(transit={"Passed": 2})),
+     "expect.traffic.tashkent-poti.transit", "the flow declares none"),
+    # a scripted movement under a generated movement's key or LRN: `check` called it valid, and the run let the
+    # generated movement take its place, so a step failed mid-run ("not allowed in state Passed", exit 2)
+    (lambda s: s.update(movements={"tashkent-poti-00002": SOURCE["movements"]["M1"]}),
+     "movements.tashkent-poti-00002", "the key of a movement that traffic flow tashkent-poti generates"),
+    (lambda s: s.update(movements={"M1": {**SOURCE["movements"]["M1"], "lrn": "UZTR010000002"}}),
+     "movements.M1.lrn", "the LRN of a movement that traffic flow tashkent-poti generates"),
 ])
 def test_check_refuses_a_traffic_block_that_does_not_fit(tmp_path: Path, change: Any, field: str, words: str) -> None:
     scenario = small_corridor()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.processes import announced, interruptible
+from tests.traffic_scenarios import SOURCE, small_corridor, write
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = ROOT / "scenarios" / "aze-geo-uzb-transit.yaml"
@@ -238,3 +239,26 @@ def test_the_live_view_follows_a_run_while_it_plays(browser: object, tmp_path: P
         if run.poll() is None:
             run.terminate()
             run.communicate(timeout=10)
+
+
+def test_a_step_the_run_stopped_on_is_shown_with_its_refusal(browser: object, tmp_path: Path) -> None:
+    """The control at Poti is refused (no arrival was notified) and the run stops, exit 2: the view played the run
+    to its last step and said nothing of why it ended there."""
+    scenario = small_corridor(eastbound=1)
+    scenario["movements"] = {"M1": SOURCE["movements"]["M1"]}
+    scenario["steps"] = [{"at": "2026-03-02T08:00:00Z", "node": "uz", "do": "declare", "movement": "M1"},
+                         {"at": "+1h", "node": "ge", "do": "record_control", "movement": "M1", "seals_ok": True}]
+    done = subprocess.run([str(CARAVAN), "run", str(write(tmp_path, scenario)), "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    viewer = Viewer(tmp_path / "run")
+    try:
+        page = _page(browser, viewer.url)
+        page.select_option("#speed", "86400")  # type: ignore[attr-defined]
+        page.click("#play")  # type: ignore[attr-defined]
+        page.wait_for_function("document.querySelector('#progress-bar').style.width === '100%'",
+                               timeout=60_000)  # type: ignore[attr-defined]
+        refusals = page.locator("#incidents li.refusal").all_inner_texts()  # type: ignore[attr-defined]
+        assert any("step 1 (record_control) refused by ge" in line for line in refusals), refusals
+    finally:
+        viewer.stop()

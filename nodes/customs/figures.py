@@ -123,14 +123,21 @@ class CorridorFigures:
     legs: tuple[Distribution, ...]  # per leg (from place → to place, or at an office)
     crossings: tuple[Distribution, ...]  # border crossings per country pair
     corridors: tuple[Distribution, ...]  # end to end per corridor
+    shortfall: str | None = None  # how the run fell short of its end; None when it ended
 
     @property
     def incomplete(self) -> int:
         return sum(movement.controlled is None for movement in self.movements)
 
 
-def read_run(run_dir: Path) -> tuple[Mapping[str, Any], list[Mapping[str, Any]]]:
-    """The run record and the step records of RUN_DIR/events.jsonl; InputError names the file and line."""
+UNDONE = frozenset({"step-failed", "step-declined"})
+"""Entries that say a step events.jsonl records was not carried out: it is no milestone of its movement."""
+
+
+def read_run(run_dir: Path) -> tuple[Mapping[str, Any], list[Mapping[str, Any]], str | None]:
+    """The run record and the records of the steps carried out, from RUN_DIR/events.jsonl, and how the run fell
+    short of its end (None when it ended): figures of a run cut short are only what it did, and must say so.
+    InputError names the file and line."""
     path = run_dir / "events.jsonl"
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: {'is not a directory' if run_dir.exists() else 'does not exist'}: "
@@ -138,21 +145,34 @@ def read_run(run_dir: Path) -> tuple[Mapping[str, Any], list[Mapping[str, Any]]]
     if not path.is_file():
         raise InputError(f"{path}: does not exist: {run_dir} is no run directory (caravan run --out writes it)",
                          document=str(path))
-    run: Mapping[str, Any] | None = None
-    steps: list[Mapping[str, Any]] = []
-    for _, event in read_json_lines(path, "run's events.jsonl"):
-        if event.get("kind") == "scenario":
-            run = event
-        elif event.get("kind") == "step":
-            steps.append(event)
+    events = [event for _, event in read_json_lines(path, "run's events.jsonl")]
+    run = next((event for event in events if event.get("kind") == "scenario"), None)
     if run is None:
         raise InputError(f"{path}: has no scenario record (kind: scenario): it was written by a caravan without "
                          "`figures`; run the scenario again", document=str(path), rule="events-jsonl")
-    return run, steps
+    undone = {event.get("index") for event in events if event.get("kind") in UNDONE}
+    steps = [event for event in events if event.get("kind") == "step" and event.get("index") not in undone]
+    return run, steps, _shortfall(events)
 
 
-def corridor_figures(run: Mapping[str, Any], steps: Iterable[Mapping[str, Any]]) -> CorridorFigures:
-    """Legs, crossings and end-to-end times of every movement the steps name."""
+def _shortfall(events: list[dict[str, Any]]) -> str | None:
+    """How a run whose events these are fell short of its end, in words; None when it wrote its last entry."""
+    if any(event.get("kind") == "driver" for event in events):
+        return None
+    last = events[-1]
+    if last.get("kind") == "interrupted":
+        step = last.get("step")
+        return (f"it was interrupted (Ctrl-C) at step {step + 1 if isinstance(step, int) else '?'} at virtual "
+                f"{last.get('at') or 'start'}")
+    if last.get("kind") == "step-failed":
+        return f"it stopped: {last.get('detail')}"
+    return "its events.jsonl ends before the run did: the run is still going, or it was killed"
+
+
+def corridor_figures(run: Mapping[str, Any], steps: Iterable[Mapping[str, Any]],
+                     shortfall: str | None = None) -> CorridorFigures:
+    """Legs, crossings and end-to-end times of every movement the steps name; `shortfall` says how the run fell
+    short of its end, if it did."""
     countries: Mapping[str, str] = run.get("countries") or {}
     declared_offices: Mapping[str, Mapping[str, Any]] = run.get("routes") or {}
     by_movement: dict[str, list[Milestone]] = {}
@@ -186,6 +206,7 @@ def corridor_figures(run: Mapping[str, Any], steps: Iterable[Mapping[str, Any]])
                                  for leg in legs if leg.kind == "border crossing"),
         corridors=_distributions(((movement.corridor, "end to end"), movement.hours)
                                  for movement in movements if movement.hours is not None),
+        shortfall=shortfall,
     )
 
 

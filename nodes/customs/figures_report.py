@@ -35,9 +35,16 @@ def _summary(figures: CorridorFigures) -> str:
             "nearest-rank percentiles")
 
 
+def _shortfall(figures: CorridorFigures) -> list[str]:
+    """A line before the summary when the run did not finish: its figures are not those of the whole run."""
+    if figures.shortfall is None:
+        return []
+    return [f"The run did not finish: {figures.shortfall}. These figures are of what it did until then."]
+
+
 def terminal_text(figures: CorridorFigures) -> str:
     """The three tables in fixed-width columns, for the terminal."""
-    lines = [_summary(figures)]
+    lines = [*_shortfall(figures), _summary(figures)]
     for title, attribute in SECTIONS:
         rows = _rows(getattr(figures, attribute))
         lines += ["", title]
@@ -53,7 +60,9 @@ def terminal_text(figures: CorridorFigures) -> str:
 
 
 def _markdown(figures: CorridorFigures) -> str:
-    lines = [f"# Corridor figures: {figures.scenario}", "", _summary(figures) + "."]
+    lines = [f"# Corridor figures: {figures.scenario}", ""]
+    lines += [part for line in _shortfall(figures) for part in (f"**{line}**", "")]
+    lines.append(_summary(figures) + ".")
     for title, attribute in SECTIONS:
         lines += ["", f"## {title}", "", "| " + " | ".join(HEADER) + " |", "|---|---|---:|---:|---:|---:|"]
         lines += ["| " + " | ".join(row) + " |" for row in _rows(getattr(figures, attribute))]

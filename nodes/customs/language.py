@@ -32,9 +32,23 @@ from exchange.language import (
     suggest,
 )
 from exchange.safexml import parse_document
-from exchange.scenario import ExpectSection, NodeBase
+from exchange.scenario import ExpectSection, NodeBase, known_elements
 from exchange.yamlmarks import KeyPath
 from nodes.customs.config import ROLES
+from nodes.customs.forms import (
+    AccessCode,
+    City,
+    Container,
+    Country,
+    GuaranteeType,
+    Locode,
+    Lrn,
+    Name,
+    PackageType,
+    Postcode,
+    Seal,
+    TransportMode,
+)
 from nodes.customs.guarantee import RiskLevel
 from nodes.customs.model import MESSAGE_NAMES
 from nodes.customs.tables import DepartureState, DestinationState, TransitState
@@ -58,16 +72,16 @@ class OfficeEntry(Record):
     name: Text | None = Field(None, description="the office's usual name")
     roles: list[Role] = Field(min_length=1, description="DEP, DES, TRA, GUA (departure, destination, transit, "
                               "guarantee)")
-    unlocode: Code | None = Field(None, description="UN/LOCODE of its place (used as location of goods)")
+    unlocode: Locode | None = Field(None, description="UN/LOCODE of its place (used as location of goods)")
     synthetic: bool = Field(False, description="true: an invented code, not a real office")
 
 
 class TraderEntry(Record):
     id: Code = Field(description="EORI/TIN identification number")
-    name: Text = Field(description="the trader's name")
-    street: Text | None = Field(None, description="street and number")
-    postcode: Code | None = Field(None, description="postcode (quote it)")
-    city: Text | None = Field(None, description="city")
+    name: Name = Field(description="the trader's name (up to 70 characters)")
+    street: Name | None = Field(None, description="street and number (up to 70 characters)")
+    postcode: Postcode | None = Field(None, description="postcode (quote it; up to 17 characters)")
+    city: City | None = Field(None, description="city (up to 35 characters)")
     risk: Risk = Field("standard", description="AEO level: standard, reduced-50, reduced-30 or waiver")
     note: Text | None = Field(None, description="a remark for people")
 
@@ -75,7 +89,7 @@ class TraderEntry(Record):
 class GuaranteeEntry(Record):
     grn: Code = Field(pattern=r"^\d{2}[A-Z]{2}[A-Z0-9]{12}\d$", description="guarantee reference number (quote it)")
     holder: Code = Field(description="the trader id of the holder of the guarantee")
-    access_code: Code = Field(description="the access code the declaration must quote")
+    access_code: AccessCode = Field(description="the access code the declaration must quote (4 characters)")
     reference_amount: Amount = Field(description="the comprehensive guarantee's reference amount")
     currency: Code = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 currency")
     office: OfficeCode | None = Field(None, description="the office of guarantee")
@@ -96,7 +110,7 @@ class TransitEntry(Record):
 
 
 class Packages(Record):
-    type: Code = Field("PK", description="UN/ECE Rec 21 package type (CL017)")
+    type: PackageType = Field("PK", description="UN/ECE Rec 21 package type (CL017, 2 characters)")
     count: int = Field(1, ge=0, description="number of packages")
     marks: Text | None = Field(None, description="shipping marks")
 
@@ -110,21 +124,22 @@ class ItemEntry(Record):
 
 
 class EquipmentEntry(Record):
-    container: Code | None = Field(None, description="container identification number")
-    seals: list[Code] = Field(default_factory=list, description="seal identifiers")
+    container: Container | None = Field(None, description="container identification number (up to 17 printable "
+                                        "characters)")
+    seals: list[Seal] = Field(default_factory=list, description="seal identifiers (up to 20 characters each)")
 
 
 class GuaranteeUse(Record):
-    type: Code = Field("1", description="guarantee type (CL251): 1 comprehensive, 0 waiver, ...")
+    type: GuaranteeType = Field("1", description="guarantee type (CL251): 1 comprehensive, 0 waiver, ...")
     grn: Code = Field(description="the guarantee reference number used")
-    access_code: Code = Field(description="its access code")
+    access_code: AccessCode = Field(description="its access code (4 characters)")
     amount: Amount = Field(description="amount to be covered")
     currency: Code = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 currency")
 
 
 class Transport(Record):
-    inland: Code = Field("3", description="inland mode of transport (CL018): 3 road, 1 sea, 2 rail, ...")
-    border: Code = Field("3", description="mode of transport at the border (CL018)")
+    inland: TransportMode = Field("3", description="inland mode of transport (CL018): 3 road, 1 sea, 2 rail, ...")
+    border: TransportMode = Field("3", description="mode of transport at the border (CL018)")
 
 
 class SupportingDocumentEntry(Record):
@@ -144,13 +159,14 @@ class LegOutside(Record):
 
 class MovementEntry(Record):
     title: Text | None = Field(None, description="one line for people")
-    lrn: Code = Field(max_length=22, description="local reference number (unique per holder)")
+    lrn: Lrn = Field(description="local reference number (unique per holder): up to 22 letters, digits, '.', ':', "
+                     "'_' and '-' (it is the envelope's correlation id until the MRN is allocated)")
     holder: Code = Field(description="trader id of the holder of the transit procedure")
     consignee: Code = Field(description="trader id of the consignee")
     departure: OfficeCode = Field(description="office of departure")
     destination: OfficeCode = Field(description="office of destination")
     transit: list[TransitEntry] = Field(default_factory=list, description="offices of transit, in route order")
-    route: list[Code] = Field(default_factory=list, description="countries of routing (ISO alpha-2)")
+    route: list[Country] = Field(default_factory=list, description="countries of routing (ISO alpha-2)")
     transport: Transport = Field(default_factory=Transport, description="modes of transport")
     equipment: list[EquipmentEntry] = Field(default_factory=list, description="containers and seals")
     guarantee: GuaranteeUse = Field(description="the guarantee the declaration uses")
@@ -231,7 +247,7 @@ class AnswerEnquiryArguments(MovementStep):
 class NotifyArrivalArguments(MovementStep):
     office: OfficeCode | None = Field(None, description="office of destination (default: the declared one)")
     trader: Code | None = Field(None, description="trader at destination (default: the consignee)")
-    location: Code | None = Field(None, description="location of goods (default: the office's UN/LOCODE)")
+    location: Locode | None = Field(None, description="location of goods (default: the office's UN/LOCODE)")
     simplified: bool = Field(False, description="true: the trader is an authorised consignee (simplified procedure:"
                              " CC043C unloading permission, then an unloading_remarks step)")
 
@@ -241,7 +257,7 @@ class AmendArguments(MovementStep):
 
     destination: OfficeCode | None = Field(None, description="office of destination")
     transit: list[TransitEntry] | None = Field(None, description="offices of transit, in route order")
-    route: list[Code] | None = Field(None, description="countries of routing")
+    route: list[Country] | None = Field(None, description="countries of routing (ISO alpha-2)")
     transport: Transport | None = Field(None, description="modes of transport")
     equipment: list[EquipmentEntry] | None = Field(None, description="containers and seals")
     guarantee: GuaranteeUse | None = Field(None, description="the guarantee the declaration uses")
@@ -250,7 +266,7 @@ class AmendArguments(MovementStep):
 
 
 class PresentGoodsArguments(MovementStep):
-    location: Code | None = Field(None, description="UN/LOCODE where the goods are (default: the office's)")
+    location: Locode | None = Field(None, description="UN/LOCODE where the goods are (default: the office's)")
 
 
 class UnloadingRemarksArguments(MovementStep):
@@ -272,7 +288,7 @@ class IncidentArguments(MovementStep):
     office: OfficeCode = Field(description="the office of transit that registers the incident")
     code: Code = Field(pattern=r"^[0-9]$", description="incident code (CL019, n1; quote it)")
     text: Text = Field(description="what happened")
-    location: Code | None = Field(None, description="UN/LOCODE of where it happened")
+    location: Locode | None = Field(None, description="UN/LOCODE of where it happened")
 
 
 class PresentArguments(MovementStep):
@@ -441,6 +457,8 @@ def _check_references(document: Any) -> Iterator[tuple[KeyPath, str]]:
         yield from repeated((("nodes", node_id, section, index, key), getattr(entry, key))
                             for node_id, node in document.nodes.items()
                             for index, entry in enumerate(getattr(node, section)))
+    # the offices of transit and destination find a movement by its LRN, whoever holds it: one LRN, one movement
+    yield from repeated((("movements", key, "lrn"), movement.lrn) for key, movement in document.movements.items())
     for node_id, node in document.nodes.items():
         for index, office in enumerate(node.offices):
             where: KeyPath = ("nodes", node_id, "offices", index, "reference")
@@ -450,6 +468,7 @@ def _check_references(document: Any) -> Iterator[tuple[KeyPath, str]]:
         for index, guarantee in enumerate(node.guarantees):
             if guarantee.holder not in traders:
                 yield ("nodes", node_id, "guarantees", index, "holder"), f"{guarantee.holder} is no trader of any node"
+            yield from _office_of_guarantee(offices, node.country, guarantee, ("nodes", node_id, "guarantees", index))
     grns = {guarantee.grn for node in document.nodes.values() for guarantee in node.guarantees}
     for key, movement in document.movements.items():
         base: KeyPath = ("movements", key)
@@ -467,6 +486,25 @@ def _check_references(document: Any) -> Iterator[tuple[KeyPath, str]]:
         if crossing.office not in offices:
             yield ("baseline", "crossings", index, "office"), (f"{crossing.office}{suggest(crossing.office, offices)} "
                                                                "is in no node's offices")
+
+
+def _office_of_guarantee(offices: Mapping[str, tuple[str, OfficeEntry]], country: str, guarantee: GuaranteeEntry,
+                         where: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    """A GRN is managed by the office with role GUA of the country it was issued in (GRN positions 3-4), which
+    keeps the register of its node: the guarantee is that country's node's, and `office`, when given, is that
+    office (it was read nowhere, so a wrong one went unnoticed)."""
+    issued = guarantee.grn[2:4]
+    managers = [reference for reference, (_, entry) in offices.items() if reference[:2] == issued
+                and "GUA" in entry.roles]
+    if issued != country:
+        yield (*where, "grn"), (f"{guarantee.grn} was issued in {issued} (GRN positions 3-4): register it at the "
+                                f"node of {issued}, not of {country}")
+    elif not managers:
+        yield (*where, "grn"), (f"{guarantee.grn} was issued in {issued}, where no office has role GUA to manage it "
+                                "(CD203C goes there)")
+    elif guarantee.office is not None and guarantee.office not in managers:
+        yield (*where, "office"), (f"is {guarantee.office}: GRNs issued in {issued} are managed by {managers[0]}, its "
+                                   "office with role GUA")
 
 
 def _declared_office(offices: Mapping[str, tuple[str, OfficeEntry]], office: str, role: str,
@@ -487,9 +525,14 @@ def _check_expectations(document: Any) -> Iterator[tuple[KeyPath, str]]:
             if key not in known:
                 hint = suggest(key, known)
                 yield ("expect", section, key), f"{key}{hint} is no movement of the scenario"
+    for key, states in expect.movements.items():
+        movement = document.movements.get(key)
+        if states.transit is not None and movement is not None and not movement.transit:
+            yield ("expect", "movements", key, "transit"), f"expects a state at offices of transit; {key} declares none"
     for index, wanted in enumerate(expect.documents):
         if wanted.movement not in known:
             yield ("expect", "documents", index, "movement"), f"{wanted.movement} is no movement of the scenario"
+        yield from known_elements(("expect", "documents", index, "contains"), wanted.type, wanted.contains)
     for grn in expect.guarantees:
         if grn not in grns:
             yield ("expect", "guarantees", grn), f"{grn}{suggest(grn, grns)} is registered at no node's guarantees"

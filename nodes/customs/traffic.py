@@ -40,6 +40,7 @@ from exchange.faults import duration
 from exchange.language import Amount, Code, Count, Moment, Record, Span, Text, suggest
 from exchange.scenario import Scenario, Step
 from exchange.yamlmarks import KeyPath
+from nodes.customs.forms import Country, PackageType
 from nodes.customs.tables import DepartureState, DestinationState, TransitState
 
 __all__ = ["TrafficOutcome", "TrafficSection", "check_traffic", "expand_traffic"]
@@ -55,7 +56,7 @@ class TrafficGoods(Record):
     description: Text = Field(description="description of goods")
     hs: Code = Field(pattern=r"^\d{6}$", description="HS sub-heading, 6 digits (quote it)")
     gross_kg: Amount = Field(description="mean gross mass in kg (each movement draws ±25 %)")
-    packages: Code = Field("PK", description="UN/ECE Rec 21 package type (CL017)")
+    packages: PackageType = Field("PK", description="UN/ECE Rec 21 package type (CL017, 2 characters)")
     weight: int = Field(1, ge=1, description="how often these goods travel, relative to the flow's other goods")
 
 
@@ -69,7 +70,8 @@ class TrafficFlow(Record):
     departure: Code = Field(description="office of departure")
     transit: list[Code] = Field(default_factory=list, description="offices of transit, in route order")
     destination: Code = Field(description="office of destination")
-    route: list[Code] = Field(default_factory=list, description="countries of routing (default: the offices')")
+    route: list[Country] = Field(default_factory=list, description="countries of routing, ISO alpha-2 (default: "
+                                 "the offices')")
     legs: list[Span] = Field(min_length=1, description="mean time of each leg, departure → each office of transit "
                              "→ destination; one value for every leg, or one per leg")
     clearance: Span = Field("1h", description="mean time from the arrival notice to the control at destination")
@@ -128,6 +130,7 @@ def check_traffic(document: Any) -> Iterator[tuple[KeyPath, str]]:
         if name not in document.expect.traffic:
             yield (*base,), (f"has no outcome under expect.traffic.{name}: say where its {flow.movements} movements "
                              "end, or a run could pass without checking them")
+    yield from _check_scripted_movements(document, flows)
     for name, outcome in document.expect.traffic.items():
         where: KeyPath = ("expect", "traffic", name)
         if name not in flows:
@@ -138,9 +141,43 @@ def check_traffic(document: Any) -> Iterator[tuple[KeyPath, str]]:
         if not given:
             yield where, "states no count: give the departure, destination or transit states of the flow's movements"
         for role, counts in given.items():
-            if sum(counts.values()) != size:
+            if role == "transit" and not flows[name].transit:
+                yield (*where, role), "counts states at offices of transit, and the flow declares none"
+            elif sum(counts.values()) != size:
                 yield (*where, role), (f"counts {sum(counts.values())} movements, the flow has {size}: "
                                        "account for every one")
+
+
+def _check_scripted_movements(document: Any, flows: Mapping[str, TrafficFlow]) -> Iterator[tuple[KeyPath, str]]:
+    """No scripted movement has the key or the LRN of a generated one: the generated movement would take its
+    place in the run (its steps then act on another movement), or the office would refuse the LRN used twice."""
+    for key, movement in document.movements.items():
+        for number, (name, flow) in enumerate(flows.items(), start=1):
+            serial = _serial(key, f"{name}-", 5)
+            if serial is not None and serial <= flow.movements:
+                yield ("movements", key), (f"is also the key of a movement that traffic flow {name} generates "
+                                           f"({_movement_key(name, 1)} to {_movement_key(name, flow.movements)}): "
+                                           "rename it")
+            serial = _serial(movement.lrn, _lrn_prefix(flow.departure, number), 7)
+            if serial is not None and serial <= flow.movements:
+                yield ("movements", key, "lrn"), (f"{movement.lrn} is also the LRN of a movement that traffic flow "
+                                                  f"{name} generates: give another")
+
+
+def _serial(text: str, prefix: str, digits: int) -> int | None:
+    """The serial number of a generated key or LRN `text` would be, else None."""
+    rest = text.removeprefix(prefix)
+    return int(rest) if rest != text and len(rest) == digits and rest.isdigit() else None
+
+
+def _movement_key(flow: str, serial: int) -> str:
+    """The key of a flow's `serial`th generated movement."""
+    return f"{flow}-{serial:05d}"
+
+
+def _lrn_prefix(departure: str, number: int) -> str:
+    """What the LRNs (and seals) of the `number`th flow start with; its movement's serial follows, in 7 digits."""
+    return f"{departure[:2]}TR{number:02d}"
 
 
 CALENDAR_MARGIN = 10
@@ -303,7 +340,7 @@ class _FlowGenerator:
         assert declared is not None, "traffic start is absolute (checked with the scenario)"
         for serial in range(1, self._flow.movements + 1):
             declared = self._next_arrival(declared)
-            key = f"{self._name}-{serial:05d}"
+            key = _movement_key(self._name, serial)
             movement = self._movement(serial)
             seal = movement["equipment"][0]["seals"][0]
             generated.append((key, movement, self._steps(key, seal, declared)))
@@ -330,7 +367,7 @@ class _FlowGenerator:
         holder = self._holder()
         goods = self._rng.choices(flow.goods, weights=[entry.weight for entry in flow.goods])[0]
         gross = (goods.gross_kg * Decimal(str(round(self._rng.uniform(0.75, 1.25), 3)))).quantize(Decimal("1"))
-        tag = f"{flow.departure[:2]}TR{self._number:02d}"
+        tag = _lrn_prefix(flow.departure, self._number)
         common = self._common
         return {
             "title": common["title"],

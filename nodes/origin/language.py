@@ -8,13 +8,15 @@ certificate's importing country) takes declarations and asks for verification; t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from exchange.language import Amount, Code, IsoDate, Record, StepAction, Text, repeated, suggest
+from exchange.language import Amount, Code, IsoDate, Record, StepAction, Text, problems_from, repeated, suggest
 from exchange.scenario import NodeBase
+from exchange.validation import declared_elements
 from exchange.yamlmarks import KeyPath
 from nodes.origin.model import NONPREF, VerificationReason, VerificationResult
 from nodes.origin.scenario import VALIDITY_MONTHS
@@ -195,12 +197,43 @@ def _issuer(document: Any, step: Any, arguments: EcoCertificateStep) -> Iterator
 def _check_replace(document: Any, step: Any, arguments: ReplaceEcoArguments) -> Iterator[tuple[KeyPath, str]]:
     yield from _issuer(document, step, arguments)
     fields = EcoCertificateEntry.model_fields
-    for name in arguments.changes:
-        if name not in fields:
-            yield ("changes", name), f"is no certificate field{suggest(name, fields)}"
+    unknown = [name for name in arguments.changes if name not in fields]
+    for name in unknown:
+        yield ("changes", name), f"is no certificate field{suggest(name, fields)}"
+    certificate = document.eco.certificates.get(arguments.certificate)
+    if certificate is not None and not unknown:
+        yield from _replaced_fields(certificate, arguments.changes)
+
+
+def _replaced_fields(certificate: EcoCertificateEntry, changes: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """The new values typed as the certificate's own: the issuing authority builds the replacement from them, and
+    a misspelt key inside one (`consignee: {idx: ...}`) was left out of it without a word."""
+    replaced = {**certificate.model_dump(mode="json", by_alias=True, exclude_unset=True), **changes}
+    try:
+        EcoCertificateEntry.model_validate(replaced)
+    except ValidationError as exc:
+        yield from problems_from(exc, EcoCertificateEntry, ("changes",), replaced)
+
+
+ALTERED_PATH = re.compile(r"[A-Za-z_][\w.-]*(\[[1-9][0-9]*\])?(/[A-Za-z_][\w.-]*(\[[1-9][0-9]*\])?)*")
+"""An `altered` key: local names under Certificate, each with an optional position from 1 (GoodsItem[1]/NetWeight)."""
+
+
+def _check_altered(altered: dict[str, str]) -> Iterator[tuple[KeyPath, str]]:
+    """Each altered path names elements an e-CO certificate can hold: the node looks it up in the signed copy (a
+    path it could not read was an XPathEvalError there, an HTTP 500 and exit 3)."""
+    names = declared_elements("EcoCertificate")
+    for path in altered:
+        if not ALTERED_PATH.fullmatch(path):
+            yield ("altered", path), "is no path of local names under Certificate, e.g. GoodsItem[1]/NetWeight"
+            continue
+        for name in (re.sub(r"\[.*\]$", "", step) for step in path.split("/")):
+            if name not in names:
+                yield ("altered", path), f"{name}{suggest(name, names)} is no element of an e-CO certificate"
 
 
 def _check_import(document: Any, step: Any, arguments: ImportDeclarationArguments) -> Iterator[tuple[KeyPath, str]]:
+    yield from _check_altered(arguments.altered)
     certificate = document.eco.certificates.get(arguments.certificate)
     if certificate is None:
         yield ("certificate",), f"is {arguments.certificate!r}: no such certificate under eco.certificates"

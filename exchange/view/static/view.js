@@ -105,6 +105,9 @@ function state() {
       incidents.push({ kind: "fault", mark: marks[entry.event] || "·", at: entry.at, text: `${entry.component}: ${entry.detail}` });
     }
     if (entry.kind === "interrupted") incidents.push({ kind: "fault", mark: "⏹", at: entry.at, text: "run interrupted here" });
+    if (entry.kind === "step-failed" || entry.kind === "step-declined") {  // the run stopped there, or a system declined
+      incidents.push({ kind: "refusal", mark: "✖", at: steps.length ? steps[steps.length - 1].at : clock, text: entry.detail });
+    }
   }
   return { scenario, offices, traders, movements, guarantees, messages, incidents, steps, clock };
 }
