@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -30,7 +31,7 @@ from exchange.safexml import parse_document
 from exchange.signing import sign_document
 from exchange.validation import detect
 
-__all__ = ["ENVELOPE_NS", "ENVELOPE_SUFFIX", "Envelope", "rewrite_envelope"]
+__all__ = ["ENVELOPE_NS", "ENVELOPE_SUFFIX", "Envelope", "carried", "rewrite_envelope"]
 
 ENVELOPE_NS = "urn:caravan:exchange:envelope:1"
 ENVELOPE_SUFFIX = ".envelope.xml"
@@ -38,6 +39,17 @@ ENVELOPE_SUFFIX = ".envelope.xml"
 _SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "exchange" / "envelope.xsd"
 _FIELDS = ("MessageId", "CorrelationId", "Sender", "Recipient", "MessageType", "Created", "Document")
 _FIELD_TAGS = {f"{{{ENVELOPE_NS}}}{name}": name for name in _FIELDS}  # what the schema lets stand in the envelope
+
+
+_TOKEN = re.compile(r"\S(?:[^\x00-\x1f\x7f-\x9f]{0,68}\S)?")
+"""envelope.xsd's TokenType (MessageId, CorrelationId): 1 to 70 characters, no control character, none blank at
+either end."""
+
+
+def carried(reference: str | None) -> str | None:
+    """`reference` as an envelope's CorrelationId, or None where the field cannot carry it (a P5 LRN may hold a tab,
+    which TokenType does not take): the id is only for tracking, and the message must not be refused for it."""
+    return reference if reference is not None and _TOKEN.fullmatch(reference) else None
 
 
 @cache

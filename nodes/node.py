@@ -49,7 +49,7 @@ from exchange.activity import (
 )
 from exchange.client import MAX_ATTEMPTS, Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
-from exchange.envelope import Envelope
+from exchange.envelope import Envelope, carried
 from exchange.errors import CaravanError, InputError, Issue, ProtocolError, ScenarioError, ValidationFailed
 from exchange.faults import FaultSwitch, Hold, Leg
 from exchange.health import add_health_route
@@ -493,7 +493,7 @@ class Node:
                 outgoing.message_type,
                 Envelope(
                     message_id=outgoing.message_id,
-                    correlation_id=outgoing.correlation_id,
+                    correlation_id=carried(outgoing.correlation_id),
                     sender=self.node_id,
                     recipient=outgoing.recipient,
                     message_type=outgoing.message_type,

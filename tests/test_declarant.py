@@ -28,6 +28,7 @@ import yaml
 from lxml import etree
 
 from exchange.cli import main
+from exchange.envelope import Envelope
 from exchange.pki import ScenarioPKI
 from exchange.runner import Deployment
 from exchange.tls import DRIVER, TlsIdentity
@@ -177,6 +178,20 @@ async def test_a_submitted_declaration_gets_acknowledgement_and_mrn_back_to_the_
     assert status == 200 and (seen["localReferenceNumber"], seen["movementReferenceNumber"]) == ("UZ26SRTT0000001", mrn)
     sent = await live.document(HOLDER, "uz", _first(messages, "CC015C")["_links"]["self"]["href"])
     assert etree.tostring(sent) == etree.tostring(etree.fromstring(declaration()))  # kept as the trader sent it
+
+
+async def test_a_declaration_whose_ids_hold_a_slash_and_a_space_is_answered_through_the_api(live: Live) -> None:
+    """P5 lets a messageIdentification and an LRN hold any character; the hub refused the node's envelope of such a
+    declaration (its MessageId and CorrelationId took letters, digits and `.:_-` only), so no answer ever came.
+    The channel's own message ids are hashes: the links work whatever the trader's ids hold."""
+    status, lodged = await live.submit(HOLDER, "uz", "/movements/departures",
+                                       declaration("SRT/T 000002", "UZ26 SRT/T 2"))
+    assert status == 202, lodged
+    messages = await live.answers(HOLDER, "uz", lodged["movementId"], "departures", {"CC928C", "CC028C"})
+    sent = await live.document(HOLDER, "uz", _first(messages, "CC015C")["_links"]["self"]["href"])
+    assert sent.findtext("messageIdentification") == "SRT/T 000002"
+    allocated = await live.document(HOLDER, "uz", _first(messages, "CC028C")["_links"]["self"]["href"])
+    assert allocated.findtext("TransitOperation/LRN") == "UZ26 SRT/T 2"
 
 
 async def test_a_trader_lodging_at_a_node_whose_clock_lags_the_hub_gets_answers_stamped_at_the_hubs_time(
@@ -584,36 +599,56 @@ def test_the_curl_worked_example_lodges_a_declaration_and_reads_the_mrn(tmp_path
             process.wait(timeout=10)
 
 
-_SPACED = "UZ26 SRTP5000001"
-"""A P5-valid LRN (TrimmedText22: a space inside is allowed) that the envelope's CorrelationId cannot carry."""
+def _trader_scenario(tmp_path: Path, changes: dict[str, str], *, offline: bool = False) -> Path:
+    """The P5 trader scenario with its samples, each of `changes` made in the samples and the scenario alike;
+    `offline`: uz is offline for an hour from a minute before the trader's system lodges its declaration."""
+    (tmp_path / "samples" / "p5").mkdir(parents=True)
+    for sample in SAMPLES.glob("*.xml"):
+        text = sample.read_text(encoding="utf-8")
+        for old, new in changes.items():
+            text = text.replace(old, new)
+        (tmp_path / "samples" / "p5" / sample.name).write_text(text, encoding="utf-8")
+    text = SCENARIO.read_text(encoding="utf-8")
+    for old, new in changes.items():
+        text = text.replace(f"{old}:", f'"{new}":').replace(f"movement: {old},", f'movement: "{new}",')
+    if offline:
+        text = text.replace("  - {at: 2026-03-02T10:00:00Z, node: uz, do: submit",
+                            "  - {at: 2026-03-02T09:59:00Z, do: fault, kind: offline, node: uz, for: 1h}\n"
+                            "  - {at: 2026-03-02T10:00:00Z, node: uz, do: submit")
+    scenario = tmp_path / "changed.yaml"
+    scenario.write_text(text, encoding="utf-8")
+    return scenario
+
+
+def test_an_lrn_and_a_message_id_with_spaces_and_slashes_go_through_as_p5_allows(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """P5 allows any characters in an LRN (TrimmedText22) and a messageIdentification (.{1,35}), and national
+    systems use spaces and slashes in both. The envelope took letters, digits and `.:_-` only: the hub refused
+    the node's envelope of such a declaration (envelope-schema) and the movement went nowhere."""
+    lrn, message_id = "UZ26 SRT/P5 001", "SRT/P5 000001"
+    scenario = _trader_scenario(tmp_path, {"UZ26SRTP5000001": lrn, "SRT-P5-000001": message_id})
+    assert main(["run", str(scenario), "--out", str(tmp_path / "run")]) == 0, capsys.readouterr().out
+    declarations = [Envelope.from_xml(path.read_bytes())
+                    for path in (tmp_path / "run" / "messages").glob("*-CC015C-uz-to-uz.envelope.xml")]
+    assert (message_id, lrn) in [(envelope.message_id, envelope.correlation_id) for envelope in declarations]
 
 
 @pytest.mark.parametrize("offline", [False, True], ids=["sent at once", "held by an offline window first"])
 def test_an_envelope_the_hub_refuses_on_its_form_fails_alone_and_the_node_sends_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], offline: bool
 ) -> None:
-    """A trader's system lodged a CC015C whose LRN holds a space: the node sent it on with that LRN as its
-    correlation id, the hub refused the envelope (envelope-schema), and the node's outbox stopped for good (it
-    read the refused envelope back through the envelope schema: the forwarder died with ValidationFailed, or,
-    once held, never sent it). Nothing more left uz, and the run ended "components did not settle", exit 3."""
-    (tmp_path / "samples" / "p5").mkdir(parents=True)
-    for sample in SAMPLES.glob("*.xml"):
-        text = sample.read_text(encoding="utf-8").replace("<LRN>UZ26SRTP5000001</LRN>", f"<LRN>{_SPACED}</LRN>")
-        (tmp_path / "samples" / "p5" / sample.name).write_text(text, encoding="utf-8")
-    text = SCENARIO.read_text(encoding="utf-8").replace("UZ26SRTP5000001:", f'"{_SPACED}":').replace(
-        "movement: UZ26SRTP5000001,", f'movement: "{_SPACED}",')
-    if offline:
-        text = text.replace("  - {at: 2026-03-02T10:00:00Z, node: uz, do: submit",
-                            "  - {at: 2026-03-02T09:59:00Z, do: fault, kind: offline, node: uz, for: 1h}\n"
-                            "  - {at: 2026-03-02T10:00:00Z, node: uz, do: submit")
-    scenario = tmp_path / "spaced.yaml"
-    scenario.write_text(text, encoding="utf-8")
+    """A trader's system lodged a CC015C whose messageIdentification holds a tab, which P5's token allows and the
+    envelope's MessageId does not: the hub refused the envelope (envelope-schema). The node's outbox stopped for
+    good on such a refusal (it read the refused envelope back through the envelope schema: the forwarder died
+    with ValidationFailed, or, once held, never sent it). Nothing more left uz, and the run ended "components
+    did not settle", exit 3. Now that row fails alone, named, and the rest goes out."""
+    scenario = _trader_scenario(tmp_path, {"SRT-P5-000001": "SRT-P5\t000001"}, offline=offline)
     assert main(["run", str(scenario), "--out", str(tmp_path / "run")]) == 1  # that movement's answers never went
     out = capsys.readouterr().out
-    assert "hub refused CC015C SRT-P5-000001: [envelope-schema]" in out, out
+    assert "hub refused CC015C SRT-P5\t000001: [envelope-schema]" in out, out
     assert "CC170C Presentation notification" in out  # lodged two hours later, and sent
     assert "Expectations: " in out
     events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text(encoding="utf-8").split("\n")
               if line]
     refused = [event for event in events if event.get("event") == "refused-by-hub"]
-    assert refused and "CorrelationId" in refused[0]["detail"], refused
+    assert refused and "MessageId" in refused[0]["detail"], refused

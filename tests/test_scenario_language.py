@@ -149,8 +149,8 @@ MUTATIONS = [
      "movements.M1.equipment[0].seals[0]", "at most 20 characters"),
     ("city too long", _replace_line("city: Tashkent,", "city: Tashkent-Tovarnaya Tashkent-Tovarnaya,"),
      "nodes.uz.traders[0].city", "at most 35 characters"),
-    # the envelope's CorrelationId cannot carry it: the hub refused the CC015C on its envelope
-    ("LRN with a space", _replace_line("lrn: UZ26TAS0000001", 'lrn: "UZ26 TAS0000001"'),
+    # P5's LRN (AlphaNumeric_MAX22_NoSpaces) may hold spaces inside, none at its end: the official schema refuses it
+    ("LRN ending with a space", _replace_line("lrn: UZ26TAS0000001", 'lrn: "UZ26TAS0000001 "'),
      "movements.M1.lrn", "String should match pattern"),
     ("document holding no element", _replace_line("errorReason: CL173", "errorReasons: CL173"),
      "expect.documents[0].contains.errorReasons", "names no element the schemas of CC056C declare"),

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from datetime import datetime
 
-from exchange.envelope import Envelope
+from exchange.envelope import Envelope, carried
 from exchange.ippc.entities import EnvelopeHeader
 from exchange.safexml import parse_document
 from exchange.validation import detect
 
 __all__ = ["caravan_envelope", "content_bytes"]
-
-_TOKEN = re.compile(r"[A-Za-z0-9.:_\-]{1,70}")
-
 
 def content_bytes(content: str) -> bytes:
     """A certificate as sent in `Content`: XML text, or (as some clients send it) base64 of XML.
@@ -48,7 +44,7 @@ def caravan_envelope(header: EnvelopeHeader, content: str, now: datetime) -> Env
     number = header.certificate_number
     return Envelope(
         message_id=kind.message_id(root) or header.delivery_number or number,
-        correlation_id=number if _TOKEN.fullmatch(number) else None,
+        correlation_id=carried(number),
         sender=header.sender.lower(),
         recipient=header.recipient.lower(),
         message_type=kind.code,

@@ -37,6 +37,7 @@ City = Annotated[str, Field(min_length=1, max_length=35)]
 """TrimmedText35Type."""
 Locode = Annotated[str, Field(min_length=1, max_length=17)]
 """Token17Type: a UN/LOCODE (or another location code) where a message gives the location of goods."""
-Lrn = Annotated[str, Field(pattern=r"^[A-Za-z0-9.:_-]{1,22}$")]
-"""An LRN as caravan carries it: P5 allows any 22 characters (TrimmedText22), but until the MRN is allocated the
-LRN is the envelope's CorrelationId, which takes letters, digits, '.', ':', '_' and '-' only."""
+Lrn = Annotated[str, Field(pattern=r"^\S(?:[^\x00-\x1f\x7f-\x9f]{0,20}\S)?$")]
+"""LRNContentType03 (AlphaNumeric_MAX22_NoSpaces): up to 22 characters, spaces and slashes inside allowed, none
+blank at either end; no control character, so that it is also the envelope's CorrelationId until the MRN is
+allocated (exchange/envelope.py `carried`)."""
