@@ -159,8 +159,8 @@ class LegOutside(Record):
 
 class MovementEntry(Record):
     title: Text | None = Field(None, description="one line for people")
-    lrn: Lrn = Field(description="local reference number (unique per holder): up to 22 letters, digits, '.', ':', "
-                     "'_' and '-' (it is the envelope's correlation id until the MRN is allocated)")
+    lrn: Lrn = Field(description="local reference number (unique per holder): up to 22 characters as P5 has it, "
+                     "spaces and slashes inside allowed, none blank at either end")
     holder: Code = Field(description="trader id of the holder of the transit procedure")
     consignee: Code = Field(description="trader id of the consignee")
     departure: OfficeCode = Field(description="office of departure")
