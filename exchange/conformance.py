@@ -29,8 +29,8 @@ from lxml import etree
 from exchange.faults import duration
 
 __all__ = [
-    "Check", "WireMessage", "judge_exchange", "judge_push", "pushes_answered", "pushes_of", "refused_from",
-    "sent_anything", "texts_by_name",
+    "Check", "DocumentTexts", "WireMessage", "judge_exchange", "judge_push", "pushes_answered", "pushes_of",
+    "refused_from", "sent_anything",
 ]
 
 
@@ -228,22 +228,35 @@ def _listing(messages: Sequence[WireMessage]) -> str:
     return shown + (f" and {len(messages) - 8} more" if len(messages) > 8 else "")
 
 
-def texts_by_name(document: bytes) -> dict[str, set[str]]:
-    texts: dict[str, set[str]] = {}
-    for element in etree.fromstring(document).iter():
-        if isinstance(element.tag, str) and element.text and element.text.strip():
-            texts.setdefault(etree.QName(element).localname, set()).add(element.text.strip())
-    return texts
+class DocumentTexts:
+    """The texts of a document's elements, each under the path of local names from its root
+    (`CD018C/ControlResult/code`), found by a `contains:` key: an element's local name (`code`, anywhere), or the
+    end of its path (`ControlResult/code`: only a `code` whose parent is a `ControlResult`)."""
+
+    def __init__(self, document: bytes) -> None:
+        self._texts: dict[str, set[str]] = {}
+        root = etree.fromstring(document)
+        for element in root.iter():
+            if isinstance(element.tag, str) and element.text and element.text.strip():
+                path = "/".join(etree.QName(e).localname for e in (*reversed(list(element.iterancestors())), element))
+                self._texts.setdefault(f"/{path}", set()).add(element.text.strip())
+
+    def at(self, key: str) -> set[str]:
+        """Every text of an element whose path ends with `key`."""
+        ending = f"/{key}"
+        return {text for path, texts in self._texts.items() if path.endswith(ending) for text in texts}
+
+    def hold(self, contains: Mapping[str, str]) -> bool:
+        return all(text in self.at(key) for key, text in contains.items())
 
 
 def _holds(document: bytes, contains: Mapping[str, str]) -> bool:
-    texts = texts_by_name(document)
-    return all(text in texts.get(name, ()) for name, text in contains.items())
+    return DocumentTexts(document).hold(contains)
 
 
 def _shown(document: bytes, contains: Mapping[str, str]) -> str:
-    texts = texts_by_name(document)
-    return ", ".join(f"{name}={'/'.join(sorted(texts.get(name, ()))) or 'absent'}" for name in contains)
+    texts = DocumentTexts(document)
+    return ", ".join(f"{key}={'/'.join(sorted(texts.at(key))) or 'absent'}" for key in contains)
 
 
 def _moment(text: str) -> datetime:

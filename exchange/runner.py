@@ -27,7 +27,7 @@ from typing import IO, Any
 import aiohttp
 from lxml import etree
 
-from exchange.conformance import Check, WireMessage, judge_exchange, judge_push, pushes_of, texts_by_name
+from exchange.conformance import Check, DocumentTexts, WireMessage, judge_exchange, judge_push, pushes_of
 from exchange.drills import RELOADING_ACTIONS, Captured, attack, authority_action, send_variant
 from exchange.driver_actions import DRIVER_ACTIONS, FAULT_ACTIONS, HUB_TARGET, NOTE
 from exchange.envelope import ENVELOPE_SUFFIX, Envelope
@@ -829,8 +829,7 @@ class Driver:
         what = f"document {code} of {key} contains " + ", ".join(f"{n}={v}" for n, v in contains.items())
         candidates = [m for m in self._movement_messages(movements.get(key, {})) if m.code == code]
         for message in candidates:
-            texts = texts_by_name((self._out / message.file).read_bytes())
-            if all(value in texts.get(name, ()) for name, value in contains.items()):
+            if DocumentTexts((self._out / message.file).read_bytes()).hold(contains):
                 return Check(what, "present", message.file, True)
         found = ", ".join(m.file for m in candidates) or f"no {code} for {key}"
         return Check(what, "present", found, False)

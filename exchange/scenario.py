@@ -117,8 +117,8 @@ class ExpectExchange(Record):
     follows: Code | None = Field(None, description="order: the sender's own message of this type (same `about`) "
                                                    "reached the hub before it")
     count: int | None = Field(None, ge=0, description="exactly this many (0: must not be sent); default: at least one")
-    contains: dict[Code, Text] = Field(default_factory=dict,
-                                       description="element local name → text that one of them holds")
+    contains: dict[Code, Text] = Field(default_factory=dict, description="element local name, or the end of its "
+                                       "path (`ControlResult/code`) → text that one of them holds")
 
 
 class ExpectPush(Record):
@@ -380,9 +380,10 @@ def known_elements(where: KeyPath, code: str, contains: Mapping[str, str]) -> It
     """An element a message of type `code` cannot hold is never found: `count: 0` of messages holding it would
     hold whatever was sent."""
     names = declared_elements(code)
-    for name in contains:
-        if names and name not in names:
-            yield (*where, name), f"names no element the schemas of {code} declare{suggest(name, names)}"
+    for key in contains:  # an element's name, or the end of its path (`ControlResult/code`): each name declared
+        for name in key.split("/"):
+            if names and name not in names:
+                yield (*where, key), f"names no element the schemas of {code} declare{suggest(name, names)}"
 
 
 def expectations_check(document: Any) -> Iterator[tuple[KeyPath, str]]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from exchange import eventloop
-from exchange.conformance import Check, WireMessage, pushes_answered, refused_from, sent_anything, texts_by_name
+from exchange.conformance import Check, DocumentTexts, WireMessage, pushes_answered, refused_from, sent_anything
 from exchange.errors import CaravanError, InputError, TransportError
 from exchange.health import check_health
 from exchange.reports import Case, Suite, Verdict, write_reports
@@ -134,7 +134,7 @@ def _references(node: str, wire: Sequence[WireMessage]) -> Check:
     """Every MRN `node` sent has the layout and check digit of ISO 6346 (NCTS functional error 93 otherwise)."""
     wrong = [f"{message.label}: MRN {mrn}" for message in wire if message.sender == node
              and message.code not in QUOTING
-             for mrn in sorted(texts_by_name(message.document).get("MRN", ())) if not is_valid_mrn(mrn)]
+             for mrn in sorted(DocumentTexts(message.document).at("MRN")) if not is_valid_mrn(mrn)]
     return Check(f"every MRN {node} sent has a valid check digit", "valid MRNs", "; ".join(wrong) or "all valid",
                  not wrong, "93")
 

@@ -54,6 +54,22 @@ def test_a_message_that_must_not_be_sent_fails_when_it_was() -> None:
     assert judge_exchange({"from": "uz", "to": "ge", "type": "CD906C", "count": 0}, WIRE, set()).holds
 
 
+def test_contains_given_a_path_looks_only_under_its_parent() -> None:
+    """`contains: {code: B1}` holds when any `code` holds B1; a control result of A1 beside an incident coded B1
+    then passed as B1. `ControlResult/code` names the one under ControlResult."""
+    results = (b"<CD018C><Incident><code>B1</code></Incident><ControlResult><code>A1</code></ControlResult>"
+               b"<FunctionalError><errorCode>90</errorCode></FunctionalError></CD018C>")
+    wire = [_message(1, "08:00", "uz", "ge", "CD018C", document=results)]
+    assert judge_exchange({"from": "uz", "type": "CD018C", "contains": {"code": "B1"}}, wire, set()).holds
+    check = judge_exchange({"from": "uz", "type": "CD018C", "contains": {"ControlResult/code": "B1"}}, wire, set())
+    assert not check.holds and check.rule == "exchange-content" and "ControlResult/code=A1" in check.actual
+    assert judge_exchange({"from": "uz", "type": "CD018C", "contains": {"ControlResult/code": "A1"}}, wire, set()).holds
+    assert judge_exchange({"from": "uz", "type": "CD018C",
+                           "contains": {"CD018C/FunctionalError/errorCode": "90"}}, wire, set()).holds
+    assert not judge_exchange({"from": "uz", "type": "CD018C", "contains": {"Incident/errorCode": "90"}}, wire,
+                              set()).holds
+
+
 def test_a_message_its_recipient_refused_or_never_took_is_not_an_exchange() -> None:
     """Sent is not exchanged: a CD006C that the office of departure refused at delivery (its last answer a 4xx
     naming the rule), or that is still pending after its attempts, does not make `uz sends CD006C` hold; a later

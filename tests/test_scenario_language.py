@@ -124,6 +124,11 @@ MUTATIONS = [
     ("exchange holding no element", _replace_line(
         "\nexpect:\n", "\nexpect:\n  exchanges: [{from: uz, type: CC015C, contains: {LRNN: X}, count: 0}]\n"),
      "expect.exchanges[0].contains.LRNN", "names no element the schemas of CC015C declare (did you mean 'LRN'?)"),
+    ("exchange holding no element at a path", _replace_line(
+        "\nexpect:\n", "\nexpect:\n  exchanges: [{from: uz, type: CC015C, contains: {TransitOperation/LRNN: X}, "
+        "count: 0}]\n"),
+     "expect.exchanges[0].contains.TransitOperation/LRNN",
+     "names no element the schemas of CC015C declare (did you mean 'LRN'?)"),
     ("exchange answering no type", _replace_line(
         "\nexpect:\n", "\nexpect:\n  exchanges: [{from: uz, type: CD906C, answers: CD118, count: 0}]\n"),
      "expect.exchanges[0].answers", "no schema in schemas/ declares"),
@@ -172,6 +177,15 @@ MUTATIONS = [
                                                       "{at: +3000000d, node: uz, do: record_control, movement: M2"),
      "steps[22].at", "runs past the calendar's end (year 9999)"),
 ]
+
+
+def test_contains_may_name_an_element_by_the_end_of_its_path(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`FunctionalError/errorCode` is two declared names: `check` takes it (a path key was refused as no element)."""
+    scenario = tmp_path / "path.yaml"
+    scenario.write_text(_replace_line('contains: {errorCode: "12",', 'contains: {FunctionalError/errorCode: "12",')(
+        PILOT_LINES), encoding="utf-8")
+    assert main(["check", str(scenario)]) == 0, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("name", "mutate", "field", "words"), MUTATIONS, ids=[m[0] for m in MUTATIONS])

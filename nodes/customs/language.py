@@ -204,7 +204,8 @@ class GuaranteeFigures(Record):
 class DocumentExpectation(Record):
     movement: Code = Field(description="movement key")
     type: MessageCode = Field(description="message type, e.g. CC056C")
-    contains: dict[str, Text] = Field(default_factory=dict, description="element name → text it must carry")
+    contains: dict[str, Text] = Field(default_factory=dict, description="element local name, or the end of its path "
+                                      "(`FunctionalError/errorCode`) → text one of them must carry")
 
 
 class CatsExpect(ExpectSection):
