@@ -332,6 +332,9 @@ def _output_directory(path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise InputError(f"{path}: is a file, not a directory for the output", document=str(path)) from None
+    except OSError as exc:  # permission denied, a read-only file system, a path through a file
+        raise InputError(f"{path}: cannot be made the directory for the output: {exc.strerror or exc}",
+                         document=str(path)) from None
     return path
 
 
@@ -371,10 +374,14 @@ def _in_file(error: DocumentError, path: Path) -> DocumentError:
 
 def _figures(args: argparse.Namespace) -> int:
     from nodes.customs.figures import corridor_figures, read_run
-    from nodes.customs.figures_report import terminal_text, write_figures
+    from nodes.customs.figures_report import figure_files, terminal_text, write_figures
 
     figures = corridor_figures(*read_run(args.run_dir))
     out = _output_directory(args.out or args.run_dir / "figures")
+    for path in figure_files(out):  # before anything is written: a figures directory is written whole or not at all
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory; the figures write a file of that name in {out}",
+                             document=str(path))
     print(terminal_text(figures))
     written = write_figures(figures, out)
     print(f"\nWritten: {', '.join(str(path) for path in written)}")

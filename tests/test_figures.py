@@ -114,6 +114,22 @@ def test_figures_refuses_what_is_no_run_in_one_line_with_exit_2(
     assert err.startswith("caravan: ") and words in err and "Traceback" not in err
 
 
+def test_an_output_the_figures_cannot_write_is_refused_before_anything_is_written(
+        run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A directory where a figures file must go printed the tables, wrote the files before it, then ended on the
+    operating system's words, exit 3; an --out below a file said only "Not a directory". Both are one line, exit 2,
+    and nothing is printed or written."""
+    out = tmp_path / "figures"
+    (out / "legs.csv").mkdir(parents=True)
+    assert main(["figures", str(run_dir), "--out", str(out)]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and f"{out / 'legs.csv'}: is a directory" in printed.err
+    assert sorted(path.name for path in out.iterdir()) == ["legs.csv"]
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    assert main(["figures", str(run_dir), "--out", str(tmp_path / "a-file" / "figures")]) == 2
+    assert "cannot be made the directory for the output" in capsys.readouterr().err
+
+
 def test_a_border_crossing_is_the_time_between_the_presentations_on_either_side_in_the_events(
     run_dir: Path, tmp_path: Path
 ) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nodes.customs.figures import CorridorFigures, Distribution
 
-__all__ = ["terminal_text", "write_figures"]
+__all__ = ["figure_files", "terminal_text", "write_figures"]
 
 HEADER = ["what", "kind", "movements", "p50 h", "p90 h", "max h"]
 SECTIONS = (("End to end, per corridor", "corridors"), ("Border crossings, per country pair", "crossings"),
@@ -102,20 +102,21 @@ def _plot(figures: CorridorFigures, path: Path) -> None:
     pyplot.close(figure)
 
 
+def figure_files(out: Path) -> list[Path]:
+    """The files `write_figures` writes in `out`, in the order it writes them."""
+    return [*(out / f"{attribute}.csv" for _, attribute in SECTIONS), out / "movements.csv", out / "figures.md",
+            out / "figures.png"]
+
+
 def write_figures(figures: CorridorFigures, out: Path) -> list[Path]:
     """Every file of the figures in `out`; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for _, attribute in SECTIONS:
-        path = out / f"{attribute}.csv"
+    *tables, movements, markdown, plot = figure_files(out)
+    for (_, attribute), path in zip(SECTIONS, tables, strict=True):
         _write_csv(path, HEADER, _rows(getattr(figures, attribute)))
-        written.append(path)
-    movements = out / "movements.csv"
     _write_csv(movements, ["movement", "corridor", "declared", "controlled", "hours"], [
         [m.movement, m.corridor, m.declared.isoformat(), m.controlled.isoformat() if m.controlled else "",
          "" if m.hours is None else f"{m.hours:.2f}"] for m in figures.movements])
-    markdown = out / "figures.md"
     markdown.write_text(_markdown(figures), encoding="utf-8")
-    plot = out / "figures.png"
     _plot(figures, plot)
-    return [*written, movements, markdown, plot]
+    return [*tables, movements, markdown, plot]
