@@ -262,3 +262,24 @@ def test_a_step_the_run_stopped_on_is_shown_with_its_refusal(browser: object, tm
         assert any("step 1 (record_control) refused by ge" in line for line in refusals), refusals
     finally:
         viewer.stop()
+
+
+def test_a_killed_runs_record_is_said_to_end_without_its_closing_entry(browser: object, pilot_view: Viewer,
+                                                                        tmp_path: Path) -> None:
+    """A run killed (SIGKILL) leaves an events.jsonl with no closing entry and no word of how it stopped: the view
+    replayed it to its last line as if it had finished. Replayed to the end, it now says so; a whole run does not."""
+    run = _run(PILOT, tmp_path / "run")
+    events = (run / "events.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (run / "events.jsonl").write_text("".join(events[: len(events) // 2]), encoding="utf-8")  # where the kill came
+    killed = Viewer(run)
+    try:
+        for url, unclosed in ((killed.url, True), (pilot_view.url, False)):
+            page = _page(browser, url)
+            page.select_option("#speed", "86400")  # type: ignore[attr-defined]
+            page.click("#play")  # type: ignore[attr-defined]
+            page.wait_for_function("document.querySelector('#progress-bar').style.width === '100%'",
+                                   timeout=60_000)  # type: ignore[attr-defined]
+            incidents = page.inner_text("#incidents")  # type: ignore[attr-defined]
+            assert ("without its closing entry" in incidents) is unclosed, (url, incidents)
+    finally:
+        killed.stop()

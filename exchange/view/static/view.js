@@ -109,7 +109,18 @@ function state() {
       incidents.push({ kind: "refusal", mark: "✖", at: steps.length ? steps[steps.length - 1].at : clock, text: entry.detail });
     }
   }
+  if (endsUnclosed()) {
+    incidents.push({ kind: "fault", mark: "⏹", at: clock,
+      text: "the run's record ends here without its closing entry: the run was killed, or its process is still going" });
+  }
   return { scenario, offices, traders, movements, guarantees, messages, incidents, steps, clock };
+}
+
+// A finished run's record, replayed to its end, that has no closing entry (the driver's totals) and says nothing of
+// how it stopped (interrupted, a step that failed): its process was killed. Live, the end has not come yet.
+function endsUnclosed() {
+  if (view.live || view.played < view.entries.length) return false;
+  return !view.entries.some((entry) => ["driver", "interrupted", "step-failed"].includes(entry.kind));
 }
 
 // A scripted fault as the scenario states it, with the window the fault plan gives it.
