@@ -45,7 +45,7 @@ from aiohttp import web
 
 from exchange.web import json_response
 
-__all__ = ["MAX_ID", "MAX_WAIT", "Activity", "BadQuery", "Reading", "add_status_route", "bring_along",
+__all__ = ["MAX_ID", "MAX_WAIT", "Activity", "BadQuery", "Reading", "add_status_route", "as_id", "bring_along",
            "listing_handler", "query_id", "quiet_answer", "requested_wait"]
 
 MAX_WAIT = 60.0
@@ -157,13 +157,23 @@ MAX_ID = 2**63 - 1
 """The largest id SQLite's INTEGER holds: a store asked about a larger one raises OverflowError."""
 
 
+def as_id(text: str) -> int | None:
+    """A row id as a request writes it: a whole number up to `MAX_ID`; None for anything else (`abc`, `-1`, `²`,
+    twenty digits), which a store would answer with an error or an OverflowError."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
+
+
 def query_id(query: Mapping[str, str], parameter: str) -> int:
-    """`?after=N` and the like: the id a listing counts from (0 when absent); `BadQuery` for anything but a whole
-    number up to `MAX_ID` (`abc`, `-1`, `²`, twenty digits), which would otherwise end in a 500 from the store."""
+    """`?after=N` and the like: the id a listing counts from (0 when absent); `BadQuery` for anything but an id
+    (`as_id`), which would otherwise end in a 500 from the store."""
     text = query.get(parameter, "0")
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+    number = as_id(text)
+    if number is None:
         raise BadQuery("bad-query", f"query parameter {parameter}={text!r}: give an id (0 or more)", parameter)
-    return int(text)
+    return number
 
 
 def listing_handler(

@@ -50,7 +50,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from exchange.activity import MAX_ID, Activity, BadQuery, add_status_route, bring_along, listing_handler, query_id
+from exchange.activity import Activity, BadQuery, add_status_route, as_id, bring_along, listing_handler, query_id
 from exchange.client import MAX_ATTEMPTS, Answer, Forwarder, Outcome, QueueItem, Route
 from exchange.clock import Clock, VirtualClock, utc
 from exchange.envelope import Envelope
@@ -696,22 +696,13 @@ class Hub:
     async def _shown_receipt(self, request: web.Request) -> Receipt | None:
         """The delivery the path names, if the caller may see it: its sender, its recipient and the driver may;
         to another node, another administration's traffic does not exist (plain HTTP, a demo, names no caller)."""
-        delivery_id = _delivery_id(request)
+        # what is no id (or past what a store holds) is a delivery nobody has: PROTOCOL.md's `unknown-delivery`
+        delivery_id = as_id(request.match_info["delivery_id"])
         receipt = None if delivery_id is None else await self.tracking(delivery_id)
         caller = request.get(PEER)
         if receipt is None or caller in (None, DRIVER, receipt.sender, receipt.recipient):
             return receipt
         return None
-
-
-def _delivery_id(request: web.Request) -> int | None:
-    """The delivery id a path names; None for what is no id, or past the largest id a store holds (asked, SQLite
-    would overflow): no delivery has it (PROTOCOL.md's `unknown-delivery`, not aiohttp's plain-text 404)."""
-    text = request.match_info["delivery_id"]
-    if not (text.isascii() and text.isdigit()):
-        return None
-    number = int(text)
-    return number if number <= MAX_ID else None
 
 
 def _unknown_delivery() -> web.Response:

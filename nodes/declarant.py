@@ -493,7 +493,6 @@ class Declarants:
             found.append((row["id"], message))
         return found
 
-
     async def _lodged_between(self, movement: TraderMovementView) -> tuple[int, float]:
         """The inbox ids whose answers naming only the movement's LRN are its own: after the inbox's last row when
         it was lodged, up to the last row when the trader lodged its next declaration with the same LRN (which
